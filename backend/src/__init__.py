@@ -1,0 +1,1 @@
+"""The API service: users, strategies and backtests."""

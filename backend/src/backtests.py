@@ -1,0 +1,171 @@
+"""Backtests in MongoDB. A final status (completed, failed, cancelled) is never left:
+every update that changes the status is conditional on the current one not being final.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pymongo import DESCENDING, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+
+from backend.schemas import FINAL_BACKTEST_STATUSES, Backtest, BacktestStatus, BacktestSummary
+from backend_services.contracts import (
+    BacktestExecution,
+    BacktestParams,
+    ExecutionReport,
+    RunBacktestRequest,
+    StrategySnapshot,
+    utc_now,
+)
+
+Document = dict[str, Any]
+MAX_LISTED = 500
+_NOT_FINAL = {"$nin": FINAL_BACKTEST_STATUSES}
+
+
+class BacktestStore:
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self._collection = collection
+
+    async def create(
+        self, user_id: str, strategy: StrategySnapshot, params: BacktestParams
+    ) -> Backtest:
+        now = utc_now()
+        document = {
+            "_id": str(uuid.uuid4()),
+            "user_id": user_id,
+            "strategy_id": strategy.id,
+            "strategy": strategy.model_dump(mode="json"),
+            "params": params.model_dump(mode="json"),
+            "status": BacktestStatus.PENDING.value,
+            "progress": 0.0,
+            "execution_id": None,
+            "result": None,
+            "error": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        await self._collection.insert_one(document)
+        return Backtest.from_document(document)
+
+    async def get(self, user_id: str, backtest_id: str) -> Backtest | None:
+        document = await self._collection.find_one({"_id": backtest_id, "user_id": user_id})
+        return Backtest.from_document(document) if document else None
+
+    async def run_request(self, backtest_id: str) -> RunBacktestRequest | None:
+        """What to send the compute service, while the backtest still waits for dispatch."""
+        document = await self._collection.find_one(
+            {"_id": backtest_id, "status": BacktestStatus.PENDING.value}
+        )
+        if document is None:
+            return None
+        return RunBacktestRequest(
+            backtest_id=document["_id"],
+            user_id=document["user_id"],
+            strategy=StrategySnapshot.model_validate(document["strategy"]),
+            params=BacktestParams.model_validate(document["params"]),
+        )
+
+    async def list_for_strategy(self, user_id: str, strategy_id: str) -> list[BacktestSummary]:
+        cursor = (
+            self._collection.find(
+                {"user_id": user_id, "strategy_id": strategy_id},
+                {"strategy": 0, "params": 0, "result.trades": 0, "result.equity_curve": 0},
+            )
+            .sort("created_at", DESCENDING)
+            .limit(MAX_LISTED)
+        )
+        return [_summary(document) async for document in cursor]
+
+    async def mark_dispatched(self, backtest_id: str, execution_id: str, status: str) -> bool:
+        """Record the execution id; False if the backtest left `pending` meanwhile."""
+        outcome = await self._collection.update_one(
+            {"_id": backtest_id, "status": BacktestStatus.PENDING.value},
+            {"$set": {"execution_id": execution_id, "status": status, "updated_at": utc_now()}},
+        )
+        if outcome.matched_count:
+            return True
+        await self._collection.update_one(
+            {"_id": backtest_id, "execution_id": None}, {"$set": {"execution_id": execution_id}}
+        )
+        return False
+
+    async def record_progress(self, backtest_id: str, execution: BacktestExecution) -> None:
+        """Mirror a live execution's status and progress, never going backwards."""
+        await self._collection.update_one(
+            {"_id": backtest_id, "status": _NOT_FINAL},
+            {
+                "$set": {"status": execution.status.value, "updated_at": utc_now()},
+                "$max": {"progress": execution.progress},
+            },
+        )
+
+    async def record_final(self, report: ExecutionReport) -> bool:
+        """Store a final state once; False if the backtest was already final."""
+        changes: Document = {
+            "status": report.status.value,
+            "execution_id": report.execution_id,
+            "error": report.error,
+            "updated_at": utc_now(),
+        }
+        if report.result is not None:
+            changes["result"] = report.result.model_dump(mode="json")
+            changes["progress"] = 100.0
+        outcome = await self._collection.update_one(
+            {
+                "_id": report.backtest_id,
+                "status": _NOT_FINAL,
+                "execution_id": {"$in": [None, report.execution_id]},
+            },
+            {"$set": changes},
+        )
+        return outcome.matched_count == 1
+
+    async def state_of(self, backtest_id: str) -> Document | None:
+        """The status and execution id of any backtest, whoever owns it."""
+        return await self._collection.find_one(
+            {"_id": backtest_id}, {"execution_id": 1, "status": 1}
+        )
+
+    async def fail_pending(self, backtest_id: str, reason: str) -> None:
+        await self._collection.update_one(
+            {"_id": backtest_id, "status": BacktestStatus.PENDING.value},
+            {
+                "$set": {
+                    "status": BacktestStatus.FAILED.value,
+                    "error": reason,
+                    "updated_at": utc_now(),
+                }
+            },
+        )
+
+    async def cancel_pending(self, backtest_id: str) -> Backtest | None:
+        """Cancel a backtest the compute service does not have yet."""
+        document = await self._collection.find_one_and_update(
+            {"_id": backtest_id, "status": BacktestStatus.PENDING.value},
+            {
+                "$set": {
+                    "status": BacktestStatus.CANCELLED.value,
+                    "error": "cancelled",
+                    "updated_at": utc_now(),
+                }
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return Backtest.from_document(document) if document else None
+
+
+def _summary(document: Document) -> BacktestSummary:
+    result = document.get("result") or {}
+    return BacktestSummary(
+        id=document["_id"],
+        strategy_id=document["strategy_id"],
+        status=document["status"],
+        progress=document["progress"],
+        created_at=document["created_at"],
+        total_return=result.get("total_return"),
+        sharpe_ratio=result.get("sharpe_ratio"),
+        error=document.get("error"),
+    )

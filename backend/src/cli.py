@@ -1,0 +1,85 @@
+"""`botclub`: run the stack and administer its data, against MONGO_URL / MONGO_DB.
+
+botclub run [--data-dir D]       the whole stack with a demo backtest, until Ctrl-C
+botclub create-user NAME         create a user (or give it a new token); prints the token
+botclub load-samples [--force]   load the bundled sample series (GOOG daily, EURUSD hourly)
+botclub import-csv SYMBOL FILE   import OHLCV bars from a CSV file as SYMBOL
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from backend.config import Settings
+from backend.users import USERS_COLLECTION, issue_token
+from backend_services.local_stack import StackError
+from backend_services.market_data.bars import MarketDataError
+from backend_services.market_data.catalog import SymbolEntry
+from backend_services.market_data.csv_import import read_csv
+from backend_services.market_data.store import ensure_indexes, import_bars, load_missing_samples
+from backend_services.mongo import sync_client
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            from backend.run_stack import run  # imported here: only this command needs it
+
+            return run(Path(args.data_dir), args.port, args.services_port)
+        return _administer(args)
+    except (MarketDataError, StackError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="botclub", description=(__doc__ or "").splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the whole stack with a demo backtest")
+    run.add_argument("--data-dir", default=".data", help="embedded database and logs (.data)")
+    run.add_argument("--port", type=int, default=8000, help="backend port (8000)")
+    run.add_argument("--services-port", type=int, default=8001, help="backend_services port (8001)")
+    create_user = commands.add_parser("create-user", help="create a user and print its token")
+    create_user.add_argument("name")
+    load_samples = commands.add_parser("load-samples", help="load the bundled sample data")
+    load_samples.add_argument("--force", action="store_true", help="reload symbols already stored")
+    import_csv = commands.add_parser("import-csv", help="import bars from a CSV file")
+    import_csv.add_argument("symbol")
+    import_csv.add_argument("file")
+    return parser
+
+
+def _administer(args: argparse.Namespace) -> int:
+    settings = Settings()
+    client = sync_client(settings.mongo_url)
+    database = client[settings.mongo_db]
+    try:
+        if args.command == "create-user":
+            user, token = issue_token(database[USERS_COLLECTION], args.name)
+            print(token)
+            print(
+                f"user {user.name} ({user.id}): keep this token, it is shown once", file=sys.stderr
+            )
+            return 0
+        ensure_indexes(database)
+        if args.command == "load-samples":
+            for entry in load_missing_samples(database, reload=args.force):
+                print(f"{entry.symbol}: {_describe(entry)}")
+        else:
+            entry = import_bars(database, args.symbol, read_csv(args.file))
+            print(f"{args.symbol}: {_describe(entry)}, version {entry.version}")
+        return 0
+    finally:
+        client.close()
+
+
+def _describe(entry: SymbolEntry) -> str:
+    return f"{entry.rows} {entry.timeframe} bars, {entry.first:%Y-%m-%d} to {entry.last:%Y-%m-%d}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

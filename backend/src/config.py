@@ -1,0 +1,18 @@
+"""Settings of the API service, read from the environment."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    backend_services_url: str = Field(default="http://localhost:8001", alias="BACKEND_SERVICES_URL")
+    mongo_url: str = Field(default="mongodb://localhost:27017", alias="MONGO_URL")
+    mongo_db: str = Field(default="bot_club_db", alias="MONGO_DB")
+    service_secret: str = Field(default="change-me", alias="SERVICE_SECRET", min_length=1)
+    dispatch_attempts: int = Field(
+        default=5, alias="DISPATCH_ATTEMPTS", ge=1, description="Tries to hand a backtest over."
+    )

@@ -1,0 +1,114 @@
+"""Backtests: read, cancel, and the compute service's `save_result` callback."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Depends, HTTPException, status
+
+from backend.backtests import BacktestStore
+from backend.deps import (
+    BacktestClientDep,
+    BacktestStoreDep,
+    CurrentUser,
+    OwnedBacktest,
+    verify_signature,
+)
+from backend.schemas import Backtest, BacktestStatus, SaveResultAck
+from backend.services.backtest_client import (
+    BacktestServiceClient,
+    BacktestServiceRejected,
+    BacktestServiceUnavailable,
+)
+from backend_services.contracts import ExecutionReport
+
+logger = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/backtest", tags=["backtests"])
+
+_LIVE = {BacktestStatus.QUEUED, BacktestStatus.RUNNING}
+
+
+@router.get("/{backtest_id}")
+async def get_backtest(
+    backtest: OwnedBacktest,
+    user: CurrentUser,
+    store: BacktestStoreDep,
+    client: BacktestClientDep,
+) -> Backtest:
+    """The backtest with its status, progress and, once completed, its result.
+
+    While it runs, status and progress are read from the compute service (and kept); if
+    that service has finished but its callback has not arrived yet, the final state is
+    taken from it directly.
+    """
+    if backtest.status in _LIVE and backtest.execution_id:
+        await _refresh_from_compute(backtest, store, client)
+        refreshed = await store.get(user.id, backtest.id)
+        if refreshed is not None:
+            return refreshed
+    return backtest
+
+
+@router.delete("/{backtest_id}")
+async def cancel_backtest(
+    backtest: OwnedBacktest,
+    user: CurrentUser,
+    store: BacktestStoreDep,
+    client: BacktestClientDep,
+) -> Backtest:
+    """Cancel a backtest that has not finished; 409 once it has."""
+    if backtest.status is BacktestStatus.PENDING:
+        cancelled = await store.cancel_pending(backtest.id)
+        if cancelled is not None:
+            return cancelled
+        backtest = await store.get(user.id, backtest.id) or backtest
+    if backtest.status not in _LIVE or backtest.execution_id is None:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"backtest is already {backtest.status.value}"
+        )
+    try:
+        execution = await client.cancel_backtest(backtest.execution_id)
+    except BacktestServiceUnavailable:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "compute service unavailable, try again"
+        ) from None
+    except BacktestServiceRejected as rejected:
+        if rejected.status_code != status.HTTP_409_CONFLICT:
+            raise HTTPException(status.HTTP_502_BAD_GATEWAY, str(rejected)) from None
+        await _refresh_from_compute(backtest, store, client)
+        raise HTTPException(status.HTTP_409_CONFLICT, "backtest has already finished") from None
+    await store.record_final(ExecutionReport.of(execution))
+    final = await store.get(user.id, backtest.id)
+    return final or backtest
+
+
+@router.post("/save_result", dependencies=[Depends(verify_signature)])
+async def save_result(report: ExecutionReport, store: BacktestStoreDep) -> SaveResultAck:
+    """Called by the compute service, signed, with an execution's final state.
+
+    Idempotent on `execution_id`: a repeat, or a report for a backtest that is already
+    final, is acknowledged and changes nothing.
+    """
+    if await store.record_final(report):
+        return SaveResultAck(stored=True)
+    state = await store.state_of(report.backtest_id)
+    if state is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "backtest not found")
+    if state.get("execution_id") not in (None, report.execution_id):
+        raise HTTPException(status.HTTP_409_CONFLICT, "backtest belongs to another execution")
+    return SaveResultAck(stored=False)
+
+
+async def _refresh_from_compute(
+    backtest: Backtest, store: BacktestStore, client: BacktestServiceClient
+) -> None:
+    assert backtest.execution_id is not None
+    try:
+        execution = await client.get_backtest_status(backtest.execution_id)
+    except (BacktestServiceUnavailable, BacktestServiceRejected) as error:
+        logger.info("status of %s unavailable: %s", backtest.id, error)
+        return
+    if execution.status.is_final:
+        await store.record_final(ExecutionReport.of(execution))
+    else:
+        await store.record_progress(backtest.id, execution)

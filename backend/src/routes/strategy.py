@@ -1,0 +1,164 @@
+"""Strategies, and starting their backtests: `run_backtest_task()` hands each new backtest
+to the compute service in the background."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Response, status
+from pydantic import ValidationError
+
+from backend.backtests import BacktestStore
+from backend.deps import (
+    BacktestClientDep,
+    BacktestStoreDep,
+    CurrentUser,
+    DatabaseDep,
+    OwnedStrategy,
+    SettingsDep,
+    StrategyStoreDep,
+)
+from backend.market_data import NoDataForBacktest, check_data_for
+from backend.schemas import Backtest, BacktestSummary, Strategy, StrategyCreate, StrategyUpdate
+from backend.services.backtest_client import (
+    BacktestServiceClient,
+    BacktestServiceRejected,
+    BacktestServiceUnavailable,
+)
+from backend_services.contracts import BacktestParams, ResolvedBacktest, StrategySnapshot
+
+logger = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/strategy", tags=["strategies"])
+
+FIRST_RETRY_DELAY_S = 0.5
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_strategy(
+    fields: StrategyCreate, user: CurrentUser, store: StrategyStoreDep
+) -> Strategy:
+    return await store.create(user.id, fields)
+
+
+@router.get("")
+async def list_strategies(user: CurrentUser, store: StrategyStoreDep) -> list[Strategy]:
+    return await store.list(user.id)
+
+
+@router.get("/{strategy_id}")
+async def get_strategy(strategy: OwnedStrategy) -> Strategy:
+    return strategy
+
+
+@router.put("/{strategy_id}")
+async def update_strategy(
+    strategy: OwnedStrategy, fields: StrategyUpdate, user: CurrentUser, store: StrategyStoreDep
+) -> Strategy:
+    updated = await store.replace(user.id, strategy.id, fields)
+    if updated is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "strategy not found")
+    return updated
+
+
+@router.delete("/{strategy_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_strategy(
+    strategy: OwnedStrategy, user: CurrentUser, store: StrategyStoreDep
+) -> Response:
+    """Delete the strategy; its backtests keep the snapshot they ran and stay readable."""
+    await store.delete(user.id, strategy.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{strategy_id}/backtest", status_code=status.HTTP_202_ACCEPTED)
+async def start_backtest(
+    strategy: OwnedStrategy,
+    params: BacktestParams,
+    user: CurrentUser,
+    database: DatabaseDep,
+    store: BacktestStoreDep,
+    client: BacktestClientDep,
+    settings: SettingsDep,
+    background: BackgroundTasks,
+) -> Backtest:
+    """Record a backtest and hand it to the compute service in the background.
+
+    Refused with 422, before anything is stored, when the parameters contradict each
+    other or the stored market data cannot serve the symbol, timeframe or range.
+    """
+    snapshot = StrategySnapshot(
+        id=strategy.id,
+        name=strategy.name,
+        symbol=strategy.symbol,
+        timeframe=strategy.timeframe,
+        parameters=strategy.parameters,
+        costs=strategy.costs,
+    )
+    try:
+        await check_data_for(database, ResolvedBacktest.resolve(snapshot, params))
+    except ValidationError as invalid:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            invalid.errors(include_url=False, include_context=False, include_input=False),
+        ) from None
+    except NoDataForBacktest as missing:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(missing)) from None
+    backtest = await store.create(user.id, snapshot, params)
+    background.add_task(run_backtest_task, backtest.id, store, client, settings.dispatch_attempts)
+    return backtest
+
+
+@router.get("/{strategy_id}/backtests")
+async def list_backtests(
+    strategy: OwnedStrategy, user: CurrentUser, store: BacktestStoreDep
+) -> list[BacktestSummary]:
+    return await store.list_for_strategy(user.id, strategy.id)
+
+
+async def run_backtest_task(
+    backtest_id: str,
+    store: BacktestStore,
+    client: BacktestServiceClient,
+    attempts: int,
+    first_delay_s: float = FIRST_RETRY_DELAY_S,
+) -> None:
+    """Hand a pending backtest to the compute service, retrying with exponential backoff
+    while it is unreachable. Safe to repeat: the compute service runs one execution per
+    backtest_id. A backtest cancelled meanwhile is cancelled there too."""
+    delay_s = first_delay_s
+    for attempt in range(1, attempts + 1):
+        request = await store.run_request(backtest_id)
+        if request is None:  # cancelled before it was handed over
+            return
+        try:
+            accepted = await client.start_backtest(request)
+        except BacktestServiceRejected as rejected:
+            await store.fail_pending(
+                backtest_id, f"refused by the compute service: {rejected.detail}"
+            )
+            return
+        except BacktestServiceUnavailable as unavailable:
+            logger.warning(
+                "dispatch %d/%d of %s failed: %s", attempt, attempts, backtest_id, unavailable
+            )
+            if attempt < attempts:
+                await asyncio.sleep(delay_s)
+                delay_s *= 2
+            continue
+        if not await store.mark_dispatched(backtest_id, accepted.execution_id, accepted.status):
+            await _cancel_if_cancelled(backtest_id, accepted.execution_id, store, client)
+        return
+    await store.fail_pending(
+        backtest_id, f"the compute service was unreachable for {attempts} attempts; submit again"
+    )
+
+
+async def _cancel_if_cancelled(
+    backtest_id: str, execution_id: str, store: BacktestStore, client: BacktestServiceClient
+) -> None:
+    state = await store.state_of(backtest_id)
+    if state is not None and state["status"] == "cancelled":
+        try:
+            await client.cancel_backtest(execution_id)
+        except (BacktestServiceRejected, BacktestServiceUnavailable) as error:
+            logger.warning("could not cancel %s on the compute service: %s", execution_id, error)

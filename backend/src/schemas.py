@@ -1,0 +1,106 @@
+"""The backend's API models (the wire models shared with the compute service live in
+backend_services.contracts)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend_services.contracts import (
+    BacktestParams,
+    BacktestResult,
+    Costs,
+    CrossoverParameters,
+    Symbol,
+    Timeframe,
+)
+
+
+class StrategyFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    description: str = Field(default="", max_length=2_000)
+    symbol: Symbol
+    timeframe: Timeframe = "1d"
+    parameters: CrossoverParameters = Field(default_factory=CrossoverParameters)
+    costs: Costs = Field(default_factory=Costs)
+
+
+class StrategyCreate(StrategyFields):
+    """A moving-average crossover strategy: the periods of its averages and its costs."""
+
+
+class StrategyUpdate(StrategyFields):
+    """A full replacement of a strategy's fields."""
+
+
+class Strategy(StrategyFields):
+    id: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> Strategy:
+        return cls.model_validate(
+            {name: document[name] for name in cls.model_fields if name != "id"}
+            | {"id": document["_id"]}
+        )
+
+
+class BacktestStatus(StrEnum):
+    """An execution's status, plus `pending` before the compute service has it."""
+
+    PENDING = "pending"
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINAL_BACKTEST_STATUSES = [
+    BacktestStatus.COMPLETED.value,
+    BacktestStatus.FAILED.value,
+    BacktestStatus.CANCELLED.value,
+]
+
+
+class Backtest(BaseModel):
+    id: str
+    strategy_id: str
+    status: BacktestStatus
+    progress: float
+    params: BacktestParams
+    execution_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    result: BacktestResult | None
+    error: str | None
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> Backtest:
+        return cls.model_validate(
+            {name: document.get(name) for name in cls.model_fields if name != "id"}
+            | {"id": document["_id"]}
+        )
+
+
+class BacktestSummary(BaseModel):
+    """A backtest in a list: its state and headline numbers, without trades or curve."""
+
+    id: str
+    strategy_id: str
+    status: BacktestStatus
+    progress: float
+    created_at: datetime
+    total_return: float | None
+    sharpe_ratio: float | None
+    error: str | None
+
+
+class SaveResultAck(BaseModel):
+    stored: bool = Field(description="False when the backtest had already reached a final state.")

@@ -1,0 +1,1 @@
+"""The compute service: executions, the worker pool and the backtest engine."""

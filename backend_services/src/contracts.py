@@ -1,0 +1,269 @@
+"""The wire contract between backend and backend_services.
+
+Every model that crosses the HTTP boundary between the two services is defined here,
+once, and imported by both sides. Fractions are plain floats (0.05 means 5 %), times are
+timezone-aware UTC datetimes, money is in the quote currency of the symbol.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Timeframe = Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w"]
+TIMEFRAME_SECONDS: dict[Timeframe, int] = {
+    "1m": 60,
+    "5m": 300,
+    "15m": 900,
+    "30m": 1_800,
+    "1h": 3_600,
+    "4h": 14_400,
+    "1d": 86_400,
+    "1w": 604_800,
+}
+
+Symbol = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._\-]+$")]
+Period = Annotated[int, Field(ge=1, le=1_000)]
+MAX_CAPITAL = 1e12
+
+
+class ExecutionStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+
+FINAL_STATUSES = frozenset(
+    {ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED}
+)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Read a naive datetime as UTC and convert an aware one to UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+class WireModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Costs(WireModel):
+    """Trading costs charged on every fill."""
+
+    commission_pct: float = Field(
+        default=0.001, ge=0, le=0.1, description="Fraction of the traded value, per fill."
+    )
+
+
+class CrossoverParameters(WireModel):
+    """Parameters of the moving-average crossover: the periods of its two averages."""
+
+    fast: Period = 10
+    slow: Period = 30
+
+    @model_validator(mode="after")
+    def _fast_below_slow(self) -> Self:
+        if self.fast >= self.slow:
+            raise ValueError(f"fast ({self.fast}) must be smaller than slow ({self.slow})")
+        return self
+
+
+class StrategySnapshot(WireModel):
+    """The strategy exactly as it was when a backtest was submitted."""
+
+    id: str
+    name: str
+    symbol: Symbol
+    timeframe: Timeframe
+    parameters: CrossoverParameters
+    costs: Costs
+
+
+class ParameterOverrides(WireModel):
+    fast: Period | None = None
+    slow: Period | None = None
+
+
+class BacktestParams(WireModel):
+    """What a member asks of one backtest; unset fields fall back to the strategy's."""
+
+    start_date: datetime
+    end_date: datetime
+    initial_capital: float = Field(default=10_000.0, gt=0, le=MAX_CAPITAL)
+    timeframe: Timeframe | None = None
+    symbol: Symbol | None = None
+    parameters: ParameterOverrides = Field(default_factory=ParameterOverrides)
+    costs: Costs | None = None
+
+    @field_validator("start_date", "end_date")
+    @classmethod
+    def _to_utc(cls, moment: datetime) -> datetime:
+        return as_utc(moment)
+
+    @model_validator(mode="after")
+    def _range_is_forward(self) -> Self:
+        if self.end_date <= self.start_date:
+            raise ValueError("end_date must be after start_date")
+        return self
+
+
+class ResolvedBacktest(WireModel):
+    """A backtest with every override applied: what the engine actually runs."""
+
+    symbol: Symbol
+    timeframe: Timeframe
+    start_date: datetime
+    end_date: datetime
+    initial_capital: float
+    parameters: CrossoverParameters
+    costs: Costs
+
+    @classmethod
+    def resolve(cls, strategy: StrategySnapshot, params: BacktestParams) -> ResolvedBacktest:
+        """Apply the params' overrides to the strategy; raises ValueError if inconsistent."""
+        overrides = params.parameters.model_dump(exclude_none=True)
+        return cls(
+            symbol=params.symbol or strategy.symbol,
+            timeframe=params.timeframe or strategy.timeframe,
+            start_date=params.start_date,
+            end_date=params.end_date,
+            initial_capital=params.initial_capital,
+            parameters=CrossoverParameters.model_validate(
+                strategy.parameters.model_dump() | overrides
+            ),
+            costs=params.costs or strategy.costs,
+        )
+
+
+class RunBacktestRequest(WireModel):
+    backtest_id: str = Field(min_length=1, max_length=64)
+    user_id: str = Field(min_length=1, max_length=64)
+    strategy: StrategySnapshot
+    params: BacktestParams
+    priority: int = Field(default=5, ge=0, le=9)
+
+
+class RunBacktestAccepted(WireModel):
+    execution_id: str
+    status: ExecutionStatus
+
+
+class Trade(WireModel):
+    side: Literal["long", "short"]
+    entry_time: datetime
+    exit_time: datetime
+    entry_price: float
+    exit_price: float
+    size: float = Field(description="Units held.")
+    pnl: float = Field(description="Profit in money, after costs.")
+    return_fraction: float = Field(description="pnl divided by the money put in at entry.")
+    exit_reason: Literal["signal", "end_of_data"]
+    bars_held: int
+
+
+class EquityPoint(WireModel):
+    time: datetime
+    equity: float
+
+
+class BacktestResult(WireModel):
+    """The statistics of one finished backtest. Fractions, not percents.
+
+    Ratios that are undefined for a run (a Sharpe ratio without variance, a profit
+    factor without a losing trade) are null rather than infinite.
+    """
+
+    strategy_id: str
+    symbol: str
+    timeframe: Timeframe
+    start: datetime
+    end: datetime
+    bars: int
+    initial_capital: float
+    final_equity: float
+    total_return: float
+    buy_and_hold_return: float
+    cagr: float
+    volatility: float = Field(description="Annualised standard deviation of bar returns.")
+    sharpe_ratio: float | None
+    sortino_ratio: float | None
+    max_drawdown: float = Field(le=0, description="Deepest fall from a peak, negative.")
+    max_drawdown_duration_bars: int
+    exposure: float = Field(description="Fraction of bars with a position open.")
+    total_trades: int
+    win_rate: float | None
+    profit_factor: float | None
+    best_trade: float | None
+    worst_trade: float | None
+    average_trade: float | None
+    expectancy: float | None = Field(description="Average pnl per trade, in money.")
+    periods_per_year: float = Field(description="Bars per year used to annualise.")
+    trades: list[Trade]
+    equity_curve: list[EquityPoint]
+
+
+class BacktestExecution(WireModel):
+    """One run on the compute service: the single truth of its state."""
+
+    id: str
+    backtest_id: str
+    user_id: str
+    strategy_id: str
+    status: ExecutionStatus
+    progress: float = Field(ge=0, le=100)
+    created_at: datetime
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    attempts: int = 0
+    result: BacktestResult | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> BacktestExecution:
+        fields = {name: document.get(name) for name in cls.model_fields if name != "id"}
+        return cls.model_validate({**fields, "id": document["_id"]})
+
+
+class ExecutionReport(WireModel):
+    """Body of `POST /api/backtest/save_result`: an execution's final state."""
+
+    execution_id: str
+    backtest_id: str
+    status: ExecutionStatus
+    end_time: datetime | None = None
+    result: BacktestResult | None = None
+    error: str | None = None
+
+    @model_validator(mode="after")
+    def _is_final(self) -> Self:
+        if not self.status.is_final:
+            raise ValueError("only a final status can be reported")
+        if self.status is ExecutionStatus.COMPLETED and self.result is None:
+            raise ValueError("a completed execution must carry its result")
+        return self
+
+    @classmethod
+    def of(cls, execution: BacktestExecution) -> ExecutionReport:
+        return cls(
+            execution_id=execution.id,
+            backtest_id=execution.backtest_id,
+            status=execution.status,
+            end_time=execution.end_time,
+            result=execution.result,
+            error=execution.error,
+        )
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,72 @@
+"""The compute service's FastAPI application."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from backend_services.config import Settings
+from backend_services.errors import install_error_handlers
+from backend_services.market_data.catalog import BARS_COLLECTION, BARS_INDEX_KEYS
+from backend_services.mongo import async_client
+from backend_services.routes import backtest, health
+from backend_services.services.backtest.backtest_service import BacktestService
+from backend_services.services.backtest.execution_job import init_worker, run_execution
+from backend_services.services.backtest.execution_store import EXECUTIONS_COLLECTION, ExecutionStore
+from backend_services.services.backtest.result_delivery import ResultDelivery
+from backend_services.services.backtest.worker_pool import ProcessWorkerPool
+from backend_services.signing import ServiceSignature
+
+CALLBACK_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; uvicorn runs it with `--factory backend_services.main:create_app`."""
+    settings = settings or Settings()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        mongo = async_client(settings.mongo_url)
+        database = mongo[settings.mongo_db]
+        store = ExecutionStore(database[EXECUTIONS_COLLECTION])
+        await store.ensure_indexes()
+        await database[BARS_COLLECTION].create_index(BARS_INDEX_KEYS, unique=True)
+        http = httpx.AsyncClient(
+            base_url=settings.api_service_url,
+            auth=ServiceSignature(settings.service_secret),
+            timeout=CALLBACK_TIMEOUT,
+        )
+        delivery = ResultDelivery(store, http)
+        service = BacktestService(store, delivery, settings.max_attempts)
+        pool = ProcessWorkerPool(
+            workers=settings.workers,
+            job=run_execution,
+            initializer=init_worker,
+            initargs=(settings.mongo_url, settings.mongo_db),
+            on_run_ended=service.on_run_ended,
+        )
+        service.attach_pool(pool)
+        await service.recover()
+        app.state.settings = settings
+        app.state.database = database
+        app.state.backtest_service = service
+        try:
+            yield
+        finally:
+            await pool.close()
+            await delivery.close()
+            await http.aclose()
+            await mongo.close()
+
+    app = FastAPI(title="Bot Club Backtest compute service", version="0.1.0", lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(backtest.router)
+    return app

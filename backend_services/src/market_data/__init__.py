@@ -1,0 +1,1 @@
+"""Market data: OHLCV bars stored as packed column buckets, with a catalog per symbol."""

@@ -1,0 +1,108 @@
+"""BacktestService: the lifecycle of an execution, from request to delivered result.
+
+    submit -> record written (queued) -> worker pool -> worker claims it (running),
+    writes progress, stores the result (completed | failed) -> delivered to backend
+
+A cancel moves the record to cancelled; the worker sees it at its next progress write
+and stops. A worker that dies leaves the record running; the run is queued again until
+`max_attempts` runs have started, then failed with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from backend_services.contracts import (
+    BacktestExecution,
+    ExecutionStatus,
+    RunBacktestRequest,
+)
+from backend_services.services.backtest.execution_store import (
+    ExecutionAlreadyFinished,
+    ExecutionStore,
+)
+from backend_services.services.backtest.result_delivery import ResultDelivery
+from backend_services.services.backtest.worker_pool import PoolState, WorkerLost, WorkerPool
+
+logger = logging.getLogger(__name__)
+
+RETRY_QUEUED_AFTER_S = 1.0
+
+
+class BacktestService:
+    def __init__(
+        self,
+        store: ExecutionStore,
+        delivery: ResultDelivery,
+        max_attempts: int,
+    ) -> None:
+        self._store = store
+        self._delivery = delivery
+        self._max_attempts = max_attempts
+        self._pool: WorkerPool | None = None
+
+    def attach_pool(self, pool: WorkerPool) -> None:
+        """The pool calls back into the service, so it is attached after both exist."""
+        self._pool = pool
+
+    async def submit(self, request: RunBacktestRequest) -> BacktestExecution:
+        """The execution for `request.backtest_id`: a new one queued, or the existing one."""
+        execution, created = await self._store.create(request)
+        if created:
+            self._worker_pool.submit(execution.id, request.priority)
+        return execution
+
+    async def get(self, execution_id: str) -> BacktestExecution:
+        return await self._store.get(execution_id)
+
+    async def cancel(self, execution_id: str) -> BacktestExecution:
+        """Cancel a queued or running execution; raises if unknown or already finished."""
+        execution = await self._store.cancel(execution_id)
+        self._delivery.deliver(execution.id)
+        return execution
+
+    async def recover(self) -> None:
+        """After a start: queue again what was queued or running, deliver what was not."""
+        for execution_id, attempts in await self._store.active_ids():
+            await self._retry_or_fail(execution_id, attempts, "the compute service restarted")
+        for execution_id in await self._store.undelivered_ids():
+            self._delivery.deliver(execution_id)
+
+    def pool_state(self) -> PoolState | None:
+        return self._pool.state() if self._pool else None
+
+    async def on_run_ended(self, execution_id: str, error: Exception | None) -> None:
+        """Called by the pool after every run, however it ended."""
+        execution = await self._store.get(execution_id)
+        if execution.status.is_final:
+            self._delivery.deliver(execution_id)
+            return
+        reason = str(error) if isinstance(error, WorkerLost) else "the worker stopped early"
+        if execution.status is ExecutionStatus.QUEUED:
+            # Never claimed (the worker could not reach MongoDB, say): try again shortly.
+            await asyncio.sleep(RETRY_QUEUED_AFTER_S)
+            self._worker_pool.submit(execution_id, await self._store.priority_of(execution_id))
+            return
+        await self._retry_or_fail(execution_id, execution.attempts, reason)
+
+    async def _retry_or_fail(self, execution_id: str, attempts: int, reason: str) -> None:
+        if attempts < self._max_attempts:
+            execution = await self._store.get(execution_id)
+            if execution.status is ExecutionStatus.QUEUED or await self._store.requeue(
+                execution_id
+            ):
+                logger.warning("queueing %s again: %s", execution_id, reason)
+                self._worker_pool.submit(execution_id, await self._store.priority_of(execution_id))
+            return
+        logger.error("giving up on %s after %d attempts: %s", execution_id, attempts, reason)
+        with contextlib.suppress(ExecutionAlreadyFinished):  # cancelled meanwhile
+            await self._store.fail(execution_id, f"{reason}; gave up after {attempts} attempts")
+        self._delivery.deliver(execution_id)
+
+    @property
+    def _worker_pool(self) -> WorkerPool:
+        if self._pool is None:
+            raise RuntimeError("attach_pool() first")
+        return self._pool
