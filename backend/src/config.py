@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from backend_services.signing import DEFAULT_SERVICE_SECRET
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore")
@@ -12,7 +14,9 @@ class Settings(BaseSettings):
     backend_services_url: str = Field(default="http://localhost:8001", alias="BACKEND_SERVICES_URL")
     mongo_url: str = Field(default="mongodb://localhost:27017", alias="MONGO_URL")
     mongo_db: str = Field(default="bot_club_db", alias="MONGO_DB")
-    service_secret: str = Field(default="change-me", alias="SERVICE_SECRET", min_length=1)
+    service_secret: str = Field(
+        default=DEFAULT_SERVICE_SECRET, alias="SERVICE_SECRET", min_length=1
+    )
     dispatch_attempts: int = Field(
         default=5, alias="DISPATCH_ATTEMPTS", ge=1, description="Tries to hand a backtest over."
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,16 +11,13 @@ from backend.config import Settings
 from backend.database import ensure_indexes
 from backend.routes import backtest, health, market_data, strategy
 from backend.services.backtest_client import BacktestServiceClient
-from backend_services.errors import install_error_handlers
+from backend_services.app_common import set_up_app
 from backend_services.mongo import async_client
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; uvicorn runs it with `--factory backend.main:create_app`."""
     settings = settings or Settings()
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -39,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await mongo.close()
 
     app = FastAPI(title="Bot Club Backtest API", version="0.1.0", lifespan=lifespan)
-    install_error_handlers(app)
+    set_up_app(app, settings.service_secret)
     for module in (health, strategy, backtest, market_data):
         app.include_router(module.router)
     return app

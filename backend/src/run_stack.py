@@ -61,6 +61,7 @@ _HEADLINE = [
 
 
 def run(data_dir: Path, backend_port: int, services_port: int) -> int:
+    data_dir = data_dir.resolve()
     mongo_db = os.environ.get("MONGO_DB", "bot_club_db")
     secret = os.environ.get("SERVICE_SECRET") or secrets.token_urlsafe(32)
     log_dir = data_dir / "logs"

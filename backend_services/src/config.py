@@ -7,6 +7,8 @@ import os
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from backend_services.signing import DEFAULT_SERVICE_SECRET
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore")
@@ -15,7 +17,9 @@ class Settings(BaseSettings):
     api_service_url: str = Field(default="http://localhost:8000", alias="API_SERVICE_URL")
     mongo_url: str = Field(default="mongodb://localhost:27017", alias="MONGO_URL")
     mongo_db: str = Field(default="bot_club_db", alias="MONGO_DB")
-    service_secret: str = Field(default="change-me", alias="SERVICE_SECRET", min_length=1)
+    service_secret: str = Field(
+        default=DEFAULT_SERVICE_SECRET, alias="SERVICE_SECRET", min_length=1
+    )
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, alias="WORKERS", ge=1, le=64)
     max_attempts: int = Field(
         default=3, alias="MAX_ATTEMPTS", ge=1, description="Runs of one execution before it fails."

@@ -266,4 +266,6 @@ class ExecutionReport(WireModel):
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    """The current UTC time at millisecond precision, the precision BSON stores."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)

@@ -97,16 +97,19 @@ def mongo_reachable(url: str, timeout_s: float = 2.0) -> bool:
 
 
 def spawn(name: str, command: list[str], log_dir: Path, env: Mapping[str, str]) -> ChildProcess:
+    log_dir = log_dir.resolve()
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     log = log_path.open("ab")
     # A session of its own: a Ctrl-C in the terminal reaches only the parent, which then
-    # stops the children in order.
+    # stops the children in order. The log folder as working directory keeps the
+    # checkout's `backend/` folder from shadowing the installed `backend` package.
     process = subprocess.Popen(
         command,
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, **env},
+        cwd=log_dir,
         start_new_session=True,
     )
     return ChildProcess(name=name, process=process, log_path=log_path, _log=log)
@@ -114,7 +117,9 @@ def spawn(name: str, command: list[str], log_dir: Path, env: Mapping[str, str]) 
 
 def start_embedded_mongo(database_file: Path | None, port: int, log_dir: Path) -> ChildProcess:
     """nx-27017 on 127.0.0.1:`port`, storing in `database_file` (in memory when None)."""
+    log_dir = log_dir.resolve()
     if database_file is not None:
+        database_file = database_file.resolve()
         database_file.parent.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable,

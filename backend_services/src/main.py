@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
 
+from backend_services.app_common import set_up_app
 from backend_services.config import Settings
-from backend_services.errors import install_error_handlers
 from backend_services.market_data.catalog import BARS_COLLECTION, BARS_INDEX_KEYS
 from backend_services.mongo import async_client
 from backend_services.routes import backtest, health
@@ -27,9 +26,6 @@ CALLBACK_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; uvicorn runs it with `--factory backend_services.main:create_app`."""
     settings = settings or Settings()
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await mongo.close()
 
     app = FastAPI(title="Bot Club Backtest compute service", version="0.1.0", lifespan=lifespan)
-    install_error_handlers(app)
+    set_up_app(app, settings.service_secret)
     app.include_router(health.router)
     app.include_router(backtest.router)
     return app

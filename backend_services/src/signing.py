@@ -19,6 +19,8 @@ from fastapi import HTTPException, Request, status
 TIMESTAMP_HEADER = "X-Service-Timestamp"
 SIGNATURE_HEADER = "X-Service-Signature"
 MAX_SIGNATURE_AGE_S = 300
+# Lets a local run work out of the box; every real deployment sets its own secret.
+DEFAULT_SERVICE_SECRET = "change-me"  # noqa: S105 (public by design, warned about)
 
 
 def compute_signature(secret: str, method: str, path: str, timestamp: str, body: bytes) -> str:

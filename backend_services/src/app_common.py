@@ -1,4 +1,5 @@
-"""Error responses shared by both services: JSON `{"detail": ...}`, never a stack trace."""
+"""What both FastAPI apps set up alike: logging, a warning about the default secret, and
+error responses as JSON `{"detail": ...}` that never carry a stack trace."""
 
 from __future__ import annotations
 
@@ -8,10 +9,21 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pymongo.errors import ConnectionFailure
 
+from backend_services.signing import DEFAULT_SERVICE_SECRET
+
 logger = logging.getLogger(__name__)
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def set_up_app(app: FastAPI, service_secret: str) -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if service_secret == DEFAULT_SERVICE_SECRET:
+        logger.warning("SERVICE_SECRET is not set: using the public default; set it in production")
+    _install_error_handlers(app)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ConnectionFailure)
     async def database_unavailable(request: Request, error: ConnectionFailure) -> JSONResponse:
         logger.warning(

@@ -1,0 +1,166 @@
+"""Fixtures: a real MongoDB wire server and both services as real processes, started once
+per session, plus factories for users, strategies and backtests.
+
+MongoDB is MONGO_URL when it answers, otherwise the embedded nx-27017 on a free port.
+Each session works in a database of its own, dropped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from helpers import Mongo, Stack, strategy_fields
+from pymongo import MongoClient
+from pymongo.database import Database
+
+from backend.users import USERS_COLLECTION, issue_token
+from backend_services.local_stack import (
+    free_port,
+    mongo_reachable,
+    start_embedded_mongo,
+    start_service,
+)
+from backend_services.market_data.bars import Bars
+from backend_services.market_data.store import ensure_indexes, import_bars, load_missing_samples
+from backend_services.mongo import sync_client
+from backend_services.signing import ServiceSignature
+
+LONG_SYMBOL = "SYNTH1M"
+LONG_SYMBOL_BARS = 2_000_000
+
+Document = dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="session")
+def mongo(tmp_path_factory: pytest.TempPathFactory, logs_dir: Path) -> Iterator[Mongo]:
+    database_name = f"botclub_test_{uuid.uuid4().hex[:8]}"
+    url = os.environ.get("MONGO_URL", "")
+    process = None
+    if not (url and mongo_reachable(url)):
+        port = free_port()
+        database_file = tmp_path_factory.mktemp("mongo") / "test.db"
+        process = start_embedded_mongo(database_file, port, logs_dir)
+        url = f"mongodb://127.0.0.1:{port}"
+    yield Mongo(url=url, database_name=database_name, process=process)
+    if process is not None:
+        process.stop()
+    else:
+        client: MongoClient[Document] = MongoClient(url)
+        client.drop_database(database_name)
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def db(mongo: Mongo) -> Iterator[Database[Document]]:
+    client = sync_client(mongo.url)
+    database = client[mongo.database_name]
+    ensure_indexes(database)
+    load_missing_samples(database)
+    yield database
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def stack(mongo: Mongo, db: Database[Document], logs_dir: Path) -> Iterator[Stack]:
+    api_port, services_port = free_port(), free_port()
+    secret = uuid.uuid4().hex
+    common = {"MONGO_URL": mongo.url, "MONGO_DB": mongo.database_name, "SERVICE_SECRET": secret}
+    services = start_service(
+        "backend_services",
+        services_port,
+        common
+        | {
+            "SERVICE_PORT": str(services_port),
+            "API_SERVICE_URL": f"http://127.0.0.1:{api_port}",
+            "WORKERS": "2",
+        },
+        logs_dir,
+    )
+    backend = start_service(
+        "backend",
+        api_port,
+        common | {"BACKEND_SERVICES_URL": f"http://127.0.0.1:{services_port}"},
+        logs_dir,
+    )
+    yield Stack(
+        api_url=f"http://127.0.0.1:{api_port}",
+        services_url=f"http://127.0.0.1:{services_port}",
+        secret=secret,
+        backend=backend,
+        backend_services=services,
+    )
+    backend.stop()
+    services.stop()
+
+
+@pytest.fixture
+def new_client(stack: Stack, db: Database[Document]) -> Iterator[Callable[[], httpx.Client]]:
+    """Factory: an API client authenticated as a brand-new user."""
+    clients: list[httpx.Client] = []
+
+    def make() -> httpx.Client:
+        _, token = issue_token(db[USERS_COLLECTION], f"member-{uuid.uuid4().hex[:8]}")
+        client = httpx.Client(
+            base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def api(new_client: Callable[[], httpx.Client]) -> httpx.Client:
+    return new_client()
+
+
+@pytest.fixture
+def compute(stack: Stack) -> Iterator[httpx.Client]:
+    """A client of the compute service that signs like the backend does."""
+    with httpx.Client(
+        base_url=stack.services_url, auth=ServiceSignature(stack.secret), timeout=30
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def create_strategy(api: httpx.Client) -> Callable[..., dict[str, Any]]:
+    def create(**overrides: Any) -> dict[str, Any]:
+        response = api.post("/api/strategy", json=strategy_fields(**overrides))
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    return create
+
+
+@pytest.fixture(scope="session")
+def long_symbol(db: Database[Document]) -> str:
+    """A synthetic minute series long enough that a backtest on it runs for seconds."""
+    rng = np.random.default_rng(7)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.001, LONG_SYMBOL_BARS)))
+    open_ = np.concatenate([[close[0]], close[:-1]])
+    bars = Bars(
+        time=1_600_000_020 // 60 * 60 + 60 * np.arange(LONG_SYMBOL_BARS, dtype=np.int64),
+        open=open_,
+        high=np.maximum(open_, close) * 1.0005,
+        low=np.minimum(open_, close) * 0.9995,
+        close=close,
+        volume=np.ones(LONG_SYMBOL_BARS),
+    )
+    import_bars(db, LONG_SYMBOL, bars)
+    return LONG_SYMBOL

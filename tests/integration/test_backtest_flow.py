@@ -1,0 +1,101 @@
+"""The main job end to end: a member's backtest travels backend -> compute -> backend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from helpers import Stack, backtest_params, wait_for_backtest
+
+pytestmark = pytest.mark.integration
+
+
+def test_both_services_report_healthy(stack: Stack) -> None:
+    compute = httpx.get(f"{stack.services_url}/health").json()
+    api = httpx.get(f"{stack.api_url}/api/health").json()
+    assert compute["status"] == "ok"
+    assert compute["mongo"] is True
+    assert compute["worker_pool"]["workers"] == 2
+    assert api["status"] == "ok"
+    assert api["backend_services"]["status"] == "ok"
+
+
+def test_backtest_completes_with_a_consistent_result(
+    api: httpx.Client, create_strategy: Callable[..., dict[str, Any]]
+) -> None:
+    strategy = create_strategy()
+    response = api.post(f"/api/strategy/{strategy['id']}/backtest", json=backtest_params())
+    assert response.status_code == 202
+    assert response.json()["status"] == "pending"
+
+    seen: list[dict[str, Any]] = []
+    backtest = wait_for_backtest(api, response.json()["id"], seen=seen)
+
+    assert backtest["status"] == "completed", backtest["error"]
+    progress = [state["progress"] for state in seen]
+    assert progress == sorted(progress)
+    assert progress[-1] == 100
+    result = backtest["result"]
+    assert result["strategy_id"] == strategy["id"]
+    assert result["symbol"] == "GOOG"
+    assert result["start"].startswith("2005-01-03")
+    assert result["total_return"] == pytest.approx(result["final_equity"] / 10_000 - 1)
+    assert result["total_trades"] == len(result["trades"]) > 0
+    assert -1 < result["max_drawdown"] <= 0
+    assert 0 <= result["win_rate"] <= 1
+    assert result["sharpe_ratio"] is not None
+    assert result["periods_per_year"] == pytest.approx(252, rel=0.02)
+    assert 2 <= len(result["equity_curve"]) <= 2_000
+    assert result["equity_curve"][-1]["equity"] == pytest.approx(result["final_equity"])
+    assert all(trade["entry_time"] < trade["exit_time"] for trade in result["trades"])
+
+
+def test_backtest_resamples_hourly_bars_to_the_requested_timeframe(
+    api: httpx.Client, create_strategy: Callable[..., dict[str, Any]]
+) -> None:
+    strategy = create_strategy(symbol="EURUSD", timeframe="1h")
+    params = backtest_params(
+        start_date="2017-05-01T00:00:00Z", end_date="2018-01-31T00:00:00Z", timeframe="4h"
+    )
+    response = api.post(f"/api/strategy/{strategy['id']}/backtest", json=params)
+    backtest = wait_for_backtest(api, response.json()["id"])
+
+    assert backtest["status"] == "completed", backtest["error"]
+    assert backtest["result"]["timeframe"] == "4h"
+    # 24/5 FX market: 6 four-hour bars a day, 5 days a week, about 1,560 a year.
+    assert backtest["result"]["periods_per_year"] == pytest.approx(1_560, rel=0.1)
+
+
+def test_strategy_lists_its_backtests_newest_first(
+    api: httpx.Client, create_strategy: Callable[..., dict[str, Any]]
+) -> None:
+    strategy = create_strategy()
+    ids = [
+        api.post(f"/api/strategy/{strategy['id']}/backtest", json=backtest_params()).json()["id"]
+        for _ in range(2)
+    ]
+    for backtest_id in ids:
+        wait_for_backtest(api, backtest_id)
+
+    listed = api.get(f"/api/strategy/{strategy['id']}/backtests").json()
+
+    assert [item["id"] for item in listed] == ids[::-1]
+    assert all(item["status"] == "completed" for item in listed)
+    assert listed[0]["total_return"] == listed[1]["total_return"]
+
+
+def test_parameter_overrides_change_the_run(
+    api: httpx.Client, create_strategy: Callable[..., dict[str, Any]]
+) -> None:
+    strategy = create_strategy()
+    default = api.post(f"/api/strategy/{strategy['id']}/backtest", json=backtest_params())
+    faster = api.post(
+        f"/api/strategy/{strategy['id']}/backtest",
+        json=backtest_params(parameters={"fast": 5, "slow": 20}, costs={"commission_pct": 0}),
+    )
+    default_result = wait_for_backtest(api, default.json()["id"])["result"]
+    faster_result = wait_for_backtest(api, faster.json()["id"])["result"]
+
+    assert faster_result["total_trades"] > default_result["total_trades"]

@@ -1,0 +1,72 @@
+"""Bad backtest parameters get a clear 422 before anything is stored or run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from helpers import backtest_params
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        (
+            backtest_params(start_date="2010-01-01T00:00:00Z", end_date="2009-01-01T00:00:00Z"),
+            "end_date must be after start_date",
+        ),
+        (backtest_params(timeframe="2h"), "timeframe"),
+        (backtest_params(initial_capital=0), "initial_capital"),
+        (backtest_params(initial_capital=-5), "initial_capital"),
+        (backtest_params(start_date="not a date"), "start_date"),
+        (backtest_params(parameters={"fast": 50}), "fast (50) must be smaller than slow (30)"),
+        (
+            backtest_params(start_date="1990-01-01T00:00:00Z", end_date="1999-01-01T00:00:00Z"),
+            "no GOOG data between 1990-01-01 and 1999-01-01; stored: 2004-08-19 to 2013-03-01",
+        ),
+        (backtest_params(timeframe="1h"), "GOOG is stored as 1d bars"),
+        (backtest_params(symbol="NOPE"), "no market data for symbol 'NOPE'"),
+    ],
+)
+def test_bad_params_get_422_and_store_nothing(
+    api: httpx.Client,
+    create_strategy: Callable[..., dict[str, Any]],
+    params: dict[str, Any],
+    reason: str,
+) -> None:
+    strategy = create_strategy()
+
+    response = api.post(f"/api/strategy/{strategy['id']}/backtest", json=params)
+
+    assert response.status_code == 422
+    assert reason in str(response.json()["detail"])
+    assert api.get(f"/api/strategy/{strategy['id']}/backtests").json() == []
+
+
+def test_malformed_json_gets_422(api: httpx.Client) -> None:
+    response = api.post(
+        "/api/strategy", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 422
+
+
+def test_a_range_with_too_few_bars_fails_with_a_readable_error(
+    api: httpx.Client, create_strategy: Callable[..., dict[str, Any]]
+) -> None:
+    strategy = create_strategy()
+    # Saturday to Sunday: inside the stored range, but no trading day in it.
+    params = backtest_params(start_date="2010-01-02T00:00:00Z", end_date="2010-01-03T00:00:00Z")
+
+    response = api.post(f"/api/strategy/{strategy['id']}/backtest", json=params)
+    backtest = api.get(f"/api/backtest/{response.json()['id']}").json()
+    while backtest["status"] not in ("completed", "failed", "cancelled"):
+        backtest = api.get(f"/api/backtest/{backtest['id']}").json()
+
+    assert backtest["status"] == "failed"
+    assert "0 1d bar(s) of GOOG" in backtest["error"]
+    assert "a backtest needs at least 2" in backtest["error"]

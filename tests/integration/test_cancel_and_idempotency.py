@@ -1,0 +1,125 @@
+"""Cancelling, repeating and racing: one execution per backtest, one final state."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from helpers import Stack, backtest_params, wait_for_backtest
+
+from backend_services.contracts import ExecutionReport
+from backend_services.signing import ServiceSignature
+
+pytestmark = pytest.mark.integration
+
+LONG_RUN = backtest_params(
+    start_date="2000-01-01T00:00:00Z",
+    end_date="2030-01-01T00:00:00Z",
+    timeframe="1m",
+    parameters={"fast": 200, "slow": 800},
+)
+
+
+def test_cancel_stops_a_running_backtest_within_a_second(
+    stack: Stack,
+    api: httpx.Client,
+    create_strategy: Callable[..., dict[str, Any]],
+    long_symbol: str,
+) -> None:
+    strategy = create_strategy(symbol=long_symbol, timeframe="1m")
+    started = api.post(f"/api/strategy/{strategy['id']}/backtest", json=LONG_RUN).json()
+    wait_for_backtest(api, started["id"], until=lambda b: b["status"] == "running")
+
+    cancelled = api.delete(f"/api/backtest/{started['id']}")
+
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "cancelled"
+    deadline = time.monotonic() + 1.0
+    while httpx.get(f"{stack.services_url}/health").json()["worker_pool"]["busy"] > 0:
+        assert time.monotonic() < deadline, "worker still busy a second after the cancel"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    backtest = api.get(f"/api/backtest/{started['id']}").json()
+    assert backtest["status"] == "cancelled"
+    assert backtest["result"] is None
+
+
+def test_cancelling_a_finished_backtest_answers_409(
+    api: httpx.Client, create_strategy: Callable[..., dict[str, Any]]
+) -> None:
+    strategy = create_strategy()
+    started = api.post(f"/api/strategy/{strategy['id']}/backtest", json=backtest_params()).json()
+    wait_for_backtest(api, started["id"])
+
+    response = api.delete(f"/api/backtest/{started['id']}")
+
+    assert response.status_code == 409
+    assert api.get(f"/api/backtest/{started['id']}").json()["status"] == "completed"
+
+
+def test_compute_service_cancel_of_unknown_execution_is_404(compute: httpx.Client) -> None:
+    assert compute.delete("/backtest/no-such-execution").status_code == 404
+    assert compute.get("/backtest/no-such-execution/status").status_code == 404
+
+
+def test_repeated_backtest_id_returns_the_same_execution(
+    api: httpx.Client, compute: httpx.Client, create_strategy: Callable[..., dict[str, Any]]
+) -> None:
+    strategy = create_strategy()
+    started = api.post(f"/api/strategy/{strategy['id']}/backtest", json=backtest_params()).json()
+    backtest = wait_for_backtest(api, started["id"])
+    request = {
+        "backtest_id": started["id"],
+        "user_id": "someone",
+        "strategy": {
+            key: strategy[key]
+            for key in ("id", "name", "symbol", "timeframe", "parameters", "costs")
+        },
+        "params": backtest_params(),
+    }
+
+    first = compute.post("/backtest/run", json=request)
+    second = compute.post("/backtest/run", json=request)
+
+    assert first.status_code == second.status_code == 202
+    assert first.json()["execution_id"] == second.json()["execution_id"] == backtest["execution_id"]
+    assert first.json()["status"] == "completed"
+
+
+def test_save_result_is_idempotent_and_never_moves_a_final_backtest_back(
+    stack: Stack, api: httpx.Client, create_strategy: Callable[..., dict[str, Any]]
+) -> None:
+    strategy = create_strategy()
+    started = api.post(f"/api/strategy/{strategy['id']}/backtest", json=backtest_params()).json()
+    backtest = wait_for_backtest(api, started["id"])
+    report = ExecutionReport(
+        execution_id=backtest["execution_id"],
+        backtest_id=backtest["id"],
+        status="failed",
+        error="a late, contradicting report",
+    )
+    with httpx.Client(
+        base_url=stack.api_url,
+        auth=ServiceSignature(stack.secret),
+        headers={"Content-Type": "application/json"},
+    ) as backend:
+        late = backend.post("/api/backtest/save_result", content=report.model_dump_json())
+        unknown = backend.post(
+            "/api/backtest/save_result",
+            content=report.model_copy(update={"backtest_id": "missing"}).model_dump_json(),
+        )
+        foreign = backend.post(
+            "/api/backtest/save_result",
+            content=report.model_copy(update={"execution_id": "other"}).model_dump_json(),
+        )
+
+    assert late.status_code == 200
+    assert late.json() == {"stored": False}
+    assert unknown.status_code == 404
+    assert foreign.status_code == 409
+    after = api.get(f"/api/backtest/{backtest['id']}").json()
+    assert after["status"] == "completed"
+    assert after["result"] == backtest["result"]

@@ -1,0 +1,89 @@
+"""Strategy CRUD, validation and ownership."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from helpers import Stack, backtest_params, strategy_fields, wait_for_backtest
+
+pytestmark = pytest.mark.integration
+
+
+def test_strategy_create_list_get_update_delete(api: httpx.Client) -> None:
+    created = api.post("/api/strategy", json=strategy_fields(name="first"))
+    assert created.status_code == 201
+    strategy = created.json()
+
+    assert [s["id"] for s in api.get("/api/strategy").json()] == [strategy["id"]]
+    assert api.get(f"/api/strategy/{strategy['id']}").json() == strategy
+
+    updated = api.put(
+        f"/api/strategy/{strategy['id']}",
+        json=strategy_fields(name="renamed", parameters={"fast": 5, "slow": 50}),
+    )
+    assert updated.status_code == 200
+    assert updated.json()["name"] == "renamed"
+    assert updated.json()["parameters"] == {"fast": 5, "slow": 50}
+    assert updated.json()["created_at"] == strategy["created_at"]
+
+    assert api.delete(f"/api/strategy/{strategy['id']}").status_code == 204
+    assert api.get(f"/api/strategy/{strategy['id']}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        strategy_fields(parameters={"fast": 30, "slow": 10}),
+        strategy_fields(parameters={"fast": 0, "slow": 10}),
+        strategy_fields(timeframe="2h"),
+        strategy_fields(symbol="GO OG"),
+        strategy_fields(name=""),
+        strategy_fields(costs={"commission_pct": -0.01}),
+        strategy_fields(unexpected=1),
+    ],
+)
+def test_invalid_strategy_is_refused_with_422(api: httpx.Client, fields: dict[str, Any]) -> None:
+    response = api.post("/api/strategy", json=fields)
+
+    assert response.status_code == 422
+    assert response.json()["detail"]
+    assert api.get("/api/strategy").json() == []
+
+
+def test_requests_without_a_valid_token_get_401(stack: Stack) -> None:
+    anonymous = httpx.get(f"{stack.api_url}/api/strategy")
+    forged = httpx.get(f"{stack.api_url}/api/strategy", headers={"Authorization": "Bearer nope"})
+
+    assert anonymous.status_code == 401
+    assert forged.status_code == 401
+
+
+def test_another_users_strategy_and_backtest_answer_404(
+    api: httpx.Client,
+    new_client: Callable[[], httpx.Client],
+    create_strategy: Callable[..., dict[str, Any]],
+) -> None:
+    strategy = create_strategy()
+    backtest = api.post(f"/api/strategy/{strategy['id']}/backtest", json=backtest_params()).json()
+    wait_for_backtest(api, backtest["id"])
+    intruder = new_client()
+
+    assert intruder.get(f"/api/strategy/{strategy['id']}").status_code == 404
+    assert (
+        intruder.put(f"/api/strategy/{strategy['id']}", json=strategy_fields()).status_code == 404
+    )
+    assert intruder.delete(f"/api/strategy/{strategy['id']}").status_code == 404
+    assert (
+        intruder.post(
+            f"/api/strategy/{strategy['id']}/backtest", json=backtest_params()
+        ).status_code
+        == 404
+    )
+    assert intruder.get(f"/api/strategy/{strategy['id']}/backtests").status_code == 404
+    assert intruder.get(f"/api/backtest/{backtest['id']}").status_code == 404
+    assert intruder.delete(f"/api/backtest/{backtest['id']}").status_code == 404
+    assert intruder.get("/api/strategy").json() == []
+    assert api.get(f"/api/strategy/{strategy['id']}").status_code == 200

@@ -1,0 +1,85 @@
+"""The wire models: what they accept, refuse and resolve."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from backend_services.contracts import (
+    BacktestParams,
+    Costs,
+    CrossoverParameters,
+    ExecutionReport,
+    ResolvedBacktest,
+    StrategySnapshot,
+)
+
+STRATEGY = StrategySnapshot(
+    id="s1",
+    name="x",
+    symbol="GOOG",
+    timeframe="1d",
+    parameters=CrossoverParameters(fast=10, slow=30),
+    costs=Costs(commission_pct=0.002),
+)
+
+
+def test_naive_dates_are_read_as_utc() -> None:
+    params = BacktestParams(start_date=datetime(2010, 1, 1), end_date=datetime(2011, 1, 1))
+
+    assert params.start_date == datetime(2010, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"end_date": "2009-01-01"}, "end_date must be after start_date"),
+        ({"initial_capital": 0}, "greater than 0"),
+        ({"initial_capital": 1e13}, "less than or equal to"),
+        ({"timeframe": "2h"}, "Input should be"),
+        ({"symbol": "a/b"}, "String should match pattern"),
+        ({"parameters": {"fast": 0}}, "greater than or equal to 1"),
+        ({"surprise": True}, "Extra inputs are not permitted"),
+    ],
+)
+def test_bad_params_are_refused(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        BacktestParams.model_validate(
+            {"start_date": "2010-01-01", "end_date": "2011-01-01"} | fields
+        )
+
+
+def test_resolve_applies_overrides_over_the_strategy() -> None:
+    params = BacktestParams.model_validate(
+        {
+            "start_date": "2010-01-01",
+            "end_date": "2011-01-01",
+            "timeframe": "1w",
+            "parameters": {"fast": 5},
+        }
+    )
+
+    resolved = ResolvedBacktest.resolve(STRATEGY, params)
+
+    assert resolved.timeframe == "1w"
+    assert resolved.symbol == "GOOG"
+    assert resolved.parameters == CrossoverParameters(fast=5, slow=30)
+    assert resolved.costs.commission_pct == 0.002
+
+
+def test_resolve_refuses_overrides_that_contradict_the_strategy() -> None:
+    params = BacktestParams.model_validate(
+        {"start_date": "2010-01-01", "end_date": "2011-01-01", "parameters": {"fast": 40}}
+    )
+
+    with pytest.raises(ValidationError, match=r"fast \(40\) must be smaller than slow \(30\)"):
+        ResolvedBacktest.resolve(STRATEGY, params)
+
+
+def test_only_final_states_can_be_reported() -> None:
+    with pytest.raises(ValidationError, match="only a final status"):
+        ExecutionReport(execution_id="e", backtest_id="b", status="running")
+    with pytest.raises(ValidationError, match="must carry its result"):
+        ExecutionReport(execution_id="e", backtest_id="b", status="completed")

@@ -1,0 +1,149 @@
+"""BacktestEngine: a hand-checked crossover, and properties that hold for any prices."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from backend_services.contracts import Costs, CrossoverParameters, ResolvedBacktest
+from backend_services.market_data.bars import Bars, MarketDataError
+from backend_services.services.backtest.backtest_engine import BacktestEngine
+from backend_services.services.backtest.indicators import crossover, crossunder, sma
+
+DAY = 86_400
+
+
+def _bars(opens: Sequence[float] | np.ndarray, closes: Sequence[float] | np.ndarray) -> Bars:
+    o, c = np.asarray(opens, dtype=float), np.asarray(closes, dtype=float)
+    return Bars(
+        time=1_000_000_000 // DAY * DAY + np.arange(len(o), dtype=np.int64) * DAY,
+        open=o,
+        high=np.maximum(o, c),
+        low=np.minimum(o, c),
+        close=c,
+        volume=np.ones(len(o)),
+    )
+
+
+def _backtest(fast: int, slow: int, commission: float = 0.0) -> ResolvedBacktest:
+    return ResolvedBacktest(
+        symbol="TEST",
+        timeframe="1d",
+        start_date=datetime(2000, 1, 1, tzinfo=UTC),
+        end_date=datetime(2030, 1, 1, tzinfo=UTC),
+        initial_capital=1_000,
+        parameters=CrossoverParameters(fast=fast, slow=slow),
+        costs=Costs(commission_pct=commission),
+    )
+
+
+def test_sma_and_crossings_by_hand() -> None:
+    close = np.array([10, 10, 10, 13, 13, 7, 7, 7, 7], dtype=float)
+    fast, slow = sma(close, 2), sma(close, 3)
+
+    assert fast[1:] == pytest.approx([10, 10, 11.5, 13, 10, 7, 7, 7])
+    assert np.isnan(fast[0])
+    assert slow[2:] == pytest.approx([10, 11, 12, 11, 9, 7, 7])
+    assert np.flatnonzero(crossover(fast, slow)).tolist() == [3]
+    assert np.flatnonzero(crossunder(fast, slow)).tolist() == [5]
+
+
+def test_crossover_strategy_trades_at_the_next_opens() -> None:
+    closes = [10, 10, 10, 13, 13, 7, 7, 7, 7]
+    opens = [10, 10, 10, 12, 13, 9, 8, 7, 7]
+
+    result = BacktestEngine().run(_bars(opens, closes), _backtest(2, 3), "s1")
+
+    (trade,) = result.trades
+    assert (trade.entry_price, trade.exit_price) == (13, 8)
+    assert trade.entry_time == datetime.fromtimestamp(_bars(opens, closes).time[4], tz=UTC)
+    assert trade.return_fraction == pytest.approx(8 / 13 - 1)
+    assert result.total_return == pytest.approx(8 / 13 - 1)
+    assert result.total_trades == 1
+    assert result.win_rate == 0
+    assert result.buy_and_hold_return == pytest.approx(7 / 10 - 1)
+    # Marked to market at the close of bar 5 (7), below the exit fill at the next open.
+    assert result.max_drawdown == pytest.approx(7 / 13 - 1)
+    assert result.bars == 9
+    assert len(result.equity_curve) == 9
+
+
+def test_progress_is_reported_in_order() -> None:
+    reported: list[float] = []
+    closes = [10, 10, 10, 13, 13, 7, 7, 7, 7]
+
+    BacktestEngine(on_progress=reported.append).run(_bars(closes, closes), _backtest(2, 3), "s")
+
+    assert reported == sorted(reported)
+    assert reported[0] > 0
+    assert reported[-1] <= 1
+
+
+def test_fewer_than_two_bars_is_a_clear_error() -> None:
+    with pytest.raises(MarketDataError, match="a backtest needs at least 2"):
+        BacktestEngine().run(_bars([10], [10]), _backtest(2, 3), "s")
+
+
+def test_long_equity_curve_is_downsampled_for_transport() -> None:
+    rng = np.random.default_rng(3)
+    closes = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 20_000)))
+    bars = _bars(closes, closes)
+
+    result = BacktestEngine().run(bars, _backtest(5, 20), "s")
+
+    assert len(result.equity_curve) <= 2_000
+    assert result.equity_curve[0].time == result.start
+    assert result.equity_curve[-1].time == result.end
+    assert result.equity_curve[-1].equity == pytest.approx(result.final_equity)
+
+
+prices = st.lists(st.floats(0.9, 1.1), min_size=30, max_size=200).map(
+    lambda steps: 100 * np.cumprod(np.array(steps))
+)
+periods = st.tuples(st.integers(1, 10), st.integers(2, 25)).filter(lambda p: p[0] < p[1])
+
+
+@settings(max_examples=60, deadline=None)
+@given(closes=prices, gaps=st.floats(0.95, 1.05), period=periods)
+def test_zero_cost_return_is_the_product_of_trade_price_ratios(
+    closes: np.ndarray, gaps: float, period: tuple[int, int]
+) -> None:
+    opens = np.concatenate([[closes[0]], closes[:-1] * gaps])
+    result = BacktestEngine().run(_bars(opens, closes), _backtest(*period), "s")
+
+    ratio = np.prod([t.exit_price / t.entry_price for t in result.trades])
+    assert 1 + result.total_return == pytest.approx(ratio, rel=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(closes=prices, period=periods, low=st.floats(0, 0.01), extra=st.floats(0.0001, 0.01))
+def test_higher_costs_never_raise_the_return(
+    closes: np.ndarray, period: tuple[int, int], low: float, extra: float
+) -> None:
+    bars = _bars(closes, closes)
+    cheap = BacktestEngine().run(bars, _backtest(*period, commission=low), "s")
+    dear = BacktestEngine().run(bars, _backtest(*period, commission=low + extra), "s")
+
+    assert dear.total_return <= cheap.total_return + 1e-12
+
+
+@settings(max_examples=60, deadline=None)
+@given(closes=prices, period=periods, cut=st.floats(0.2, 0.8), seed=st.integers(0, 1000))
+def test_bars_after_t_never_change_trades_closed_before_t(
+    closes: np.ndarray, period: tuple[int, int], cut: float, seed: int
+) -> None:
+    t = int(len(closes) * cut)
+    changed = closes.copy()
+    changed[t + 1 :] *= np.random.default_rng(seed).uniform(0.5, 1.5, len(closes) - t - 1)
+
+    before = BacktestEngine().run(_bars(closes, closes), _backtest(*period), "s")
+    after = BacktestEngine().run(_bars(changed, changed), _backtest(*period), "s")
+
+    cutoff = datetime.fromtimestamp(_bars(closes, closes).time[t], tz=UTC)
+    closed_before = [trade for trade in before.trades if trade.exit_time <= cutoff]
+    assert closed_before == [trade for trade in after.trades if trade.exit_time <= cutoff]

@@ -1,0 +1,98 @@
+"""Statistics against values computed independently (stdlib statistics, by hand)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import numpy as np
+import pytest
+
+from backend_services.market_data.bars import Bars
+from backend_services.services.backtest.metrics import (
+    compute_statistics,
+    drawdown,
+    max_drawdown_duration,
+)
+from backend_services.services.backtest.simulation import SimulatedTrade, Simulation
+
+DAY = 86_400
+
+
+def _bars(closes: list[float]) -> Bars:
+    c = np.array(closes, dtype=float)
+    return Bars(
+        time=np.arange(len(c), dtype=np.int64) * DAY,
+        open=c,
+        high=c,
+        low=c,
+        close=c,
+        volume=np.ones(len(c)),
+    )
+
+
+def _trade(pnl: float, invested: float = 100.0) -> SimulatedTrade:
+    return SimulatedTrade(0, 1, 1.0, 1.0, 1.0, pnl, pnl / invested, "signal")
+
+
+def test_drawdown_and_its_duration() -> None:
+    equity = np.array([100, 110, 99, 104.5, 121, 60.5])
+
+    assert drawdown(equity) == pytest.approx([0, 0, -0.1, -0.05, 0, -0.5])
+    assert max_drawdown_duration(equity) == 2
+
+
+def test_statistics_of_a_known_equity_curve() -> None:
+    equity = [100.0, 110.0, 99.0, 121.0]
+    returns = [0.1, -0.1, 121 / 99 - 1]
+    trades = [_trade(50), _trade(-25), _trade(10)]
+    simulation = Simulation(
+        equity=np.array(equity), in_position=np.array([False, True, True, False]), trades=trades
+    )
+
+    stats = compute_statistics(_bars([10, 11, 12, 13]), simulation, 100.0)
+
+    years = 3 / 365.25
+    assert stats.periods_per_year == pytest.approx(365.25)
+    assert stats.total_return == pytest.approx(0.21)
+    assert stats.buy_and_hold_return == pytest.approx(0.3)
+    assert stats.cagr == pytest.approx(1.21 ** (1 / years) - 1)
+    per_bar_sharpe = statistics.mean(returns) / statistics.stdev(returns)
+    assert stats.sharpe_ratio == pytest.approx(per_bar_sharpe * math.sqrt(365.25))
+    assert stats.volatility == pytest.approx(statistics.stdev(returns) * math.sqrt(365.25))
+    downside = math.sqrt(sum(min(r, 0) ** 2 for r in returns) / 3)
+    assert stats.sortino_ratio == pytest.approx(
+        statistics.mean(returns) / downside * math.sqrt(365.25)
+    )
+    assert stats.max_drawdown == pytest.approx(-0.1)
+    assert stats.max_drawdown_duration_bars == 1
+    assert stats.exposure == 0.5
+    assert stats.total_trades == 3
+    assert stats.win_rate == pytest.approx(2 / 3)
+    assert stats.profit_factor == pytest.approx(60 / 25)
+    assert stats.best_trade == pytest.approx(0.5)
+    assert stats.worst_trade == pytest.approx(-0.25)
+    assert stats.average_trade == pytest.approx(35 / 300)
+    assert stats.expectancy == pytest.approx(35 / 3)
+
+
+def test_ratios_without_meaning_are_none_not_infinite() -> None:
+    flat = Simulation(equity=np.full(4, 100.0), in_position=np.zeros(4, bool), trades=[])
+
+    stats = compute_statistics(_bars([10, 11, 12, 13]), flat, 100.0)
+
+    assert stats.sharpe_ratio is None
+    assert stats.sortino_ratio is None
+    assert stats.win_rate is None
+    assert stats.profit_factor is None
+    assert stats.expectancy is None
+    assert stats.total_return == 0
+    assert stats.max_drawdown == 0
+
+
+def test_profit_factor_is_none_without_a_losing_trade() -> None:
+    winners = Simulation(
+        equity=np.array([100.0, 150.0]), in_position=np.zeros(2, bool), trades=[_trade(50)]
+    )
+
+    assert compute_statistics(_bars([1, 2]), winners, 100.0).profit_factor is None
