@@ -24,9 +24,16 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-${BOOTSTRAP_EXTRAS:-none}"
 if [ ! -f "$stamp" ]; then
-    echo "installing dependencies into .venv" >&2
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[${BOOTSTRAP_EXTRAS:-embedded}]"
+    echo "installing dependencies into .venv (log: .venv/install.log)" >&2
+    if ! {
+        .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip &&
+            .venv/bin/python -m pip install --disable-pip-version-check \
+                -e ".[${BOOTSTRAP_EXTRAS:-embedded}]"
+    } >.venv/install.log 2>&1; then
+        tail -n 30 .venv/install.log >&2
+        echo "error: installing dependencies failed; see .venv/install.log" >&2
+        exit 1
+    fi
     rm -f .venv/.installed-*
     touch "$stamp"
 fi

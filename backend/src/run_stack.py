@@ -69,8 +69,8 @@ def run(data_dir: Path, backend_port: int, services_port: int) -> int:
         if port_in_use(port):
             raise StackError(f"port {port} is already in use; stop what uses it or pick another")
     children: list[ChildProcess] = []
-    signal.signal(signal.SIGTERM, _stop_requested)
-    signal.signal(signal.SIGHUP, _stop_requested)
+    for stop_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop_signal, _stop_requested)
     try:
         mongo_url = os.environ.get("MONGO_URL", "")
         if mongo_url and mongo_reachable(mongo_url):
@@ -122,7 +122,8 @@ def run(data_dir: Path, backend_port: int, services_port: int) -> int:
 
 
 def _stop_requested(signum: int, frame: object) -> None:
-    """SIGTERM and SIGHUP stop the stack as Ctrl-C does."""
+    """Ctrl-C, SIGTERM and SIGHUP stop the stack; SIGINT is set explicitly because a
+    shell starts background jobs with it ignored."""
     raise KeyboardInterrupt
 
 

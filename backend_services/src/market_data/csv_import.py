@@ -42,6 +42,6 @@ def read_csv(source: str | Path | IO[str]) -> Bars:
 
 def read_sample(symbol: str) -> Bars:
     """One of the bundled sample series."""
-    sample = resources.files("backend_services.market_data") / "samples" / SAMPLE_FILES[symbol]
+    sample = resources.files("backend_services.market_data") / "sample-data" / SAMPLE_FILES[symbol]
     with sample.open(encoding="utf-8") as stream:
         return read_csv(stream)
