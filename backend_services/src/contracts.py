@@ -177,20 +177,12 @@ class EquityPoint(WireModel):
     equity: float
 
 
-class BacktestResult(WireModel):
-    """The statistics of one finished backtest. Fractions, not percents.
-
-    Ratios that are undefined for a run (a Sharpe ratio without variance, a profit
-    factor without a losing trade) are null rather than infinite.
+class BacktestStatistics(WireModel):
+    """The numbers of one backtest, defined in services/backtest/metrics.py. Fractions,
+    not percents. Ratios that are undefined for a run (a Sharpe ratio without variance,
+    a profit factor without a losing trade) are null rather than infinite.
     """
 
-    strategy_id: str
-    symbol: str
-    timeframe: Timeframe
-    start: datetime
-    end: datetime
-    bars: int
-    initial_capital: float
     final_equity: float
     total_return: float
     buy_and_hold_return: float
@@ -209,6 +201,18 @@ class BacktestResult(WireModel):
     average_trade: float | None
     expectancy: float | None = Field(description="Average pnl per trade, in money.")
     periods_per_year: float = Field(description="Bars per year used to annualise.")
+
+
+class BacktestResult(BacktestStatistics):
+    """A finished backtest: what ran, its statistics, its trades and equity curve."""
+
+    strategy_id: str
+    symbol: str
+    timeframe: Timeframe
+    start: datetime
+    end: datetime
+    bars: int
+    initial_capital: float
     trades: list[Trade]
     equity_curve: list[EquityPoint]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import UTC, datetime
 
 from backend_services.contracts import BacktestResult, EquityPoint, ResolvedBacktest, Trade
@@ -69,7 +68,7 @@ class BacktestEngine:
                 EquityPoint(time=_time(bars, i), equity=float(simulation.equity[i]))
                 for i in curve.tolist()
             ],
-            **asdict(statistics),
+            **statistics.model_dump(),
         )
 
 

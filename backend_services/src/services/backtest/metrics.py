@@ -16,39 +16,18 @@ Definitions (returns are simple per-bar returns of the equity curve, risk-free r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from backend_services.contracts import BacktestStatistics
 from backend_services.market_data.bars import Bars, FloatArray
 from backend_services.services.backtest.simulation import Simulation
 
 SECONDS_PER_YEAR = 365.25 * 86_400
 
 
-@dataclass(frozen=True, slots=True)
-class Statistics:
-    final_equity: float
-    total_return: float
-    buy_and_hold_return: float
-    cagr: float
-    volatility: float
-    sharpe_ratio: float | None
-    sortino_ratio: float | None
-    max_drawdown: float
-    max_drawdown_duration_bars: int
-    exposure: float
-    total_trades: int
-    win_rate: float | None
-    profit_factor: float | None
-    best_trade: float | None
-    worst_trade: float | None
-    average_trade: float | None
-    expectancy: float | None
-    periods_per_year: float
-
-
-def compute_statistics(bars: Bars, simulation: Simulation, initial_capital: float) -> Statistics:
+def compute_statistics(
+    bars: Bars, simulation: Simulation, initial_capital: float
+) -> BacktestStatistics:
     """Statistics of a simulation over at least two bars."""
     equity = simulation.equity
     years = float(bars.time[-1] - bars.time[0]) / SECONDS_PER_YEAR
@@ -57,7 +36,7 @@ def compute_statistics(bars: Bars, simulation: Simulation, initial_capital: floa
     trade_returns = np.array([t.return_fraction for t in simulation.trades])
     trade_pnls = np.array([t.pnl for t in simulation.trades])
     final_equity = float(equity[-1])
-    return Statistics(
+    return BacktestStatistics(
         final_equity=final_equity,
         total_return=final_equity / initial_capital - 1,
         buy_and_hold_return=float(bars.close[-1] / bars.close[0] - 1),
