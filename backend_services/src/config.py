@@ -24,3 +24,14 @@ class Settings(BaseSettings):
     max_attempts: int = Field(
         default=3, alias="MAX_ATTEMPTS", ge=1, description="Runs of one execution before it fails."
     )
+    heartbeat_interval_s: float = Field(default=1.0, alias="HEARTBEAT_INTERVAL_S", gt=0)
+    heartbeat_timeout_s: float = Field(
+        default=15.0,
+        alias="HEARTBEAT_TIMEOUT_S",
+        gt=0,
+        description="A running execution silent this long is taken for dead and re-run.",
+    )
+    supervise_interval_s: float = Field(default=5.0, alias="SUPERVISE_INTERVAL_S", gt=0)
+    delivery_max_delay_s: float = Field(
+        default=30.0, alias="DELIVERY_MAX_DELAY_S", gt=0, description="Longest retry backoff."
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -39,23 +40,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             auth=ServiceSignature(settings.service_secret),
             timeout=CALLBACK_TIMEOUT,
         )
-        delivery = ResultDelivery(store, http)
-        service = BacktestService(store, delivery, settings.max_attempts)
+        delivery = ResultDelivery(store, http, max_delay_s=settings.delivery_max_delay_s)
+        service = BacktestService(
+            store, delivery, settings.max_attempts, settings.heartbeat_timeout_s
+        )
         pool = ProcessWorkerPool(
             workers=settings.workers,
             job=run_execution,
             initializer=init_worker,
-            initargs=(settings.mongo_url, settings.mongo_db),
+            initargs=(settings.mongo_url, settings.mongo_db, settings.heartbeat_interval_s),
             on_run_ended=service.on_run_ended,
         )
         service.attach_pool(pool)
         await service.recover()
+        supervision = asyncio.create_task(service.supervise(settings.supervise_interval_s))
         app.state.settings = settings
         app.state.database = database
         app.state.backtest_service = service
         try:
             yield
         finally:
+            supervision.cancel()
             await pool.close()
             await delivery.close()
             await http.aclose()

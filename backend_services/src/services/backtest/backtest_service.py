@@ -1,11 +1,13 @@
 """BacktestService: the lifecycle of an execution, from request to delivered result.
 
     submit -> record written (queued) -> worker pool -> worker claims it (running),
-    writes progress, stores the result (completed | failed) -> delivered to backend
+    heartbeats, writes progress, stores the outcome (completed | failed) -> delivered
 
-A cancel moves the record to cancelled; the worker sees it at its next progress write
-and stops. A worker that dies leaves the record running; the run is queued again until
-`max_attempts` runs have started, then failed with the reason.
+A cancel moves the record to cancelled; the worker notices within a second and stops.
+A run that ends without a final state (its worker process died) or whose heartbeat goes
+stale (the whole service died) is queued again until `max_attempts` runs have started,
+then failed with the reason. `supervise()` sweeps for stale runs and undelivered
+outcomes; `recover()` does the same once at start-up and re-queues what was queued.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import datetime, timedelta
 
 from backend_services.contracts import (
     BacktestExecution,
     ExecutionStatus,
     RunBacktestRequest,
+    utc_now,
 )
 from backend_services.services.backtest.execution_store import (
     ExecutionAlreadyFinished,
@@ -37,10 +41,12 @@ class BacktestService:
         store: ExecutionStore,
         delivery: ResultDelivery,
         max_attempts: int,
+        heartbeat_timeout_s: float,
     ) -> None:
         self._store = store
         self._delivery = delivery
         self._max_attempts = max_attempts
+        self._heartbeat_timeout = timedelta(seconds=heartbeat_timeout_s)
         self._pool: WorkerPool | None = None
 
     def attach_pool(self, pool: WorkerPool) -> None:
@@ -63,15 +69,24 @@ class BacktestService:
         self._delivery.deliver(execution.id)
         return execution
 
-    async def recover(self) -> None:
-        """After a start: queue again what was queued or running, deliver what was not."""
-        for execution_id, attempts in await self._store.active_ids():
-            await self._retry_or_fail(execution_id, attempts, "the compute service restarted")
-        for execution_id in await self._store.undelivered_ids():
-            self._delivery.deliver(execution_id)
-
     def pool_state(self) -> PoolState | None:
         return self._pool.state() if self._pool else None
+
+    async def recover(self) -> None:
+        """At start-up: queue what was queued (the queue lived in a process now gone),
+        re-run stale runs, deliver every undelivered outcome."""
+        for execution_id, priority in await self._store.queued():
+            self._worker_pool.submit(execution_id, priority)
+        await self._sweep(include_refused=True)
+
+    async def supervise(self, interval_s: float) -> None:
+        """Sweep every `interval_s` until cancelled."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self._sweep(include_refused=False)
+            except Exception:
+                logger.exception("supervision sweep failed; trying again next time")
 
     async def on_run_ended(self, execution_id: str, error: Exception | None) -> None:
         """Called by the pool after every run, however it ended."""
@@ -79,20 +94,32 @@ class BacktestService:
         if execution.status.is_final:
             self._delivery.deliver(execution_id)
             return
-        reason = str(error) if isinstance(error, WorkerLost) else "the worker stopped early"
         if execution.status is ExecutionStatus.QUEUED:
             # Never claimed (the worker could not reach MongoDB, say): try again shortly.
             await asyncio.sleep(RETRY_QUEUED_AFTER_S)
             self._worker_pool.submit(execution_id, await self._store.priority_of(execution_id))
             return
+        reason = str(error) if isinstance(error, WorkerLost) else "the worker stopped early"
         await self._retry_or_fail(execution_id, execution.attempts, reason)
 
-    async def _retry_or_fail(self, execution_id: str, attempts: int, reason: str) -> None:
+    async def _sweep(self, include_refused: bool) -> None:
+        stale_before = utc_now() - self._heartbeat_timeout
+        for execution_id, attempts in await self._store.stale_running(stale_before):
+            await self._retry_or_fail(
+                execution_id, attempts, "its worker stopped sending heartbeats", stale_before
+            )
+        for execution_id in await self._store.undelivered_ids(include_refused):
+            self._delivery.deliver(execution_id)
+
+    async def _retry_or_fail(
+        self,
+        execution_id: str,
+        attempts: int,
+        reason: str,
+        stale_before: datetime | None = None,
+    ) -> None:
         if attempts < self._max_attempts:
-            execution = await self._store.get(execution_id)
-            if execution.status is ExecutionStatus.QUEUED or await self._store.requeue(
-                execution_id
-            ):
+            if await self._store.requeue(execution_id, stale_before):
                 logger.warning("queueing %s again: %s", execution_id, reason)
                 self._worker_pool.submit(execution_id, await self._store.priority_of(execution_id))
             return

@@ -1,21 +1,31 @@
 """What a worker process does with one execution.
 
-It claims the execution (queued -> running), loads and resamples the bars, runs the
-engine and stores the outcome in the execution record, all through a synchronous
-MongoDB client of its own. Progress is written to the record as it goes; when the
-record is found no longer running (cancelled meanwhile), the run stops at once.
+It claims the execution (queued -> running, with a fresh `run_id`), loads and resamples
+the bars, runs the engine and stores the outcome in the execution record, all through a
+synchronous MongoDB client of its own. Every write it makes is fenced by its `run_id`,
+so a run that was given up on (its heartbeat went stale and the execution was queued
+again) can never overwrite the state of the run that replaced it.
+
+While it runs, a thread refreshes the record's `heartbeat_at`; the service re-runs
+executions whose heartbeat went stale. The same thread and every progress write notice
+a cancel (the record no longer running under this `run_id`), and the run stops.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from typing import Any
+import uuid
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from pymongo import ReturnDocument
 from pymongo.collection import Collection
 from pymongo.database import Database
+from pymongo.errors import ConnectionFailure
 
 from backend_services.contracts import (
     BacktestResult,
@@ -33,87 +43,132 @@ from backend_services.services.backtest.execution_store import EXECUTIONS_COLLEC
 logger = logging.getLogger(__name__)
 
 Document = dict[str, Any]
+T = TypeVar("T")
 PROGRESS_WRITE_INTERVAL_S = 0.25
+OUTCOME_WRITE_DEADLINE_S = 120.0
 _RUNNING = ExecutionStatus.RUNNING.value
 
-_database: Database[Document] | None = None
+
+class _WorkerContext:
+    database: Database[Document] | None = None
+    heartbeat_interval_s = 1.0
 
 
 class ExecutionCancelled(Exception):
-    """The execution record stopped being `running` while the work was under way."""
+    """The record stopped being `running` under this run while the work was under way."""
 
 
-def init_worker(mongo_url: str, mongo_db: str) -> None:
+def init_worker(mongo_url: str, mongo_db: str, heartbeat_interval_s: float) -> None:
     """Process-pool initializer: one MongoDB client per worker process."""
-    global _database
-    _database = sync_client(mongo_url)[mongo_db]
+    _WorkerContext.database = sync_client(mongo_url)[mongo_db]
+    _WorkerContext.heartbeat_interval_s = heartbeat_interval_s
 
 
 def run_execution(execution_id: str) -> None:
     """Run one queued execution to a final state; returns quietly if it is not queued."""
-    if _database is None:
+    database = _WorkerContext.database
+    if database is None:
         raise RuntimeError("init_worker() must run in this process first")
-    executions = _database[EXECUTIONS_COLLECTION]
+    executions = database[EXECUTIONS_COLLECTION]
+    run_id = uuid.uuid4().hex
+    now = utc_now()
     claimed = executions.find_one_and_update(
         {"_id": execution_id, "status": ExecutionStatus.QUEUED.value},
-        {"$set": {"status": _RUNNING, "start_time": utc_now()}, "$inc": {"attempts": 1}},
+        {
+            "$set": {"status": _RUNNING, "run_id": run_id, "start_time": now, "heartbeat_at": now},
+            "$inc": {"attempts": 1},
+        },
         return_document=ReturnDocument.AFTER,
     )
     if claimed is None:
         return
-    progress = ProgressRecorder(executions, execution_id)
-    try:
-        result = _backtest(
-            _database, RunBacktestRequest.model_validate(claimed["request"]), progress
-        )
-    except ExecutionCancelled:
-        return
-    except (MarketDataError, ValidationError) as error:
-        _finish(
-            executions, execution_id, {"status": ExecutionStatus.FAILED.value, "error": str(error)}
-        )
-    except Exception as error:
-        logger.exception("execution %s failed", execution_id)
-        _finish(
-            executions,
-            execution_id,
-            {
-                "status": ExecutionStatus.FAILED.value,
-                "error": f"internal error: {type(error).__name__}",
-            },
-        )
-    else:
-        _finish(
-            executions,
-            execution_id,
-            {
-                "status": ExecutionStatus.COMPLETED.value,
-                "progress": 100.0,
-                "result": result.model_dump(mode="json"),
-            },
-        )
+    this_run = {"_id": execution_id, "status": _RUNNING, "run_id": run_id}
+    with Heartbeat(executions, this_run, _WorkerContext.heartbeat_interval_s) as heartbeat:
+        progress = ProgressRecorder(executions, this_run, heartbeat.cancelled)
+        try:
+            request = RunBacktestRequest.model_validate(claimed["request"])
+            outcome = _completed(_backtest(database, request, progress))
+        except ExecutionCancelled:
+            return
+        except (MarketDataError, ValidationError) as error:
+            outcome = _failed(str(error))
+        except Exception as error:
+            logger.exception("execution %s failed", execution_id)
+            outcome = _failed(f"internal error: {type(error).__name__}")
+    _retry_while_disconnected(
+        lambda: executions.update_one(this_run, {"$set": {**outcome, "end_time": utc_now()}})
+    )
+
+
+class Heartbeat:
+    """A thread refreshing `heartbeat_at` of a running execution every `interval_s`;
+    sets `cancelled` once the record is no longer running under this run."""
+
+    def __init__(self, executions: Collection[Document], this_run: Document, interval_s: float):
+        self.cancelled = threading.Event()
+        self._executions = executions
+        self._this_run = this_run
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            try:
+                outcome = self._executions.update_one(
+                    self._this_run, {"$set": {"heartbeat_at": utc_now()}}
+                )
+            except ConnectionFailure as error:
+                logger.warning("heartbeat missed: %r", error)
+                continue
+            if outcome.matched_count == 0:
+                self.cancelled.set()
+                return
 
 
 class ProgressRecorder:
     """Writes a never-decreasing progress percentage to the record, at most every
-    PROGRESS_WRITE_INTERVAL_S, and raises ExecutionCancelled once it is not running."""
+    PROGRESS_WRITE_INTERVAL_S, and raises ExecutionCancelled once the run was cancelled.
+    A write that fails for want of MongoDB is skipped: progress is not worth stopping for.
+    """
 
-    def __init__(self, executions: Collection[Document], execution_id: str) -> None:
+    def __init__(
+        self, executions: Collection[Document], this_run: Document, cancelled: threading.Event
+    ) -> None:
         self._executions = executions
-        self._execution_id = execution_id
+        self._this_run = this_run
+        self._cancelled = cancelled
         self._last_write = 0.0
 
     def report(self, percent: float) -> None:
+        if self._cancelled.is_set():
+            raise ExecutionCancelled(self._this_run["_id"])
         now = time.monotonic()
         if now - self._last_write < PROGRESS_WRITE_INTERVAL_S:
             return
         self._last_write = now
-        outcome = self._executions.update_one(
-            {"_id": self._execution_id, "status": _RUNNING},
-            {"$max": {"progress": round(min(percent, 99.0), 1)}},
-        )
+        try:
+            outcome = self._executions.update_one(
+                self._this_run, {"$max": {"progress": round(min(percent, 99.0), 1)}}
+            )
+        except ConnectionFailure as error:
+            logger.warning("progress not recorded: %r", error)
+            return
         if outcome.matched_count == 0:
-            raise ExecutionCancelled(self._execution_id)
+            raise ExecutionCancelled(self._this_run["_id"])
 
 
 def _backtest(
@@ -140,9 +195,29 @@ def _backtest(
     return engine.run(bars, backtest, strategy_id=request.strategy.id)
 
 
-def _finish(executions: Collection[Document], execution_id: str, changes: Document) -> None:
-    """Store a final state unless the execution was finished meanwhile (cancelled)."""
-    executions.update_one(
-        {"_id": execution_id, "status": _RUNNING},
-        {"$set": {**changes, "end_time": utc_now()}},
-    )
+def _completed(result: BacktestResult) -> Document:
+    return {
+        "status": ExecutionStatus.COMPLETED.value,
+        "progress": 100.0,
+        "result": result.model_dump(mode="json"),
+    }
+
+
+def _failed(reason: str) -> Document:
+    return {"status": ExecutionStatus.FAILED.value, "error": reason}
+
+
+def _retry_while_disconnected(write: Callable[[], T]) -> T:
+    """A computed outcome is worth waiting for: retry the write through a MongoDB outage
+    of up to OUTCOME_WRITE_DEADLINE_S."""
+    deadline = time.monotonic() + OUTCOME_WRITE_DEADLINE_S
+    delay_s = 0.5
+    while True:
+        try:
+            return write()
+        except ConnectionFailure as error:
+            if time.monotonic() > deadline:
+                raise
+            logger.warning("storing the outcome failed, retrying: %r", error)
+            time.sleep(delay_s)
+            delay_s = min(delay_s * 2, 5.0)

@@ -1,9 +1,11 @@
 """The `executions` collection, as the event loop sees it.
 
 An execution document holds the BacktestExecution fields (with `_id` for `id`), the
-request it runs (`request`) and `delivered_at`, set once the backend has acknowledged its
-final state. Every state change is a conditional update on the current status, so two
-writers racing (a cancel and a completion) leave exactly one final state.
+request it runs (`request`), the current run's `run_id` and `heartbeat_at` (written by
+the worker), and `delivered_at`, set once the backend has acknowledged its final state
+(or `delivery_refused`, the backend's answer when it refused it). Every state change is
+a conditional update on the current status, so two writers racing (a cancel and a
+completion) leave exactly one final state.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class ExecutionStore:
     async def ensure_indexes(self) -> None:
         await self._collection.create_index("backtest_id", unique=True)
         await self._collection.create_index([("status", ASCENDING), ("delivered_at", ASCENDING)])
+        await self._collection.create_index([("status", ASCENDING), ("heartbeat_at", ASCENDING)])
 
     async def create(self, request: RunBacktestRequest) -> tuple[BacktestExecution, bool]:
         """The execution of `request.backtest_id`, created if new; True when created."""
@@ -65,6 +68,9 @@ class ExecutionStore:
             "result": None,
             "error": None,
             "delivered_at": None,
+            "delivery_refused": None,
+            "run_id": None,
+            "heartbeat_at": None,
         }
         try:
             await self._collection.insert_one(document)
@@ -96,31 +102,53 @@ class ExecutionStore:
             execution_id, {"status": ExecutionStatus.FAILED.value, "error": reason}
         )
 
-    async def requeue(self, execution_id: str) -> bool:
-        """Put a running execution whose worker was lost back in the queue."""
+    async def requeue(self, execution_id: str, stale_before: datetime | None = None) -> bool:
+        """Put a running execution whose worker was lost back in the queue; with
+        `stale_before`, only if its heartbeat is still older than that."""
+        query: Document = {"_id": execution_id, "status": ExecutionStatus.RUNNING.value}
+        if stale_before is not None:
+            query["heartbeat_at"] = {"$lt": stale_before}
         outcome = await self._collection.update_one(
-            {"_id": execution_id, "status": ExecutionStatus.RUNNING.value},
-            {"$set": {"status": ExecutionStatus.QUEUED.value}},
+            query, {"$set": {"status": ExecutionStatus.QUEUED.value, "run_id": None}}
         )
         return outcome.modified_count == 1
 
-    async def active_ids(self) -> list[tuple[str, int]]:
-        """(id, attempts) of every queued or running execution, oldest first."""
-        cursor = self._collection.find({"status": {"$in": ACTIVE_STATUSES}}, {"attempts": 1}).sort(
-            "created_at", ASCENDING
+    async def stale_running(self, stale_before: datetime) -> list[tuple[str, int]]:
+        """(id, attempts) of running executions whose heartbeat is older than given."""
+        cursor = self._collection.find(
+            {"status": ExecutionStatus.RUNNING.value, "heartbeat_at": {"$lt": stale_before}},
+            {"attempts": 1},
         )
         return [(document["_id"], int(document["attempts"])) async for document in cursor]
 
-    async def undelivered_ids(self) -> list[str]:
-        """Finished executions whose final state the backend has not acknowledged."""
-        finished = [status.value for status in FINAL_STATUSES]
+    async def queued(self) -> list[tuple[str, int]]:
+        """(id, priority) of every queued execution, oldest first."""
         cursor = self._collection.find(
-            {"status": {"$in": finished}, "delivered_at": None}, {"_id": 1}
-        )
+            {"status": ExecutionStatus.QUEUED.value}, {"request.priority": 1}
+        ).sort("created_at", ASCENDING)
+        return [(d["_id"], int(d["request"]["priority"])) async for d in cursor]
+
+    async def undelivered_ids(self, include_refused: bool) -> list[str]:
+        """Finished executions whose final state the backend has not acknowledged;
+        those it refused (4xx) only with `include_refused`."""
+        query: Document = {
+            "status": {"$in": [status.value for status in FINAL_STATUSES]},
+            "delivered_at": None,
+        }
+        if not include_refused:
+            query["delivery_refused"] = None
+        cursor = self._collection.find(query, {"_id": 1})
         return [document["_id"] async for document in cursor]
 
     async def mark_delivered(self, execution_id: str, at: datetime) -> None:
-        await self._collection.update_one({"_id": execution_id}, {"$set": {"delivered_at": at}})
+        await self._collection.update_one(
+            {"_id": execution_id}, {"$set": {"delivered_at": at, "delivery_refused": None}}
+        )
+
+    async def mark_refused(self, execution_id: str, reason: str) -> None:
+        await self._collection.update_one(
+            {"_id": execution_id}, {"$set": {"delivery_refused": reason}}
+        )
 
     async def _finish_active(self, execution_id: str, changes: Document) -> BacktestExecution:
         document = await self._collection.find_one_and_update(

@@ -2,8 +2,9 @@
 
 The final state is in the execution record before delivery starts, so delivery can be
 retried for as long as it takes: with exponential backoff while this process lives,
-and from `BacktestService.recover()` after a restart (the record's `delivered_at` stays
-empty until the backend answers 2xx).
+from the service's periodic sweep, and after a restart (the record's `delivered_at`
+stays empty until the backend answers 2xx). A refusal (4xx other than 408 and 429) is
+recorded and retried only after a restart, when a configuration fix may have cured it.
 """
 
 from __future__ import annotations
@@ -65,12 +66,9 @@ class ResultDelivery:
                     await self._store.mark_delivered(execution_id, utc_now())
                     return
                 if response.status_code < 500 and response.status_code not in (408, 429):
-                    logger.error(
-                        "backend refused the result of %s (%s): %s; retried after a restart",
-                        execution_id,
-                        response.status_code,
-                        response.text[:200],
-                    )
+                    refusal = f"{response.status_code}: {response.text[:200]}"
+                    logger.error("backend refused %s (%s)", execution_id, refusal)
+                    await self._store.mark_refused(execution_id, refusal)
                     return
                 logger.warning("backend answered %s for %s", response.status_code, execution_id)
             except (httpx.HTTPError, OSError) as error:
