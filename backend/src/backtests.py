@@ -5,9 +5,10 @@ every update that changes the status is conditional on the current one not being
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
-from pymongo import DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from backend.schemas import FINAL_BACKTEST_STATUSES, Backtest, BacktestStatus, BacktestSummary
@@ -23,6 +24,7 @@ from backend_services.contracts import (
 Document = dict[str, Any]
 MAX_LISTED = 500
 _NOT_FINAL = {"$nin": FINAL_BACKTEST_STATUSES}
+_LIVE = [BacktestStatus.QUEUED.value, BacktestStatus.RUNNING.value]
 
 
 class BacktestStore:
@@ -83,7 +85,14 @@ class BacktestStore:
         """Record the execution id; False if the backtest left `pending` meanwhile."""
         outcome = await self._collection.update_one(
             {"_id": backtest_id, "status": BacktestStatus.PENDING.value},
-            {"$set": {"execution_id": execution_id, "status": status, "updated_at": utc_now()}},
+            {
+                "$set": {
+                    "execution_id": execution_id,
+                    "status": status,
+                    "error": None,
+                    "updated_at": utc_now(),
+                }
+            },
         )
         if outcome.matched_count:
             return True
@@ -127,6 +136,42 @@ class BacktestStore:
         """The status and execution id of any backtest, whoever owns it."""
         return await self._collection.find_one(
             {"_id": backtest_id}, {"execution_id": 1, "status": 1}
+        )
+
+    async def note_dispatch_failure(self, backtest_id: str, reason: str) -> None:
+        await self._collection.update_one(
+            {"_id": backtest_id, "status": BacktestStatus.PENDING.value},
+            {"$set": {"error": reason, "updated_at": utc_now()}},
+        )
+
+    async def stale_pending(self, not_updated_since: datetime, limit: int) -> list[str]:
+        """Backtests still waiting to be handed over, untouched since the given time."""
+        cursor = self._collection.find(
+            {"status": BacktestStatus.PENDING.value, "updated_at": {"$lt": not_updated_since}},
+            {"_id": 1},
+        ).sort("updated_at", ASCENDING)
+        return [document["_id"] async for document in cursor.limit(limit)]
+
+    async def stale_live(self, not_updated_since: datetime, limit: int) -> list[tuple[str, str]]:
+        """(backtest id, execution id) of queued or running backtests not heard of since."""
+        cursor = self._collection.find(
+            {"status": {"$in": _LIVE}, "updated_at": {"$lt": not_updated_since}},
+            {"execution_id": 1},
+        ).sort("updated_at", ASCENDING)
+        return [(d["_id"], d["execution_id"]) async for d in cursor.limit(limit)]
+
+    async def redispatch(self, backtest_id: str, lost_execution_id: str, reason: str) -> None:
+        """The compute service no longer knows the execution: send the backtest again."""
+        await self._collection.update_one(
+            {"_id": backtest_id, "execution_id": lost_execution_id, "status": {"$in": _LIVE}},
+            {
+                "$set": {
+                    "status": BacktestStatus.PENDING.value,
+                    "execution_id": None,
+                    "error": reason,
+                    "updated_at": utc_now(),
+                }
+            },
         )
 
     async def fail_pending(self, backtest_id: str, reason: str) -> None:

@@ -20,3 +20,10 @@ class Settings(BaseSettings):
     dispatch_attempts: int = Field(
         default=5, alias="DISPATCH_ATTEMPTS", ge=1, description="Tries to hand a backtest over."
     )
+    supervise_interval_s: float = Field(default=5.0, alias="SUPERVISE_INTERVAL_S", gt=0)
+    reconcile_after_s: float = Field(
+        default=30.0,
+        alias="RECONCILE_AFTER_S",
+        gt=0,
+        description="A live backtest not heard of this long is checked with the compute service.",
+    )

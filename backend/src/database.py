@@ -23,3 +23,6 @@ async def ensure_indexes(database: AsyncDatabase[dict[str, Any]]) -> None:
         [("user_id", ASCENDING), ("strategy_id", ASCENDING), ("created_at", DESCENDING)]
     )
     await database[BACKTESTS_COLLECTION].create_index("execution_id")
+    await database[BACKTESTS_COLLECTION].create_index(
+        [("status", ASCENDING), ("updated_at", ASCENDING)]
+    )

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from backend.backtests import BacktestStore
 from backend.config import Settings
-from backend.database import ensure_indexes
+from backend.database import BACKTESTS_COLLECTION, ensure_indexes
 from backend.routes import backtest, health, market_data, strategy
 from backend.services.backtest_client import BacktestServiceClient
+from backend.supervisor import BacktestSupervisor
 from backend_services.app_common import set_up_app
 from backend_services.mongo import async_client
+from backend_services.services.backtest.result_delivery import MAX_RESULT_BYTES, SAVE_RESULT_PATH
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -28,14 +32,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.database = database
         app.state.backtest_client = client
+        supervisor = BacktestSupervisor(
+            BacktestStore(database[BACKTESTS_COLLECTION]),
+            client,
+            settings.supervise_interval_s,
+            settings.reconcile_after_s,
+        )
+        supervision = asyncio.create_task(supervisor.run())
         try:
             yield
         finally:
+            supervision.cancel()
             await client.aclose()
             await mongo.close()
 
     app = FastAPI(title="Bot Club Backtest API", version="0.1.0", lifespan=lifespan)
-    set_up_app(app, settings.service_secret)
+    set_up_app(app, settings.service_secret, body_limits={SAVE_RESULT_PATH: MAX_RESULT_BYTES})
     for module in (health, strategy, backtest, market_data):
         app.include_router(module.router)
     return app

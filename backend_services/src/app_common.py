@@ -1,26 +1,86 @@
-"""What both FastAPI apps set up alike: logging, a warning about the default secret, and
-error responses as JSON `{"detail": ...}` that never carry a stack trace."""
+"""What both FastAPI apps set up alike: logging, a warning about the default secret, a
+bound on request bodies, and error responses as JSON `{"detail": ...}` that never carry
+a stack trace."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from pymongo.errors import ConnectionFailure
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend_services.signing import DEFAULT_SERVICE_SECRET
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_MAX_BODY_BYTES = 1 << 20
 
-def set_up_app(app: FastAPI, service_secret: str) -> None:
+
+class ErrorDetail(BaseModel):
+    """Every error response: `detail` is a message, or a list of validation errors."""
+
+    detail: Any
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route can answer."""
+    return {code: {"model": ErrorDetail} for code in codes}
+
+
+def set_up_app(
+    app: FastAPI, service_secret: str, body_limits: Mapping[str, int] | None = None
+) -> None:
+    """Shared set-up; `body_limits` raises the body bound for some paths (bytes)."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if service_secret == DEFAULT_SERVICE_SECRET:
         logger.warning("SERVICE_SECRET is not set: using the public default; set it in production")
+    app.add_middleware(BodySizeLimit, limits=dict(body_limits or {}))
     _install_error_handlers(app)
+
+
+class BodySizeLimit:
+    """Answers 413 to a body over its bound: at once when Content-Length says so, or as
+    soon as a streamed body passes it, before the route has stored anything."""
+
+    def __init__(
+        self, app: ASGIApp, limits: dict[str, int], default: int = DEFAULT_MAX_BODY_BYTES
+    ) -> None:
+        self._app = app
+        self._limits = limits
+        self._default = default
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        limit = self._limits.get(scope["path"], self._default)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            response = JSONResponse(_too_large(limit), status_code=413)
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, _too_large(limit)["detail"])
+            return message
+
+        await self._app(scope, counting_receive, send)
+
+
+def _too_large(limit: int) -> dict[str, str]:
+    return {"detail": f"request body larger than {limit:,} bytes"}
 
 
 def _install_error_handlers(app: FastAPI) -> None:

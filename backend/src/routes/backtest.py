@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import APIRouter, Depends, HTTPException, status
 
-from backend.backtests import BacktestStore
 from backend.deps import (
     BacktestClientDep,
     BacktestStoreDep,
@@ -14,16 +11,15 @@ from backend.deps import (
     OwnedBacktest,
     verify_signature,
 )
+from backend.reconcile import reconcile
 from backend.schemas import Backtest, BacktestStatus, SaveResultAck
-from backend.services.backtest_client import (
-    BacktestServiceClient,
-    BacktestServiceRejected,
-    BacktestServiceUnavailable,
-)
+from backend.services.backtest_client import BacktestServiceRejected, BacktestServiceUnavailable
+from backend_services.app_common import error_responses
 from backend_services.contracts import ExecutionReport
 
-logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/backtest", tags=["backtests"])
+router = APIRouter(
+    prefix="/api/backtest", tags=["backtests"], responses=error_responses(401, 404, 413)
+)
 
 _LIVE = {BacktestStatus.QUEUED, BacktestStatus.RUNNING}
 
@@ -42,14 +38,14 @@ async def get_backtest(
     taken from it directly.
     """
     if backtest.status in _LIVE and backtest.execution_id:
-        await _refresh_from_compute(backtest, store, client)
+        await reconcile(store, client, backtest.id, backtest.execution_id)
         refreshed = await store.get(user.id, backtest.id)
         if refreshed is not None:
             return refreshed
     return backtest
 
 
-@router.delete("/{backtest_id}")
+@router.delete("/{backtest_id}", responses=error_responses(409, 502, 503))
 async def cancel_backtest(
     backtest: OwnedBacktest,
     user: CurrentUser,
@@ -75,14 +71,16 @@ async def cancel_backtest(
     except BacktestServiceRejected as rejected:
         if rejected.status_code != status.HTTP_409_CONFLICT:
             raise HTTPException(status.HTTP_502_BAD_GATEWAY, str(rejected)) from None
-        await _refresh_from_compute(backtest, store, client)
+        await reconcile(store, client, backtest.id, backtest.execution_id)
         raise HTTPException(status.HTTP_409_CONFLICT, "backtest has already finished") from None
     await store.record_final(ExecutionReport.of(execution))
     final = await store.get(user.id, backtest.id)
     return final or backtest
 
 
-@router.post("/save_result", dependencies=[Depends(verify_signature)])
+@router.post(
+    "/save_result", dependencies=[Depends(verify_signature)], responses=error_responses(409)
+)
 async def save_result(report: ExecutionReport, store: BacktestStoreDep) -> SaveResultAck:
     """Called by the compute service, signed, with an execution's final state.
 
@@ -97,18 +95,3 @@ async def save_result(report: ExecutionReport, store: BacktestStoreDep) -> SaveR
     if state.get("execution_id") not in (None, report.execution_id):
         raise HTTPException(status.HTTP_409_CONFLICT, "backtest belongs to another execution")
     return SaveResultAck(stored=False)
-
-
-async def _refresh_from_compute(
-    backtest: Backtest, store: BacktestStore, client: BacktestServiceClient
-) -> None:
-    assert backtest.execution_id is not None
-    try:
-        execution = await client.get_backtest_status(backtest.execution_id)
-    except (BacktestServiceUnavailable, BacktestServiceRejected) as error:
-        logger.info("status of %s unavailable: %s", backtest.id, error)
-        return
-    if execution.status.is_final:
-        await store.record_final(ExecutionReport.of(execution))
-    else:
-        await store.record_progress(backtest.id, execution)

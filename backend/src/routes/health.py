@@ -21,7 +21,7 @@ class Health(BaseModel):
     backend_services: dict[str, Any] | None
 
 
-@router.get("/health")
+@router.get("/health", responses={503: {"model": Health}})
 async def health(database: DatabaseDep, client: BacktestClientDep, response: Response) -> Health:
     """200 when MongoDB answers; the compute service's own report is included as is."""
     try:

@@ -6,9 +6,10 @@ from fastapi import APIRouter
 
 from backend.deps import CurrentUser, DatabaseDep
 from backend.market_data import list_symbols
+from backend_services.app_common import error_responses
 from backend_services.market_data.catalog import SymbolEntry
 
-router = APIRouter(prefix="/api/market-data", tags=["market data"])
+router = APIRouter(prefix="/api/market-data", tags=["market data"], responses=error_responses(401))
 
 
 @router.get("/symbols")

@@ -20,16 +20,26 @@ from backend.deps import (
     StrategyStoreDep,
 )
 from backend.market_data import NoDataForBacktest, check_data_for
-from backend.schemas import Backtest, BacktestSummary, Strategy, StrategyCreate, StrategyUpdate
+from backend.schemas import (
+    Backtest,
+    BacktestStatus,
+    BacktestSummary,
+    Strategy,
+    StrategyCreate,
+    StrategyUpdate,
+)
 from backend.services.backtest_client import (
     BacktestServiceClient,
     BacktestServiceRejected,
     BacktestServiceUnavailable,
 )
+from backend_services.app_common import error_responses
 from backend_services.contracts import BacktestParams, ResolvedBacktest, StrategySnapshot
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/strategy", tags=["strategies"])
+router = APIRouter(
+    prefix="/api/strategy", tags=["strategies"], responses=error_responses(401, 404, 413)
+)
 
 FIRST_RETRY_DELAY_S = 0.5
 
@@ -102,7 +112,9 @@ async def start_backtest(
             invalid.errors(include_url=False, include_context=False, include_input=False),
         ) from None
     except NoDataForBacktest as missing:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(missing)) from None
+        # The same shape as FastAPI's own validation errors, so clients parse one kind.
+        detail = [{"loc": ["body"], "msg": str(missing), "type": "no_market_data"}]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
     backtest = await store.create(user.id, snapshot, params)
     background.add_task(run_backtest_task, backtest.id, store, client, settings.dispatch_attempts)
     return backtest
@@ -123,12 +135,14 @@ async def run_backtest_task(
     first_delay_s: float = FIRST_RETRY_DELAY_S,
 ) -> None:
     """Hand a pending backtest to the compute service, retrying with exponential backoff
-    while it is unreachable. Safe to repeat: the compute service runs one execution per
-    backtest_id. A backtest cancelled meanwhile is cancelled there too."""
+    while it is unreachable. If it stays unreachable the backtest stays pending, with
+    the reason in `error`, and BacktestSupervisor dispatches it again later. Safe to
+    repeat: the compute service runs one execution per backtest_id. A backtest
+    cancelled meanwhile is cancelled there too."""
     delay_s = first_delay_s
     for attempt in range(1, attempts + 1):
         request = await store.run_request(backtest_id)
-        if request is None:  # cancelled before it was handed over
+        if request is None:  # cancelled, or dispatched by someone else meanwhile
             return
         try:
             accepted = await client.start_backtest(request)
@@ -148,8 +162,8 @@ async def run_backtest_task(
         if not await store.mark_dispatched(backtest_id, accepted.execution_id, accepted.status):
             await _cancel_if_cancelled(backtest_id, accepted.execution_id, store, client)
         return
-    await store.fail_pending(
-        backtest_id, f"the compute service was unreachable for {attempts} attempts; submit again"
+    await store.note_dispatch_failure(
+        backtest_id, "the compute service is unreachable; the backtest will be sent when it is back"
     )
 
 
@@ -157,7 +171,7 @@ async def _cancel_if_cancelled(
     backtest_id: str, execution_id: str, store: BacktestStore, client: BacktestServiceClient
 ) -> None:
     state = await store.state_of(backtest_id)
-    if state is not None and state["status"] == "cancelled":
+    if state is not None and state["status"] == BacktestStatus.CANCELLED.value:
         try:
             await client.cancel_backtest(execution_id)
         except (BacktestServiceRejected, BacktestServiceUnavailable) as error:

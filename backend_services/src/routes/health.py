@@ -21,7 +21,7 @@ class Health(BaseModel):
     worker_pool: PoolState | None
 
 
-@router.get("/health")
+@router.get("/health", responses={503: {"model": Health}})
 async def health(request: Request, response: Response, service: BacktestServiceDep) -> Health:
     """200 when MongoDB answers a ping, 503 otherwise."""
     try:

@@ -20,6 +20,8 @@ from backend_services.services.backtest.execution_store import ExecutionStore
 logger = logging.getLogger(__name__)
 
 SAVE_RESULT_PATH = "/api/backtest/save_result"
+# A result carries its trades; the backend accepts bodies this large on SAVE_RESULT_PATH.
+MAX_RESULT_BYTES = 64 << 20
 
 
 class ResultDelivery:

@@ -1,0 +1,43 @@
+"""Bringing a backtest in line with its execution on the compute service.
+
+Used when a member reads a live backtest and by BacktestSupervisor when a callback is
+overdue: progress is mirrored, a final state the callback has not brought yet is stored
+as if it had, and an execution the compute service no longer knows is dispatched again.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from backend.backtests import BacktestStore
+from backend.services.backtest_client import (
+    BacktestServiceClient,
+    BacktestServiceRejected,
+    BacktestServiceUnavailable,
+)
+from backend_services.contracts import ExecutionReport
+
+logger = logging.getLogger(__name__)
+
+
+async def reconcile(
+    store: BacktestStore, client: BacktestServiceClient, backtest_id: str, execution_id: str
+) -> None:
+    try:
+        execution = await client.get_backtest_status(execution_id)
+    except BacktestServiceUnavailable as error:
+        logger.info("status of %s unavailable: %s", backtest_id, error)
+        return
+    except BacktestServiceRejected as rejected:
+        if rejected.status_code == 404:
+            logger.warning(
+                "execution %s of %s is unknown; dispatching again", execution_id, backtest_id
+            )
+            await store.redispatch(
+                backtest_id, execution_id, "the compute service lost the run; sending it again"
+            )
+        return
+    if execution.status.is_final:
+        await store.record_final(ExecutionReport.of(execution))
+    else:
+        await store.record_progress(backtest_id, execution)
