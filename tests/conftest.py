@@ -14,26 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 import pytest
-from helpers import Mongo, Stack, strategy_fields
+from helpers import Mongo, Stack, import_long_symbol, strategy_fields
 from pymongo import MongoClient
 from pymongo.database import Database
 
 from backend.users import USERS_COLLECTION, issue_token
-from backend_services.local_stack import (
-    free_port,
-    mongo_reachable,
-    start_embedded_mongo,
-    start_service,
-)
-from backend_services.market_data.bars import Bars
-from backend_services.market_data.store import ensure_indexes, import_bars, load_missing_samples
+from backend_services.local_stack import free_port, mongo_reachable, start_embedded_mongo
+from backend_services.market_data.store import ensure_indexes, load_missing_samples
 from backend_services.mongo import sync_client
 from backend_services.signing import ServiceSignature
-
-LONG_SYMBOL = "SYNTH1M"
-LONG_SYMBOL_BARS = 2_000_000
 
 Document = dict[str, Any]
 
@@ -74,34 +64,17 @@ def db(mongo: Mongo) -> Iterator[Database[Document]]:
 
 @pytest.fixture(scope="session")
 def stack(mongo: Mongo, db: Database[Document], logs_dir: Path) -> Iterator[Stack]:
-    api_port, services_port = free_port(), free_port()
-    secret = uuid.uuid4().hex
-    common = {"MONGO_URL": mongo.url, "MONGO_DB": mongo.database_name, "SERVICE_SECRET": secret}
-    services = start_service(
-        "backend_services",
-        services_port,
-        common
-        | {
-            "SERVICE_PORT": str(services_port),
-            "API_SERVICE_URL": f"http://127.0.0.1:{api_port}",
-            "WORKERS": "2",
-        },
-        logs_dir,
+    """Both services, shared by the tests that leave them running."""
+    services = Stack(
+        mongo_url=mongo.url,
+        database_name=mongo.database_name,
+        logs_dir=logs_dir,
+        secret=uuid.uuid4().hex,
+        extra_env={"WORKERS": "2"},
     )
-    backend = start_service(
-        "backend",
-        api_port,
-        common | {"BACKEND_SERVICES_URL": f"http://127.0.0.1:{services_port}"},
-        logs_dir,
-    )
-    yield Stack(
-        api_url=f"http://127.0.0.1:{api_port}",
-        services_url=f"http://127.0.0.1:{services_port}",
-        secret=secret,
-        backend=backend,
-        backend_services=services,
-    )
-    backend.stop()
+    services.start_backend_services()
+    services.start_backend()
+    yield services
     services.stop()
 
 
@@ -150,17 +123,4 @@ def create_strategy(api: httpx.Client) -> Callable[..., dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def long_symbol(db: Database[Document]) -> str:
-    """A synthetic minute series long enough that a backtest on it runs for seconds."""
-    rng = np.random.default_rng(7)
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.001, LONG_SYMBOL_BARS)))
-    open_ = np.concatenate([[close[0]], close[:-1]])
-    bars = Bars(
-        time=1_600_000_020 // 60 * 60 + 60 * np.arange(LONG_SYMBOL_BARS, dtype=np.int64),
-        open=open_,
-        high=np.maximum(open_, close) * 1.0005,
-        low=np.minimum(open_, close) * 0.9995,
-        close=close,
-        volume=np.ones(LONG_SYMBOL_BARS),
-    )
-    import_bars(db, LONG_SYMBOL, bars)
-    return LONG_SYMBOL
+    return import_long_symbol(db)

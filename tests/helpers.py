@@ -1,17 +1,26 @@
-"""Helpers the tests share: what the fixtures yield, request bodies, polling."""
+"""Helpers the tests share: the services under test, request bodies, polling."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
+from pymongo.database import Database
 
-from backend_services.local_stack import ChildProcess
+from backend_services.local_stack import ChildProcess, free_port, start_service
+from backend_services.market_data.bars import Bars
+from backend_services.market_data.store import import_bars
 
 FINAL = ("completed", "failed", "cancelled")
+LONG_SYMBOL = "SYNTH1M"
+LONG_SYMBOL_BARS = 2_000_000
+
+Document = dict[str, Any]
 
 
 @dataclass
@@ -23,11 +32,54 @@ class Mongo:
 
 @dataclass
 class Stack:
-    api_url: str
-    services_url: str
+    """backend and backend_services on free ports, started and stopped on demand."""
+
+    mongo_url: str
+    database_name: str
+    logs_dir: Path
     secret: str
-    backend: ChildProcess
-    backend_services: ChildProcess
+    extra_env: dict[str, str] = field(default_factory=dict)
+    api_port: int = field(default_factory=free_port)
+    services_port: int = field(default_factory=free_port)
+    backend: ChildProcess | None = None
+    backend_services: ChildProcess | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def services_url(self) -> str:
+        return f"http://127.0.0.1:{self.services_port}"
+
+    def start_backend_services(self) -> None:
+        self.backend_services = start_service(
+            "backend_services",
+            self.services_port,
+            self._env()
+            | {"SERVICE_PORT": str(self.services_port), "API_SERVICE_URL": self.api_url},
+            self.logs_dir,
+        )
+
+    def start_backend(self) -> None:
+        self.backend = start_service(
+            "backend",
+            self.api_port,
+            self._env() | {"BACKEND_SERVICES_URL": self.services_url},
+            self.logs_dir,
+        )
+
+    def stop(self) -> None:
+        for child in (self.backend, self.backend_services):
+            if child is not None:
+                child.stop()
+
+    def _env(self) -> dict[str, str]:
+        return {
+            "MONGO_URL": self.mongo_url,
+            "MONGO_DB": self.database_name,
+            "SERVICE_SECRET": self.secret,
+        } | self.extra_env
 
 
 def strategy_fields(**overrides: Any) -> dict[str, Any]:
@@ -56,14 +108,45 @@ def wait_for_backtest(
     seen: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Poll a backtest until `until(backtest)`; every state read is appended to `seen`."""
+    return wait_for(lambda: _read(api, f"/api/backtest/{backtest_id}"), until, timeout_s, seen)
+
+
+def wait_for(
+    read: Callable[[], dict[str, Any]],
+    until: Callable[[dict[str, Any]], bool],
+    timeout_s: float = 60.0,
+    seen: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while True:
-        response = api.get(f"/api/backtest/{backtest_id}")
-        assert response.status_code == 200, response.text
-        backtest: dict[str, Any] = response.json()
+        state = read()
         if seen is not None:
-            seen.append(backtest)
-        if until(backtest):
-            return backtest
-        assert time.monotonic() < deadline, f"backtest stuck: {backtest['status']}"
+            seen.append(state)
+        if until(state):
+            return state
+        assert time.monotonic() < deadline, f"condition not met in {timeout_s} s: {state}"
         time.sleep(0.05)
+
+
+def _read(api: httpx.Client, path: str) -> dict[str, Any]:
+    response = api.get(path)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def import_long_symbol(db: Database[Document]) -> str:
+    """A synthetic minute series long enough that a backtest on it runs for seconds."""
+    rng = np.random.default_rng(7)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.001, LONG_SYMBOL_BARS)))
+    open_ = np.concatenate([[close[0]], close[:-1]])
+    bars = Bars(
+        time=1_600_000_020 // 60 * 60 + 60 * np.arange(LONG_SYMBOL_BARS, dtype=np.int64),
+        open=open_,
+        high=np.maximum(open_, close) * 1.0005,
+        low=np.minimum(open_, close) * 0.9995,
+        close=close,
+        volume=np.ones(LONG_SYMBOL_BARS),
+    )
+    import_bars(db, LONG_SYMBOL, bars)
+    return LONG_SYMBOL

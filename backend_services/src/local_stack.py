@@ -65,10 +65,12 @@ class ChildProcess:
         self._log.close()
 
     def kill(self) -> None:
-        """SIGKILL at once: what a crash looks like to everything else."""
+        """SIGKILL to the child and every process it started (its process group, as it
+        runs in a session of its own): what a crash of the machine's service looks like."""
         if self.running():
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+        self._log.close()
 
 
 def free_port() -> int:

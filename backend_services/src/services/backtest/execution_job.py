@@ -90,6 +90,9 @@ def run_execution(execution_id: str) -> None:
             outcome = _completed(_backtest(database, request, progress))
         except ExecutionCancelled:
             return
+        except ConnectionFailure:
+            # Transient: the record stays running; the service queues the run again.
+            raise
         except (MarketDataError, ValidationError) as error:
             outcome = _failed(str(error))
         except Exception as error:

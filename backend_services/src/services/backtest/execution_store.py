@@ -88,7 +88,7 @@ class ExecutionStore:
         return BacktestExecution.from_document(document)
 
     async def priority_of(self, execution_id: str) -> int:
-        document = await self._collection.find_one({"_id": execution_id}, {"request.priority": 1})
+        document = await self._collection.find_one({"_id": execution_id}, {"request": 1})
         return int(document["request"]["priority"]) if document else 0
 
     async def cancel(self, execution_id: str) -> BacktestExecution:
@@ -124,7 +124,7 @@ class ExecutionStore:
     async def queued(self) -> list[tuple[str, int]]:
         """(id, priority) of every queued execution, oldest first."""
         cursor = self._collection.find(
-            {"status": ExecutionStatus.QUEUED.value}, {"request.priority": 1}
+            {"status": ExecutionStatus.QUEUED.value}, {"request": 1}
         ).sort("created_at", ASCENDING)
         return [(d["_id"], int(d["request"]["priority"])) async for d in cursor]
 
