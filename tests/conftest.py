@@ -40,8 +40,7 @@ def mongo(tmp_path_factory: pytest.TempPathFactory, logs_dir: Path) -> Iterator[
     process = None
     if not (url and mongo_reachable(url)):
         port = free_port()
-        database_file = tmp_path_factory.mktemp("mongo") / "test.db"
-        process = start_embedded_mongo(database_file, port, logs_dir)
+        process = start_embedded_mongo(tmp_path_factory.mktemp("mongo"), port, logs_dir)
         url = f"mongodb://127.0.0.1:{port}"
     yield Mongo(url=url, database_name=database_name, process=process)
     if process is not None:

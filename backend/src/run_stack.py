@@ -1,7 +1,7 @@
 """`botclub run`: the whole stack on this machine, with a demo backtest through the API.
 
 MongoDB is MONGO_URL when it answers, otherwise the embedded nx-27017 server storing in
-`<data dir>/mongo/bot_club.db`, kept across restarts. The sample series are loaded on
+`<data dir>/mongo/` (a file per database), kept across restarts. The sample series are loaded on
 first start, a `demo` user gets a fresh token, and a demo backtest is submitted through
 the real API, its progress and statistics printed. Then it serves until Ctrl-C.
 """
@@ -77,7 +77,7 @@ def run(data_dir: Path, backend_port: int, services_port: int) -> int:
             print(f"MongoDB: {mongo_url}")
         else:
             port = free_port()
-            children.append(start_embedded_mongo(data_dir / "mongo" / "bot_club.db", port, log_dir))
+            children.append(start_embedded_mongo(data_dir / "mongo", port, log_dir))
             mongo_url = f"mongodb://127.0.0.1:{port}"
             print(f"MongoDB: embedded nx-27017 at {mongo_url} (data in {data_dir / 'mongo'})")
         token = _prepare_database(mongo_url, mongo_db)

@@ -117,18 +117,18 @@ def spawn(name: str, command: list[str], log_dir: Path, env: Mapping[str, str]) 
     return ChildProcess(name=name, process=process, log_path=log_path, _log=log)
 
 
-def start_embedded_mongo(database_file: Path | None, port: int, log_dir: Path) -> ChildProcess:
-    """nx-27017 on 127.0.0.1:`port`, storing in `database_file` (in memory when None)."""
+def start_embedded_mongo(data_dir: Path, port: int, log_dir: Path) -> ChildProcess:
+    """nx-27017 on 127.0.0.1:`port`, one SQLite file per database in `data_dir`, so
+    databases are as separate as on a real MongoDB."""
     log_dir = log_dir.resolve()
-    if database_file is not None:
-        database_file = database_file.resolve()
-        database_file.parent.mkdir(parents=True, exist_ok=True)
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable,
         "-m",
         "nx_27017.nx_27017",
-        "--db",
-        str(database_file) if database_file else "memory",
+        "--data-dir",
+        str(data_dir),
         "--port",
         str(port),
         "--log-file",

@@ -283,8 +283,8 @@ def test_embedded_mongodb_restarted_mid_flow_both_services_recover(
     if mongo.process is None:
         pytest.skip("MONGO_URL points at an external MongoDB, which this test cannot restart")
     port = free_port()
-    database_file = tmp_path / "restart.db"
-    server = start_embedded_mongo(database_file, port, logs_dir)
+    data_dir = tmp_path / "restart"
+    server = start_embedded_mongo(data_dir, port, logs_dir)
     url = f"mongodb://127.0.0.1:{port}"
     client = sync_client(url)
     database = client["bot_club_restart"]
@@ -310,7 +310,7 @@ def test_embedded_mongodb_restarted_mid_flow_both_services_recover(
 
         server.stop()
         time.sleep(1)
-        server = start_embedded_mongo(database_file, port, logs_dir)
+        server = start_embedded_mongo(data_dir, port, logs_dir)
 
         assert wait_for_backtest(api, in_flight, timeout_s=180)["status"] == "completed"
         after = _submit(api, backtest_params())
