@@ -100,6 +100,13 @@ def api(new_client: Callable[[], httpx.Client]) -> httpx.Client:
     return new_client()
 
 
+@pytest.fixture(scope="session")
+def api_token(db: Database[Document]) -> str:
+    """A token of one member shared by a whole session (for generated requests)."""
+    _, token = issue_token(db[USERS_COLLECTION], f"session-{uuid.uuid4().hex[:8]}")
+    return token
+
+
 @pytest.fixture
 def compute(stack: Stack) -> Iterator[httpx.Client]:
     """A client of the compute service that signs like the backend does."""

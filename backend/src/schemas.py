@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,15 +15,16 @@ from backend_services.contracts import (
     Costs,
     CrossoverParameters,
     Symbol,
+    Text,
     Timeframe,
 )
 
 
 class StrategyFields(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    name: str = Field(min_length=1, max_length=100)
-    description: str = Field(default="", max_length=2_000)
+    name: Annotated[Text, Field(min_length=1, max_length=100)]
+    description: Text = ""
     symbol: Symbol
     timeframe: Timeframe = "1d"
     parameters: CrossoverParameters = Field(default_factory=CrossoverParameters)

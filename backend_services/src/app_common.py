@@ -28,7 +28,8 @@ class ErrorDetail(BaseModel):
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error statuses a route can answer."""
+    """OpenAPI entries for the error statuses a route can answer (400: a body that is
+    not UTF-8 text; 422: one that is not the JSON expected)."""
     return {code: {"model": ErrorDetail} for code in codes}
 
 

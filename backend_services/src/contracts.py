@@ -11,7 +11,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 Timeframe = Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w"]
 TIMEFRAME_SECONDS: dict[Timeframe, int] = {
@@ -25,9 +32,24 @@ TIMEFRAME_SECONDS: dict[Timeframe, int] = {
     "1w": 604_800,
 }
 
+
+def _storable(text: str) -> str:
+    """BSON stores UTF-8: a lone surrogate (valid in JSON escapes) cannot be stored."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+    return text
+
+
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
 Symbol = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._\-]+$")]
+Text = Annotated[str, Field(max_length=2_000), AfterValidator(_storable)]
 Period = Annotated[int, Field(ge=1, le=1_000)]
+Count = Annotated[int, Field(ge=0, le=10**12)]
 MAX_CAPITAL = 1e12
+EARLIEST_DATE = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_DATE = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 class ExecutionStatus(StrEnum):
@@ -55,7 +77,7 @@ def as_utc(moment: datetime) -> datetime:
 
 
 class WireModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Costs(WireModel):
@@ -82,8 +104,8 @@ class CrossoverParameters(WireModel):
 class StrategySnapshot(WireModel):
     """The strategy exactly as it was when a backtest was submitted."""
 
-    id: str
-    name: str
+    id: Id
+    name: Text
     symbol: Symbol
     timeframe: Timeframe
     parameters: CrossoverParameters
@@ -109,7 +131,13 @@ class BacktestParams(WireModel):
     @field_validator("start_date", "end_date")
     @classmethod
     def _to_utc(cls, moment: datetime) -> datetime:
-        return as_utc(moment)
+        try:
+            moment = as_utc(moment)
+        except OverflowError:
+            raise ValueError("date out of range") from None
+        if not EARLIEST_DATE <= moment <= LATEST_DATE:
+            raise ValueError(f"dates must lie between {EARLIEST_DATE:%Y} and {LATEST_DATE:%Y}")
+        return moment
 
     @model_validator(mode="after")
     def _range_is_forward(self) -> Self:
@@ -147,15 +175,15 @@ class ResolvedBacktest(WireModel):
 
 
 class RunBacktestRequest(WireModel):
-    backtest_id: str = Field(min_length=1, max_length=64)
-    user_id: str = Field(min_length=1, max_length=64)
+    backtest_id: Id
+    user_id: Id
     strategy: StrategySnapshot
     params: BacktestParams
     priority: int = Field(default=5, ge=0, le=9)
 
 
 class RunBacktestAccepted(WireModel):
-    execution_id: str
+    execution_id: Id
     status: ExecutionStatus
 
 
@@ -169,7 +197,7 @@ class Trade(WireModel):
     pnl: float = Field(description="Profit in money, after costs.")
     return_fraction: float = Field(description="pnl divided by the money put in at entry.")
     exit_reason: Literal["signal", "end_of_data"]
-    bars_held: int
+    bars_held: Count
 
 
 class EquityPoint(WireModel):
@@ -191,9 +219,9 @@ class BacktestStatistics(WireModel):
     sharpe_ratio: float | None
     sortino_ratio: float | None
     max_drawdown: float = Field(le=0, description="Deepest fall from a peak, negative.")
-    max_drawdown_duration_bars: int
+    max_drawdown_duration_bars: Count
     exposure: float = Field(description="Fraction of bars with a position open.")
-    total_trades: int
+    total_trades: Count
     win_rate: float | None
     profit_factor: float | None
     best_trade: float | None
@@ -206,12 +234,12 @@ class BacktestStatistics(WireModel):
 class BacktestResult(BacktestStatistics):
     """A finished backtest: what ran, its statistics, its trades and equity curve."""
 
-    strategy_id: str
-    symbol: str
+    strategy_id: Id
+    symbol: Symbol
     timeframe: Timeframe
     start: datetime
     end: datetime
-    bars: int
+    bars: Count
     initial_capital: float
     trades: list[Trade]
     equity_curve: list[EquityPoint]
@@ -220,18 +248,18 @@ class BacktestResult(BacktestStatistics):
 class BacktestExecution(WireModel):
     """One run on the compute service: the single truth of its state."""
 
-    id: str
-    backtest_id: str
-    user_id: str
-    strategy_id: str
+    id: Id
+    backtest_id: Id
+    user_id: Id
+    strategy_id: Id
     status: ExecutionStatus
     progress: float = Field(ge=0, le=100)
     created_at: datetime
     start_time: datetime | None = None
     end_time: datetime | None = None
-    attempts: int = 0
+    attempts: Count = 0
     result: BacktestResult | None = None
-    error: str | None = None
+    error: Text | None = None
 
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> BacktestExecution:
@@ -242,12 +270,12 @@ class BacktestExecution(WireModel):
 class ExecutionReport(WireModel):
     """Body of `POST /api/backtest/save_result`: an execution's final state."""
 
-    execution_id: str
-    backtest_id: str
+    execution_id: Id
+    backtest_id: Id
     status: ExecutionStatus
     end_time: datetime | None = None
     result: BacktestResult | None = None
-    error: str | None = None
+    error: Text | None = None
 
     @model_validator(mode="after")
     def _is_final(self) -> Self:

@@ -70,3 +70,29 @@ def test_a_range_with_too_few_bars_fails_with_a_readable_error(
     assert backtest["status"] == "failed"
     assert "0 1d bar(s) of GOOG" in backtest["error"]
     assert "a backtest needs at least 2" in backtest["error"]
+
+
+def test_oversized_bodies_get_413_and_store_nothing(api: httpx.Client) -> None:
+    huge_name = {"name": "x" * (2 << 20), "symbol": "GOOG"}
+
+    declared = api.post("/api/strategy", json=huge_name)
+    streamed = api.post(
+        "/api/strategy",
+        content=(b"x" * 65_536 for _ in range(40)),
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert declared.status_code == 413
+    assert streamed.status_code == 413
+    assert "larger than 1,048,576 bytes" in streamed.json()["detail"]
+    assert api.get("/api/strategy").json() == []
+
+
+def test_no_stack_trace_reaches_a_client(api: httpx.Client) -> None:
+    bad = api.post(
+        "/api/strategy", content=b"\xff\xfe", headers={"Content-Type": "application/json"}
+    )
+
+    assert bad.status_code in (400, 422)
+    assert "Traceback" not in bad.text
+    assert set(bad.json()) == {"detail"}

@@ -18,7 +18,7 @@ from backend_services.app_common import error_responses
 from backend_services.contracts import ExecutionReport
 
 router = APIRouter(
-    prefix="/api/backtest", tags=["backtests"], responses=error_responses(401, 404, 413)
+    prefix="/api/backtest", tags=["backtests"], responses=error_responses(400, 401, 404, 413)
 )
 
 _LIVE = {BacktestStatus.QUEUED, BacktestStatus.RUNNING}

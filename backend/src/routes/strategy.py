@@ -38,7 +38,7 @@ from backend_services.contracts import BacktestParams, ResolvedBacktest, Strateg
 
 logger = logging.getLogger(__name__)
 router = APIRouter(
-    prefix="/api/strategy", tags=["strategies"], responses=error_responses(401, 404, 413)
+    prefix="/api/strategy", tags=["strategies"], responses=error_responses(400, 401, 404, 413)
 )
 
 FIRST_RETRY_DELAY_S = 0.5

@@ -16,7 +16,7 @@ router = APIRouter(
     prefix="/backtest",
     tags=["backtest"],
     dependencies=[Depends(verify_signature)],
-    responses=error_responses(401, 413),
+    responses=error_responses(400, 401, 413),
 )
 
 

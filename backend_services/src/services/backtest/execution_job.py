@@ -46,6 +46,7 @@ Document = dict[str, Any]
 T = TypeVar("T")
 PROGRESS_WRITE_INTERVAL_S = 0.25
 OUTCOME_WRITE_DEADLINE_S = 120.0
+MAX_ERROR_CHARS = 2_000
 _RUNNING = ExecutionStatus.RUNNING.value
 
 
@@ -207,7 +208,7 @@ def _completed(result: BacktestResult) -> Document:
 
 
 def _failed(reason: str) -> Document:
-    return {"status": ExecutionStatus.FAILED.value, "error": reason}
+    return {"status": ExecutionStatus.FAILED.value, "error": reason[:MAX_ERROR_CHARS]}
 
 
 def _retry_while_disconnected(write: Callable[[], T]) -> T:
