@@ -99,7 +99,8 @@ def run_check(token: str) -> None:
     check(not missing, f"result lacks {missing}")
     check(result["total_trades"] == len(result["trades"]), "trade count disagrees with trades")
     check(result["max_drawdown"] <= 0, "max_drawdown must be a negative fraction")
-    check(len(result["equity_curve"]) >= 2, "equity curve is empty")
+    curve = result["equity_curve"]
+    check(len(curve["time"]) == len(curve["equity"]) >= 2, "equity curve is empty or ragged")
     print(
         f"completed: total return {result['total_return']:.2%}, "
         f"Sharpe {result['sharpe_ratio']}, {result['total_trades']} trades"

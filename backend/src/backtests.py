@@ -15,6 +15,7 @@ from backend.schemas import FINAL_BACKTEST_STATUSES, Backtest, BacktestStatus, B
 from backend_services.contracts import (
     BacktestExecution,
     BacktestParams,
+    BacktestStatistics,
     ExecutionReport,
     RunBacktestRequest,
     StrategySnapshot,
@@ -25,6 +26,7 @@ Document = dict[str, Any]
 MAX_LISTED = 500
 _NOT_FINAL = {"$nin": FINAL_BACKTEST_STATUSES}
 _LIVE = [BacktestStatus.QUEUED.value, BacktestStatus.RUNNING.value]
+_SUMMARY_FIELDS = [name for name in BacktestSummary.model_fields if name != "id"]
 
 
 class BacktestStore:
@@ -74,7 +76,7 @@ class BacktestStore:
         cursor = (
             self._collection.find(
                 {"user_id": user_id, "strategy_id": strategy_id},
-                {"strategy": 0, "params": 0, "result.trades": 0, "result.equity_curve": 0},
+                dict.fromkeys(_SUMMARY_FIELDS, 1),
             )
             .sort("created_at", DESCENDING)
             .limit(MAX_LISTED)
@@ -120,7 +122,10 @@ class BacktestStore:
             "updated_at": utc_now(),
         }
         if report.result is not None:
-            changes["result"] = report.result.model_dump(mode="json")
+            result = report.result.model_dump()
+            changes["result"] = result
+            # Kept apart from the result so a list reads a few numbers, not every trade.
+            changes["statistics"] = {name: result[name] for name in BacktestStatistics.model_fields}
             changes["progress"] = 100.0
         outcome = await self._collection.update_one(
             {
@@ -203,14 +208,6 @@ class BacktestStore:
 
 
 def _summary(document: Document) -> BacktestSummary:
-    result = document.get("result") or {}
-    return BacktestSummary(
-        id=document["_id"],
-        strategy_id=document["strategy_id"],
-        status=document["status"],
-        progress=document["progress"],
-        created_at=document["created_at"],
-        total_return=result.get("total_return"),
-        sharpe_ratio=result.get("sharpe_ratio"),
-        error=document.get("error"),
+    return BacktestSummary.model_validate(
+        {name: document.get(name) for name in _SUMMARY_FIELDS} | {"id": document["_id"]}
     )

@@ -15,6 +15,7 @@ from backend.routes import backtest, health, market_data, strategy
 from backend.services.backtest_client import BacktestServiceClient
 from backend.supervisor import BacktestSupervisor
 from backend_services.app_common import set_up_app
+from backend_services.health_monitor import DependencyMonitor
 from backend_services.mongo import async_client
 from backend_services.services.backtest.result_delivery import MAX_RESULT_BYTES, SAVE_RESULT_PATH
 
@@ -38,11 +39,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.supervise_interval_s,
             settings.reconcile_after_s,
         )
-        supervision = asyncio.create_task(supervisor.run())
+        monitor = DependencyMonitor(
+            {"mongo": lambda: database.command("ping"), "backend_services": client.health}
+        )
+        await monitor.check_all()
+        app.state.monitor = monitor
+        background = [asyncio.create_task(supervisor.run()), asyncio.create_task(monitor.run())]
         try:
             yield
         finally:
-            supervision.cancel()
+            for task in background:
+                task.cancel()
             await client.aclose()
             await mongo.close()
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from backend_services.contracts import (
     BacktestParams,
     BacktestResult,
+    BacktestStatistics,
     Costs,
     CrossoverParameters,
     Symbol,
@@ -91,16 +92,15 @@ class Backtest(BaseModel):
 
 
 class BacktestSummary(BaseModel):
-    """A backtest in a list: its state and headline numbers, without trades or curve."""
+    """A backtest in a list: its state and statistics, without trades or curve."""
 
     id: str
     strategy_id: str
     status: BacktestStatus
     progress: float
     created_at: datetime
-    total_return: float | None
-    sharpe_ratio: float | None
     error: str | None
+    statistics: BacktestStatistics | None
 
 
 class SaveResultAck(BaseModel):

@@ -200,9 +200,18 @@ class Trade(WireModel):
     bars_held: Count
 
 
-class EquityPoint(WireModel):
-    time: datetime
-    equity: float
+class EquityCurve(WireModel):
+    """Account value at the close of chosen bars, as two columns of equal length:
+    compact on the wire and in MongoDB, and quick to validate."""
+
+    time: list[datetime]
+    equity: list[float]
+
+    @model_validator(mode="after")
+    def _columns_match(self) -> Self:
+        if len(self.time) != len(self.equity):
+            raise ValueError("time and equity must have the same length")
+        return self
 
 
 class BacktestStatistics(WireModel):
@@ -242,7 +251,7 @@ class BacktestResult(BacktestStatistics):
     bars: Count
     initial_capital: float
     trades: list[Trade]
-    equity_curve: list[EquityPoint]
+    equity_curve: EquityCurve
 
 
 class BacktestExecution(WireModel):

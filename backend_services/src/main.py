@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from backend_services.app_common import set_up_app
 from backend_services.config import Settings
+from backend_services.health_monitor import DependencyMonitor
 from backend_services.market_data.catalog import BARS_COLLECTION, BARS_INDEX_KEYS
 from backend_services.mongo import async_client
 from backend_services.routes import backtest, health
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             base_url=settings.api_service_url,
             auth=ServiceSignature(settings.service_secret),
             timeout=CALLBACK_TIMEOUT,
+            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
         )
         delivery = ResultDelivery(store, http, max_delay_s=settings.delivery_max_delay_s)
         service = BacktestService(
@@ -53,14 +55,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         service.attach_pool(pool)
         await service.recover()
-        supervision = asyncio.create_task(service.supervise(settings.supervise_interval_s))
+        monitor = DependencyMonitor({"mongo": lambda: database.command("ping")})
+        await monitor.check_all()
+        background = [
+            asyncio.create_task(service.supervise(settings.supervise_interval_s)),
+            asyncio.create_task(monitor.run()),
+        ]
+        app.state.monitor = monitor
         app.state.settings = settings
         app.state.database = database
         app.state.backtest_service = service
         try:
             yield
         finally:
-            supervision.cancel()
+            for task in background:
+                task.cancel()
             await pool.close()
             await delivery.close()
             await http.aclose()

@@ -47,8 +47,9 @@ def test_backtest_completes_with_a_consistent_result(
     assert 0 <= result["win_rate"] <= 1
     assert result["sharpe_ratio"] is not None
     assert result["periods_per_year"] == pytest.approx(252, rel=0.02)
-    assert 2 <= len(result["equity_curve"]) <= 2_000
-    assert result["equity_curve"][-1]["equity"] == pytest.approx(result["final_equity"])
+    curve = result["equity_curve"]
+    assert 2 <= len(curve["time"]) == len(curve["equity"]) <= 2_000
+    assert curve["equity"][-1] == pytest.approx(result["final_equity"])
     assert all(trade["entry_time"] < trade["exit_time"] for trade in result["trades"])
 
 
@@ -83,7 +84,8 @@ def test_strategy_lists_its_backtests_newest_first(
 
     assert [item["id"] for item in listed] == ids[::-1]
     assert all(item["status"] == "completed" for item in listed)
-    assert listed[0]["total_return"] == listed[1]["total_return"]
+    assert listed[0]["statistics"]["total_return"] == listed[1]["statistics"]["total_return"]
+    assert "trades" not in listed[0]["statistics"]
 
 
 def test_parameter_overrides_change_the_run(

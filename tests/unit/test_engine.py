@@ -70,7 +70,7 @@ def test_crossover_strategy_trades_at_the_next_opens() -> None:
     # Marked to market at the close of bar 5 (7), below the exit fill at the next open.
     assert result.max_drawdown == pytest.approx(7 / 13 - 1)
     assert result.bars == 9
-    assert len(result.equity_curve) == 9
+    assert len(result.equity_curve.equity) == 9
 
 
 def test_progress_is_reported_in_order() -> None:
@@ -96,10 +96,11 @@ def test_long_equity_curve_is_downsampled_for_transport() -> None:
 
     result = BacktestEngine().run(bars, _backtest(5, 20), "s")
 
-    assert len(result.equity_curve) <= 2_000
-    assert result.equity_curve[0].time == result.start
-    assert result.equity_curve[-1].time == result.end
-    assert result.equity_curve[-1].equity == pytest.approx(result.final_equity)
+    curve = result.equity_curve
+    assert len(curve.time) == len(curve.equity) <= 2_000
+    assert curve.time[0] == result.start
+    assert curve.time[-1] == result.end
+    assert curve.equity[-1] == pytest.approx(result.final_equity)
 
 
 prices = st.lists(st.floats(0.9, 1.1), min_size=30, max_size=200).map(

@@ -9,7 +9,10 @@ import httpx
 from backend_services.contracts import BacktestExecution, RunBacktestAccepted, RunBacktestRequest
 from backend_services.signing import ServiceSignature
 
-DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0, pool=3.0)
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0, pool=10.0)
+# The compute service answers fast and queues the work; a few connections carry any load,
+# and a small pool keeps httpx's per-request connection bookkeeping cheap.
+CONNECTION_LIMITS = httpx.Limits(max_connections=16, max_keepalive_connections=16)
 
 
 class BacktestServiceError(Exception):
@@ -34,7 +37,10 @@ class BacktestServiceClient:
         self, base_url: str, secret: str, timeout: httpx.Timeout = DEFAULT_TIMEOUT
     ) -> None:
         self._http = httpx.AsyncClient(
-            base_url=base_url, auth=ServiceSignature(secret), timeout=timeout
+            base_url=base_url,
+            auth=ServiceSignature(secret),
+            timeout=timeout,
+            limits=CONNECTION_LIMITS,
         )
 
     async def aclose(self) -> None:

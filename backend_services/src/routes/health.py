@@ -2,35 +2,36 @@
 
 from __future__ import annotations
 
-import asyncio
+from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel
 
 from backend_services.deps import BacktestServiceDep
+from backend_services.health_monitor import DependencyMonitor
 from backend_services.services.backtest.worker_pool import PoolState
 
 router = APIRouter(tags=["health"])
-PING_TIMEOUT_S = 2.0
 
 
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     mongo: bool
+    checked_at: datetime | None
     worker_pool: PoolState | None
 
 
 @router.get("/health", responses={503: {"model": Health}})
 async def health(request: Request, response: Response, service: BacktestServiceDep) -> Health:
-    """200 when MongoDB answers a ping, 503 otherwise."""
-    try:
-        await asyncio.wait_for(request.app.state.database.command("ping"), PING_TIMEOUT_S)
-        mongo_ok = True
-    except Exception:
-        mongo_ok = False
-    if not mongo_ok:
+    """200 when MongoDB answered its latest ping (checked every second), 503 otherwise."""
+    monitor: DependencyMonitor = request.app.state.monitor
+    mongo = monitor.outcome("mongo")
+    if not mongo.ok:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return Health(
-        status="ok" if mongo_ok else "degraded", mongo=mongo_ok, worker_pool=service.pool_state()
+        status="ok" if mongo.ok else "degraded",
+        mongo=mongo.ok,
+        checked_at=mongo.checked_at,
+        worker_pool=service.pool_state(),
     )

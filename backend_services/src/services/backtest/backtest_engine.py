@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from backend_services.contracts import BacktestResult, EquityPoint, ResolvedBacktest, Trade
+from backend_services.contracts import BacktestResult, EquityCurve, ResolvedBacktest, Trade
 from backend_services.market_data.bars import Bars, MarketDataError
 from backend_services.services.backtest.downsample import extremes_preserving_indices
 from backend_services.services.backtest.indicators import crossover, crossunder, sma
@@ -64,10 +64,10 @@ class BacktestEngine:
             bars=len(bars),
             initial_capital=backtest.initial_capital,
             trades=[_trade(bars, trade) for trade in simulation.trades],
-            equity_curve=[
-                EquityPoint(time=_time(bars, i), equity=float(simulation.equity[i]))
-                for i in curve.tolist()
-            ],
+            equity_curve=EquityCurve(
+                time=[_time(bars, i) for i in curve.tolist()],
+                equity=simulation.equity[curve].tolist(),
+            ),
             **statistics.model_dump(),
         )
 

@@ -14,6 +14,7 @@ a cancel (the record no longer running under this `run_id`), and the run stops.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
@@ -47,6 +48,7 @@ T = TypeVar("T")
 PROGRESS_WRITE_INTERVAL_S = 0.25
 OUTCOME_WRITE_DEADLINE_S = 120.0
 MAX_ERROR_CHARS = 2_000
+WORKER_NICENESS = 10
 _RUNNING = ExecutionStatus.RUNNING.value
 
 
@@ -60,7 +62,10 @@ class ExecutionCancelled(Exception):
 
 
 def init_worker(mongo_url: str, mongo_db: str, heartbeat_interval_s: float) -> None:
-    """Process-pool initializer: one MongoDB client per worker process."""
+    """Process-pool initializer: one MongoDB client per worker process, and a lower CPU
+    priority, so that when backtests keep every core busy the services' event loops
+    (and MongoDB) still get the CPU at once and the API stays responsive."""
+    os.nice(WORKER_NICENESS)
     _WorkerContext.database = sync_client(mongo_url)[mongo_db]
     _WorkerContext.heartbeat_interval_s = heartbeat_interval_s
 

@@ -1,0 +1,239 @@
+"""Load: many small backtests submitted at once through the backend API.
+
+    .venv/bin/python bench/load.py [--backtests 1000] [--concurrency 100]
+
+Starts its own stack on loopback (the embedded MongoDB unless MONGO_URL answers, in a
+throw-away database), submits the backtests concurrently, waits until each reaches a
+final state, and prints throughput, submit latency, and `/api/health` latency idle and
+under load. Then it checks the outcome: zero lost, zero run twice, zero stuck. Every
+loop is bounded in count and time; it exits non-zero if a check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event as EventType
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from backend.users import USERS_COLLECTION, issue_token
+from backend_services.local_stack import (
+    ChildProcess,
+    free_port,
+    mongo_reachable,
+    start_embedded_mongo,
+    start_service,
+)
+from backend_services.market_data.store import ensure_indexes, load_missing_samples
+from backend_services.mongo import sync_client
+
+FINAL = {"completed", "failed", "cancelled"}
+DEADLINE_S = 900.0
+HEALTH_PROBE_INTERVAL_S = 0.05
+IDLE_PROBE_S = 5.0
+STRATEGY = {
+    "name": "load",
+    "symbol": "GOOG",
+    "timeframe": "1d",
+    "parameters": {"fast": 5, "slow": 20},
+}
+PARAMS = {"start_date": "2010-01-01T00:00:00Z", "end_date": "2012-12-31T00:00:00Z"}
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def probe_health(url: str, stop: EventType, latencies: Queue[list[float]]) -> None:
+    """In a process of its own, so the load generator never delays a measurement."""
+    measured = []
+    with httpx.Client(timeout=30) as http:
+        http.get(url).raise_for_status()  # connect once; measure requests, not handshakes
+        while not stop.is_set():
+            started = time.perf_counter()
+            response = http.get(url)
+            measured.append(time.perf_counter() - started)
+            response.raise_for_status()
+            time.sleep(HEALTH_PROBE_INTERVAL_S)
+    latencies.put(measured)
+
+
+class HealthProbe:
+    def __init__(self, url: str) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._stop = context.Event()
+        self._latencies: Queue[list[float]] = context.Queue()
+        self._process = context.Process(
+            target=probe_health, args=(url, self._stop, self._latencies)
+        )
+
+    def __enter__(self) -> HealthProbe:
+        self._process.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._process.join(timeout=30)
+
+    def latencies(self) -> list[float]:
+        self._stop.set()
+        measured = self._latencies.get(timeout=30)
+        return measured
+
+
+async def run_load(api_url: str, token: str, count: int, concurrency: int) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=concurrency + 10)
+    with HealthProbe(f"{api_url}/api/health") as probe:
+        await asyncio.sleep(IDLE_PROBE_S)
+        idle = probe.latencies()
+    async with httpx.AsyncClient(
+        base_url=api_url, headers=headers, timeout=60, limits=limits
+    ) as http:
+        strategy = (await http.post("/api/strategy", json=STRATEGY)).json()
+        gate = asyncio.Semaphore(concurrency)
+        submit_latencies: list[float] = []
+
+        async def submit() -> str:
+            async with gate:
+                started = time.perf_counter()
+                response = await http.post(f"/api/strategy/{strategy['id']}/backtest", json=PARAMS)
+                submit_latencies.append(time.perf_counter() - started)
+                response.raise_for_status()
+                backtest_id: str = response.json()["id"]
+                return backtest_id
+
+        with HealthProbe(f"{api_url}/api/health") as probe:
+            started = time.perf_counter()
+            ids = await asyncio.gather(*(submit() for _ in range(count)))
+            submitted_s = time.perf_counter() - started
+            deadline = time.monotonic() + DEADLINE_S
+            while time.monotonic() < deadline:
+                listed = (await http.get(f"/api/strategy/{strategy['id']}/backtests")).json()
+                if len(listed) == count and all(item["status"] in FINAL for item in listed):
+                    break
+                await asyncio.sleep(0.5)
+            finished_s = time.perf_counter() - started
+            loaded = probe.latencies()
+    statuses = {item["id"]: item["status"] for item in listed}
+    return {
+        "ids": ids,
+        "statuses": statuses,
+        "submitted_s": submitted_s,
+        "finished_s": finished_s,
+        "submit": submit_latencies,
+        "idle": idle,
+        "loaded": loaded,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--backtests", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="botclub-load-"))
+    database_name = f"botclub_load_{uuid.uuid4().hex[:8]}"
+    children: list[ChildProcess] = []
+    mongo_url = os.environ.get("MONGO_URL", "")
+    try:
+        if not (mongo_url and mongo_reachable(mongo_url)):
+            port = free_port()
+            children.append(start_embedded_mongo(work / "mongo", port, work))
+            mongo_url = f"mongodb://127.0.0.1:{port}"
+        client = sync_client(mongo_url)
+        database = client[database_name]
+        ensure_indexes(database)
+        load_missing_samples(database)
+        _, token = issue_token(database[USERS_COLLECTION], "load")
+        api_port, services_port = free_port(), free_port()
+        common = {
+            "MONGO_URL": mongo_url,
+            "MONGO_DB": database_name,
+            "SERVICE_SECRET": uuid.uuid4().hex,
+        }
+        children.append(
+            start_service(
+                "backend_services",
+                services_port,
+                common
+                | {"API_SERVICE_URL": f"http://127.0.0.1:{api_port}", "WORKERS": str(args.workers)},
+                work,
+            )
+        )
+        children.append(
+            start_service(
+                "backend",
+                api_port,
+                common | {"BACKEND_SERVICES_URL": f"http://127.0.0.1:{services_port}"},
+                work,
+            )
+        )
+        outcome = asyncio.run(
+            run_load(f"http://127.0.0.1:{api_port}", token, args.backtests, args.concurrency)
+        )
+        executions = list(
+            database["executions"].find({}, {"backtest_id": 1, "attempts": 1, "status": 1})
+        )
+        if mongo_url == os.environ.get("MONGO_URL"):
+            client.drop_database(database_name)
+        client.close()
+    finally:
+        for child in reversed(children):
+            child.stop()
+    return report(outcome, executions, args)
+
+
+def report(
+    outcome: dict[str, Any], executions: list[dict[str, Any]], args: argparse.Namespace
+) -> int:
+    statuses: dict[str, str] = outcome["statuses"]
+    lost = [i for i in outcome["ids"] if i not in statuses]
+    stuck = [i for i, status in statuses.items() if status not in FINAL]
+    per_backtest: dict[str, int] = {}
+    for execution in executions:
+        per_backtest[execution["backtest_id"]] = per_backtest.get(execution["backtest_id"], 0) + 1
+    run_twice = [e["_id"] for e in executions if e["attempts"] > 1] + [
+        b for b, n in per_backtest.items() if n > 1
+    ]
+    completed = sum(1 for status in statuses.values() if status == "completed")
+    idle_p99 = percentile(outcome["idle"], 0.99)
+    loaded_p99 = percentile(outcome["loaded"], 0.99)
+    print(f"backtests: {args.backtests}, concurrency {args.concurrency}, workers {args.workers}")
+    submitted_s, finished_s = outcome["submitted_s"], outcome["finished_s"]
+    print(f"submitted in {submitted_s:.1f} s ({args.backtests / submitted_s:.0f}/s)")
+    print(f"all final in {finished_s:.1f} s ({args.backtests / finished_s:.1f} backtests/s)")
+    print(
+        f"submit latency: p50 {statistics.median(outcome['submit']) * 1000:.0f} ms, "
+        f"p99 {percentile(outcome['submit'], 0.99) * 1000:.0f} ms"
+    )
+    print(
+        f"/api/health p50: idle {statistics.median(outcome['idle']) * 1000:.1f} ms, "
+        f"under load {statistics.median(outcome['loaded']) * 1000:.1f} ms"
+    )
+    print(
+        f"/api/health p99: idle {idle_p99 * 1000:.1f} ms, under load {loaded_p99 * 1000:.1f} ms "
+        f"({loaded_p99 / idle_p99:.1f}x; target <= 5x) over {len(outcome['loaded'])} probes"
+    )
+    print(
+        f"completed {completed}, lost {len(lost)}, run twice {len(run_twice)}, stuck {len(stuck)}"
+    )
+    return 0 if not (lost or stuck or run_twice) and completed == args.backtests else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
