@@ -120,8 +120,16 @@ async def run_load(api_url: str, token: str, count: int, concurrency: int) -> di
             ids = await asyncio.gather(*(submit() for _ in range(count)))
             submitted_s = time.perf_counter() - started
             deadline = time.monotonic() + DEADLINE_S
+            listed: list[dict[str, Any]] = []
             while time.monotonic() < deadline:
-                listed = (await http.get(f"/api/strategy/{strategy['id']}/backtests")).json()
+                try:
+                    response = await http.get(f"/api/strategy/{strategy['id']}/backtests")
+                except httpx.TransportError as error:
+                    # A keep-alive connection the server closed as it was reused: poll again.
+                    print(f"poll failed: {error!r}", file=sys.stderr)
+                    await asyncio.sleep(0.5)
+                    continue
+                listed = response.json()
                 if len(listed) == count and all(item["status"] in FINAL for item in listed):
                     break
                 await asyncio.sleep(0.5)
