@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pymongo.collection import Collection
 
 from backend.users import USERS_COLLECTION, issue_token
 from backend_services.local_stack import (
@@ -39,6 +40,7 @@ from backend_services.market_data.store import ensure_indexes, load_missing_samp
 from backend_services.mongo import sync_client
 
 FINAL = {"completed", "failed", "cancelled"}
+Document = dict[str, Any]
 DEADLINE_S = 900.0
 HEALTH_PROBE_INTERVAL_S = 0.05
 IDLE_PROBE_S = 5.0
@@ -65,7 +67,8 @@ def probe_health(url: str, stop: EventType, latencies: Queue[list[float]]) -> No
             started = time.perf_counter()
             response = http.get(url)
             measured.append(time.perf_counter() - started)
-            response.raise_for_status()
+            if response.status_code != 200:  # still an answer; say why it was not "ok"
+                print(f"health {response.status_code}: {response.text[:200]}", file=sys.stderr)
             time.sleep(HEALTH_PROBE_INTERVAL_S)
     latencies.put(measured)
 
@@ -93,7 +96,9 @@ class HealthProbe:
         return measured
 
 
-async def run_load(api_url: str, token: str, count: int, concurrency: int) -> dict[str, Any]:
+async def run_load(
+    api_url: str, token: str, count: int, concurrency: int, backtests: Collection[Document]
+) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}"}
     limits = httpx.Limits(max_connections=concurrency + 10)
     with HealthProbe(f"{api_url}/api/health") as probe:
@@ -120,22 +125,18 @@ async def run_load(api_url: str, token: str, count: int, concurrency: int) -> di
             ids = await asyncio.gather(*(submit() for _ in range(count)))
             submitted_s = time.perf_counter() - started
             deadline = time.monotonic() + DEADLINE_S
-            listed: list[dict[str, Any]] = []
+            # Read from MongoDB: the API lists at most 500 backtests per strategy.
+            final = {"strategy_id": strategy["id"], "status": {"$in": sorted(FINAL)}}
             while time.monotonic() < deadline:
-                try:
-                    response = await http.get(f"/api/strategy/{strategy['id']}/backtests")
-                except httpx.TransportError as error:
-                    # A keep-alive connection the server closed as it was reused: poll again.
-                    print(f"poll failed: {error!r}", file=sys.stderr)
-                    await asyncio.sleep(0.5)
-                    continue
-                listed = response.json()
-                if len(listed) == count and all(item["status"] in FINAL for item in listed):
+                if await asyncio.to_thread(backtests.count_documents, final) == count:
                     break
                 await asyncio.sleep(0.5)
             finished_s = time.perf_counter() - started
             loaded = probe.latencies()
-    statuses = {item["id"]: item["status"] for item in listed}
+    documents = await asyncio.to_thread(
+        list, backtests.find({"strategy_id": strategy["id"]}, {"status": 1})
+    )
+    statuses = {document["_id"]: document["status"] for document in documents}
     return {
         "ids": ids,
         "statuses": statuses,
@@ -192,7 +193,13 @@ def main() -> int:
             )
         )
         outcome = asyncio.run(
-            run_load(f"http://127.0.0.1:{api_port}", token, args.backtests, args.concurrency)
+            run_load(
+                f"http://127.0.0.1:{api_port}",
+                token,
+                args.backtests,
+                args.concurrency,
+                database["backtests"],
+            )
         )
         executions = list(
             database["executions"].find({}, {"backtest_id": 1, "attempts": 1, "status": 1})
