@@ -66,8 +66,17 @@ def init_worker(mongo_url: str, mongo_db: str, heartbeat_interval_s: float) -> N
     priority, so that when backtests keep every core busy the services' event loops
     (and MongoDB) still get the CPU at once and the API stays responsive."""
     os.nice(WORKER_NICENESS)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     _WorkerContext.database = sync_client(mongo_url)[mongo_db]
     _WorkerContext.heartbeat_interval_s = heartbeat_interval_s
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """A worker outliving its service (stopped, or killed with -9) would hold a run and
+    a MongoDB client forever: leave as soon as the parent is gone."""
+    while os.getppid() == parent_pid:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 def run_execution(execution_id: str) -> None:
