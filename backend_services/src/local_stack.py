@@ -28,6 +28,10 @@ _APP_FACTORIES: dict[ServiceName, str] = {
     "backend_services": "backend_services.main:create_app",
 }
 _HEALTH_PATHS: dict[ServiceName, str] = {"backend": "/api/health", "backend_services": "/health"}
+# Idle connections are kept far longer than HTTP clients keep them in their pools (httpx:
+# 5 s). With equal limits a client can send a request on a connection in the instant the
+# server closes it, and the request fails with nothing received.
+KEEP_ALIVE_S = 75
 
 
 class StackError(RuntimeError):
@@ -156,6 +160,8 @@ def start_service(
         "--port",
         str(port),
         "--no-access-log",
+        "--timeout-keep-alive",
+        str(KEEP_ALIVE_S),
     ]
     child = spawn(service, command, log_dir, env)
     health_url = f"http://127.0.0.1:{port}{_HEALTH_PATHS[service]}"
