@@ -1,4 +1,5 @@
-"""Injectable pieces of the compute service's routes."""
+"""Injectable pieces of the compute service's routes (all `async def`: a plain `def`
+dependency would cost a thread-pool hop per request)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from backend_services.services.backtest.backtest_service import BacktestService
 from backend_services.signing import signature_verifier
 
 
-def _backtest_service(request: Request) -> BacktestService:
+async def _backtest_service(request: Request) -> BacktestService:
     service: BacktestService = request.app.state.backtest_service
     return service
 
