@@ -21,6 +21,12 @@ class Settings(BaseSettings):
         default=5, alias="DISPATCH_ATTEMPTS", ge=1, description="Tries to hand a backtest over."
     )
     supervise_interval_s: float = Field(default=5.0, alias="SUPERVISE_INTERVAL_S", gt=0)
+    max_concurrent_requests: int = Field(
+        default=16,
+        alias="MAX_CONCURRENT_REQUESTS",
+        ge=1,
+        description="Requests worked on at once; more wait their turn (health never waits).",
+    )
     reconcile_after_s: float = Field(
         default=30.0,
         alias="RECONCILE_AFTER_S",

@@ -14,7 +14,7 @@ from backend.database import BACKTESTS_COLLECTION, ensure_indexes
 from backend.routes import backtest, health, market_data, strategy
 from backend.services.backtest_client import BacktestServiceClient
 from backend.supervisor import BacktestSupervisor
-from backend_services.app_common import set_up_app
+from backend_services.app_common import freeze_startup_heap, set_up_app
 from backend_services.health_monitor import DependencyMonitor
 from backend_services.mongo import async_client
 from backend_services.services.backtest.result_delivery import MAX_RESULT_BYTES, SAVE_RESULT_PATH
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await monitor.check_all()
         app.state.monitor = monitor
         background = [asyncio.create_task(supervisor.run()), asyncio.create_task(monitor.run())]
+        freeze_startup_heap()
         try:
             yield
         finally:
@@ -54,7 +55,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await mongo.close()
 
     app = FastAPI(title="Bot Club Backtest API", version="0.1.0", lifespan=lifespan)
-    set_up_app(app, settings.service_secret, body_limits={SAVE_RESULT_PATH: MAX_RESULT_BYTES})
+    set_up_app(
+        app,
+        settings.service_secret,
+        settings.max_concurrent_requests,
+        health_path=health.HEALTH_PATH,
+        body_limits={SAVE_RESULT_PATH: MAX_RESULT_BYTES},
+    )
     for module in (health, strategy, backtest, market_data):
         app.include_router(module.router)
     return app

@@ -1,9 +1,10 @@
 """What both FastAPI apps set up alike: logging, a warning about the default secret, a
-bound on request bodies, and error responses as JSON `{"detail": ...}` that never carry
-a stack trace."""
+bound on request bodies, error responses as JSON `{"detail": ...}` that never carry a
+stack trace, and a garbage collector that leaves the start-up heap alone."""
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -14,6 +15,7 @@ from pydantic import BaseModel
 from pymongo.errors import ConnectionFailure
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from backend_services.admission import ConcurrencyGate
 from backend_services.signing import DEFAULT_SERVICE_SECRET
 
 logger = logging.getLogger(__name__)
@@ -34,7 +36,11 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 def set_up_app(
-    app: FastAPI, service_secret: str, body_limits: Mapping[str, int] | None = None
+    app: FastAPI,
+    service_secret: str,
+    max_concurrent_requests: int,
+    health_path: str,
+    body_limits: Mapping[str, int] | None = None,
 ) -> None:
     """Shared set-up; `body_limits` raises the body bound for some paths (bytes)."""
     logging.basicConfig(
@@ -43,7 +49,21 @@ def set_up_app(
     if service_secret == DEFAULT_SERVICE_SECRET:
         logger.warning("SERVICE_SECRET is not set: using the public default; set it in production")
     app.add_middleware(BodySizeLimit, limits=dict(body_limits or {}))
+    app.add_middleware(ConcurrencyGate, limit=max_concurrent_requests, exempt={health_path})
     _install_error_handlers(app)
+
+
+def freeze_startup_heap() -> None:
+    """Keep the garbage collector off everything that exists once start-up is done.
+
+    Called at the end of a lifespan's start-up. Modules, schemas, the app and its clients
+    are hundreds of thousands of objects that live as long as the process; a full
+    collection walks them all and, measured under load, stalled the event loop for 50 to
+    100 ms at a time. Frozen, they are never scanned, and a full collection only walks
+    what requests allocated since.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 class BodySizeLimit:

@@ -32,6 +32,12 @@ class Settings(BaseSettings):
         description="A running execution silent this long is taken for dead and re-run.",
     )
     supervise_interval_s: float = Field(default=5.0, alias="SUPERVISE_INTERVAL_S", gt=0)
+    max_concurrent_requests: int = Field(
+        default=16,
+        alias="MAX_CONCURRENT_REQUESTS",
+        ge=1,
+        description="Requests worked on at once; more wait their turn (health never waits).",
+    )
     delivery_max_delay_s: float = Field(
         default=30.0, alias="DELIVERY_MAX_DELAY_S", gt=0, description="Longest retry backoff."
     )

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from backend_services.app_common import set_up_app
+from backend_services.app_common import freeze_startup_heap, set_up_app
 from backend_services.config import Settings
 from backend_services.health_monitor import DependencyMonitor
 from backend_services.market_data.catalog import BARS_COLLECTION, BARS_INDEX_KEYS
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.database = database
         app.state.backtest_service = service
+        freeze_startup_heap()
         try:
             yield
         finally:
@@ -76,7 +77,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await mongo.close()
 
     app = FastAPI(title="Bot Club Backtest compute service", version="0.1.0", lifespan=lifespan)
-    set_up_app(app, settings.service_secret)
+    set_up_app(
+        app,
+        settings.service_secret,
+        settings.max_concurrent_requests,
+        health_path=health.HEALTH_PATH,
+    )
     app.include_router(health.router)
     app.include_router(backtest.router)
     return app

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from backend_services.health_monitor import DependencyMonitor
 
-router = APIRouter(prefix="/api", tags=["health"])
+router = APIRouter(tags=["health"])
 
 
 class Health(BaseModel):
@@ -20,7 +20,10 @@ class Health(BaseModel):
     backend_services: dict[str, Any] | None
 
 
-@router.get("/health", responses={503: {"model": Health}})
+HEALTH_PATH = "/api/health"
+
+
+@router.get(HEALTH_PATH, responses={503: {"model": Health}})
 async def health(request: Request, response: Response) -> Health:
     """200 when MongoDB answered its latest ping (checked every second); the compute
     service's own latest report is included as it came, null when unreachable."""

@@ -22,7 +22,10 @@ class Health(BaseModel):
     worker_pool: PoolState | None
 
 
-@router.get("/health", responses={503: {"model": Health}})
+HEALTH_PATH = "/health"
+
+
+@router.get(HEALTH_PATH, responses={503: {"model": Health}})
 async def health(request: Request, response: Response, service: BacktestServiceDep) -> Health:
     """200 when MongoDB answered its latest ping (checked every second), 503 otherwise."""
     monitor: DependencyMonitor = request.app.state.monitor
