@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from pymongo.database import Database
 
 from backend_services.local_stack import ChildProcess, free_port, start_service
 from backend_services.market_data.bars import Bars
-from backend_services.market_data.store import import_bars
+from backend_services.market_data.importer import import_bars
 
 FINAL = ("completed", "failed", "cancelled")
 LONG_SYMBOL = "SYNTH1M"
@@ -82,6 +83,9 @@ class Stack:
         } | self.extra_env
 
 
+_distinct_capital = itertools.count(10_000)
+
+
 def strategy_fields(**overrides: Any) -> dict[str, Any]:
     return {
         "name": "SMA 10/30",
@@ -93,11 +97,24 @@ def strategy_fields(**overrides: Any) -> dict[str, Any]:
 
 
 def backtest_params(**overrides: Any) -> dict[str, Any]:
+    """Params no earlier backtest of the session had (each call a different initial
+    capital), so the backtest is computed rather than answered from a stored result;
+    pass `initial_capital` to repeat one."""
     return {
         "start_date": "2005-01-01T00:00:00Z",
         "end_date": "2012-12-31T00:00:00Z",
-        "initial_capital": 10_000,
+        "initial_capital": next(_distinct_capital),
     } | overrides
+
+
+def long_run_params() -> dict[str, Any]:
+    """A backtest of the long minute series that runs for seconds."""
+    return backtest_params(
+        start_date="2000-01-01T00:00:00Z",
+        end_date="2030-01-01T00:00:00Z",
+        timeframe="1m",
+        parameters={"fast": 200, "slow": 800},
+    )
 
 
 def wait_for_backtest(

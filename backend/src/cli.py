@@ -3,7 +3,7 @@
 botclub run [--data-dir D]       the whole stack with a demo backtest, until Ctrl-C
 botclub create-user NAME         create a user (or give it a new token); prints the token
 botclub load-samples [--force]   load the bundled sample series (GOOG daily, EURUSD hourly)
-botclub import-csv SYMBOL FILE   import OHLCV bars from a CSV file as SYMBOL
+botclub import SYMBOL FILE       import OHLCV bars from a CSV or Parquet file as SYMBOL
 """
 
 from __future__ import annotations
@@ -13,13 +13,22 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from backend.config import Settings
 from backend.users import USERS_COLLECTION, issue_token
 from backend_services.local_stack import StackError
 from backend_services.market_data.bars import MarketDataError
 from backend_services.market_data.catalog import SymbolEntry
-from backend_services.market_data.csv_import import read_csv
-from backend_services.market_data.store import ensure_indexes, import_bars, load_missing_samples
+from backend_services.market_data.importer import (
+    ImportMode,
+    ImportOptions,
+    import_table,
+    load_missing_samples,
+)
+from backend_services.market_data.store import ensure_indexes
+from backend_services.market_data.table_files import read_file
+from backend_services.market_data.validation import DuplicatePolicy, InvalidBars
 from backend_services.mongo import sync_client
 
 
@@ -31,7 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run(Path(args.data_dir), args.port, args.services_port)
         return _administer(args)
-    except (MarketDataError, StackError) as error:
+    except InvalidBars as invalid:
+        print(f"error: refused\n{invalid.report.model_dump_json(indent=2)}", file=sys.stderr)
+        return 1
+    except (MarketDataError, StackError, OSError, ValidationError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 
@@ -47,9 +59,22 @@ def _parser() -> argparse.ArgumentParser:
     create_user.add_argument("name")
     load_samples = commands.add_parser("load-samples", help="load the bundled sample data")
     load_samples.add_argument("--force", action="store_true", help="reload symbols already stored")
-    import_csv = commands.add_parser("import-csv", help="import bars from a CSV file")
-    import_csv.add_argument("symbol")
-    import_csv.add_argument("file")
+    import_file = commands.add_parser("import", help="import bars from a CSV or Parquet file")
+    import_file.add_argument("symbol")
+    import_file.add_argument("file", help="*.csv, or *.parquet / *.pq")
+    import_file.add_argument(
+        "--append", action="store_true", help="add the bars newer than the stored ones"
+    )
+    import_file.add_argument(
+        "--drop-duplicates",
+        action="store_true",
+        help="keep the first of rows sharing a timestamp instead of refusing the file",
+    )
+    import_file.add_argument(
+        "--session-start-minutes",
+        type=int,
+        help="when a trading day starts, minutes after 00:00 UTC (-120: 22:00 the day before)",
+    )
     return parser
 
 
@@ -70,8 +95,16 @@ def _administer(args: argparse.Namespace) -> int:
             for entry in load_missing_samples(database, reload=args.force):
                 print(f"{entry.symbol}: {_describe(entry)}")
         else:
-            entry = import_bars(database, args.symbol, read_csv(args.file))
-            print(f"{args.symbol}: {_describe(entry)}, version {entry.version}")
+            options = ImportOptions(
+                symbol=args.symbol,
+                mode=ImportMode.APPEND if args.append else ImportMode.REPLACE,
+                duplicates=DuplicatePolicy.DROP if args.drop_duplicates else DuplicatePolicy.REFUSE,
+                session_start_minutes=args.session_start_minutes,
+            )
+            outcome = import_table(database, read_file(Path(args.file)), options)
+            print(outcome.report.model_dump_json(indent=2))
+            if outcome.entry is not None:
+                print(f"{args.symbol}: {_describe(outcome.entry)}, version {outcome.entry.version}")
         return 0
     finally:
         client.close()

@@ -27,7 +27,8 @@ from backend_services.local_stack import (
     start_embedded_mongo,
     start_service,
 )
-from backend_services.market_data.store import ensure_indexes, load_missing_samples
+from backend_services.market_data.importer import load_missing_samples
+from backend_services.market_data.store import ensure_indexes
 from backend_services.mongo import sync_client
 
 DEMO_STRATEGY = {

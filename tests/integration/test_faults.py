@@ -20,6 +20,7 @@ from helpers import (
     Stack,
     backtest_params,
     import_long_symbol,
+    long_run_params,
     strategy_fields,
     wait_for,
     wait_for_backtest,
@@ -29,7 +30,8 @@ from pymongo.database import Database
 from backend.users import USERS_COLLECTION, issue_token
 from backend_services.contracts import ExecutionReport
 from backend_services.local_stack import ChildProcess, free_port, start_embedded_mongo
-from backend_services.market_data.store import ensure_indexes, load_missing_samples
+from backend_services.market_data.importer import load_missing_samples
+from backend_services.market_data.store import ensure_indexes
 from backend_services.mongo import sync_client
 from backend_services.signing import ServiceSignature
 
@@ -45,12 +47,6 @@ FAST_RECOVERY = {
     "DELIVERY_MAX_DELAY_S": "1",
     "DISPATCH_ATTEMPTS": "2",
 }
-LONG_RUN = backtest_params(
-    start_date="2000-01-01T00:00:00Z",
-    end_date="2030-01-01T00:00:00Z",
-    timeframe="1m",
-    parameters={"fast": 200, "slow": 800},
-)
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +102,7 @@ def _start_long_run(
     services.start_backend_services()
     services.start_backend()
     api = member()
-    backtest_id = _submit(api, LONG_RUN, symbol="SYNTH1M", timeframe="1m")
+    backtest_id = _submit(api, long_run_params(), symbol="SYNTH1M", timeframe="1m")
     wait_for_backtest(api, backtest_id, until=lambda b: b["status"] == "running")
     return api, backtest_id
 
@@ -306,7 +302,7 @@ def test_embedded_mongodb_restarted_mid_flow_both_services_recover(
         api = httpx.Client(
             base_url=pair.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
         )
-        in_flight = _submit(api, LONG_RUN, symbol="SYNTH1M", timeframe="1m")
+        in_flight = _submit(api, long_run_params(), symbol="SYNTH1M", timeframe="1m")
         wait_for_backtest(api, in_flight, until=lambda b: b["status"] == "running")
 
         server.stop()

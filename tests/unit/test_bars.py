@@ -1,15 +1,12 @@
-"""Bars: resampling, slicing, timeframe detection, validation and CSV parsing."""
+"""Bars: resampling (session-aware), slicing and timeframe detection."""
 
 from __future__ import annotations
-
-import io
 
 import numpy as np
 import pytest
 
 from backend_services.market_data.bars import Bars, MarketDataError, detect_timeframe
-from backend_services.market_data.csv_import import read_csv, read_sample
-from backend_services.market_data.store import validate
+from backend_services.market_data.table_files import read_sample
 
 HOUR = 3_600
 MONDAY = 4 * 86_400  # 1970-01-05
@@ -67,30 +64,23 @@ def test_timeframe_is_the_most_common_spacing() -> None:
         detect_timeframe(np.array([0, 31 * 86_400, 62 * 86_400], dtype=np.int64))
 
 
-def test_validation_names_the_first_bad_row() -> None:
-    bars = _hourly(5)
-    high = bars.high.copy()
-    high[3] = 0.5
-    with pytest.raises(MarketDataError, match="row 4: high is below low"):
-        validate(Bars(bars.time, bars.open, high, bars.low, bars.close, bars.volume))
-    with pytest.raises(MarketDataError, match="strictly increasing"):
-        validate(Bars(bars.time[::-1].copy(), *_fields(bars)[1:]))
+def test_daily_bins_start_at_the_session_start() -> None:
+    # Hourly bars from Sunday 22:00 UTC: an FX week whose days start at 22:00 UTC.
+    sunday_22 = MONDAY + 7 * 86_400 - 2 * HOUR
+    bars = _hourly(48, start=sunday_22)
 
+    daily = bars.resample("1d", session_start_s=-2 * HOUR)
+    weekly = bars.resample("1w", session_start_s=-2 * HOUR)
 
-def test_csv_with_an_unnamed_index_and_any_case_columns() -> None:
-    csv = io.StringIO(
-        ",OPEN,High,low,Close,volume\n2020-01-01,1,2,0.5,1.5,10\n2020-01-02,1.5,2,1,2,20\n"
-    )
-
-    bars = read_csv(csv)
-
-    assert bars.time.tolist() == [1_577_836_800, 1_577_923_200]
-    assert bars.close.tolist() == [1.5, 2]
-
-
-def test_csv_without_price_columns_is_refused() -> None:
-    with pytest.raises(MarketDataError, match="missing columns: volume"):
-        read_csv(io.StringIO("date,open,high,low,close\n2020-01-01,1,2,0.5,1.5\n"))
+    assert daily.time.tolist() == [sunday_22, sunday_22 + 86_400]
+    assert daily.open.tolist() == [10, 34]
+    assert daily.close.tolist() == [33.5, 57.5]
+    assert weekly.time.tolist() == [sunday_22]
+    assert bars.resample("1d").time.tolist() == [
+        sunday_22 - 22 * HOUR,
+        sunday_22 + 2 * HOUR,
+        sunday_22 + 26 * HOUR,
+    ]
 
 
 def _fields(bars: Bars) -> tuple[np.ndarray, ...]:

@@ -37,22 +37,34 @@ class Bars:
     def __len__(self) -> int:
         return int(self.time.shape[0])
 
+    @property
+    def nbytes(self) -> int:
+        return sum(column.nbytes for column in self.columns())
+
+    def columns(
+        self,
+    ) -> tuple[IntArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+        return (self.time, self.open, self.high, self.low, self.close, self.volume)
+
     def between(self, start_s: int, end_s: int) -> Bars:
         """The bars whose open time lies in [start_s, end_s]."""
         first, last = np.searchsorted(self.time, [start_s, end_s], side="left")
         if last < len(self) and self.time[last] == end_s:
             last += 1
-        return self._slice(slice(int(first), int(last)))
+        return self.take(slice(int(first), int(last)))
 
-    def resample(self, timeframe: Timeframe) -> Bars:
+    def resample(self, timeframe: Timeframe, session_start_s: int = 0) -> Bars:
         """Aggregate into `timeframe` bars: first open, highest high, lowest low, last
-        close, summed volume. Bins are aligned to UTC (weeks start on Monday); empty bins
-        are left out.
+        close, summed volume; empty bins are left out. Intraday bins are aligned to UTC;
+        daily bins start at the session start (seconds after 00:00 UTC, negative for the
+        evening before), weekly bins at Monday's session start.
         """
         width = TIMEFRAME_SECONDS[timeframe]
         if len(self) == 0:
             return self
-        origin = _WEEK_ORIGIN_S if timeframe == "1w" else 0
+        origin = 0
+        if timeframe in ("1d", "1w"):
+            origin = session_start_s + (_WEEK_ORIGIN_S if timeframe == "1w" else 0)
         bins = (self.time - origin) // width
         starts = np.flatnonzero(np.diff(bins, prepend=bins[0] - 1))
         ends = np.append(starts[1:], len(self)) - 1
@@ -65,7 +77,8 @@ class Bars:
             volume=np.add.reduceat(self.volume, starts),
         )
 
-    def _slice(self, index: slice) -> Bars:
+    def take(self, index: slice | npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> Bars:
+        """The bars selected by a slice, a boolean mask or positions."""
         return Bars(
             time=self.time[index],
             open=self.open[index],

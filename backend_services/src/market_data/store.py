@@ -2,8 +2,12 @@
 `BUCKET_SIZE` bars as little-endian binary arrays, so a million bars are a hundred
 documents, not a million.
 
-An import writes a new version of the symbol's buckets, switches the catalog to it and
-only then removes the old version, so readers never see a half-written symbol.
+Every import writes a new version of the symbol's buckets, under a version number no
+other import can hold, and only then switches the catalog to it, on the condition that
+nobody switched it meanwhile. Readers therefore never see a half-written symbol, and a
+failed or interrupted import leaves the previous data as it was. The version before the
+current one is kept, so a backtest that started reading it can finish; older ones are
+removed at the next switch.
 """
 
 from __future__ import annotations
@@ -14,17 +18,18 @@ from typing import Any
 
 import numpy as np
 from bson import Binary
-from pymongo import ASCENDING
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
 
-from backend_services.market_data.bars import Bars, MarketDataError, concatenate, detect_timeframe
+from backend_services.market_data.bars import Bars, MarketDataError, concatenate
 from backend_services.market_data.catalog import (
     BARS_COLLECTION,
     BARS_INDEX_KEYS,
     CATALOG_COLLECTION,
+    VERSIONS_COLLECTION,
     SymbolEntry,
 )
-from backend_services.market_data.csv_import import SAMPLE_FILES, read_sample
 
 BUCKET_SIZE = 10_000
 _PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
@@ -32,99 +37,115 @@ _PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
 Document = dict[str, Any]
 
 
+class ImportConflict(MarketDataError):
+    """Another import of the same symbol switched the catalog first."""
+
+
 def ensure_indexes(db: Database[Document]) -> None:
     db[BARS_COLLECTION].create_index(BARS_INDEX_KEYS, unique=True)
 
 
-def validate(bars: Bars) -> None:
-    """Refuse bars a backtest could not trust, naming the first offending row."""
-    if len(bars) == 0:
-        raise MarketDataError("no bars to import")
-    checks = [
-        (np.diff(bars.time) <= 0, "timestamps must be strictly increasing"),
-        (
-            ~np.isfinite(np.stack([bars.open, bars.high, bars.low, bars.close, bars.volume])).all(
-                axis=0
-            ),
-            "prices and volume must be finite numbers",
-        ),
-        (
-            np.minimum.reduce([bars.open, bars.high, bars.low, bars.close]) <= 0,
-            "prices must be positive",
-        ),
-        (bars.high < bars.low, "high is below low"),
-        (
-            (bars.open > bars.high)
-            | (bars.open < bars.low)
-            | (bars.close > bars.high)
-            | (bars.close < bars.low),
-            "open and close must lie between low and high",
-        ),
-        (bars.volume < 0, "volume must not be negative"),
-    ]
-    for failed, reason in checks:
-        rows = np.flatnonzero(failed)
-        if rows.size:
-            raise MarketDataError(f"row {int(rows[0]) + 1}: {reason} ({rows.size} rows affected)")
+def find_symbol_or_none(db: Database[Document], symbol: str) -> SymbolEntry | None:
+    document = db[CATALOG_COLLECTION].find_one({"_id": symbol})
+    return SymbolEntry.model_validate(document) if document else None
 
 
-def import_bars(db: Database[Document], symbol: str, bars: Bars) -> SymbolEntry:
-    """Store `bars` as the new version of `symbol`, replacing what was there."""
-    validate(bars)
-    timeframe = detect_timeframe(bars.time)
-    current = db[CATALOG_COLLECTION].find_one({"_id": symbol})
-    version = (current["version"] + 1) if current else 1
-    buckets = [
-        _bucket_document(symbol, version, seq, bars, start)
-        for seq, start in enumerate(range(0, len(bars), BUCKET_SIZE))
-    ]
-    db[BARS_COLLECTION].delete_many({"symbol": symbol, "version": version})
-    db[BARS_COLLECTION].insert_many(buckets, ordered=True)
+def find_symbol(db: Database[Document], symbol: str) -> SymbolEntry:
+    entry = find_symbol_or_none(db, symbol)
+    if entry is None:
+        raise MarketDataError(f"no market data for symbol {symbol!r}")
+    return entry
+
+
+def write_version(
+    db: Database[Document],
+    bars: Bars,
+    replacing: SymbolEntry | None,
+    entry_fields: dict[str, Any],
+) -> SymbolEntry:
+    """Store `bars` as a new version and switch the catalog to it.
+
+    `replacing` is the entry this import read before it started (None for a new symbol);
+    if the catalog no longer holds it, ImportConflict, and nothing changes.
+    `entry_fields` are the catalog fields beyond the bars' own (symbol, timeframe, owner,
+    session start, gap count).
+    """
+    symbol: str = entry_fields["symbol"]
+    version = _reserve_version(db, symbol)
     entry = SymbolEntry(
-        symbol=symbol,
-        timeframe=timeframe,
+        **entry_fields,
         first=_to_datetime(int(bars.time[0])),
         last=_to_datetime(int(bars.time[-1])),
         rows=len(bars),
         version=version,
     )
-    db[CATALOG_COLLECTION].replace_one(
-        {"_id": symbol}, {"_id": symbol, **entry.model_dump()}, upsert=True
-    )
-    db[BARS_COLLECTION].delete_many({"symbol": symbol, "version": {"$ne": version}})
+    buckets = [
+        _bucket_document(symbol, version, seq, bars, start)
+        for seq, start in enumerate(range(0, len(bars), BUCKET_SIZE))
+    ]
+    db[BARS_COLLECTION].insert_many(buckets, ordered=False)
+    if not _switch(db, entry, replacing):
+        db[BARS_COLLECTION].delete_many({"symbol": symbol, "version": version})
+        raise ImportConflict(f"{symbol} was changed by another import meanwhile; try again")
+    if replacing is not None:
+        db[BARS_COLLECTION].delete_many({"symbol": symbol, "version": {"$lt": replacing.version}})
     return entry
-
-
-def find_symbol(db: Database[Document], symbol: str) -> SymbolEntry:
-    document = db[CATALOG_COLLECTION].find_one({"_id": symbol})
-    if document is None:
-        raise MarketDataError(f"no market data for symbol {symbol!r}")
-    return SymbolEntry.model_validate(document)
 
 
 def load_bars(
     db: Database[Document],
     entry: SymbolEntry,
-    start_s: int,
-    end_s: int,
+    start_s: int | None = None,
+    end_s: int | None = None,
     on_bucket: Callable[[float], None] = lambda fraction: None,
 ) -> Bars:
-    """The stored bars of `entry` with open time in [start_s, end_s].
+    """The stored bars of `entry` with open time in [start_s, end_s] (all if not given).
 
     `on_bucket` is called with the fraction of buckets read so far after each one.
     """
-    query = {
-        "symbol": entry.symbol,
-        "version": entry.version,
-        "last": {"$gte": start_s},
-        "first": {"$lte": end_s},
-    }
+    query: Document = {"symbol": entry.symbol, "version": entry.version}
+    if start_s is not None:
+        query["last"] = {"$gte": start_s}
+    if end_s is not None:
+        query["first"] = {"$lte": end_s}
     total = db[BARS_COLLECTION].count_documents(query)
     parts: list[Bars] = []
     for document in db[BARS_COLLECTION].find(query).sort("seq", ASCENDING):
         parts.append(_decode_bucket(document))
         on_bucket(len(parts) / total)
-    return concatenate(parts).between(start_s, end_s)
+    bars = concatenate(parts)
+    if start_s is None and end_s is None:
+        return bars
+    lowest, highest = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+    return bars.between(lowest if start_s is None else start_s, highest if end_s is None else end_s)
+
+
+def _reserve_version(db: Database[Document], symbol: str) -> int:
+    current = db[CATALOG_COLLECTION].find_one({"_id": symbol}, {"version": 1})
+    floor = current["version"] if current else 0
+    versions = db[VERSIONS_COLLECTION]
+    counter = versions.find_one_and_update(
+        {"_id": symbol}, {"$inc": {"last": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+    )
+    version: int = counter["last"] if counter else 0
+    if version <= floor:  # the counter was lost or the catalog restored: move it past
+        versions.update_one({"_id": symbol}, {"$max": {"last": floor}}, upsert=True)
+        return _reserve_version(db, symbol)
+    return version
+
+
+def _switch(db: Database[Document], entry: SymbolEntry, replacing: SymbolEntry | None) -> bool:
+    document = {"_id": entry.symbol, **entry.model_dump()}
+    if replacing is None:
+        try:
+            db[CATALOG_COLLECTION].insert_one(document)
+        except DuplicateKeyError:
+            return False
+        return True
+    switched = db[CATALOG_COLLECTION].replace_one(
+        {"_id": entry.symbol, "version": replacing.version}, document
+    )
+    return switched.matched_count == 1
 
 
 def _bucket_document(symbol: str, version: int, seq: int, bars: Bars, start: int) -> Document:
@@ -151,12 +172,3 @@ def _decode_bucket(document: Document) -> Bars:
 
 def _to_datetime(epoch_s: int) -> datetime:
     return datetime.fromtimestamp(epoch_s, tz=UTC)
-
-
-def load_missing_samples(db: Database[Document], reload: bool = False) -> list[SymbolEntry]:
-    """Import the bundled sample series that are not stored yet (all of them if `reload`)."""
-    return [
-        import_bars(db, symbol, read_sample(symbol))
-        for symbol in SAMPLE_FILES
-        if reload or db[CATALOG_COLLECTION].find_one({"_id": symbol}) is None
-    ]

@@ -1,0 +1,122 @@
+"""An import from file to catalog: check the rows, merge with what is stored when
+appending, write a new version and report what happened."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+from pymongo.database import Database
+
+from backend_services.contracts import Symbol
+from backend_services.market_data.bars import Bars, MarketDataError, concatenate, detect_timeframe
+from backend_services.market_data.catalog import (
+    CATALOG_COLLECTION,
+    SESSION_START_LIMIT_MINUTES,
+    SymbolEntry,
+)
+from backend_services.market_data.store import find_symbol_or_none, load_bars, write_version
+from backend_services.market_data.table_files import SAMPLE_FILES, RawTable, read_sample
+from backend_services.market_data.validation import (
+    DuplicatePolicy,
+    ImportReport,
+    checked_bars,
+    describe_stored,
+)
+
+Document = dict[str, Any]
+
+
+class ImportMode(StrEnum):
+    REPLACE = "replace"
+    APPEND = "append"
+
+
+class ImportOptions(BaseModel):
+    symbol: Symbol
+    mode: ImportMode = ImportMode.REPLACE
+    duplicates: DuplicatePolicy = DuplicatePolicy.REFUSE
+    session_start_minutes: int | None = Field(
+        default=None,
+        ge=-SESSION_START_LIMIT_MINUTES,
+        le=SESSION_START_LIMIT_MINUTES,
+        description="When a trading day starts, in minutes after 00:00 UTC; kept from the "
+        "stored symbol (or 0) when not given.",
+    )
+    owner_id: str | None = Field(
+        default=None, description="The importing user; None for an administrator's import."
+    )
+
+
+class NotOwner(MarketDataError):
+    """The symbol belongs to someone else."""
+
+
+class ImportOutcome(BaseModel):
+    entry: SymbolEntry | None = Field(description="The catalog entry; None if nothing was new.")
+    report: ImportReport
+
+
+def import_table(db: Database[Document], table: RawTable, options: ImportOptions) -> ImportOutcome:
+    """Check `table` and store it as the symbol's new version (replacing it, or appended
+    to it). InvalidBars (with the report), NotOwner, ImportConflict or MarketDataError
+    when nothing was stored."""
+    bars, report = checked_bars(table, options.duplicates)
+    current = find_symbol_or_none(db, options.symbol)
+    if current and options.owner_id is not None and current.owner_id != options.owner_id:
+        raise NotOwner(f"{options.symbol} belongs to another user")
+    appending_to = current if options.mode is ImportMode.APPEND else None
+    if appending_to is not None:
+        newer = bars.time > int(appending_to.last.timestamp())
+        report.already_stored = int(np.count_nonzero(~newer))
+        if not newer.any():
+            report.notes.append(f"nothing newer than {appending_to.last:%Y-%m-%d %H:%M} UTC")
+            return ImportOutcome(entry=None, report=report)
+        bars = concatenate([load_bars(db, appending_to), bars.take(newer)])
+    timeframe = detect_timeframe(bars.time)
+    if appending_to is not None and timeframe != appending_to.timeframe:
+        raise MarketDataError(
+            f"{options.symbol} is stored as {appending_to.timeframe} bars; "
+            f"the appended ones make it {timeframe}"
+        )
+    describe_stored(report, bars, timeframe)
+    session_start = options.session_start_minutes
+    if session_start is None:
+        session_start = current.session_start_minutes if current else 0
+    entry = write_version(
+        db,
+        bars,
+        current,
+        {
+            "symbol": options.symbol,
+            "timeframe": timeframe,
+            "owner_id": current.owner_id if current else options.owner_id,
+            "session_start_minutes": session_start,
+            "gap_count": report.gap_count,
+        },
+    )
+    if appending_to is not None:
+        report.rows_stored = len(bars) - appending_to.rows
+    return ImportOutcome(entry=entry, report=report)
+
+
+def import_bars(db: Database[Document], symbol: str, bars: Bars) -> SymbolEntry:
+    """Store bars built in code (tests, benchmarks) as `symbol`, replacing it."""
+    table = RawTable(bars.time, bars.open, bars.high, bars.low, bars.close, bars.volume)
+    entry = import_table(db, table, ImportOptions(symbol=symbol)).entry
+    if entry is None:
+        raise MarketDataError(f"nothing stored for {symbol}")
+    return entry
+
+
+def load_missing_samples(db: Database[Document], reload: bool = False) -> list[SymbolEntry]:
+    """Import the bundled sample series that are not stored yet (all of them if `reload`)."""
+    entries = []
+    for symbol in SAMPLE_FILES:
+        if reload or db[CATALOG_COLLECTION].find_one({"_id": symbol}) is None:
+            outcome = import_table(db, read_sample(symbol), ImportOptions(symbol=symbol))
+            if outcome.entry is not None:
+                entries.append(outcome.entry)
+    return entries

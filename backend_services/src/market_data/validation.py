@@ -1,0 +1,174 @@
+"""Checking imported bars before anything is stored, and the report an import answers.
+
+Rows are numbered from 1, the first data row of the file (the header is not a row).
+Rows out of time order are sorted. Rows sharing a timestamp are refused, or, with
+`duplicates=drop`, all but the first of them in file order are dropped and counted.
+Unreadable times, prices or volumes that are missing or not numbers, prices at or below
+zero, a high below the low, an open or close outside low..high, and negative volume
+refuse the whole import, each problem with its first row numbers.
+
+A gap is a step between consecutive bars longer than the timeframe, unless every bar it
+misses falls in a weekend, from Friday 20:00 to Monday 00:00 UTC, when markets close.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, Field
+
+from backend_services.contracts import TIMEFRAME_SECONDS, Timeframe
+from backend_services.market_data.bars import Bars, MarketDataError
+from backend_services.market_data.table_files import UNREADABLE_TIME, RawTable
+
+MAX_ROWS_LISTED = 20
+MAX_GAPS_LISTED = 20
+_WEEK_S = 7 * 86_400
+_MONDAY_ORIGIN_S = 4 * 86_400  # 1970-01-01 was a Thursday
+_WEEKEND_FROM_S = 4 * 86_400 + 20 * 3_600  # Friday 20:00, counted from Monday 00:00
+
+
+class DuplicatePolicy(StrEnum):
+    REFUSE = "refuse"
+    DROP = "drop"
+
+
+class RowProblem(BaseModel):
+    problem: str
+    count: int = Field(description="Rows with this problem.")
+    rows: list[int] = Field(description=f"The first {MAX_ROWS_LISTED} of them, numbered from 1.")
+
+
+class Gap(BaseModel):
+    after: datetime = Field(description="The last bar before the gap.")
+    before: datetime = Field(description="The first bar after it.")
+    missing_bars: int
+
+
+class ImportReport(BaseModel):
+    """What an import found and did. `problems` is empty when it was stored."""
+
+    rows_read: int
+    rows_stored: int = 0
+    rows_out_of_order: int = Field(0, description="Rows earlier than the row above them.")
+    duplicates_dropped: int = 0
+    already_stored: int = Field(0, description="Appended rows not newer than the stored ones.")
+    timeframe: Timeframe | None = None
+    first: datetime | None = None
+    last: datetime | None = None
+    gap_count: int = 0
+    gaps: list[Gap] = Field(default_factory=list, description="The longest gaps.")
+    problems: list[RowProblem] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+class InvalidBars(MarketDataError):
+    """The file was refused; `report` says why, row by row."""
+
+    def __init__(self, report: ImportReport) -> None:
+        super().__init__("; ".join(f"{p.problem} ({p.count} rows)" for p in report.problems))
+        self.report = report
+
+
+def checked_bars(table: RawTable, duplicates: DuplicatePolicy) -> tuple[Bars, ImportReport]:
+    """The table's bars, sorted and free of duplicates, and the report; InvalidBars with
+    the report when any row is refused."""
+    report = ImportReport(rows_read=len(table), notes=list(table.notes))
+    if len(table) == 0:
+        raise MarketDataError("the file holds no rows")
+    report.problems = _row_problems(table)
+    order = np.argsort(table.time, kind="stable")
+    report.rows_out_of_order = int(np.count_nonzero(np.diff(table.time) < 0))
+    time = table.time[order]
+    repeated = np.flatnonzero(np.diff(time) == 0) + 1  # positions after the first of a run
+    if repeated.size and duplicates is DuplicatePolicy.REFUSE:
+        report.problems.append(
+            _problem(
+                "timestamp repeats an earlier row (duplicates=drop keeps the first)",
+                order[repeated],
+            )
+        )
+    if report.problems:
+        raise InvalidBars(report)
+    keep = np.delete(order, repeated)
+    report.duplicates_dropped = int(repeated.size)
+    bars = Bars(table.time, table.open, table.high, table.low, table.close, table.volume)
+    return bars.take(keep), report
+
+
+def describe_stored(report: ImportReport, bars: Bars, timeframe: Timeframe) -> None:
+    """Fill in what was stored: range, timeframe and gaps of `bars`."""
+    report.rows_stored = len(bars)
+    report.timeframe = timeframe
+    report.first = _datetime(int(bars.time[0]))
+    report.last = _datetime(int(bars.time[-1]))
+    report.gap_count, report.gaps = find_gaps(bars.time, TIMEFRAME_SECONDS[timeframe])
+
+
+def find_gaps(time: npt.NDArray[np.int64], step_s: int) -> tuple[int, list[Gap]]:
+    """How many gaps `time` has, and the longest of them."""
+    steps = np.diff(time)
+    candidates = np.flatnonzero(steps > step_s)
+    if candidates.size == 0:
+        return 0, []
+    missing_start = time[candidates] + step_s
+    missing_end = time[candidates + 1] - step_s  # open time of the last missing bar
+    weekend_only = _only_weekend(missing_start, missing_end)
+    gaps = candidates[~weekend_only]
+    longest = gaps[np.argsort(-steps[gaps], kind="stable")[:MAX_GAPS_LISTED]]
+    listed = [
+        Gap(
+            after=_datetime(int(time[i])),
+            before=_datetime(int(time[i + 1])),
+            missing_bars=int(steps[i] // step_s) - 1,
+        )
+        for i in sorted(longest)
+    ]
+    return int(gaps.size), listed
+
+
+def _only_weekend(
+    start: npt.NDArray[np.int64], end: npt.NDArray[np.int64]
+) -> npt.NDArray[np.bool_]:
+    """True where [start, end] lies within one weekend."""
+    week_start, week_end = (
+        (start - _MONDAY_ORIGIN_S) // _WEEK_S,
+        (end - _MONDAY_ORIGIN_S) // _WEEK_S,
+    )
+    into_week = (start - _MONDAY_ORIGIN_S) % _WEEK_S
+    within: npt.NDArray[np.bool_] = (week_start == week_end) & (into_week >= _WEEKEND_FROM_S)
+    return within
+
+
+def _row_problems(table: RawTable) -> list[RowProblem]:
+    prices = np.stack([table.open, table.high, table.low, table.close])
+    checks = [
+        (table.time == UNREADABLE_TIME, "time is not a readable timestamp"),
+        (
+            ~np.isfinite(prices).all(axis=0) | ~np.isfinite(table.volume),
+            "a price or the volume is missing or not a number",
+        ),
+        ((prices <= 0).any(axis=0), "a price is zero or negative"),
+        (table.high < table.low, "high is below low"),
+        (
+            (table.open > table.high)
+            | (table.open < table.low)
+            | (table.close > table.high)
+            | (table.close < table.low),
+            "open or close lies outside low..high",
+        ),
+        (table.volume < 0, "volume is negative"),
+    ]
+    return [_problem(reason, np.flatnonzero(failed)) for failed, reason in checks if failed.any()]
+
+
+def _problem(reason: str, positions: npt.NDArray[np.intp]) -> RowProblem:
+    first = np.sort(positions)[:MAX_ROWS_LISTED]
+    return RowProblem(problem=reason, count=int(positions.size), rows=[int(p) + 1 for p in first])
+
+
+def _datetime(epoch_s: int) -> datetime:
+    return datetime.fromtimestamp(epoch_s, tz=UTC)
