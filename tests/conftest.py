@@ -21,7 +21,8 @@ from pymongo.database import Database
 
 from backend.users import USERS_COLLECTION, issue_token
 from backend_services.local_stack import free_port, mongo_reachable, start_embedded_mongo
-from backend_services.market_data.store import ensure_indexes, load_missing_samples
+from backend_services.market_data.importer import load_missing_samples
+from backend_services.market_data.store import ensure_indexes
 from backend_services.mongo import sync_client
 from backend_services.signing import ServiceSignature
 
@@ -69,7 +70,7 @@ def stack(mongo: Mongo, db: Database[Document], logs_dir: Path) -> Iterator[Stac
         database_name=mongo.database_name,
         logs_dir=logs_dir,
         secret=uuid.uuid4().hex,
-        extra_env={"WORKERS": "2"},
+        extra_env={"WORKERS": "2", "MAX_UPLOAD_MB": "2"},
     )
     services.start_backend_services()
     services.start_backend()

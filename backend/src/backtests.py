@@ -34,15 +34,25 @@ class BacktestStore:
         self._collection = collection
 
     async def create(
-        self, user_id: str, strategy: StrategySnapshot, params: BacktestParams
+        self,
+        user_id: str,
+        strategy: StrategySnapshot,
+        params: BacktestParams,
+        input_key: str,
+        data_version: int,
     ) -> Backtest:
+        """Record a backtest. If an identical one (same `input_key`) has completed, this
+        one is completed at once with a copy of its result, marked `cached`; otherwise it
+        waits for dispatch."""
         now = utc_now()
-        document = {
+        document: Document = {
             "_id": str(uuid.uuid4()),
             "user_id": user_id,
             "strategy_id": strategy.id,
             "strategy": strategy.model_dump(mode="json"),
             "params": params.model_dump(mode="json"),
+            "input_key": input_key,
+            "data_version": data_version,
             "status": BacktestStatus.PENDING.value,
             "progress": 0.0,
             "execution_id": None,
@@ -51,6 +61,12 @@ class BacktestStore:
             "created_at": now,
             "updated_at": now,
         }
+        earlier = await self._collection.find_one(
+            {"input_key": input_key, "status": BacktestStatus.COMPLETED.value}, {"result": 1}
+        )
+        if earlier is not None and earlier.get("result") is not None:
+            reused = earlier["result"] | {"strategy_id": strategy.id, "cached": True}
+            document |= _result_fields(reused) | {"status": BacktestStatus.COMPLETED.value}
         await self._collection.insert_one(document)
         return Backtest.from_document(document)
 
@@ -70,6 +86,7 @@ class BacktestStore:
             user_id=document["user_id"],
             strategy=StrategySnapshot.model_validate(document["strategy"]),
             params=BacktestParams.model_validate(document["params"]),
+            data_version=document.get("data_version"),
         )
 
     async def list_for_strategy(self, user_id: str, strategy_id: str) -> list[BacktestSummary]:
@@ -122,11 +139,7 @@ class BacktestStore:
             "updated_at": utc_now(),
         }
         if report.result is not None:
-            result = report.result.model_dump()
-            changes["result"] = result
-            # Kept apart from the result so a list reads a few numbers, not every trade.
-            changes["statistics"] = {name: result[name] for name in BacktestStatistics.model_fields}
-            changes["progress"] = 100.0
+            changes |= _result_fields(report.result.model_dump())
         outcome = await self._collection.update_one(
             {
                 "_id": report.backtest_id,
@@ -205,6 +218,15 @@ class BacktestStore:
             return_document=ReturnDocument.AFTER,
         )
         return Backtest.from_document(document) if document else None
+
+
+def _result_fields(result: Document) -> Document:
+    return {
+        "result": result,
+        # Kept apart from the result so a list reads a few numbers, not every trade.
+        "statistics": {name: result[name] for name in BacktestStatistics.model_fields},
+        "progress": 100.0,
+    }
 
 
 def _summary(document: Document) -> BacktestSummary:

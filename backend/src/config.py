@@ -21,6 +21,9 @@ class Settings(BaseSettings):
         default=5, alias="DISPATCH_ATTEMPTS", ge=1, description="Tries to hand a backtest over."
     )
     supervise_interval_s: float = Field(default=5.0, alias="SUPERVISE_INTERVAL_S", gt=0)
+    max_upload_mb: int = Field(
+        default=200, alias="MAX_UPLOAD_MB", ge=1, description="Largest market-data upload."
+    )
     max_concurrent_requests: int = Field(
         default=16,
         alias="MAX_CONCURRENT_REQUESTS",

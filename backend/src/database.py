@@ -24,5 +24,8 @@ async def ensure_indexes(database: AsyncDatabase[dict[str, Any]]) -> None:
     )
     await database[BACKTESTS_COLLECTION].create_index("execution_id")
     await database[BACKTESTS_COLLECTION].create_index(
+        [("input_key", ASCENDING), ("status", ASCENDING)]
+    )
+    await database[BACKTESTS_COLLECTION].create_index(
         [("status", ASCENDING), ("updated_at", ASCENDING)]
     )

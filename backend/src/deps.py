@@ -15,6 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from backend.backtests import BacktestStore
 from backend.config import Settings
 from backend.database import BACKTESTS_COLLECTION, STRATEGIES_COLLECTION
+from backend.market_data_imports import ImportRunner
 from backend.schemas import Backtest, Strategy
 from backend.services.backtest_client import BacktestServiceClient
 from backend.strategies import StrategyStore
@@ -39,6 +40,12 @@ async def _backtest_client(request: Request) -> BacktestServiceClient:
     return client
 
 
+async def _import_runner(request: Request) -> ImportRunner:
+    runner: ImportRunner = request.app.state.import_runner
+    return runner
+
+
+ImportRunnerDep = Annotated[ImportRunner, Depends(_import_runner)]
 DatabaseDep = Annotated[AsyncDatabase[dict[str, Any]], Depends(_database)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 BacktestClientDep = Annotated[BacktestServiceClient, Depends(_backtest_client)]

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from backend.backtests import BacktestStore
 from backend.config import Settings
 from backend.database import BACKTESTS_COLLECTION, ensure_indexes
+from backend.market_data_imports import ImportRunner
 from backend.routes import backtest, health, market_data, strategy
 from backend.services.backtest_client import BacktestServiceClient
 from backend.supervisor import BacktestSupervisor
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.database = database
         app.state.backtest_client = client
+        app.state.import_runner = ImportRunner(settings.mongo_url, settings.mongo_db)
         supervisor = BacktestSupervisor(
             BacktestStore(database[BACKTESTS_COLLECTION]),
             client,
@@ -51,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             for task in background:
                 task.cancel()
+            app.state.import_runner.close()
             await client.aclose()
             await mongo.close()
 
@@ -60,7 +63,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.service_secret,
         settings.max_concurrent_requests,
         health_path=health.HEALTH_PATH,
-        body_limits={SAVE_RESULT_PATH: MAX_RESULT_BYTES},
+        body_limits={
+            SAVE_RESULT_PATH: MAX_RESULT_BYTES,
+            market_data.SYMBOLS_PATH: settings.max_upload_mb << 20,
+        },
     )
     for module in (health, strategy, backtest, market_data):
         app.include_router(module.router)

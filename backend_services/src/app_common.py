@@ -42,7 +42,8 @@ def set_up_app(
     health_path: str,
     body_limits: Mapping[str, int] | None = None,
 ) -> None:
-    """Shared set-up; `body_limits` raises the body bound for some paths (bytes)."""
+    """Shared set-up; `body_limits` sets the body bound (bytes) of paths starting with
+    each of its keys."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -81,7 +82,11 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        limit = self._limits.get(scope["path"], self._default)
+        path: str = scope["path"]
+        limit = next(
+            (bound for prefix, bound in self._limits.items() if path.startswith(prefix)),
+            self._default,
+        )
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             response = JSONResponse(_too_large(limit), status_code=413)

@@ -32,6 +32,12 @@ class Settings(BaseSettings):
         description="A running execution silent this long is taken for dead and re-run.",
     )
     supervise_interval_s: float = Field(default=5.0, alias="SUPERVISE_INTERVAL_S", gt=0)
+    market_data_cache_mb: int = Field(
+        default=256,
+        alias="MARKET_DATA_CACHE_MB",
+        ge=0,
+        description="Bars each worker process keeps loaded, least recently used first out.",
+    )
     max_concurrent_requests: int = Field(
         default=16,
         alias="MAX_CONCURRENT_REQUESTS",

@@ -7,6 +7,8 @@ timezone-aware UTC datetimes, money is in the quote currency of the symbol.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
@@ -19,6 +21,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+# Raised whenever a change to the engine changes results, so none computed before is reused.
+ENGINE_VERSION = 1
 
 Timeframe = Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w"]
 TIMEFRAME_SECONDS: dict[Timeframe, int] = {
@@ -157,6 +162,17 @@ class ResolvedBacktest(WireModel):
     parameters: CrossoverParameters
     costs: Costs
 
+    def input_key(self, data_version: int) -> str:
+        """Identifies the work: equal keys give equal results, so a finished result can be
+        reused. Changes whenever the engine's results would (ENGINE_VERSION)."""
+        work = {
+            "engine": ENGINE_VERSION,
+            "data_version": data_version,
+            **self.model_dump(mode="json"),
+        }
+        canonical = json.dumps(work, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
     @classmethod
     def resolve(cls, strategy: StrategySnapshot, params: BacktestParams) -> ResolvedBacktest:
         """Apply the params' overrides to the strategy; raises ValueError if inconsistent."""
@@ -180,6 +196,13 @@ class RunBacktestRequest(WireModel):
     strategy: StrategySnapshot
     params: BacktestParams
     priority: int = Field(default=5, ge=0, le=9)
+    data_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="The symbol's market-data version when the backtest was submitted. "
+        "A worker holding it in its cache reads nothing; otherwise the run takes the "
+        "version current when it starts. The result names the version used.",
+    )
 
 
 class RunBacktestAccepted(WireModel):
@@ -252,6 +275,12 @@ class BacktestResult(BacktestStatistics):
     initial_capital: float
     trades: list[Trade]
     equity_curve: EquityCurve
+    data_version: int | None = Field(default=None, description="Market-data version used.")
+    cached: bool = Field(
+        default=False,
+        description="True when this is the stored result of an identical earlier backtest "
+        "(same strategy, parameters and market-data version), not computed again.",
+    )
 
 
 class BacktestExecution(WireModel):

@@ -50,7 +50,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             workers=settings.workers,
             job=run_execution,
             initializer=init_worker,
-            initargs=(settings.mongo_url, settings.mongo_db, settings.heartbeat_interval_s),
+            initargs=(
+                settings.mongo_url,
+                settings.mongo_db,
+                settings.heartbeat_interval_s,
+                settings.market_data_cache_mb << 20,
+            ),
             on_run_ended=service.on_run_ended,
         )
         service.attach_pool(pool)

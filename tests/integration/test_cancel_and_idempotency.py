@@ -8,19 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import Stack, backtest_params, wait_for_backtest
+from helpers import Stack, backtest_params, long_run_params, wait_for_backtest
 
 from backend_services.contracts import ExecutionReport
 from backend_services.signing import ServiceSignature
 
 pytestmark = pytest.mark.integration
-
-LONG_RUN = backtest_params(
-    start_date="2000-01-01T00:00:00Z",
-    end_date="2030-01-01T00:00:00Z",
-    timeframe="1m",
-    parameters={"fast": 200, "slow": 800},
-)
 
 
 def test_cancel_stops_a_running_backtest_within_a_second(
@@ -30,7 +23,7 @@ def test_cancel_stops_a_running_backtest_within_a_second(
     long_symbol: str,
 ) -> None:
     strategy = create_strategy(symbol=long_symbol, timeframe="1m")
-    started = api.post(f"/api/strategy/{strategy['id']}/backtest", json=LONG_RUN).json()
+    started = api.post(f"/api/strategy/{strategy['id']}/backtest", json=long_run_params()).json()
     wait_for_backtest(api, started["id"], until=lambda b: b["status"] == "running")
 
     cancelled = api.delete(f"/api/backtest/{started['id']}")

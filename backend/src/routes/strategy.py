@@ -91,7 +91,10 @@ async def start_backtest(
     settings: SettingsDep,
     background: BackgroundTasks,
 ) -> Backtest:
-    """Record a backtest and hand it to the compute service in the background.
+    """Record a backtest and hand it to the compute service in the background; answered
+    as completed at once, with the stored result marked `cached`, when an identical
+    backtest (same rules, parameters, costs, range and market-data version) completed
+    before.
 
     Refused with 422, before anything is stored, when the parameters contradict each
     other or the stored market data cannot serve the symbol, timeframe or range.
@@ -105,7 +108,8 @@ async def start_backtest(
         costs=strategy.costs,
     )
     try:
-        await check_data_for(database, ResolvedBacktest.resolve(snapshot, params))
+        resolved = ResolvedBacktest.resolve(snapshot, params)
+        entry = await check_data_for(database, resolved)
     except ValidationError as invalid:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -115,8 +119,13 @@ async def start_backtest(
         # The same shape as FastAPI's own validation errors, so clients parse one kind.
         detail = [{"loc": ["body"], "msg": str(missing), "type": "no_market_data"}]
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
-    backtest = await store.create(user.id, snapshot, params)
-    background.add_task(run_backtest_task, backtest.id, store, client, settings.dispatch_attempts)
+    backtest = await store.create(
+        user.id, snapshot, params, resolved.input_key(entry.version), entry.version
+    )
+    if backtest.status is BacktestStatus.PENDING:
+        background.add_task(
+            run_backtest_task, backtest.id, store, client, settings.dispatch_attempts
+        )
     return backtest
 
 

@@ -36,7 +36,8 @@ from backend_services.contracts import (
     utc_now,
 )
 from backend_services.market_data.bars import MarketDataError
-from backend_services.market_data.store import find_symbol, load_bars
+from backend_services.market_data.cache import BarsCache
+from backend_services.market_data.series import load_series
 from backend_services.mongo import sync_client
 from backend_services.services.backtest.backtest_engine import BacktestEngine
 from backend_services.services.backtest.execution_store import EXECUTIONS_COLLECTION
@@ -55,20 +56,25 @@ _RUNNING = ExecutionStatus.RUNNING.value
 class _WorkerContext:
     database: Database[Document] | None = None
     heartbeat_interval_s = 1.0
+    cache = BarsCache(0)
 
 
 class ExecutionCancelled(Exception):
     """The record stopped being `running` under this run while the work was under way."""
 
 
-def init_worker(mongo_url: str, mongo_db: str, heartbeat_interval_s: float) -> None:
-    """Process-pool initializer: one MongoDB client per worker process, and a lower CPU
-    priority, so that when backtests keep every core busy the services' event loops
-    (and MongoDB) still get the CPU at once and the API stays responsive."""
+def init_worker(
+    mongo_url: str, mongo_db: str, heartbeat_interval_s: float, cache_bytes: int
+) -> None:
+    """Process-pool initializer: one MongoDB client and one bars cache per worker
+    process, and a lower CPU priority, so that when backtests keep every core busy the
+    services' event loops (and MongoDB) still get the CPU at once and the API stays
+    responsive."""
     os.nice(WORKER_NICENESS)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     _WorkerContext.database = sync_client(mongo_url)[mongo_db]
     _WorkerContext.heartbeat_interval_s = heartbeat_interval_s
+    _WorkerContext.cache = BarsCache(cache_bytes)
 
 
 def _exit_with_parent(parent_pid: int) -> None:
@@ -194,23 +200,20 @@ def _backtest(
 ) -> BacktestResult:
     backtest = ResolvedBacktest.resolve(request.strategy, request.params)
     progress.report(1)
-    entry = find_symbol(database, backtest.symbol)
-    if not entry.can_serve(backtest.timeframe):
-        raise MarketDataError(
-            f"{backtest.symbol} is stored as {entry.timeframe} bars and cannot be split "
-            f"into {backtest.timeframe} bars"
-        )
-    bars = load_bars(
+    series = load_series(
         database,
-        entry,
-        int(backtest.start_date.timestamp()),
-        int(backtest.end_date.timestamp()),
+        _WorkerContext.cache,
+        backtest.symbol,
+        backtest.timeframe,
+        request.data_version,
         on_bucket=lambda fraction: progress.report(2 + 48 * fraction),
     )
-    if backtest.timeframe != entry.timeframe:
-        bars = bars.resample(backtest.timeframe)
+    bars = series.bars.between(
+        int(backtest.start_date.timestamp()), int(backtest.end_date.timestamp())
+    )
     engine = BacktestEngine(on_progress=lambda fraction: progress.report(50 + 49 * fraction))
-    return engine.run(bars, backtest, strategy_id=request.strategy.id)
+    result = engine.run(bars, backtest, strategy_id=request.strategy.id)
+    return result.model_copy(update={"data_version": series.version})
 
 
 def _completed(result: BacktestResult) -> Document:

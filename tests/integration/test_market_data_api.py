@@ -1,0 +1,187 @@
+"""Market data through the API: uploads with their reports, ownership, and backtests
+that reuse an identical earlier result."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import backtest_params, strategy_fields, wait_for_backtest
+
+pytestmark = pytest.mark.integration
+
+SYMBOLS = "/api/market-data/symbols"
+CSV = {"Content-Type": "text/csv"}
+
+
+def daily_csv(days: int, start: str = "2020-01-01", price: float = 100.0) -> bytes:
+    rng = np.random.default_rng(days)
+    close = price * np.exp(np.cumsum(rng.normal(0, 0.01, days)))
+    frame = pd.DataFrame(
+        {
+            "Date": pd.date_range(start, periods=days, freq="D").strftime("%Y-%m-%d"),
+            "Open": close,
+            "High": close * 1.01,
+            "Low": close * 0.99,
+            "Close": close,
+            "Volume": 1_000,
+        }
+    )
+    return frame.to_csv(index=False).encode()
+
+
+def new_symbol() -> str:
+    return f"U{uuid.uuid4().hex[:8].upper()}"
+
+
+def upload(api: httpx.Client, symbol: str, content: bytes, **query: Any) -> httpx.Response:
+    return api.post(f"{SYMBOLS}/{symbol}", content=content, headers=CSV, params=query)
+
+
+def test_upload_reports_and_stores_a_new_symbol(api: httpx.Client) -> None:
+    symbol = new_symbol()
+
+    response = upload(api, symbol, daily_csv(30))
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["report"]["rows_read"] == body["report"]["rows_stored"] == 30
+    assert body["report"]["timeframe"] == "1d"
+    assert body["symbol"]["version"] == 1
+    assert body["symbol"]["timeframes"] == ["1d", "1w"]
+    details = api.get(f"{SYMBOLS}/{symbol}").json()
+    assert (details["rows"], details["first"][:10], details["last"][:10]) == (
+        30,
+        "2020-01-01",
+        "2020-01-30",
+    )
+    assert symbol in [entry["symbol"] for entry in api.get(SYMBOLS).json()]
+
+
+def test_refused_rows_answer_422_with_row_numbers_and_keep_the_stored_data(
+    api: httpx.Client,
+) -> None:
+    symbol = new_symbol()
+    upload(api, symbol, daily_csv(10))
+    bad = daily_csv(12).decode().splitlines()
+    bad[3] = "2020-01-03,5,4,6,5,100"  # row 3: high below low
+    bad[7] = "2020-01-07,abc,4,3,3.5,100"  # row 7: open not a number
+
+    response = upload(api, symbol, "\n".join(bad).encode())
+
+    assert response.status_code == 422
+    problems = {p["problem"]: p["rows"] for p in response.json()["detail"]["report"]["problems"]}
+    assert problems["high is below low"] == [3]
+    assert problems["a price or the volume is missing or not a number"] == [7]
+    assert api.get(f"{SYMBOLS}/{symbol}").json()["rows"] == 10
+
+
+def test_duplicates_are_refused_unless_asked_to_drop_them(api: httpx.Client) -> None:
+    symbol = new_symbol()
+    lines = daily_csv(5).decode().splitlines()
+    doubled = "\n".join([*lines, lines[2]]).encode()
+
+    assert upload(api, symbol, doubled).status_code == 422
+    response = upload(api, symbol, doubled, duplicates="drop")
+
+    assert response.status_code == 201
+    assert response.json()["report"]["duplicates_dropped"] == 1
+
+
+def test_append_adds_newer_bars_as_a_new_version(api: httpx.Client) -> None:
+    symbol = new_symbol()
+    upload(api, symbol, daily_csv(20))
+
+    response = upload(api, symbol, daily_csv(10, start="2020-01-16"), mode="append")
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["report"]["already_stored"], body["report"]["rows_stored"]) == (5, 5)
+    assert (body["symbol"]["rows"], body["symbol"]["version"]) == (25, 2)
+    again = upload(api, symbol, daily_csv(10, start="2020-01-16"), mode="append")
+    assert again.status_code == 200
+    assert again.json()["symbol"] is None
+
+
+def test_parquet_upload(api: httpx.Client) -> None:
+    frame = pd.read_csv(io.BytesIO(daily_csv(15)), parse_dates=["Date"]).set_index("Date")
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer)
+
+    response = api.post(
+        f"{SYMBOLS}/{new_symbol()}",
+        content=buffer.getvalue(),
+        headers={"Content-Type": "application/vnd.apache.parquet"},
+    )
+
+    assert response.status_code == 201, response.text
+    assert response.json()["symbol"]["rows"] == 15
+
+
+def test_only_the_importer_changes_or_deletes_a_symbol(
+    new_client: Callable[[], httpx.Client],
+) -> None:
+    owner, other = new_client(), new_client()
+    symbol = new_symbol()
+    upload(owner, symbol, daily_csv(10))
+
+    assert upload(other, symbol, daily_csv(12)).status_code == 403
+    assert other.delete(f"{SYMBOLS}/{symbol}").status_code == 403
+    assert other.delete(f"{SYMBOLS}/GOOG").status_code == 403  # the bundled samples stay
+    assert owner.delete(f"{SYMBOLS}/{symbol}").status_code == 204
+    assert owner.get(f"{SYMBOLS}/{symbol}").status_code == 404
+    assert owner.delete(f"{SYMBOLS}/{symbol}").status_code == 404
+
+
+def test_upload_over_the_size_bound_is_413(api: httpx.Client) -> None:
+    too_large = b"x" * (3 << 20)  # the test stack allows 2 MiB
+
+    response = upload(api, new_symbol(), too_large)
+
+    assert response.status_code == 413
+
+
+def test_unreadable_upload_is_422(api: httpx.Client) -> None:
+    response = upload(api, new_symbol(), b"just,some\ntext,here\n")
+
+    assert response.status_code == 422
+    assert "no time column" in response.json()["detail"]["msg"]
+
+
+def test_identical_backtest_reuses_the_stored_result_until_the_data_changes(
+    api: httpx.Client,
+) -> None:
+    symbol = new_symbol()
+    upload(api, symbol, daily_csv(400))
+    strategy = api.post(
+        "/api/strategy",
+        json=strategy_fields(symbol=symbol, parameters={"fast": 5, "slow": 20}),
+    ).json()
+    params = backtest_params(start_date="2020-01-01T00:00:00Z", end_date="2021-12-31T00:00:00Z")
+    path = f"/api/strategy/{strategy['id']}/backtest"
+    computed = wait_for_backtest(api, api.post(path, json=params).json()["id"])
+    assert computed["status"] == "completed", computed["error"]
+    assert computed["result"]["cached"] is False
+
+    reused = api.post(path, json=params)
+
+    assert reused.status_code == 202
+    body = reused.json()
+    assert body["status"] == "completed"
+    assert body["execution_id"] is None
+    assert body["result"]["cached"] is True
+    assert body["result"]["total_return"] == computed["result"]["total_return"]
+    assert body["result"]["trades"] == computed["result"]["trades"]
+
+    upload(api, symbol, daily_csv(400, price=50.0))  # new data: a new version
+    recomputed = api.post(path, json=params).json()
+    assert recomputed["status"] == "pending"
+    finished = wait_for_backtest(api, recomputed["id"])
+    assert finished["result"]["cached"] is False
+    assert finished["result"]["data_version"] == 2
