@@ -5,20 +5,24 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from backend_services.contracts import (
+    DEFAULT_PARAMETERS,
     BacktestParams,
     BacktestResult,
     BacktestStatistics,
     Costs,
-    CrossoverParameters,
+    Orders,
+    Parameters,
+    Rules,
     Symbol,
     Text,
-    Timeframe,
+    check_rules,
 )
+from backend_services.timeframes import Timeframe
 
 
 class StrategyFields(BaseModel):
@@ -28,12 +32,23 @@ class StrategyFields(BaseModel):
     description: Text = ""
     symbol: Symbol
     timeframe: Timeframe = "1d"
-    parameters: CrossoverParameters = Field(default_factory=CrossoverParameters)
+    parameters: Parameters = Field(
+        default_factory=lambda: dict(DEFAULT_PARAMETERS),
+        description="Named numbers the rules use; a backtest may override them.",
+    )
+    rules: Rules = Field(default_factory=Rules)
+    orders: Orders = Field(default_factory=Orders)
     costs: Costs = Field(default_factory=Costs)
+
+    @model_validator(mode="after")
+    def _rules_parse(self) -> Self:
+        """A rule that would fail a backtest is refused when the strategy is saved."""
+        check_rules(self.rules, self.parameters)
+        return self
 
 
 class StrategyCreate(StrategyFields):
-    """A moving-average crossover strategy: the periods of its averages and its costs."""
+    """A strategy: its market, rules, parameters, orders and costs."""
 
 
 class StrategyUpdate(StrategyFields):
@@ -48,7 +63,7 @@ class Strategy(StrategyFields):
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> Strategy:
         return cls.model_validate(
-            {name: document[name] for name in cls.model_fields if name != "id"}
+            {name: document[name] for name in cls.model_fields if name in document}
             | {"id": document["_id"]}
         )
 

@@ -22,20 +22,12 @@ from pydantic import (
     model_validator,
 )
 
-# Raised whenever a change to the engine changes results, so none computed before is reused.
-ENGINE_VERSION = 1
+from backend_services.rules.evaluate import check_period_values
+from backend_services.rules.parser import MAX_RULE_CHARS, RESERVED_NAMES, RuleError, parse_rule
+from backend_services.timeframes import Timeframe
 
-Timeframe = Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w"]
-TIMEFRAME_SECONDS: dict[Timeframe, int] = {
-    "1m": 60,
-    "5m": 300,
-    "15m": 900,
-    "30m": 1_800,
-    "1h": 3_600,
-    "4h": 14_400,
-    "1d": 86_400,
-    "1w": 604_800,
-}
+# Raised whenever a change to the engine changes results, so none computed before is reused.
+ENGINE_VERSION = 2
 
 
 def _storable(text: str) -> str:
@@ -50,7 +42,18 @@ def _storable(text: str) -> str:
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
 Symbol = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._\-]+$")]
 Text = Annotated[str, Field(max_length=2_000), AfterValidator(_storable)]
-Period = Annotated[int, Field(ge=1, le=1_000)]
+ParameterName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=32,
+        pattern=r"^[a-z_][a-z0-9_]*$",
+        description="Lower case letters, digits and _, not starting with a digit.",
+    ),
+]
+ParameterValue = Annotated[float, Field(ge=-1e9, le=1e9)]
+Parameters = Annotated[dict[ParameterName, ParameterValue], Field(max_length=20)]
+RuleText = Annotated[str, Field(min_length=1, max_length=MAX_RULE_CHARS)]
 Count = Annotated[int, Field(ge=0, le=10**12)]
 MAX_CAPITAL = 1e12
 EARLIEST_DATE = datetime(1900, 1, 1, tzinfo=UTC)
@@ -74,6 +77,22 @@ FINAL_STATUSES = frozenset(
 )
 
 
+def check_rules(rules: Rules, parameters: dict[str, float]) -> None:
+    """ValueError naming the first rule that does not parse with these parameters, or the
+    parameter whose value cannot serve where a rule uses it as a period."""
+    named = rules.named()
+    if "long_entry" not in named and "short_entry" not in named:
+        raise ValueError("a strategy needs a long_entry or a short_entry rule")
+    clashes = sorted(set(parameters) & RESERVED_NAMES)
+    if clashes:
+        raise ValueError(f"parameter names clash with the rule language: {', '.join(clashes)}")
+    for name, text in named.items():
+        try:
+            check_period_values(parse_rule(text, parameters), parameters)
+        except (RuleError, ValueError) as error:
+            raise ValueError(f"rules.{name}: {error}") from None
+
+
 def as_utc(moment: datetime) -> datetime:
     """Read a naive datetime as UTC and convert an aware one to UTC."""
     if moment.tzinfo is None:
@@ -91,19 +110,69 @@ class Costs(WireModel):
     commission_pct: float = Field(
         default=0.001, ge=0, le=0.1, description="Fraction of the traded value, per fill."
     )
+    fee_per_fill: float = Field(
+        default=0.0, ge=0, le=1e6, description="A fixed amount of money, per fill."
+    )
+    slippage_pct: float = Field(
+        default=0.0, ge=0, le=0.1, description="Fill prices move this fraction against you."
+    )
 
 
-class CrossoverParameters(WireModel):
-    """Parameters of the moving-average crossover: the periods of its two averages."""
+class Sizing(WireModel):
+    """How much each entry buys (or sells short)."""
 
-    fast: Period = 10
-    slow: Period = 30
+    kind: Literal["fraction_of_equity", "fixed_cash", "fixed_units"] = "fraction_of_equity"
+    value: float = Field(
+        default=1.0,
+        gt=0,
+        le=MAX_CAPITAL,
+        description="The fraction (at most 1), the cash, or the units.",
+    )
 
     @model_validator(mode="after")
-    def _fast_below_slow(self) -> Self:
-        if self.fast >= self.slow:
-            raise ValueError(f"fast ({self.fast}) must be smaller than slow ({self.slow})")
+    def _fraction_at_most_one(self) -> Self:
+        if self.kind == "fraction_of_equity" and self.value > 1:
+            raise ValueError("a fraction of equity is at most 1")
         return self
+
+
+class Orders(WireModel):
+    """How signals become orders: fills, size, and the exits that are not rules."""
+
+    fill: Literal["next_open", "close"] = Field(
+        default="next_open",
+        description="A signal on a bar's close fills at the next open, or at that close.",
+    )
+    sizing: Sizing = Field(default_factory=Sizing)
+    stop_loss_pct: float | None = Field(
+        default=None, gt=0, lt=1, description="Exit this fraction below (short: above) entry."
+    )
+    take_profit_pct: float | None = Field(
+        default=None, gt=0, le=100, description="Exit this fraction above (short: below) entry."
+    )
+    trailing_stop_pct: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="Exit this fraction below the highest high since entry (short: above "
+        "the lowest low).",
+    )
+
+
+DEFAULT_PARAMETERS = {"fast": 10.0, "slow": 30.0}
+
+
+class Rules(WireModel):
+    """When to enter and leave, in the rule language; a missing rule never fires."""
+
+    long_entry: RuleText | None = "crossover(sma(close, fast), sma(close, slow))"
+    long_exit: RuleText | None = "crossunder(sma(close, fast), sma(close, slow))"
+    short_entry: RuleText | None = None
+    short_exit: RuleText | None = None
+
+    def named(self) -> dict[str, str]:
+        """The rules that are set, by name."""
+        return {name: text for name, text in self.model_dump().items() if text is not None}
 
 
 class StrategySnapshot(WireModel):
@@ -113,13 +182,15 @@ class StrategySnapshot(WireModel):
     name: Text
     symbol: Symbol
     timeframe: Timeframe
-    parameters: CrossoverParameters
+    parameters: Parameters = Field(default_factory=lambda: dict(DEFAULT_PARAMETERS))
+    rules: Rules = Field(default_factory=Rules)
+    orders: Orders = Field(default_factory=Orders)
     costs: Costs
 
-
-class ParameterOverrides(WireModel):
-    fast: Period | None = None
-    slow: Period | None = None
+    @model_validator(mode="after")
+    def _rules_parse(self) -> Self:
+        check_rules(self.rules, self.parameters)
+        return self
 
 
 class BacktestParams(WireModel):
@@ -130,7 +201,9 @@ class BacktestParams(WireModel):
     initial_capital: float = Field(default=10_000.0, gt=0, le=MAX_CAPITAL)
     timeframe: Timeframe | None = None
     symbol: Symbol | None = None
-    parameters: ParameterOverrides = Field(default_factory=ParameterOverrides)
+    parameters: Parameters = Field(
+        default_factory=dict, description="Values replacing the strategy's, by name."
+    )
     costs: Costs | None = None
 
     @field_validator("start_date", "end_date")
@@ -159,8 +232,15 @@ class ResolvedBacktest(WireModel):
     start_date: datetime
     end_date: datetime
     initial_capital: float
-    parameters: CrossoverParameters
+    parameters: Parameters
+    rules: Rules
+    orders: Orders
     costs: Costs
+
+    @model_validator(mode="after")
+    def _rules_parse(self) -> Self:
+        check_rules(self.rules, self.parameters)
+        return self
 
     def input_key(self, data_version: int) -> str:
         """Identifies the work: equal keys give equal results, so a finished result can be
@@ -176,16 +256,18 @@ class ResolvedBacktest(WireModel):
     @classmethod
     def resolve(cls, strategy: StrategySnapshot, params: BacktestParams) -> ResolvedBacktest:
         """Apply the params' overrides to the strategy; raises ValueError if inconsistent."""
-        overrides = params.parameters.model_dump(exclude_none=True)
+        unknown = sorted(set(params.parameters) - set(strategy.parameters))
+        if unknown:
+            raise ValueError(f"the strategy has no parameter named {', '.join(unknown)}")
         return cls(
             symbol=params.symbol or strategy.symbol,
             timeframe=params.timeframe or strategy.timeframe,
             start_date=params.start_date,
             end_date=params.end_date,
             initial_capital=params.initial_capital,
-            parameters=CrossoverParameters.model_validate(
-                strategy.parameters.model_dump() | overrides
-            ),
+            parameters=strategy.parameters | params.parameters,
+            rules=strategy.rules,
+            orders=strategy.orders,
             costs=params.costs or strategy.costs,
         )
 
@@ -219,7 +301,7 @@ class Trade(WireModel):
     size: float = Field(description="Units held.")
     pnl: float = Field(description="Profit in money, after costs.")
     return_fraction: float = Field(description="pnl divided by the money put in at entry.")
-    exit_reason: Literal["signal", "end_of_data"]
+    exit_reason: Literal["signal", "stop_loss", "take_profit", "trailing_stop", "end_of_data"]
     bars_held: Count
 
 
@@ -243,15 +325,20 @@ class BacktestStatistics(WireModel):
     a profit factor without a losing trade) are null rather than infinite.
     """
 
+    duration_days: float = Field(description="From the first bar's open time to the last's.")
     final_equity: float
+    equity_peak: float
     total_return: float
     buy_and_hold_return: float
     cagr: float
     volatility: float = Field(description="Annualised standard deviation of bar returns.")
     sharpe_ratio: float | None
     sortino_ratio: float | None
+    calmar_ratio: float | None
     max_drawdown: float = Field(le=0, description="Deepest fall from a peak, negative.")
+    average_drawdown: float = Field(le=0, description="Average depth of the drawdowns.")
     max_drawdown_duration_bars: Count
+    average_drawdown_duration_bars: float
     exposure: float = Field(description="Fraction of bars with a position open.")
     total_trades: Count
     win_rate: float | None
@@ -259,7 +346,14 @@ class BacktestStatistics(WireModel):
     best_trade: float | None
     worst_trade: float | None
     average_trade: float | None
+    max_trade_duration_bars: Count | None
+    average_trade_duration_bars: float | None
     expectancy: float | None = Field(description="Average pnl per trade, in money.")
+    sqn: float | None = Field(description="System quality number.")
+    trading_days_per_year: Literal[252, 365] = Field(
+        description="365 when a fifth of the bars or more fall on weekends (a market "
+        "that never closes), else 252."
+    )
     periods_per_year: float = Field(description="Bars per year used to annualise.")
 
 

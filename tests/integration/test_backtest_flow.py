@@ -103,3 +103,33 @@ def test_parameter_overrides_change_the_run(
     faster_result = wait_for_backtest(api, faster.json()["id"])["result"]
 
     assert faster_result["total_trades"] > default_result["total_trades"]
+
+
+def test_a_rule_strategy_trading_both_sides_with_stops(
+    api: httpx.Client, create_strategy: Callable[..., dict[str, Any]]
+) -> None:
+    strategy = create_strategy(
+        parameters={"fast": 12, "slow": 26, "oversold": 35},
+        rules={
+            "long_entry": "crossover(ema(close, fast), ema(close, slow)) and rsi(close) > oversold",
+            "long_exit": "crossunder(ema(close, fast), ema(close, slow))",
+            "short_entry": "crossunder(macd(close, fast, slow), macd_signal(close, fast, slow))",
+            "short_exit": "close > bb_upper(close, 20, 2)",
+        },
+        orders={
+            "stop_loss_pct": 0.05,
+            "trailing_stop_pct": 0.1,
+            "sizing": {"kind": "fraction_of_equity", "value": 0.5},
+        },
+        costs={"commission_pct": 0.001, "fee_per_fill": 1, "slippage_pct": 0.0005},
+    )
+
+    response = api.post(f"/api/strategy/{strategy['id']}/backtest", json=backtest_params())
+    backtest = wait_for_backtest(api, response.json()["id"])
+
+    assert backtest["status"] == "completed", backtest["error"]
+    trades = backtest["result"]["trades"]
+    assert {trade["side"] for trade in trades} == {"long", "short"}
+    assert {"signal", "stop_loss"} <= {trade["exit_reason"] for trade in trades}
+    assert backtest["result"]["exposure"] < 1
+    assert backtest["result"]["sqn"] is not None

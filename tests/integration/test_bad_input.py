@@ -23,7 +23,8 @@ pytestmark = pytest.mark.integration
         (backtest_params(initial_capital=0), "initial_capital"),
         (backtest_params(initial_capital=-5), "initial_capital"),
         (backtest_params(start_date="not a date"), "start_date"),
-        (backtest_params(parameters={"fast": 50}), "fast (50) must be smaller than slow (30)"),
+        (backtest_params(parameters={"fast": 2.5}), "parameter 'fast' is a period"),
+        (backtest_params(parameters={"fastest": 5}), "no parameter named fastest"),
         (
             backtest_params(start_date="1990-01-01T00:00:00Z", end_date="1999-01-01T00:00:00Z"),
             "no GOOG data between 1990-01-01 and 1999-01-01; stored: 2004-08-19 to 2013-03-01",

@@ -36,8 +36,9 @@ def test_strategy_create_list_get_update_delete(api: httpx.Client) -> None:
 @pytest.mark.parametrize(
     "fields",
     [
-        strategy_fields(parameters={"fast": 30, "slow": 10}),
         strategy_fields(parameters={"fast": 0, "slow": 10}),
+        strategy_fields(rules={"long_entry": "close > sma(close, fast) and"}),
+        strategy_fields(orders={"stop_loss_pct": 2}),
         strategy_fields(timeframe="2h"),
         strategy_fields(symbol="GO OG"),
         strategy_fields(name=""),
@@ -51,6 +52,19 @@ def test_invalid_strategy_is_refused_with_422(api: httpx.Client, fields: dict[st
     assert response.status_code == 422
     assert response.json()["detail"]
     assert api.get("/api/strategy").json() == []
+
+
+def test_a_bad_rule_is_refused_with_its_position_and_a_hint(api: httpx.Client) -> None:
+    fields = strategy_fields(rules={"long_entry": "crossover(smaa(close, fast), close)"})
+
+    response = api.post("/api/strategy", json=fields)
+
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body"]
+    assert error["msg"] == (
+        "Value error, rules.long_entry: unknown function 'smaa' at 1:11, did you mean 'sma'?"
+    )
 
 
 def test_requests_without_a_valid_token_get_401(stack: Stack) -> None:

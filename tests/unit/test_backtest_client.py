@@ -17,7 +17,6 @@ from backend.services.backtest_client import (
 from backend_services.contracts import (
     BacktestParams,
     Costs,
-    CrossoverParameters,
     RunBacktestRequest,
     StrategySnapshot,
 )
@@ -43,7 +42,6 @@ REQUEST = RunBacktestRequest(
         name="x",
         symbol="GOOG",
         timeframe="1d",
-        parameters=CrossoverParameters(),
         costs=Costs(),
     ),
     params=BacktestParams.model_validate({"start_date": "2010-01-01", "end_date": "2011-01-01"}),

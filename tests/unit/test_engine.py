@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend_services.contracts import Costs, CrossoverParameters, ResolvedBacktest
+from backend_services.contracts import BacktestResult, Costs, Orders, ResolvedBacktest, Rules
 from backend_services.market_data.bars import Bars, MarketDataError
 from backend_services.services.backtest.backtest_engine import BacktestEngine
 from backend_services.services.backtest.indicators import crossover, crossunder, sma
@@ -30,16 +30,48 @@ def _bars(opens: Sequence[float] | np.ndarray, closes: Sequence[float] | np.ndar
     )
 
 
-def _backtest(fast: int, slow: int, commission: float = 0.0) -> ResolvedBacktest:
+def _backtest(
+    fast: int,
+    slow: int,
+    commission: float = 0.0,
+    rules: Rules | None = None,
+    orders: Orders | None = None,
+    fee: float = 0.0,
+) -> ResolvedBacktest:
     return ResolvedBacktest(
         symbol="TEST",
         timeframe="1d",
         start_date=datetime(2000, 1, 1, tzinfo=UTC),
         end_date=datetime(2030, 1, 1, tzinfo=UTC),
         initial_capital=1_000,
-        parameters=CrossoverParameters(fast=fast, slow=slow),
-        costs=Costs(commission_pct=commission),
+        parameters={"fast": fast, "slow": slow},
+        rules=rules or Rules(),
+        orders=orders or Orders(),
+        costs=Costs(commission_pct=commission, fee_per_fill=fee),
     )
+
+
+# Strategies the properties below are checked on: the default crossover, one with stops,
+# one trading both sides, one mixing several indicators.
+STRATEGIES = [
+    (Rules(), Orders()),
+    (Rules(), Orders(stop_loss_pct=0.03, take_profit_pct=0.05, trailing_stop_pct=0.04)),
+    (
+        Rules(
+            short_entry="crossunder(ema(close, fast), ema(close, slow))",
+            short_exit="crossover(ema(close, fast), ema(close, slow))",
+        ),
+        Orders(stop_loss_pct=0.1),
+    ),
+    (
+        Rules(
+            long_entry="close > highest(high, slow)[1] or rsi(close, slow) < 30",
+            long_exit="close < lowest(low, fast)[1] or macd_hist(close) < 0",
+        ),
+        Orders(fill="close", trailing_stop_pct=0.05),
+    ),
+]
+LONG_ONLY = [index for index, (rules, _) in enumerate(STRATEGIES) if rules.short_entry is None]
 
 
 def test_sma_and_crossings_by_hand() -> None:
@@ -109,41 +141,94 @@ prices = st.lists(st.floats(0.9, 1.1), min_size=30, max_size=200).map(
 periods = st.tuples(st.integers(1, 10), st.integers(2, 25)).filter(lambda p: p[0] < p[1])
 
 
-@settings(max_examples=60, deadline=None)
-@given(closes=prices, gaps=st.floats(0.95, 1.05), period=periods)
-def test_zero_cost_return_is_the_product_of_trade_price_ratios(
-    closes: np.ndarray, gaps: float, period: tuple[int, int]
+def _run(
+    bars: Bars, period: tuple[int, int], strategy: int, commission: float = 0.0, fee: float = 0.0
+) -> BacktestResult:
+    rules, orders = STRATEGIES[strategy]
+    backtest = _backtest(*period, commission=commission, rules=rules, orders=orders, fee=fee)
+    return BacktestEngine().run(bars, backtest, "s")
+
+
+def _wiggly(opens: np.ndarray, closes: np.ndarray, seed: int) -> Bars:
+    """Bars whose highs and lows reach past open and close, so stops can trigger."""
+    rng = np.random.default_rng(seed)
+    bars = _bars(opens, closes)
+    return Bars(
+        bars.time,
+        bars.open,
+        bars.high * rng.uniform(1.0, 1.04, len(bars)),
+        bars.low * rng.uniform(0.96, 1.0, len(bars)),
+        bars.close,
+        bars.volume,
+    )
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    closes=prices,
+    gaps=st.floats(0.95, 1.05),
+    period=periods,
+    strategy=st.sampled_from(range(len(STRATEGIES))),
+    seed=st.integers(0, 1000),
+)
+def test_zero_cost_round_trips_compound_exactly(
+    closes: np.ndarray, gaps: float, period: tuple[int, int], strategy: int, seed: int
 ) -> None:
     opens = np.concatenate([[closes[0]], closes[:-1] * gaps])
-    result = BacktestEngine().run(_bars(opens, closes), _backtest(*period), "s")
+    result = _run(_wiggly(opens, closes, seed), period, strategy)
 
-    ratio = np.prod([t.exit_price / t.entry_price for t in result.trades])
-    assert 1 + result.total_return == pytest.approx(ratio, rel=1e-9)
+    assert 1 + result.total_return == pytest.approx(
+        np.prod([1 + t.return_fraction for t in result.trades]), rel=1e-9
+    )
+    for trade in result.trades:
+        ratio = trade.exit_price / trade.entry_price
+        expected = ratio - 1 if trade.side == "long" else 1 - ratio
+        assert trade.return_fraction == pytest.approx(expected, rel=1e-9, abs=1e-12)
 
 
 @settings(max_examples=60, deadline=None)
-@given(closes=prices, period=periods, low=st.floats(0, 0.01), extra=st.floats(0.0001, 0.01))
+@given(
+    closes=prices,
+    period=periods,
+    strategy=st.sampled_from(LONG_ONLY),
+    low=st.floats(0, 0.01),
+    extra=st.floats(0.0001, 0.01),
+    fee=st.floats(0, 1),
+    seed=st.integers(0, 1000),
+)
 def test_higher_costs_never_raise_the_return(
-    closes: np.ndarray, period: tuple[int, int], low: float, extra: float
+    closes: np.ndarray,
+    period: tuple[int, int],
+    strategy: int,
+    low: float,
+    extra: float,
+    fee: float,
+    seed: int,
 ) -> None:
-    bars = _bars(closes, closes)
-    cheap = BacktestEngine().run(bars, _backtest(*period, commission=low), "s")
-    dear = BacktestEngine().run(bars, _backtest(*period, commission=low + extra), "s")
+    bars = _wiggly(closes, closes, seed)
+    cheap = _run(bars, period, strategy, commission=low, fee=fee)
+    dear = _run(bars, period, strategy, commission=low + extra, fee=fee * 2)
 
     assert dear.total_return <= cheap.total_return + 1e-12
 
 
-@settings(max_examples=60, deadline=None)
-@given(closes=prices, period=periods, cut=st.floats(0.2, 0.8), seed=st.integers(0, 1000))
+@settings(max_examples=80, deadline=None)
+@given(
+    closes=prices,
+    period=periods,
+    strategy=st.sampled_from(range(len(STRATEGIES))),
+    cut=st.floats(0.2, 0.8),
+    seed=st.integers(0, 1000),
+)
 def test_bars_after_t_never_change_trades_closed_before_t(
-    closes: np.ndarray, period: tuple[int, int], cut: float, seed: int
+    closes: np.ndarray, period: tuple[int, int], strategy: int, cut: float, seed: int
 ) -> None:
     t = int(len(closes) * cut)
     changed = closes.copy()
     changed[t + 1 :] *= np.random.default_rng(seed).uniform(0.5, 1.5, len(closes) - t - 1)
 
-    before = BacktestEngine().run(_bars(closes, closes), _backtest(*period), "s")
-    after = BacktestEngine().run(_bars(changed, changed), _backtest(*period), "s")
+    before = _run(_wiggly(closes, closes, seed), period, strategy)
+    after = _run(_wiggly(changed, changed, seed), period, strategy)
 
     cutoff = datetime.fromtimestamp(_bars(closes, closes).time[t], tz=UTC)
     closed_before = [trade for trade in before.trades if trade.exit_time <= cutoff]

@@ -12,7 +12,9 @@ from backend_services.market_data.bars import Bars
 from backend_services.services.backtest.metrics import (
     compute_statistics,
     drawdown,
-    max_drawdown_duration,
+    drawdown_periods,
+    periods_per_year,
+    trading_days_per_year,
 )
 from backend_services.services.backtest.simulation import SimulatedTrade, Simulation
 
@@ -31,21 +33,40 @@ def _bars(closes: list[float]) -> Bars:
     )
 
 
-def _trade(pnl: float, invested: float = 100.0) -> SimulatedTrade:
-    return SimulatedTrade(0, 1, 1.0, 1.0, 1.0, pnl, pnl / invested, "signal")
+def _trade(pnl: float, invested: float = 100.0, bars_held: int = 1) -> SimulatedTrade:
+    return SimulatedTrade(
+        "long", 0, 1, 1.0, 1.0, 1.0, pnl, pnl / invested, "signal", bars_held=bars_held
+    )
 
 
-def test_drawdown_and_its_duration() -> None:
+def test_drawdowns_their_depths_and_durations() -> None:
     equity = np.array([100, 110, 99, 104.5, 121, 60.5])
 
     assert drawdown(equity) == pytest.approx([0, 0, -0.1, -0.05, 0, -0.5])
-    assert max_drawdown_duration(equity) == 2
+    depths, lengths = drawdown_periods(equity)
+    assert depths == pytest.approx([-0.1, -0.5])
+    assert lengths.tolist() == [2, 1]
+
+
+def test_annualisation_follows_the_calendar_and_timeframe() -> None:
+    monday = 4 * DAY  # 1970-01-05
+    weekdays = monday + np.array([0, 1, 2, 3, 4, 7, 8, 9], dtype=np.int64) * DAY
+    every_day = np.arange(10, dtype=np.int64) * DAY
+    weekly = monday + np.arange(8, dtype=np.int64) * 7 * DAY
+    hourly = monday + np.arange(0, 5 * DAY, 3_600, dtype=np.int64)
+
+    assert trading_days_per_year(weekdays) == 252
+    assert trading_days_per_year(every_day) == 365
+    assert trading_days_per_year(np.append(hourly, monday - 3_600)) == 252  # a Sunday bar
+    assert periods_per_year(weekdays, 252) == 252
+    assert periods_per_year(weekly, 252) == 52
+    assert periods_per_year(hourly, 252) == 252 * 24
 
 
 def test_statistics_of_a_known_equity_curve() -> None:
     equity = [100.0, 110.0, 99.0, 121.0]
     returns = [0.1, -0.1, 121 / 99 - 1]
-    trades = [_trade(50), _trade(-25), _trade(10)]
+    trades = [_trade(50, bars_held=2), _trade(-25, bars_held=1), _trade(10, bars_held=6)]
     simulation = Simulation(
         equity=np.array(equity), in_position=np.array([False, True, True, False]), trades=trades
     )
@@ -53,19 +74,31 @@ def test_statistics_of_a_known_equity_curve() -> None:
     stats = compute_statistics(_bars([10, 11, 12, 13]), simulation, 100.0)
 
     years = 3 / 365.25
-    assert stats.periods_per_year == pytest.approx(365.25)
+    assert stats.trading_days_per_year == 365  # 1970-01-03 and 04 were a weekend
+    assert stats.periods_per_year == 365
+    assert stats.duration_days == 3
     assert stats.total_return == pytest.approx(0.21)
+    assert stats.equity_peak == 121
     assert stats.buy_and_hold_return == pytest.approx(0.3)
     assert stats.cagr == pytest.approx(1.21 ** (1 / years) - 1)
     per_bar_sharpe = statistics.mean(returns) / statistics.stdev(returns)
-    assert stats.sharpe_ratio == pytest.approx(per_bar_sharpe * math.sqrt(365.25))
-    assert stats.volatility == pytest.approx(statistics.stdev(returns) * math.sqrt(365.25))
+    assert stats.sharpe_ratio == pytest.approx(per_bar_sharpe * math.sqrt(365))
+    assert stats.volatility == pytest.approx(statistics.stdev(returns) * math.sqrt(365))
     downside = math.sqrt(sum(min(r, 0) ** 2 for r in returns) / 3)
     assert stats.sortino_ratio == pytest.approx(
-        statistics.mean(returns) / downside * math.sqrt(365.25)
+        statistics.mean(returns) / downside * math.sqrt(365)
     )
     assert stats.max_drawdown == pytest.approx(-0.1)
+    assert stats.calmar_ratio == pytest.approx(stats.cagr / 0.1)
+    assert stats.average_drawdown == pytest.approx(-0.1)
     assert stats.max_drawdown_duration_bars == 1
+    assert stats.average_drawdown_duration_bars == 1
+    assert stats.max_trade_duration_bars == 6
+    assert stats.average_trade_duration_bars == 3
+    trade_returns = [0.5, -0.25, 0.1]
+    assert stats.sqn == pytest.approx(
+        math.sqrt(3) * statistics.mean(trade_returns) / statistics.stdev(trade_returns)
+    )
     assert stats.exposure == 0.5
     assert stats.total_trades == 3
     assert stats.win_rate == pytest.approx(2 / 3)
@@ -86,8 +119,22 @@ def test_ratios_without_meaning_are_none_not_infinite() -> None:
     assert stats.win_rate is None
     assert stats.profit_factor is None
     assert stats.expectancy is None
+    assert stats.sqn is None
+    assert stats.calmar_ratio is None
     assert stats.total_return == 0
     assert stats.max_drawdown == 0
+    assert stats.average_drawdown == 0
+
+
+def test_equity_that_is_wiped_out_has_a_cagr_of_minus_one() -> None:
+    gone = Simulation(
+        equity=np.array([100.0, 50.0, -10.0]), in_position=np.ones(3, bool), trades=[]
+    )
+
+    stats = compute_statistics(_bars([10, 11, 12]), gone, 100.0)
+
+    assert stats.cagr == -1
+    assert stats.total_return == pytest.approx(-1.1)
 
 
 def test_profit_factor_is_none_without_a_losing_trade() -> None:

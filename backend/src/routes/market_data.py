@@ -11,11 +11,11 @@ from backend.deps import CurrentUser, DatabaseDep, ImportRunnerDep
 from backend.market_data import delete_symbol, find_symbol, list_symbols
 from backend.market_data_imports import ImportRefusal, ImportsUnavailable
 from backend_services.app_common import error_responses
-from backend_services.contracts import Timeframe
 from backend_services.market_data.catalog import SESSION_START_LIMIT_MINUTES, SymbolEntry
 from backend_services.market_data.importer import ImportMode, ImportOptions
 from backend_services.market_data.table_files import TableFormat
 from backend_services.market_data.validation import DuplicatePolicy, ImportReport
+from backend_services.timeframes import Timeframe
 
 SYMBOLS_PATH = "/api/market-data/symbols"
 PARQUET_MEDIA_TYPES = {"application/vnd.apache.parquet", "application/x-parquet"}

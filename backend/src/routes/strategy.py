@@ -105,6 +105,8 @@ async def start_backtest(
         symbol=strategy.symbol,
         timeframe=strategy.timeframe,
         parameters=strategy.parameters,
+        rules=strategy.rules,
+        orders=strategy.orders,
         costs=strategy.costs,
     )
     try:
@@ -118,6 +120,11 @@ async def start_backtest(
     except NoDataForBacktest as missing:
         # The same shape as FastAPI's own validation errors, so clients parse one kind.
         detail = [{"loc": ["body"], "msg": str(missing), "type": "no_market_data"}]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
+    except ValueError as unknown_parameter:
+        detail = [
+            {"loc": ["body", "parameters"], "msg": str(unknown_parameter), "type": "value_error"}
+        ]
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
     backtest = await store.create(
         user.id, snapshot, params, resolved.input_key(entry.version), entry.version

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from backend_services.contracts import TIMEFRAME_SECONDS, Timeframe
+from backend_services.timeframes import TIMEFRAME_SECONDS, Timeframe
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import NamedTuple
 
-from backend_services.contracts import Timeframe
 from backend_services.market_data.bars import Bars
+from backend_services.timeframes import Timeframe
 
 
 class SeriesKey(NamedTuple):

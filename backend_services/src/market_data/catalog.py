@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from backend_services.contracts import TIMEFRAME_SECONDS, Timeframe
+from backend_services.timeframes import TIMEFRAME_SECONDS, Timeframe
 
 CATALOG_COLLECTION = "symbols"
 BARS_COLLECTION = "bars"

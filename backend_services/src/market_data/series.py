@@ -8,10 +8,10 @@ from typing import Any, NamedTuple
 
 from pymongo.database import Database
 
-from backend_services.contracts import Timeframe
 from backend_services.market_data.bars import Bars, MarketDataError
 from backend_services.market_data.cache import BarsCache, SeriesKey
 from backend_services.market_data.store import find_symbol, load_bars
+from backend_services.timeframes import Timeframe
 
 
 class Series(NamedTuple):

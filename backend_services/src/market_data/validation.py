@@ -20,9 +20,9 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, Field
 
-from backend_services.contracts import TIMEFRAME_SECONDS, Timeframe
 from backend_services.market_data.bars import Bars, MarketDataError
 from backend_services.market_data.table_files import UNREADABLE_TIME, RawTable
+from backend_services.timeframes import TIMEFRAME_SECONDS, Timeframe
 
 MAX_ROWS_LISTED = 20
 MAX_GAPS_LISTED = 20

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import numpy as np
+
 from backend_services.contracts import BacktestResult, EquityCurve, ResolvedBacktest, Trade
 from backend_services.market_data.bars import Bars, MarketDataError
+from backend_services.rules.evaluate import RuleEvaluator
+from backend_services.rules.parser import parse_rule
 from backend_services.services.backtest.downsample import extremes_preserving_indices
-from backend_services.services.backtest.indicators import crossover, crossunder, sma
 from backend_services.services.backtest.metrics import compute_statistics
-from backend_services.services.backtest.simulation import SimulatedTrade, simulate_long_only
+from backend_services.services.backtest.simulation import Signals, SimulatedTrade, simulate
 
 MAX_EQUITY_POINTS = 2_000
 
@@ -18,11 +21,10 @@ ProgressCallback = Callable[[float], None]
 
 
 class BacktestEngine:
-    """Runs a long-only moving-average crossover over bars.
+    """Runs a strategy's rules over bars.
 
-    It buys when the fast simple moving average of the close crosses above the slow one
-    and sells when it crosses back below; fills, costs and the end of data follow the
-    rules in `simulation`. Example::
+    The rules are evaluated on every bar at once (`rules.evaluate`); fills, stops, sizing,
+    costs and the end of data follow `simulation`. Example::
 
         result = BacktestEngine().run(bars, backtest, strategy_id="s1")
         result.total_return  # 0.42 means +42 %
@@ -41,15 +43,12 @@ class BacktestEngine:
                 f"{backtest.start_date:%Y-%m-%d %H:%M} and {backtest.end_date:%Y-%m-%d %H:%M}; "
                 "a backtest needs at least 2"
             )
-        fast = sma(bars.close, backtest.parameters.fast)
-        slow = sma(bars.close, backtest.parameters.slow)
-        self._on_progress(0.3)
-        simulation = simulate_long_only(
+        simulation = simulate(
             bars,
-            entries=crossover(fast, slow),
-            exits=crossunder(fast, slow),
-            initial_capital=backtest.initial_capital,
-            commission_pct=backtest.costs.commission_pct,
+            signals_of(bars, backtest),
+            backtest.initial_capital,
+            backtest.orders,
+            backtest.costs,
         )
         self._on_progress(0.7)
         statistics = compute_statistics(bars, simulation, backtest.initial_capital)
@@ -72,13 +71,30 @@ class BacktestEngine:
         )
 
 
+def signals_of(bars: Bars, backtest: ResolvedBacktest) -> Signals:
+    """The four rules on every bar; a rule that is not set never fires."""
+    evaluator = RuleEvaluator(bars, backtest.parameters)
+    parameters = backtest.parameters.keys()
+    fired = {
+        name: evaluator.condition(parse_rule(text, parameters))
+        for name, text in backtest.rules.named().items()
+    }
+    never = np.zeros(len(bars), dtype=bool)
+    return Signals(
+        long_entry=fired.get("long_entry", never),
+        long_exit=fired.get("long_exit", never),
+        short_entry=fired.get("short_entry", never),
+        short_exit=fired.get("short_exit", never),
+    )
+
+
 def _time(bars: Bars, index: int) -> datetime:
     return datetime.fromtimestamp(int(bars.time[index]), tz=UTC)
 
 
 def _trade(bars: Bars, trade: SimulatedTrade) -> Trade:
     return Trade(
-        side="long",
+        side=trade.side,
         entry_time=_time(bars, trade.entry_bar),
         exit_time=_time(bars, trade.exit_bar),
         entry_price=trade.entry_price,

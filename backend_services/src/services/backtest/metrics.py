@@ -1,20 +1,34 @@
 """All statistics of a backtest, computed in one place from the equity curve and trades.
 
-Definitions (returns are simple per-bar returns of the equity curve, risk-free rate 0):
-- periods_per_year: bars per year observed in the data, (n - 1) / years spanned, so a
-  daily equity series annualises by about 252 and a 24/7 crypto one by 365;
+Definitions (fractions, not percents; returns are simple per-bar returns of the equity
+curve, taken while the equity before them is positive; risk-free rate 0):
+- trading_days_per_year: 365 when at least a fifth of the bars fall on a Saturday or
+  Sunday (UTC), as in a market that never closes (crypto: two days in seven), else 252
+  (a few Sunday-evening bars, as FX has, do not make a seven-day week);
+- periods_per_year: 52 for weekly bars; trading_days_per_year for daily bars; for
+  intraday bars, trading_days_per_year times the median number of bars per day with bars;
+- duration_days: from the first bar's open time to the last's;
+- cagr: (final / initial) ^ (365.25 / duration_days) - 1, and -1 once equity is gone;
 - volatility: std(returns, ddof=1) * sqrt(periods_per_year);
 - sharpe_ratio: mean(returns) / std(returns, ddof=1) * sqrt(periods_per_year);
 - sortino_ratio: mean(returns) / sqrt(mean(min(returns, 0)^2)) * sqrt(periods_per_year);
-- max_drawdown: min(equity / running peak - 1), a negative fraction or 0;
-- max_drawdown_duration_bars: the most bars spent below an earlier peak;
-- cagr: (final / initial) ^ (1 / years) - 1;
+- calmar_ratio: cagr / -max_drawdown;
+- drawdown at a bar: equity / running peak - 1; max_drawdown is its minimum; a
+  drawdown period runs from a peak to the next bar back at or above it (or the end);
+  average_drawdown and average_drawdown_duration_bars average the deepest point and the
+  length in bars of those periods; max_drawdown_duration_bars is the longest;
 - exposure: the fraction of bars a position was held over;
-- win_rate, best/worst/average_trade over trade returns; profit_factor is gross profit
-  over gross loss; expectancy is the average pnl per trade in money.
+- win_rate: the fraction of trades with pnl > 0; best/worst/average_trade over trade
+  returns; max/average_trade_duration_bars over bars held; profit_factor: gross profit
+  over gross loss; expectancy: average pnl per trade in money;
+- sqn: sqrt(trades) * mean(trade returns) / std(trade returns, ddof=1), Van Tharp's
+  system quality number.
+Ratios undefined for a run (no variance, no loss, fewer than two trades) are None.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import numpy as np
 
@@ -22,7 +36,11 @@ from backend_services.contracts import BacktestStatistics
 from backend_services.market_data.bars import Bars, FloatArray
 from backend_services.services.backtest.simulation import Simulation
 
-SECONDS_PER_YEAR = 365.25 * 86_400
+DAY_S = 86_400
+DAYS_PER_YEAR = 365.25
+_MONDAY_ORIGIN_S = 4 * DAY_S  # 1970-01-01 was a Thursday
+_WEEKLY_PERIODS = 52.0
+_WEEKEND_SHARE_OF_A_7_DAY_MARKET = 0.2
 
 
 def compute_statistics(
@@ -30,26 +48,34 @@ def compute_statistics(
 ) -> BacktestStatistics:
     """Statistics of a simulation over at least two bars."""
     equity = simulation.equity
-    years = float(bars.time[-1] - bars.time[0]) / SECONDS_PER_YEAR
-    periods_per_year = (len(bars) - 1) / years
-    returns = np.diff(equity) / equity[:-1]
+    duration_days = float(bars.time[-1] - bars.time[0]) / DAY_S
+    trading_days = trading_days_per_year(bars.time)
+    periods = periods_per_year(bars.time, trading_days)
+    returns = _bar_returns(equity)
     trade_returns = np.array([t.return_fraction for t in simulation.trades])
     trade_pnls = np.array([t.pnl for t in simulation.trades])
+    held = np.array([t.bars_held for t in simulation.trades])
     final_equity = float(equity[-1])
+    cagr = _cagr(final_equity / initial_capital, duration_days)
+    depths, lengths = drawdown_periods(equity)
+    max_drawdown = float(np.min(drawdown(equity)))
     return BacktestStatistics(
+        duration_days=duration_days,
         final_equity=final_equity,
+        equity_peak=float(np.max(equity)),
         total_return=final_equity / initial_capital - 1,
         buy_and_hold_return=float(bars.close[-1] / bars.close[0] - 1),
-        cagr=(final_equity / initial_capital) ** (1 / years) - 1,
-        volatility=_std(returns) * np.sqrt(periods_per_year),
-        sharpe_ratio=_ratio(float(np.mean(returns)), _std(returns), periods_per_year),
+        cagr=cagr,
+        volatility=_std(returns) * np.sqrt(periods),
+        sharpe_ratio=_ratio(_mean(returns), _std(returns), periods),
         sortino_ratio=_ratio(
-            float(np.mean(returns)),
-            float(np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2))),
-            periods_per_year,
+            _mean(returns), float(np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2))), periods
         ),
-        max_drawdown=float(np.min(drawdown(equity))),
-        max_drawdown_duration_bars=max_drawdown_duration(equity),
+        calmar_ratio=cagr / -max_drawdown if max_drawdown < 0 else None,
+        max_drawdown=max_drawdown,
+        average_drawdown=float(np.mean(depths)) if depths.size else 0.0,
+        max_drawdown_duration_bars=int(np.max(lengths)) if lengths.size else 0,
+        average_drawdown_duration_bars=float(np.mean(lengths)) if lengths.size else 0.0,
         exposure=float(np.mean(simulation.in_position)),
         total_trades=len(simulation.trades),
         win_rate=_mean_or_none(trade_pnls > 0),
@@ -57,23 +83,66 @@ def compute_statistics(
         best_trade=float(trade_returns.max()) if trade_returns.size else None,
         worst_trade=float(trade_returns.min()) if trade_returns.size else None,
         average_trade=_mean_or_none(trade_returns),
+        max_trade_duration_bars=int(held.max()) if held.size else None,
+        average_trade_duration_bars=_mean_or_none(held),
         expectancy=_mean_or_none(trade_pnls),
-        periods_per_year=periods_per_year,
+        sqn=_sqn(trade_returns),
+        trading_days_per_year=trading_days,
+        periods_per_year=periods,
     )
+
+
+def trading_days_per_year(time: np.ndarray) -> Literal[252, 365]:
+    weekday = ((time - _MONDAY_ORIGIN_S) // DAY_S) % 7
+    return 365 if float(np.mean(weekday >= 5)) >= _WEEKEND_SHARE_OF_A_7_DAY_MARKET else 252
+
+
+def periods_per_year(time: np.ndarray, trading_days: int) -> float:
+    step = int(np.median(np.diff(time)))
+    if step >= 7 * DAY_S:
+        return _WEEKLY_PERIODS
+    if step >= DAY_S:
+        return float(trading_days)
+    _, bars_per_day = np.unique(time // DAY_S, return_counts=True)
+    return float(trading_days * np.median(bars_per_day))
 
 
 def drawdown(equity: FloatArray) -> FloatArray:
     """Fall from the running peak at every bar: 0 at a peak, negative below it."""
-    result: FloatArray = equity / np.maximum.accumulate(equity) - 1
+    peak = np.maximum.accumulate(equity)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        result: FloatArray = np.where(peak > 0, equity / peak - 1, 0.0)
     return result
 
 
-def max_drawdown_duration(equity: FloatArray) -> int:
-    """The longest run of bars spent below an earlier peak."""
-    bar = np.arange(equity.shape[0])
-    at_peak = equity >= np.maximum.accumulate(equity)
-    last_peak = np.maximum.accumulate(np.where(at_peak, bar, 0))
-    return int(np.max(bar - last_peak))
+def drawdown_periods(equity: FloatArray) -> tuple[FloatArray, np.ndarray]:
+    """The deepest drawdown and the length in bars of every period below a peak."""
+    below = drawdown(equity) < 0
+    if not below.any():
+        return np.empty(0), np.empty(0, dtype=np.int64)
+    edges = np.diff(np.concatenate([[0], below.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    depths = np.minimum.reduceat(drawdown(equity), starts)
+    return depths.astype(np.float64), (ends - starts).astype(np.int64)
+
+
+def _bar_returns(equity: FloatArray) -> FloatArray:
+    before, after = equity[:-1], equity[1:]
+    solvent = before > 0
+    returns: FloatArray = (after[solvent] - before[solvent]) / before[solvent]
+    return returns
+
+
+def _cagr(growth: float, duration_days: float) -> float:
+    if growth <= 0:
+        return -1.0
+    if duration_days <= 0:
+        return 0.0
+    return float(growth ** (DAYS_PER_YEAR / duration_days) - 1)
+
+
+def _mean(values: FloatArray) -> float:
+    return float(np.mean(values)) if values.size else 0.0
 
 
 def _std(values: FloatArray) -> float:
@@ -86,7 +155,7 @@ def _ratio(mean: float, deviation: float, periods_per_year: float) -> float | No
     return float(mean / deviation * np.sqrt(periods_per_year))
 
 
-def _mean_or_none(values: FloatArray | np.ndarray) -> float | None:
+def _mean_or_none(values: np.ndarray) -> float | None:
     return float(np.mean(values)) if values.size else None
 
 
@@ -95,3 +164,12 @@ def _profit_factor(pnls: FloatArray) -> float | None:
     if gross_loss == 0:
         return None
     return float(pnls[pnls > 0].sum()) / gross_loss
+
+
+def _sqn(trade_returns: FloatArray) -> float | None:
+    if trade_returns.size < 2:
+        return None
+    deviation = float(np.std(trade_returns, ddof=1))
+    if deviation == 0:
+        return None
+    return float(np.sqrt(trade_returns.size) * np.mean(trade_returns) / deviation)

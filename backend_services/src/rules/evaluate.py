@@ -1,0 +1,137 @@
+"""Evaluating parsed rules over bars, vectorised: one numpy operation per tree node."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from backend_services.market_data.bars import Bars
+from backend_services.rules.functions import FUNCTIONS, MAX_PERIOD, ArgKind, call
+from backend_services.rules.parser import Binary, Call, Node, Number, Parameter, Price, Shift, Unary
+from backend_services.services.backtest.indicators import BoolArray, shift
+
+Value = float | np.ndarray[Any, Any]
+_COMPARE = {
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
+    "==": np.equal,
+    "!=": np.not_equal,
+}
+_ARITHMETIC = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}
+
+
+class RuleEvaluator:
+    """Evaluates rules over `bars` with `parameters`. Each distinct computation (the same
+    function of the same inputs) runs once, however many rules use it; give several
+    evaluators over the same bars one `shared` dict and they share it too (a parameter
+    sweep computes `sma(close, 20)` once for every combination with 20 in it)."""
+
+    def __init__(
+        self,
+        bars: Bars,
+        parameters: Mapping[str, float],
+        shared: dict[tuple[Any, ...], Value] | None = None,
+    ) -> None:
+        self._bars = bars
+        self._parameters = parameters
+        self._computed: dict[tuple[Any, ...], Value] = {} if shared is None else shared
+
+    def condition(self, node: Node) -> BoolArray:
+        """The rule's value on every bar; False wherever it needs history that is missing."""
+        value = self._value(node)
+        return np.broadcast_to(np.asarray(value, dtype=bool), (len(self._bars),))
+
+    def _value(self, node: Node) -> Value:
+        key = self._key(node)
+        if key not in self._computed:
+            self._computed[key] = self._compute(node)
+        return self._computed[key]
+
+    def _compute(self, node: Node) -> Value:
+        match node:
+            case Number(value=value):
+                return value
+            case Parameter(name=name):
+                return float(self._parameters[name])
+            case Price(name=name):
+                series: np.ndarray[Any, Any] = getattr(self._bars, name)
+                return series
+            case Call(function=function, args=args):
+                return call(function, self._bars, [self._value(arg) for arg in args])
+            case Shift(operand=operand, bars=bars):
+                earlier = np.asarray(self._value(operand))
+                if earlier.dtype == np.bool_:
+                    held: np.ndarray[Any, Any] = shift(earlier.astype(np.float64), bars) == 1.0
+                    return held
+                return shift(earlier, bars)
+            case Unary(op="-", operand=operand):
+                return np.negative(self._value(operand))
+            case Unary(op="not", operand=operand):
+                return np.logical_not(self._value(operand))
+            case Binary(op="and", left=left, right=right):
+                return np.logical_and(self._value(left), self._value(right))
+            case Binary(op="or", left=left, right=right):
+                return np.logical_or(self._value(left), self._value(right))
+            case Binary(op=op, left=left, right=right) if op in _COMPARE:
+                with np.errstate(invalid="ignore"):
+                    return _COMPARE[op](self._value(left), self._value(right))
+            case Binary(op=op, left=left, right=right):
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    return _ARITHMETIC[op](self._value(left), self._value(right))
+        raise TypeError(f"not a rule node: {node!r}")
+
+    def _key(self, node: Node) -> tuple[Any, ...]:
+        """What the node computes, with parameters replaced by their values."""
+        match node:
+            case Parameter(name=name):
+                return ("number", float(self._parameters[name]))
+            case Number(value=value):
+                return ("number", value)
+            case Price(name=name):
+                return ("price", name)
+            case Call(function=function, args=args):
+                return ("call", function, *(self._key(arg) for arg in args))
+            case Shift(operand=operand, bars=bars):
+                return ("shift", bars, self._key(operand))
+            case Unary(op=op, operand=operand):
+                return ("unary", op, self._key(operand))
+            case Binary(op=op, left=left, right=right):
+                return ("binary", op, self._key(left), self._key(right))
+        raise TypeError(f"not a rule node: {node!r}")
+
+
+def parameters_used_as_periods(node: Node) -> set[str]:
+    """Names of the parameters a rule passes where a whole number of bars is needed."""
+    return {name for name, kind in _parameter_uses(node) if kind is ArgKind.PERIOD}
+
+
+def check_period_values(node: Node, parameters: Mapping[str, float]) -> None:
+    """ValueError naming the first parameter whose value cannot be a period."""
+    for name in sorted(parameters_used_as_periods(node)):
+        value = parameters[name]
+        if not (float(value).is_integer() and 1 <= value <= MAX_PERIOD):
+            raise ValueError(
+                f"parameter '{name}' is a period: it must be a whole number from 1 to "
+                f"{MAX_PERIOD}, not {value:g}"
+            )
+
+
+def _parameter_uses(node: Node) -> Iterator[tuple[str, ArgKind | None]]:
+    match node:
+        case Call(function=function, args=args):
+            for kind, arg in zip(FUNCTIONS[function].args, args, strict=False):
+                if isinstance(arg, Parameter):
+                    yield arg.name, kind
+                else:
+                    yield from _parameter_uses(arg)
+        case Parameter(name=name):
+            yield name, None
+        case Shift(operand=operand) | Unary(operand=operand):
+            yield from _parameter_uses(operand)
+        case Binary(left=left, right=right):
+            yield from _parameter_uses(left)
+            yield from _parameter_uses(right)
