@@ -103,7 +103,9 @@ def periods_per_year(time: np.ndarray, trading_days: int) -> float:
         return _WEEKLY_PERIODS
     if step >= DAY_S:
         return float(trading_days)
-    _, bars_per_day = np.unique(time // DAY_S, return_counts=True)
+    day = time // DAY_S  # time is sorted: each day's bars are one run
+    day_starts = np.flatnonzero(np.diff(day, prepend=day[0] - 1))
+    bars_per_day = np.diff(np.append(day_starts, day.shape[0]))
     return float(trading_days * np.median(bars_per_day))
 
 

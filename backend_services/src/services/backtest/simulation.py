@@ -28,6 +28,7 @@ Semantics, the same everywhere in the product:
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import Literal
 
@@ -95,10 +96,12 @@ def simulate(
     equity = np.empty(n, dtype=np.float64)
     in_position = np.zeros(n, dtype=bool)
     trades: list[SimulatedTrade] = []
-    entries = np.flatnonzero(signals.long_entry | signals.short_entry)
-    exits_of: dict[Side, np.ndarray] = {
-        "long": np.flatnonzero(signals.long_exit | signals.short_entry),
-        "short": np.flatnonzero(signals.short_exit | signals.long_entry),
+    # Bar numbers of the signals, as lists: bisect on a list is far cheaper per trade
+    # than numpy's searchsorted on an array.
+    entries = np.flatnonzero(signals.long_entry | signals.short_entry).tolist()
+    exits_of: dict[Side, list[int]] = {
+        "long": np.flatnonzero(signals.long_exit | signals.short_entry).tolist(),
+        "short": np.flatnonzero(signals.short_exit | signals.long_entry).tolist(),
     }
     last_signal = n - 1 if at_close else n - 2  # the last bar whose signal can fill
     cash, flat_from, search_from = initial_capital, 0, 0
@@ -248,6 +251,6 @@ def _slipped(price: float, side: Side, buying: bool, costs: Costs) -> float:
     return float(price * (1 + costs.slippage_pct if buys else 1 - costs.slippage_pct))
 
 
-def _first_at_or_after(bars: np.ndarray, start: int) -> int | None:
-    index = int(np.searchsorted(bars, start, side="left"))
-    return int(bars[index]) if index < bars.shape[0] else None
+def _first_at_or_after(bars: list[int], start: int) -> int | None:
+    index = bisect.bisect_left(bars, start)
+    return bars[index] if index < len(bars) else None

@@ -1,0 +1,165 @@
+"""Engine speed: this engine, backtesting.py and vectorbt on the same strategy.
+
+    .venv/bin/pip install -e ".[bench]"   # backtesting and vectorbt
+    .venv/bin/python bench/engine.py [--sizes 10000 100000 1000000] [--repeat 3]
+
+The strategy is the moving-average crossover (10/30 simple averages of the close, long
+only), signals on a close filled at the next open, 0.1 % commission per fill, on a
+synthetic random walk of one-minute bars. Each engine is timed from bars in memory to
+its full statistics (this engine: a complete BacktestResult with trades and curve;
+backtesting.py: `Backtest.run()`; vectorbt: `MA.run`, crossings, `Portfolio.from_signals`
+and `stats()`), the median of --repeat runs after one warm-up run (vectorbt's first
+call compiles with numba; that time is printed apart). Also prints the peak memory of
+this engine's run (tracemalloc) and the number of trades each engine made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import tracemalloc
+import warnings
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backend_services.contracts import Costs, Orders, ResolvedBacktest, Rules
+from backend_services.market_data.bars import Bars
+from backend_services.services.backtest.backtest_engine import BacktestEngine
+
+FAST, SLOW, COMMISSION, CAPITAL = 10, 30, 0.001, 1_000_000.0
+
+
+def random_walk(count: int) -> Bars:
+    rng = np.random.default_rng(11)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.001, count)))
+    open_ = np.concatenate([[close[0]], close[:-1]]) * np.exp(rng.normal(0, 0.0002, count))
+    return Bars(
+        time=1_600_000_020 // 60 * 60 + 60 * np.arange(count, dtype=np.int64),
+        open=open_,
+        high=np.maximum(open_, close) * 1.0005,
+        low=np.minimum(open_, close) * 0.9995,
+        close=close,
+        volume=np.full(count, 1_000.0),
+    )
+
+
+def run_ours(bars: Bars) -> int:
+    backtest = ResolvedBacktest(
+        symbol="BENCH",
+        timeframe="1m",
+        start_date=datetime(2000, 1, 1, tzinfo=UTC),
+        end_date=datetime(2100, 1, 1, tzinfo=UTC),
+        initial_capital=CAPITAL,
+        parameters={"fast": FAST, "slow": SLOW},
+        rules=Rules(),
+        orders=Orders(),
+        costs=Costs(commission_pct=COMMISSION),
+    )
+    return len(BacktestEngine().run(bars, backtest, "bench").trades)
+
+
+def frame_of(bars: Bars) -> pd.DataFrame:
+    index = pd.to_datetime(bars.time, unit="s")
+    columns = {"Open": bars.open, "High": bars.high, "Low": bars.low, "Close": bars.close}
+    return pd.DataFrame(columns | {"Volume": bars.volume}, index=index)
+
+
+def run_backtesting_py(frame: pd.DataFrame) -> int:
+    from backtesting import Backtest, Strategy
+    from backtesting.lib import crossover
+
+    class Crossover(Strategy):  # type: ignore[misc]
+        def init(self) -> None:
+            close = pd.Series(self.data.Close)
+            self.fast = self.I(lambda: close.rolling(FAST).mean().to_numpy())
+            self.slow = self.I(lambda: close.rolling(SLOW).mean().to_numpy())
+
+        def next(self) -> None:
+            if crossover(self.fast, self.slow):
+                self.buy()
+            elif crossover(self.slow, self.fast):
+                self.position.close()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run = Backtest(frame, Crossover, cash=CAPITAL, commission=COMMISSION).run()
+    return int(run["# Trades"])
+
+
+def run_vectorbt(frame: pd.DataFrame) -> int:
+    import vectorbt as vbt
+
+    close, open_ = frame["Close"], frame["Open"]
+    fast, slow = vbt.MA.run(close, FAST), vbt.MA.run(close, SLOW)
+    # Signals on a close, filled at the next open: shift them one bar, trade at the open.
+    entries = fast.ma_crossed_above(slow).shift(1, fill_value=False)
+    exits = fast.ma_crossed_below(slow).shift(1, fill_value=False)
+    portfolio = vbt.Portfolio.from_signals(
+        close, entries, exits, price=open_, fees=COMMISSION, init_cash=CAPITAL, freq="1min"
+    )
+    portfolio.stats()
+    return int(portfolio.trades.count())
+
+
+def timed(action: Callable[[], int], repeat: int) -> tuple[float, int]:
+    trades = action()  # warm-up: imports, caches, compilation
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), trades
+
+
+def peak_memory_mb(action: Callable[[], Any]) -> float:
+    tracemalloc.start()
+    action()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 1e6
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--backtesting-py-max-bars",
+        type=int,
+        default=1_000_000,
+        help="skip backtesting.py above this many bars (it takes about a minute per million)",
+    )
+    args = parser.parse_args()
+
+    first_frame = frame_of(random_walk(args.sizes[0]))
+    started = time.perf_counter()
+    run_vectorbt(first_frame)
+    print(f"vectorbt first call (numba compilation): {time.perf_counter() - started:.1f} s")
+
+    print(f"{'bars':>10} {'engine':>14} {'time':>10} {'trades':>7} {'ratio':>12}")
+    for size in args.sizes:
+        bars = random_walk(size)
+        frame = frame_of(bars)
+        ours, our_trades = timed(partial(run_ours, bars), args.repeat)
+        vectorbt, vbt_trades = timed(partial(run_vectorbt, frame), args.repeat)
+        rows = [("this engine", ours, our_trades, ""), ("vectorbt", vectorbt, vbt_trades, "")]
+        if size <= args.backtesting_py_max_bars:
+            reference, bt_trades = timed(partial(run_backtesting_py, frame), 1)
+            rows.append(("backtesting.py", reference, bt_trades, ""))
+        for name, seconds, trades, _ in rows:
+            ratio = "" if name == "this engine" else f"{seconds / ours:.1f}x slower"
+            print(f"{size:>10,} {name:>14} {seconds * 1e3:>8.1f}ms {trades:>7} {ratio:>12}")
+        memory = peak_memory_mb(partial(run_ours, bars))
+        print(f"{size:>10,} {'this engine':>14} peak memory {memory:.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
