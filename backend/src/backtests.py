@@ -62,11 +62,17 @@ class BacktestStore:
             "updated_at": now,
         }
         earlier = await self._collection.find_one(
-            {"input_key": input_key, "status": BacktestStatus.COMPLETED.value}, {"result": 1}
+            {"input_key": input_key, "status": BacktestStatus.COMPLETED.value},
+            {"result": 1, "execution_id": 1, "trades_execution_id": 1},
         )
         if earlier is not None and earlier.get("result") is not None:
             reused = earlier["result"] | {"strategy_id": strategy.id, "cached": True}
-            document |= _result_fields(reused) | {"status": BacktestStatus.COMPLETED.value}
+            document |= _result_fields(reused) | {
+                "status": BacktestStatus.COMPLETED.value,
+                # Its trades are the earlier run's, kept by the compute service.
+                "trades_execution_id": earlier.get("trades_execution_id")
+                or earlier.get("execution_id"),
+            }
         await self._collection.insert_one(document)
         return Backtest.from_document(document)
 
@@ -149,6 +155,18 @@ class BacktestStore:
             {"$set": changes},
         )
         return outcome.matched_count == 1
+
+    async def trades_execution(self, user_id: str, backtest_id: str) -> str | None:
+        """The execution holding a completed backtest's trades (an earlier one's, for a
+        reused result); None if the backtest is not the user's or not completed."""
+        document = await self._collection.find_one(
+            {"_id": backtest_id, "user_id": user_id, "status": BacktestStatus.COMPLETED.value},
+            {"execution_id": 1, "trades_execution_id": 1},
+        )
+        if document is None:
+            return None
+        source: str | None = document.get("trades_execution_id") or document.get("execution_id")
+        return source
 
     async def state_of(self, backtest_id: str) -> Document | None:
         """The status and execution id of any backtest, whoever owns it."""

@@ -305,6 +305,14 @@ class Trade(WireModel):
     bars_held: Count
 
 
+class TradePage(WireModel):
+    """Trades offset .. offset + len(trades) - 1 of a completed backtest's `total`."""
+
+    total: Count
+    offset: Count
+    trades: list[Trade]
+
+
 class EquityCurve(WireModel):
     """Account value at the close of chosen bars, as two columns of equal length:
     compact on the wire and in MongoDB, and quick to validate."""
@@ -367,7 +375,10 @@ class BacktestResult(BacktestStatistics):
     end: datetime
     bars: Count
     initial_capital: float
-    trades: list[Trade]
+    trades: list[Trade] = Field(
+        description="The first 1,000 trades; total_trades says how many there are, and "
+        "all of them are read in pages from the backtest's trades endpoint."
+    )
     equity_curve: EquityCurve
     data_version: int | None = Field(default=None, description="Market-data version used.")
     cached: bool = Field(

@@ -19,6 +19,7 @@ from backend_services.services.backtest.backtest_service import BacktestService
 from backend_services.services.backtest.execution_job import init_worker, run_execution
 from backend_services.services.backtest.execution_store import EXECUTIONS_COLLECTION, ExecutionStore
 from backend_services.services.backtest.result_delivery import ResultDelivery
+from backend_services.services.backtest.trade_store import TRADES_COLLECTION, ensure_trade_indexes
 from backend_services.services.backtest.worker_pool import ProcessWorkerPool
 from backend_services.signing import ServiceSignature
 
@@ -43,8 +44,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
         )
         delivery = ResultDelivery(store, http, max_delay_s=settings.delivery_max_delay_s)
+        trades = database[TRADES_COLLECTION]
+        await ensure_trade_indexes(trades)
         service = BacktestService(
-            store, delivery, settings.max_attempts, settings.heartbeat_timeout_s
+            store, trades, delivery, settings.max_attempts, settings.heartbeat_timeout_s
         )
         pool = ProcessWorkerPool(
             workers=settings.workers,

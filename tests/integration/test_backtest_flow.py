@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import Stack, backtest_params, wait_for_backtest
+from helpers import Stack, backtest_params, long_run_params, wait_for_backtest
 
 pytestmark = pytest.mark.integration
 
@@ -133,3 +133,51 @@ def test_a_rule_strategy_trading_both_sides_with_stops(
     assert {"signal", "stop_loss"} <= {trade["exit_reason"] for trade in trades}
     assert backtest["result"]["exposure"] < 1
     assert backtest["result"]["sqn"] is not None
+
+
+def test_every_trade_is_kept_and_read_in_pages(
+    api: httpx.Client, create_strategy: Callable[..., dict[str, Any]], long_symbol: str
+) -> None:
+    strategy = create_strategy(
+        symbol=long_symbol, timeframe="1m", parameters={"fast": 2, "slow": 3}
+    )
+    params = backtest_params(start_date="2020-09-14T00:00:00Z", end_date="2020-09-24T00:00:00Z")
+    path = f"/api/strategy/{strategy['id']}/backtest"
+    backtest = wait_for_backtest(api, api.post(path, json=params).json()["id"])
+    assert backtest["status"] == "completed", backtest["error"]
+    result = backtest["result"]
+    assert len(result["trades"]) == 1_000 < result["total_trades"]
+
+    pages, offset = [], 0
+    while offset < result["total_trades"]:
+        page = api.get(
+            f"/api/backtest/{backtest['id']}/trades", params={"offset": offset, "limit": 700}
+        )
+        assert page.status_code == 200, page.text
+        assert page.json()["total"] == result["total_trades"]
+        pages.extend(page.json()["trades"])
+        offset += 700
+
+    assert len(pages) == result["total_trades"]
+    assert pages[:1_000] == result["trades"]
+    exits = [trade["exit_time"] for trade in pages]
+    assert exits == sorted(exits)
+    total_pnl = sum(trade["pnl"] for trade in pages)
+    assert total_pnl == pytest.approx(result["final_equity"] - result["initial_capital"])
+
+    reused = api.post(path, json=params).json()
+    assert reused["result"]["cached"] is True
+    first = api.get(f"/api/backtest/{reused['id']}/trades", params={"limit": 5}).json()
+    assert first["trades"] == pages[:5]
+
+
+def test_trades_of_a_backtest_not_completed_answer_409(
+    api: httpx.Client, create_strategy: Callable[..., dict[str, Any]], long_symbol: str
+) -> None:
+    strategy = create_strategy(symbol=long_symbol, timeframe="1m")
+    started = api.post(f"/api/strategy/{strategy['id']}/backtest", json=long_run_params()).json()
+
+    response = api.get(f"/api/backtest/{started['id']}/trades")
+
+    assert response.status_code == 409
+    api.delete(f"/api/backtest/{started['id']}")

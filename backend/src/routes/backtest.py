@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from backend.deps import (
     BacktestClientDep,
@@ -15,7 +17,8 @@ from backend.reconcile import reconcile
 from backend.schemas import Backtest, BacktestStatus, SaveResultAck
 from backend.services.backtest_client import BacktestServiceRejected, BacktestServiceUnavailable
 from backend_services.app_common import error_responses
-from backend_services.contracts import ExecutionReport
+from backend_services.contracts import ExecutionReport, TradePage
+from backend_services.services.backtest.trade_store import MAX_PAGE
 
 router = APIRouter(
     prefix="/api/backtest", tags=["backtests"], responses=error_responses(400, 401, 404, 413)
@@ -76,6 +79,28 @@ async def cancel_backtest(
     await store.record_final(ExecutionReport.of(execution))
     final = await store.get(user.id, backtest.id)
     return final or backtest
+
+
+@router.get("/{backtest_id}/trades", responses=error_responses(409, 503))
+async def get_trades(
+    backtest: OwnedBacktest,
+    user: CurrentUser,
+    store: BacktestStoreDep,
+    client: BacktestClientDep,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1_000,
+) -> TradePage:
+    """All trades of a completed backtest, a page at a time, in order (the result itself
+    carries only the first 1,000); 409 until it has completed."""
+    source = await store.trades_execution(user.id, backtest.id)
+    if source is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"backtest is {backtest.status.value}")
+    try:
+        return await client.get_trades(source, offset, limit)
+    except BacktestServiceUnavailable as unavailable:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(unavailable)) from None
+    except BacktestServiceRejected as rejected:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(rejected.detail)) from None
 
 
 @router.post(

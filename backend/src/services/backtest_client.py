@@ -6,7 +6,12 @@ from typing import Any
 
 import httpx
 
-from backend_services.contracts import BacktestExecution, RunBacktestAccepted, RunBacktestRequest
+from backend_services.contracts import (
+    BacktestExecution,
+    RunBacktestAccepted,
+    RunBacktestRequest,
+    TradePage,
+)
 from backend_services.signing import ServiceSignature
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0, pool=10.0)
@@ -54,6 +59,12 @@ class BacktestServiceClient:
     async def get_backtest_status(self, execution_id: str) -> BacktestExecution:
         body = await self._send("GET", f"/backtest/{execution_id}/status")
         return BacktestExecution.model_validate(body)
+
+    async def get_trades(self, execution_id: str, offset: int, limit: int) -> TradePage:
+        body = await self._send(
+            "GET", f"/backtest/{execution_id}/trades?offset={offset}&limit={limit}"
+        )
+        return TradePage.model_validate(body)
 
     async def cancel_backtest(self, execution_id: str) -> BacktestExecution:
         """Cancel; raises BacktestServiceRejected with 409 when it already finished."""

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from backend_services.app_common import error_responses
-from backend_services.contracts import BacktestExecution, RunBacktestAccepted, RunBacktestRequest
+from backend_services.contracts import (
+    BacktestExecution,
+    RunBacktestAccepted,
+    RunBacktestRequest,
+    TradePage,
+)
 from backend_services.deps import BacktestServiceDep, verify_signature
 from backend_services.services.backtest.execution_store import (
     ExecutionAlreadyFinished,
+    ExecutionNotCompleted,
     ExecutionNotFound,
 )
+from backend_services.services.backtest.trade_store import MAX_PAGE
 
 router = APIRouter(
     prefix="/backtest",
@@ -35,6 +44,22 @@ async def get_status(execution_id: str, service: BacktestServiceDep) -> Backtest
         return await service.get(execution_id)
     except ExecutionNotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "execution not found") from None
+
+
+@router.get("/{execution_id}/trades", responses=error_responses(404, 409))
+async def get_trades(
+    execution_id: str,
+    service: BacktestServiceDep,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1_000,
+) -> TradePage:
+    """A page of a completed execution's trades; 409 while it has not completed."""
+    try:
+        return await service.trades(execution_id, offset, limit)
+    except ExecutionNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "execution not found") from None
+    except ExecutionNotCompleted as not_completed:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(not_completed)) from None
 
 
 @router.delete("/{execution_id}", responses=error_responses(404, 409))

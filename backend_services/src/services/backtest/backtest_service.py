@@ -16,11 +16,15 @@ import asyncio
 import contextlib
 import logging
 from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
 
 from backend_services.contracts import (
     BacktestExecution,
     ExecutionStatus,
     RunBacktestRequest,
+    TradePage,
     utc_now,
 )
 from backend_services.services.backtest.execution_store import (
@@ -28,6 +32,7 @@ from backend_services.services.backtest.execution_store import (
     ExecutionStore,
 )
 from backend_services.services.backtest.result_delivery import ResultDelivery
+from backend_services.services.backtest.trade_store import read_trades
 from backend_services.services.backtest.worker_pool import PoolState, WorkerLost, WorkerPool
 
 logger = logging.getLogger(__name__)
@@ -39,11 +44,13 @@ class BacktestService:
     def __init__(
         self,
         store: ExecutionStore,
+        trades: AsyncCollection[dict[str, Any]],
         delivery: ResultDelivery,
         max_attempts: int,
         heartbeat_timeout_s: float,
     ) -> None:
         self._store = store
+        self._trades = trades
         self._delivery = delivery
         self._max_attempts = max_attempts
         self._heartbeat_timeout = timedelta(seconds=heartbeat_timeout_s)
@@ -62,6 +69,12 @@ class BacktestService:
 
     async def get(self, execution_id: str) -> BacktestExecution:
         return await self._store.get(execution_id)
+
+    async def trades(self, execution_id: str, offset: int, limit: int) -> TradePage:
+        """A page of a completed execution's trades; raises if unknown or not completed."""
+        run_id, total = await self._store.completed_run(execution_id)
+        page = await read_trades(self._trades, execution_id, run_id, offset, limit)
+        return TradePage(total=total, offset=offset, trades=page)
 
     async def cancel(self, execution_id: str) -> BacktestExecution:
         """Cancel a queued or running execution; raises if unknown or already finished."""

@@ -1,8 +1,9 @@
 """What a worker process does with one execution.
 
 It claims the execution (queued -> running, with a fresh `run_id`), loads and resamples
-the bars, runs the engine and stores the outcome in the execution record, all through a
-synchronous MongoDB client of its own. Every write it makes is fenced by its `run_id`,
+the bars, runs the engine, stores every trade in chunks (`trade_store`) and the outcome,
+with the first trades, in the execution record, all through a synchronous MongoDB
+client of its own. Every write it makes is fenced by its `run_id`,
 so a run that was given up on (its heartbeat went stale and the execution was queued
 again) can never overwrite the state of the run that replaced it.
 
@@ -41,6 +42,11 @@ from backend_services.market_data.series import load_series
 from backend_services.mongo import sync_client
 from backend_services.services.backtest.backtest_engine import BacktestEngine
 from backend_services.services.backtest.execution_store import EXECUTIONS_COLLECTION
+from backend_services.services.backtest.trade_store import (
+    MAX_INLINE_TRADES,
+    TRADES_COLLECTION,
+    write_trades,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +114,11 @@ def run_execution(execution_id: str) -> None:
         progress = ProgressRecorder(executions, this_run, heartbeat.cancelled)
         try:
             request = RunBacktestRequest.model_validate(claimed["request"])
-            outcome = _completed(_backtest(database, request, progress))
+            result = _backtest(database, request, progress)
+            write_trades(database[TRADES_COLLECTION], execution_id, run_id, result.trades)
+            outcome = _completed(
+                result.model_copy(update={"trades": result.trades[:MAX_INLINE_TRADES]})
+            )
         except ExecutionCancelled:
             return
         except ConnectionFailure:

@@ -42,6 +42,10 @@ class ExecutionAlreadyFinished(RuntimeError):
         self.execution = execution
 
 
+class ExecutionNotCompleted(RuntimeError):
+    """Its trades exist only once an execution has completed."""
+
+
 class ExecutionStore:
     def __init__(self, collection: AsyncCollection[Document]) -> None:
         self._collection = collection
@@ -86,6 +90,17 @@ class ExecutionStore:
         if document is None:
             raise ExecutionNotFound(execution_id)
         return BacktestExecution.from_document(document)
+
+    async def completed_run(self, execution_id: str) -> tuple[str, int]:
+        """The run_id and number of trades of a completed execution."""
+        document = await self._collection.find_one(
+            {"_id": execution_id}, {"status": 1, "run_id": 1, "result": 1}
+        )
+        if document is None:
+            raise ExecutionNotFound(execution_id)
+        if document["status"] != ExecutionStatus.COMPLETED.value:
+            raise ExecutionNotCompleted(f"execution {execution_id} is {document['status']}")
+        return document["run_id"], int(document["result"]["total_trades"])
 
     async def priority_of(self, execution_id: str) -> int:
         document = await self._collection.find_one({"_id": execution_id}, {"request": 1})
