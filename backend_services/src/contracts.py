@@ -27,7 +27,7 @@ from backend_services.rules.parser import MAX_RULE_CHARS, RESERVED_NAMES, RuleEr
 from backend_services.timeframes import Timeframe
 
 # Raised whenever a change to the engine changes results, so none computed before is reused.
-ENGINE_VERSION = 2
+ENGINE_VERSION = 3
 
 
 def _storable(text: str) -> str:
@@ -206,6 +206,14 @@ class BacktestParams(WireModel):
     )
     costs: Costs | None = None
 
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _null_is_not_overridden(cls, parameters: Any) -> Any:
+        """Backtests stored by the first release list every parameter, null if kept."""
+        if isinstance(parameters, dict):
+            return {name: value for name, value in parameters.items() if value is not None}
+        return parameters
+
     @field_validator("start_date", "end_date")
     @classmethod
     def _to_utc(cls, moment: datetime) -> datetime:
@@ -314,39 +322,52 @@ class TradePage(WireModel):
 
 
 class EquityCurve(WireModel):
-    """Account value at the close of chosen bars, as two columns of equal length:
-    compact on the wire and in MongoDB, and quick to validate."""
+    """Curves at chosen bars' closes, as columns of equal length: compact on the wire and
+    in MongoDB, and quick to validate. `equity` is the account value, `drawdown` its fall
+    from the running peak (0 or negative), `buy_and_hold` what the initial capital put in
+    the asset at the first close would be worth."""
 
     time: list[datetime]
     equity: list[float]
+    # Empty in results stored before these curves were part of one.
+    drawdown: list[float] = Field(default_factory=list)
+    buy_and_hold: list[float] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _columns_match(self) -> Self:
-        if len(self.time) != len(self.equity):
-            raise ValueError("time and equity must have the same length")
+        lengths = {len(self.time), len(self.equity)}
+        lengths |= {len(column) for column in (self.drawdown, self.buy_and_hold) if column}
+        if len(lengths) > 1:
+            raise ValueError("time, equity, drawdown and buy_and_hold must have the same length")
         return self
 
 
 class BacktestStatistics(WireModel):
     """The numbers of one backtest, defined in services/backtest/metrics.py. Fractions,
     not percents. Ratios that are undefined for a run (a Sharpe ratio without variance,
-    a profit factor without a losing trade) are null rather than infinite.
+    a profit factor without a losing trade) are null rather than infinite. Statistics
+    added since the first release (those with a default) are null in results stored
+    before them.
     """
 
-    duration_days: float = Field(description="From the first bar's open time to the last's.")
+    duration_days: float | None = Field(
+        default=None, description="From the first bar's open time to the last's."
+    )
     final_equity: float
-    equity_peak: float
+    equity_peak: float | None = None
     total_return: float
     buy_and_hold_return: float
     cagr: float
     volatility: float = Field(description="Annualised standard deviation of bar returns.")
     sharpe_ratio: float | None
     sortino_ratio: float | None
-    calmar_ratio: float | None
+    calmar_ratio: float | None = None
     max_drawdown: float = Field(le=0, description="Deepest fall from a peak, negative.")
-    average_drawdown: float = Field(le=0, description="Average depth of the drawdowns.")
+    average_drawdown: float | None = Field(
+        default=None, le=0, description="Average depth of the drawdowns."
+    )
     max_drawdown_duration_bars: Count
-    average_drawdown_duration_bars: float
+    average_drawdown_duration_bars: float | None = None
     exposure: float = Field(description="Fraction of bars with a position open.")
     total_trades: Count
     win_rate: float | None
@@ -354,13 +375,14 @@ class BacktestStatistics(WireModel):
     best_trade: float | None
     worst_trade: float | None
     average_trade: float | None
-    max_trade_duration_bars: Count | None
-    average_trade_duration_bars: float | None
+    max_trade_duration_bars: Count | None = None
+    average_trade_duration_bars: float | None = None
     expectancy: float | None = Field(description="Average pnl per trade, in money.")
-    sqn: float | None = Field(description="System quality number.")
-    trading_days_per_year: Literal[252, 365] = Field(
+    sqn: float | None = Field(default=None, description="System quality number.")
+    trading_days_per_year: Literal[252, 365] | None = Field(
+        default=None,
         description="365 when a fifth of the bars or more fall on weekends (a market "
-        "that never closes), else 252."
+        "that never closes), else 252.",
     )
     periods_per_year: float = Field(description="Bars per year used to annualise.")
 

@@ -50,6 +50,8 @@ def test_backtest_completes_with_a_consistent_result(
     assert result["periods_per_year"] == pytest.approx(252, rel=0.02)
     curve = result["equity_curve"]
     assert 2 <= len(curve["time"]) == len(curve["equity"]) <= 2_000
+    assert len(curve["drawdown"]) == len(curve["buy_and_hold"]) == len(curve["time"])
+    assert min(curve["drawdown"]) == pytest.approx(result["max_drawdown"])
     assert curve["equity"][-1] == pytest.approx(result["final_equity"])
     assert all(trade["entry_time"] < trade["exit_time"] for trade in result["trades"])
 

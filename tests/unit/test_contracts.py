@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from backend_services.contracts import (
     BacktestParams,
+    BacktestResult,
     Costs,
     ExecutionReport,
     ResolvedBacktest,
@@ -107,3 +108,54 @@ def test_only_final_states_can_be_reported() -> None:
         ExecutionReport(execution_id="e", backtest_id="b", status="running")
     with pytest.raises(ValidationError, match="must carry its result"):
         ExecutionReport(execution_id="e", backtest_id="b", status="completed")
+
+
+def test_a_backtest_stored_by_the_first_release_still_reads() -> None:
+    """Its params listed every parameter (null when kept); its result lacked the
+    statistics and curves added since."""
+    params = BacktestParams.model_validate(
+        {
+            "start_date": "2010-01-01T00:00:00Z",
+            "end_date": "2011-01-01T00:00:00Z",
+            "initial_capital": 10_000,
+            "timeframe": None,
+            "symbol": None,
+            "parameters": {"fast": None, "slow": 20},
+            "costs": None,
+        }
+    )
+    first_release_result = {
+        "strategy_id": "s1",
+        "symbol": "GOOG",
+        "timeframe": "1d",
+        "start": "2010-01-04T00:00:00Z",
+        "end": "2010-12-31T00:00:00Z",
+        "bars": 252,
+        "initial_capital": 10_000,
+        "trades": [],
+        "equity_curve": {"time": ["2010-01-04T00:00:00Z"], "equity": [10_000]},
+        "final_equity": 10_000,
+        "total_return": 0,
+        "buy_and_hold_return": 0.1,
+        "cagr": 0,
+        "volatility": 0,
+        "sharpe_ratio": None,
+        "sortino_ratio": None,
+        "max_drawdown": 0,
+        "max_drawdown_duration_bars": 0,
+        "exposure": 0,
+        "total_trades": 0,
+        "win_rate": None,
+        "profit_factor": None,
+        "best_trade": None,
+        "worst_trade": None,
+        "average_trade": None,
+        "expectancy": None,
+        "periods_per_year": 252,
+    }
+
+    result = BacktestResult.model_validate(first_release_result)
+
+    assert params.parameters == {"slow": 20}
+    assert result.sqn is None
+    assert result.equity_curve.drawdown == []

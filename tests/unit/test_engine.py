@@ -130,6 +130,10 @@ def test_long_equity_curve_is_downsampled_for_transport() -> None:
 
     curve = result.equity_curve
     assert len(curve.time) == len(curve.equity) <= 2_000
+    assert min(curve.drawdown) == pytest.approx(result.max_drawdown)
+    assert min(curve.equity) == pytest.approx(min(result.equity_curve.equity))
+    assert curve.buy_and_hold[-1] == pytest.approx(1_000 * (1 + result.buy_and_hold_return))
+    assert max(curve.buy_and_hold) == pytest.approx(1_000 * closes.max() / closes[0])
     assert curve.time[0] == result.start
     assert curve.time[-1] == result.end
     assert curve.equity[-1] == pytest.approx(result.final_equity)

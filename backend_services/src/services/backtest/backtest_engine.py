@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 import numpy as np
 
 from backend_services.contracts import BacktestResult, EquityCurve, ResolvedBacktest, Trade
-from backend_services.market_data.bars import Bars, MarketDataError
+from backend_services.market_data.bars import Bars, FloatArray, MarketDataError
 from backend_services.rules.evaluate import RuleEvaluator
 from backend_services.rules.parser import parse_rule
 from backend_services.services.backtest.downsample import extremes_preserving_indices
-from backend_services.services.backtest.metrics import compute_statistics
+from backend_services.services.backtest.metrics import compute_statistics, drawdown
 from backend_services.services.backtest.simulation import Signals, SimulatedTrade, simulate
 
 MAX_EQUITY_POINTS = 2_000
@@ -52,7 +52,7 @@ class BacktestEngine:
         )
         self._on_progress(0.7)
         statistics = compute_statistics(bars, simulation, backtest.initial_capital)
-        curve = extremes_preserving_indices(simulation.equity, MAX_EQUITY_POINTS)
+        curves = _curves(bars, simulation.equity, backtest.initial_capital)
         self._on_progress(0.9)
         return BacktestResult(
             strategy_id=strategy_id,
@@ -63,12 +63,27 @@ class BacktestEngine:
             bars=len(bars),
             initial_capital=backtest.initial_capital,
             trades=[_trade(bars, trade) for trade in simulation.trades],
-            equity_curve=EquityCurve(
-                time=[_time(bars, i) for i in curve.tolist()],
-                equity=simulation.equity[curve].tolist(),
-            ),
+            equity_curve=curves,
             **statistics.model_dump(),
         )
+
+
+def _curves(bars: Bars, equity: FloatArray, initial_capital: float) -> EquityCurve:
+    """The three curves at no more than MAX_EQUITY_POINTS bars, keeping each curve's
+    extremes: every curve chooses a third of the points, and all share the union."""
+    columns = {
+        "equity": equity,
+        "drawdown": drawdown(equity),
+        "buy_and_hold": initial_capital * bars.close / bars.close[0],
+    }
+    share = MAX_EQUITY_POINTS // len(columns)
+    chosen = np.unique(
+        np.concatenate([extremes_preserving_indices(values, share) for values in columns.values()])
+    )
+    return EquityCurve(
+        time=[_time(bars, i) for i in chosen.tolist()],
+        **{name: values[chosen].tolist() for name, values in columns.items()},
+    )
 
 
 def signals_of(bars: Bars, backtest: ResolvedBacktest) -> Signals:
