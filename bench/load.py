@@ -119,12 +119,15 @@ async def run_load(
         submit_latencies: list[float] = []
         failed_submits: list[str] = []
 
-        async def submit() -> str | None:
+        async def submit(number: int) -> str | None:
+            # Each backtest distinct (its capital), so every one is computed rather than
+            # answered with the stored result of an identical earlier one.
+            params = PARAMS | {"initial_capital": 10_000 + number}
             async with gate:
                 started = time.perf_counter()
                 try:
                     response = await http.post(
-                        f"/api/strategy/{strategy['id']}/backtest", json=PARAMS
+                        f"/api/strategy/{strategy['id']}/backtest", json=params
                     )
                 except httpx.TransportError as error:
                     failed_submits.append(repr(error))
@@ -139,7 +142,7 @@ async def run_load(
         with HealthProbe(f"{api_url}/api/health") as probe:
             os.nice(LOAD_GENERATOR_NICE)  # after the probe started: it keeps normal priority
             started = time.perf_counter()
-            submitted = await asyncio.gather(*(submit() for _ in range(count)))
+            submitted = await asyncio.gather(*(submit(number) for number in range(count)))
             ids = [backtest_id for backtest_id in submitted if backtest_id is not None]
             count = len(ids)
             submitted_s = time.perf_counter() - started

@@ -25,6 +25,7 @@ carry the line and column of the offending token and, for a misspelt name, a hin
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -113,9 +114,16 @@ class _Token:
 
 def parse_rule(text: str, parameters: Collection[str]) -> Node:
     """The tree of a rule that uses only `parameters` besides prices and functions."""
+    return _parse(text, frozenset(parameters))
+
+
+@functools.lru_cache(maxsize=1_024)
+def _parse(text: str, parameters: frozenset[str]) -> Node:
+    """Cached: a strategy's rules are validated every time a request or a stored record
+    carries them, and the tree (immutable) is the same every time."""
     if len(text) > MAX_RULE_CHARS:
         raise RuleError(f"rule longer than {MAX_RULE_CHARS} characters", 1, MAX_RULE_CHARS + 1)
-    parser = _Parser(text, frozenset(parameters))
+    parser = _Parser(text, parameters)
     node = parser.rule()
     if node.kind is not Kind.CONDITION:
         raise parser.error(

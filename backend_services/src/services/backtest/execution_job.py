@@ -115,7 +115,13 @@ def run_execution(execution_id: str) -> None:
         try:
             request = RunBacktestRequest.model_validate(claimed["request"])
             result = _backtest(database, request, progress)
-            write_trades(database[TRADES_COLLECTION], execution_id, run_id, result.trades)
+            write_trades(
+                database[TRADES_COLLECTION],
+                execution_id,
+                run_id,
+                result.trades,
+                first_run=claimed["attempts"] == 1,
+            )
             outcome = _completed(
                 result.model_copy(update={"trades": result.trades[:MAX_INLINE_TRADES]})
             )

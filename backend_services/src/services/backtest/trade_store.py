@@ -25,9 +25,14 @@ Document = dict[str, Any]
 
 
 def write_trades(
-    collection: Collection[Document], execution_id: str, run_id: str, trades: list[Trade]
+    collection: Collection[Document],
+    execution_id: str,
+    run_id: str,
+    trades: list[Trade],
+    first_run: bool,
 ) -> None:
-    """Store a run's trades, replacing those of any earlier run of the execution."""
+    """Store a run's trades; unless this is the execution's first run, remove those an
+    earlier run may have left."""
     chunks = [
         {
             "execution_id": execution_id,
@@ -39,7 +44,8 @@ def write_trades(
     ]
     if chunks:
         collection.insert_many(chunks, ordered=False)
-    collection.delete_many({"execution_id": execution_id, "run_id": {"$ne": run_id}})
+    if not first_run:
+        collection.delete_many({"execution_id": execution_id, "run_id": {"$ne": run_id}})
 
 
 async def read_trades(
