@@ -19,6 +19,7 @@ from backend_services.contracts import (
     ExecutionReport,
     RunBacktestRequest,
     StrategySnapshot,
+    Sweep,
     utc_now,
 )
 
@@ -40,6 +41,7 @@ class BacktestStore:
         params: BacktestParams,
         input_key: str,
         data_version: int,
+        sweep: Sweep | None = None,
     ) -> Backtest:
         """Record a backtest. If an identical one (same `input_key`) has completed, this
         one is completed at once with a copy of its result, marked `cached`; otherwise it
@@ -51,6 +53,7 @@ class BacktestStore:
             "strategy_id": strategy.id,
             "strategy": strategy.model_dump(mode="json"),
             "params": params.model_dump(mode="json"),
+            "sweep": sweep.model_dump(mode="json") if sweep else None,
             "input_key": input_key,
             "data_version": data_version,
             "status": BacktestStatus.PENDING.value,
@@ -63,11 +66,11 @@ class BacktestStore:
         }
         earlier = await self._collection.find_one(
             {"input_key": input_key, "status": BacktestStatus.COMPLETED.value},
-            {"result": 1, "execution_id": 1, "trades_execution_id": 1},
+            {"result": 1, "optimization": 1, "execution_id": 1, "trades_execution_id": 1},
         )
         if earlier is not None and earlier.get("result") is not None:
             reused = earlier["result"] | {"strategy_id": strategy.id, "cached": True}
-            document |= _result_fields(reused) | {
+            document |= _result_fields(reused, earlier.get("optimization")) | {
                 "status": BacktestStatus.COMPLETED.value,
                 # Its trades are the earlier run's, kept by the compute service.
                 "trades_execution_id": earlier.get("trades_execution_id")
@@ -93,6 +96,7 @@ class BacktestStore:
             strategy=StrategySnapshot.model_validate(document["strategy"]),
             params=BacktestParams.model_validate(document["params"]),
             data_version=document.get("data_version"),
+            sweep=Sweep.model_validate(document["sweep"]) if document.get("sweep") else None,
         )
 
     async def list_for_strategy(self, user_id: str, strategy_id: str) -> list[BacktestSummary]:
@@ -145,7 +149,8 @@ class BacktestStore:
             "updated_at": utc_now(),
         }
         if report.result is not None:
-            changes |= _result_fields(report.result.model_dump())
+            optimization = report.optimization.model_dump() if report.optimization else None
+            changes |= _result_fields(report.result.model_dump(), optimization)
         outcome = await self._collection.update_one(
             {
                 "_id": report.backtest_id,
@@ -238,9 +243,10 @@ class BacktestStore:
         return Backtest.from_document(document) if document else None
 
 
-def _result_fields(result: Document) -> Document:
+def _result_fields(result: Document, optimization: Document | None) -> Document:
     return {
         "result": result,
+        "optimization": optimization,
         # Kept apart from the result so a list reads a few numbers, not every trade.
         "statistics": {name: result[name] for name in BacktestStatistics.model_fields},
         "progress": 100.0,

@@ -15,9 +15,11 @@ from backend_services.contracts import (
     BacktestResult,
     BacktestStatistics,
     Costs,
+    Optimization,
     Orders,
     Parameters,
     Rules,
+    Sweep,
     Symbol,
     Text,
     check_rules,
@@ -95,7 +97,13 @@ class Backtest(BaseModel):
     execution_id: str | None
     created_at: datetime
     updated_at: datetime
-    result: BacktestResult | None
+    result: BacktestResult | None = Field(
+        description="For an optimization, the full backtest of the best combination."
+    )
+    sweep: Sweep | None = Field(default=None, description="Set for an optimization.")
+    optimization: Optimization | None = Field(
+        default=None, description="An optimization's ranking and heatmap, once completed."
+    )
     error: str | None
 
     @classmethod
@@ -104,6 +112,13 @@ class Backtest(BaseModel):
             {name: document.get(name) for name in cls.model_fields if name != "id"}
             | {"id": document["_id"]}
         )
+
+
+class OptimizeRequest(BacktestParams):
+    """A backtest's params plus the sweep: every combination of the grid runs over the
+    same data, range and costs."""
+
+    sweep: Sweep
 
 
 class BacktestSummary(BaseModel):

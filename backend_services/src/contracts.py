@@ -8,11 +8,15 @@ timezone-aware UTC datetimes, money is in the quote currency of the symbol.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import math
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
+import numpy as np
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -22,8 +26,14 @@ from pydantic import (
     model_validator,
 )
 
-from backend_services.rules.evaluate import check_period_values
-from backend_services.rules.parser import MAX_RULE_CHARS, RESERVED_NAMES, RuleError, parse_rule
+from backend_services.rules.evaluate import check_period_values, constraint_mask
+from backend_services.rules.parser import (
+    MAX_RULE_CHARS,
+    RESERVED_NAMES,
+    RuleError,
+    parse_constraint,
+    parse_rule,
+)
 from backend_services.timeframes import Timeframe
 
 # Raised whenever a change to the engine changes results, so none computed before is reused.
@@ -91,6 +101,21 @@ def check_rules(rules: Rules, parameters: dict[str, float]) -> None:
             check_period_values(parse_rule(text, parameters), parameters)
         except (RuleError, ValueError) as error:
             raise ValueError(f"rules.{name}: {error}") from None
+
+
+def check_sweep(sweep: Sweep, backtest: ResolvedBacktest) -> int:
+    """The number of combinations a sweep runs over the backtest; ValueError if it names
+    an unknown parameter, has a value the rules cannot use or keeps no combination."""
+    count = len(sweep.combinations(backtest.parameters))
+    for name, values in sweep.grid.items():
+        for value in values:
+            try:
+                check_rules(backtest.rules, backtest.parameters | {name: value})
+            except ValueError as error:
+                raise ValueError(f"sweep.grid.{name}: {error}") from None
+    if count == 0:
+        raise ValueError("sweep.constraint: no combination of the grid satisfies it")
+    return count
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -250,7 +275,7 @@ class ResolvedBacktest(WireModel):
         check_rules(self.rules, self.parameters)
         return self
 
-    def input_key(self, data_version: int) -> str:
+    def input_key(self, data_version: int, sweep: Sweep | None = None) -> str:
         """Identifies the work: equal keys give equal results, so a finished result can be
         reused. Changes whenever the engine's results would (ENGINE_VERSION)."""
         work = {
@@ -258,6 +283,8 @@ class ResolvedBacktest(WireModel):
             "data_version": data_version,
             **self.model_dump(mode="json"),
         }
+        if sweep is not None:
+            work["sweep"] = sweep.model_dump(mode="json")
         canonical = json.dumps(work, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -280,6 +307,119 @@ class ResolvedBacktest(WireModel):
         )
 
 
+MAX_COMBINATIONS = 10_000
+MAX_SWEPT_PARAMETERS = 5
+Objective = Literal[
+    "total_return",
+    "cagr",
+    "sharpe_ratio",
+    "sortino_ratio",
+    "calmar_ratio",
+    "max_drawdown",
+    "profit_factor",
+    "win_rate",
+    "expectancy",
+    "sqn",
+    "final_equity",
+]
+
+
+class Sweep(WireModel):
+    """A grid of parameter values tried in one execution and ranked by `objective`, the
+    higher the better (max_drawdown is negative: the shallowest ranks first)."""
+
+    grid: Annotated[
+        dict[
+            ParameterName,
+            Annotated[list[ParameterValue], Field(min_length=1, max_length=MAX_COMBINATIONS)],
+        ],
+        Field(min_length=1, max_length=MAX_SWEPT_PARAMETERS),
+    ] = Field(description="The values to try, by parameter; every combination is run.")
+    constraint: RuleText | None = Field(
+        default=None,
+        description="A condition on parameter values, such as 'fast < slow': combinations "
+        "for which it is false are left out.",
+    )
+    objective: Objective = "sharpe_ratio"
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        self.grid = {name: sorted(set(values)) for name, values in self.grid.items()}
+        if self.grid_size > MAX_COMBINATIONS:
+            raise ValueError(
+                f"the grid has {self.grid_size} combinations, at most {MAX_COMBINATIONS}"
+            )
+        return self
+
+    @property
+    def grid_size(self) -> int:
+        """Combinations in the grid, before the constraint."""
+        return math.prod(len(values) for values in self.grid.values())
+
+    def combinations(self, parameters: Mapping[str, float]) -> list[dict[str, float]]:
+        """Every combination the constraint keeps, in grid order, as complete parameter
+        sets: `parameters` with the swept ones replaced. Raises ValueError if the grid
+        or the constraint names a parameter not in `parameters`, or a grid value cannot
+        serve where the rules use that parameter."""
+        unknown = sorted(set(self.grid) - set(parameters))
+        if unknown:
+            raise ValueError(
+                f"sweep.grid: the strategy has no parameter named {', '.join(unknown)}"
+            )
+        names = list(self.grid)
+        rows = list(itertools.product(*self.grid.values()))
+        if self.constraint is not None:
+            try:
+                constraint = parse_constraint(self.constraint, parameters)
+            except RuleError as error:
+                raise ValueError(f"sweep.constraint: {error}") from None
+            values = np.array(rows, dtype=np.float64).reshape(len(rows), len(names))
+            columns = dict(parameters) | {name: values[:, i] for i, name in enumerate(names)}
+            kept = constraint_mask(constraint, columns, len(rows))
+            rows = [row for row, keep in zip(rows, kept.tolist(), strict=True) if keep]
+        return [dict(parameters) | dict(zip(names, row, strict=True)) for row in rows]
+
+
+class SweepRow(WireModel):
+    """One combination of a sweep: the swept parameters' values and its main statistics."""
+
+    parameters: dict[ParameterName, float]
+    objective: float | None = Field(description="The value of the sweep's objective.")
+    total_return: float
+    cagr: float
+    sharpe_ratio: float | None
+    sortino_ratio: float | None
+    max_drawdown: float
+    total_trades: Count
+    win_rate: float | None
+    profit_factor: float | None
+
+
+class Heatmap(WireModel):
+    """The objective over the first swept parameter (`x`) and the second (`y`, null when
+    one is swept): `values[i][j]` belongs to y_values[i] and x_values[j], the best over
+    any further swept parameters, null where no combination ran (the constraint left it
+    out) or the objective is undefined."""
+
+    x: ParameterName
+    x_values: list[float]
+    y: ParameterName | None
+    y_values: list[float]
+    values: list[list[float | None]]
+
+
+class Optimization(WireModel):
+    """The outcome of a sweep. The execution's `result` is the full backtest of
+    `best_parameters`, trades and curves included."""
+
+    objective: Objective
+    combinations: Count = Field(description="Combinations run.")
+    excluded: Count = Field(description="Combinations the constraint left out.")
+    best_parameters: Parameters
+    ranked: list[SweepRow] = Field(description="Best first; undefined objectives last.")
+    heatmap: Heatmap
+
+
 class RunBacktestRequest(WireModel):
     backtest_id: Id
     user_id: Id
@@ -293,6 +433,15 @@ class RunBacktestRequest(WireModel):
         "A worker holding it in its cache reads nothing; otherwise the run takes the "
         "version current when it starts. The result names the version used.",
     )
+    sweep: Sweep | None = Field(
+        default=None, description="Run every combination of this grid, not one backtest."
+    )
+
+    @model_validator(mode="after")
+    def _sweep_fits_strategy(self) -> Self:
+        if self.sweep is not None:
+            check_sweep(self.sweep, ResolvedBacktest.resolve(self.strategy, self.params))
+        return self
 
 
 class RunBacktestAccepted(WireModel):
@@ -424,6 +573,7 @@ class BacktestExecution(WireModel):
     end_time: datetime | None = None
     attempts: Count = 0
     result: BacktestResult | None = None
+    optimization: Optimization | None = None
     error: Text | None = None
 
     @classmethod
@@ -440,6 +590,7 @@ class ExecutionReport(WireModel):
     status: ExecutionStatus
     end_time: datetime | None = None
     result: BacktestResult | None = None
+    optimization: Optimization | None = None
     error: Text | None = None
 
     @model_validator(mode="after")
@@ -458,6 +609,7 @@ class ExecutionReport(WireModel):
             status=execution.status,
             end_time=execution.end_time,
             result=execution.result,
+            optimization=execution.optimization,
             error=execution.error,
         )
 

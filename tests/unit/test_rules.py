@@ -106,16 +106,6 @@ def test_parameters_used_as_periods_are_found() -> None:
     assert parameters_used_as_periods(node) == {"fast", "slow"}
 
 
-def test_one_computation_serves_every_use() -> None:
-    shared: dict[tuple[object, ...], object] = {}
-    for fast in (3.0, 4.0):
-        evaluator = RuleEvaluator(BARS, PARAMETERS | {"fast": fast}, shared)  # type: ignore[arg-type]
-        evaluator.condition(parse_rule("sma(close, fast) > sma(close, slow)", PARAMETERS))
-
-    sma_keys = [key for key in shared if key[:2] == ("call", "sma")]
-    assert len(sma_keys) == 3  # sma(close, 3), sma(close, 4) and sma(close, 5), once each
-
-
 rng = np.random.default_rng(5)
 PRICES = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 300)))
 SERIES = pd.Series(PRICES)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Response, status
 from pydantic import ValidationError
+from pymongo.asynchronous.database import AsyncDatabase
 
 from backend.backtests import BacktestStore
 from backend.deps import (
@@ -24,6 +26,7 @@ from backend.schemas import (
     Backtest,
     BacktestStatus,
     BacktestSummary,
+    OptimizeRequest,
     Strategy,
     StrategyCreate,
     StrategyUpdate,
@@ -34,7 +37,13 @@ from backend.services.backtest_client import (
     BacktestServiceUnavailable,
 )
 from backend_services.app_common import error_responses
-from backend_services.contracts import BacktestParams, ResolvedBacktest, StrategySnapshot
+from backend_services.contracts import (
+    BacktestParams,
+    ResolvedBacktest,
+    StrategySnapshot,
+    Sweep,
+    check_sweep,
+)
 
 logger = logging.getLogger(__name__)
 router = APIRouter(
@@ -99,6 +108,68 @@ async def start_backtest(
     Refused with 422, before anything is stored, when the parameters contradict each
     other or the stored market data cannot serve the symbol, timeframe or range.
     """
+    return await _start(
+        strategy,
+        params,
+        None,
+        user.id,
+        database,
+        store,
+        background,
+        client,
+        settings.dispatch_attempts,
+    )
+
+
+@router.post("/{strategy_id}/optimize", status_code=status.HTTP_202_ACCEPTED)
+async def start_optimization(
+    strategy: OwnedStrategy,
+    request: OptimizeRequest,
+    user: CurrentUser,
+    database: DatabaseDep,
+    store: BacktestStoreDep,
+    client: BacktestClientDep,
+    settings: SettingsDep,
+    background: BackgroundTasks,
+) -> Backtest:
+    """Run the strategy over every combination of a grid of parameter values (at most
+    10,000, fewer where `constraint` is false) as one backtest with progress. Once
+    completed, `optimization` ranks the combinations by `objective` and carries a
+    heatmap matrix, and `result` is the full backtest of the best one. Read, cancel and
+    page its trades as any backtest; an identical optimization is answered from the
+    stored result, like a backtest.
+
+    Refused with 422, before anything is stored, when the grid names a parameter the
+    strategy does not have, a value the rules cannot use, or keeps no combination.
+    """
+    params = BacktestParams.model_validate(request.model_dump(exclude={"sweep"}))
+    return await _start(
+        strategy,
+        params,
+        request.sweep,
+        user.id,
+        database,
+        store,
+        background,
+        client,
+        settings.dispatch_attempts,
+    )
+
+
+async def _start(
+    strategy: Strategy,
+    params: BacktestParams,
+    sweep: Sweep | None,
+    user_id: str,
+    database: AsyncDatabase[dict[str, Any]],
+    store: BacktestStore,
+    background: BackgroundTasks,
+    client: BacktestServiceClient,
+    dispatch_attempts: int,
+) -> Backtest:
+    """Check a backtest or optimization against the strategy and the stored market data
+    (422 and nothing stored when they do not fit), record it, and dispatch it in the
+    background unless it was answered from an identical earlier one."""
     snapshot = StrategySnapshot(
         id=strategy.id,
         name=strategy.name,
@@ -111,6 +182,8 @@ async def start_backtest(
     )
     try:
         resolved = ResolvedBacktest.resolve(snapshot, params)
+        if sweep is not None:
+            check_sweep(sweep, resolved)
         entry = await check_data_for(database, resolved)
     except ValidationError as invalid:
         raise HTTPException(
@@ -121,18 +194,15 @@ async def start_backtest(
         # The same shape as FastAPI's own validation errors, so clients parse one kind.
         detail = [{"loc": ["body"], "msg": str(missing), "type": "no_market_data"}]
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
-    except ValueError as unknown_parameter:
-        detail = [
-            {"loc": ["body", "parameters"], "msg": str(unknown_parameter), "type": "value_error"}
-        ]
+    except ValueError as inconsistent:
+        field = "sweep" if str(inconsistent).startswith("sweep") else "parameters"
+        detail = [{"loc": ["body", field], "msg": str(inconsistent), "type": "value_error"}]
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
     backtest = await store.create(
-        user.id, snapshot, params, resolved.input_key(entry.version), entry.version
+        user_id, snapshot, params, resolved.input_key(entry.version, sweep), entry.version, sweep
     )
     if backtest.status is BacktestStatus.PENDING:
-        background.add_task(
-            run_backtest_task, backtest.id, store, client, settings.dispatch_attempts
-        )
+        background.add_task(run_backtest_task, backtest.id, store, client, dispatch_attempts)
     return backtest
 
 

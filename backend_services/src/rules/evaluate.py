@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 
 from backend_services.market_data.bars import Bars
-from backend_services.rules.functions import FUNCTIONS, MAX_PERIOD, ArgKind, call
+from backend_services.rules.functions import FUNCTIONS, MAX_PERIOD, ArgKind, Kind, call
 from backend_services.rules.parser import Binary, Call, Node, Number, Parameter, Price, Shift, Unary
 from backend_services.services.backtest.indicators import BoolArray, shift
+from backend_services.sized_lru import SizedLRU
 
 Value = float | np.ndarray[Any, Any]
 _COMPARE = {
@@ -24,21 +25,32 @@ _COMPARE = {
 _ARITHMETIC = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}
 
 
+SharedSeries = SizedLRU[tuple[Any, ...], np.ndarray[Any, Any]]
+
+
+def shared_series(max_bytes: int) -> SharedSeries:
+    """A cache of computed series that several evaluators over the same bars can share."""
+    return SizedLRU(max_bytes, size_of=lambda values: values.nbytes)
+
+
 class RuleEvaluator:
     """Evaluates rules over `bars` with `parameters`. Each distinct computation (the same
-    function of the same inputs) runs once, however many rules use it; give several
-    evaluators over the same bars one `shared` dict and they share it too (a parameter
-    sweep computes `sma(close, 20)` once for every combination with 20 in it)."""
+    function of the same inputs) runs once, however many rules use it. Evaluators over
+    the same bars may also share the numeric series they compute through `shared` (a
+    parameter sweep computes `sma(close, 20)` once for every combination with 20 in it);
+    conditions are not shared: they differ between combinations and are cheap to derive.
+    """
 
     def __init__(
         self,
         bars: Bars,
         parameters: Mapping[str, float],
-        shared: dict[tuple[Any, ...], Value] | None = None,
+        shared: SharedSeries | None = None,
     ) -> None:
         self._bars = bars
         self._parameters = parameters
-        self._computed: dict[tuple[Any, ...], Value] = {} if shared is None else shared
+        self._computed: dict[tuple[Any, ...], Value] = {}
+        self._shared = shared
 
     def condition(self, node: Node) -> BoolArray:
         """The rule's value on every bar; False wherever it needs history that is missing."""
@@ -47,9 +59,16 @@ class RuleEvaluator:
 
     def _value(self, node: Node) -> Value:
         key = self._key(node)
-        if key not in self._computed:
-            self._computed[key] = self._compute(node)
-        return self._computed[key]
+        value = self._computed.get(key)
+        if value is None and self._shared is not None:
+            value = self._shared.get(key)
+        if value is None:
+            value = self._compute(node)
+            computed_series = node.kind is Kind.SERIES and not isinstance(node, Price)
+            if self._shared is not None and computed_series:
+                self._shared.put(key, np.asarray(value))
+        self._computed[key] = value
+        return value
 
     def _compute(self, node: Node) -> Value:
         match node:
@@ -102,6 +121,34 @@ class RuleEvaluator:
             case Binary(op=op, left=left, right=right):
                 return ("binary", op, self._key(left), self._key(right))
         raise TypeError(f"not a rule node: {node!r}")
+
+
+def constraint_mask(node: Node, columns: Mapping[str, Value], count: int) -> BoolArray:
+    """Where a constraint (`parser.parse_constraint`) holds, for `count` combinations of
+    parameter values at once: `columns` holds each parameter's value in every one (an
+    array of `count` values, or one value shared by all)."""
+    return np.broadcast_to(np.asarray(_scalar(node, columns), dtype=bool), (count,))
+
+
+def _scalar(node: Node, parameters: Mapping[str, Value]) -> Any:
+    match node:
+        case Number(value=value):
+            return value
+        case Parameter(name=name):
+            return parameters[name]
+        case Unary(op="-", operand=operand):
+            return np.negative(_scalar(operand, parameters))
+        case Unary(op="not", operand=operand):
+            return np.logical_not(_scalar(operand, parameters))
+        case Binary(op="and", left=left, right=right):
+            return np.logical_and(_scalar(left, parameters), _scalar(right, parameters))
+        case Binary(op="or", left=left, right=right):
+            return np.logical_or(_scalar(left, parameters), _scalar(right, parameters))
+        case Binary(op=op, left=left, right=right):
+            calculate = _COMPARE.get(op) or _ARITHMETIC[op]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return calculate(_scalar(left, parameters), _scalar(right, parameters))
+    raise TypeError(f"not a constraint node: {node!r}")
 
 
 def parameters_used_as_periods(node: Node) -> set[str]:

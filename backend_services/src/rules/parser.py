@@ -114,30 +114,38 @@ class _Token:
 
 def parse_rule(text: str, parameters: Collection[str]) -> Node:
     """The tree of a rule that uses only `parameters` besides prices and functions."""
-    return _parse(text, frozenset(parameters))
+    return _parse(text, frozenset(parameters), constraint=False)
+
+
+def parse_constraint(text: str, parameters: Collection[str]) -> Node:
+    """The tree of a condition on parameter values alone, such as `fast < slow`, which a
+    parameter sweep uses to leave out combinations: the same grammar as a rule, without
+    prices or functions."""
+    return _parse(text, frozenset(parameters), constraint=True)
 
 
 @functools.lru_cache(maxsize=1_024)
-def _parse(text: str, parameters: frozenset[str]) -> Node:
+def _parse(text: str, parameters: frozenset[str], constraint: bool) -> Node:
     """Cached: a strategy's rules are validated every time a request or a stored record
     carries them, and the tree (immutable) is the same every time."""
     if len(text) > MAX_RULE_CHARS:
         raise RuleError(f"rule longer than {MAX_RULE_CHARS} characters", 1, MAX_RULE_CHARS + 1)
-    parser = _Parser(text, parameters)
+    parser = _Parser(text, parameters, constraint)
     node = parser.rule()
     if node.kind is not Kind.CONDITION:
         raise parser.error(
             f"a rule must be a condition, this is a {node.kind.value}",
             0,
-            "compare it, as in 'close > sma(close, 20)'",
+            "compare it, as in " + ("'fast < slow'" if constraint else "'close > sma(close, 20)'"),
         )
     return node
 
 
 class _Parser:
-    def __init__(self, text: str, parameters: frozenset[str]) -> None:
+    def __init__(self, text: str, parameters: frozenset[str], constraint: bool) -> None:
         self._text = text
         self._parameters = parameters
+        self._constraint = constraint
         self._tokens = self._tokenize()
         self._next = 0
         self._depth = 0
@@ -235,7 +243,7 @@ class _Parser:
                     raise self.error(
                         f"'{token.text}' compares numbers or series, not conditions", token.offset
                     )
-            if left.kind is Kind.NUMBER and right.kind is Kind.NUMBER:
+            if left.kind is Kind.NUMBER and right.kind is Kind.NUMBER and not self._constraint:
                 raise self.error("comparing two constants is always the same", token.offset)
             return self._node(Binary(token.text, left, right, Kind.CONDITION))
         return left
@@ -308,12 +316,19 @@ class _Parser:
         if token.kind != "name" or token.text in KEYWORDS:
             raise self.error(f"expected a value, found '{token.text}'", token.offset)
         name = token.text
+        if name in self._parameters:
+            return self._node(Parameter(name))
+        if self._constraint:
+            known = sorted(self._parameters)
+            raise self.error(
+                f"a constraint uses only parameters and numbers, not '{name}'",
+                token.offset,
+                _did_you_mean(name, known),
+            )
         if self._peek().text == "(" and self._peek().kind == "op":
             return self._call(token)
         if name in PRICE_SERIES:
             return self._node(Price(name))
-        if name in self._parameters:
-            return self._node(Parameter(name))
         if name in FUNCTIONS:
             raise self.error(f"'{name}' is a function", token.offset, f"call it: {name}(...)")
         known = [*PRICE_SERIES, *sorted(self._parameters)]

@@ -9,11 +9,16 @@ import numpy as np
 
 from backend_services.contracts import BacktestResult, EquityCurve, ResolvedBacktest, Trade
 from backend_services.market_data.bars import Bars, FloatArray, MarketDataError
-from backend_services.rules.evaluate import RuleEvaluator
+from backend_services.rules.evaluate import RuleEvaluator, SharedSeries
 from backend_services.rules.parser import parse_rule
 from backend_services.services.backtest.downsample import extremes_preserving_indices
 from backend_services.services.backtest.metrics import compute_statistics, drawdown
-from backend_services.services.backtest.simulation import Signals, SimulatedTrade, simulate
+from backend_services.services.backtest.simulation import (
+    Signals,
+    SimulatedTrade,
+    Simulation,
+    simulate,
+)
 
 MAX_EQUITY_POINTS = 2_000
 
@@ -36,20 +41,16 @@ class BacktestEngine:
     def __init__(self, on_progress: ProgressCallback | None = None) -> None:
         self._on_progress = on_progress or (lambda fraction: None)
 
-    def run(self, bars: Bars, backtest: ResolvedBacktest, strategy_id: str) -> BacktestResult:
-        if len(bars) < 2:
-            raise MarketDataError(
-                f"{len(bars)} {backtest.timeframe} bar(s) of {backtest.symbol} between "
-                f"{backtest.start_date:%Y-%m-%d %H:%M} and {backtest.end_date:%Y-%m-%d %H:%M}; "
-                "a backtest needs at least 2"
-            )
-        simulation = simulate(
-            bars,
-            signals_of(bars, backtest),
-            backtest.initial_capital,
-            backtest.orders,
-            backtest.costs,
-        )
+    def run(
+        self,
+        bars: Bars,
+        backtest: ResolvedBacktest,
+        strategy_id: str,
+        shared: SharedSeries | None = None,
+    ) -> BacktestResult:
+        """`shared` lets indicator series computed by earlier runs on these bars serve."""
+        check_enough_bars(bars, backtest)
+        simulation = simulate_backtest(bars, backtest, shared)
         self._on_progress(0.7)
         statistics = compute_statistics(bars, simulation, backtest.initial_capital)
         curves = _curves(bars, simulation.equity, backtest.initial_capital)
@@ -86,9 +87,33 @@ def _curves(bars: Bars, equity: FloatArray, initial_capital: float) -> EquityCur
     )
 
 
-def signals_of(bars: Bars, backtest: ResolvedBacktest) -> Signals:
+def check_enough_bars(bars: Bars, backtest: ResolvedBacktest) -> None:
+    if len(bars) < 2:
+        raise MarketDataError(
+            f"{len(bars)} {backtest.timeframe} bar(s) of {backtest.symbol} between "
+            f"{backtest.start_date:%Y-%m-%d %H:%M} and {backtest.end_date:%Y-%m-%d %H:%M}; "
+            "a backtest needs at least 2"
+        )
+
+
+def simulate_backtest(
+    bars: Bars, backtest: ResolvedBacktest, shared: SharedSeries | None = None
+) -> Simulation:
+    """The backtest's trades and equity, before statistics."""
+    return simulate(
+        bars,
+        signals_of(bars, backtest, shared),
+        backtest.initial_capital,
+        backtest.orders,
+        backtest.costs,
+    )
+
+
+def signals_of(
+    bars: Bars, backtest: ResolvedBacktest, shared: SharedSeries | None = None
+) -> Signals:
     """The four rules on every bar; a rule that is not set never fires."""
-    evaluator = RuleEvaluator(bars, backtest.parameters)
+    evaluator = RuleEvaluator(bars, backtest.parameters, shared)
     parameters = backtest.parameters.keys()
     fired = {
         name: evaluator.condition(parse_rule(text, parameters))

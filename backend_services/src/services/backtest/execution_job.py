@@ -32,6 +32,7 @@ from pymongo.errors import ConnectionFailure
 from backend_services.contracts import (
     BacktestResult,
     ExecutionStatus,
+    Optimization,
     ResolvedBacktest,
     RunBacktestRequest,
     utc_now,
@@ -42,6 +43,7 @@ from backend_services.market_data.series import load_series
 from backend_services.mongo import sync_client
 from backend_services.services.backtest.backtest_engine import BacktestEngine
 from backend_services.services.backtest.execution_store import EXECUTIONS_COLLECTION
+from backend_services.services.backtest.sweep import optimize
 from backend_services.services.backtest.trade_store import (
     MAX_INLINE_TRADES,
     TRADES_COLLECTION,
@@ -114,7 +116,7 @@ def run_execution(execution_id: str) -> None:
         progress = ProgressRecorder(executions, this_run, heartbeat.cancelled)
         try:
             request = RunBacktestRequest.model_validate(claimed["request"])
-            result = _backtest(database, request, progress)
+            result, optimization = _backtest(database, request, progress)
             write_trades(
                 database[TRADES_COLLECTION],
                 execution_id,
@@ -123,7 +125,8 @@ def run_execution(execution_id: str) -> None:
                 first_run=claimed["attempts"] == 1,
             )
             outcome = _completed(
-                result.model_copy(update={"trades": result.trades[:MAX_INLINE_TRADES]})
+                result.model_copy(update={"trades": result.trades[:MAX_INLINE_TRADES]}),
+                optimization,
             )
         except ExecutionCancelled:
             return
@@ -213,7 +216,8 @@ class ProgressRecorder:
 
 def _backtest(
     database: Database[Document], request: RunBacktestRequest, progress: ProgressRecorder
-) -> BacktestResult:
+) -> tuple[BacktestResult, Optimization | None]:
+    """The result, and for a sweep the ranking (the result is then the best one's)."""
     backtest = ResolvedBacktest.resolve(request.strategy, request.params)
     progress.report(1)
     series = load_series(
@@ -227,17 +231,29 @@ def _backtest(
     bars = series.bars.between(
         int(backtest.start_date.timestamp()), int(backtest.end_date.timestamp())
     )
-    engine = BacktestEngine(on_progress=lambda fraction: progress.report(50 + 49 * fraction))
-    result = engine.run(bars, backtest, strategy_id=request.strategy.id)
-    return result.model_copy(update={"data_version": series.version})
+
+    def on_progress(fraction: float) -> None:
+        progress.report(50 + 49 * fraction)
+
+    optimization = None
+    if request.sweep is None:
+        result = BacktestEngine(on_progress).run(bars, backtest, request.strategy.id)
+    else:
+        result, optimization = optimize(
+            bars, backtest, request.sweep, request.strategy.id, on_progress
+        )
+    return result.model_copy(update={"data_version": series.version}), optimization
 
 
-def _completed(result: BacktestResult) -> Document:
-    return {
+def _completed(result: BacktestResult, optimization: Optimization | None) -> Document:
+    outcome: Document = {
         "status": ExecutionStatus.COMPLETED.value,
         "progress": 100.0,
         "result": result.model_dump(mode="json"),
     }
+    if optimization is not None:
+        outcome["optimization"] = optimization.model_dump(mode="json")
+    return outcome
 
 
 def _failed(reason: str) -> Document:

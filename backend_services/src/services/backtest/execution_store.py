@@ -70,6 +70,7 @@ class ExecutionStore:
             "end_time": None,
             "attempts": 0,
             "result": None,
+            "optimization": None,
             "error": None,
             "delivered_at": None,
             "delivery_refused": None,

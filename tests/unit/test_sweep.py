@@ -1,0 +1,202 @@
+"""Parameter sweeps: the grid, the constraint, shared indicators, ranking and heatmap."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from backend_services.contracts import (
+    MAX_COMBINATIONS,
+    Costs,
+    Orders,
+    ResolvedBacktest,
+    Rules,
+    Sweep,
+    check_sweep,
+)
+from backend_services.market_data.bars import Bars
+from backend_services.rules.evaluate import RuleEvaluator, shared_series
+from backend_services.rules.parser import RuleError, parse_constraint, parse_rule
+from backend_services.services.backtest.backtest_engine import BacktestEngine
+from backend_services.services.backtest.sweep import optimize
+
+DAY = 86_400
+
+
+def _walk(count: int = 600) -> Bars:
+    rng = np.random.default_rng(5)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, count)))
+    open_ = np.concatenate([[close[0]], close[:-1]])
+    return Bars(
+        time=1_000_000_000 // DAY * DAY + DAY * np.arange(count, dtype=np.int64),
+        open=open_,
+        high=np.maximum(open_, close) * 1.01,
+        low=np.minimum(open_, close) * 0.99,
+        close=close,
+        volume=np.ones(count),
+    )
+
+
+def _backtest(**parameters: float) -> ResolvedBacktest:
+    return ResolvedBacktest(
+        symbol="TEST",
+        timeframe="1d",
+        start_date=datetime(2000, 1, 1, tzinfo=UTC),
+        end_date=datetime(2030, 1, 1, tzinfo=UTC),
+        initial_capital=10_000,
+        parameters={"fast": 10, "slow": 30, "stop": 0.1} | parameters,
+        rules=Rules(),
+        orders=Orders(stop_loss_pct=0.05),
+        costs=Costs(commission_pct=0.001),
+    )
+
+
+def test_every_row_is_what_a_single_backtest_with_its_parameters_reports() -> None:
+    bars = _walk()
+    sweep = Sweep(grid={"fast": [5, 10, 20], "slow": [15, 30]}, constraint="fast < slow")
+
+    best, optimization = optimize(bars, _backtest(), sweep, "s")
+
+    assert optimization.combinations == 5
+    assert optimization.excluded == 1
+    for row in optimization.ranked:
+        single = BacktestEngine().run(bars, _backtest(**row.parameters), "s")
+        assert row.objective == single.sharpe_ratio
+        assert (row.total_return, row.max_drawdown) == (single.total_return, single.max_drawdown)
+        assert row.total_trades == single.total_trades
+    assert best == BacktestEngine().run(bars, _backtest(**optimization.ranked[0].parameters), "s")
+    assert optimization.best_parameters == {"stop": 0.1} | optimization.ranked[0].parameters
+
+
+def test_rows_rank_by_the_objective_with_undefined_values_last() -> None:
+    bars = _walk()
+    # A period longer than the bars never trades: no trades, no profit factor.
+    sweep = Sweep(grid={"fast": [3, 5, 700], "slow": [30]}, objective="profit_factor")
+
+    _, optimization = optimize(bars, _backtest(), sweep, "s")
+
+    objectives = [row.objective for row in optimization.ranked]
+    assert objectives[-1] is None
+    assert objectives[:-1] == sorted(objectives[:-1], reverse=True)  # type: ignore[type-var]
+
+
+def test_the_heatmap_keeps_the_best_over_further_parameters() -> None:
+    bars = _walk()
+    sweep = Sweep(grid={"fast": [5, 10], "slow": [20, 30], "stop": [0.05, 0.2]})
+
+    _, optimization = optimize(bars, _backtest(), sweep, "s")
+
+    heatmap = optimization.heatmap
+    assert (heatmap.x, heatmap.y, heatmap.x_values, heatmap.y_values) == (
+        "fast",
+        "slow",
+        [5, 10],
+        [20, 30],
+    )
+    for i, slow in enumerate([20, 30]):
+        for j, fast in enumerate([5, 10]):
+            cell = [
+                row.objective
+                for row in optimization.ranked
+                if row.parameters["fast"] == fast and row.parameters["slow"] == slow
+            ]
+            assert heatmap.values[i][j] == max(value for value in cell if value is not None)
+
+
+def test_one_swept_parameter_gives_a_one_line_heatmap() -> None:
+    _, optimization = optimize(_walk(), _backtest(), Sweep(grid={"fast": [5, 10, 15]}), "s")
+
+    heatmap = optimization.heatmap
+    assert heatmap.y is None
+    assert heatmap.y_values == []
+    assert len(heatmap.values) == 1
+    assert len(heatmap.values[0]) == 3
+
+
+def test_progress_rises_and_a_raising_callback_abandons_the_sweep() -> None:
+    reported: list[float] = []
+    sweep = Sweep(grid={"fast": [5, 10, 15, 20]})
+    optimize(_walk(), _backtest(), sweep, "s", on_progress=reported.append)
+    assert reported == sorted(reported)
+    assert len(reported) == 4
+    assert reported[-1] < 1
+
+    def cancel(fraction: float) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        optimize(_walk(), _backtest(), sweep, "s", on_progress=cancel)
+
+
+def test_evaluators_share_indicator_series_but_not_conditions() -> None:
+    bars = _walk()
+    shared = shared_series(64 << 20)
+    rule = parse_rule("crossover(sma(close, fast), sma(close, slow))", ["fast", "slow"])
+    for fast in (5, 10):
+        for slow in (20, 30):
+            RuleEvaluator(bars, {"fast": fast, "slow": slow}, shared).condition(rule)
+
+    assert len(shared) == 4  # sma 5, 10, 20 and 30, each computed once
+    assert shared.bytes_used == 4 * bars.close.nbytes
+
+
+def test_a_sweep_grid_is_sorted_deduplicated_and_bounded() -> None:
+    sweep = Sweep(grid={"fast": [10, 5, 10]})
+    assert sweep.grid == {"fast": [5, 10]}
+    with pytest.raises(ValidationError, match=f"at most {MAX_COMBINATIONS}"):
+        Sweep(grid={"a": list(range(200)), "b": list(range(51))})
+
+
+@pytest.mark.parametrize(
+    ("constraint", "kept"),
+    [
+        ("fast < slow", [(5, 10), (5, 20), (10, 20)]),
+        ("fast * 3 <= slow or fast == 10", [(5, 20), (10, 5), (10, 10), (10, 20)]),
+        ("not (fast < slow) and slow - fast > -6", [(5, 5), (10, 10), (10, 5)]),
+    ],
+)
+def test_a_constraint_leaves_combinations_out(constraint: str, kept: list[tuple[int, int]]) -> None:
+    sweep = Sweep(grid={"fast": [5, 10], "slow": [5, 10, 20]}, constraint=constraint)
+
+    combinations = sweep.combinations({"fast": 1, "slow": 2, "stop": 0.1})
+
+    assert {(c["fast"], c["slow"]) for c in combinations} == set(kept)
+    assert all(c["stop"] == 0.1 for c in combinations)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("fast < sma(close, 3)", "a constraint uses only parameters and numbers, not 'sma' at 1:8"),
+        ("fast < close", "not 'close' at 1:8"),
+        ("fats < slow", "not 'fats' at 1:1, did you mean 'fast'?"),
+        ("fast + slow", "a rule must be a condition, this is a number at 1:1"),
+    ],
+)
+def test_a_bad_constraint_says_where_and_why(text: str, message: str) -> None:
+    with pytest.raises(RuleError) as raised:
+        parse_constraint(text, ["fast", "slow"])
+    assert message in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("sweep", "message"),
+    [
+        (Sweep(grid={"fats": [5]}), "sweep.grid: the strategy has no parameter named fats"),
+        (Sweep(grid={"slow": [0]}), "sweep.grid.slow: rules.long_entry: parameter 'slow' is a"),
+        (Sweep(grid={"fast": [40]}, constraint="fast < slow"), "no combination"),
+        (Sweep(grid={"fast": [5]}, constraint="fast < slo"), "did you mean 'slow'?"),
+    ],
+)
+def test_a_sweep_the_strategy_cannot_run_is_refused(sweep: Sweep, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        check_sweep(sweep, _backtest())
+
+
+def test_a_sweep_counts_its_combinations() -> None:
+    sweep = Sweep(grid={"fast": [5, 10, 20], "slow": [10, 30]}, constraint="fast < slow")
+    assert check_sweep(sweep, _backtest()) == 4
