@@ -16,7 +16,7 @@ from backend_services.services.backtest.metrics import (
     periods_per_year,
     trading_days_per_year,
 )
-from backend_services.services.backtest.simulation import SimulatedTrade, Simulation
+from backend_services.services.backtest.simulation import SimulatedTrade, Simulation, TradeLog
 
 DAY = 86_400
 
@@ -43,7 +43,7 @@ def test_drawdowns_their_depths_and_durations() -> None:
     equity = np.array([100, 110, 99, 104.5, 121, 60.5])
 
     assert drawdown(equity) == pytest.approx([0, 0, -0.1, -0.05, 0, -0.5])
-    depths, lengths = drawdown_periods(equity)
+    depths, lengths = drawdown_periods(drawdown(equity))
     assert depths == pytest.approx([-0.1, -0.5])
     assert lengths.tolist() == [2, 1]
 
@@ -68,7 +68,9 @@ def test_statistics_of_a_known_equity_curve() -> None:
     returns = [0.1, -0.1, 121 / 99 - 1]
     trades = [_trade(50, bars_held=2), _trade(-25, bars_held=1), _trade(10, bars_held=6)]
     simulation = Simulation(
-        equity=np.array(equity), in_position=np.array([False, True, True, False]), trades=trades
+        equity=np.array(equity),
+        in_position=np.array([False, True, True, False]),
+        trades=TradeLog.of(trades),
     )
 
     stats = compute_statistics(_bars([10, 11, 12, 13]), simulation, 100.0)
@@ -110,7 +112,9 @@ def test_statistics_of_a_known_equity_curve() -> None:
 
 
 def test_ratios_without_meaning_are_none_not_infinite() -> None:
-    flat = Simulation(equity=np.full(4, 100.0), in_position=np.zeros(4, bool), trades=[])
+    flat = Simulation(
+        equity=np.full(4, 100.0), in_position=np.zeros(4, bool), trades=TradeLog.of([])
+    )
 
     stats = compute_statistics(_bars([10, 11, 12, 13]), flat, 100.0)
 
@@ -128,7 +132,7 @@ def test_ratios_without_meaning_are_none_not_infinite() -> None:
 
 def test_equity_that_is_wiped_out_has_a_cagr_of_minus_one() -> None:
     gone = Simulation(
-        equity=np.array([100.0, 50.0, -10.0]), in_position=np.ones(3, bool), trades=[]
+        equity=np.array([100.0, 50.0, -10.0]), in_position=np.ones(3, bool), trades=TradeLog.of([])
     )
 
     stats = compute_statistics(_bars([10, 11, 12]), gone, 100.0)
@@ -139,7 +143,9 @@ def test_equity_that_is_wiped_out_has_a_cagr_of_minus_one() -> None:
 
 def test_profit_factor_is_none_without_a_losing_trade() -> None:
     winners = Simulation(
-        equity=np.array([100.0, 150.0]), in_position=np.zeros(2, bool), trades=[_trade(50)]
+        equity=np.array([100.0, 150.0]),
+        in_position=np.zeros(2, bool),
+        trades=TradeLog.of([_trade(50)]),
     )
 
     assert compute_statistics(_bars([1, 2]), winners, 100.0).profit_factor is None

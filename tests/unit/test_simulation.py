@@ -145,7 +145,7 @@ def test_open_position_is_closed_at_the_last_close() -> None:
 def test_signal_on_the_last_bar_is_not_filled() -> None:
     sim = run(BARS, long_entry=[5])
 
-    assert sim.trades == []
+    assert len(sim.trades) == 0
     assert sim.equity.tolist() == [1_000] * 6
 
 

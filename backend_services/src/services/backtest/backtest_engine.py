@@ -8,15 +8,15 @@ from datetime import UTC, datetime
 import numpy as np
 
 from backend_services.contracts import BacktestResult, EquityCurve, ResolvedBacktest, Trade
-from backend_services.market_data.bars import Bars, FloatArray, MarketDataError
+from backend_services.market_data.bars import Bars, FloatArray, IntArray, MarketDataError
 from backend_services.rules.evaluate import RuleEvaluator, SharedSeries
 from backend_services.rules.parser import parse_rule
 from backend_services.services.backtest.downsample import extremes_preserving_indices
 from backend_services.services.backtest.metrics import compute_statistics, drawdown
 from backend_services.services.backtest.simulation import (
     Signals,
-    SimulatedTrade,
     Simulation,
+    TradeLog,
     simulate,
 )
 
@@ -63,7 +63,7 @@ class BacktestEngine:
             end=_time(bars, len(bars) - 1),
             bars=len(bars),
             initial_capital=backtest.initial_capital,
-            trades=[_trade(bars, trade) for trade in simulation.trades],
+            trades=_trades(bars, simulation.trades),
             equity_curve=curves,
             **statistics.model_dump(),
         )
@@ -82,7 +82,7 @@ def _curves(bars: Bars, equity: FloatArray, initial_capital: float) -> EquityCur
         np.concatenate([extremes_preserving_indices(values, share) for values in columns.values()])
     )
     return EquityCurve(
-        time=[_time(bars, i) for i in chosen.tolist()],
+        time=_times(bars.time[chosen]),
         **{name: values[chosen].tolist() for name, values in columns.items()},
     )
 
@@ -132,18 +132,49 @@ def _time(bars: Bars, index: int) -> datetime:
     return datetime.fromtimestamp(int(bars.time[index]), tz=UTC)
 
 
-def _trade(bars: Bars, trade: SimulatedTrade) -> Trade:
+def _trades(bars: Bars, log: TradeLog) -> list[Trade]:
     # Built from the simulation's own values, which are valid by construction: a run of
     # tens of thousands of trades would otherwise spend most of its time validating them.
-    return Trade.model_construct(
-        side=trade.side,
-        entry_time=_time(bars, trade.entry_bar),
-        exit_time=_time(bars, trade.exit_bar),
-        entry_price=trade.entry_price,
-        exit_price=trade.exit_price,
-        size=trade.size,
-        pnl=trade.pnl,
-        return_fraction=trade.return_fraction,
-        exit_reason=trade.exit_reason,
-        bars_held=trade.bars_held,
+    columns = zip(
+        ["long" if long else "short" for long in log.long.tolist()],
+        _times(bars.time[log.entry_bar]),
+        _times(bars.time[log.exit_bar]),
+        log.entry_price.tolist(),
+        log.exit_price.tolist(),
+        log.size.tolist(),
+        log.pnl.tolist(),
+        log.return_fraction.tolist(),
+        log.exit_reason,
+        log.bars_held.tolist(),
+        strict=True,
     )
+    return [
+        Trade.model_construct(
+            side=side,
+            entry_time=entry_time,
+            exit_time=exit_time,
+            entry_price=entry_price,
+            exit_price=exit_price,
+            size=size,
+            pnl=pnl,
+            return_fraction=return_fraction,
+            exit_reason=exit_reason,
+            bars_held=bars_held,
+        )
+        for (
+            side,
+            entry_time,
+            exit_time,
+            entry_price,
+            exit_price,
+            size,
+            pnl,
+            return_fraction,
+            exit_reason,
+            bars_held,
+        ) in columns
+    ]
+
+
+def _times(epoch_seconds: IntArray) -> list[datetime]:
+    return [datetime.fromtimestamp(second, tz=UTC) for second in epoch_seconds.tolist()]

@@ -28,12 +28,13 @@ Ratios undefined for a run (no variance, no loss, fewer than two trades) are Non
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
 from backend_services.contracts import BacktestStatistics
-from backend_services.market_data.bars import Bars, FloatArray
+from backend_services.market_data.bars import Bars, FloatArray, IntArray
 from backend_services.services.backtest.simulation import Simulation
 
 DAY_S = 86_400
@@ -43,22 +44,37 @@ _WEEKLY_PERIODS = 52.0
 _WEEKEND_SHARE_OF_A_7_DAY_MARKET = 0.2
 
 
+@dataclass(frozen=True, slots=True)
+class Calendar:
+    """What annualisation needs to know of the bars: the same for every run on them."""
+
+    trading_days_per_year: Literal[252, 365]
+    periods_per_year: float
+
+    @classmethod
+    def of(cls, time: IntArray) -> Calendar:
+        trading_days = trading_days_per_year(time)
+        return cls(trading_days, periods_per_year(time, trading_days))
+
+
 def compute_statistics(
-    bars: Bars, simulation: Simulation, initial_capital: float
+    bars: Bars, simulation: Simulation, initial_capital: float, calendar: Calendar | None = None
 ) -> BacktestStatistics:
-    """Statistics of a simulation over at least two bars."""
+    """Statistics of a simulation over at least two bars; pass the bars' `calendar` when
+    computing many on the same bars."""
     equity = simulation.equity
     duration_days = float(bars.time[-1] - bars.time[0]) / DAY_S
-    trading_days = trading_days_per_year(bars.time)
-    periods = periods_per_year(bars.time, trading_days)
+    calendar = calendar or Calendar.of(bars.time)
+    trading_days, periods = calendar.trading_days_per_year, calendar.periods_per_year
     returns = _bar_returns(equity)
-    trade_returns = np.array([t.return_fraction for t in simulation.trades])
-    trade_pnls = np.array([t.pnl for t in simulation.trades])
-    held = np.array([t.bars_held for t in simulation.trades])
+    trade_returns = simulation.trades.return_fraction
+    trade_pnls = simulation.trades.pnl
+    held = simulation.trades.bars_held
     final_equity = float(equity[-1])
     cagr = _cagr(final_equity / initial_capital, duration_days)
-    depths, lengths = drawdown_periods(equity)
-    max_drawdown = float(np.min(drawdown(equity)))
+    falls = drawdown(equity)
+    depths, lengths = drawdown_periods(falls)
+    max_drawdown = float(np.min(falls))
     return BacktestStatistics(
         duration_days=duration_days,
         final_equity=final_equity,
@@ -110,29 +126,37 @@ def periods_per_year(time: np.ndarray, trading_days: int) -> float:
 
 
 def drawdown(equity: FloatArray) -> FloatArray:
-    """Fall from the running peak at every bar: 0 at a peak, negative below it."""
+    """Fall from the running peak at every bar: 0 at a peak, negative below it (and 0
+    while the peak is not positive)."""
     peak = np.maximum.accumulate(equity)
+    if peak[0] > 0:  # the peak never falls, so it is positive everywhere
+        falls: FloatArray = np.divide(equity, peak)
+        falls -= 1.0
+        return falls
     with np.errstate(divide="ignore", invalid="ignore"):
         result: FloatArray = np.where(peak > 0, equity / peak - 1, 0.0)
     return result
 
 
-def drawdown_periods(equity: FloatArray) -> tuple[FloatArray, np.ndarray]:
-    """The deepest drawdown and the length in bars of every period below a peak."""
-    below = drawdown(equity) < 0
+def drawdown_periods(falls: FloatArray) -> tuple[FloatArray, IntArray]:
+    """The deepest point and the length in bars of every period below a peak, from the
+    drawdown at every bar."""
+    below = falls < 0
     if not below.any():
         return np.empty(0), np.empty(0, dtype=np.int64)
-    edges = np.diff(np.concatenate([[0], below.astype(np.int8), [0]]))
+    edges = np.diff(below.view(np.int8), prepend=np.int8(0), append=np.int8(0))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    depths = np.minimum.reduceat(drawdown(equity), starts)
+    depths = np.minimum.reduceat(falls, starts)
     return depths.astype(np.float64), (ends - starts).astype(np.int64)
 
 
 def _bar_returns(equity: FloatArray) -> FloatArray:
     before, after = equity[:-1], equity[1:]
+    if before.min() > 0:
+        returns: FloatArray = np.diff(equity) / before
+        return returns
     solvent = before > 0
-    returns: FloatArray = (after[solvent] - before[solvent]) / before[solvent]
-    return returns
+    return (after[solvent] - before[solvent]) / before[solvent]
 
 
 def _cagr(growth: float, duration_days: float) -> float:

@@ -29,13 +29,14 @@ Semantics, the same everywhere in the product:
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
-from backend_services.contracts import Costs, Orders
-from backend_services.market_data.bars import Bars, FloatArray
+from backend_services.contracts import Costs, Orders, Sizing
+from backend_services.market_data.bars import Bars, FloatArray, IntArray
 from backend_services.services.backtest.indicators import BoolArray
 
 Side = Literal["long", "short"]
@@ -69,6 +70,61 @@ class SimulatedTrade:
 
 
 @dataclass(frozen=True, slots=True)
+class TradeLog:
+    """The closed trades in order, as columns with one value per trade: statistics read
+    the columns, and a trade becomes an object only when one is asked for."""
+
+    long: BoolArray
+    entry_bar: IntArray
+    exit_bar: IntArray
+    entry_price: FloatArray
+    exit_price: FloatArray
+    size: FloatArray
+    pnl: FloatArray
+    return_fraction: FloatArray
+    exit_reason: list[ExitReason]
+    bars_held: IntArray
+
+    @classmethod
+    def of(cls, trades: list[SimulatedTrade]) -> TradeLog:
+        def column(name: str, dtype: type[Any]) -> np.ndarray[Any, Any]:
+            return np.array([getattr(trade, name) for trade in trades], dtype=dtype)
+
+        return cls(
+            long=np.array([trade.side == "long" for trade in trades], dtype=bool),
+            entry_bar=column("entry_bar", np.int64),
+            exit_bar=column("exit_bar", np.int64),
+            entry_price=column("entry_price", np.float64),
+            exit_price=column("exit_price", np.float64),
+            size=column("size", np.float64),
+            pnl=column("pnl", np.float64),
+            return_fraction=column("return_fraction", np.float64),
+            exit_reason=[trade.exit_reason for trade in trades],
+            bars_held=column("bars_held", np.int64),
+        )
+
+    def __len__(self) -> int:
+        return len(self.exit_reason)
+
+    def __getitem__(self, index: int) -> SimulatedTrade:
+        return SimulatedTrade(
+            side="long" if self.long[index] else "short",
+            entry_bar=int(self.entry_bar[index]),
+            exit_bar=int(self.exit_bar[index]),
+            entry_price=float(self.entry_price[index]),
+            exit_price=float(self.exit_price[index]),
+            size=float(self.size[index]),
+            pnl=float(self.pnl[index]),
+            return_fraction=float(self.return_fraction[index]),
+            exit_reason=self.exit_reason[index],
+            bars_held=int(self.bars_held[index]),
+        )
+
+    def __iter__(self) -> Iterator[SimulatedTrade]:
+        return (self[index] for index in range(len(self)))
+
+
+@dataclass(frozen=True, slots=True)
 class Simulation:
     """`equity` (float64, shape (n,)) is the account value at each bar's close;
     `in_position` (bool, shape (n,)) tells whether a position was held at that close or
@@ -76,123 +132,151 @@ class Simulation:
 
     equity: FloatArray
     in_position: BoolArray
-    trades: list[SimulatedTrade]
+    trades: TradeLog
 
 
 @dataclass(frozen=True, slots=True)
-class _Exit:
+class _StopExit:
+    """A stop or target reached inside a bar; `price` is before slippage."""
+
     bar: int
-    price: float  # before slippage
+    price: float
     reason: ExitReason
-    at_open: bool  # filled at the bar's open: the position was not held during the bar
+
+
+@dataclass(frozen=True, slots=True)
+class _Timeline:
+    """Each trade's bars and raw exit price, before any money: neither depends on the
+    account, so the trades are found first and sized afterwards."""
+
+    signal_bar: list[int]
+    long: list[bool]
+    exit_bar: list[int]
+    exit_price: list[float]  # NaN: at the bar's open (exit_at_open) or close
+    exit_reason: list[ExitReason]
+    exit_at_open: list[bool]
 
 
 def simulate(
     bars: Bars, signals: Signals, initial_capital: float, orders: Orders, costs: Costs
 ) -> Simulation:
     """Trade the signals; see the module docstring for the rules."""
-    n = len(bars)
     at_close = orders.fill == "close"
-    equity = np.empty(n, dtype=np.float64)
-    in_position = np.zeros(n, dtype=bool)
-    trades: list[SimulatedTrade] = []
-    # Bar numbers of the signals, as lists: bisect on a list is far cheaper per trade
-    # than numpy's searchsorted on an array.
-    entries = np.flatnonzero(signals.long_entry | signals.short_entry).tolist()
-    exits_of: dict[Side, list[int]] = {
-        "long": np.flatnonzero(signals.long_exit | signals.short_entry).tolist(),
-        "short": np.flatnonzero(signals.short_exit | signals.long_entry).tolist(),
-    }
-    last_signal = n - 1 if at_close else n - 2  # the last bar whose signal can fill
-    cash, flat_from, search_from = initial_capital, 0, 0
-    while True:
-        signal = _first_at_or_after(entries, search_from)
-        if signal is None or signal > last_signal:
-            break
-        side: Side = "long" if signals.long_entry[signal] else "short"
-        entry_bar = signal if at_close else signal + 1
-        price = bars.close[signal] if at_close else bars.open[entry_bar]
-        entry_price = _slipped(price, side, buying=True, costs=costs)
-        size = _size(orders, cash, entry_price, costs)
-        if size <= 0:  # nothing left to trade with
-            search_from = signal + 1
-            continue
-        equity[flat_from:entry_bar] = cash
-        direction = 1.0 if side == "long" else -1.0
-        entry_cost = size * entry_price * costs.commission_pct + costs.fee_per_fill
-        cash_in_trade = cash - direction * size * entry_price - entry_cost
-        exit_signal = _first_at_or_after(exits_of[side], signal + 1)
-        exit_ = _exit(bars, side, entry_bar, at_close, entry_price, exit_signal, orders)
-        exit_price = _slipped(exit_.price, side, buying=False, costs=costs)
-        exit_cost = size * exit_price * costs.commission_pct + costs.fee_per_fill
-        held = slice(entry_bar, exit_.bar)
-        equity[held] = cash_in_trade + direction * size * bars.close[held]
-        in_position[entry_bar : exit_.bar + (0 if exit_.at_open else 1)] = True
-        pnl = direction * size * (exit_price - entry_price) - entry_cost - exit_cost
-        trades.append(
-            SimulatedTrade(
-                side=side,
-                entry_bar=entry_bar,
-                exit_bar=exit_.bar,
-                entry_price=float(entry_price),
-                exit_price=float(exit_price),
-                size=float(size),
-                pnl=float(pnl),
-                return_fraction=float(pnl / (size * entry_price + entry_cost)),
-                exit_reason=exit_.reason,
-                bars_held=exit_.bar - entry_bar + (0 if exit_.at_open or at_close else 1),
-            )
-        )
-        cash += pnl
-        flat_from = exit_.bar
-        # A signal exit may open the other side at the same fill; after a stop or target,
-        # the bar of the exit's own close may signal the next entry.
-        search_from = exit_.bar if exit_signal is None or exit_.reason != "signal" else exit_signal
-        if exit_.reason == "end_of_data":
-            break
-    equity[flat_from:] = cash
+    timeline = _timeline(bars, signals, orders, costs, at_close)
+    signal_bar = np.array(timeline.signal_bar, dtype=np.int64)
+    entry_bar = signal_bar if at_close else signal_bar + 1
+    long = np.array(timeline.long, dtype=bool)
+    # Slippage: a long buys higher and sells lower, a short the reverse.
+    adverse = np.where(long, costs.slippage_pct, -costs.slippage_pct)
+    entry_price = (bars.close[signal_bar] if at_close else bars.open[entry_bar]) * (1 + adverse)
+    exit_price = _raw_exit_prices(bars, timeline) * (1 - adverse)
+    size, cash_before = _sizes(entry_price, exit_price, long, initial_capital, orders.sizing, costs)
+    made = size.shape[0]  # once the account cannot pay for a trade, no later one is made
+    long, entry_bar, entry_price, exit_price = (
+        long[:made],
+        entry_bar[:made],
+        entry_price[:made],
+        exit_price[:made],
+    )
+    exit_bar = np.array(timeline.exit_bar[:made], dtype=np.int64)
+    exit_at_open = np.array(timeline.exit_at_open[:made], dtype=bool)
+    direction = np.where(long, 1.0, -1.0)
+    entry_cost = size * entry_price * costs.commission_pct + costs.fee_per_fill
+    exit_cost = size * exit_price * costs.commission_pct + costs.fee_per_fill
+    pnl = direction * size * (exit_price - entry_price) - entry_cost - exit_cost
+    # Held through the exit bar, unless the exit filled at its open.
+    held_to = exit_bar + np.where(exit_at_open, 0, 1)
+    trades = TradeLog(
+        long=long,
+        entry_bar=entry_bar,
+        exit_bar=exit_bar,
+        entry_price=entry_price,
+        exit_price=exit_price,
+        size=size,
+        pnl=pnl,
+        return_fraction=pnl / (size * entry_price + entry_cost),
+        exit_reason=timeline.exit_reason[:made],
+        bars_held=held_to - entry_bar - (1 if at_close else 0),
+    )
+    cash_in_trade = cash_before - direction * size * entry_price - entry_cost
+    final_cash = float(cash_before[-1] + pnl[-1]) if made else initial_capital
+    equity = _equity(bars.close, trades, cash_before, cash_in_trade, direction, final_cash)
+    in_position = _covered(len(bars), entry_bar, held_to)
     return Simulation(equity=equity, in_position=in_position, trades=trades)
 
 
-def _exit(
-    bars: Bars,
-    side: Side,
-    entry_bar: int,
-    at_close: bool,
-    entry_price: float,
-    exit_signal: int | None,
-    orders: Orders,
-) -> _Exit:
-    """Where and why the position opened at `entry_bar` closes."""
+def _timeline(
+    bars: Bars, signals: Signals, orders: Orders, costs: Costs, at_close: bool
+) -> _Timeline:
+    """Every trade the signals make, in order, with stops and targets applied. The loop
+    runs once per trade, on plain Python values: bisect on a list of signal bars costs
+    far less per trade than any numpy call."""
+    entries = np.flatnonzero(signals.long_entry | signals.short_entry)
+    entry_is_long = signals.long_entry[entries].tolist()
+    entries_list = entries.tolist()
+    exits_of_long = np.flatnonzero(signals.long_exit | signals.short_entry).tolist()
+    exits_of_short = np.flatnonzero(signals.short_exit | signals.long_entry).tolist()
+    stops = bool(orders.stop_loss_pct or orders.take_profit_pct or orders.trailing_stop_pct)
     last = len(bars) - 1
-    signal_fill = None
-    if exit_signal is not None:
-        signal_fill = exit_signal if at_close else exit_signal + 1
-        if signal_fill > last:
-            signal_fill = None
-    # Bars in which a stop or target can trigger: after the entry fill, before the
-    # signal fill (at an open, the signal fills first; at a close, the stop came first).
-    first = entry_bar + 1 if at_close else entry_bar
-    end = last + 1 if signal_fill is None else (signal_fill + 1 if at_close else signal_fill)
-    triggered = _stop_or_target(bars, side, first, end, entry_price, orders)
-    if triggered is not None:
-        return triggered
-    if signal_fill is not None:
-        price = bars.close[signal_fill] if at_close else bars.open[signal_fill]
-        return _Exit(signal_fill, float(price), "signal", at_open=not at_close)
-    return _Exit(last, float(bars.close[last]), "end_of_data", at_open=False)
+    lag = 0 if at_close else 1  # bars from a signal to its fill
+    signal_exit_at_open = not at_close
+    trades: list[tuple[int, bool, int, float, ExitReason, bool]] = []
+    record = trades.append
+    search_from = 0
+    while True:
+        at = bisect.bisect_left(entries_list, search_from)
+        if at == len(entries_list) or entries_list[at] + lag > last:
+            break
+        signal = entries_list[at]
+        long = entry_is_long[at]
+        exits = exits_of_long if long else exits_of_short
+        at = bisect.bisect_right(exits, signal)
+        exit_signal = exits[at] if at < len(exits) else None
+        fill = None if exit_signal is None or exit_signal + lag > last else exit_signal + lag
+        if stops:
+            entry_bar = signal + lag
+            raw = bars.close[signal] if at_close else bars.open[entry_bar]
+            entry_price = float(raw * (1 + (costs.slippage_pct if long else -costs.slippage_pct)))
+            # Bars in which a stop or target can trigger: after the entry fill, before
+            # the signal's fill (at an open, the signal fills first; at a close, the stop
+            # came first).
+            first = entry_bar + 1 if at_close else entry_bar
+            end = last + 1 if fill is None else fill + 1 - lag
+            stopped = _stop_or_target(bars, long, first, end, entry_price, orders)
+            if stopped is not None:
+                record((signal, long, stopped.bar, stopped.price, stopped.reason, False))
+                # The bar of the exit's own close may signal the next entry.
+                search_from = stopped.bar
+                continue
+        if fill is None:
+            record((signal, long, last, np.nan, "end_of_data", False))
+            break
+        record((signal, long, fill, np.nan, "signal", signal_exit_at_open))
+        # The exit signal may open the other side at the same fill.
+        search_from = fill - lag
+    columns: list[tuple[Any, ...]] = list(zip(*trades, strict=True)) or [()] * 6
+    return _Timeline(*(list(column) for column in columns))
+
+
+def _raw_exit_prices(bars: Bars, timeline: _Timeline) -> FloatArray:
+    """Exit prices before slippage: a stop's or target's level, else the bar's open or
+    close."""
+    price = np.array(timeline.exit_price, dtype=np.float64)
+    at_bar = np.isnan(price)
+    bar = np.array(timeline.exit_bar, dtype=np.int64)[at_bar]
+    at_open = np.array(timeline.exit_at_open, dtype=bool)[at_bar]
+    price[at_bar] = np.where(at_open, bars.open[bar], bars.close[bar])
+    return price
 
 
 def _stop_or_target(
-    bars: Bars, side: Side, first: int, end: int, entry_price: float, orders: Orders
-) -> _Exit | None:
-    if end <= first or not (
-        orders.stop_loss_pct or orders.take_profit_pct or orders.trailing_stop_pct
-    ):
+    bars: Bars, long: bool, first: int, end: int, entry_price: float, orders: Orders
+) -> _StopExit | None:
+    """The first stop or target reached in bars first..end-1, or None."""
+    if end <= first:
         return None
     window = slice(first, end)
     high, low, open_ = bars.high[window], bars.low[window], bars.open[window]
-    long = side == "long"
     sign = 1.0 if long else -1.0
     stop = np.full(end - first, -np.inf if long else np.inf)
     fixed_stop = trailing = None
@@ -228,29 +312,98 @@ def _stop_or_target(
             fixed_stop is None or (trailing[at] > fixed_stop if long else trailing[at] < fixed_stop)
         )
         reason: ExitReason = "trailing_stop" if binding_is_trailing else "stop_loss"
-        return _Exit(bar, float(price), reason, at_open=False)
+        return _StopExit(bar, float(price), reason)
     price = max(open_[at], target) if long else min(open_[at], target)
-    return _Exit(bar, float(price), "take_profit", at_open=False)
+    return _StopExit(bar, float(price), "take_profit")
 
 
-def _size(orders: Orders, cash: float, price: float, costs: Costs) -> float:
-    """Units for an entry at `price` with `cash` of equity."""
-    affordable = max(0.0, cash - costs.fee_per_fill) / (price * (1 + costs.commission_pct))
-    sizing = orders.sizing
-    if sizing.kind == "fixed_units":
-        return min(sizing.value, affordable)
-    budget = sizing.value * cash if sizing.kind == "fraction_of_equity" else sizing.value
-    units = max(0.0, min(budget, cash) - costs.fee_per_fill) / (price * (1 + costs.commission_pct))
-    return min(units, affordable)
+def _sizes(
+    entry_price: FloatArray,
+    exit_price: FloatArray,
+    long: BoolArray,
+    initial_capital: float,
+    sizing: Sizing,
+    costs: Costs,
+) -> tuple[FloatArray, FloatArray]:
+    """Units of each trade and the cash before it, for as long as the account can pay
+    for a trade. Whether it can depends on the cash alone, which does not change while
+    flat: the first trade it cannot pay for is the end of trading.
+
+    Units: a fixed number, or what a fraction of the equity or a fixed amount of cash
+    buys; never more than the equity buys, fees and commission included."""
+    commission, fee = costs.commission_pct, costs.fee_per_fill
+    kind, value = sizing.kind, sizing.value
+    if kind == "fraction_of_equity" and fee == 0:
+        return _compounding_sizes(entry_price, exit_price, long, initial_capital, value, commission)
+    sizes: list[float] = []
+    cash_before: list[float] = []
+    cash = initial_capital
+    trades = zip(entry_price.tolist(), exit_price.tolist(), long.tolist(), strict=True)
+    for entry, exit_, is_long in trades:
+        per_unit = entry * (1 + commission)
+        affordable = max(0.0, cash - fee) / per_unit
+        if kind == "fixed_units":
+            size = min(value, affordable)
+        else:
+            budget = value * cash if kind == "fraction_of_equity" else value
+            size = min(max(0.0, min(budget, cash) - fee) / per_unit, affordable)
+        if size <= 0:
+            break
+        sizes.append(size)
+        cash_before.append(cash)
+        direction = 1.0 if is_long else -1.0
+        entry_cost = size * entry * commission + fee
+        exit_cost = size * exit_ * commission + fee
+        cash += direction * size * (exit_ - entry) - entry_cost - exit_cost
+    return np.array(sizes, dtype=np.float64), np.array(cash_before, dtype=np.float64)
 
 
-def _slipped(price: float, side: Side, buying: bool, costs: Costs) -> float:
-    """The fill price after slippage; `buying` is True for the entry of a long and the
-    exit of a short."""
-    buys = buying == (side == "long")
-    return float(price * (1 + costs.slippage_pct if buys else 1 - costs.slippage_pct))
+def _compounding_sizes(
+    entry_price: FloatArray,
+    exit_price: FloatArray,
+    long: BoolArray,
+    initial_capital: float,
+    fraction: float,
+    commission: float,
+) -> tuple[FloatArray, FloatArray]:
+    """`_sizes` for a fraction of equity without a fixed fee, in one pass: each trade
+    then multiplies the cash by a factor its prices fix, so the cash before every trade
+    is a cumulative product. Trading ends before the first trade without cash."""
+    per_unit = entry_price * (1 + commission)
+    direction = np.where(long, 1.0, -1.0)
+    gain_per_unit = direction * (exit_price - entry_price) - (entry_price + exit_price) * commission
+    growth = 1 + fraction * gain_per_unit / per_unit
+    cash_before = initial_capital * np.cumprod(np.concatenate([[1.0], growth[:-1]]))
+    broke = np.flatnonzero(cash_before <= 0)
+    cash_before = cash_before[: broke[0]] if broke.size else cash_before
+    return fraction * cash_before / per_unit[: cash_before.shape[0]], cash_before
 
 
-def _first_at_or_after(bars: list[int], start: int) -> int | None:
-    index = bisect.bisect_left(bars, start)
-    return bars[index] if index < len(bars) else None
+def _equity(
+    close: FloatArray,
+    trades: TradeLog,
+    cash_before: FloatArray,
+    cash_in_trade: FloatArray,
+    direction: FloatArray,
+    final_cash: float,
+) -> FloatArray:
+    """Cash plus the position's value at every close, built in one pass from the runs
+    of bars between fills: flat before each trade, held during it, flat after the last."""
+    count = len(trades)
+    bounds = np.empty(2 * count + 2, dtype=np.int64)
+    bounds[0], bounds[-1] = 0, close.shape[0]
+    bounds[1:-1:2], bounds[2:-1:2] = trades.entry_bar, trades.exit_bar
+    lengths = np.diff(bounds)
+    cash = np.empty(2 * count + 1)
+    cash[0:-1:2], cash[1::2], cash[-1] = cash_before, cash_in_trade, final_cash
+    units = np.zeros(2 * count + 1)
+    units[1::2] = direction * trades.size
+    equity: FloatArray = np.repeat(cash, lengths) + np.repeat(units, lengths) * close
+    return equity
+
+
+def _covered(n: int, starts: IntArray, ends: IntArray) -> BoolArray:
+    """True on the bars inside any of the ranges [starts[i], ends[i])."""
+    depth = np.bincount(starts, minlength=n + 1) - np.bincount(ends, minlength=n + 1)
+    covered: BoolArray = np.cumsum(depth[:n]) > 0
+    return covered

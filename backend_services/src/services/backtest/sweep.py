@@ -26,7 +26,7 @@ from backend_services.services.backtest.backtest_engine import (
     check_enough_bars,
     simulate_backtest,
 )
-from backend_services.services.backtest.metrics import compute_statistics
+from backend_services.services.backtest.metrics import Calendar, compute_statistics
 
 SHARED_SERIES_BYTES = 256 << 20
 # Progress: the grid takes this share of the work, the full run of the best the rest.
@@ -45,11 +45,12 @@ def optimize(
     check_enough_bars(bars, backtest)
     combinations = sweep.combinations(backtest.parameters)
     shared = shared_series(SHARED_SERIES_BYTES)
+    calendar = Calendar.of(bars.time)
     rows: list[SweepRow] = []
     for done, parameters in enumerate(combinations):
         variant = backtest.model_copy(update={"parameters": parameters})
         simulation = simulate_backtest(bars, variant, shared)
-        statistics = compute_statistics(bars, simulation, backtest.initial_capital)
+        statistics = compute_statistics(bars, simulation, backtest.initial_capital, calendar)
         rows.append(_row(sweep, parameters, statistics))
         on_progress(_GRID_SHARE * (done + 1) / len(combinations))
     ranked = sorted(rows, key=_rank)
