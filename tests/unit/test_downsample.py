@@ -24,3 +24,14 @@ def test_long_series_keep_ends_and_extremes_in_order(seed: int) -> None:
 def test_too_few_points_to_keep_extremes_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 4"):
         extremes_preserving_indices(np.arange(10.0), 3)
+
+
+@pytest.mark.parametrize("n", [4_001, 4_003, 5_000, 1_000_003])
+def test_extremes_in_the_last_partial_bucket_survive(n: int) -> None:
+    values = np.zeros(n)
+    values[-2], values[-3] = 5.0, -5.0
+
+    kept = extremes_preserving_indices(values, 2_000)
+
+    assert len(kept) <= 2_000
+    assert {0, n - 3, n - 2, n - 1} <= set(kept.tolist())

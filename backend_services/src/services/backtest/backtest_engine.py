@@ -6,13 +6,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import numpy as np
+from pydantic import TypeAdapter
 
 from backend_services.contracts import BacktestResult, EquityCurve, ResolvedBacktest, Trade
-from backend_services.market_data.bars import Bars, FloatArray, IntArray, MarketDataError
+from backend_services.market_data.bars import Bars, IntArray, MarketDataError
 from backend_services.rules.evaluate import RuleEvaluator, SharedSeries
 from backend_services.rules.parser import parse_rule
 from backend_services.services.backtest.downsample import extremes_preserving_indices
-from backend_services.services.backtest.metrics import compute_statistics, drawdown
+from backend_services.services.backtest.metrics import compute_statistics
 from backend_services.services.backtest.simulation import (
     Signals,
     Simulation,
@@ -21,6 +22,19 @@ from backend_services.services.backtest.simulation import (
 )
 
 MAX_EQUITY_POINTS = 2_000
+_TRADE_LIST = TypeAdapter(list[Trade])
+_TRADE_FIELDS = (
+    "side",
+    "entry_time",
+    "exit_time",
+    "entry_price",
+    "exit_price",
+    "size",
+    "pnl",
+    "return_fraction",
+    "exit_reason",
+    "bars_held",
+)
 
 ProgressCallback = Callable[[float], None]
 
@@ -53,7 +67,7 @@ class BacktestEngine:
         simulation = simulate_backtest(bars, backtest, shared)
         self._on_progress(0.7)
         statistics = compute_statistics(bars, simulation, backtest.initial_capital)
-        curves = _curves(bars, simulation.equity, backtest.initial_capital)
+        curves = _curves(bars, simulation, backtest.initial_capital)
         self._on_progress(0.9)
         return BacktestResult(
             strategy_id=strategy_id,
@@ -69,12 +83,12 @@ class BacktestEngine:
         )
 
 
-def _curves(bars: Bars, equity: FloatArray, initial_capital: float) -> EquityCurve:
+def _curves(bars: Bars, simulation: Simulation, initial_capital: float) -> EquityCurve:
     """The three curves at no more than MAX_EQUITY_POINTS bars, keeping each curve's
     extremes: every curve chooses a third of the points, and all share the union."""
     columns = {
-        "equity": equity,
-        "drawdown": drawdown(equity),
+        "equity": simulation.equity,
+        "drawdown": simulation.drawdown,
         "buy_and_hold": initial_capital * bars.close / bars.close[0],
     }
     share = MAX_EQUITY_POINTS // len(columns)
@@ -133,8 +147,8 @@ def _time(bars: Bars, index: int) -> datetime:
 
 
 def _trades(bars: Bars, log: TradeLog) -> list[Trade]:
-    # Built from the simulation's own values, which are valid by construction: a run of
-    # tens of thousands of trades would otherwise spend most of its time validating them.
+    # Validated as one list: pydantic's core checks a list of plain dicts several times
+    # faster than it builds the models one at a time.
     columns = zip(
         ["long" if long else "short" for long in log.long.tolist()],
         _times(bars.time[log.entry_bar]),
@@ -148,32 +162,9 @@ def _trades(bars: Bars, log: TradeLog) -> list[Trade]:
         log.bars_held.tolist(),
         strict=True,
     )
-    return [
-        Trade.model_construct(
-            side=side,
-            entry_time=entry_time,
-            exit_time=exit_time,
-            entry_price=entry_price,
-            exit_price=exit_price,
-            size=size,
-            pnl=pnl,
-            return_fraction=return_fraction,
-            exit_reason=exit_reason,
-            bars_held=bars_held,
-        )
-        for (
-            side,
-            entry_time,
-            exit_time,
-            entry_price,
-            exit_price,
-            size,
-            pnl,
-            return_fraction,
-            exit_reason,
-            bars_held,
-        ) in columns
-    ]
+    return _TRADE_LIST.validate_python(
+        [dict(zip(_TRADE_FIELDS, row, strict=True)) for row in columns]
+    )
 
 
 def _times(epoch_seconds: IntArray) -> list[datetime]:

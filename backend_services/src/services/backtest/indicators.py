@@ -23,8 +23,10 @@ def sma(values: FloatArray, period: int) -> FloatArray:
         raise ValueError("period must be at least 1")
     result = np.full(values.shape, np.nan)
     if values.shape[0] >= period:
-        cumulative = np.cumsum(np.insert(values, 0, 0.0))
-        result[period - 1 :] = (cumulative[period:] - cumulative[:-period]) / period
+        cumulative = np.cumsum(values)
+        result[period - 1] = cumulative[period - 1]
+        np.subtract(cumulative[period:], cumulative[:-period], out=result[period:])
+        result[period - 1 :] /= period
     return result
 
 

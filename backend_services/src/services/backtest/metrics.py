@@ -29,13 +29,15 @@ Ratios undefined for a run (no variance, no loss, fewer than two trades) are Non
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from backend_services.contracts import BacktestStatistics
 from backend_services.market_data.bars import Bars, FloatArray, IntArray
-from backend_services.services.backtest.simulation import Simulation
+
+if TYPE_CHECKING:  # simulation uses drawdown() from here
+    from backend_services.services.backtest.simulation import Simulation
 
 DAY_S = 86_400
 DAYS_PER_YEAR = 365.25
@@ -53,8 +55,11 @@ class Calendar:
 
     @classmethod
     def of(cls, time: IntArray) -> Calendar:
-        trading_days = trading_days_per_year(time)
-        return cls(trading_days, periods_per_year(time, trading_days))
+        days = _DayRuns.of(time)
+        weekend_bars = int(days.lengths[days.weekdays >= 5].sum())
+        seven_day_week = weekend_bars >= _WEEKEND_SHARE_OF_A_7_DAY_MARKET * time.shape[0]
+        trading_days: Literal[252, 365] = 365 if seven_day_week else 252
+        return cls(trading_days, _periods_per_year(time, days, trading_days))
 
 
 def compute_statistics(
@@ -72,7 +77,7 @@ def compute_statistics(
     held = simulation.trades.bars_held
     final_equity = float(equity[-1])
     cagr = _cagr(final_equity / initial_capital, duration_days)
-    falls = drawdown(equity)
+    falls = simulation.drawdown
     depths, lengths = drawdown_periods(falls)
     max_drawdown = float(np.min(falls))
     return BacktestStatistics(
@@ -108,21 +113,42 @@ def compute_statistics(
     )
 
 
-def trading_days_per_year(time: np.ndarray) -> Literal[252, 365]:
-    weekday = ((time - _MONDAY_ORIGIN_S) // DAY_S) % 7
-    return 365 if float(np.mean(weekday >= 5)) >= _WEEKEND_SHARE_OF_A_7_DAY_MARKET else 252
+def trading_days_per_year(time: IntArray) -> Literal[252, 365]:
+    return Calendar.of(time).trading_days_per_year
 
 
-def periods_per_year(time: np.ndarray, trading_days: int) -> float:
-    step = int(np.median(np.diff(time)))
+def periods_per_year(time: IntArray, trading_days: int) -> float:
+    return _periods_per_year(time, _DayRuns.of(time), trading_days)
+
+
+@dataclass(frozen=True, slots=True)
+class _DayRuns:
+    """The bars of each UTC day with bars: time is sorted, so each day is one run."""
+
+    lengths: IntArray
+    weekdays: IntArray  # 0 is Monday
+
+    @classmethod
+    def of(cls, time: IntArray) -> _DayRuns:
+        day = time // DAY_S
+        starts = np.concatenate([[0], np.flatnonzero(day[1:] != day[:-1]) + 1])
+        lengths = np.diff(starts, append=day.shape[0])
+        return cls(lengths=lengths, weekdays=(day[starts] - _MONDAY_ORIGIN_S // DAY_S) % 7)
+
+
+def _periods_per_year(time: IntArray, days: _DayRuns, trading_days: int) -> float:
+    steps = np.diff(time)
+    middle = steps.shape[0] // 2
+    step = (
+        int(np.median(steps))
+        if steps.shape[0] % 2 == 0
+        else int(np.partition(steps, middle)[middle])
+    )
     if step >= 7 * DAY_S:
         return _WEEKLY_PERIODS
     if step >= DAY_S:
         return float(trading_days)
-    day = time // DAY_S  # time is sorted: each day's bars are one run
-    day_starts = np.flatnonzero(np.diff(day, prepend=day[0] - 1))
-    bars_per_day = np.diff(np.append(day_starts, day.shape[0]))
-    return float(trading_days * np.median(bars_per_day))
+    return float(trading_days * np.median(days.lengths))
 
 
 def drawdown(equity: FloatArray) -> FloatArray:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -38,6 +39,7 @@ import numpy as np
 from backend_services.contracts import Costs, Orders, Sizing
 from backend_services.market_data.bars import Bars, FloatArray, IntArray
 from backend_services.services.backtest.indicators import BoolArray
+from backend_services.services.backtest.metrics import drawdown
 
 Side = Literal["long", "short"]
 ExitReason = Literal["signal", "stop_loss", "take_profit", "trailing_stop", "end_of_data"]
@@ -124,7 +126,7 @@ class TradeLog:
         return (self[index] for index in range(len(self)))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Simulation:
     """`equity` (float64, shape (n,)) is the account value at each bar's close;
     `in_position` (bool, shape (n,)) tells whether a position was held at that close or
@@ -133,6 +135,12 @@ class Simulation:
     equity: FloatArray
     in_position: BoolArray
     trades: TradeLog
+
+    @cached_property
+    def drawdown(self) -> FloatArray:
+        """The fall from the running peak of equity at every bar (`metrics.drawdown`),
+        computed once for the statistics and the curves."""
+        return drawdown(self.equity)
 
 
 @dataclass(frozen=True, slots=True)
