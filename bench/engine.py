@@ -2,8 +2,9 @@
 
     .venv/bin/pip install -e ".[bench]"   # backtesting and vectorbt
     .venv/bin/python bench/engine.py [--sizes 10000 100000 1000000] [--repeat 3]
+                                     [--grid-bars 100000] [--grid-windows 46]
 
-The strategy is the moving-average crossover (50/200 simple averages of the close, long
+Single runs: the moving-average crossover (50/200 simple averages of the close, long
 only), signals on a close filled at the next open, 0.1 % commission per fill, on a
 synthetic random walk of one-minute bars. Each engine is timed from bars in memory to
 its full statistics (this engine: a complete BacktestResult with trades and curve;
@@ -11,17 +12,28 @@ backtesting.py: `Backtest.run()`; vectorbt: `MA.run`, crossings, `Portfolio.from
 and `stats()`), the median of --repeat runs after one warm-up run (vectorbt's first
 call compiles with numba; that time is printed apart). Also prints the peak memory of
 this engine's run (tracemalloc) and the number of trades each engine made.
+
+Grid: every fast < slow pair of --grid-windows windows (10, 12, 14, ...; 46 give 1,035
+combinations) on --grid-bars bars, ranked by Sharpe ratio: this engine's parameter
+sweep (`sweep.optimize`, which also runs the best combination in full) against
+vectorbt's vectorised grid (`MA.run_combs`, crossings, `Portfolio.from_signals`,
+`sharpe_ratio()`). Each grid runs in a fresh process, after a warm-up on a few bars, so
+its peak resident memory (ru_maxrss) is its own.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
+import resource
 import statistics
 import sys
 import time
 import tracemalloc
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -29,15 +41,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backend_services.contracts import Costs, Orders, ResolvedBacktest, Rules
+from backend_services.contracts import Costs, Orders, ResolvedBacktest, Rules, Sweep
 from backend_services.market_data.bars import Bars
 from backend_services.services.backtest.backtest_engine import BacktestEngine
+from backend_services.services.backtest.sweep import optimize
 
 # 50/200 rather than a faster pair: at a million bars a 10/30 crossover makes ~20,000
 # round trips whose 0.1 % fees consume the account, after which each engine stops
 # trading at a different point (whole units, minimum sizes), and they no longer run
 # the same strategy. The capital keeps whole-unit sizing (backtesting.py) able to trade.
 FAST, SLOW, COMMISSION, CAPITAL = 50, 200, 0.001, 1e9
+# Fractional units in both engines: any capital gives the same returns.
+GRID_CAPITAL = 1e6
 
 
 def random_walk(count: int) -> Bars:
@@ -54,19 +69,22 @@ def random_walk(count: int) -> Bars:
     )
 
 
-def run_ours(bars: Bars) -> int:
-    backtest = ResolvedBacktest(
+def _backtest(fast: int, slow: int) -> ResolvedBacktest:
+    return ResolvedBacktest(
         symbol="BENCH",
         timeframe="1m",
         start_date=datetime(2000, 1, 1, tzinfo=UTC),
         end_date=datetime(2100, 1, 1, tzinfo=UTC),
         initial_capital=CAPITAL,
-        parameters={"fast": FAST, "slow": SLOW},
+        parameters={"fast": fast, "slow": slow},
         rules=Rules(),
         orders=Orders(),
         costs=Costs(commission_pct=COMMISSION),
     )
-    return len(BacktestEngine().run(bars, backtest, "bench").trades)
+
+
+def run_ours(bars: Bars) -> int:
+    return len(BacktestEngine().run(bars, _backtest(FAST, SLOW), "bench").trades)
 
 
 def frame_of(bars: Bars) -> pd.DataFrame:
@@ -76,6 +94,7 @@ def frame_of(bars: Bars) -> pd.DataFrame:
 
 
 def run_backtesting_py(frame: pd.DataFrame) -> int:
+    os.environ.setdefault("TQDM_DISABLE", "1")  # its progress bar would garble the table
     from backtesting import Backtest, Strategy
     from backtesting.lib import crossover
 
@@ -112,6 +131,64 @@ def run_vectorbt(frame: pd.DataFrame) -> int:
     return int(portfolio.trades.count())
 
 
+def grid_windows(count: int) -> list[int]:
+    return list(range(10, 10 + 2 * count, 2))
+
+
+def grid_ours(bars: Bars, windows: list[int]) -> str:
+    backtest = _backtest(FAST, SLOW).model_copy(update={"initial_capital": GRID_CAPITAL})
+    sweep = Sweep(grid={"fast": windows, "slow": windows}, constraint="fast < slow")
+    _, optimization = optimize(bars, backtest, sweep, "bench")
+    best = optimization.ranked[0]
+    return f"{optimization.combinations} combinations, best {best.parameters}"
+
+
+def grid_vectorbt(bars: Bars, windows: list[int]) -> str:
+    import vectorbt as vbt
+
+    frame = frame_of(bars)
+    close, open_ = frame["Close"], frame["Open"]
+    fast, slow = vbt.MA.run_combs(close, window=windows, r=2, short_names=["fast", "slow"])
+    entries = fast.ma_crossed_above(slow).shift(1, fill_value=False)
+    exits = fast.ma_crossed_below(slow).shift(1, fill_value=False)
+    portfolio = vbt.Portfolio.from_signals(
+        close, entries, exits, price=open_, fees=COMMISSION, init_cash=GRID_CAPITAL, freq="1min"
+    )
+    sharpe = portfolio.sharpe_ratio()
+    fast_window, slow_window = sharpe.idxmax()
+    return f"{sharpe.shape[0]} combinations, best {{'fast': {fast_window}, 'slow': {slow_window}}}"
+
+
+def _grid_in_this_process(engine: str, size: int, windows: int) -> tuple[float, float, str]:
+    """(seconds, peak resident MB, summary) of one grid, after a warm-up on few bars."""
+    run = grid_ours if engine == "this engine" else grid_vectorbt
+    run(random_walk(2_000), grid_windows(4))
+    bars = random_walk(size)
+    started = time.perf_counter()
+    summary = run(bars, grid_windows(windows))
+    seconds = time.perf_counter() - started
+    return seconds, peak_resident_mb(), summary
+
+
+def peak_resident_mb() -> float:
+    """This process's peak resident memory. Linux keeps ru_maxrss across exec, so a
+    spawned child would report its parent's peak: read the high-water mark of its own
+    address space instead where there is one."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def grid_in_fresh_process(engine: str, size: int, windows: int) -> tuple[float, float, str]:
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_grid_in_this_process, engine, size, windows).result()
+
+
 def timed(action: Callable[[], int], repeat: int) -> tuple[float, int]:
     trades = action()  # warm-up: imports, caches, compilation
     times = []
@@ -134,6 +211,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--grid-bars", type=int, default=100_000)
+    parser.add_argument("--grid-windows", type=int, default=46)
     parser.add_argument(
         "--backtesting-py-max-bars",
         type=int,
@@ -161,7 +240,17 @@ def main() -> int:
             ratio = "" if name == "this engine" else f"{seconds / ours:.1f}x slower"
             print(f"{size:>10,} {name:>14} {seconds * 1e3:>8.1f}ms {trades:>7} {ratio:>12}")
         memory = peak_memory_mb(partial(run_ours, bars))
-        print(f"{size:>10,} {'this engine':>14} peak memory {memory:.0f} MB")
+        print(f"{size:>10,} {'this engine':>14} peak memory {memory:.1f} MB")
+
+    print(f"grid: fast < slow of {args.grid_windows} windows on {args.grid_bars:,} bars")
+    grid = grid_in_fresh_process("this engine", args.grid_bars, args.grid_windows)
+    vbt_grid = grid_in_fresh_process("vectorbt", args.grid_bars, args.grid_windows)
+    for name, (seconds, memory, summary) in (("this engine", grid), ("vectorbt", vbt_grid)):
+        print(f"{name:>14} {seconds:>7.1f} s  peak {memory:>7,.0f} MB  {summary}")
+    print(
+        f"vectorbt's grid is {vbt_grid[0] / grid[0]:.1f}x slower "
+        f"and peaks at {vbt_grid[1] / grid[1]:.1f}x the memory"
+    )
     return 0
 
 

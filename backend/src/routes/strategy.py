@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, HTTPException, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Response, status
 from pydantic import ValidationError
-from pymongo.asynchronous.database import AsyncDatabase
 
 from backend.backtests import BacktestStore
 from backend.deps import (
@@ -89,16 +88,76 @@ async def delete_strategy(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+class BacktestStarter:
+    """Starts backtests and optimizations for the current user: checks them against
+    the strategy and the stored market data (422 and nothing stored when they do not
+    fit), records them, and dispatches them in the background unless an identical
+    earlier one answered them."""
+
+    def __init__(
+        self,
+        user: CurrentUser,
+        database: DatabaseDep,
+        store: BacktestStoreDep,
+        client: BacktestClientDep,
+        settings: SettingsDep,
+        background: BackgroundTasks,
+    ) -> None:
+        self._user = user
+        self._database = database
+        self._store = store
+        self._client = client
+        self._dispatch_attempts = settings.dispatch_attempts
+        self._background = background
+
+    async def start(
+        self, strategy: Strategy, params: BacktestParams, sweep: Sweep | None
+    ) -> Backtest:
+        snapshot = StrategySnapshot(
+            id=strategy.id,
+            name=strategy.name,
+            symbol=strategy.symbol,
+            timeframe=strategy.timeframe,
+            parameters=strategy.parameters,
+            rules=strategy.rules,
+            orders=strategy.orders,
+            costs=strategy.costs,
+        )
+        try:
+            resolved = ResolvedBacktest.resolve(snapshot, params)
+            if sweep is not None:
+                check_sweep(sweep, resolved)
+            entry = await check_data_for(self._database, resolved)
+        except ValidationError as invalid:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                invalid.errors(include_url=False, include_context=False, include_input=False),
+            ) from None
+        except NoDataForBacktest as missing:
+            # The same shape as FastAPI's own validation errors, so clients parse one kind.
+            detail = [{"loc": ["body"], "msg": str(missing), "type": "no_market_data"}]
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
+        except ValueError as inconsistent:
+            field = "sweep" if str(inconsistent).startswith("sweep") else "parameters"
+            detail = [{"loc": ["body", field], "msg": str(inconsistent), "type": "value_error"}]
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
+        input_key = resolved.input_key(entry.version, sweep)
+        backtest = await self._store.create(
+            self._user.id, snapshot, params, input_key, entry.version, sweep
+        )
+        if backtest.status is BacktestStatus.PENDING:
+            self._background.add_task(
+                run_backtest_task, backtest.id, self._store, self._client, self._dispatch_attempts
+            )
+        return backtest
+
+
+StarterDep = Annotated[BacktestStarter, Depends()]
+
+
 @router.post("/{strategy_id}/backtest", status_code=status.HTTP_202_ACCEPTED)
 async def start_backtest(
-    strategy: OwnedStrategy,
-    params: BacktestParams,
-    user: CurrentUser,
-    database: DatabaseDep,
-    store: BacktestStoreDep,
-    client: BacktestClientDep,
-    settings: SettingsDep,
-    background: BackgroundTasks,
+    strategy: OwnedStrategy, params: BacktestParams, starter: StarterDep
 ) -> Backtest:
     """Record a backtest and hand it to the compute service in the background; answered
     as completed at once, with the stored result marked `cached`, when an identical
@@ -108,29 +167,12 @@ async def start_backtest(
     Refused with 422, before anything is stored, when the parameters contradict each
     other or the stored market data cannot serve the symbol, timeframe or range.
     """
-    return await _start(
-        strategy,
-        params,
-        None,
-        user.id,
-        database,
-        store,
-        background,
-        client,
-        settings.dispatch_attempts,
-    )
+    return await starter.start(strategy, params, sweep=None)
 
 
 @router.post("/{strategy_id}/optimize", status_code=status.HTTP_202_ACCEPTED)
 async def start_optimization(
-    strategy: OwnedStrategy,
-    request: OptimizeRequest,
-    user: CurrentUser,
-    database: DatabaseDep,
-    store: BacktestStoreDep,
-    client: BacktestClientDep,
-    settings: SettingsDep,
-    background: BackgroundTasks,
+    strategy: OwnedStrategy, request: OptimizeRequest, starter: StarterDep
 ) -> Backtest:
     """Run the strategy over every combination of a grid of parameter values (at most
     10,000, fewer where `constraint` is false) as one backtest with progress. Once
@@ -143,67 +185,7 @@ async def start_optimization(
     strategy does not have, a value the rules cannot use, or keeps no combination.
     """
     params = BacktestParams.model_validate(request.model_dump(exclude={"sweep"}))
-    return await _start(
-        strategy,
-        params,
-        request.sweep,
-        user.id,
-        database,
-        store,
-        background,
-        client,
-        settings.dispatch_attempts,
-    )
-
-
-async def _start(
-    strategy: Strategy,
-    params: BacktestParams,
-    sweep: Sweep | None,
-    user_id: str,
-    database: AsyncDatabase[dict[str, Any]],
-    store: BacktestStore,
-    background: BackgroundTasks,
-    client: BacktestServiceClient,
-    dispatch_attempts: int,
-) -> Backtest:
-    """Check a backtest or optimization against the strategy and the stored market data
-    (422 and nothing stored when they do not fit), record it, and dispatch it in the
-    background unless it was answered from an identical earlier one."""
-    snapshot = StrategySnapshot(
-        id=strategy.id,
-        name=strategy.name,
-        symbol=strategy.symbol,
-        timeframe=strategy.timeframe,
-        parameters=strategy.parameters,
-        rules=strategy.rules,
-        orders=strategy.orders,
-        costs=strategy.costs,
-    )
-    try:
-        resolved = ResolvedBacktest.resolve(snapshot, params)
-        if sweep is not None:
-            check_sweep(sweep, resolved)
-        entry = await check_data_for(database, resolved)
-    except ValidationError as invalid:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            invalid.errors(include_url=False, include_context=False, include_input=False),
-        ) from None
-    except NoDataForBacktest as missing:
-        # The same shape as FastAPI's own validation errors, so clients parse one kind.
-        detail = [{"loc": ["body"], "msg": str(missing), "type": "no_market_data"}]
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
-    except ValueError as inconsistent:
-        field = "sweep" if str(inconsistent).startswith("sweep") else "parameters"
-        detail = [{"loc": ["body", field], "msg": str(inconsistent), "type": "value_error"}]
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
-    backtest = await store.create(
-        user_id, snapshot, params, resolved.input_key(entry.version, sweep), entry.version, sweep
-    )
-    if backtest.status is BacktestStatus.PENDING:
-        background.add_task(run_backtest_task, backtest.id, store, client, dispatch_attempts)
-    return backtest
+    return await starter.start(strategy, params, request.sweep)
 
 
 @router.get("/{strategy_id}/backtests")

@@ -29,6 +29,9 @@ from backend_services.services.backtest.backtest_engine import (
 from backend_services.services.backtest.metrics import Calendar, compute_statistics
 
 SHARED_SERIES_BYTES = 256 << 20
+_ROW_STATISTICS = [
+    name for name in SweepRow.model_fields if name in BacktestStatistics.model_fields
+]
 # Progress: the grid takes this share of the work, the full run of the best the rest.
 _GRID_SHARE = 0.9
 
@@ -94,14 +97,7 @@ def _row(sweep: Sweep, parameters: dict[str, float], statistics: BacktestStatist
     return SweepRow(
         parameters={name: parameters[name] for name in sweep.grid},
         objective=getattr(statistics, sweep.objective),
-        total_return=statistics.total_return,
-        cagr=statistics.cagr,
-        sharpe_ratio=statistics.sharpe_ratio,
-        sortino_ratio=statistics.sortino_ratio,
-        max_drawdown=statistics.max_drawdown,
-        total_trades=statistics.total_trades,
-        win_rate=statistics.win_rate,
-        profit_factor=statistics.profit_factor,
+        **{name: getattr(statistics, name) for name in _ROW_STATISTICS},
     )
 
 
