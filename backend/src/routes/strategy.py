@@ -113,15 +113,8 @@ class BacktestStarter:
     async def start(
         self, strategy: Strategy, params: BacktestParams, sweep: Sweep | None
     ) -> Backtest:
-        snapshot = StrategySnapshot(
-            id=strategy.id,
-            name=strategy.name,
-            symbol=strategy.symbol,
-            timeframe=strategy.timeframe,
-            parameters=strategy.parameters,
-            rules=strategy.rules,
-            orders=strategy.orders,
-            costs=strategy.costs,
+        snapshot = StrategySnapshot.model_validate(
+            strategy.model_dump(include=set(StrategySnapshot.model_fields))
         )
         try:
             resolved = ResolvedBacktest.resolve(snapshot, params)
