@@ -46,6 +46,9 @@ from backend_services.market_data.bars import Bars
 from backend_services.services.backtest.backtest_engine import BacktestEngine
 from backend_services.services.backtest.sweep import optimize
 
+# backtesting.py's progress bar would garble the table; tqdm reads this when imported.
+os.environ.setdefault("TQDM_DISABLE", "1")
+
 # 50/200 rather than a faster pair: at a million bars a 10/30 crossover makes ~20,000
 # round trips whose 0.1 % fees consume the account, after which each engine stops
 # trading at a different point (whole units, minimum sizes), and they no longer run
@@ -94,7 +97,6 @@ def frame_of(bars: Bars) -> pd.DataFrame:
 
 
 def run_backtesting_py(frame: pd.DataFrame) -> int:
-    os.environ.setdefault("TQDM_DISABLE", "1")  # its progress bar would garble the table
     from backtesting import Backtest, Strategy
     from backtesting.lib import crossover
 
