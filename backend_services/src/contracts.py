@@ -26,7 +26,12 @@ from pydantic import (
     model_validator,
 )
 
-from backend_services.rules.evaluate import check_period_values, constraint_mask
+from backend_services.rules.evaluate import (
+    check_period_values,
+    constraint_mask,
+    parameters_used_as_periods,
+)
+from backend_services.rules.functions import MAX_PERIOD
 from backend_services.rules.parser import (
     MAX_RULE_CHARS,
     RESERVED_NAMES,
@@ -107,10 +112,18 @@ def check_sweep(sweep: Sweep, backtest: ResolvedBacktest) -> int:
     """The number of combinations a sweep runs over the backtest; ValueError if it names
     an unknown parameter, has a value the rules cannot use or keeps no combination."""
     count = len(sweep.combinations(backtest.parameters))
-    for name, values in sweep.grid.items():
-        for value in values:
+    periods = set().union(
+        *(
+            parameters_used_as_periods(parse_rule(text, backtest.parameters))
+            for text in backtest.rules.named().values()
+        )
+    )
+    for name in sorted(periods & sweep.grid.keys()):
+        values = np.array(sweep.grid[name])
+        wrong = values[(values != np.round(values)) | (values < 1) | (values > MAX_PERIOD)]
+        if wrong.size:  # the rules' own check says which rule and why
             try:
-                check_rules(backtest.rules, backtest.parameters | {name: value})
+                check_rules(backtest.rules, backtest.parameters | {name: float(wrong[0])})
             except ValueError as error:
                 raise ValueError(f"sweep.grid.{name}: {error}") from None
     if count == 0:
