@@ -130,7 +130,10 @@ class BacktestSummary(BaseModel):
     progress: float
     created_at: datetime
     error: str | None
-    statistics: BacktestStatistics | None
+    statistics: BacktestStatistics | None = Field(
+        description="For an optimization, the best combination's."
+    )
+    sweep: Sweep | None = Field(default=None, description="Set for an optimization.")
 
 
 class SaveResultAck(BaseModel):

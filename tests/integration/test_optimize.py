@@ -67,6 +67,10 @@ def test_an_optimization_ranks_every_combination_and_runs_the_best_in_full(
     assert result["total_return"] == pytest.approx(second["total_return"])
     assert result["sharpe_ratio"] == pytest.approx(second["sharpe_ratio"])
 
+    listed = api.get(f"/api/strategy/{strategy['id']}/backtests").json()
+    kinds = {entry["id"]: entry["sweep"] is not None for entry in listed}
+    assert kinds == {optimization["id"]: True, single.json()["id"]: False}
+
     repeated = api.post(f"/api/strategy/{strategy['id']}/optimize", json=params).json()
     assert repeated["status"] == "completed"
     assert repeated["result"]["cached"] is True
