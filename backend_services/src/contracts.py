@@ -29,9 +29,9 @@ from pydantic import (
 from backend_services.rules.evaluate import (
     check_period_values,
     constraint_mask,
+    is_period,
     parameters_used_as_periods,
 )
-from backend_services.rules.functions import MAX_PERIOD
 from backend_services.rules.parser import (
     MAX_RULE_CHARS,
     RESERVED_NAMES,
@@ -119,11 +119,10 @@ def check_sweep(sweep: Sweep, backtest: ResolvedBacktest) -> int:
         )
     )
     for name in sorted(periods & sweep.grid.keys()):
-        values = np.array(sweep.grid[name])
-        wrong = values[(values != np.round(values)) | (values < 1) | (values > MAX_PERIOD)]
-        if wrong.size:  # the rules' own check says which rule and why
+        wrong = next((value for value in sweep.grid[name] if not is_period(value)), None)
+        if wrong is not None:  # the rules' own check says which rule and why
             try:
-                check_rules(backtest.rules, backtest.parameters | {name: float(wrong[0])})
+                check_rules(backtest.rules, backtest.parameters | {name: wrong})
             except ValueError as error:
                 raise ValueError(f"sweep.grid.{name}: {error}") from None
     if count == 0:
@@ -372,8 +371,8 @@ class Sweep(WireModel):
     def combinations(self, parameters: Mapping[str, float]) -> list[dict[str, float]]:
         """Every combination the constraint keeps, in grid order, as complete parameter
         sets: `parameters` with the swept ones replaced. Raises ValueError if the grid
-        or the constraint names a parameter not in `parameters`, or a grid value cannot
-        serve where the rules use that parameter."""
+        or the constraint names a parameter not in `parameters` (`check_sweep` also
+        checks the values against the rules)."""
         unknown = sorted(set(self.grid) - set(parameters))
         if unknown:
             raise ValueError(

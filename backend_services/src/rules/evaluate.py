@@ -87,20 +87,10 @@ class RuleEvaluator:
                     held: np.ndarray[Any, Any] = shift(earlier.astype(np.float64), bars) == 1.0
                     return held
                 return shift(earlier, bars)
-            case Unary(op="-", operand=operand):
-                return np.negative(self._value(operand))
-            case Unary(op="not", operand=operand):
-                return np.logical_not(self._value(operand))
-            case Binary(op="and", left=left, right=right):
-                return np.logical_and(self._value(left), self._value(right))
-            case Binary(op="or", left=left, right=right):
-                return np.logical_or(self._value(left), self._value(right))
-            case Binary(op=op, left=left, right=right) if op in _COMPARE:
-                with np.errstate(invalid="ignore"):
-                    return _COMPARE[op](self._value(left), self._value(right))
+            case Unary(op=op, operand=operand):
+                return _unary(op, self._value(operand))
             case Binary(op=op, left=left, right=right):
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    return _ARITHMETIC[op](self._value(left), self._value(right))
+                return _binary(op, self._value(left), self._value(right))
         raise TypeError(f"not a rule node: {node!r}")
 
     def _key(self, node: Node) -> tuple[Any, ...]:
@@ -130,25 +120,33 @@ def constraint_mask(node: Node, columns: Mapping[str, Value], count: int) -> Boo
     return np.broadcast_to(np.asarray(_scalar(node, columns), dtype=bool), (count,))
 
 
-def _scalar(node: Node, parameters: Mapping[str, Value]) -> Any:
+def _scalar(node: Node, parameters: Mapping[str, Value]) -> Value:
     match node:
         case Number(value=value):
             return value
         case Parameter(name=name):
             return parameters[name]
-        case Unary(op="-", operand=operand):
-            return np.negative(_scalar(operand, parameters))
-        case Unary(op="not", operand=operand):
-            return np.logical_not(_scalar(operand, parameters))
-        case Binary(op="and", left=left, right=right):
-            return np.logical_and(_scalar(left, parameters), _scalar(right, parameters))
-        case Binary(op="or", left=left, right=right):
-            return np.logical_or(_scalar(left, parameters), _scalar(right, parameters))
+        case Unary(op=op, operand=operand):
+            return _unary(op, _scalar(operand, parameters))
         case Binary(op=op, left=left, right=right):
-            calculate = _COMPARE.get(op) or _ARITHMETIC[op]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return calculate(_scalar(left, parameters), _scalar(right, parameters))
+            return _binary(op, _scalar(left, parameters), _scalar(right, parameters))
     raise TypeError(f"not a constraint node: {node!r}")
+
+
+def _unary(op: str, operand: Value) -> Value:
+    result: Value = np.negative(operand) if op == "-" else np.logical_not(operand)
+    return result
+
+
+def _binary(op: str, left: Value, right: Value) -> Value:
+    """One operator over numbers, series or conditions; a comparison with a missing
+    value (NaN) is false, a division by zero infinite."""
+    if op == "and":
+        return np.logical_and(left, right)
+    if op == "or":
+        return np.logical_or(left, right)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (_COMPARE.get(op) or _ARITHMETIC[op])(left, right)
 
 
 def parameters_used_as_periods(node: Node) -> set[str]:
@@ -160,11 +158,16 @@ def check_period_values(node: Node, parameters: Mapping[str, float]) -> None:
     """ValueError naming the first parameter whose value cannot be a period."""
     for name in sorted(parameters_used_as_periods(node)):
         value = parameters[name]
-        if not (float(value).is_integer() and 1 <= value <= MAX_PERIOD):
+        if not is_period(value):
             raise ValueError(
                 f"parameter '{name}' is a period: it must be a whole number from 1 to "
                 f"{MAX_PERIOD}, not {value:g}"
             )
+
+
+def is_period(value: float) -> bool:
+    """Whether a value can serve as a number of bars."""
+    return float(value).is_integer() and 1 <= value <= MAX_PERIOD
 
 
 def _parameter_uses(node: Node) -> Iterator[tuple[str, ArgKind | None]]:

@@ -56,9 +56,7 @@ class Calendar:
     @classmethod
     def of(cls, time: IntArray) -> Calendar:
         days = _DayRuns.of(time)
-        weekend_bars = int(days.lengths[days.weekdays >= 5].sum())
-        seven_day_week = weekend_bars >= _WEEKEND_SHARE_OF_A_7_DAY_MARKET * time.shape[0]
-        trading_days: Literal[252, 365] = 365 if seven_day_week else 252
+        trading_days = _trading_days_per_year(time, days)
         return cls(trading_days, _periods_per_year(time, days, trading_days))
 
 
@@ -114,7 +112,7 @@ def compute_statistics(
 
 
 def trading_days_per_year(time: IntArray) -> Literal[252, 365]:
-    return Calendar.of(time).trading_days_per_year
+    return _trading_days_per_year(time, _DayRuns.of(time))
 
 
 def periods_per_year(time: IntArray, trading_days: int) -> float:
@@ -136,14 +134,14 @@ class _DayRuns:
         return cls(lengths=lengths, weekdays=(day[starts] - _MONDAY_ORIGIN_S // DAY_S) % 7)
 
 
+def _trading_days_per_year(time: IntArray, days: _DayRuns) -> Literal[252, 365]:
+    weekend_bars = int(days.lengths[days.weekdays >= 5].sum())
+    seven_day_week = weekend_bars >= _WEEKEND_SHARE_OF_A_7_DAY_MARKET * time.shape[0]
+    return 365 if seven_day_week else 252
+
+
 def _periods_per_year(time: IntArray, days: _DayRuns, trading_days: int) -> float:
-    steps = np.diff(time)
-    middle = steps.shape[0] // 2
-    step = (
-        int(np.median(steps))
-        if steps.shape[0] % 2 == 0
-        else int(np.partition(steps, middle)[middle])
-    )
+    step = int(np.median(np.diff(time)))
     if step >= 7 * DAY_S:
         return _WEEKLY_PERIODS
     if step >= DAY_S:
