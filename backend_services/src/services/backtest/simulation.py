@@ -153,12 +153,31 @@ class _StopExit:
 
 
 @dataclass(frozen=True, slots=True)
+class _Entries:
+    """Every bar with an entry signal, in order, with the side it opens and the price
+    it would fill at (slippage included)."""
+
+    bar: IntArray
+    long: BoolArray
+    adverse: FloatArray  # slippage against the trader: a long buys higher, a short lower
+    fill_price: FloatArray
+
+    @classmethod
+    def of(cls, bars: Bars, signals: Signals, at_close: bool, slippage: float) -> _Entries:
+        bar = np.flatnonzero(signals.long_entry | signals.short_entry)
+        long = signals.long_entry[bar]
+        adverse = np.where(long, slippage, -slippage)
+        # A signal on the last bar never fills at a next open; its price is never used.
+        raw = bars.close[bar] if at_close else bars.open[np.minimum(bar + 1, len(bars) - 1)]
+        return cls(bar=bar, long=long, adverse=adverse, fill_price=raw * (1 + adverse))
+
+
+@dataclass(frozen=True, slots=True)
 class _Timeline:
     """Each trade's bars and raw exit price, before any money: neither depends on the
     account, so the trades are found first and sized afterwards."""
 
-    signal_bar: list[int]
-    long: list[bool]
+    entry: list[int]  # index into _Entries
     exit_bar: list[int]
     exit_price: list[float]  # NaN: at the bar's open (exit_at_open) or close
     exit_reason: list[ExitReason]
@@ -170,14 +189,13 @@ def simulate(
 ) -> Simulation:
     """Trade the signals; see the module docstring for the rules."""
     at_close = orders.fill == "close"
-    timeline = _timeline(bars, signals, orders, costs, at_close)
-    signal_bar = np.array(timeline.signal_bar, dtype=np.int64)
-    entry_bar = signal_bar if at_close else signal_bar + 1
-    long = np.array(timeline.long, dtype=bool)
-    # Slippage: a long buys higher and sells lower, a short the reverse.
-    adverse = np.where(long, costs.slippage_pct, -costs.slippage_pct)
-    entry_price = (bars.close[signal_bar] if at_close else bars.open[entry_bar]) * (1 + adverse)
-    exit_price = _raw_exit_prices(bars, timeline) * (1 - adverse)
+    entries = _Entries.of(bars, signals, at_close, costs.slippage_pct)
+    timeline = _timeline(bars, signals, entries, orders, at_close)
+    taken = np.array(timeline.entry, dtype=np.int64)
+    entry_bar = entries.bar[taken] + (0 if at_close else 1)
+    long = entries.long[taken]
+    entry_price = entries.fill_price[taken]
+    exit_price = _raw_exit_prices(bars, timeline) * (1 - entries.adverse[taken])
     size, cash_before = _sizes(entry_price, exit_price, long, initial_capital, orders.sizing, costs)
     made = size.shape[0]  # once the account cannot pay for a trade, no later one is made
     long, entry_bar, entry_price, exit_price = (
@@ -214,55 +232,53 @@ def simulate(
 
 
 def _timeline(
-    bars: Bars, signals: Signals, orders: Orders, costs: Costs, at_close: bool
+    bars: Bars, signals: Signals, entries: _Entries, orders: Orders, at_close: bool
 ) -> _Timeline:
     """Every trade the signals make, in order, with stops and targets applied. The loop
     runs once per trade, on plain Python values: bisect on a list of signal bars costs
     far less per trade than any numpy call."""
-    entries = np.flatnonzero(signals.long_entry | signals.short_entry)
-    entry_is_long = signals.long_entry[entries].tolist()
-    entries_list = entries.tolist()
+    entry_bars = entries.bar.tolist()
+    entry_is_long = entries.long.tolist()
     exits_of_long = np.flatnonzero(signals.long_exit | signals.short_entry).tolist()
     exits_of_short = np.flatnonzero(signals.short_exit | signals.long_entry).tolist()
     stops = bool(orders.stop_loss_pct or orders.take_profit_pct or orders.trailing_stop_pct)
+    fill_prices = entries.fill_price.tolist() if stops else []
     last = len(bars) - 1
     lag = 0 if at_close else 1  # bars from a signal to its fill
     signal_exit_at_open = not at_close
-    trades: list[tuple[int, bool, int, float, ExitReason, bool]] = []
+    trades: list[tuple[int, int, float, ExitReason, bool]] = []
     record = trades.append
     search_from = 0
     while True:
-        at = bisect.bisect_left(entries_list, search_from)
-        if at == len(entries_list) or entries_list[at] + lag > last:
+        entry = bisect.bisect_left(entry_bars, search_from)
+        if entry == len(entry_bars) or entry_bars[entry] + lag > last:
             break
-        signal = entries_list[at]
-        long = entry_is_long[at]
-        exits = exits_of_long if long else exits_of_short
+        signal = entry_bars[entry]
+        exits = exits_of_long if entry_is_long[entry] else exits_of_short
         at = bisect.bisect_right(exits, signal)
         exit_signal = exits[at] if at < len(exits) else None
         fill = None if exit_signal is None or exit_signal + lag > last else exit_signal + lag
         if stops:
-            entry_bar = signal + lag
-            raw = bars.close[signal] if at_close else bars.open[entry_bar]
-            entry_price = float(raw * (1 + (costs.slippage_pct if long else -costs.slippage_pct)))
             # Bars in which a stop or target can trigger: after the entry fill, before
             # the signal's fill (at an open, the signal fills first; at a close, the stop
             # came first).
-            first = entry_bar + 1 if at_close else entry_bar
+            first = signal + 1
             end = last + 1 if fill is None else fill + 1 - lag
-            stopped = _stop_or_target(bars, long, first, end, entry_price, orders)
+            stopped = _stop_or_target(
+                bars, entry_is_long[entry], first, end, fill_prices[entry], orders
+            )
             if stopped is not None:
-                record((signal, long, stopped.bar, stopped.price, stopped.reason, False))
+                record((entry, stopped.bar, stopped.price, stopped.reason, False))
                 # The bar of the exit's own close may signal the next entry.
                 search_from = stopped.bar
                 continue
         if fill is None:
-            record((signal, long, last, np.nan, "end_of_data", False))
+            record((entry, last, np.nan, "end_of_data", False))
             break
-        record((signal, long, fill, np.nan, "signal", signal_exit_at_open))
+        record((entry, fill, np.nan, "signal", signal_exit_at_open))
         # The exit signal may open the other side at the same fill.
         search_from = fill - lag
-    columns: list[tuple[Any, ...]] = list(zip(*trades, strict=True)) or [()] * 6
+    columns: list[tuple[Any, ...]] = list(zip(*trades, strict=True)) or [()] * 5
     return _Timeline(*(list(column) for column in columns))
 
 
