@@ -63,6 +63,18 @@ def test_annualisation_follows_the_calendar_and_timeframe() -> None:
     assert periods_per_year(hourly, 252) == 252 * 24
 
 
+def test_bars_per_day_is_the_median_over_days_with_bars() -> None:
+    monday = 4 * DAY
+    # Monday 10 bars, Tuesday 3 (the 4 h gap makes no step the majority), Friday 2
+    hours = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 24, 28, 32, 96, 97]
+    time = monday + np.array(hours, dtype=np.int64) * 3_600
+
+    # Steps of 1 h are 11 of 14: the median step is an hour, so bars are intraday.
+    assert periods_per_year(time, 252) == 252 * 3
+    uneven = monday + np.array([0, 1, 3, 6, 7], dtype=np.int64) * DAY  # steps 1, 2, 3, 1 days
+    assert periods_per_year(uneven, 252) == 252  # median step 1.5 days counts as daily
+
+
 def test_statistics_of_a_known_equity_curve() -> None:
     equity = [100.0, 110.0, 99.0, 121.0]
     returns = [0.1, -0.1, 121 / 99 - 1]

@@ -128,10 +128,14 @@ class _DayRuns:
 
     @classmethod
     def of(cls, time: IntArray) -> _DayRuns:
-        day = time // DAY_S
-        starts = np.concatenate([[0], np.flatnonzero(day[1:] != day[:-1]) + 1])
-        lengths = np.diff(starts, append=day.shape[0])
-        return cls(lengths=lengths, weekdays=(day[starts] - _MONDAY_ORIGIN_S // DAY_S) % 7)
+        # Searching for each midnight costs a few steps per day, not a pass over the bars.
+        first_day, last_day = int(time[0]) // DAY_S, int(time[-1]) // DAY_S
+        days = np.arange(first_day, last_day + 1, dtype=np.int64)
+        bounds = np.searchsorted(time, np.append(days, last_day + 1) * DAY_S)
+        lengths = np.diff(bounds)
+        with_bars = lengths > 0
+        weekdays = (days[with_bars] - _MONDAY_ORIGIN_S // DAY_S) % 7
+        return cls(lengths=lengths[with_bars], weekdays=weekdays)
 
 
 def _trading_days_per_year(time: IntArray, days: _DayRuns) -> Literal[252, 365]:
@@ -141,12 +145,22 @@ def _trading_days_per_year(time: IntArray, days: _DayRuns) -> Literal[252, 365]:
 
 
 def _periods_per_year(time: IntArray, days: _DayRuns, trading_days: int) -> float:
-    step = int(np.median(np.diff(time)))
+    step = _median_step(time)
     if step >= 7 * DAY_S:
         return _WEEKLY_PERIODS
     if step >= DAY_S:
         return float(trading_days)
     return float(trading_days * np.median(days.lengths))
+
+
+def _median_step(time: IntArray) -> int:
+    """The median time between bars. Most series step evenly, and a step taken more
+    often than not is the median: counting it is one quick pass, a sort is not."""
+    steps = np.diff(time)
+    middle = steps[steps.shape[0] // 2]
+    if 2 * np.count_nonzero(steps == middle) > steps.shape[0]:
+        return int(middle)
+    return int(np.median(steps))
 
 
 def drawdown(equity: FloatArray) -> FloatArray:

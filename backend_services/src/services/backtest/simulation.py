@@ -227,7 +227,7 @@ def simulate(
     cash_in_trade = cash_before - direction * size * entry_price - entry_cost
     final_cash = float(cash_before[-1] + pnl[-1]) if made else initial_capital
     equity = _equity(bars.close, trades, cash_before, cash_in_trade, direction, final_cash)
-    in_position = _covered(len(bars), entry_bar, held_to)
+    in_position = _held(len(bars), entry_bar, held_to)
     return Simulation(equity=equity, in_position=in_position, trades=trades)
 
 
@@ -414,10 +414,7 @@ def _equity(
     """Cash plus the position's value at every close, built in one pass from the runs
     of bars between fills: flat before each trade, held during it, flat after the last."""
     count = len(trades)
-    bounds = np.empty(2 * count + 2, dtype=np.int64)
-    bounds[0], bounds[-1] = 0, close.shape[0]
-    bounds[1:-1:2], bounds[2:-1:2] = trades.entry_bar, trades.exit_bar
-    lengths = np.diff(bounds)
+    lengths = _alternating_runs(close.shape[0], trades.entry_bar, trades.exit_bar)
     cash = np.empty(2 * count + 1)
     cash[0:-1:2], cash[1::2], cash[-1] = cash_before, cash_in_trade, final_cash
     units = np.zeros(2 * count + 1)
@@ -426,8 +423,20 @@ def _equity(
     return equity
 
 
-def _covered(n: int, starts: IntArray, ends: IntArray) -> BoolArray:
-    """True on the bars inside any of the ranges [starts[i], ends[i])."""
-    depth = np.bincount(starts, minlength=n + 1) - np.bincount(ends, minlength=n + 1)
-    covered: BoolArray = np.cumsum(depth[:n]) > 0
-    return covered
+def _held(n: int, entry_bar: IntArray, held_to: IntArray) -> BoolArray:
+    """True on the bars inside any trade's [entry_bar, held_to). A trade may end on the
+    bar the next one begins (a reversal at a close): it is cut back to that bar first."""
+    ends = np.minimum(held_to, np.append(entry_bar[1:], n))
+    inside = np.zeros(2 * entry_bar.shape[0] + 1, dtype=bool)
+    inside[1::2] = True
+    held: BoolArray = np.repeat(inside, _alternating_runs(n, entry_bar, ends))
+    return held
+
+
+def _alternating_runs(n: int, starts: IntArray, ends: IntArray) -> IntArray:
+    """Lengths of the runs before starts[0], from each start to its end, from each end to
+    the next start, and from the last end to n; starts and ends interleave in order."""
+    bounds = np.empty(2 * starts.shape[0] + 2, dtype=np.int64)
+    bounds[0], bounds[-1] = 0, n
+    bounds[1:-1:2], bounds[2:-1:2] = starts, ends
+    return np.diff(bounds)
