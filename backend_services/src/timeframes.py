@@ -1,7 +1,10 @@
-"""The bar timeframes the product knows, and their length in seconds."""
+"""Time in the product: the bar timeframes it knows with their length in seconds, and
+epoch seconds (how bars keep time) as UTC datetimes (how the API shows it)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Literal
 
 Timeframe = Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w"]
@@ -15,3 +18,11 @@ TIMEFRAME_SECONDS: dict[Timeframe, int] = {
     "1d": 86_400,
     "1w": 604_800,
 }
+
+
+def utc_datetime(epoch_s: int) -> datetime:
+    return datetime.fromtimestamp(epoch_s, tz=UTC)
+
+
+def utc_datetimes(epoch_seconds: Iterable[int]) -> list[datetime]:
+    return [datetime.fromtimestamp(second, tz=UTC) for second in epoch_seconds]

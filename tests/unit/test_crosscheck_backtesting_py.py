@@ -80,7 +80,8 @@ def _our_trades(rules: dict[str, str | None]) -> list[Any]:
         orders=Orders(),
         costs=Costs(commission_pct=0.001),
     )
-    return BacktestEngine().run(bars, backtest, "crosscheck").trades
+    run = BacktestEngine().run(bars, backtest, "crosscheck")
+    return run.trades.models(len(run.trades))
 
 
 def _naive(moment: datetime) -> pd.Timestamp:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -14,6 +15,7 @@ from backend_services.contracts import BacktestResult, Costs, Orders, ResolvedBa
 from backend_services.market_data.bars import Bars, MarketDataError
 from backend_services.services.backtest.backtest_engine import BacktestEngine
 from backend_services.services.backtest.indicators import crossover, crossunder, sma
+from backend_services.services.backtest.trade_table import MAX_INLINE_TRADES, TradeTable
 
 DAY = 86_400
 
@@ -89,7 +91,7 @@ def test_crossover_strategy_trades_at_the_next_opens() -> None:
     closes = [10, 10, 10, 13, 13, 7, 7, 7, 7]
     opens = [10, 10, 10, 12, 13, 9, 8, 7, 7]
 
-    result = BacktestEngine().run(_bars(opens, closes), _backtest(2, 3), "s1")
+    result = BacktestEngine().run(_bars(opens, closes), _backtest(2, 3), "s1").result
 
     (trade,) = result.trades
     assert (trade.entry_price, trade.exit_price) == (13, 8)
@@ -126,7 +128,7 @@ def test_long_equity_curve_is_downsampled_for_transport() -> None:
     closes = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 20_000)))
     bars = _bars(closes, closes)
 
-    result = BacktestEngine().run(bars, _backtest(5, 20), "s")
+    result = BacktestEngine().run(bars, _backtest(5, 20), "s").result
 
     curve = result.equity_curve
     assert len(curve.time) == len(curve.equity) <= 2_000
@@ -137,6 +139,33 @@ def test_long_equity_curve_is_downsampled_for_transport() -> None:
     assert curve.time[0] == result.start
     assert curve.time[-1] == result.end
     assert curve.equity[-1] == pytest.approx(result.final_equity)
+
+
+def test_a_result_carries_the_first_trades_and_the_table_all_of_them() -> None:
+    rng = np.random.default_rng(5)
+    closes = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 10_000)))
+
+    run = BacktestEngine().run(_bars(closes, closes), _backtest(2, 3), "s")
+
+    count = len(run.trades)
+    assert count == run.result.total_trades > MAX_INLINE_TRADES
+    assert run.result.trades == run.trades.models() == run.trades.models(count)[:MAX_INLINE_TRADES]
+    every = run.trades.models(count)
+    assert run.trades.documents(0, count) == [trade.model_dump() for trade in every]
+    assert run.trades.documents(count - 3, count + 5) == [t.model_dump() for t in every[-3:]]
+    assert sum(trade.pnl for trade in every) == pytest.approx(
+        run.result.final_equity - run.result.initial_capital
+    )
+
+
+def test_a_trade_that_is_not_a_finite_number_is_refused() -> None:
+    closes = [10, 10, 10, 13, 13, 7, 7, 7, 7]
+    run = BacktestEngine().run(_bars(closes, closes), _backtest(2, 3), "s")
+    log = run.trades.log
+    broken = TradeTable(replace(log, pnl=np.full(len(log), np.nan)), run.trades.time)
+
+    with pytest.raises(ValueError, match="not a finite number"):
+        broken.documents(0, len(broken))
 
 
 prices = st.lists(st.floats(0.9, 1.1), min_size=30, max_size=200).map(
@@ -150,7 +179,7 @@ def _run(
 ) -> BacktestResult:
     rules, orders = STRATEGIES[strategy]
     backtest = _backtest(*period, commission=commission, rules=rules, orders=orders, fee=fee)
-    return BacktestEngine().run(bars, backtest, "s")
+    return BacktestEngine().run(bars, backtest, "s").result
 
 
 def _wiggly(opens: np.ndarray, closes: np.ndarray, seed: int) -> Bars:

@@ -64,11 +64,12 @@ def test_every_row_is_what_a_single_backtest_with_its_parameters_reports() -> No
     assert optimization.combinations == 5
     assert optimization.excluded == 1
     for row in optimization.ranked:
-        single = BacktestEngine().run(bars, _backtest(**row.parameters), "s")
+        single = BacktestEngine().run(bars, _backtest(**row.parameters), "s").result
         assert row.objective == single.sharpe_ratio
         assert (row.total_return, row.max_drawdown) == (single.total_return, single.max_drawdown)
         assert row.total_trades == single.total_trades
-    assert best == BacktestEngine().run(bars, _backtest(**optimization.ranked[0].parameters), "s")
+    best_alone = BacktestEngine().run(bars, _backtest(**optimization.ranked[0].parameters), "s")
+    assert best.result == best_alone.result
     assert optimization.best_parameters == {"stop": 0.1} | optimization.ranked[0].parameters
 
 

@@ -13,7 +13,6 @@ removed at the next switch.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -30,6 +29,7 @@ from backend_services.market_data.catalog import (
     VERSIONS_COLLECTION,
     SymbolEntry,
 )
+from backend_services.timeframes import utc_datetime
 
 BUCKET_SIZE = 10_000
 _PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
@@ -74,8 +74,8 @@ def write_version(
     version = _reserve_version(db, symbol)
     entry = SymbolEntry(
         **entry_fields,
-        first=_to_datetime(int(bars.time[0])),
-        last=_to_datetime(int(bars.time[-1])),
+        first=utc_datetime(int(bars.time[0])),
+        last=utc_datetime(int(bars.time[-1])),
         rows=len(bars),
         version=version,
     )
@@ -168,7 +168,3 @@ def _bucket_document(symbol: str, version: int, seq: int, bars: Bars, start: int
 def _decode_bucket(document: Document) -> Bars:
     columns = {name: np.frombuffer(document[name], dtype="<f8") for name in _PRICE_COLUMNS}
     return Bars(time=np.frombuffer(document["time"], dtype="<i8"), **columns)
-
-
-def _to_datetime(epoch_s: int) -> datetime:
-    return datetime.fromtimestamp(epoch_s, tz=UTC)

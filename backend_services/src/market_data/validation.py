@@ -13,7 +13,7 @@ misses falls in a weekend, from Friday 20:00 to Monday 00:00 UTC, when markets c
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 import numpy as np
@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from backend_services.market_data.bars import Bars, MarketDataError
 from backend_services.market_data.table_files import UNREADABLE_TIME, RawTable
-from backend_services.timeframes import TIMEFRAME_SECONDS, Timeframe
+from backend_services.timeframes import TIMEFRAME_SECONDS, Timeframe, utc_datetime
 
 MAX_ROWS_LISTED = 20
 MAX_GAPS_LISTED = 20
@@ -103,8 +103,8 @@ def describe_stored(report: ImportReport, bars: Bars, timeframe: Timeframe) -> N
     """Fill in what was stored: range, timeframe and gaps of `bars`."""
     report.rows_stored = len(bars)
     report.timeframe = timeframe
-    report.first = _datetime(int(bars.time[0]))
-    report.last = _datetime(int(bars.time[-1]))
+    report.first = utc_datetime(int(bars.time[0]))
+    report.last = utc_datetime(int(bars.time[-1]))
     report.gap_count, report.gaps = find_gaps(bars.time, TIMEFRAME_SECONDS[timeframe])
 
 
@@ -121,8 +121,8 @@ def find_gaps(time: npt.NDArray[np.int64], step_s: int) -> tuple[int, list[Gap]]
     longest = gaps[np.argsort(-steps[gaps], kind="stable")[:MAX_GAPS_LISTED]]
     listed = [
         Gap(
-            after=_datetime(int(time[i])),
-            before=_datetime(int(time[i + 1])),
+            after=utc_datetime(int(time[i])),
+            before=utc_datetime(int(time[i + 1])),
             missing_bars=int(steps[i] // step_s) - 1,
         )
         for i in sorted(longest)
@@ -168,7 +168,3 @@ def _row_problems(table: RawTable) -> list[RowProblem]:
 def _problem(reason: str, positions: npt.NDArray[np.intp]) -> RowProblem:
     first = np.sort(positions)[:MAX_ROWS_LISTED]
     return RowProblem(problem=reason, count=int(positions.size), rows=[int(p) + 1 for p in first])
-
-
-def _datetime(epoch_s: int) -> datetime:
-    return datetime.fromtimestamp(epoch_s, tz=UTC)

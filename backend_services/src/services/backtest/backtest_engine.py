@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
 
 import numpy as np
-from pydantic import TypeAdapter
 
-from backend_services.contracts import BacktestResult, EquityCurve, ResolvedBacktest, Trade
-from backend_services.market_data.bars import Bars, IntArray, MarketDataError
+from backend_services.contracts import BacktestResult, EquityCurve, ResolvedBacktest
+from backend_services.market_data.bars import Bars, MarketDataError
 from backend_services.rules.evaluate import RuleEvaluator, SharedSeries
 from backend_services.rules.parser import parse_rule
 from backend_services.services.backtest.downsample import extremes_preserving_indices
@@ -17,26 +16,22 @@ from backend_services.services.backtest.metrics import compute_statistics
 from backend_services.services.backtest.simulation import (
     Signals,
     Simulation,
-    TradeLog,
     simulate,
 )
+from backend_services.services.backtest.trade_table import TradeTable
+from backend_services.timeframes import utc_datetime, utc_datetimes
 
 MAX_EQUITY_POINTS = 2_000
-_TRADE_LIST = TypeAdapter(list[Trade])
-_TRADE_FIELDS = (
-    "side",
-    "entry_time",
-    "exit_time",
-    "entry_price",
-    "exit_price",
-    "size",
-    "pnl",
-    "return_fraction",
-    "exit_reason",
-    "bars_held",
-)
 
 ProgressCallback = Callable[[float], None]
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestRun:
+    """A run's result, whose `trades` are the first MAX_INLINE_TRADES, and every trade."""
+
+    result: BacktestResult
+    trades: TradeTable
 
 
 class BacktestEngine:
@@ -45,8 +40,8 @@ class BacktestEngine:
     The rules are evaluated on every bar at once (`rules.evaluate`); fills, stops, sizing,
     costs and the end of data follow `simulation`. Example::
 
-        result = BacktestEngine().run(bars, backtest, strategy_id="s1")
-        result.total_return  # 0.42 means +42 %
+        run = BacktestEngine().run(bars, backtest, strategy_id="s1")
+        run.result.total_return  # 0.42 means +42 %
 
     `on_progress` is called with the fraction done (0..1) between stages; it may raise
     to abandon the run (that is how a cancelled execution stops).
@@ -61,7 +56,7 @@ class BacktestEngine:
         backtest: ResolvedBacktest,
         strategy_id: str,
         shared: SharedSeries | None = None,
-    ) -> BacktestResult:
+    ) -> BacktestRun:
         """`shared` lets indicator series computed by earlier runs on these bars serve."""
         check_enough_bars(bars, backtest)
         simulation = simulate_backtest(bars, backtest, shared)
@@ -69,18 +64,20 @@ class BacktestEngine:
         statistics = compute_statistics(bars, simulation, backtest.initial_capital)
         curves = _curves(bars, simulation, backtest.initial_capital)
         self._on_progress(0.9)
-        return BacktestResult(
+        trades = TradeTable(simulation.trades, bars.time)
+        result = BacktestResult(
             strategy_id=strategy_id,
             symbol=backtest.symbol,
             timeframe=backtest.timeframe,
-            start=_time(bars, 0),
-            end=_time(bars, len(bars) - 1),
+            start=utc_datetime(int(bars.time[0])),
+            end=utc_datetime(int(bars.time[-1])),
             bars=len(bars),
             initial_capital=backtest.initial_capital,
-            trades=_trades(bars, simulation.trades),
+            trades=trades.models(),
             equity_curve=curves,
             **statistics.model_dump(),
         )
+        return BacktestRun(result, trades)
 
 
 def _curves(bars: Bars, simulation: Simulation, initial_capital: float) -> EquityCurve:
@@ -96,7 +93,7 @@ def _curves(bars: Bars, simulation: Simulation, initial_capital: float) -> Equit
         np.concatenate([extremes_preserving_indices(values, share) for values in columns.values()])
     )
     return EquityCurve(
-        time=_times(bars.time[chosen]),
+        time=utc_datetimes(bars.time[chosen].tolist()),
         **{name: values[chosen].tolist() for name, values in columns.items()},
     )
 
@@ -140,32 +137,3 @@ def signals_of(
         short_entry=fired.get("short_entry", never),
         short_exit=fired.get("short_exit", never),
     )
-
-
-def _time(bars: Bars, index: int) -> datetime:
-    return datetime.fromtimestamp(int(bars.time[index]), tz=UTC)
-
-
-def _trades(bars: Bars, log: TradeLog) -> list[Trade]:
-    # Validated as one list: pydantic's core checks a list of plain dicts several times
-    # faster than it builds the models one at a time.
-    columns = zip(
-        ["long" if long else "short" for long in log.long.tolist()],
-        _times(bars.time[log.entry_bar]),
-        _times(bars.time[log.exit_bar]),
-        log.entry_price.tolist(),
-        log.exit_price.tolist(),
-        log.size.tolist(),
-        log.pnl.tolist(),
-        log.return_fraction.tolist(),
-        log.exit_reason,
-        log.bars_held.tolist(),
-        strict=True,
-    )
-    return _TRADE_LIST.validate_python(
-        [dict(zip(_TRADE_FIELDS, row, strict=True)) for row in columns]
-    )
-
-
-def _times(epoch_seconds: IntArray) -> list[datetime]:
-    return [datetime.fromtimestamp(second, tz=UTC) for second in epoch_seconds.tolist()]

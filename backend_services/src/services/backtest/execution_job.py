@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -41,11 +42,10 @@ from backend_services.market_data.bars import MarketDataError
 from backend_services.market_data.cache import BarsCache
 from backend_services.market_data.series import load_series
 from backend_services.mongo import sync_client
-from backend_services.services.backtest.backtest_engine import BacktestEngine
+from backend_services.services.backtest.backtest_engine import BacktestEngine, BacktestRun
 from backend_services.services.backtest.execution_store import EXECUTIONS_COLLECTION
 from backend_services.services.backtest.sweep import optimize
 from backend_services.services.backtest.trade_store import (
-    MAX_INLINE_TRADES,
     TRADES_COLLECTION,
     write_trades,
 )
@@ -116,18 +116,15 @@ def run_execution(execution_id: str) -> None:
         progress = ProgressRecorder(executions, this_run, heartbeat.cancelled)
         try:
             request = RunBacktestRequest.model_validate(claimed["request"])
-            result, optimization = _backtest(database, request, progress)
+            run, optimization = _backtest(database, request, progress)
             write_trades(
                 database[TRADES_COLLECTION],
                 execution_id,
                 run_id,
-                result.trades,
+                run.trades,
                 first_run=claimed["attempts"] == 1,
             )
-            outcome = _completed(
-                result.model_copy(update={"trades": result.trades[:MAX_INLINE_TRADES]}),
-                optimization,
-            )
+            outcome = _completed(run.result, optimization)
         except ExecutionCancelled:
             return
         except ConnectionFailure:
@@ -216,8 +213,9 @@ class ProgressRecorder:
 
 def _backtest(
     database: Database[Document], request: RunBacktestRequest, progress: ProgressRecorder
-) -> tuple[BacktestResult, Optimization | None]:
-    """The result, and for a sweep the ranking (the result is then the best one's)."""
+) -> tuple[BacktestRun, Optimization | None]:
+    """The run, its result marked with the data version it read, and for a sweep the
+    ranking (the run is then the best combination's)."""
     backtest = ResolvedBacktest.resolve(request.strategy, request.params)
     progress.report(1)
     series = load_series(
@@ -237,12 +235,13 @@ def _backtest(
 
     optimization = None
     if request.sweep is None:
-        result = BacktestEngine(on_progress).run(bars, backtest, request.strategy.id)
+        run = BacktestEngine(on_progress).run(bars, backtest, request.strategy.id)
     else:
-        result, optimization = optimize(
+        run, optimization = optimize(
             bars, backtest, request.sweep, request.strategy.id, on_progress
         )
-    return result.model_copy(update={"data_version": series.version}), optimization
+    result = run.result.model_copy(update={"data_version": series.version})
+    return replace(run, result=result), optimization
 
 
 def _completed(result: BacktestResult, optimization: Optimization | None) -> Document:

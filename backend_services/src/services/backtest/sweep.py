@@ -10,7 +10,6 @@ combination's statistics are kept; the best one is then run in full (trades, cur
 from __future__ import annotations
 
 from backend_services.contracts import (
-    BacktestResult,
     BacktestStatistics,
     Heatmap,
     Optimization,
@@ -22,6 +21,7 @@ from backend_services.market_data.bars import Bars
 from backend_services.rules.evaluate import shared_series
 from backend_services.services.backtest.backtest_engine import (
     BacktestEngine,
+    BacktestRun,
     ProgressCallback,
     check_enough_bars,
     simulate_backtest,
@@ -42,8 +42,8 @@ def optimize(
     sweep: Sweep,
     strategy_id: str,
     on_progress: ProgressCallback = lambda fraction: None,
-) -> tuple[BacktestResult, Optimization]:
-    """Run every combination the sweep keeps; returns the full result of the best and the
+) -> tuple[BacktestRun, Optimization]:
+    """Run every combination the sweep keeps; returns the full run of the best and the
     ranking. `on_progress` gets the fraction done and may raise to abandon the sweep."""
     check_enough_bars(bars, backtest)
     combinations = sweep.combinations(backtest.parameters)

@@ -1,7 +1,8 @@
 """Every trade of a run, in chunks, so that no document nears MongoDB's 16 MB limit
 however many trades a run makes (100,000 trades are twenty documents of about 1 MB).
 
-The execution's result carries the first MAX_INLINE_TRADES; the rest are read in pages.
+The execution's result carries the first `trade_table.MAX_INLINE_TRADES`; all are read in
+pages.
 Chunks are tagged with the run that wrote them, and read under the run_id of the
 completed record, so a run that was given up on can never mix its trades in.
 """
@@ -15,10 +16,10 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.collection import Collection
 
 from backend_services.contracts import Trade
+from backend_services.services.backtest.trade_table import TradeTable
 
 TRADES_COLLECTION = "execution_trades"
 TRADES_PER_CHUNK = 5_000
-MAX_INLINE_TRADES = 1_000
 MAX_PAGE = 5_000
 
 Document = dict[str, Any]
@@ -28,7 +29,7 @@ def write_trades(
     collection: Collection[Document],
     execution_id: str,
     run_id: str,
-    trades: list[Trade],
+    trades: TradeTable,
     first_run: bool,
 ) -> None:
     """Store a run's trades; unless this is the execution's first run, remove those an
@@ -38,7 +39,7 @@ def write_trades(
             "execution_id": execution_id,
             "run_id": run_id,
             "seq": seq,
-            "trades": [trade.model_dump() for trade in trades[start : start + TRADES_PER_CHUNK]],
+            "trades": trades.documents(start, start + TRADES_PER_CHUNK),
         }
         for seq, start in enumerate(range(0, len(trades), TRADES_PER_CHUNK))
     ]
