@@ -34,12 +34,6 @@ def _bars(
     )
 
 
-def _flags(n: int, at: list[int]) -> np.ndarray:
-    flags = np.zeros(n, dtype=bool)
-    flags[at] = True
-    return flags
-
-
 def run(
     bars: Bars,
     long_entry: list[int] | None = None,
@@ -49,12 +43,11 @@ def run(
     costs: Costs = NO_COSTS,
     **orders: Any,
 ) -> Simulation:
-    n = len(bars)
     signals = Signals(
-        long_entry=_flags(n, long_entry or []),
-        long_exit=_flags(n, long_exit or []),
-        short_entry=_flags(n, short_entry or []),
-        short_exit=_flags(n, short_exit or []),
+        long_entry=np.array(long_entry or [], dtype=np.int64),
+        long_exit=np.array(long_exit or [], dtype=np.int64),
+        short_entry=np.array(short_entry or [], dtype=np.int64),
+        short_exit=np.array(short_exit or [], dtype=np.int64),
     )
     return simulate(bars, signals, 1_000, Orders(**orders), costs)
 

@@ -82,19 +82,22 @@ class BacktestEngine:
 
 def _curves(bars: Bars, simulation: Simulation, initial_capital: float) -> EquityCurve:
     """The three curves at no more than MAX_EQUITY_POINTS bars, keeping each curve's
-    extremes: every curve chooses a third of the points, and all share the union."""
-    columns = {
-        "equity": simulation.equity,
-        "drawdown": simulation.drawdown,
-        "buy_and_hold": initial_capital * bars.close / bars.close[0],
-    }
-    share = MAX_EQUITY_POINTS // len(columns)
+    extremes: every curve chooses a third of the points, and all share the union.
+    Buy-and-hold is the close scaled, so it is computed at the chosen bars only."""
+    share = MAX_EQUITY_POINTS // 3
     chosen = np.unique(
-        np.concatenate([extremes_preserving_indices(values, share) for values in columns.values()])
+        np.concatenate(
+            [
+                extremes_preserving_indices(values, share)
+                for values in (simulation.equity, simulation.drawdown, bars.close)
+            ]
+        )
     )
     return EquityCurve(
         time=utc_datetimes(bars.time[chosen].tolist()),
-        **{name: values[chosen].tolist() for name, values in columns.items()},
+        equity=simulation.equity[chosen].tolist(),
+        drawdown=simulation.drawdown[chosen].tolist(),
+        buy_and_hold=(initial_capital * bars.close[chosen] / bars.close[0]).tolist(),
     )
 
 
@@ -123,14 +126,14 @@ def simulate_backtest(
 def signals_of(
     bars: Bars, backtest: ResolvedBacktest, shared: SharedSeries | None = None
 ) -> Signals:
-    """The four rules on every bar; a rule that is not set never fires."""
+    """The bars each of the four rules fires on; a rule that is not set never fires."""
     evaluator = RuleEvaluator(bars, backtest.parameters, shared)
     parameters = backtest.parameters.keys()
     fired = {
-        name: evaluator.condition(parse_rule(text, parameters))
+        name: np.flatnonzero(evaluator.condition(parse_rule(text, parameters)))
         for name, text in backtest.rules.named().items()
     }
-    never = np.zeros(len(bars), dtype=bool)
+    never = np.empty(0, dtype=np.int64)
     return Signals(
         long_entry=fired.get("long_entry", never),
         long_exit=fired.get("long_exit", never),

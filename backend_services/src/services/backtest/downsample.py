@@ -21,14 +21,13 @@ def extremes_preserving_indices(values: FloatArray, max_points: int) -> IntArray
     inner = values[1 : n - 1]
     count = inner.shape[0]
     width = -(-count // ((max_points - 2) // 2))  # ceiling division
-    buckets = -(-count // width)
-    cells = np.empty(buckets * width)
-    cells[:count] = inner
-    cells[count:] = np.inf  # padding of the last bucket, never the lowest
-    grid = cells.reshape(buckets, width)
-    starts = 1 + width * np.arange(buckets, dtype=np.int64)
-    low_at = starts + np.argmin(grid, axis=1)
-    cells[count:] = -np.inf  # nor the highest
-    high_at = starts + np.argmax(grid, axis=1)
-    ends = np.array([0, n - 1], dtype=np.int64)
-    return np.unique(np.concatenate([ends, low_at, high_at]))
+    whole = count // width
+    # The whole buckets as rows of a view (no copy), then the narrower last one, if any.
+    grid = inner[: whole * width].reshape(whole, width)
+    starts = 1 + width * np.arange(whole, dtype=np.int64)
+    chosen = [np.array([0, n - 1]), starts + grid.argmin(axis=1), starts + grid.argmax(axis=1)]
+    rest = inner[whole * width :]
+    if rest.size:
+        first = 1 + whole * width
+        chosen.append(np.array([first + rest.argmin(), first + rest.argmax()]))
+    return np.unique(np.concatenate(chosen)).astype(np.int64)

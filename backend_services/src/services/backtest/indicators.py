@@ -13,6 +13,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from backend_services.market_data.bars import FloatArray
+from backend_services.services.backtest.compiled import compiled
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -21,12 +22,24 @@ def sma(values: FloatArray, period: int) -> FloatArray:
     """Simple moving average over the last `period` values, NaN for the first period-1."""
     if period < 1:
         raise ValueError("period must be at least 1")
-    result = np.full(values.shape, np.nan)
-    if values.shape[0] >= period:
-        cumulative = np.cumsum(values)
-        result[period - 1] = cumulative[period - 1]
-        np.subtract(cumulative[period:], cumulative[:-period], out=result[period:])
-        result[period - 1 :] /= period
+    return _rolling_mean(values, period)
+
+
+@compiled
+def _rolling_mean(values: FloatArray, period: int) -> FloatArray:
+    """Differences of the running sum, computed in place: one array, two passes."""
+    count = values.shape[0]
+    result = np.empty(count)
+    total = 0.0
+    for i in range(count):
+        total += values[i]
+        result[i] = total
+    # Backwards, so each difference still reads the running sum `period` bars earlier.
+    for i in range(count - 1, period - 1, -1):
+        result[i] = (result[i] - result[i - period]) / period
+    if count >= period:
+        result[period - 1] /= period
+    result[: min(count, period - 1)] = np.nan
     return result
 
 

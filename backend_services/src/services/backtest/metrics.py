@@ -35,6 +35,7 @@ import numpy as np
 
 from backend_services.contracts import BacktestStatistics
 from backend_services.market_data.bars import Bars, FloatArray, IntArray
+from backend_services.services.backtest.compiled import compiled
 
 if TYPE_CHECKING:  # simulation uses drawdown() from here
     from backend_services.services.backtest.simulation import Simulation
@@ -69,7 +70,7 @@ def compute_statistics(
     duration_days = float(bars.time[-1] - bars.time[0]) / DAY_S
     calendar = calendar or Calendar.of(bars.time)
     trading_days, periods = calendar.trading_days_per_year, calendar.periods_per_year
-    returns = _bar_returns(equity)
+    returns = _ReturnMoments.of(equity)
     trade_returns = simulation.trades.return_fraction
     trade_pnls = simulation.trades.pnl
     held = simulation.trades.bars_held
@@ -85,11 +86,9 @@ def compute_statistics(
         total_return=final_equity / initial_capital - 1,
         buy_and_hold_return=float(bars.close[-1] / bars.close[0] - 1),
         cagr=cagr,
-        volatility=_std(returns) * np.sqrt(periods),
-        sharpe_ratio=_ratio(_mean(returns), _std(returns), periods),
-        sortino_ratio=_ratio(
-            _mean(returns), float(np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2))), periods
-        ),
+        volatility=returns.deviation * np.sqrt(periods),
+        sharpe_ratio=_ratio(returns.mean, returns.deviation, periods),
+        sortino_ratio=_ratio(returns.mean, returns.downside, periods),
         calmar_ratio=cagr / -max_drawdown if max_drawdown < 0 else None,
         max_drawdown=max_drawdown,
         average_drawdown=float(np.mean(depths)) if depths.size else 0.0,
@@ -163,38 +162,73 @@ def _median_step(time: IntArray) -> int:
     return int(np.median(steps))
 
 
+@compiled
 def drawdown(equity: FloatArray) -> FloatArray:
     """Fall from the running peak at every bar: 0 at a peak, negative below it (and 0
     while the peak is not positive)."""
-    peak = np.maximum.accumulate(equity)
-    if peak[0] > 0:  # the peak never falls, so it is positive everywhere
-        falls: FloatArray = np.divide(equity, peak)
-        falls -= 1.0
-        return falls
-    with np.errstate(divide="ignore", invalid="ignore"):
-        result: FloatArray = np.where(peak > 0, equity / peak - 1, 0.0)
-    return result
+    falls = np.empty(equity.shape[0])
+    peak = -np.inf
+    for i in range(equity.shape[0]):
+        peak = max(peak, equity[i])
+        falls[i] = equity[i] / peak - 1.0 if peak > 0 else 0.0
+    return falls
 
 
+@compiled
 def drawdown_periods(falls: FloatArray) -> tuple[FloatArray, IntArray]:
     """The deepest point and the length in bars of every period below a peak, from the
     drawdown at every bar."""
-    below = falls < 0
-    if not below.any():
-        return np.empty(0), np.empty(0, dtype=np.int64)
-    edges = np.diff(below.view(np.int8), prepend=np.int8(0), append=np.int8(0))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    depths = np.minimum.reduceat(falls, starts)
-    return depths.astype(np.float64), (ends - starts).astype(np.int64)
+    depths = np.empty(falls.shape[0] // 2 + 1)
+    lengths = np.empty(falls.shape[0] // 2 + 1, dtype=np.int64)
+    periods = length = 0
+    deepest = 0.0
+    for fall in falls:
+        if fall < 0:
+            deepest = fall if length == 0 else min(deepest, fall)
+            length += 1
+        elif length > 0:
+            depths[periods], lengths[periods] = deepest, length
+            periods, length = periods + 1, 0
+    if length > 0:
+        depths[periods], lengths[periods] = deepest, length
+        periods += 1
+    return depths[:periods].copy(), lengths[:periods].copy()
 
 
-def _bar_returns(equity: FloatArray) -> FloatArray:
-    before, after = equity[:-1], equity[1:]
-    if before.min() > 0:
-        returns: FloatArray = np.diff(equity) / before
-        return returns
-    solvent = before > 0
-    return (after[solvent] - before[solvent]) / before[solvent]
+@dataclass(frozen=True, slots=True)
+class _ReturnMoments:
+    """Of the simple per-bar returns of an equity curve, taken while the equity before
+    them is positive: their mean (0 without any), sample standard deviation (0 with
+    fewer than two) and downside deviation, sqrt(mean(min(r, 0)^2)) (NaN without any)."""
+
+    mean: float
+    deviation: float
+    downside: float
+
+    @classmethod
+    def of(cls, equity: FloatArray) -> _ReturnMoments:
+        return cls(*_return_moments(equity))
+
+
+@compiled
+def _return_moments(equity: FloatArray) -> tuple[float, float, float]:
+    """One pass, summing the returns shifted by the first one (so the sum of squares
+    loses no precision to a large mean) without storing them."""
+    count, first, shifted, shifted_squares, downside = 0, 0.0, 0.0, 0.0, 0.0
+    for i in range(1, equity.shape[0]):
+        if equity[i - 1] > 0:
+            change = (equity[i] - equity[i - 1]) / equity[i - 1]
+            if count == 0:
+                first = change
+            shifted += change - first
+            shifted_squares += (change - first) ** 2
+            downside += min(change, 0.0) ** 2
+            count += 1
+    if count == 0:
+        return 0.0, 0.0, np.nan
+    mean = first + shifted / count
+    variance = (shifted_squares - shifted**2 / count) / (count - 1) if count > 1 else 0.0
+    return mean, np.sqrt(max(variance, 0.0)), np.sqrt(downside / count)
 
 
 def _cagr(growth: float, duration_days: float) -> float:
@@ -203,14 +237,6 @@ def _cagr(growth: float, duration_days: float) -> float:
     if duration_days <= 0:
         return 0.0
     return float(growth ** (DAYS_PER_YEAR / duration_days) - 1)
-
-
-def _mean(values: FloatArray) -> float:
-    return float(np.mean(values)) if values.size else 0.0
-
-
-def _std(values: FloatArray) -> float:
-    return float(np.std(values, ddof=1)) if values.shape[0] > 1 else 0.0
 
 
 def _ratio(mean: float, deviation: float, periods_per_year: float) -> float | None:

@@ -38,6 +38,7 @@ import numpy as np
 
 from backend_services.contracts import Costs, Orders, Sizing
 from backend_services.market_data.bars import Bars, FloatArray, IntArray
+from backend_services.services.backtest.compiled import compiled
 from backend_services.services.backtest.indicators import BoolArray
 from backend_services.services.backtest.metrics import drawdown
 
@@ -47,12 +48,14 @@ ExitReason = Literal["signal", "stop_loss", "take_profit", "trailing_stop", "end
 
 @dataclass(frozen=True, slots=True)
 class Signals:
-    """One boolean per bar for each rule; a missing rule never fires."""
+    """The bars on which each rule fires, in increasing order; a missing rule never does.
+    Rules fire on few bars, so the trades are found from these without another pass
+    over every bar."""
 
-    long_entry: BoolArray
-    long_exit: BoolArray
-    short_entry: BoolArray
-    short_exit: BoolArray
+    long_entry: IntArray
+    long_exit: IntArray
+    short_entry: IntArray
+    short_exit: IntArray
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +167,8 @@ class _Entries:
 
     @classmethod
     def of(cls, bars: Bars, signals: Signals, at_close: bool, slippage: float) -> _Entries:
-        bar = np.flatnonzero(signals.long_entry | signals.short_entry)
-        long = signals.long_entry[bar]
+        bar = np.union1d(signals.long_entry, signals.short_entry)
+        long = np.isin(bar, signals.long_entry)
         adverse = np.where(long, slippage, -slippage)
         # A signal on the last bar never fills at a next open; its price is never used.
         raw = bars.close[bar] if at_close else bars.open[np.minimum(bar + 1, len(bars) - 1)]
@@ -226,7 +229,9 @@ def simulate(
     )
     cash_in_trade = cash_before - direction * size * entry_price - entry_cost
     final_cash = float(cash_before[-1] + pnl[-1]) if made else initial_capital
-    equity = _equity(bars.close, trades, cash_before, cash_in_trade, direction, final_cash)
+    equity = _equity(
+        bars.close, entry_bar, exit_bar, cash_before, cash_in_trade, direction * size, final_cash
+    )
     in_position = _held(len(bars), entry_bar, held_to)
     return Simulation(equity=equity, in_position=in_position, trades=trades)
 
@@ -239,8 +244,8 @@ def _timeline(
     far less per trade than any numpy call."""
     entry_bars = entries.bar.tolist()
     entry_is_long = entries.long.tolist()
-    exits_of_long = np.flatnonzero(signals.long_exit | signals.short_entry).tolist()
-    exits_of_short = np.flatnonzero(signals.short_exit | signals.long_entry).tolist()
+    exits_of_long = np.union1d(signals.long_exit, signals.short_entry).tolist()
+    exits_of_short = np.union1d(signals.short_exit, signals.long_entry).tolist()
     stops = bool(orders.stop_loss_pct or orders.take_profit_pct or orders.trailing_stop_pct)
     fill_prices = entries.fill_price.tolist() if stops else []
     last = len(bars) - 1
@@ -403,23 +408,27 @@ def _compounding_sizes(
     return fraction * cash_before / per_unit[: cash_before.shape[0]], cash_before
 
 
+@compiled
 def _equity(
     close: FloatArray,
-    trades: TradeLog,
+    entry_bar: IntArray,
+    exit_bar: IntArray,
     cash_before: FloatArray,
     cash_in_trade: FloatArray,
-    direction: FloatArray,
+    units: FloatArray,
     final_cash: float,
 ) -> FloatArray:
-    """Cash plus the position's value at every close, built in one pass from the runs
-    of bars between fills: flat before each trade, held during it, flat after the last."""
-    count = len(trades)
-    lengths = _alternating_runs(close.shape[0], trades.entry_bar, trades.exit_bar)
-    cash = np.empty(2 * count + 1)
-    cash[0:-1:2], cash[1::2], cash[-1] = cash_before, cash_in_trade, final_cash
-    units = np.zeros(2 * count + 1)
-    units[1::2] = direction * trades.size
-    equity: FloatArray = np.repeat(cash, lengths) + np.repeat(units, lengths) * close
+    """Cash plus the position's value at every close, in one pass over the runs of bars
+    between fills: flat before each trade, held from its entry to its exit bar (whose
+    close is after the exit), flat after the last. `units` is negative for a short."""
+    equity = np.empty(close.shape[0])
+    flat_from = 0
+    for trade in range(entry_bar.shape[0]):
+        equity[flat_from : entry_bar[trade]] = cash_before[trade]
+        for bar in range(entry_bar[trade], exit_bar[trade]):
+            equity[bar] = cash_in_trade[trade] + units[trade] * close[bar]
+        flat_from = exit_bar[trade]
+    equity[flat_from:] = final_cash
     return equity
 
 
