@@ -28,13 +28,13 @@ Semantics, the same everywhere in the product:
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
+import numpy.typing as npt
 
 from backend_services.contracts import Costs, Orders, Sizing
 from backend_services.market_data.bars import Bars, FloatArray, IntArray
@@ -44,6 +44,9 @@ from backend_services.services.backtest.metrics import drawdown
 
 Side = Literal["long", "short"]
 ExitReason = Literal["signal", "stop_loss", "take_profit", "trailing_stop", "end_of_data"]
+EXIT_REASONS: tuple[ExitReason, ...] = get_args(ExitReason)
+# Their positions in EXIT_REASONS: how the compiled trade search reports them.
+_SIGNAL, _STOP_LOSS, _TAKE_PROFIT, _TRAILING_STOP, _END_OF_DATA = range(5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,15 +150,6 @@ class Simulation:
 
 
 @dataclass(frozen=True, slots=True)
-class _StopExit:
-    """A stop or target reached inside a bar; `price` is before slippage."""
-
-    bar: int
-    price: float
-    reason: ExitReason
-
-
-@dataclass(frozen=True, slots=True)
 class _Entries:
     """Every bar with an entry signal, in order, with the side it opens and the price
     it would fill at (slippage included)."""
@@ -180,11 +174,31 @@ class _Timeline:
     """Each trade's bars and raw exit price, before any money: neither depends on the
     account, so the trades are found first and sized afterwards."""
 
-    entry: list[int]  # index into _Entries
-    exit_bar: list[int]
-    exit_price: list[float]  # NaN: at the bar's open (exit_at_open) or close
-    exit_reason: list[ExitReason]
-    exit_at_open: list[bool]
+    entry: IntArray  # index into _Entries
+    exit_bar: IntArray
+    exit_price: FloatArray  # NaN: at the bar's open (exit_at_open) or close
+    exit_reason: npt.NDArray[np.int8]  # index into EXIT_REASONS
+    exit_at_open: BoolArray
+
+    @classmethod
+    def of(
+        cls, bars: Bars, signals: Signals, entries: _Entries, orders: Orders, at_close: bool
+    ) -> _Timeline:
+        columns = _find_trades(
+            entries.bar,
+            entries.long,
+            entries.fill_price,
+            np.union1d(signals.long_exit, signals.short_entry),
+            np.union1d(signals.short_exit, signals.long_entry),
+            bars.open,
+            bars.high,
+            bars.low,
+            0 if at_close else 1,
+            orders.stop_loss_pct or 0.0,
+            orders.take_profit_pct or 0.0,
+            orders.trailing_stop_pct or 0.0,
+        )
+        return cls(*columns)
 
 
 def simulate(
@@ -193,8 +207,8 @@ def simulate(
     """Trade the signals; see the module docstring for the rules."""
     at_close = orders.fill == "close"
     entries = _Entries.of(bars, signals, at_close, costs.slippage_pct)
-    timeline = _timeline(bars, signals, entries, orders, at_close)
-    taken = np.array(timeline.entry, dtype=np.int64)
+    timeline = _Timeline.of(bars, signals, entries, orders, at_close)
+    taken = timeline.entry
     entry_bar = entries.bar[taken] + (0 if at_close else 1)
     long = entries.long[taken]
     entry_price = entries.fill_price[taken]
@@ -207,8 +221,8 @@ def simulate(
         entry_price[:made],
         exit_price[:made],
     )
-    exit_bar = np.array(timeline.exit_bar[:made], dtype=np.int64)
-    exit_at_open = np.array(timeline.exit_at_open[:made], dtype=bool)
+    exit_bar = timeline.exit_bar[:made]
+    exit_at_open = timeline.exit_at_open[:made]
     direction = np.where(long, 1.0, -1.0)
     entry_cost = size * entry_price * costs.commission_pct + costs.fee_per_fill
     exit_cost = size * exit_price * costs.commission_pct + costs.fee_per_fill
@@ -224,7 +238,7 @@ def simulate(
         size=size,
         pnl=pnl,
         return_fraction=pnl / (size * entry_price + entry_cost),
-        exit_reason=timeline.exit_reason[:made],
+        exit_reason=[EXIT_REASONS[code] for code in timeline.exit_reason[:made].tolist()],
         bars_held=held_to - entry_bar - (1 if at_close else 0),
     )
     cash_in_trade = cash_before - direction * size * entry_price - entry_cost
@@ -236,114 +250,127 @@ def simulate(
     return Simulation(equity=equity, in_position=in_position, trades=trades)
 
 
-def _timeline(
-    bars: Bars, signals: Signals, entries: _Entries, orders: Orders, at_close: bool
-) -> _Timeline:
-    """Every trade the signals make, in order, with stops and targets applied. The loop
-    runs once per trade, on plain Python values: bisect on a list of signal bars costs
-    far less per trade than any numpy call."""
-    entry_bars = entries.bar.tolist()
-    entry_is_long = entries.long.tolist()
-    exits_of_long = np.union1d(signals.long_exit, signals.short_entry).tolist()
-    exits_of_short = np.union1d(signals.short_exit, signals.long_entry).tolist()
-    stops = bool(orders.stop_loss_pct or orders.take_profit_pct or orders.trailing_stop_pct)
-    fill_prices = entries.fill_price.tolist() if stops else []
-    last = len(bars) - 1
-    lag = 0 if at_close else 1  # bars from a signal to its fill
-    signal_exit_at_open = not at_close
-    trades: list[tuple[int, int, float, ExitReason, bool]] = []
-    record = trades.append
-    search_from = 0
-    while True:
-        entry = bisect.bisect_left(entry_bars, search_from)
-        if entry == len(entry_bars) or entry_bars[entry] + lag > last:
-            break
-        signal = entry_bars[entry]
-        exits = exits_of_long if entry_is_long[entry] else exits_of_short
-        at = bisect.bisect_right(exits, signal)
-        exit_signal = exits[at] if at < len(exits) else None
-        fill = None if exit_signal is None or exit_signal + lag > last else exit_signal + lag
-        if stops:
-            # Bars in which a stop or target can trigger: after the entry fill, before
-            # the signal's fill (at an open, the signal fills first; at a close, the stop
-            # came first).
-            first = signal + 1
-            end = last + 1 if fill is None else fill + 1 - lag
-            stopped = _stop_or_target(
-                bars, entry_is_long[entry], first, end, fill_prices[entry], orders
-            )
-            if stopped is not None:
-                record((entry, stopped.bar, stopped.price, stopped.reason, False))
-                # The bar of the exit's own close may signal the next entry.
-                search_from = stopped.bar
-                continue
-        if fill is None:
-            record((entry, last, np.nan, "end_of_data", False))
-            break
-        record((entry, fill, np.nan, "signal", signal_exit_at_open))
-        # The exit signal may open the other side at the same fill.
-        search_from = fill - lag
-    columns: list[tuple[Any, ...]] = list(zip(*trades, strict=True)) or [()] * 5
-    return _Timeline(*(list(column) for column in columns))
-
-
 def _raw_exit_prices(bars: Bars, timeline: _Timeline) -> FloatArray:
     """Exit prices before slippage: a stop's or target's level, else the bar's open or
     close."""
-    price = np.array(timeline.exit_price, dtype=np.float64)
+    price = timeline.exit_price.copy()
     at_bar = np.isnan(price)
-    bar = np.array(timeline.exit_bar, dtype=np.int64)[at_bar]
-    at_open = np.array(timeline.exit_at_open, dtype=bool)[at_bar]
+    bar = timeline.exit_bar[at_bar]
+    at_open = timeline.exit_at_open[at_bar]
     price[at_bar] = np.where(at_open, bars.open[bar], bars.close[bar])
     return price
 
 
+@compiled
+def _find_trades(
+    entry_bars: IntArray,
+    entry_is_long: BoolArray,
+    fill_prices: FloatArray,
+    exits_of_long: IntArray,
+    exits_of_short: IntArray,
+    open_: FloatArray,
+    high: FloatArray,
+    low: FloatArray,
+    lag: int,
+    stop_loss: float,
+    take_profit: float,
+    trailing: float,
+) -> tuple[IntArray, IntArray, FloatArray, npt.NDArray[np.int8], BoolArray]:
+    """Every trade the signals make, in order, with stops and targets applied: the
+    columns of a _Timeline. `lag` is the bars from a signal to its fill (1 at the next
+    open, 0 at the close); a cost of 0 means none is set."""
+    capacity = entry_bars.shape[0]  # every trade takes a later entry signal than the last
+    entry = np.empty(capacity, dtype=np.int64)
+    exit_bar = np.empty(capacity, dtype=np.int64)
+    exit_price = np.full(capacity, np.nan)
+    exit_reason = np.empty(capacity, dtype=np.int8)
+    exit_at_open = np.zeros(capacity, dtype=np.bool_)
+    last = open_.shape[0] - 1
+    stops = stop_loss > 0 or take_profit > 0 or trailing > 0
+    count = search_from = 0
+    while True:
+        taken = np.searchsorted(entry_bars, search_from)
+        if taken == capacity or entry_bars[taken] + lag > last:
+            break
+        signal = entry_bars[taken]
+        exits = exits_of_long if entry_is_long[taken] else exits_of_short
+        at = np.searchsorted(exits, signal, side="right")
+        fill = exits[at] + lag if at < exits.shape[0] and exits[at] + lag <= last else -1
+        entry[count] = taken
+        if stops:
+            # Bars in which a stop or target can trigger: after the entry fill, before
+            # the signal's fill (at an open, the signal fills first; at a close, the stop
+            # came first).
+            end = last + 1 if fill < 0 else fill + 1 - lag
+            bar, price, reason = _stop_or_target(
+                open_,
+                high,
+                low,
+                entry_is_long[taken],
+                signal + 1,
+                end,
+                fill_prices[taken],
+                stop_loss,
+                take_profit,
+                trailing,
+            )
+            if bar >= 0:
+                exit_bar[count], exit_price[count], exit_reason[count] = bar, price, reason
+                count += 1
+                # The bar of the exit's own close may signal the next entry.
+                search_from = bar
+                continue
+        if fill < 0:
+            exit_bar[count], exit_reason[count] = last, _END_OF_DATA
+            count += 1
+            break
+        exit_bar[count], exit_reason[count], exit_at_open[count] = fill, _SIGNAL, lag == 1
+        count += 1
+        # The exit signal may open the other side at the same fill.
+        search_from = fill - lag
+    return (
+        entry[:count],
+        exit_bar[:count],
+        exit_price[:count],
+        exit_reason[:count],
+        exit_at_open[:count],
+    )
+
+
+@compiled
 def _stop_or_target(
-    bars: Bars, long: bool, first: int, end: int, entry_price: float, orders: Orders
-) -> _StopExit | None:
-    """The first stop or target reached in bars first..end-1, or None."""
-    if end <= first:
-        return None
-    window = slice(first, end)
-    high, low, open_ = bars.high[window], bars.low[window], bars.open[window]
+    open_: FloatArray,
+    high: FloatArray,
+    low: FloatArray,
+    long: bool,
+    first: int,
+    end: int,
+    entry_price: float,
+    stop_loss: float,
+    take_profit: float,
+    trailing: float,
+) -> tuple[int, float, int]:
+    """The first stop or target reached in bars first..end-1, as (bar, price before
+    slippage, exit reason code), or bar -1 if none is."""
     sign = 1.0 if long else -1.0
-    stop = np.full(end - first, -np.inf if long else np.inf)
-    fixed_stop = trailing = None
-    if orders.stop_loss_pct:
-        fixed_stop = entry_price * (1 - sign * orders.stop_loss_pct)
-        stop[:] = fixed_stop
-    if orders.trailing_stop_pct:
-        extreme = np.empty(end - first)
-        extreme[0] = entry_price
-        if long:
-            extreme[1:] = np.maximum(entry_price, np.maximum.accumulate(high[:-1]))
-            trailing = extreme * (1 - orders.trailing_stop_pct)
-            stop = np.maximum(stop, trailing)
-        else:
-            extreme[1:] = np.minimum(entry_price, np.minimum.accumulate(low[:-1]))
-            trailing = extreme * (1 + orders.trailing_stop_pct)
-            stop = np.minimum(stop, trailing)
-    stopped = (low <= stop) if long else (high >= stop)
-    target_hit = np.zeros(end - first, dtype=bool)
-    target = 0.0
-    if orders.take_profit_pct:
-        target = entry_price * (1 + sign * orders.take_profit_pct)
-        target_hit = (high >= target) if long else (low <= target)
-    hits = np.flatnonzero(stopped | target_hit)
-    if hits.size == 0:
-        return None
-    at = int(hits[0])
-    bar = first + at
-    if stopped[at]:
-        level = float(stop[at])
-        price = min(open_[at], level) if long else max(open_[at], level)
-        binding_is_trailing = trailing is not None and (
-            fixed_stop is None or (trailing[at] > fixed_stop if long else trailing[at] < fixed_stop)
-        )
-        reason: ExitReason = "trailing_stop" if binding_is_trailing else "stop_loss"
-        return _StopExit(bar, float(price), reason)
-    price = max(open_[at], target) if long else min(open_[at], target)
-    return _StopExit(bar, float(price), "take_profit")
+    never = -np.inf if long else np.inf
+    fixed = entry_price * (1 - sign * stop_loss) if stop_loss > 0 else never
+    target = entry_price * (1 + sign * take_profit)
+    extreme = entry_price  # the highest high (lowest low) since entry, up to the bar before
+    for bar in range(first, end):
+        stop, trailing_binds = fixed, False
+        if trailing > 0:
+            trail = extreme * (1 - sign * trailing)
+            trailing_binds = trail > fixed if long else trail < fixed
+            stop = max(fixed, trail) if long else min(fixed, trail)
+        if (low[bar] <= stop) if long else (high[bar] >= stop):
+            price = min(open_[bar], stop) if long else max(open_[bar], stop)
+            return bar, price, _TRAILING_STOP if trailing_binds else _STOP_LOSS
+        if take_profit > 0 and ((high[bar] >= target) if long else (low[bar] <= target)):
+            price = max(open_[bar], target) if long else min(open_[bar], target)
+            return bar, price, _TAKE_PROFIT
+        extreme = max(extreme, high[bar]) if long else min(extreme, low[bar])
+    return -1, np.nan, _SIGNAL
 
 
 def _sizes(
