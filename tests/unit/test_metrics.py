@@ -10,9 +10,8 @@ import pytest
 
 from backend_services.market_data.bars import Bars
 from backend_services.services.backtest.metrics import (
+    Drawdowns,
     compute_statistics,
-    drawdown,
-    drawdown_periods,
     periods_per_year,
     trading_days_per_year,
 )
@@ -42,10 +41,18 @@ def _trade(pnl: float, invested: float = 100.0, bars_held: int = 1) -> Simulated
 def test_drawdowns_their_depths_and_durations() -> None:
     equity = np.array([100, 110, 99, 104.5, 121, 60.5])
 
-    assert drawdown(equity) == pytest.approx([0, 0, -0.1, -0.05, 0, -0.5])
-    depths, lengths = drawdown_periods(drawdown(equity))
-    assert depths == pytest.approx([-0.1, -0.5])
-    assert lengths.tolist() == [2, 1]
+    drawdowns = Drawdowns.of(equity)
+
+    assert drawdowns.falls == pytest.approx([0, 0, -0.1, -0.05, 0, -0.5])
+    assert drawdowns.depths == pytest.approx([-0.1, -0.5])
+    assert drawdowns.lengths.tolist() == [2, 1]
+
+
+def test_drawdowns_of_equity_that_never_rises_above_zero_are_zero() -> None:
+    drawdowns = Drawdowns.of(np.array([-5.0, -3.0, -4.0]))
+
+    assert drawdowns.falls.tolist() == [0, 0, 0]
+    assert drawdowns.depths.size == drawdowns.lengths.size == 0
 
 
 def test_annualisation_follows_the_calendar_and_timeframe() -> None:

@@ -82,6 +82,16 @@ def test_fill_at_the_signal_close() -> None:
     assert sim.equity[-1] == pytest.approx(1_000 * 12.5 / 10.5)
 
 
+def test_a_long_entry_wins_over_a_short_entry_on_the_same_bar() -> None:
+    bars = _bars([10] * 6, [10] * 6)
+
+    sim = run(bars, long_entry=[1], short_entry=[1, 3])
+
+    long, short = sim.trades
+    assert (long.side, long.entry_bar, long.exit_bar, long.exit_reason) == ("long", 2, 4, "signal")
+    assert (short.side, short.entry_bar, short.exit_reason) == ("short", 4, "end_of_data")
+
+
 def test_commission_and_fee_are_charged_on_both_fills() -> None:
     costs = Costs(commission_pct=0.01, fee_per_fill=2)
     sim = run(BARS, long_entry=[0], long_exit=[2], costs=costs)

@@ -85,18 +85,19 @@ def _curves(bars: Bars, simulation: Simulation, initial_capital: float) -> Equit
     extremes: every curve chooses a third of the points, and all share the union.
     Buy-and-hold is the close scaled, so it is computed at the chosen bars only."""
     share = MAX_EQUITY_POINTS // 3
+    falls = simulation.drawdowns.falls
     chosen = np.unique(
         np.concatenate(
             [
                 extremes_preserving_indices(values, share)
-                for values in (simulation.equity, simulation.drawdown, bars.close)
+                for values in (simulation.equity, falls, bars.close)
             ]
         )
     )
     return EquityCurve(
         time=utc_datetimes(bars.time[chosen].tolist()),
         equity=simulation.equity[chosen].tolist(),
-        drawdown=simulation.drawdown[chosen].tolist(),
+        drawdown=falls[chosen].tolist(),
         buy_and_hold=(initial_capital * bars.close[chosen] / bars.close[0]).tolist(),
     )
 

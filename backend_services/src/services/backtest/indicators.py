@@ -34,9 +34,15 @@ def _rolling_mean(values: FloatArray, period: int) -> FloatArray:
     for i in range(count):
         total += values[i]
         result[i] = total
-    # Backwards, so each difference still reads the running sum `period` bars earlier.
-    for i in range(count - 1, period - 1, -1):
-        result[i] = (result[i] - result[i - period]) / period
+    # Backwards, block by block of `period` bars: each block reads only running sums
+    # below it, not yet overwritten, and as two disjoint views it compiles to vector code.
+    end = count
+    while end > period:
+        start = max(period, end - period)
+        block, earlier = result[start:end], result[start - period : end - period]
+        for i in range(block.shape[0]):
+            block[i] = (block[i] - earlier[i]) / period
+        end = start
     if count >= period:
         result[period - 1] /= period
     result[: min(count, period - 1)] = np.nan
@@ -120,10 +126,15 @@ def shift(values: FloatArray, bars: int) -> FloatArray:
     return result
 
 
+@compiled
 def crossover(fast: FloatArray, slow: FloatArray) -> BoolArray:
-    """True on bars where `fast` closes above `slow` after closing at or below it."""
-    crossed = np.zeros(fast.shape, dtype=bool)
-    crossed[1:] = (fast[1:] > slow[1:]) & (fast[:-1] <= slow[:-1])
+    """True on bars where `fast` closes above `slow` after closing at or below it (so
+    never next to a NaN). One pass: numpy would need four whole-array temporaries."""
+    crossed = np.empty(fast.shape[0], dtype=np.bool_)
+    if fast.shape[0] > 0:
+        crossed[0] = False
+    for i in range(1, fast.shape[0]):
+        crossed[i] = fast[i] > slow[i] and fast[i - 1] <= slow[i - 1]
     return crossed
 
 

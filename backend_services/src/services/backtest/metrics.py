@@ -37,7 +37,7 @@ from backend_services.contracts import BacktestStatistics
 from backend_services.market_data.bars import Bars, FloatArray, IntArray
 from backend_services.services.backtest.compiled import compiled
 
-if TYPE_CHECKING:  # simulation uses drawdown() from here
+if TYPE_CHECKING:  # simulation uses Drawdowns from here
     from backend_services.services.backtest.simulation import Simulation
 
 DAY_S = 86_400
@@ -76,9 +76,9 @@ def compute_statistics(
     held = simulation.trades.bars_held
     final_equity = float(equity[-1])
     cagr = _cagr(final_equity / initial_capital, duration_days)
-    falls = simulation.drawdown
-    depths, lengths = drawdown_periods(falls)
-    max_drawdown = float(np.min(falls))
+    drawdowns = simulation.drawdowns
+    depths, lengths = drawdowns.depths, drawdowns.lengths
+    max_drawdown = float(depths.min()) if depths.size else 0.0
     return BacktestStatistics(
         duration_days=duration_days,
         final_equity=final_equity,
@@ -94,7 +94,7 @@ def compute_statistics(
         average_drawdown=float(np.mean(depths)) if depths.size else 0.0,
         max_drawdown_duration_bars=int(np.max(lengths)) if lengths.size else 0,
         average_drawdown_duration_bars=float(np.mean(lengths)) if lengths.size else 0.0,
-        exposure=float(np.mean(simulation.in_position)),
+        exposure=np.count_nonzero(simulation.in_position) / equity.shape[0],
         total_trades=len(simulation.trades),
         win_rate=_mean_or_none(trade_pnls > 0),
         profit_factor=_profit_factor(trade_pnls),
@@ -155,34 +155,51 @@ def _periods_per_year(time: IntArray, days: _DayRuns, trading_days: int) -> floa
 def _median_step(time: IntArray) -> int:
     """The median time between bars. Most series step evenly, and a step taken more
     often than not is the median: counting it is one quick pass, a sort is not."""
-    steps = np.diff(time)
-    middle = steps[steps.shape[0] // 2]
-    if 2 * np.count_nonzero(steps == middle) > steps.shape[0]:
-        return int(middle)
-    return int(np.median(steps))
+    at = (time.shape[0] - 1) // 2  # the middle of the n - 1 steps
+    middle = int(time[at + 1] - time[at])
+    if 2 * _steps_of(time, middle) > time.shape[0] - 1:
+        return middle
+    return int(np.median(np.diff(time)))
 
 
 @compiled
-def drawdown(equity: FloatArray) -> FloatArray:
-    """Fall from the running peak at every bar: 0 at a peak, negative below it (and 0
-    while the peak is not positive)."""
+def _steps_of(time: IntArray, step: int) -> int:
+    """How many times `time` moves by exactly `step` from one bar to the next."""
+    later, earlier = time[1:], time[:-1]
+    count = 0
+    for i in range(later.shape[0]):
+        count += later[i] - earlier[i] == step
+    return count
+
+
+@dataclass(frozen=True, slots=True)
+class Drawdowns:
+    """`falls`: the fall from the running peak at every bar, 0 at a peak, negative below
+    it (and 0 while the peak is not positive). `depths` and `lengths`: the deepest point
+    and the length in bars of every period below a peak."""
+
+    falls: FloatArray
+    depths: FloatArray
+    lengths: IntArray
+
+    @classmethod
+    def of(cls, equity: FloatArray) -> Drawdowns:
+        return cls(*_drawdowns(equity))
+
+
+@compiled
+def _drawdowns(equity: FloatArray) -> tuple[FloatArray, FloatArray, IntArray]:
+    """One pass: the running peak, the fall from it, and the periods below it."""
     falls = np.empty(equity.shape[0])
-    peak = -np.inf
+    capacity = equity.shape[0] // 2 + 1  # periods are separated by at least one peak
+    depths = np.empty(capacity)
+    lengths = np.empty(capacity, dtype=np.int64)
+    peak, deepest = -np.inf, 0.0
+    periods = length = 0
     for i in range(equity.shape[0]):
         peak = max(peak, equity[i])
-        falls[i] = equity[i] / peak - 1.0 if peak > 0 else 0.0
-    return falls
-
-
-@compiled
-def drawdown_periods(falls: FloatArray) -> tuple[FloatArray, IntArray]:
-    """The deepest point and the length in bars of every period below a peak, from the
-    drawdown at every bar."""
-    depths = np.empty(falls.shape[0] // 2 + 1)
-    lengths = np.empty(falls.shape[0] // 2 + 1, dtype=np.int64)
-    periods = length = 0
-    deepest = 0.0
-    for fall in falls:
+        fall = equity[i] / peak - 1.0 if peak > 0 else 0.0
+        falls[i] = fall
         if fall < 0:
             deepest = fall if length == 0 else min(deepest, fall)
             length += 1
@@ -192,7 +209,7 @@ def drawdown_periods(falls: FloatArray) -> tuple[FloatArray, IntArray]:
     if length > 0:
         depths[periods], lengths[periods] = deepest, length
         periods += 1
-    return depths[:periods].copy(), lengths[:periods].copy()
+    return falls, depths[:periods].copy(), lengths[:periods].copy()
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,7 @@ from backend_services.contracts import Costs, Orders, Sizing
 from backend_services.market_data.bars import Bars, FloatArray, IntArray
 from backend_services.services.backtest.compiled import compiled
 from backend_services.services.backtest.indicators import BoolArray
-from backend_services.services.backtest.metrics import drawdown
+from backend_services.services.backtest.metrics import Drawdowns
 
 Side = Literal["long", "short"]
 ExitReason = Literal["signal", "stop_loss", "take_profit", "trailing_stop", "end_of_data"]
@@ -143,10 +143,10 @@ class Simulation:
     trades: TradeLog
 
     @cached_property
-    def drawdown(self) -> FloatArray:
-        """The fall from the running peak of equity at every bar (`metrics.drawdown`),
-        computed once for the statistics and the curves."""
-        return drawdown(self.equity)
+    def drawdowns(self) -> Drawdowns:
+        """The equity's falls from its running peak, computed once for the statistics
+        and the curves."""
+        return Drawdowns.of(self.equity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,12 +161,29 @@ class _Entries:
 
     @classmethod
     def of(cls, bars: Bars, signals: Signals, at_close: bool, slippage: float) -> _Entries:
-        bar = np.union1d(signals.long_entry, signals.short_entry)
-        long = np.isin(bar, signals.long_entry)
+        bar = _union(signals.long_entry, signals.short_entry)
+        long = _members(bar, signals.long_entry)
         adverse = np.where(long, slippage, -slippage)
         # A signal on the last bar never fills at a next open; its price is never used.
         raw = bars.close[bar] if at_close else bars.open[np.minimum(bar + 1, len(bars) - 1)]
         return cls(bar=bar, long=long, adverse=adverse, fill_price=raw * (1 + adverse))
+
+
+def _union(first: IntArray, second: IntArray) -> IntArray:
+    """The bars in either of two increasing arrays of bars, in increasing order. (Rules
+    fire on few bars, often one of the two is empty: np.union1d would hash both.)"""
+    if second.size == 0 or first.size == 0:
+        return first if second.size == 0 else second
+    merged = np.sort(np.concatenate([first, second]))
+    union: IntArray = merged[np.concatenate([[True], merged[1:] != merged[:-1]])]
+    return union
+
+
+def _members(bars: IntArray, of: IntArray) -> BoolArray:
+    """Whether each of `bars` is in the increasing array `of`."""
+    at = np.minimum(np.searchsorted(of, bars), max(of.size - 1, 0))
+    found: BoolArray = of[at] == bars if of.size else np.zeros(bars.shape, dtype=bool)
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,8 +205,8 @@ class _Timeline:
             entries.bar,
             entries.long,
             entries.fill_price,
-            np.union1d(signals.long_exit, signals.short_entry),
-            np.union1d(signals.short_exit, signals.long_entry),
+            _union(signals.long_exit, signals.short_entry),
+            _union(signals.short_exit, signals.long_entry),
             bars.open,
             bars.high,
             bars.low,
@@ -452,8 +469,12 @@ def _equity(
     flat_from = 0
     for trade in range(entry_bar.shape[0]):
         equity[flat_from : entry_bar[trade]] = cash_before[trade]
-        for bar in range(entry_bar[trade], exit_bar[trade]):
-            equity[bar] = cash_in_trade[trade] + units[trade] * close[bar]
+        # A loop over views, indexed from 0, compiles to vector code.
+        held = equity[entry_bar[trade] : exit_bar[trade]]
+        prices = close[entry_bar[trade] : exit_bar[trade]]
+        cash, held_units = cash_in_trade[trade], units[trade]
+        for bar in range(held.shape[0]):
+            held[bar] = cash + held_units * prices[bar]
         flat_from = exit_bar[trade]
     equity[flat_from:] = final_cash
     return equity
