@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -266,3 +269,43 @@ def test_bars_after_t_never_change_trades_closed_before_t(
     cutoff = datetime.fromtimestamp(_bars(closes, closes).time[t], tz=UTC)
     closed_before = [trade for trade in before.trades if trade.exit_time <= cutoff]
     assert closed_before == [trade for trade in after.trades if trade.exit_time <= cutoff]
+
+
+def test_after_warm_up_no_backtest_compiles_anything() -> None:
+    # A fresh interpreter: in this one, earlier tests have compiled the loops already.
+    script = """
+import importlib, pkgutil, sys
+import numba
+import numpy as np
+import backend_services.services.backtest as package
+from backend_services.contracts import Costs, Orders, Rules, Sizing
+from backend_services.services.backtest.backtest_engine import BacktestEngine, warm_up
+sys.path.insert(0, sys.argv[1])
+from test_engine import _backtest, _bars
+
+modules = [importlib.import_module(f"{package.__name__}.{module.name}")
+           for module in pkgutil.iter_modules(package.__path__)]
+loops = {f"{module.__name__}.{name}": value for module in modules
+         for name, value in vars(module).items()
+         if isinstance(value, numba.core.dispatcher.Dispatcher)}
+warm_up()
+compiled = {name: len(loop.signatures) for name, loop in loops.items()}
+closes = 100 + 10 * np.sin(np.arange(300) / 7)
+both = Rules(short_entry="close < sma(close, slow)", short_exit="rsi(close, 14) < 40")
+for orders in (Orders(fill="close", stop_loss_pct=0.02, trailing_stop_pct=0.03),
+               Orders(take_profit_pct=0.05, sizing=Sizing(kind="fixed_units", value=2))):
+    backtest = _backtest(3, 8, commission=0.001, rules=both, orders=orders, fee=1.0)
+    BacktestEngine().run(_bars(closes * 1.001, closes), backtest, "s")
+print(len(loops), {name: len(loop.signatures) for name, loop in loops.items()} == compiled)
+"""
+    ran = subprocess.run(
+        [sys.executable, "-c", script, str(Path(__file__).parent)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+
+    loops, unchanged = ran.stdout.split()
+    assert int(loops) >= 7
+    assert unchanged == "True"

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 
-from backend_services.contracts import BacktestResult, EquityCurve, ResolvedBacktest
+from backend_services.contracts import (
+    BacktestResult,
+    Costs,
+    EquityCurve,
+    Orders,
+    ResolvedBacktest,
+    Rules,
+)
 from backend_services.market_data.bars import Bars, MarketDataError
 from backend_services.rules.evaluate import RuleEvaluator, SharedSeries
 from backend_services.rules.parser import parse_rule
@@ -141,3 +149,31 @@ def signals_of(
         short_entry=fired.get("short_entry", never),
         short_exit=fired.get("short_exit", never),
     )
+
+
+def warm_up() -> None:
+    """Run a small backtest that takes every compiled loop, so that they are compiled,
+    or loaded from numba's disk cache, now: a worker calls this once at start rather
+    than making its first backtest wait (about 0.3 s from the cache, seconds without)."""
+    count = 64
+    close = 100 + np.sin(np.arange(count, dtype=np.float64))
+    bars = Bars(
+        time=60 * np.arange(count, dtype=np.int64),
+        open=close,
+        high=close + 1,
+        low=close - 1,
+        close=close,
+        volume=np.ones(count),
+    )
+    backtest = ResolvedBacktest(
+        symbol="WARMUP",
+        timeframe="1m",
+        start_date=datetime(1970, 1, 1, tzinfo=UTC),
+        end_date=datetime(1970, 1, 2, tzinfo=UTC),
+        initial_capital=1_000.0,
+        parameters={"fast": 2, "slow": 5},
+        rules=Rules(),
+        orders=Orders(stop_loss_pct=0.01, trailing_stop_pct=0.01, take_profit_pct=0.01),
+        costs=Costs(),
+    )
+    BacktestEngine().run(bars, backtest, "warm-up")

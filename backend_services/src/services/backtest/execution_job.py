@@ -42,7 +42,11 @@ from backend_services.market_data.bars import MarketDataError
 from backend_services.market_data.cache import BarsCache
 from backend_services.market_data.series import load_series
 from backend_services.mongo import sync_client
-from backend_services.services.backtest.backtest_engine import BacktestEngine, BacktestRun
+from backend_services.services.backtest.backtest_engine import (
+    BacktestEngine,
+    BacktestRun,
+    warm_up,
+)
 from backend_services.services.backtest.execution_store import EXECUTIONS_COLLECTION
 from backend_services.services.backtest.sweep import optimize
 from backend_services.services.backtest.trade_store import (
@@ -77,12 +81,13 @@ def init_worker(
     """Process-pool initializer: one MongoDB client and one bars cache per worker
     process, and a lower CPU priority, so that when backtests keep every core busy the
     services' event loops (and MongoDB) still get the CPU at once and the API stays
-    responsive."""
+    responsive. The engine's compiled loops are readied before the first backtest."""
     os.nice(WORKER_NICENESS)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     _WorkerContext.database = sync_client(mongo_url)[mongo_db]
     _WorkerContext.heartbeat_interval_s = heartbeat_interval_s
     _WorkerContext.cache = BarsCache(cache_bytes)
+    warm_up()
 
 
 def _exit_with_parent(parent_pid: int) -> None:
