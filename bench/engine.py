@@ -7,18 +7,21 @@
 Single runs: the moving-average crossover (50/200 simple averages of the close, long
 only), signals on a close filled at the next open, 0.1 % commission per fill, on a
 synthetic random walk of one-minute bars. Each engine is timed from bars in memory to
-its full statistics (this engine: a complete BacktestResult with trades and curve;
-backtesting.py: `Backtest.run()`; vectorbt: `MA.run`, crossings, `Portfolio.from_signals`
-and `stats()`), the median of --repeat runs after one warm-up run (vectorbt's first
-call compiles with numba; that time is printed apart). Also prints the peak memory of
-this engine's run (tracemalloc) and the number of trades each engine made.
+its full statistics (this engine: a BacktestRun, its result with the first 1,000 trades
+as models and the curves, and every trade as columns; backtesting.py: `Backtest.run()`;
+vectorbt: `MA.run`, crossings, `Portfolio.from_signals` and `stats()`), the median of
+--repeat runs after one warm-up run. Both this engine and vectorbt compile loops with
+numba on their first call: that time is printed apart (this engine's in a fresh process
+with an empty numba cache, then in another that loads the cache, as every worker after
+the first does). Also prints the peak resident memory of a fresh process making this
+engine's largest run (interpreter and libraries included) and the trades each engine made.
 
 Grid: every fast < slow pair of --grid-windows windows (10, 12, 14, ...; 46 give 1,035
 combinations) on --grid-bars bars, ranked by Sharpe ratio: this engine's parameter
 sweep (`sweep.optimize`, which also runs the best combination in full) against
 vectorbt's vectorised grid (`MA.run_combs`, crossings, `Portfolio.from_signals`,
 `sharpe_ratio()`). Each grid runs in a fresh process, after a warm-up on a few bars, so
-its peak resident memory (ru_maxrss) is its own.
+its peak resident memory (VmHWM) is its own.
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ import os
 import resource
 import statistics
 import sys
+import tempfile
 import time
-import tracemalloc
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -186,11 +189,6 @@ def peak_resident_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def grid_in_fresh_process(engine: str, size: int, windows: int) -> tuple[float, float, str]:
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(_grid_in_this_process, engine, size, windows).result()
-
-
 def timed(action: Callable[[], int], repeat: int) -> tuple[float, int]:
     trades = action()  # warm-up: imports, caches, compilation
     times = []
@@ -201,12 +199,32 @@ def timed(action: Callable[[], int], repeat: int) -> tuple[float, int]:
     return statistics.median(times), trades
 
 
-def peak_memory_mb(action: Callable[[], Any]) -> float:
-    tracemalloc.start()
-    action()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return peak / 1e6
+def in_fresh_process(action: Callable[..., Any], *args: Any, numba_cache: str | None = None) -> Any:
+    """`action(*args)` in a new interpreter, with NUMBA_CACHE_DIR set to `numba_cache`
+    for it when given."""
+    saved = os.environ.get("NUMBA_CACHE_DIR")
+    if numba_cache is not None:
+        os.environ["NUMBA_CACHE_DIR"] = numba_cache
+    try:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            return pool.submit(action, *args).result()
+    finally:
+        if saved is None:
+            os.environ.pop("NUMBA_CACHE_DIR", None)
+        else:
+            os.environ["NUMBA_CACHE_DIR"] = saved
+
+
+def _first_call_s(size: int) -> float:
+    bars = random_walk(size)
+    started = time.perf_counter()
+    run_ours(bars)
+    return time.perf_counter() - started
+
+
+def _peak_of_one_run_mb(size: int) -> float:
+    run_ours(random_walk(size))
+    return peak_resident_mb()
 
 
 def main() -> int:
@@ -223,6 +241,13 @@ def main() -> int:
     )
     args = parser.parse_args()
 
+    with tempfile.TemporaryDirectory() as cache:
+        compiling = in_fresh_process(_first_call_s, args.sizes[0], numba_cache=cache)
+        cached = in_fresh_process(_first_call_s, args.sizes[0], numba_cache=cache)
+    print(
+        f"this engine first call: {compiling:.1f} s compiling (empty numba cache), "
+        f"{cached:.2f} s loading the compiled code from the disk cache"
+    )
     first_frame = frame_of(random_walk(args.sizes[0]))
     started = time.perf_counter()
     run_vectorbt(first_frame)
@@ -241,12 +266,17 @@ def main() -> int:
         for name, seconds, trades, _ in rows:
             ratio = "" if name == "this engine" else f"{seconds / ours:.1f}x slower"
             print(f"{size:>10,} {name:>14} {seconds * 1e3:>8.1f}ms {trades:>7} {ratio:>12}")
-        memory = peak_memory_mb(partial(run_ours, bars))
-        print(f"{size:>10,} {'this engine':>14} peak memory {memory:.1f} MB")
+    memory = in_fresh_process(_peak_of_one_run_mb, args.sizes[-1])
+    print(
+        f"{args.sizes[-1]:>10,} {'this engine':>14} peak resident memory of the whole "
+        f"process: {memory:,.0f} MB"
+    )
 
     print(f"grid: fast < slow of {args.grid_windows} windows on {args.grid_bars:,} bars")
-    grid = grid_in_fresh_process("this engine", args.grid_bars, args.grid_windows)
-    vbt_grid = grid_in_fresh_process("vectorbt", args.grid_bars, args.grid_windows)
+    grid, vbt_grid = (
+        in_fresh_process(_grid_in_this_process, engine, args.grid_bars, args.grid_windows)
+        for engine in ("this engine", "vectorbt")
+    )
     for name, (seconds, memory, summary) in (("this engine", grid), ("vectorbt", vbt_grid)):
         print(f"{name:>14} {seconds:>7.1f} s  peak {memory:>7,.0f} MB  {summary}")
     print(
