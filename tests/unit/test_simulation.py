@@ -11,7 +11,8 @@ import pytest
 
 from backend_services.contracts import Costs, Orders, Sizing
 from backend_services.market_data.bars import Bars
-from backend_services.services.backtest.simulation import Signals, Simulation, simulate
+from backend_services.services.backtest.simulation import Simulation, simulate
+from backend_services.services.backtest.trade_search import Signals
 
 DAY = 86_400
 NO_COSTS = Costs(commission_pct=0)

@@ -21,11 +21,8 @@ from backend_services.rules.evaluate import RuleEvaluator, SharedSeries
 from backend_services.rules.parser import parse_rule
 from backend_services.services.backtest.downsample import extremes_preserving_indices
 from backend_services.services.backtest.metrics import compute_statistics
-from backend_services.services.backtest.simulation import (
-    Signals,
-    Simulation,
-    simulate,
-)
+from backend_services.services.backtest.simulation import Simulation, simulate
+from backend_services.services.backtest.trade_search import Signals
 from backend_services.services.backtest.trade_table import TradeTable
 from backend_services.timeframes import utc_datetime, utc_datetimes
 
