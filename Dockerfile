@@ -6,6 +6,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY backend ./backend
 COPY backend_services ./backend_services
+COPY shared ./shared
+COPY botclub ./botclub
 RUN pip install --no-cache-dir . && useradd --create-home botclub
 USER botclub
 # Run from an empty folder so the source tree never shadows the installed packages.

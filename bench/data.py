@@ -32,15 +32,15 @@ import pandas as pd
 from pymongo import ASCENDING
 from pymongo.database import Database
 
-from backend_services.local_stack import free_port, mongo_reachable, start_embedded_mongo
-from backend_services.market_data.cache import BarsCache
-from backend_services.market_data.importer import ImportOptions, import_table
-from backend_services.market_data.series import load_series
+from backend_services.market_data.importer import import_table
 from backend_services.market_data.store import ensure_indexes, find_symbol, load_bars
-from backend_services.market_data.table_files import TableFormat, read_table
-from backend_services.mongo import sync_client
+from backend_services.market_data.table_files import read_table
+from backend_services.services.backtest.execution.bars_cache import BarsCache
+from backend_services.services.backtest.execution.series import load_series
+from botclub.local_stack import free_port, mongo_reachable, start_embedded_mongo
+from shared.contracts.market_data import ImportOptions, TableFormat
+from shared.mongo import Document, sync_client
 
-Document = dict[str, Any]
 SYMBOL = "BENCH"
 PER_BAR_COLLECTION = "bars_one_per_document"
 PER_BAR_BATCH = 10_000

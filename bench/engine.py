@@ -44,10 +44,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backend_services.contracts import Costs, Orders, ResolvedBacktest, Rules, Sweep
-from backend_services.market_data.bars import Bars
 from backend_services.services.backtest.backtest_engine import BacktestEngine
-from backend_services.services.backtest.sweep import optimize
+from backend_services.services.backtest.engine.sweep import optimize
+from shared.contracts.backtests import ResolvedBacktest
+from shared.contracts.strategies import Costs, Orders, Rules
+from shared.contracts.sweeps import Sweep
+from shared.market_data.bars import Bars
 
 # backtesting.py's progress bar would garble the table; tqdm reads this when imported.
 os.environ.setdefault("TQDM_DISABLE", "1")

@@ -34,19 +34,18 @@ import httpx
 from pymongo.collection import Collection
 
 from backend.users import USERS_COLLECTION, issue_token
-from backend_services.local_stack import (
+from backend_services.market_data.importer import load_missing_samples
+from backend_services.market_data.store import ensure_indexes
+from botclub.local_stack import (
     ChildProcess,
     free_port,
     mongo_reachable,
     start_embedded_mongo,
     start_service,
 )
-from backend_services.market_data.importer import load_missing_samples
-from backend_services.market_data.store import ensure_indexes
-from backend_services.mongo import sync_client
+from shared.mongo import Document, sync_client
 
 FINAL = {"completed", "failed", "cancelled"}
-Document = dict[str, Any]
 DEADLINE_S = 900.0
 HEALTH_PROBE_INTERVAL_S = 0.05
 IDLE_PROBE_S = 20.0

@@ -20,13 +20,11 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from backend.users import USERS_COLLECTION, issue_token
-from backend_services.local_stack import free_port, mongo_reachable, start_embedded_mongo
 from backend_services.market_data.importer import load_missing_samples
 from backend_services.market_data.store import ensure_indexes
-from backend_services.mongo import sync_client
-from backend_services.signing import ServiceSignature
-
-Document = dict[str, Any]
+from botclub.local_stack import free_port, mongo_reachable, start_embedded_mongo
+from shared.mongo import Document, sync_client
+from shared.signing import ServiceSignature
 
 
 @pytest.fixture(scope="session")

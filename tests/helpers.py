@@ -13,15 +13,14 @@ import httpx
 import numpy as np
 from pymongo.database import Database
 
-from backend_services.local_stack import ChildProcess, free_port, start_service
-from backend_services.market_data.bars import Bars
 from backend_services.market_data.importer import import_bars
+from botclub.local_stack import ChildProcess, free_port, start_service
+from shared.market_data.bars import Bars
+from shared.mongo import Document
 
 FINAL = ("completed", "failed", "cancelled")
 LONG_SYMBOL = "SYNTH1M"
 LONG_SYMBOL_BARS = 2_000_000
-
-Document = dict[str, Any]
 
 
 @dataclass

@@ -6,27 +6,28 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
-from backend.schemas import FINAL_BACKTEST_STATUSES, Backtest, BacktestStatus, BacktestSummary
-from backend_services.contracts import (
+from backend.schemas import Backtest, BacktestState, BacktestStatus, BacktestSummary
+from shared.contracts.backtests import BacktestParams
+from shared.contracts.common import utc_now
+from shared.contracts.executions import (
+    FINAL_STATUS_VALUES,
+    LIVE_STATUS_VALUES,
     BacktestExecution,
-    BacktestParams,
-    BacktestStatistics,
     ExecutionReport,
     RunBacktestRequest,
-    StrategySnapshot,
-    Sweep,
-    utc_now,
 )
+from shared.contracts.results import BacktestStatistics
+from shared.contracts.strategies import StrategySnapshot
+from shared.contracts.sweeps import Sweep
+from shared.mongo import Document
 
-Document = dict[str, Any]
 MAX_LISTED = 500
-_NOT_FINAL = {"$nin": FINAL_BACKTEST_STATUSES}
-_LIVE = [BacktestStatus.QUEUED.value, BacktestStatus.RUNNING.value]
+_NOT_FINAL = {"$nin": FINAL_STATUS_VALUES}
+_LIVE = {"$in": LIVE_STATUS_VALUES}
 _SUMMARY_FIELDS = [name for name in BacktestSummary.model_fields if name != "id"]
 
 
@@ -173,11 +174,12 @@ class BacktestStore:
         source: str | None = document.get("trades_execution_id") or document.get("execution_id")
         return source
 
-    async def state_of(self, backtest_id: str) -> Document | None:
+    async def state_of(self, backtest_id: str) -> BacktestState | None:
         """The status and execution id of any backtest, whoever owns it."""
-        return await self._collection.find_one(
+        document = await self._collection.find_one(
             {"_id": backtest_id}, {"execution_id": 1, "status": 1}
         )
+        return BacktestState.model_validate(document) if document else None
 
     async def note_dispatch_failure(self, backtest_id: str, reason: str) -> None:
         await self._collection.update_one(
@@ -196,7 +198,7 @@ class BacktestStore:
     async def stale_live(self, not_updated_since: datetime, limit: int) -> list[tuple[str, str]]:
         """(backtest id, execution id) of queued or running backtests not heard of since."""
         cursor = self._collection.find(
-            {"status": {"$in": _LIVE}, "updated_at": {"$lt": not_updated_since}},
+            {"status": _LIVE, "updated_at": {"$lt": not_updated_since}},
             {"execution_id": 1},
         ).sort("updated_at", ASCENDING)
         return [(d["_id"], d["execution_id"]) async for d in cursor.limit(limit)]
@@ -204,7 +206,7 @@ class BacktestStore:
     async def redispatch(self, backtest_id: str, lost_execution_id: str, reason: str) -> None:
         """The compute service no longer knows the execution: send the backtest again."""
         await self._collection.update_one(
-            {"_id": backtest_id, "execution_id": lost_execution_id, "status": {"$in": _LIVE}},
+            {"_id": backtest_id, "execution_id": lost_execution_id, "status": _LIVE},
             {
                 "$set": {
                     "status": BacktestStatus.PENDING.value,

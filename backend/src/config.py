@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from backend_services.shared_settings import SharedSettings
+from shared.settings import SharedSettings
+
+__all__ = ["Settings"]
 
 
 class Settings(SharedSettings):
     backend_services_url: str = Field(default="http://localhost:8001", alias="BACKEND_SERVICES_URL")
     dispatch_attempts: int = Field(
         default=5, alias="DISPATCH_ATTEMPTS", ge=1, description="Tries to hand a backtest over."
-    )
-    max_upload_mb: int = Field(
-        default=200, alias="MAX_UPLOAD_MB", ge=1, description="Largest market-data upload."
     )
     reconcile_after_s: float = Field(
         default=30.0,

@@ -6,47 +6,48 @@ plain `def` dependency in its thread pool, a thread hop per request for nothing.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pymongo.asynchronous.database import AsyncDatabase
 
 from backend.backtests import BacktestStore
 from backend.config import Settings
 from backend.database import BACKTESTS_COLLECTION, STRATEGIES_COLLECTION
-from backend.market_data_imports import ImportRunner
 from backend.schemas import Backtest, Strategy
 from backend.services.backtest_client import BacktestServiceClient
+from backend.services.backtest_starter import BacktestStarter
+from backend.state import ApiState, api_state
 from backend.strategies import StrategyStore
 from backend.users import USERS_COLLECTION, User, find_by_token
-from backend_services.signing import signature_verifier
+from shared.errors import NotFound, Unauthorized
+from shared.mongo import Document
+from shared.signing import signature_verifier
 
 _bearer = HTTPBearer(auto_error=False)
 
 
-async def _database(request: Request) -> AsyncDatabase[dict[str, Any]]:
-    database: AsyncDatabase[dict[str, Any]] = request.app.state.database
-    return database
+async def _state(request: Request) -> ApiState:
+    return api_state(request)
 
 
-async def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+StateDep = Annotated[ApiState, Depends(_state)]
 
 
-async def _backtest_client(request: Request) -> BacktestServiceClient:
-    client: BacktestServiceClient = request.app.state.backtest_client
-    return client
+async def _database(state: StateDep) -> AsyncDatabase[Document]:
+    return state.database
 
 
-async def _import_runner(request: Request) -> ImportRunner:
-    runner: ImportRunner = request.app.state.import_runner
-    return runner
+async def _settings(state: StateDep) -> Settings:
+    return state.settings
 
 
-ImportRunnerDep = Annotated[ImportRunner, Depends(_import_runner)]
-DatabaseDep = Annotated[AsyncDatabase[dict[str, Any]], Depends(_database)]
+async def _backtest_client(state: StateDep) -> BacktestServiceClient:
+    return state.backtest_client
+
+
+DatabaseDep = Annotated[AsyncDatabase[Document], Depends(_database)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 BacktestClientDep = Annotated[BacktestServiceClient, Depends(_backtest_client)]
 
@@ -68,16 +69,10 @@ async def _current_user(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "missing bearer token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise Unauthorized("missing bearer token", challenge="Bearer")
     user = await find_by_token(database[USERS_COLLECTION], credentials.credentials)
     if user is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "invalid token", headers={"WWW-Authenticate": "Bearer"}
-        )
+        raise Unauthorized("invalid token", challenge="Bearer")
     return user
 
 
@@ -88,14 +83,14 @@ async def _owned_strategy(strategy_id: str, user: CurrentUser, store: StrategySt
     """The strategy if the caller owns it; another user's strategy is simply not found."""
     strategy = await store.get(user.id, strategy_id)
     if strategy is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "strategy not found")
+        raise NotFound("strategy not found")
     return strategy
 
 
 async def _owned_backtest(backtest_id: str, user: CurrentUser, store: BacktestStoreDep) -> Backtest:
     backtest = await store.get(user.id, backtest_id)
     if backtest is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "backtest not found")
+        raise NotFound("backtest not found")
     return backtest
 
 
@@ -103,9 +98,12 @@ OwnedStrategy = Annotated[Strategy, Depends(_owned_strategy)]
 OwnedBacktest = Annotated[Backtest, Depends(_owned_backtest)]
 
 
-def _service_secret(request: Request) -> str:
-    settings: Settings = request.app.state.settings
-    return settings.service_secret
+async def _backtest_starter(
+    user: CurrentUser, database: DatabaseDep, store: BacktestStoreDep
+) -> BacktestStarter:
+    return BacktestStarter(user.id, database, store)
 
 
-verify_signature = signature_verifier(_service_secret)
+StarterDep = Annotated[BacktestStarter, Depends(_backtest_starter)]
+
+verify_signature = signature_verifier(lambda request: api_state(request).settings.service_secret)

@@ -11,14 +11,15 @@ from fastapi import FastAPI
 from backend.backtests import BacktestStore
 from backend.config import Settings
 from backend.database import BACKTESTS_COLLECTION, ensure_indexes
-from backend.market_data_imports import ImportRunner
 from backend.routes import backtest, health, market_data, strategy
 from backend.services.backtest_client import BacktestServiceClient
+from backend.state import STATE_KEY, ApiState
 from backend.supervisor import BacktestSupervisor
-from backend_services.app_common import freeze_startup_heap, set_up_app
-from backend_services.health_monitor import DependencyMonitor
-from backend_services.mongo import async_client
-from backend_services.services.backtest.result_delivery import MAX_RESULT_BYTES, SAVE_RESULT_PATH
+from shared.limits import MAX_RESULT_BYTES
+from shared.mongo import async_client
+from shared.paths import SAVE_RESULT_PATH
+from shared.web.health_monitor import DependencyMonitor
+from shared.web.setup import freeze_startup_heap, set_up_app
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -26,15 +27,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, ApiState]]:
         mongo = async_client(settings.mongo_url)
         database = mongo[settings.mongo_db]
         await ensure_indexes(database)
         client = BacktestServiceClient(settings.backend_services_url, settings.service_secret)
-        app.state.settings = settings
-        app.state.database = database
-        app.state.backtest_client = client
-        app.state.import_runner = ImportRunner(settings.mongo_url, settings.mongo_db)
         supervisor = BacktestSupervisor(
             BacktestStore(database[BACKTESTS_COLLECTION]),
             client,
@@ -45,15 +42,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"mongo": lambda: database.command("ping"), "backend_services": client.health}
         )
         await monitor.check_all()
-        app.state.monitor = monitor
         background = [asyncio.create_task(supervisor.run()), asyncio.create_task(monitor.run())]
+        state = ApiState(
+            settings=settings, database=database, backtest_client=client, monitor=monitor
+        )
         freeze_startup_heap()
         try:
-            yield
+            yield {STATE_KEY: state}
         finally:
             for task in background:
                 task.cancel()
-            app.state.import_runner.close()
             await client.aclose()
             await mongo.close()
 

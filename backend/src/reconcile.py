@@ -15,7 +15,7 @@ from backend.services.backtest_client import (
     BacktestServiceRejected,
     BacktestServiceUnavailable,
 )
-from backend_services.contracts import ExecutionReport
+from shared.contracts.executions import ExecutionReport
 
 logger = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """The backend's API models (the wire models shared with the compute service live in
-backend_services.contracts)."""
+shared.contracts)."""
 
 from __future__ import annotations
 
@@ -9,22 +9,20 @@ from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from backend_services.contracts import (
+from shared.contracts.backtests import BacktestParams
+from shared.contracts.common import Symbol, Text
+from shared.contracts.executions import FINAL_STATUS_VALUES, LIVE_STATUS_VALUES
+from shared.contracts.results import BacktestResult, BacktestStatistics
+from shared.contracts.strategies import (
     DEFAULT_PARAMETERS,
-    BacktestParams,
-    BacktestResult,
-    BacktestStatistics,
     Costs,
-    Optimization,
     Orders,
     Parameters,
     Rules,
-    Sweep,
-    Symbol,
-    Text,
     check_rules,
 )
-from backend_services.timeframes import Timeframe
+from shared.contracts.sweeps import Optimization, Sweep
+from shared.timeframes import Timeframe
 
 
 class StrategyFields(BaseModel):
@@ -80,12 +78,21 @@ class BacktestStatus(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
 
+    @property
+    def is_final(self) -> bool:
+        return self.value in FINAL_STATUS_VALUES
 
-FINAL_BACKTEST_STATUSES = [
-    BacktestStatus.COMPLETED.value,
-    BacktestStatus.FAILED.value,
-    BacktestStatus.CANCELLED.value,
-]
+    @property
+    def is_live(self) -> bool:
+        """Queued or running on the compute service."""
+        return self.value in LIVE_STATUS_VALUES
+
+
+class BacktestState(BaseModel):
+    """A backtest's status and execution, whoever owns it."""
+
+    status: BacktestStatus
+    execution_id: str | None
 
 
 class Backtest(BaseModel):

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from backend.schemas import Strategy, StrategyCreate, StrategyUpdate
-from backend_services.contracts import utc_now
+from shared.contracts.common import utc_now
+from shared.mongo import Document
 
-Document = dict[str, Any]
 MAX_LISTED = 500
 
 

@@ -14,9 +14,9 @@ from datetime import timedelta
 
 from backend.backtests import BacktestStore
 from backend.reconcile import reconcile
-from backend.routes.strategy import run_backtest_task
 from backend.services.backtest_client import BacktestServiceClient
-from backend_services.contracts import utc_now
+from backend.services.dispatch import dispatch_backtest
+from shared.contracts.common import utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class BacktestSupervisor:
         now = utc_now()
         pending = await self._store.stale_pending(now - timedelta(seconds=self._interval_s), BATCH)
         for backtest_id in pending:
-            await run_backtest_task(backtest_id, self._store, self._client, attempts=1)
+            await dispatch_backtest(backtest_id, self._store, self._client, attempts=1)
         for backtest_id, execution_id in await self._store.stale_live(
             now - self._reconcile_after, BATCH
         ):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from typing import Any
 
 from pydantic import BaseModel
 from pymongo import ReturnDocument
@@ -14,11 +13,12 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-from backend_services.contracts import utc_now
+from shared.contracts.common import utc_now
+from shared.mongo import Document
+
+__all__ = ["USERS_COLLECTION", "User", "find_by_token", "hash_token", "issue_token"]
 
 USERS_COLLECTION = "users"
-
-Document = dict[str, Any]
 
 
 class User(BaseModel):

@@ -6,7 +6,7 @@ import os
 
 from pydantic import Field
 
-from backend_services.shared_settings import SharedSettings
+from shared.settings import SharedSettings
 
 
 class Settings(SharedSettings):

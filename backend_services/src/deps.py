@@ -8,18 +8,28 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from backend_services.services.backtest.backtest_service import BacktestService
-from backend_services.signing import signature_verifier
+from backend_services.services.market_data_service import MarketDataService
+from backend_services.state import ComputeState, compute_state
+from shared.signing import signature_verifier
 
 
-async def _backtest_service(request: Request) -> BacktestService:
-    service: BacktestService = request.app.state.backtest_service
-    return service
+async def _state(request: Request) -> ComputeState:
+    return compute_state(request)
 
 
-def _service_secret(request: Request) -> str:
-    secret: str = request.app.state.settings.service_secret
-    return secret
+StateDep = Annotated[ComputeState, Depends(_state)]
+
+
+async def _backtest_service(state: StateDep) -> BacktestService:
+    return state.backtests
+
+
+async def _market_data_service(state: StateDep) -> MarketDataService:
+    return state.market_data
 
 
 BacktestServiceDep = Annotated[BacktestService, Depends(_backtest_service)]
-verify_signature = signature_verifier(_service_secret)
+MarketDataServiceDep = Annotated[MarketDataService, Depends(_market_data_service)]
+verify_signature = signature_verifier(
+    lambda request: compute_state(request).settings.service_secret
+)

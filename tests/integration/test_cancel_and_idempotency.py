@@ -10,8 +10,8 @@ import httpx
 import pytest
 from helpers import Stack, backtest_params, long_run_params, wait_for_backtest
 
-from backend_services.contracts import ExecutionReport
-from backend_services.signing import ServiceSignature
+from shared.contracts.executions import ExecutionReport
+from shared.signing import ServiceSignature
 
 pytestmark = pytest.mark.integration
 

@@ -28,16 +28,15 @@ from helpers import (
 from pymongo.database import Database
 
 from backend.users import USERS_COLLECTION, issue_token
-from backend_services.contracts import ExecutionReport
-from backend_services.local_stack import ChildProcess, free_port, start_embedded_mongo
 from backend_services.market_data.importer import load_missing_samples
 from backend_services.market_data.store import ensure_indexes
-from backend_services.mongo import sync_client
-from backend_services.signing import ServiceSignature
+from botclub.local_stack import ChildProcess, free_port, start_embedded_mongo
+from shared.contracts.executions import ExecutionReport
+from shared.mongo import Document, sync_client
+from shared.signing import ServiceSignature
 
 pytestmark = pytest.mark.integration
 
-Document = dict[str, Any]
 FAST_RECOVERY = {
     "WORKERS": "1",
     "HEARTBEAT_INTERVAL_S": "0.5",

@@ -4,7 +4,6 @@ worker's cache that makes a repeated load read nothing."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 from unittest import mock
 
 import numpy as np
@@ -12,21 +11,17 @@ import pytest
 from pymongo.database import Database
 
 from backend_services.market_data import store
-from backend_services.market_data.bars import MarketDataError
-from backend_services.market_data.cache import BarsCache
-from backend_services.market_data.catalog import BARS_COLLECTION
-from backend_services.market_data.importer import (
-    ImportMode,
-    ImportOptions,
-    NotOwner,
-    import_table,
-)
-from backend_services.market_data.series import load_series
+from backend_services.market_data.importer import NotOwner, import_table
 from backend_services.market_data.store import BUCKET_SIZE, ImportConflict, find_symbol, load_bars
 from backend_services.market_data.table_files import RawTable
 from backend_services.market_data.validation import InvalidBars
+from backend_services.services.backtest.execution.bars_cache import BarsCache
+from backend_services.services.backtest.execution.series import load_series
+from shared.contracts.market_data import ImportMode, ImportOptions
+from shared.market_data.bars import MarketDataError
+from shared.market_data.catalog import BARS_COLLECTION
+from shared.mongo import Document
 
-Document = dict[str, Any]
 HOUR = 3_600
 START = 1_600_000_000 // HOUR * HOUR
 

@@ -20,7 +20,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from backend_services.signing import ServiceSignature
+from shared.signing import ServiceSignature
 
 pytestmark = pytest.mark.integration
 

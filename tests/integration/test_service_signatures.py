@@ -8,7 +8,7 @@ import httpx
 import pytest
 from helpers import Stack
 
-from backend_services.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, compute_signature
+from shared.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, compute_signature
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ import asyncio
 import httpx
 from fastapi import BackgroundTasks, FastAPI
 
-from backend_services.admission import ConcurrencyGate
+from shared.web.admission import ConcurrencyGate
 
 
 def gated_app(release: asyncio.Event, background_done: asyncio.Event) -> FastAPI:

@@ -14,13 +14,10 @@ from backend.services.backtest_client import (
     BacktestServiceRejected,
     BacktestServiceUnavailable,
 )
-from backend_services.contracts import (
-    BacktestParams,
-    Costs,
-    RunBacktestRequest,
-    StrategySnapshot,
-)
-from backend_services.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, compute_signature
+from shared.contracts.backtests import BacktestParams
+from shared.contracts.executions import RunBacktestRequest
+from shared.contracts.strategies import Costs, StrategySnapshot
+from shared.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, compute_signature
 
 BASE = "http://compute.test"
 SECRET = "s3cret"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backend_services.market_data.bars import Bars, MarketDataError, detect_timeframe
 from backend_services.market_data.table_files import read_sample
+from shared.market_data.bars import Bars, MarketDataError, detect_timeframe
 
 HOUR = 3_600
 MONDAY = 4 * 86_400  # 1970-01-05

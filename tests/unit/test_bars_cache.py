@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend_services.market_data.bars import Bars
-from backend_services.market_data.cache import BarsCache, SeriesKey
+from backend_services.services.backtest.execution.bars_cache import BarsCache, SeriesKey
+from shared.market_data.bars import Bars
 
 
 def test_the_cache_keeps_the_most_recently_used_within_its_bytes() -> None:

@@ -7,14 +7,10 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from backend_services.contracts import (
-    BacktestParams,
-    BacktestResult,
-    Costs,
-    ExecutionReport,
-    ResolvedBacktest,
-    StrategySnapshot,
-)
+from shared.contracts.backtests import BacktestParams, ResolvedBacktest
+from shared.contracts.executions import ExecutionReport
+from shared.contracts.results import BacktestResult
+from shared.contracts.strategies import Costs, StrategySnapshot
 
 STRATEGY = StrategySnapshot(
     id="s1",

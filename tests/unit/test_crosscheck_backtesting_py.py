@@ -20,10 +20,11 @@ from backtesting import Backtest, Strategy
 from backtesting.lib import crossover
 from backtesting.test import GOOG
 
-from backend_services.contracts import Costs, Orders, ResolvedBacktest, Rules
-from backend_services.market_data.bars import Bars
 from backend_services.market_data.table_files import read_sample
 from backend_services.services.backtest.backtest_engine import BacktestEngine
+from shared.contracts.backtests import ResolvedBacktest
+from shared.contracts.strategies import Costs, Orders, Rules
+from shared.market_data.bars import Bars
 
 FAST, SLOW = 10, 30
 SMA_RULES: dict[str, str | None] = {

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backend_services.services.backtest.downsample import extremes_preserving_indices
+from backend_services.services.backtest.engine.downsample import extremes_preserving_indices
 
 
 def test_short_series_are_kept_whole() -> None:

@@ -14,11 +14,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend_services.contracts import BacktestResult, Costs, Orders, ResolvedBacktest, Rules
-from backend_services.market_data.bars import Bars, MarketDataError
 from backend_services.services.backtest.backtest_engine import BacktestEngine
-from backend_services.services.backtest.indicators import crossover, crossunder, sma
-from backend_services.services.backtest.trade_table import MAX_INLINE_TRADES, TradeTable
+from backend_services.services.backtest.engine.indicators import crossover, crossunder, sma
+from backend_services.services.backtest.engine.trade_table import TradeTable
+from shared.contracts.backtests import ResolvedBacktest
+from shared.contracts.results import BacktestResult
+from shared.contracts.strategies import Costs, Orders, Rules
+from shared.limits import MAX_INLINE_TRADES
+from shared.market_data.bars import Bars, MarketDataError
 
 DAY = 86_400
 
@@ -277,8 +280,8 @@ def test_after_warm_up_no_backtest_compiles_anything() -> None:
 import importlib, pkgutil, sys
 import numba
 import numpy as np
-import backend_services.services.backtest as package
-from backend_services.contracts import Costs, Orders, Rules, Sizing
+import backend_services.services.backtest.engine as package
+from shared.contracts.strategies import Costs, Orders, Rules, Sizing
 from backend_services.services.backtest.backtest_engine import BacktestEngine, warm_up
 sys.path.insert(0, sys.argv[1])
 from test_engine import _backtest, _bars

@@ -8,19 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backend_services.market_data.bars import MarketDataError
-from backend_services.market_data.table_files import (
-    UNREADABLE_TIME,
-    RawTable,
-    TableFormat,
-    read_table,
-)
-from backend_services.market_data.validation import (
-    DuplicatePolicy,
-    InvalidBars,
-    checked_bars,
-    find_gaps,
-)
+from backend_services.market_data.table_files import UNREADABLE_TIME, RawTable, read_table
+from backend_services.market_data.validation import InvalidBars, checked_bars, find_gaps
+from shared.contracts.market_data import DuplicatePolicy, TableFormat
+from shared.market_data.bars import MarketDataError
 
 DAY = 86_400
 HOUR = 3_600

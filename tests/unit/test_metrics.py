@@ -8,14 +8,18 @@ import statistics
 import numpy as np
 import pytest
 
-from backend_services.market_data.bars import Bars
-from backend_services.services.backtest.metrics import (
-    Drawdowns,
+from backend_services.services.backtest.engine.drawdowns import Drawdowns
+from backend_services.services.backtest.engine.metrics import (
     compute_statistics,
     periods_per_year,
     trading_days_per_year,
 )
-from backend_services.services.backtest.simulation import SimulatedTrade, Simulation, TradeLog
+from backend_services.services.backtest.engine.simulation import (
+    SimulatedTrade,
+    Simulation,
+    TradeLog,
+)
+from shared.market_data.bars import Bars
 
 DAY = 86_400
 

@@ -7,10 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backend_services.market_data.bars import Bars
-from backend_services.rules.evaluate import RuleEvaluator, parameters_used_as_periods
-from backend_services.rules.parser import MAX_DEPTH, MAX_RULE_CHARS, RuleError, parse_rule
-from backend_services.services.backtest import indicators
+from backend_services.services.backtest.engine import indicators
+from backend_services.services.backtest.engine.evaluate import RuleEvaluator
+from shared.market_data.bars import Bars
+from shared.rules.checks import parameters_used_as_periods
+from shared.rules.parser import MAX_DEPTH, MAX_RULE_CHARS, RuleError, parse_rule
 
 PARAMETERS = {"fast": 3.0, "slow": 5.0, "level": 101.0}
 

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from backend_services.contracts import Costs, Orders, Sizing
-from backend_services.market_data.bars import Bars
-from backend_services.services.backtest.simulation import Simulation, simulate
-from backend_services.services.backtest.trade_search import Signals
+from backend_services.services.backtest.engine.simulation import Simulation, simulate
+from backend_services.services.backtest.engine.trade_search import Signals
+from shared.contracts.strategies import Costs, Orders, Sizing
+from shared.market_data.bars import Bars
 
 DAY = 86_400
 NO_COSTS = Costs(commission_pct=0)

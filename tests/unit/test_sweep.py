@@ -9,20 +9,14 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from backend_services.contracts import (
-    MAX_COMBINATIONS,
-    Costs,
-    Orders,
-    ResolvedBacktest,
-    Rules,
-    Sweep,
-    check_sweep,
-)
-from backend_services.market_data.bars import Bars
-from backend_services.rules.evaluate import RuleEvaluator, shared_series
-from backend_services.rules.parser import RuleError, parse_constraint, parse_rule
 from backend_services.services.backtest.backtest_engine import BacktestEngine
-from backend_services.services.backtest.sweep import optimize
+from backend_services.services.backtest.engine.evaluate import RuleEvaluator, shared_series
+from backend_services.services.backtest.engine.sweep import optimize
+from shared.contracts.backtests import ResolvedBacktest
+from shared.contracts.strategies import Costs, Orders, Rules
+from shared.contracts.sweeps import MAX_COMBINATIONS, Sweep, check_sweep
+from shared.market_data.bars import Bars
+from shared.rules.parser import RuleError, parse_constraint, parse_rule
 
 DAY = 86_400
 

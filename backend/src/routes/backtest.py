@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, Query
 
 from backend.deps import (
     BacktestClientDep,
@@ -15,16 +15,25 @@ from backend.deps import (
 )
 from backend.reconcile import reconcile
 from backend.schemas import Backtest, BacktestStatus, SaveResultAck
-from backend.services.backtest_client import BacktestServiceRejected, BacktestServiceUnavailable
-from backend_services.app_common import error_responses
-from backend_services.contracts import ExecutionReport, TradePage
-from backend_services.services.backtest.trade_store import MAX_PAGE
+from backend.services.backtest_client import BacktestServiceRejected
+from shared.contracts.executions import ExecutionReport
+from shared.contracts.results import TradePage
+from shared.errors import (
+    BadGateway,
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    Unavailable,
+)
+from shared.limits import MAX_TRADES_PAGE
+from shared.web.errors import responses_for
 
 router = APIRouter(
-    prefix="/api/backtest", tags=["backtests"], responses=error_responses(400, 401, 404, 413)
+    prefix="/api/backtest",
+    tags=["backtests"],
+    responses=responses_for(400, Unauthorized, NotFound, PayloadTooLarge),
 )
-
-_LIVE = {BacktestStatus.QUEUED, BacktestStatus.RUNNING}
 
 
 @router.get("/{backtest_id}")
@@ -40,7 +49,7 @@ async def get_backtest(
     that service has finished but its callback has not arrived yet, the final state is
     taken from it directly.
     """
-    if backtest.status in _LIVE and backtest.execution_id:
+    if backtest.status.is_live and backtest.execution_id:
         await reconcile(store, client, backtest.id, backtest.execution_id)
         refreshed = await store.get(user.id, backtest.id)
         if refreshed is not None:
@@ -48,7 +57,7 @@ async def get_backtest(
     return backtest
 
 
-@router.delete("/{backtest_id}", responses=error_responses(409, 502, 503))
+@router.delete("/{backtest_id}", responses=responses_for(Conflict, BadGateway, Unavailable))
 async def cancel_backtest(
     backtest: OwnedBacktest,
     user: CurrentUser,
@@ -61,50 +70,44 @@ async def cancel_backtest(
         if cancelled is not None:
             return cancelled
         backtest = await store.get(user.id, backtest.id) or backtest
-    if backtest.status not in _LIVE or backtest.execution_id is None:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, f"backtest is already {backtest.status.value}"
-        )
+    if not backtest.status.is_live or backtest.execution_id is None:
+        raise Conflict(f"backtest is already {backtest.status.value}")
     try:
         execution = await client.cancel_backtest(backtest.execution_id)
-    except BacktestServiceUnavailable:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, "compute service unavailable, try again"
-        ) from None
     except BacktestServiceRejected as rejected:
-        if rejected.status_code != status.HTTP_409_CONFLICT:
-            raise HTTPException(status.HTTP_502_BAD_GATEWAY, str(rejected)) from None
+        if rejected.status_code != Conflict.status_code:
+            raise rejected.as_domain_error() from None
         await reconcile(store, client, backtest.id, backtest.execution_id)
-        raise HTTPException(status.HTTP_409_CONFLICT, "backtest has already finished") from None
+        raise Conflict("backtest has already finished") from None
     await store.record_final(ExecutionReport.of(execution))
     final = await store.get(user.id, backtest.id)
     return final or backtest
 
 
-@router.get("/{backtest_id}/trades", responses=error_responses(409, 503))
+@router.get("/{backtest_id}/trades", responses=responses_for(Conflict, Unavailable))
 async def get_trades(
     backtest: OwnedBacktest,
     user: CurrentUser,
     store: BacktestStoreDep,
     client: BacktestClientDep,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1_000,
+    limit: Annotated[int, Query(ge=1, le=MAX_TRADES_PAGE)] = 1_000,
 ) -> TradePage:
     """All trades of a completed backtest, a page at a time, in order (the result itself
     carries only the first 1,000); 409 until it has completed."""
     source = await store.trades_execution(user.id, backtest.id)
     if source is None:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"backtest is {backtest.status.value}")
+        raise Conflict(f"backtest is {backtest.status.value}")
     try:
         return await client.get_trades(source, offset, limit)
-    except BacktestServiceUnavailable as unavailable:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(unavailable)) from None
     except BacktestServiceRejected as rejected:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(rejected.detail)) from None
+        raise Conflict(rejected.detail) from None
 
 
 @router.post(
-    "/save_result", dependencies=[Depends(verify_signature)], responses=error_responses(409)
+    "/save_result",
+    dependencies=[Depends(verify_signature)],
+    responses=responses_for(Conflict),
 )
 async def save_result(report: ExecutionReport, store: BacktestStoreDep) -> SaveResultAck:
     """Called by the compute service, signed, with an execution's final state.
@@ -116,7 +119,7 @@ async def save_result(report: ExecutionReport, store: BacktestStoreDep) -> SaveR
         return SaveResultAck(stored=True)
     state = await store.state_of(report.backtest_id)
     if state is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "backtest not found")
-    if state.get("execution_id") not in (None, report.execution_id):
-        raise HTTPException(status.HTTP_409_CONFLICT, "backtest belongs to another execution")
+        raise NotFound("backtest not found")
+    if state.execution_id not in (None, report.execution_id):
+        raise Conflict("backtest belongs to another execution")
     return SaveResultAck(stored=False)

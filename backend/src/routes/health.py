@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 
-from backend_services.health_monitor import DependencyMonitor
+from backend.deps import StateDep
 
 router = APIRouter(tags=["health"])
 
@@ -24,11 +24,11 @@ HEALTH_PATH = "/api/health"
 
 
 @router.get(HEALTH_PATH, responses={503: {"model": Health}})
-async def health(request: Request, response: Response) -> Health:
+async def health(state: StateDep, response: Response) -> Health:
     """200 when MongoDB answered its latest ping (checked every second); the compute
     service's own latest report is included as it came, null when unreachable."""
-    monitor: DependencyMonitor = request.app.state.monitor
-    mongo, compute = monitor.outcome("mongo"), monitor.outcome("backend_services")
+    mongo = state.monitor.outcome("mongo")
+    compute = state.monitor.outcome("backend_services")
     if not mongo.ok:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return Health(

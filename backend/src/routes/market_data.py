@@ -1,28 +1,43 @@
-"""Market data: upload OHLCV files, list what is stored, look at or delete one symbol."""
+"""Market data: upload OHLCV files, list what is stored, look at or delete one symbol.
+
+The catalog is read here; imports and deletions are the compute service's, which owns
+the bars (DATA.md), and are forwarded to it signed, on behalf of the member."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel
 
-from backend.deps import CurrentUser, DatabaseDep, ImportRunnerDep
-from backend.market_data import delete_symbol, find_symbol, list_symbols
-from backend.market_data_imports import ImportRefusal, ImportsUnavailable
-from backend_services.app_common import error_responses
-from backend_services.market_data.catalog import SESSION_START_LIMIT_MINUTES, SymbolEntry
-from backend_services.market_data.importer import ImportMode, ImportOptions
-from backend_services.market_data.table_files import TableFormat
-from backend_services.market_data.validation import DuplicatePolicy, ImportReport
-from backend_services.timeframes import Timeframe
+from backend.deps import BacktestClientDep, CurrentUser, DatabaseDep
+from backend.services.backtest_client import BacktestServiceRejected
+from shared.contracts.market_data import (
+    DuplicatePolicy,
+    ImportMode,
+    ImportOptions,
+    ImportReport,
+    SymbolEntry,
+    TableFormat,
+)
+from shared.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    Unavailable,
+)
+from shared.market_data.catalog import SESSION_START_LIMIT_MINUTES, find_symbol, list_symbols
+from shared.timeframes import Timeframe
+from shared.web.errors import responses_for
+from shared.web.params import SymbolPath
 
 SYMBOLS_PATH = "/api/market-data/symbols"
 PARQUET_MEDIA_TYPES = {"application/vnd.apache.parquet", "application/x-parquet"}
 
-router = APIRouter(tags=["market data"], responses=error_responses(401))
-
-SymbolPath = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._\-]+$")]
+router = APIRouter(tags=["market data"], responses=responses_for(Unauthorized))
 
 
 class SymbolDetails(SymbolEntry):
@@ -44,30 +59,29 @@ async def symbols(user: CurrentUser, database: DatabaseDep) -> list[SymbolDetail
     return [_details(entry) for entry in await list_symbols(database)]
 
 
-@router.get(SYMBOLS_PATH + "/{symbol}", responses=error_responses(404))
+@router.get(SYMBOLS_PATH + "/{symbol}", responses=responses_for(NotFound))
 async def symbol_details(
     symbol: SymbolPath, user: CurrentUser, database: DatabaseDep
 ) -> SymbolDetails:
     entry = await find_symbol(database, symbol)
     if entry is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no market data for {symbol}")
+        raise NotFound(f"no market data for {symbol}")
     return _details(entry)
 
 
 @router.delete(
     SYMBOLS_PATH + "/{symbol}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(403, 404, 409),
+    responses=responses_for(Forbidden, NotFound, Conflict, Unavailable),
 )
-async def remove_symbol(symbol: SymbolPath, user: CurrentUser, database: DatabaseDep) -> Response:
+async def remove_symbol(
+    symbol: SymbolPath, user: CurrentUser, client: BacktestClientDep
+) -> Response:
     """Delete a symbol and its bars; only the user who imported it may."""
-    entry = await find_symbol(database, symbol)
-    if entry is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no market data for {symbol}")
-    if entry.owner_id != user.id:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"{symbol} was imported by someone else")
-    if not await delete_symbol(database, entry):
-        raise HTTPException(status.HTTP_409_CONFLICT, f"{symbol} changed meanwhile; try again")
+    try:
+        await client.delete_symbol(symbol, user.id)
+    except BacktestServiceRejected as rejected:
+        raise rejected.as_domain_error() from None
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -88,14 +102,14 @@ _UPLOAD_BODY: dict[str, Any] = {
     SYMBOLS_PATH + "/{symbol}",
     status_code=status.HTTP_201_CREATED,
     openapi_extra=_UPLOAD_BODY,
-    responses=error_responses(403, 409, 413, 422, 503),
+    responses=responses_for(Forbidden, Conflict, PayloadTooLarge, InvalidInput, Unavailable),
 )
 async def upload_bars(
     symbol: SymbolPath,
     request: Request,
     response: Response,
     user: CurrentUser,
-    runner: ImportRunnerDep,
+    client: BacktestClientDep,
     mode: ImportMode = ImportMode.REPLACE,
     duplicates: DuplicatePolicy = DuplicatePolicy.REFUSE,
     session_start_minutes: Annotated[
@@ -116,7 +130,7 @@ async def upload_bars(
     table_format = TableFormat.PARQUET if media_type in PARQUET_MEDIA_TYPES else TableFormat.CSV
     content = await request.body()
     if not content:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the body holds no file")
+        raise InvalidInput("the body holds no file")
     options = ImportOptions(
         symbol=symbol,
         mode=mode,
@@ -125,19 +139,11 @@ async def upload_bars(
         owner_id=user.id,
     )
     try:
-        answer = await runner.run(content, table_format, options)
-    except ImportsUnavailable as unavailable:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(unavailable)) from None
-    if answer.refusal is ImportRefusal.NOT_OWNER:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, answer.message)
-    if answer.refusal is ImportRefusal.CONFLICT:
-        raise HTTPException(status.HTTP_409_CONFLICT, answer.message)
-    if answer.refusal is ImportRefusal.INVALID or answer.outcome is None:
-        detail: dict[str, Any] = {"msg": answer.message}
-        if answer.report is not None:
-            detail["report"] = answer.report.model_dump(mode="json")
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
-    entry = answer.outcome.entry
-    if entry is None:
+        outcome = await client.import_bars(content, table_format, options)
+    except BacktestServiceRejected as rejected:
+        raise rejected.as_domain_error() from None
+    if outcome.entry is None:
         response.status_code = status.HTTP_200_OK
-    return ImportResult(symbol=_details(entry) if entry else None, report=answer.outcome.report)
+    return ImportResult(
+        symbol=_details(outcome.entry) if outcome.entry else None, report=outcome.report
+    )

@@ -6,35 +6,51 @@ from typing import Any
 
 import httpx
 
-from backend_services.contracts import (
-    BacktestExecution,
-    RunBacktestAccepted,
-    RunBacktestRequest,
-    TradePage,
+from shared.contracts.executions import BacktestExecution, RunBacktestAccepted, RunBacktestRequest
+from shared.contracts.market_data import ImportOptions, ImportOutcome, TableFormat
+from shared.contracts.results import TradePage
+from shared.errors import (
+    BadGateway,
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unavailable,
 )
-from backend_services.signing import ServiceSignature
+from shared.paths import COMPUTE_MARKET_DATA_PATH, COMPUTE_RUN_PATH
+from shared.signing import ServiceSignature
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0, pool=10.0)
+# An import parses and checks every row of an upload (a million rows take seconds).
+IMPORT_TIMEOUT = httpx.Timeout(300.0, connect=3.0, pool=10.0)
 # The compute service answers fast and queues the work; a few connections carry any load,
 # and a small pool keeps httpx's per-request connection bookkeeping cheap.
 CONNECTION_LIMITS = httpx.Limits(max_connections=16, max_keepalive_connections=16)
 
 
-class BacktestServiceError(Exception):
-    """The compute service could not do what was asked."""
-
-
-class BacktestServiceUnavailable(BacktestServiceError):
+class BacktestServiceUnavailable(Unavailable):
     """Not reachable, timed out or answered 5xx: worth trying again later."""
 
 
-class BacktestServiceRejected(BacktestServiceError):
-    """Answered 4xx: trying again will not help."""
+class BacktestServiceRejected(Exception):
+    """Answered 4xx: trying again will not help. `detail` is the compute service's."""
 
     def __init__(self, status_code: int, detail: Any) -> None:
         super().__init__(f"compute service answered {status_code}: {detail}")
         self.status_code = status_code
         self.detail = detail
+
+    def as_domain_error(self) -> DomainError:
+        """The same verdict, said to the member: a 404 is a 404, a 422 keeps its body;
+        anything else is the compute service's fault (502)."""
+        relayed = _RELAYED.get(self.status_code)
+        return relayed(self.detail) if relayed else BadGateway(str(self))
+
+
+_RELAYED: dict[int, type[DomainError]] = {
+    error.status_code: error for error in (Forbidden, NotFound, Conflict, InvalidInput)
+}
 
 
 class BacktestServiceClient:
@@ -53,7 +69,7 @@ class BacktestServiceClient:
 
     async def start_backtest(self, request: RunBacktestRequest) -> RunBacktestAccepted:
         """Hand a backtest over; repeating it for the same backtest_id starts nothing new."""
-        body = await self._send("POST", "/backtest/run", content=request.model_dump_json())
+        body = await self._send("POST", COMPUTE_RUN_PATH, content=request.model_dump_json())
         return RunBacktestAccepted.model_validate(body)
 
     async def get_backtest_status(self, execution_id: str) -> BacktestExecution:
@@ -62,7 +78,7 @@ class BacktestServiceClient:
 
     async def get_trades(self, execution_id: str, offset: int, limit: int) -> TradePage:
         body = await self._send(
-            "GET", f"/backtest/{execution_id}/trades?offset={offset}&limit={limit}"
+            "GET", f"/backtest/{execution_id}/trades", params={"offset": offset, "limit": limit}
         )
         return TradePage.model_validate(body)
 
@@ -70,6 +86,34 @@ class BacktestServiceClient:
         """Cancel; raises BacktestServiceRejected with 409 when it already finished."""
         body = await self._send("DELETE", f"/backtest/{execution_id}")
         return BacktestExecution.model_validate(body)
+
+    async def import_bars(
+        self, content: bytes, table_format: TableFormat, options: ImportOptions
+    ) -> ImportOutcome:
+        """Have the compute service import a file of bars as `options.symbol` for
+        `options.owner_id`; its refusals raise BacktestServiceRejected."""
+        query = {
+            "owner_id": options.owner_id,
+            "format": table_format.value,
+            "mode": options.mode.value,
+            "duplicates": options.duplicates.value,
+            "session_start_minutes": options.session_start_minutes,
+        }
+        body = await self._send(
+            "POST",
+            f"{COMPUTE_MARKET_DATA_PATH}/{options.symbol}",
+            content=content,
+            params={name: value for name, value in query.items() if value is not None},
+            media_type="application/octet-stream",
+            http_timeout=IMPORT_TIMEOUT,
+        )
+        return ImportOutcome.model_validate(body)
+
+    async def delete_symbol(self, symbol: str, owner_id: str) -> None:
+        """Delete a symbol's bars, if `owner_id` imported it."""
+        await self._send(
+            "DELETE", f"{COMPUTE_MARKET_DATA_PATH}/{symbol}", params={"owner_id": owner_id}
+        )
 
     async def health(self) -> dict[str, Any]:
         """The compute service's health report, whatever its status code."""
@@ -80,17 +124,32 @@ class BacktestServiceClient:
             raise BacktestServiceUnavailable(f"compute service unreachable: {error!r}") from error
         return report
 
-    async def _send(self, method: str, path: str, content: str | None = None) -> Any:
-        headers = {"Content-Type": "application/json"} if content is not None else None
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        content: str | bytes | None = None,
+        params: dict[str, Any] | None = None,
+        media_type: str = "application/json",
+        http_timeout: httpx.Timeout | None = None,
+    ) -> Any:
+        headers = {"Content-Type": media_type} if content is not None else None
         try:
-            response = await self._http.request(method, path, content=content, headers=headers)
+            response = await self._http.request(
+                method,
+                path,
+                content=content,
+                params=params,
+                headers=headers,
+                timeout=http_timeout or self._http.timeout,
+            )
         except httpx.HTTPError as error:
             raise BacktestServiceUnavailable(f"compute service unreachable: {error!r}") from error
         if response.status_code >= 500:
             raise BacktestServiceUnavailable(f"compute service answered {response.status_code}")
         if response.status_code >= 400:
             raise BacktestServiceRejected(response.status_code, _detail(response))
-        return response.json()
+        return response.json() if response.content else None
 
 
 def _detail(response: httpx.Response) -> Any:

@@ -1,1 +1,2 @@
-"""Market data: OHLCV bars stored as packed column buckets, with a catalog per symbol."""
+"""Market data on the compute service: reading and checking uploaded files, imports,
+and the column-bucket store."""

@@ -3,60 +3,25 @@ appending, write a new version and report what happened."""
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import Any
-
 import numpy as np
-from pydantic import BaseModel, Field
 from pymongo.database import Database
 
-from backend_services.contracts import Symbol
-from backend_services.market_data.bars import Bars, MarketDataError, concatenate, detect_timeframe
-from backend_services.market_data.catalog import (
-    CATALOG_COLLECTION,
-    SESSION_START_LIMIT_MINUTES,
-    SymbolEntry,
-)
 from backend_services.market_data.store import find_symbol_or_none, load_bars, write_version
 from backend_services.market_data.table_files import SAMPLE_FILES, RawTable, read_sample
-from backend_services.market_data.validation import (
-    DuplicatePolicy,
-    ImportReport,
-    checked_bars,
-    describe_stored,
+from backend_services.market_data.validation import checked_bars, describe_stored
+from shared.contracts.market_data import ImportMode, ImportOptions, ImportOutcome
+from shared.market_data.bars import Bars, MarketDataError, concatenate, detect_timeframe
+from shared.market_data.catalog import (
+    CATALOG_COLLECTION,
+    SymbolEntry,
 )
+from shared.mongo import Document
 
-Document = dict[str, Any]
-
-
-class ImportMode(StrEnum):
-    REPLACE = "replace"
-    APPEND = "append"
-
-
-class ImportOptions(BaseModel):
-    symbol: Symbol
-    mode: ImportMode = ImportMode.REPLACE
-    duplicates: DuplicatePolicy = DuplicatePolicy.REFUSE
-    session_start_minutes: int | None = Field(
-        default=None,
-        ge=-SESSION_START_LIMIT_MINUTES,
-        le=SESSION_START_LIMIT_MINUTES,
-        description="When a trading day starts, in minutes after 00:00 UTC; kept from the "
-        "stored symbol (or 0) when not given.",
-    )
-    owner_id: str | None = Field(
-        default=None, description="The importing user; None for an administrator's import."
-    )
+__all__ = ["NotOwner", "import_bars", "import_table", "load_missing_samples"]
 
 
 class NotOwner(MarketDataError):
     """The symbol belongs to someone else."""
-
-
-class ImportOutcome(BaseModel):
-    entry: SymbolEntry | None = Field(description="The catalog entry; None if nothing was new.")
-    report: ImportReport
 
 
 def import_table(db: Database[Document], table: RawTable, options: ImportOptions) -> ImportOutcome:

@@ -21,20 +21,29 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from backend_services.market_data.bars import Bars, MarketDataError, concatenate
-from backend_services.market_data.catalog import (
+from shared.market_data.bars import Bars, MarketDataError, concatenate
+from shared.market_data.catalog import (
     BARS_COLLECTION,
     BARS_INDEX_KEYS,
     CATALOG_COLLECTION,
     VERSIONS_COLLECTION,
     SymbolEntry,
 )
-from backend_services.timeframes import utc_datetime
+from shared.mongo import Document
+from shared.timeframes import utc_datetime
+
+__all__ = [
+    "BUCKET_SIZE",
+    "ImportConflict",
+    "ensure_indexes",
+    "find_symbol",
+    "find_symbol_or_none",
+    "load_bars",
+    "write_version",
+]
 
 BUCKET_SIZE = 10_000
 _PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
-
-Document = dict[str, Any]
 
 
 class ImportConflict(MarketDataError):

@@ -11,14 +11,26 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from backend_services.market_data.bars import FloatArray, IntArray, MarketDataError
+from shared.contracts.market_data import TableFormat
+from shared.market_data.bars import FloatArray, IntArray, MarketDataError
+
+__all__ = [
+    "EPOCH_MS_ABOVE",
+    "PRICE_COLUMNS",
+    "SAMPLE_FILES",
+    "TIME_NAMES",
+    "UNREADABLE_TIME",
+    "RawTable",
+    "read_file",
+    "read_sample",
+    "read_table",
+]
 
 TIME_NAMES = ("timestamp", "datetime", "date", "time")
 PRICE_COLUMNS = ("open", "high", "low", "close")
@@ -30,15 +42,6 @@ UNREADABLE_TIME = np.iinfo(np.int64).min
 
 # Real series bundled with the product, loaded on first start: symbol -> file.
 SAMPLE_FILES = {"GOOG": "GOOG.csv", "EURUSD": "EURUSD.csv"}
-
-
-class TableFormat(StrEnum):
-    CSV = "csv"
-    PARQUET = "parquet"
-
-    @classmethod
-    def of_path(cls, path: Path) -> TableFormat:
-        return cls.PARQUET if path.suffix.lower() in {".parquet", ".pq"} else cls.CSV
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ def read_table(content: bytes, table_format: TableFormat) -> RawTable:
 
 
 def read_file(path: Path) -> RawTable:
-    return read_table(path.read_bytes(), TableFormat.of_path(path))
+    return read_table(path.read_bytes(), TableFormat.of_name(path.name))
 
 
 def read_sample(symbol: str) -> RawTable:

@@ -13,56 +13,26 @@ misses falls in a weekend, from Friday 20:00 to Monday 00:00 UTC, when markets c
 
 from __future__ import annotations
 
-from datetime import datetime
-from enum import StrEnum
-
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, Field
 
-from backend_services.market_data.bars import Bars, MarketDataError
 from backend_services.market_data.table_files import UNREADABLE_TIME, RawTable
-from backend_services.timeframes import TIMEFRAME_SECONDS, Timeframe, utc_datetime
+from shared.contracts.market_data import (
+    MAX_GAPS_LISTED,
+    MAX_ROWS_LISTED,
+    DuplicatePolicy,
+    Gap,
+    ImportReport,
+    RowProblem,
+)
+from shared.market_data.bars import Bars, MarketDataError
+from shared.timeframes import TIMEFRAME_SECONDS, Timeframe, utc_datetime
 
-MAX_ROWS_LISTED = 20
-MAX_GAPS_LISTED = 20
+__all__ = ["InvalidBars", "checked_bars", "describe_stored", "find_gaps"]
+
 _WEEK_S = 7 * 86_400
 _MONDAY_ORIGIN_S = 4 * 86_400  # 1970-01-01 was a Thursday
 _WEEKEND_FROM_S = 4 * 86_400 + 20 * 3_600  # Friday 20:00, counted from Monday 00:00
-
-
-class DuplicatePolicy(StrEnum):
-    REFUSE = "refuse"
-    DROP = "drop"
-
-
-class RowProblem(BaseModel):
-    problem: str
-    count: int = Field(description="Rows with this problem.")
-    rows: list[int] = Field(description=f"The first {MAX_ROWS_LISTED} of them, numbered from 1.")
-
-
-class Gap(BaseModel):
-    after: datetime = Field(description="The last bar before the gap.")
-    before: datetime = Field(description="The first bar after it.")
-    missing_bars: int
-
-
-class ImportReport(BaseModel):
-    """What an import found and did. `problems` is empty when it was stored."""
-
-    rows_read: int
-    rows_stored: int = 0
-    rows_out_of_order: int = Field(0, description="Rows earlier than the row above them.")
-    duplicates_dropped: int = 0
-    already_stored: int = Field(0, description="Appended rows not newer than the stored ones.")
-    timeframe: Timeframe | None = None
-    first: datetime | None = None
-    last: datetime | None = None
-    gap_count: int = 0
-    gaps: list[Gap] = Field(default_factory=list, description="The longest gaps.")
-    problems: list[RowProblem] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
 
 
 class InvalidBars(MarketDataError):

@@ -4,28 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, Query, status
 
-from backend_services.app_common import error_responses
-from backend_services.contracts import (
-    BacktestExecution,
-    RunBacktestAccepted,
-    RunBacktestRequest,
-    TradePage,
-)
 from backend_services.deps import BacktestServiceDep, verify_signature
-from backend_services.services.backtest.execution_store import (
-    ExecutionAlreadyFinished,
-    ExecutionNotCompleted,
-    ExecutionNotFound,
-)
-from backend_services.services.backtest.trade_store import MAX_PAGE
+from shared.contracts.executions import BacktestExecution, RunBacktestAccepted, RunBacktestRequest
+from shared.contracts.results import TradePage
+from shared.errors import Conflict, NotFound, PayloadTooLarge, Unauthorized
+from shared.limits import MAX_TRADES_PAGE
+from shared.web.errors import responses_for
 
 router = APIRouter(
     prefix="/backtest",
     tags=["backtest"],
     dependencies=[Depends(verify_signature)],
-    responses=error_responses(400, 401, 413),
+    responses=responses_for(400, Unauthorized, PayloadTooLarge),
 )
 
 
@@ -38,36 +30,23 @@ async def run_backtest(
     return RunBacktestAccepted(execution_id=execution.id, status=execution.status)
 
 
-@router.get("/{execution_id}/status", responses=error_responses(404))
+@router.get("/{execution_id}/status", responses=responses_for(NotFound))
 async def get_status(execution_id: str, service: BacktestServiceDep) -> BacktestExecution:
-    try:
-        return await service.get(execution_id)
-    except ExecutionNotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "execution not found") from None
+    return await service.get(execution_id)
 
 
-@router.get("/{execution_id}/trades", responses=error_responses(404, 409))
+@router.get("/{execution_id}/trades", responses=responses_for(NotFound, Conflict))
 async def get_trades(
     execution_id: str,
     service: BacktestServiceDep,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1_000,
+    limit: Annotated[int, Query(ge=1, le=MAX_TRADES_PAGE)] = 1_000,
 ) -> TradePage:
     """A page of a completed execution's trades; 409 while it has not completed."""
-    try:
-        return await service.trades(execution_id, offset, limit)
-    except ExecutionNotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "execution not found") from None
-    except ExecutionNotCompleted as not_completed:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(not_completed)) from None
+    return await service.trades(execution_id, offset, limit)
 
 
-@router.delete("/{execution_id}", responses=error_responses(404, 409))
+@router.delete("/{execution_id}", responses=responses_for(NotFound, Conflict))
 async def cancel(execution_id: str, service: BacktestServiceDep) -> BacktestExecution:
     """Cancel a queued or running execution; 409 once it has finished."""
-    try:
-        return await service.cancel(execution_id)
-    except ExecutionNotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "execution not found") from None
-    except ExecutionAlreadyFinished as finished:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(finished)) from None
+    return await service.cancel(execution_id)

@@ -1,49 +1,45 @@
-"""The engine's entry point: bars and a strategy in, a BacktestResult out. No I/O."""
+"""The engine's door: bars and a strategy in, a run out. No I/O.
+
+Everything the rest of the service needs of the engine is here; its rooms are the
+modules of `engine/`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 
-from backend_services.contracts import (
-    BacktestResult,
-    Costs,
-    EquityCurve,
-    Orders,
-    ResolvedBacktest,
-    Rules,
+from backend_services.services.backtest.engine.evaluate import SharedSeries
+from backend_services.services.backtest.engine.run import (
+    BacktestRun,
+    ProgressCallback,
+    run_backtest,
 )
-from backend_services.market_data.bars import Bars, MarketDataError
-from backend_services.rules.evaluate import RuleEvaluator, SharedSeries
-from backend_services.rules.parser import parse_rule
-from backend_services.services.backtest.downsample import extremes_preserving_indices
-from backend_services.services.backtest.metrics import compute_statistics
-from backend_services.services.backtest.simulation import Simulation, simulate
-from backend_services.services.backtest.trade_search import Signals
-from backend_services.services.backtest.trade_table import TradeTable
-from backend_services.timeframes import utc_datetime, utc_datetimes
+from backend_services.services.backtest.engine.sized_lru import SizedLRU
+from backend_services.services.backtest.engine.sweep import optimize
+from backend_services.services.backtest.engine.trade_table import TradeTable
+from shared.contracts.backtests import ResolvedBacktest
+from shared.contracts.strategies import Costs, Orders, Rules
+from shared.contracts.sweeps import Optimization, Sweep
+from shared.market_data.bars import Bars
 
-MAX_EQUITY_POINTS = 2_000
-
-ProgressCallback = Callable[[float], None]
-
-
-@dataclass(frozen=True, slots=True)
-class BacktestRun:
-    """A run's result, whose `trades` are the first MAX_INLINE_TRADES, and every trade."""
-
-    result: BacktestResult
-    trades: TradeTable
+__all__ = [
+    "BacktestEngine",
+    "BacktestRun",
+    "Bars",
+    "ProgressCallback",
+    "SizedLRU",
+    "TradeTable",
+    "warm_up",
+]
 
 
 class BacktestEngine:
     """Runs a strategy's rules over bars.
 
-    The rules are evaluated on every bar at once (`rules.evaluate`); fills, stops, sizing,
-    costs and the end of data follow `simulation`. Example::
+    The rules are evaluated on every bar at once (`engine/evaluate.py`); fills, stops,
+    sizing, costs and the end of data follow `engine/simulation.py`. Example::
 
         run = BacktestEngine().run(bars, backtest, strategy_id="s1")
         run.result.total_return  # 0.42 means +42 %
@@ -63,89 +59,13 @@ class BacktestEngine:
         shared: SharedSeries | None = None,
     ) -> BacktestRun:
         """`shared` lets indicator series computed by earlier runs on these bars serve."""
-        check_enough_bars(bars, backtest)
-        simulation = simulate_backtest(bars, backtest, shared)
-        self._on_progress(0.7)
-        statistics = compute_statistics(bars, simulation, backtest.initial_capital)
-        curves = _curves(bars, simulation, backtest.initial_capital)
-        self._on_progress(0.9)
-        trades = TradeTable(simulation.trades, bars.time)
-        result = BacktestResult(
-            strategy_id=strategy_id,
-            symbol=backtest.symbol,
-            timeframe=backtest.timeframe,
-            start=utc_datetime(int(bars.time[0])),
-            end=utc_datetime(int(bars.time[-1])),
-            bars=len(bars),
-            initial_capital=backtest.initial_capital,
-            trades=trades.models(),
-            equity_curve=curves,
-            **statistics.model_dump(),
-        )
-        return BacktestRun(result, trades)
+        return run_backtest(bars, backtest, strategy_id, shared, self._on_progress)
 
-
-def _curves(bars: Bars, simulation: Simulation, initial_capital: float) -> EquityCurve:
-    """The three curves at no more than MAX_EQUITY_POINTS bars, keeping each curve's
-    extremes: every curve chooses a third of the points, and all share the union.
-    Buy-and-hold is the close scaled, so it is computed at the chosen bars only."""
-    share = MAX_EQUITY_POINTS // 3
-    falls = simulation.drawdowns.falls
-    chosen = np.unique(
-        np.concatenate(
-            [
-                extremes_preserving_indices(values, share)
-                for values in (simulation.equity, falls, bars.close)
-            ]
-        )
-    )
-    return EquityCurve(
-        time=utc_datetimes(bars.time[chosen].tolist()),
-        equity=simulation.equity[chosen].tolist(),
-        drawdown=falls[chosen].tolist(),
-        buy_and_hold=(initial_capital * bars.close[chosen] / bars.close[0]).tolist(),
-    )
-
-
-def check_enough_bars(bars: Bars, backtest: ResolvedBacktest) -> None:
-    if len(bars) < 2:
-        raise MarketDataError(
-            f"{len(bars)} {backtest.timeframe} bar(s) of {backtest.symbol} between "
-            f"{backtest.start_date:%Y-%m-%d %H:%M} and {backtest.end_date:%Y-%m-%d %H:%M}; "
-            "a backtest needs at least 2"
-        )
-
-
-def simulate_backtest(
-    bars: Bars, backtest: ResolvedBacktest, shared: SharedSeries | None = None
-) -> Simulation:
-    """The backtest's trades and equity, before statistics."""
-    return simulate(
-        bars,
-        signals_of(bars, backtest, shared),
-        backtest.initial_capital,
-        backtest.orders,
-        backtest.costs,
-    )
-
-
-def signals_of(
-    bars: Bars, backtest: ResolvedBacktest, shared: SharedSeries | None = None
-) -> Signals:
-    """The bars each of the four rules fires on; a rule that is not set never fires."""
-    evaluator = RuleEvaluator(bars, backtest.parameters, shared)
-    parameters = backtest.parameters.keys()
-    fired = {
-        name: np.flatnonzero(evaluator.condition(parse_rule(text, parameters)))
-        for name, text in backtest.rules.named().items()
-    }
-    never = np.empty(0, dtype=np.int64)
-    return Signals(
-        long_entry=fired.get("long_entry", never),
-        long_exit=fired.get("long_exit", never),
-        short_entry=fired.get("short_entry", never),
-        short_exit=fired.get("short_exit", never),
-    )
+    def optimize(
+        self, bars: Bars, backtest: ResolvedBacktest, sweep: Sweep, strategy_id: str
+    ) -> tuple[BacktestRun, Optimization]:
+        """Every combination of the sweep, ranked; the run is the best one's, in full."""
+        return optimize(bars, backtest, sweep, strategy_id, self._on_progress)
 
 
 def warm_up() -> None:

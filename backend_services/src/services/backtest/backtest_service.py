@@ -16,24 +16,36 @@ import asyncio
 import contextlib
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 
+import httpx
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 
-from backend_services.contracts import (
-    BacktestExecution,
-    ExecutionStatus,
-    RunBacktestRequest,
-    TradePage,
-    utc_now,
-)
-from backend_services.services.backtest.execution_store import (
+from backend_services.config import Settings
+from backend_services.services.backtest.execution.delivery import ResultDelivery
+from backend_services.services.backtest.execution.job import init_worker, run_execution
+from backend_services.services.backtest.execution.records import (
+    EXECUTIONS_COLLECTION,
     ExecutionAlreadyFinished,
-    ExecutionStore,
+    ExecutionRecords,
 )
-from backend_services.services.backtest.result_delivery import ResultDelivery
-from backend_services.services.backtest.trade_store import read_trades
-from backend_services.services.backtest.worker_pool import PoolState, WorkerLost, WorkerPool
+from backend_services.services.backtest.execution.trade_store import (
+    TRADES_COLLECTION,
+    ensure_trade_indexes,
+    read_trades,
+)
+from backend_services.services.backtest.execution.worker_pool import (
+    PoolState,
+    ProcessWorkerPool,
+    WorkerLost,
+    WorkerPool,
+)
+from shared.contracts.common import utc_now
+from shared.contracts.executions import BacktestExecution, ExecutionStatus, RunBacktestRequest
+from shared.contracts.results import TradePage
+from shared.mongo import Document
+
+__all__ = ["BacktestService", "PoolState"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +55,8 @@ RETRY_QUEUED_AFTER_S = 1.0
 class BacktestService:
     def __init__(
         self,
-        store: ExecutionStore,
-        trades: AsyncCollection[dict[str, Any]],
+        store: ExecutionRecords,
+        trades: AsyncCollection[Document],
         delivery: ResultDelivery,
         max_attempts: int,
         heartbeat_timeout_s: float,
@@ -55,6 +67,43 @@ class BacktestService:
         self._max_attempts = max_attempts
         self._heartbeat_timeout = timedelta(seconds=heartbeat_timeout_s)
         self._pool: WorkerPool | None = None
+
+    @classmethod
+    async def start(
+        cls, database: AsyncDatabase[Document], http: httpx.AsyncClient, settings: Settings
+    ) -> BacktestService:
+        """The service over `database`, its worker pool started and what a previous
+        instance left behind recovered; results are delivered through `http`."""
+        records = ExecutionRecords(database[EXECUTIONS_COLLECTION])
+        await records.ensure_indexes()
+        trades = database[TRADES_COLLECTION]
+        await ensure_trade_indexes(trades)
+        delivery = ResultDelivery(records, http, max_delay_s=settings.delivery_max_delay_s)
+        service = cls(
+            records, trades, delivery, settings.max_attempts, settings.heartbeat_timeout_s
+        )
+        service.attach_pool(
+            ProcessWorkerPool(
+                workers=settings.workers,
+                job=run_execution,
+                initializer=init_worker,
+                initargs=(
+                    settings.mongo_url,
+                    settings.mongo_db,
+                    settings.heartbeat_interval_s,
+                    settings.market_data_cache_mb << 20,
+                ),
+                on_run_ended=service.on_run_ended,
+            )
+        )
+        await service.recover()
+        return service
+
+    async def close(self) -> None:
+        """Stop the workers and the deliveries under way."""
+        if self._pool is not None:
+            await self._pool.close()
+        await self._delivery.close()
 
     def attach_pool(self, pool: WorkerPool) -> None:
         """The pool calls back into the service, so it is attached after both exist."""

@@ -1,0 +1,51 @@
+"""BacktestStarter: a member's backtest or optimization, checked and recorded."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+from pymongo.asynchronous.database import AsyncDatabase
+
+from backend.backtests import BacktestStore
+from backend.market_data import check_data_for
+from backend.schemas import Backtest, Strategy
+from shared.contracts.backtests import BacktestParams, ResolvedBacktest
+from shared.contracts.common import InconsistentRequest
+from shared.contracts.strategies import StrategySnapshot
+from shared.contracts.sweeps import Sweep, check_sweep
+from shared.errors import InvalidInput
+from shared.mongo import Document
+
+__all__ = ["BacktestStarter"]
+
+
+class BacktestStarter:
+    """Checks a backtest against the strategy and the stored market data (InvalidInput,
+    and nothing stored, when they do not fit) and records it: pending, to be dispatched,
+    or completed at once with the result of an identical earlier one."""
+
+    def __init__(self, user_id: str, database: AsyncDatabase[Document], store: BacktestStore):
+        self._user_id = user_id
+        self._database = database
+        self._store = store
+
+    async def start(
+        self, strategy: Strategy, params: BacktestParams, sweep: Sweep | None
+    ) -> Backtest:
+        snapshot = StrategySnapshot.model_validate(
+            strategy.model_dump(include=set(StrategySnapshot.model_fields))
+        )
+        try:
+            resolved = ResolvedBacktest.resolve(snapshot, params)
+            if sweep is not None:
+                check_sweep(sweep, resolved)
+        except ValidationError as invalid:
+            raise InvalidInput(
+                invalid.errors(include_url=False, include_context=False, include_input=False)
+            ) from None
+        except InconsistentRequest as inconsistent:
+            raise InvalidInput.at(inconsistent.field, str(inconsistent)) from None
+        entry = await check_data_for(self._database, resolved)
+        input_key = resolved.input_key(entry.version, sweep)
+        return await self._store.create(
+            self._user_id, snapshot, params, input_key, entry.version, sweep
+        )

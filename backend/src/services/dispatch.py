@@ -1,0 +1,72 @@
+"""Handing a pending backtest to the compute service, with retries; used by the
+`run_backtest_task()` background task and by BacktestSupervisor."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from backend.backtests import BacktestStore
+from backend.schemas import BacktestStatus
+from backend.services.backtest_client import (
+    BacktestServiceClient,
+    BacktestServiceRejected,
+    BacktestServiceUnavailable,
+)
+
+__all__ = ["FIRST_RETRY_DELAY_S", "dispatch_backtest"]
+
+logger = logging.getLogger(__name__)
+
+FIRST_RETRY_DELAY_S = 0.5
+
+
+async def dispatch_backtest(
+    backtest_id: str,
+    store: BacktestStore,
+    client: BacktestServiceClient,
+    attempts: int,
+    first_delay_s: float = FIRST_RETRY_DELAY_S,
+) -> None:
+    """Hand a pending backtest to the compute service, retrying with exponential backoff
+    while it is unreachable. If it stays unreachable the backtest stays pending, with
+    the reason in `error`, and BacktestSupervisor dispatches it again later. Safe to
+    repeat: the compute service runs one execution per backtest_id. A backtest
+    cancelled meanwhile is cancelled there too."""
+    delay_s = first_delay_s
+    for attempt in range(1, attempts + 1):
+        request = await store.run_request(backtest_id)
+        if request is None:  # cancelled, or dispatched by someone else meanwhile
+            return
+        try:
+            accepted = await client.start_backtest(request)
+        except BacktestServiceRejected as rejected:
+            await store.fail_pending(
+                backtest_id, f"refused by the compute service: {rejected.detail}"
+            )
+            return
+        except BacktestServiceUnavailable as unavailable:
+            logger.warning(
+                "dispatch %d/%d of %s failed: %s", attempt, attempts, backtest_id, unavailable
+            )
+            if attempt < attempts:
+                await asyncio.sleep(delay_s)
+                delay_s *= 2
+            continue
+        if not await store.mark_dispatched(backtest_id, accepted.execution_id, accepted.status):
+            await _cancel_if_cancelled(backtest_id, accepted.execution_id, store, client)
+        return
+    await store.note_dispatch_failure(
+        backtest_id, "the compute service is unreachable; the backtest will be sent when it is back"
+    )
+
+
+async def _cancel_if_cancelled(
+    backtest_id: str, execution_id: str, store: BacktestStore, client: BacktestServiceClient
+) -> None:
+    state = await store.state_of(backtest_id)
+    if state is not None and state.status is BacktestStatus.CANCELLED:
+        try:
+            await client.cancel_backtest(execution_id)
+        except (BacktestServiceRejected, BacktestServiceUnavailable) as error:
+            logger.warning("could not cancel %s on the compute service: %s", execution_id, error)

@@ -1,0 +1,31 @@
+"""What the API's lifespan opens, typed: routes reach it through `deps`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+from pymongo.asynchronous.database import AsyncDatabase
+
+from backend.config import Settings
+from backend.services.backtest_client import BacktestServiceClient
+from shared.mongo import Document
+from shared.web.health_monitor import DependencyMonitor
+
+__all__ = ["STATE_KEY", "ApiState", "api_state"]
+
+STATE_KEY = "api"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiState:
+    settings: Settings
+    database: AsyncDatabase[Document]
+    backtest_client: BacktestServiceClient
+    monitor: DependencyMonitor
+
+
+def api_state(request: Request) -> ApiState:
+    """The state the lifespan yielded under STATE_KEY, as Starlette hands it to requests."""
+    state: ApiState = getattr(request.state, STATE_KEY)
+    return state

@@ -1,0 +1,85 @@
+"""Market-data imports and deletions. Only the backend calls these, signed, on behalf of
+the member it names in `owner_id`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from backend_services.deps import MarketDataServiceDep, verify_signature
+from shared.contracts.common import Id
+from shared.contracts.market_data import (
+    DuplicatePolicy,
+    ImportMode,
+    ImportOptions,
+    ImportOutcome,
+    TableFormat,
+)
+from shared.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    Unavailable,
+)
+from shared.market_data.catalog import SESSION_START_LIMIT_MINUTES
+from shared.paths import COMPUTE_MARKET_DATA_PATH
+from shared.web.errors import responses_for
+from shared.web.params import SymbolPath
+
+router = APIRouter(
+    prefix=COMPUTE_MARKET_DATA_PATH,
+    tags=["market data"],
+    dependencies=[Depends(verify_signature)],
+    responses=responses_for(400, Unauthorized, PayloadTooLarge),
+)
+
+
+@router.post(
+    "/{symbol}",
+    status_code=status.HTTP_201_CREATED,
+    responses=responses_for(Forbidden, Conflict, InvalidInput, Unavailable),
+)
+async def import_bars(
+    symbol: SymbolPath,
+    request: Request,
+    response: Response,
+    service: MarketDataServiceDep,
+    owner_id: Annotated[Id, Query()],
+    table_format: Annotated[TableFormat, Query(alias="format")] = TableFormat.CSV,
+    mode: ImportMode = ImportMode.REPLACE,
+    duplicates: DuplicatePolicy = DuplicatePolicy.REFUSE,
+    session_start_minutes: Annotated[
+        int | None,
+        Query(ge=-SESSION_START_LIMIT_MINUTES, le=SESSION_START_LIMIT_MINUTES),
+    ] = None,
+) -> ImportOutcome:
+    """Import the body (the file itself) as `symbol`; 200 instead of 201 when an append
+    held nothing new."""
+    options = ImportOptions(
+        symbol=symbol,
+        mode=mode,
+        duplicates=duplicates,
+        session_start_minutes=session_start_minutes,
+        owner_id=owner_id,
+    )
+    outcome = await service.import_file(await request.body(), table_format, options)
+    if outcome.entry is None:
+        response.status_code = status.HTTP_200_OK
+    return outcome
+
+
+@router.delete(
+    "/{symbol}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses_for(Forbidden, NotFound, Conflict),
+)
+async def delete_symbol(
+    symbol: SymbolPath, service: MarketDataServiceDep, owner_id: Annotated[Id, Query()]
+) -> Response:
+    """Delete a symbol and its bars, if `owner_id` imported it."""
+    await service.delete(symbol, owner_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

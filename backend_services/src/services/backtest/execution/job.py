@@ -1,0 +1,233 @@
+"""What a worker process does with one execution.
+
+It claims the execution (queued -> running, with a fresh `run_id`), loads and resamples
+the bars, runs the engine, stores every trade in chunks (`trade_store`) and the outcome,
+with the first trades, in the execution record, all through a synchronous MongoDB
+client of its own. Every write it makes is fenced by its `run_id`,
+so a run that was given up on (its heartbeat went stale and the execution was queued
+again) can never overwrite the state of the run that replaced it.
+
+While it runs, a thread refreshes the record's `heartbeat_at`; the service re-runs
+executions whose heartbeat went stale. The same thread and every progress write notice
+a cancel (the record no longer running under this `run_id`), and the run stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
+from types import TracebackType
+from typing import TypeVar
+
+from pydantic import ValidationError
+from pymongo.database import Database
+from pymongo.errors import ConnectionFailure
+
+from backend_services.services.backtest.backtest_engine import (
+    BacktestEngine,
+    BacktestRun,
+    warm_up,
+)
+from backend_services.services.backtest.execution.bars_cache import BarsCache
+from backend_services.services.backtest.execution.records import EXECUTIONS_COLLECTION, RunRecord
+from backend_services.services.backtest.execution.series import load_series
+from backend_services.services.backtest.execution.trade_store import (
+    TRADES_COLLECTION,
+    write_trades,
+)
+from shared.contracts.backtests import ResolvedBacktest
+from shared.contracts.executions import RunBacktestRequest
+from shared.contracts.sweeps import Optimization
+from shared.market_data.bars import MarketDataError
+from shared.mongo import Document, sync_client
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+PROGRESS_WRITE_INTERVAL_S = 0.25
+OUTCOME_WRITE_DEADLINE_S = 120.0
+WORKER_NICENESS = 10
+
+
+class _WorkerContext:
+    database: Database[Document] | None = None
+    heartbeat_interval_s = 1.0
+    cache = BarsCache(0)
+
+
+class ExecutionCancelled(Exception):
+    """The record stopped being `running` under this run while the work was under way."""
+
+
+def init_worker(
+    mongo_url: str, mongo_db: str, heartbeat_interval_s: float, cache_bytes: int
+) -> None:
+    """Process-pool initializer: one MongoDB client and one bars cache per worker
+    process, and a lower CPU priority, so that when backtests keep every core busy the
+    services' event loops (and MongoDB) still get the CPU at once and the API stays
+    responsive. The engine's compiled loops are readied before the first backtest."""
+    os.nice(WORKER_NICENESS)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    _WorkerContext.database = sync_client(mongo_url)[mongo_db]
+    _WorkerContext.heartbeat_interval_s = heartbeat_interval_s
+    _WorkerContext.cache = BarsCache(cache_bytes)
+    warm_up()
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """A worker outliving its service (stopped, or killed with -9) would hold a run and
+    a MongoDB client forever: leave as soon as the parent is gone."""
+    while os.getppid() == parent_pid:
+        time.sleep(1.0)
+    os._exit(0)
+
+
+def run_execution(execution_id: str) -> None:
+    """Run one queued execution to a final state; returns quietly if it is not queued."""
+    database = _WorkerContext.database
+    if database is None:
+        raise RuntimeError("init_worker() must run in this process first")
+    claim = RunRecord.claim(database[EXECUTIONS_COLLECTION], execution_id)
+    if claim is None:
+        return
+    record = claim.record
+    with Heartbeat(record, _WorkerContext.heartbeat_interval_s) as heartbeat:
+        progress = ProgressRecorder(record, heartbeat.cancelled)
+        try:
+            request = RunBacktestRequest.model_validate(claim.request_fields)
+            run, optimization = _backtest(database, request, progress)
+            write_trades(
+                database[TRADES_COLLECTION],
+                execution_id,
+                record.run_id,
+                run.trades,
+                first_run=claim.attempt == 1,
+            )
+            finish: Callable[[], None] = partial(record.complete, run.result, optimization)
+        except ExecutionCancelled:
+            return
+        except ConnectionFailure:
+            # Transient: the record stays running; the service queues the run again.
+            raise
+        except (MarketDataError, ValidationError) as error:
+            finish = partial(record.fail, str(error))
+        except Exception as error:
+            logger.exception("execution %s failed", execution_id)
+            finish = partial(record.fail, f"internal error: {type(error).__name__}")
+    _retry_while_disconnected(finish)
+
+
+class Heartbeat:
+    """A thread refreshing the record's heartbeat every `interval_s`; sets `cancelled`
+    once the record is no longer running under this run."""
+
+    def __init__(self, record: RunRecord, interval_s: float):
+        self.cancelled = threading.Event()
+        self._record = record
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            try:
+                still_running = self._record.beat()
+            except ConnectionFailure as error:
+                logger.warning("heartbeat missed: %r", error)
+                continue
+            if not still_running:
+                self.cancelled.set()
+                return
+
+
+class ProgressRecorder:
+    """Writes a never-decreasing progress percentage to the record, at most every
+    PROGRESS_WRITE_INTERVAL_S, and raises ExecutionCancelled once the run was cancelled.
+    A write that fails for want of MongoDB is skipped: progress is not worth stopping for.
+    """
+
+    def __init__(self, record: RunRecord, cancelled: threading.Event) -> None:
+        self._record = record
+        self._cancelled = cancelled
+        self._last_write = 0.0
+
+    def report(self, percent: float) -> None:
+        if self._cancelled.is_set():
+            raise ExecutionCancelled(self._record.execution_id)
+        now = time.monotonic()
+        if now - self._last_write < PROGRESS_WRITE_INTERVAL_S:
+            return
+        self._last_write = now
+        try:
+            still_running = self._record.record_progress(round(min(percent, 99.0), 1))
+        except ConnectionFailure as error:
+            logger.warning("progress not recorded: %r", error)
+            return
+        if not still_running:
+            raise ExecutionCancelled(self._record.execution_id)
+
+
+def _backtest(
+    database: Database[Document], request: RunBacktestRequest, progress: ProgressRecorder
+) -> tuple[BacktestRun, Optimization | None]:
+    """The run, its result marked with the data version it read, and for a sweep the
+    ranking (the run is then the best combination's)."""
+    backtest = ResolvedBacktest.resolve(request.strategy, request.params)
+    progress.report(1)
+    series = load_series(
+        database,
+        _WorkerContext.cache,
+        backtest.symbol,
+        backtest.timeframe,
+        request.data_version,
+        on_bucket=lambda fraction: progress.report(2 + 48 * fraction),
+    )
+    bars = series.bars.between(
+        int(backtest.start_date.timestamp()), int(backtest.end_date.timestamp())
+    )
+
+    def on_progress(fraction: float) -> None:
+        progress.report(50 + 49 * fraction)
+
+    engine = BacktestEngine(on_progress)
+    optimization = None
+    if request.sweep is None:
+        run = engine.run(bars, backtest, request.strategy.id)
+    else:
+        run, optimization = engine.optimize(bars, backtest, request.sweep, request.strategy.id)
+    result = run.result.model_copy(update={"data_version": series.version})
+    return replace(run, result=result), optimization
+
+
+def _retry_while_disconnected(write: Callable[[], T]) -> T:
+    """A computed outcome is worth waiting for: retry the write through a MongoDB outage
+    of up to OUTCOME_WRITE_DEADLINE_S."""
+    deadline = time.monotonic() + OUTCOME_WRITE_DEADLINE_S
+    delay_s = 0.5
+    while True:
+        try:
+            return write()
+        except ConnectionFailure as error:
+            if time.monotonic() > deadline:
+                raise
+            logger.warning("storing the outcome failed, retrying: %r", error)
+            time.sleep(delay_s)
+            delay_s = min(delay_s * 2, 5.0)

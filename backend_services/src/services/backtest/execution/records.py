@@ -1,0 +1,276 @@
+"""The `executions` collection: every read and write of it, by the event loop
+(`ExecutionRecords`, asynchronous) and by a worker's run (`RunRecord`, synchronous).
+
+An execution document holds the BacktestExecution fields (with `_id` for `id`), the
+request it runs (`request`), the current run's `run_id` and `heartbeat_at` (written by
+the worker), and `delivered_at`, set once the backend has acknowledged its final state
+(or `delivery_refused`, the backend's answer when it refused it). Every state change is
+a conditional update on the current status, so two writers racing (a cancel and a
+completion) leave exactly one final state.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.collection import Collection
+from pymongo.errors import DuplicateKeyError
+
+from shared.contracts.common import utc_now
+from shared.contracts.executions import (
+    FINAL_STATUS_VALUES,
+    LIVE_STATUS_VALUES,
+    BacktestExecution,
+    ExecutionStatus,
+    RunBacktestRequest,
+)
+from shared.contracts.results import BacktestResult
+from shared.contracts.sweeps import Optimization
+from shared.errors import Conflict, NotFound
+from shared.mongo import Document
+
+__all__ = [
+    "EXECUTIONS_COLLECTION",
+    "Claim",
+    "ExecutionAlreadyFinished",
+    "ExecutionNotCompleted",
+    "ExecutionNotFound",
+    "ExecutionRecords",
+    "RunRecord",
+]
+
+EXECUTIONS_COLLECTION = "executions"
+MAX_ERROR_CHARS = 2_000
+_RUNNING = ExecutionStatus.RUNNING.value
+
+
+class ExecutionNotFound(NotFound):
+    def __init__(self, execution_id: str) -> None:
+        super().__init__("execution not found")
+        self.execution_id = execution_id
+
+
+class ExecutionAlreadyFinished(Conflict):
+    def __init__(self, execution: BacktestExecution) -> None:
+        super().__init__(f"execution {execution.id} is already {execution.status.value}")
+        self.execution = execution
+
+
+class ExecutionNotCompleted(Conflict):
+    """Its trades exist only once an execution has completed."""
+
+
+class ExecutionRecords:
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self._collection = collection
+
+    async def ensure_indexes(self) -> None:
+        await self._collection.create_index("backtest_id", unique=True)
+        await self._collection.create_index([("status", ASCENDING), ("delivered_at", ASCENDING)])
+        await self._collection.create_index([("status", ASCENDING), ("heartbeat_at", ASCENDING)])
+
+    async def create(self, request: RunBacktestRequest) -> tuple[BacktestExecution, bool]:
+        """The execution of `request.backtest_id`, created if new; True when created."""
+        document: Document = {
+            "_id": str(uuid.uuid4()),
+            "backtest_id": request.backtest_id,
+            "user_id": request.user_id,
+            "strategy_id": request.strategy.id,
+            "request": request.model_dump(mode="json"),
+            "status": ExecutionStatus.QUEUED.value,
+            "progress": 0.0,
+            "created_at": utc_now(),
+            "start_time": None,
+            "end_time": None,
+            "attempts": 0,
+            "result": None,
+            "optimization": None,
+            "error": None,
+            "delivered_at": None,
+            "delivery_refused": None,
+            "run_id": None,
+            "heartbeat_at": None,
+        }
+        try:
+            await self._collection.insert_one(document)
+        except DuplicateKeyError:
+            existing = await self._collection.find_one({"backtest_id": request.backtest_id})
+            if existing is None:  # removed between the two calls: nothing left to reuse
+                raise
+            return BacktestExecution.from_document(existing), False
+        return BacktestExecution.from_document(document), True
+
+    async def get(self, execution_id: str) -> BacktestExecution:
+        document = await self._collection.find_one({"_id": execution_id})
+        if document is None:
+            raise ExecutionNotFound(execution_id)
+        return BacktestExecution.from_document(document)
+
+    async def completed_run(self, execution_id: str) -> tuple[str, int]:
+        """The run_id and number of trades of a completed execution."""
+        document = await self._collection.find_one(
+            {"_id": execution_id}, {"status": 1, "run_id": 1, "result": 1}
+        )
+        if document is None:
+            raise ExecutionNotFound(execution_id)
+        if document["status"] != ExecutionStatus.COMPLETED.value:
+            raise ExecutionNotCompleted(f"execution {execution_id} is {document['status']}")
+        return document["run_id"], int(document["result"]["total_trades"])
+
+    async def priority_of(self, execution_id: str) -> int:
+        document = await self._collection.find_one({"_id": execution_id}, {"request": 1})
+        return int(document["request"]["priority"]) if document else 0
+
+    async def cancel(self, execution_id: str) -> BacktestExecution:
+        """Move a queued or running execution to cancelled; the worker notices and stops."""
+        return await self._finish_active(
+            execution_id, {"status": ExecutionStatus.CANCELLED.value, "error": "cancelled"}
+        )
+
+    async def fail(self, execution_id: str, reason: str) -> BacktestExecution:
+        return await self._finish_active(
+            execution_id, {"status": ExecutionStatus.FAILED.value, "error": reason}
+        )
+
+    async def requeue(self, execution_id: str, stale_before: datetime | None = None) -> bool:
+        """Put a running execution whose worker was lost back in the queue; with
+        `stale_before`, only if its heartbeat is still older than that."""
+        query: Document = {"_id": execution_id, "status": ExecutionStatus.RUNNING.value}
+        if stale_before is not None:
+            query["heartbeat_at"] = {"$lt": stale_before}
+        outcome = await self._collection.update_one(
+            query, {"$set": {"status": ExecutionStatus.QUEUED.value, "run_id": None}}
+        )
+        return outcome.modified_count == 1
+
+    async def stale_running(self, stale_before: datetime) -> list[tuple[str, int]]:
+        """(id, attempts) of running executions whose heartbeat is older than given."""
+        cursor = self._collection.find(
+            {"status": ExecutionStatus.RUNNING.value, "heartbeat_at": {"$lt": stale_before}},
+            {"attempts": 1},
+        )
+        return [(document["_id"], int(document["attempts"])) async for document in cursor]
+
+    async def queued(self) -> list[tuple[str, int]]:
+        """(id, priority) of every queued execution, oldest first."""
+        cursor = self._collection.find(
+            {"status": ExecutionStatus.QUEUED.value}, {"request": 1}
+        ).sort("created_at", ASCENDING)
+        return [(d["_id"], int(d["request"]["priority"])) async for d in cursor]
+
+    async def undelivered_ids(self, include_refused: bool) -> list[str]:
+        """Finished executions whose final state the backend has not acknowledged;
+        those it refused (4xx) only with `include_refused`."""
+        query: Document = {
+            "status": {"$in": FINAL_STATUS_VALUES},
+            "delivered_at": None,
+        }
+        if not include_refused:
+            query["delivery_refused"] = None
+        cursor = self._collection.find(query, {"_id": 1})
+        return [document["_id"] async for document in cursor]
+
+    async def mark_delivered(self, execution_id: str, at: datetime) -> None:
+        await self._collection.update_one(
+            {"_id": execution_id}, {"$set": {"delivered_at": at, "delivery_refused": None}}
+        )
+
+    async def mark_refused(self, execution_id: str, reason: str) -> None:
+        await self._collection.update_one(
+            {"_id": execution_id}, {"$set": {"delivery_refused": reason}}
+        )
+
+    async def _finish_active(self, execution_id: str, changes: Document) -> BacktestExecution:
+        document = await self._collection.find_one_and_update(
+            {"_id": execution_id, "status": {"$in": LIVE_STATUS_VALUES}},
+            {"$set": {**changes, "end_time": utc_now()}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if document is not None:
+            return BacktestExecution.from_document(document)
+        execution = await self.get(execution_id)
+        raise ExecutionAlreadyFinished(execution)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A run that claimed a queued execution: its record, the request as stored (the job
+    validates it, and fails the run when it is not valid) and the attempt it is."""
+
+    record: RunRecord
+    request_fields: Document
+    attempt: int
+
+
+class RunRecord:
+    """One run's view of its execution record, from a worker process (synchronous client).
+
+    Every write is fenced by the run's `run_id` and the `running` status, so a run that
+    was given up on (its heartbeat went stale and the execution was queued again) or
+    cancelled can never overwrite the state of the run that replaced it.
+    """
+
+    def __init__(self, executions: Collection[Document], execution_id: str, run_id: str) -> None:
+        self.execution_id = execution_id
+        self._executions = executions
+        self._this_run = {"_id": execution_id, "status": _RUNNING, "run_id": run_id}
+
+    @classmethod
+    def claim(cls, executions: Collection[Document], execution_id: str) -> Claim | None:
+        """Move a queued execution to running under a fresh run id; None if it is not
+        queued (cancelled, or claimed by another worker)."""
+        run_id = uuid.uuid4().hex
+        now = utc_now()
+        claimed = executions.find_one_and_update(
+            {"_id": execution_id, "status": ExecutionStatus.QUEUED.value},
+            {
+                "$set": {
+                    "status": _RUNNING,
+                    "run_id": run_id,
+                    "start_time": now,
+                    "heartbeat_at": now,
+                },
+                "$inc": {"attempts": 1},
+            },
+            {"request": 1, "attempts": 1},
+            return_document=ReturnDocument.AFTER,
+        )
+        if claimed is None:
+            return None
+        record = cls(executions, execution_id, run_id)
+        return Claim(record, claimed["request"], int(claimed["attempts"]))
+
+    @property
+    def run_id(self) -> str:
+        run_id: str = self._this_run["run_id"]
+        return run_id
+
+    def beat(self) -> bool:
+        """Refresh `heartbeat_at`; False once the record no longer runs under this run."""
+        outcome = self._executions.update_one(self._this_run, {"$set": {"heartbeat_at": utc_now()}})
+        return outcome.matched_count == 1
+
+    def record_progress(self, percent: float) -> bool:
+        """Raise the progress (never lower it); False once the run was cancelled."""
+        outcome = self._executions.update_one(self._this_run, {"$max": {"progress": percent}})
+        return outcome.matched_count == 1
+
+    def complete(self, result: BacktestResult, optimization: Optimization | None) -> None:
+        outcome: Document = {
+            "status": ExecutionStatus.COMPLETED.value,
+            "progress": 100.0,
+            "result": result.model_dump(mode="json"),
+        }
+        if optimization is not None:
+            outcome["optimization"] = optimization.model_dump(mode="json")
+        self._finish(outcome)
+
+    def fail(self, reason: str) -> None:
+        self._finish({"status": ExecutionStatus.FAILED.value, "error": reason[:MAX_ERROR_CHARS]})
+
+    def _finish(self, outcome: Document) -> None:
+        self._executions.update_one(self._this_run, {"$set": {**outcome, "end_time": utc_now()}})

@@ -1,0 +1,39 @@
+"""MarketDataService: imports and deletions of symbols, the only writes to the catalog
+and the bars besides the bundled samples' loading."""
+
+from __future__ import annotations
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from backend_services.market_data.import_runner import ImportRunner
+from backend_services.market_data.symbols import delete_symbol
+from shared.contracts.market_data import ImportOptions, ImportOutcome, TableFormat
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.market_data.catalog import find_symbol
+from shared.mongo import Document
+
+__all__ = ["MarketDataService"]
+
+
+class MarketDataService:
+    def __init__(self, runner: ImportRunner, database: AsyncDatabase[Document]) -> None:
+        self._runner = runner
+        self._database = database
+
+    async def import_file(
+        self, content: bytes, table_format: TableFormat, options: ImportOptions
+    ) -> ImportOutcome:
+        """Parse, check and store a file as `options.symbol` (see ImportRunner)."""
+        if not content:
+            raise InvalidInput("the body holds no file")
+        return await self._runner.run(content, table_format, options)
+
+    async def delete(self, symbol: str, owner_id: str) -> None:
+        """Delete a symbol and its bars; only the user who imported it may."""
+        entry = await find_symbol(self._database, symbol)
+        if entry is None:
+            raise NotFound(f"no market data for {symbol}")
+        if entry.owner_id != owner_id:
+            raise Forbidden(f"{symbol} was imported by someone else")
+        if not await delete_symbol(self._database, entry):
+            raise Conflict(f"{symbol} changed meanwhile; try again")

@@ -1,0 +1,193 @@
+"""`botclub run`: the whole stack on this machine, with a demo backtest through the API.
+
+MongoDB is MONGO_URL when it answers, otherwise the embedded nx-27017 server storing in
+`<data dir>/mongo/` (a file per database), kept across restarts. The sample series are loaded on
+first start, a `demo` user gets a fresh token, and a demo backtest is submitted through
+the real API, its progress and statistics printed. Then it serves until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from backend.users import USERS_COLLECTION, issue_token
+from backend_services.market_data.importer import load_missing_samples
+from backend_services.market_data.store import ensure_indexes
+from botclub.local_stack import (
+    ChildProcess,
+    StackError,
+    free_port,
+    mongo_reachable,
+    port_in_use,
+    start_embedded_mongo,
+    start_service,
+)
+from shared.mongo import sync_client
+
+DEMO_STRATEGY = {
+    "name": "GOOG 10/30 SMA crossover",
+    "description": "Buys when the 10-day average crosses above the 30-day one.",
+    "symbol": "GOOG",
+    "timeframe": "1d",
+    "parameters": {"fast": 10, "slow": 30},
+    "costs": {"commission_pct": 0.001},
+}
+DEMO_PARAMS = {
+    "start_date": "2004-08-19T00:00:00Z",
+    "end_date": "2013-03-01T00:00:00Z",
+    "initial_capital": 10_000,
+}
+DEMO_TIMEOUT_S = 120.0
+_HEADLINE = [
+    ("total_return", "Total return", "pct"),
+    ("buy_and_hold_return", "Buy & hold return", "pct"),
+    ("cagr", "CAGR", "pct"),
+    ("sharpe_ratio", "Sharpe ratio", "num"),
+    ("sortino_ratio", "Sortino ratio", "num"),
+    ("max_drawdown", "Max drawdown", "pct"),
+    ("volatility", "Volatility (ann.)", "pct"),
+    ("exposure", "Exposure", "pct"),
+    ("total_trades", "Trades", "int"),
+    ("win_rate", "Win rate", "pct"),
+    ("profit_factor", "Profit factor", "num"),
+    ("final_equity", "Final equity", "num"),
+]
+
+
+def run(data_dir: Path, backend_port: int, services_port: int) -> int:
+    data_dir = data_dir.resolve()
+    mongo_db = os.environ.get("MONGO_DB", "bot_club_db")
+    secret = os.environ.get("SERVICE_SECRET") or secrets.token_urlsafe(32)
+    log_dir = data_dir / "logs"
+    for port in (backend_port, services_port):
+        if port_in_use(port):
+            raise StackError(f"port {port} is already in use; stop what uses it or pick another")
+    children: list[ChildProcess] = []
+    for stop_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop_signal, _stop_requested)
+    try:
+        mongo_url = os.environ.get("MONGO_URL", "")
+        if mongo_url and mongo_reachable(mongo_url):
+            print(f"MongoDB: {mongo_url}")
+        else:
+            port = free_port()
+            children.append(start_embedded_mongo(data_dir / "mongo", port, log_dir))
+            mongo_url = f"mongodb://127.0.0.1:{port}"
+            print(f"MongoDB: embedded nx-27017 at {mongo_url} (data in {data_dir / 'mongo'})")
+        token = _prepare_database(mongo_url, mongo_db)
+        common = {"MONGO_URL": mongo_url, "MONGO_DB": mongo_db, "SERVICE_SECRET": secret}
+        children.append(
+            start_service(
+                "backend_services",
+                services_port,
+                common
+                | {
+                    "SERVICE_PORT": str(services_port),
+                    "API_SERVICE_URL": f"http://127.0.0.1:{backend_port}",
+                },
+                log_dir,
+            )
+        )
+        children.append(
+            start_service(
+                "backend",
+                backend_port,
+                common | {"BACKEND_SERVICES_URL": f"http://127.0.0.1:{services_port}"},
+                log_dir,
+            )
+        )
+        api = f"http://127.0.0.1:{backend_port}"
+        print(
+            f"backend_services: http://127.0.0.1:{services_port}   backend: {api}   logs: {log_dir}"
+        )
+        print(f"demo user token: {token}")
+        run_demo(api, token)
+        print(f"\nServing. API docs at {api}/docs. Press Ctrl-C to stop.")
+        while all(child.running() for child in children):
+            time.sleep(0.5)
+        stopped = next(child for child in children if not child.running())
+        raise StackError(f"{stopped.name} stopped unexpectedly:\n{stopped.log_tail()}")
+    except KeyboardInterrupt:
+        print("\nStopping...")
+        return 0
+    finally:
+        for child in reversed(children):
+            child.stop()
+
+
+def _stop_requested(signum: int, frame: object) -> None:
+    """Ctrl-C, SIGTERM and SIGHUP stop the stack; SIGINT is set explicitly because a
+    shell starts background jobs with it ignored."""
+    raise KeyboardInterrupt
+
+
+def _prepare_database(mongo_url: str, mongo_db: str) -> str:
+    """Load the sample series if missing; return a fresh token for the `demo` user."""
+    client = sync_client(mongo_url)
+    try:
+        database = client[mongo_db]
+        ensure_indexes(database)
+        for entry in load_missing_samples(database):
+            print(f"loaded sample {entry.symbol}: {entry.rows} {entry.timeframe} bars")
+        _, token = issue_token(database[USERS_COLLECTION], "demo")
+        return token
+    finally:
+        client.close()
+
+
+def run_demo(api: str, token: str) -> None:
+    """Create the demo strategy, backtest it through the API and print what happens."""
+    with httpx.Client(
+        base_url=api, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    ) as http:
+        strategy = _ok(http.post("/api/strategy", json=DEMO_STRATEGY))
+        backtest = _ok(http.post(f"/api/strategy/{strategy['id']}/backtest", json=DEMO_PARAMS))
+        print(f"\nDemo backtest {backtest['id']}: {strategy['name']}")
+        deadline = time.monotonic() + DEMO_TIMEOUT_S
+        shown = None
+        while backtest["status"] not in ("completed", "failed", "cancelled"):
+            if time.monotonic() > deadline:
+                raise StackError(
+                    f"demo backtest still {backtest['status']} after {DEMO_TIMEOUT_S:.0f} s"
+                )
+            if (backtest["status"], backtest["progress"]) != shown:
+                shown = (backtest["status"], backtest["progress"])
+                print(f"  {backtest['status']:<9} {backtest['progress']:5.1f} %")
+            time.sleep(0.2)
+            backtest = _ok(http.get(f"/api/backtest/{backtest['id']}"))
+    print(f"  {backtest['status']:<9} {backtest['progress']:5.1f} %")
+    if backtest["status"] != "completed":
+        raise StackError(f"demo backtest {backtest['status']}: {backtest['error']}")
+    print_statistics(backtest["result"])
+
+
+def print_statistics(result: dict[str, Any]) -> None:
+    period = f"{result['start'][:10]} to {result['end'][:10]}"
+    print(f"\n{result['symbol']} {result['timeframe']}, {period}, {result['bars']} bars")
+    for key, label, kind in _HEADLINE:
+        value = result[key]
+        if value is None:
+            shown = "n/a"
+        elif kind == "pct":
+            shown = f"{value * 100:,.2f} %"
+        elif kind == "int":
+            shown = f"{value:,d}"
+        else:
+            shown = f"{value:,.2f}"
+        print(f"  {label:<20}{shown:>16}")
+
+
+def _ok(response: httpx.Response) -> Any:
+    if response.is_error:
+        request = response.request
+        raise StackError(
+            f"{request.method} {request.url.path}: {response.status_code} {response.text}"
+        )
+    return response.json()

@@ -1,0 +1,125 @@
+"""What a member asks of a backtest, and the backtest with every override applied."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any, Self
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from shared.contracts.common import (
+    EARLIEST_DATE,
+    LATEST_DATE,
+    MAX_CAPITAL,
+    InconsistentRequest,
+    Symbol,
+    WireModel,
+    as_utc,
+)
+from shared.contracts.strategies import (
+    Costs,
+    Orders,
+    Parameters,
+    Rules,
+    StrategySnapshot,
+    check_rules,
+)
+from shared.timeframes import Timeframe
+
+__all__ = ["ENGINE_VERSION", "BacktestParams", "ResolvedBacktest"]
+
+# Raised whenever a change to the engine changes results, so none computed before is reused.
+ENGINE_VERSION = 3
+
+
+class BacktestParams(WireModel):
+    """What a member asks of one backtest; unset fields fall back to the strategy's."""
+
+    start_date: datetime
+    end_date: datetime
+    initial_capital: float = Field(default=10_000.0, gt=0, le=MAX_CAPITAL)
+    timeframe: Timeframe | None = None
+    symbol: Symbol | None = None
+    parameters: Parameters = Field(
+        default_factory=dict, description="Values replacing the strategy's, by name."
+    )
+    costs: Costs | None = None
+
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _null_is_not_overridden(cls, parameters: Any) -> Any:
+        """Backtests stored by the first release list every parameter, null if kept."""
+        if isinstance(parameters, dict):
+            return {name: value for name, value in parameters.items() if value is not None}
+        return parameters
+
+    @field_validator("start_date", "end_date")
+    @classmethod
+    def _to_utc(cls, moment: datetime) -> datetime:
+        try:
+            moment = as_utc(moment)
+        except OverflowError:
+            raise ValueError("date out of range") from None
+        if not EARLIEST_DATE <= moment <= LATEST_DATE:
+            raise ValueError(f"dates must lie between {EARLIEST_DATE:%Y} and {LATEST_DATE:%Y}")
+        return moment
+
+    @model_validator(mode="after")
+    def _range_is_forward(self) -> Self:
+        if self.end_date <= self.start_date:
+            raise ValueError("end_date must be after start_date")
+        return self
+
+
+class ResolvedBacktest(WireModel):
+    """A backtest with every override applied: what the engine actually runs."""
+
+    symbol: Symbol
+    timeframe: Timeframe
+    start_date: datetime
+    end_date: datetime
+    initial_capital: float
+    parameters: Parameters
+    rules: Rules
+    orders: Orders
+    costs: Costs
+
+    @model_validator(mode="after")
+    def _rules_parse(self) -> Self:
+        check_rules(self.rules, self.parameters)
+        return self
+
+    def input_key(self, data_version: int, sweep: BaseModel | None = None) -> str:
+        """Identifies the work: equal keys give equal results, so a finished result can be
+        reused. Changes whenever the engine's results would (ENGINE_VERSION)."""
+        work = {
+            "engine": ENGINE_VERSION,
+            "data_version": data_version,
+            **self.model_dump(mode="json"),
+        }
+        if sweep is not None:
+            work["sweep"] = sweep.model_dump(mode="json")
+        canonical = json.dumps(work, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    @classmethod
+    def resolve(cls, strategy: StrategySnapshot, params: BacktestParams) -> ResolvedBacktest:
+        """Apply the params' overrides to the strategy; raises ValueError if inconsistent."""
+        unknown = sorted(set(params.parameters) - set(strategy.parameters))
+        if unknown:
+            raise InconsistentRequest(
+                "parameters", f"the strategy has no parameter named {', '.join(unknown)}"
+            )
+        return cls(
+            symbol=params.symbol or strategy.symbol,
+            timeframe=params.timeframe or strategy.timeframe,
+            start_date=params.start_date,
+            end_date=params.end_date,
+            initial_capital=params.initial_capital,
+            parameters=strategy.parameters | params.parameters,
+            rules=strategy.rules,
+            orders=strategy.orders,
+            costs=params.costs or strategy.costs,
+        )

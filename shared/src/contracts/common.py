@@ -1,0 +1,75 @@
+"""What every wire model shares: identifiers, text, bounds, UTC times, the base model.
+
+Fractions are plain floats (0.05 means 5 %), times are timezone-aware UTC datetimes,
+money is in the quote currency of the symbol.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+__all__ = [
+    "EARLIEST_DATE",
+    "LATEST_DATE",
+    "MAX_CAPITAL",
+    "MAX_SYMBOL_CHARS",
+    "SYMBOL_PATTERN",
+    "Count",
+    "Id",
+    "InconsistentRequest",
+    "Symbol",
+    "Text",
+    "WireModel",
+    "as_utc",
+    "utc_now",
+]
+
+
+class InconsistentRequest(ValueError):
+    """Fields that are each valid but do not fit together (an override naming a parameter
+    the strategy lacks, a sweep the rules cannot run); `field` names where to look."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _storable(text: str) -> str:
+    """BSON stores UTF-8: a lone surrogate (valid in JSON escapes) cannot be stored."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+    return text
+
+
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+SYMBOL_PATTERN = r"^[A-Za-z0-9._\-]+$"
+MAX_SYMBOL_CHARS = 32
+Symbol = Annotated[str, Field(min_length=1, max_length=MAX_SYMBOL_CHARS, pattern=SYMBOL_PATTERN)]
+Text = Annotated[str, Field(max_length=2_000), AfterValidator(_storable)]
+
+Count = Annotated[int, Field(ge=0, le=10**12)]
+MAX_CAPITAL = 1e12
+EARLIEST_DATE = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_DATE = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Read a naive datetime as UTC and convert an aware one to UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+class WireModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+def utc_now() -> datetime:
+    """The current UTC time at millisecond precision, the precision BSON stores."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)

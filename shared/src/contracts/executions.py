@@ -1,0 +1,131 @@
+"""Executions on the compute service: the run request, its record and its final report."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Self
+
+from pydantic import Field, model_validator
+
+from shared.contracts.backtests import BacktestParams, ResolvedBacktest
+from shared.contracts.common import Count, Id, Text, WireModel
+from shared.contracts.results import BacktestResult
+from shared.contracts.strategies import StrategySnapshot
+from shared.contracts.sweeps import Optimization, Sweep, check_sweep
+
+__all__ = [
+    "FINAL_STATUS_VALUES",
+    "LIVE_STATUS_VALUES",
+    "BacktestExecution",
+    "ExecutionReport",
+    "ExecutionStatus",
+    "RunBacktestAccepted",
+    "RunBacktestRequest",
+]
+
+
+class ExecutionStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self.value in FINAL_STATUS_VALUES
+
+
+# The one set of status groups, as the values MongoDB queries take; the backend's
+# BacktestStatus (the same values plus `pending`) reads them too.
+LIVE_STATUS_VALUES = (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value)
+FINAL_STATUS_VALUES = (
+    ExecutionStatus.COMPLETED.value,
+    ExecutionStatus.FAILED.value,
+    ExecutionStatus.CANCELLED.value,
+)
+
+
+class RunBacktestRequest(WireModel):
+    backtest_id: Id
+    user_id: Id
+    strategy: StrategySnapshot
+    params: BacktestParams
+    priority: int = Field(default=5, ge=0, le=9)
+    data_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="The symbol's market-data version when the backtest was submitted. "
+        "A worker holding it in its cache reads nothing; otherwise the run takes the "
+        "version current when it starts. The result names the version used.",
+    )
+    sweep: Sweep | None = Field(
+        default=None, description="Run every combination of this grid, not one backtest."
+    )
+
+    @model_validator(mode="after")
+    def _sweep_fits_strategy(self) -> Self:
+        if self.sweep is not None:
+            check_sweep(self.sweep, ResolvedBacktest.resolve(self.strategy, self.params))
+        return self
+
+
+class RunBacktestAccepted(WireModel):
+    execution_id: Id
+    status: ExecutionStatus
+
+
+class BacktestExecution(WireModel):
+    """One run on the compute service: the single truth of its state."""
+
+    id: Id
+    backtest_id: Id
+    user_id: Id
+    strategy_id: Id
+    status: ExecutionStatus
+    progress: float = Field(ge=0, le=100)
+    created_at: datetime
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    attempts: Count = 0
+    result: BacktestResult | None = None
+    optimization: Optimization | None = None
+    error: Text | None = None
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> BacktestExecution:
+        fields = {name: document.get(name) for name in cls.model_fields if name != "id"}
+        return cls.model_validate({**fields, "id": document["_id"]})
+
+
+class ExecutionReport(WireModel):
+    """Body of `POST /api/backtest/save_result`: an execution's final state."""
+
+    execution_id: Id
+    backtest_id: Id
+    status: ExecutionStatus
+    end_time: datetime | None = None
+    result: BacktestResult | None = None
+    optimization: Optimization | None = None
+    error: Text | None = None
+
+    @model_validator(mode="after")
+    def _is_final(self) -> Self:
+        if not self.status.is_final:
+            raise ValueError("only a final status can be reported")
+        if self.status is ExecutionStatus.COMPLETED and self.result is None:
+            raise ValueError("a completed execution must carry its result")
+        return self
+
+    @classmethod
+    def of(cls, execution: BacktestExecution) -> ExecutionReport:
+        return cls(
+            execution_id=execution.id,
+            backtest_id=execution.backtest_id,
+            status=execution.status,
+            end_time=execution.end_time,
+            result=execution.result,
+            optimization=execution.optimization,
+            error=execution.error,
+        )

@@ -1,0 +1,98 @@
+"""Market data on the wire: what an import is asked to do and what it reports, and the
+catalog entry of a stored symbol."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from shared.contracts.common import Symbol
+from shared.market_data.catalog import SESSION_START_LIMIT_MINUTES, SymbolEntry
+from shared.timeframes import Timeframe
+
+__all__ = [
+    "DuplicatePolicy",
+    "Gap",
+    "ImportMode",
+    "ImportOptions",
+    "ImportOutcome",
+    "ImportReport",
+    "RowProblem",
+    "SymbolEntry",
+    "TableFormat",
+]
+
+MAX_ROWS_LISTED = 20
+MAX_GAPS_LISTED = 20
+
+
+class TableFormat(StrEnum):
+    CSV = "csv"
+    PARQUET = "parquet"
+
+    @classmethod
+    def of_name(cls, name: str) -> TableFormat:
+        """By the file name's extension: .parquet or .pq, else CSV."""
+        return cls.PARQUET if name.lower().endswith((".parquet", ".pq")) else cls.CSV
+
+
+class DuplicatePolicy(StrEnum):
+    REFUSE = "refuse"
+    DROP = "drop"
+
+
+class RowProblem(BaseModel):
+    problem: str
+    count: int = Field(description="Rows with this problem.")
+    rows: list[int] = Field(description=f"The first {MAX_ROWS_LISTED} of them, numbered from 1.")
+
+
+class Gap(BaseModel):
+    after: datetime = Field(description="The last bar before the gap.")
+    before: datetime = Field(description="The first bar after it.")
+    missing_bars: int
+
+
+class ImportReport(BaseModel):
+    """What an import found and did. `problems` is empty when it was stored."""
+
+    rows_read: int
+    rows_stored: int = 0
+    rows_out_of_order: int = Field(0, description="Rows earlier than the row above them.")
+    duplicates_dropped: int = 0
+    already_stored: int = Field(0, description="Appended rows not newer than the stored ones.")
+    timeframe: Timeframe | None = None
+    first: datetime | None = None
+    last: datetime | None = None
+    gap_count: int = 0
+    gaps: list[Gap] = Field(default_factory=list, description="The longest gaps.")
+    problems: list[RowProblem] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+class ImportMode(StrEnum):
+    REPLACE = "replace"
+    APPEND = "append"
+
+
+class ImportOptions(BaseModel):
+    symbol: Symbol
+    mode: ImportMode = ImportMode.REPLACE
+    duplicates: DuplicatePolicy = DuplicatePolicy.REFUSE
+    session_start_minutes: int | None = Field(
+        default=None,
+        ge=-SESSION_START_LIMIT_MINUTES,
+        le=SESSION_START_LIMIT_MINUTES,
+        description="When a trading day starts, in minutes after 00:00 UTC; kept from the "
+        "stored symbol (or 0) when not given.",
+    )
+    owner_id: str | None = Field(
+        default=None, description="The importing user; None for an administrator's import."
+    )
+
+
+class ImportOutcome(BaseModel):
+    entry: SymbolEntry | None = Field(description="The catalog entry; None if nothing was new.")
+    report: ImportReport

@@ -1,0 +1,123 @@
+"""A finished backtest: its statistics, trades and curves."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
+
+from shared.contracts.common import Count, Id, Symbol, WireModel
+from shared.timeframes import Timeframe
+
+__all__ = ["BacktestResult", "BacktestStatistics", "EquityCurve", "Trade", "TradePage"]
+
+
+class Trade(WireModel):
+    side: Literal["long", "short"]
+    entry_time: datetime
+    exit_time: datetime
+    entry_price: float
+    exit_price: float
+    size: float = Field(description="Units held.")
+    pnl: float = Field(description="Profit in money, after costs.")
+    return_fraction: float = Field(description="pnl divided by the money put in at entry.")
+    exit_reason: Literal["signal", "stop_loss", "take_profit", "trailing_stop", "end_of_data"]
+    bars_held: Count
+
+
+class TradePage(WireModel):
+    """Trades offset .. offset + len(trades) - 1 of a completed backtest's `total`."""
+
+    total: Count
+    offset: Count
+    trades: list[Trade]
+
+
+class EquityCurve(WireModel):
+    """Curves at chosen bars' closes, as columns of equal length: compact on the wire and
+    in MongoDB, and quick to validate. `equity` is the account value, `drawdown` its fall
+    from the running peak (0 or negative), `buy_and_hold` what the initial capital put in
+    the asset at the first close would be worth."""
+
+    time: list[datetime]
+    equity: list[float]
+    # Empty in results stored before these curves were part of one.
+    drawdown: list[float] = Field(default_factory=list)
+    buy_and_hold: list[float] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _columns_match(self) -> Self:
+        lengths = {len(self.time), len(self.equity)}
+        lengths |= {len(column) for column in (self.drawdown, self.buy_and_hold) if column}
+        if len(lengths) > 1:
+            raise ValueError("time, equity, drawdown and buy_and_hold must have the same length")
+        return self
+
+
+class BacktestStatistics(WireModel):
+    """The numbers of one backtest, defined in services/backtest/metrics.py. Fractions,
+    not percents. Ratios that are undefined for a run (a Sharpe ratio without variance,
+    a profit factor without a losing trade) are null rather than infinite. Statistics
+    added since the first release (those with a default) are null in results stored
+    before them.
+    """
+
+    duration_days: float | None = Field(
+        default=None, description="From the first bar's open time to the last's."
+    )
+    final_equity: float
+    equity_peak: float | None = None
+    total_return: float
+    buy_and_hold_return: float
+    cagr: float
+    volatility: float = Field(description="Annualised standard deviation of bar returns.")
+    sharpe_ratio: float | None
+    sortino_ratio: float | None
+    calmar_ratio: float | None = None
+    max_drawdown: float = Field(le=0, description="Deepest fall from a peak, negative.")
+    average_drawdown: float | None = Field(
+        default=None, le=0, description="Average depth of the drawdowns."
+    )
+    max_drawdown_duration_bars: Count
+    average_drawdown_duration_bars: float | None = None
+    exposure: float = Field(description="Fraction of bars with a position open.")
+    total_trades: Count
+    win_rate: float | None
+    profit_factor: float | None
+    best_trade: float | None
+    worst_trade: float | None
+    average_trade: float | None
+    max_trade_duration_bars: Count | None = None
+    average_trade_duration_bars: float | None = None
+    expectancy: float | None = Field(description="Average pnl per trade, in money.")
+    sqn: float | None = Field(default=None, description="System quality number.")
+    trading_days_per_year: Literal[252, 365] | None = Field(
+        default=None,
+        description="365 when a fifth of the bars or more fall on weekends (a market "
+        "that never closes), else 252.",
+    )
+    periods_per_year: float = Field(description="Bars per year used to annualise.")
+
+
+class BacktestResult(BacktestStatistics):
+    """A finished backtest: what ran, its statistics, its trades and equity curve."""
+
+    strategy_id: Id
+    symbol: Symbol
+    timeframe: Timeframe
+    start: datetime
+    end: datetime
+    bars: Count
+    initial_capital: float
+    trades: list[Trade] = Field(
+        description="The first 1,000 trades; total_trades says how many there are, and "
+        "all of them are read in pages from the backtest's trades endpoint."
+    )
+    equity_curve: EquityCurve
+    data_version: int | None = Field(default=None, description="Market-data version used.")
+    cached: bool = Field(
+        default=False,
+        description="True when this is the stored result of an identical earlier backtest "
+        "(same strategy, parameters and market-data version), not computed again.",
+    )

@@ -1,0 +1,144 @@
+"""A strategy as it travels: rules, parameters, orders and costs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, model_validator
+
+from shared.contracts.common import MAX_CAPITAL, Id, Symbol, Text, WireModel
+from shared.rules.checks import check_period_values
+from shared.rules.parser import MAX_RULE_CHARS, RESERVED_NAMES, RuleError, parse_rule
+from shared.timeframes import Timeframe
+
+__all__ = [
+    "DEFAULT_PARAMETERS",
+    "Costs",
+    "Orders",
+    "ParameterName",
+    "ParameterValue",
+    "Parameters",
+    "RuleText",
+    "Rules",
+    "Sizing",
+    "StrategySnapshot",
+    "check_rules",
+]
+
+ParameterName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=32,
+        pattern=r"^[a-z_][a-z0-9_]*$",
+        description="Lower case letters, digits and _, not starting with a digit.",
+    ),
+]
+ParameterValue = Annotated[float, Field(ge=-1e9, le=1e9)]
+Parameters = Annotated[dict[ParameterName, ParameterValue], Field(max_length=20)]
+RuleText = Annotated[str, Field(min_length=1, max_length=MAX_RULE_CHARS)]
+
+
+def check_rules(rules: Rules, parameters: dict[str, float]) -> None:
+    """ValueError naming the first rule that does not parse with these parameters, or the
+    parameter whose value cannot serve where a rule uses it as a period."""
+    named = rules.named()
+    if "long_entry" not in named and "short_entry" not in named:
+        raise ValueError("a strategy needs a long_entry or a short_entry rule")
+    clashes = sorted(set(parameters) & RESERVED_NAMES)
+    if clashes:
+        raise ValueError(f"parameter names clash with the rule language: {', '.join(clashes)}")
+    for name, text in named.items():
+        try:
+            check_period_values(parse_rule(text, parameters), parameters)
+        except (RuleError, ValueError) as error:
+            raise ValueError(f"rules.{name}: {error}") from None
+
+
+class Costs(WireModel):
+    """Trading costs charged on every fill."""
+
+    commission_pct: float = Field(
+        default=0.001, ge=0, le=0.1, description="Fraction of the traded value, per fill."
+    )
+    fee_per_fill: float = Field(
+        default=0.0, ge=0, le=1e6, description="A fixed amount of money, per fill."
+    )
+    slippage_pct: float = Field(
+        default=0.0, ge=0, le=0.1, description="Fill prices move this fraction against you."
+    )
+
+
+class Sizing(WireModel):
+    """How much each entry buys (or sells short)."""
+
+    kind: Literal["fraction_of_equity", "fixed_cash", "fixed_units"] = "fraction_of_equity"
+    value: float = Field(
+        default=1.0,
+        gt=0,
+        le=MAX_CAPITAL,
+        description="The fraction (at most 1), the cash, or the units.",
+    )
+
+    @model_validator(mode="after")
+    def _fraction_at_most_one(self) -> Self:
+        if self.kind == "fraction_of_equity" and self.value > 1:
+            raise ValueError("a fraction of equity is at most 1")
+        return self
+
+
+class Orders(WireModel):
+    """How signals become orders: fills, size, and the exits that are not rules."""
+
+    fill: Literal["next_open", "close"] = Field(
+        default="next_open",
+        description="A signal on a bar's close fills at the next open, or at that close.",
+    )
+    sizing: Sizing = Field(default_factory=Sizing)
+    stop_loss_pct: float | None = Field(
+        default=None, gt=0, lt=1, description="Exit this fraction below (short: above) entry."
+    )
+    take_profit_pct: float | None = Field(
+        default=None, gt=0, le=100, description="Exit this fraction above (short: below) entry."
+    )
+    trailing_stop_pct: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="Exit this fraction below the highest high since entry (short: above "
+        "the lowest low).",
+    )
+
+
+DEFAULT_PARAMETERS = {"fast": 10.0, "slow": 30.0}
+
+
+class Rules(WireModel):
+    """When to enter and leave, in the rule language; a missing rule never fires."""
+
+    long_entry: RuleText | None = "crossover(sma(close, fast), sma(close, slow))"
+    long_exit: RuleText | None = "crossunder(sma(close, fast), sma(close, slow))"
+    short_entry: RuleText | None = None
+    short_exit: RuleText | None = None
+
+    def named(self) -> dict[str, str]:
+        """The rules that are set, by name."""
+        return {name: text for name, text in self.model_dump().items() if text is not None}
+
+
+class StrategySnapshot(WireModel):
+    """The strategy exactly as it was when a backtest was submitted."""
+
+    id: Id
+    name: Text
+    symbol: Symbol
+    timeframe: Timeframe
+    parameters: Parameters = Field(default_factory=lambda: dict(DEFAULT_PARAMETERS))
+    rules: Rules = Field(default_factory=Rules)
+    orders: Orders = Field(default_factory=Orders)
+    costs: Costs
+
+    @model_validator(mode="after")
+    def _rules_parse(self) -> Self:
+        check_rules(self.rules, self.parameters)
+        return self

@@ -1,0 +1,171 @@
+"""Parameter sweeps: the grid a member asks for and the ranking it gives."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping
+from typing import Annotated, Literal, Self
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from shared.contracts.backtests import ResolvedBacktest
+from shared.contracts.common import Count, InconsistentRequest, WireModel
+from shared.contracts.strategies import (
+    ParameterName,
+    Parameters,
+    ParameterValue,
+    RuleText,
+    check_rules,
+)
+from shared.rules.checks import constraint_mask, is_period, parameters_used_as_periods
+from shared.rules.parser import RuleError, parse_constraint, parse_rule
+
+__all__ = [
+    "MAX_COMBINATIONS",
+    "MAX_SWEPT_PARAMETERS",
+    "Heatmap",
+    "Objective",
+    "Optimization",
+    "Sweep",
+    "SweepRow",
+    "check_sweep",
+]
+
+
+def check_sweep(sweep: Sweep, backtest: ResolvedBacktest) -> int:
+    """The number of combinations a sweep runs over the backtest; InconsistentRequest if
+    it names an unknown parameter, has a value the rules cannot use or keeps none."""
+    count = len(sweep.combinations(backtest.parameters))
+    periods = set().union(
+        *(
+            parameters_used_as_periods(parse_rule(text, backtest.parameters))
+            for text in backtest.rules.named().values()
+        )
+    )
+    for name in sorted(periods & sweep.grid.keys()):
+        wrong = next((value for value in sweep.grid[name] if not is_period(value)), None)
+        if wrong is not None:  # the rules' own check says which rule and why
+            try:
+                check_rules(backtest.rules, backtest.parameters | {name: wrong})
+            except ValueError as error:
+                raise InconsistentRequest("sweep", f"sweep.grid.{name}: {error}") from None
+    if count == 0:
+        raise InconsistentRequest(
+            "sweep", "sweep.constraint: no combination of the grid satisfies it"
+        )
+    return count
+
+
+MAX_COMBINATIONS = 10_000
+MAX_SWEPT_PARAMETERS = 5
+Objective = Literal[
+    "total_return",
+    "cagr",
+    "sharpe_ratio",
+    "sortino_ratio",
+    "calmar_ratio",
+    "max_drawdown",
+    "profit_factor",
+    "win_rate",
+    "expectancy",
+    "sqn",
+    "final_equity",
+]
+
+
+class Sweep(WireModel):
+    """A grid of parameter values tried in one execution and ranked by `objective`, the
+    higher the better (max_drawdown is negative: the shallowest ranks first)."""
+
+    grid: Annotated[
+        dict[
+            ParameterName,
+            Annotated[list[ParameterValue], Field(min_length=1, max_length=MAX_COMBINATIONS)],
+        ],
+        Field(min_length=1, max_length=MAX_SWEPT_PARAMETERS),
+    ] = Field(description="The values to try, by parameter; every combination is run.")
+    constraint: RuleText | None = Field(
+        default=None,
+        description="A condition on parameter values, such as 'fast < slow': combinations "
+        "for which it is false are left out.",
+    )
+    objective: Objective = "sharpe_ratio"
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        self.grid = {name: sorted(set(values)) for name, values in self.grid.items()}
+        if self.grid_size > MAX_COMBINATIONS:
+            raise ValueError(
+                f"the grid has {self.grid_size} combinations, at most {MAX_COMBINATIONS}"
+            )
+        return self
+
+    @property
+    def grid_size(self) -> int:
+        """Combinations in the grid, before the constraint."""
+        return math.prod(len(values) for values in self.grid.values())
+
+    def combinations(self, parameters: Mapping[str, float]) -> list[dict[str, float]]:
+        """Every combination the constraint keeps, in grid order, as complete parameter
+        sets: `parameters` with the swept ones replaced. Raises InconsistentRequest if the grid
+        or the constraint names a parameter not in `parameters` (`check_sweep` also
+        checks the values against the rules)."""
+        unknown = sorted(set(self.grid) - set(parameters))
+        if unknown:
+            raise InconsistentRequest(
+                "sweep", f"sweep.grid: the strategy has no parameter named {', '.join(unknown)}"
+            )
+        names = list(self.grid)
+        rows = list(itertools.product(*self.grid.values()))
+        if self.constraint is not None:
+            try:
+                constraint = parse_constraint(self.constraint, parameters)
+            except RuleError as error:
+                raise InconsistentRequest("sweep", f"sweep.constraint: {error}") from None
+            values = np.array(rows, dtype=np.float64).reshape(len(rows), len(names))
+            columns = dict(parameters) | {name: values[:, i] for i, name in enumerate(names)}
+            kept = constraint_mask(constraint, columns, len(rows))
+            rows = [row for row, keep in zip(rows, kept.tolist(), strict=True) if keep]
+        return [dict(parameters) | dict(zip(names, row, strict=True)) for row in rows]
+
+
+class SweepRow(WireModel):
+    """One combination of a sweep: the swept parameters' values and its main statistics."""
+
+    parameters: dict[ParameterName, float]
+    objective: float | None = Field(description="The value of the sweep's objective.")
+    total_return: float
+    cagr: float
+    sharpe_ratio: float | None
+    sortino_ratio: float | None
+    max_drawdown: float
+    total_trades: Count
+    win_rate: float | None
+    profit_factor: float | None
+
+
+class Heatmap(WireModel):
+    """The objective over the first swept parameter (`x`) and the second (`y`, null when
+    one is swept): `values[i][j]` belongs to y_values[i] and x_values[j], the best over
+    any further swept parameters, null where no combination ran (the constraint left it
+    out) or the objective is undefined."""
+
+    x: ParameterName
+    x_values: list[float]
+    y: ParameterName | None
+    y_values: list[float]
+    values: list[list[float | None]]
+
+
+class Optimization(WireModel):
+    """The outcome of a sweep. The execution's `result` is the full backtest of
+    `best_parameters`, trades and curves included."""
+
+    objective: Objective
+    combinations: Count = Field(description="Combinations run.")
+    excluded: Count = Field(description="Combinations the constraint left out.")
+    best_parameters: Parameters
+    ranked: list[SweepRow] = Field(description="Best first; undefined objectives last.")
+    heatmap: Heatmap

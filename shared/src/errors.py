@@ -1,0 +1,98 @@
+"""Domain errors: what went wrong, in words a caller can act on, and nothing about HTTP.
+
+Stores, services and dependencies raise these; one handler per app
+(`shared.web.errors.install_error_handler`) turns each into its status code and the one
+error body, `{"detail": ...}`. `detail` is a message, or for refused input the list
+shape FastAPI's own validation errors have, so a client parses one kind of 422.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "BadGateway",
+    "Conflict",
+    "DomainError",
+    "Forbidden",
+    "InvalidInput",
+    "NotFound",
+    "PayloadTooLarge",
+    "Unauthorized",
+    "Unavailable",
+]
+
+
+class DomainError(Exception):
+    """Base of every error an app answers on purpose. `detail` is what the client sees."""
+
+    status_code: ClassVar[int] = 500
+    summary: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: Any) -> None:
+        super().__init__(detail if isinstance(detail, str) else repr(detail))
+        self.detail = detail
+
+
+class Unauthorized(DomainError):
+    """No credentials, or credentials that do not hold; `challenge` names the scheme
+    expected (sent as WWW-Authenticate)."""
+
+    status_code = 401
+    summary = "Missing or invalid credentials"
+
+    def __init__(self, detail: Any, challenge: str | None = None) -> None:
+        super().__init__(detail)
+        self.challenge = challenge
+
+
+class Forbidden(DomainError):
+    status_code = 403
+    summary = "Not allowed for this user"
+
+
+class NotFound(DomainError):
+    """Unknown, or another user's: the two are not told apart."""
+
+    status_code = 404
+    summary = "Not found"
+
+
+class Conflict(DomainError):
+    """The thing is not in a state that allows this (finished, changed meanwhile)."""
+
+    status_code = 409
+    summary = "Conflicts with the current state"
+
+
+class PayloadTooLarge(DomainError):
+    status_code = 413
+    summary = "Request body too large"
+
+
+class InvalidInput(DomainError):
+    """Input refused; `detail` names the field, in FastAPI's validation-error shape
+    unless the caller gives a richer body (an import report, say)."""
+
+    status_code = 422
+    summary = "Refused input"
+
+    @classmethod
+    def at(cls, field: str, message: str, kind: str = "value_error") -> InvalidInput:
+        """Refused input at `body.<field>` (`field` may be dotted: `sweep.grid`)."""
+        location = ["body", *field.split(".")] if field else ["body"]
+        return cls([{"loc": location, "msg": message, "type": kind}])
+
+
+class BadGateway(DomainError):
+    """The other service answered something this one cannot use."""
+
+    status_code = 502
+    summary = "The compute service refused the call"
+
+
+class Unavailable(DomainError):
+    """A dependency is down or overloaded: worth trying again shortly."""
+
+    status_code = 503
+    summary = "Temporarily unavailable"

@@ -1,0 +1,109 @@
+"""Static checks on parsed rules and sweep constraints, and the operators both the
+engine and the constraint check apply: numpy only, nothing computed over bars."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from shared.rules.functions import FUNCTIONS, MAX_PERIOD, ArgKind
+from shared.rules.parser import Binary, Call, Node, Number, Parameter, Shift, Unary
+
+__all__ = [
+    "BoolArray",
+    "Value",
+    "binary",
+    "check_period_values",
+    "constraint_mask",
+    "is_period",
+    "parameters_used_as_periods",
+    "unary",
+]
+
+Value = float | np.ndarray[Any, Any]
+BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
+_COMPARE = {
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
+    "==": np.equal,
+    "!=": np.not_equal,
+}
+_ARITHMETIC = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}
+
+
+def constraint_mask(node: Node, columns: Mapping[str, Value], count: int) -> BoolArray:
+    """Where a constraint (`parser.parse_constraint`) holds, for `count` combinations of
+    parameter values at once: `columns` holds each parameter's value in every one (an
+    array of `count` values, or one value shared by all)."""
+    return np.broadcast_to(np.asarray(_scalar(node, columns), dtype=bool), (count,))
+
+
+def _scalar(node: Node, parameters: Mapping[str, Value]) -> Value:
+    match node:
+        case Number(value=value):
+            return value
+        case Parameter(name=name):
+            return parameters[name]
+        case Unary(op=op, operand=operand):
+            return unary(op, _scalar(operand, parameters))
+        case Binary(op=op, left=left, right=right):
+            return binary(op, _scalar(left, parameters), _scalar(right, parameters))
+    raise TypeError(f"not a constraint node: {node!r}")
+
+
+def unary(op: str, operand: Value) -> Value:
+    result: Value = np.negative(operand) if op == "-" else np.logical_not(operand)
+    return result
+
+
+def binary(op: str, left: Value, right: Value) -> Value:
+    """One operator over numbers, series or conditions; a comparison with a missing
+    value (NaN) is false, a division by zero infinite."""
+    if op == "and":
+        return np.logical_and(left, right)
+    if op == "or":
+        return np.logical_or(left, right)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (_COMPARE.get(op) or _ARITHMETIC[op])(left, right)
+
+
+def parameters_used_as_periods(node: Node) -> set[str]:
+    """Names of the parameters a rule passes where a whole number of bars is needed."""
+    return {name for name, kind in _parameter_uses(node) if kind is ArgKind.PERIOD}
+
+
+def check_period_values(node: Node, parameters: Mapping[str, float]) -> None:
+    """ValueError naming the first parameter whose value cannot be a period."""
+    for name in sorted(parameters_used_as_periods(node)):
+        value = parameters[name]
+        if not is_period(value):
+            raise ValueError(
+                f"parameter '{name}' is a period: it must be a whole number from 1 to "
+                f"{MAX_PERIOD}, not {value:g}"
+            )
+
+
+def is_period(value: float) -> bool:
+    """Whether a value can serve as a number of bars."""
+    return float(value).is_integer() and 1 <= value <= MAX_PERIOD
+
+
+def _parameter_uses(node: Node) -> Iterator[tuple[str, ArgKind | None]]:
+    match node:
+        case Call(function=function, args=args):
+            for kind, arg in zip(FUNCTIONS[function].args, args, strict=False):
+                if isinstance(arg, Parameter):
+                    yield arg.name, kind
+                else:
+                    yield from _parameter_uses(arg)
+        case Parameter(name=name):
+            yield name, None
+        case Shift(operand=operand) | Unary(operand=operand):
+            yield from _parameter_uses(operand)
+        case Binary(left=left, right=right):
+            yield from _parameter_uses(left)
+            yield from _parameter_uses(right)

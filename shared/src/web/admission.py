@@ -1,0 +1,51 @@
+"""Admission control: a bound on how many requests an event loop works on at once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["ConcurrencyGate"]
+
+
+class ConcurrencyGate:
+    """Lets at most `limit` HTTP requests run at once; the others wait their turn in
+    arrival order, costing nothing while they wait. Paths in `exempt` (health) never
+    wait. A slot is given back as soon as the response is sent: background tasks that
+    run after it (a dispatch retrying with backoff) never hold one.
+
+    One event loop interleaves every request it has started. With a hundred in progress,
+    each waits behind the steps of all the others, and so does a health check arriving
+    among them; the load benchmark measured a hundred concurrent submissions at half the
+    throughput of sixteen, with `/api/health` p99 at ten times its idle value.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, exempt: Collection[str]) -> None:
+        self._app = app
+        self._slots = asyncio.Semaphore(limit)
+        self._exempt = frozenset(exempt)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self._exempt:
+            await self._app(scope, receive, send)
+            return
+        await self._slots.acquire()
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._slots.release()
+
+        async def send_then_release(message: Message) -> None:
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                release()
+
+        try:
+            await self._app(scope, receive, send_then_release)
+        finally:
+            release()
