@@ -31,7 +31,7 @@ from shared.timeframes import Timeframe
 __all__ = ["ENGINE_VERSION", "BacktestParams", "ResolvedBacktest"]
 
 # Raised whenever a change to the engine changes results, so none computed before is reused.
-ENGINE_VERSION = 3
+ENGINE_VERSION = 4
 
 
 class BacktestParams(WireModel):

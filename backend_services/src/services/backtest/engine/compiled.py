@@ -21,3 +21,18 @@ Function = TypeVar("Function", bound=Callable[..., Any])
 def compiled(function: Function) -> Function:
     """`function` compiled to machine code; it releases the GIL while it runs."""
     return cast(Function, numba.njit(cache=True, nogil=True)(function))
+
+
+def inlined(function: Function) -> Function:
+    """A small compiled helper that is written into each compiled caller, so that its
+    arithmetic is optimised with the caller's loop (and costs no call)."""
+    return cast(Function, numba.njit(cache=True, nogil=True, inline="always")(function))
+
+
+@inlined
+def compensated_add(total: float, low: float, value: float) -> tuple[float, float]:
+    """total + value, the rounding error of the addition kept in `low` (Knuth's
+    two-sum): a long sum of total + low is as precise as a short one."""
+    rounded = total + value
+    value_part = rounded - total
+    return rounded, low + ((total - (rounded - value_part)) + (value - value_part))

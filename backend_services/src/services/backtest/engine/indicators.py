@@ -4,69 +4,51 @@ Values that need more history than exists are NaN, so a signal can never be comp
 from bars before the first one. Exponential averages start from the first value with
 smoothing 2 / (period + 1) (Wilder's 1 / period for rsi and atr) and are NaN for their
 first period - 1 bars. Standard deviations are population ones (divided by the period).
+Windows are computed exactly (`windows`): a window's value depends on its values alone,
+never on where in the series it lies.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from backend_services.services.backtest.engine.compiled import compiled
+from backend_services.services.backtest.engine.windows import (
+    smoothed,
+    weighted_mean,
+    window_deviation,
+    window_max,
+    window_mean,
+    window_min,
+)
 from shared.market_data.bars import FloatArray
 
 BoolArray = npt.NDArray[np.bool_]
 
 
 def sma(values: FloatArray, period: int) -> FloatArray:
-    """Simple moving average over the last `period` values, NaN for the first period-1."""
+    """Simple moving average over the last `period` values, NaN for the first period-1;
+    correctly rounded (`windows.window_mean`)."""
     if period < 1:
         raise ValueError("period must be at least 1")
-    return _rolling_mean(values, period)
-
-
-@compiled
-def _rolling_mean(values: FloatArray, period: int) -> FloatArray:
-    """Differences of the running sum, computed in place: one array, two passes."""
-    count = values.shape[0]
-    result = np.empty(count)
-    total = 0.0
-    for i in range(count):
-        total += values[i]
-        result[i] = total
-    # Backwards, block by block of `period` bars: each block reads only running sums
-    # below it, not yet overwritten, and as two disjoint views it compiles to vector code.
-    end = count
-    while end > period:
-        start = max(period, end - period)
-        block, earlier = result[start:end], result[start - period : end - period]
-        for i in range(block.shape[0]):
-            block[i] = (block[i] - earlier[i]) / period
-        end = start
-    if count >= period:
-        result[period - 1] /= period
-    result[: min(count, period - 1)] = np.nan
-    return result
+    return window_mean(values, period)
 
 
 def ema(values: FloatArray, period: int) -> FloatArray:
-    return _warm(_ewm(values, 2.0 / (period + 1)), period)
+    return _warm(smoothed(values, 2.0 / (period + 1)), period)
 
 
 def wma(values: FloatArray, period: int) -> FloatArray:
     """Weighted moving average, the latest value weighing `period`, the oldest 1."""
-    result = np.full(values.shape, np.nan)
-    if values.shape[0] >= period:
-        weights = np.arange(period, 0, -1, dtype=np.float64)
-        result[period - 1 :] = np.convolve(values, weights, mode="valid") / weights.sum()
-    return result
+    return weighted_mean(values, period)
 
 
 def rsi(values: FloatArray, period: int) -> FloatArray:
     """Wilder's relative strength index, 0..100."""
-    change = np.diff(values, prepend=np.nan)
-    gains = _ewm(np.where(change > 0, change, 0.0), 1.0 / period, skip_first=True)
-    losses = _ewm(np.where(change < 0, -change, 0.0), 1.0 / period, skip_first=True)
+    change = np.diff(values, prepend=np.nan)  # NaN first: smoothing starts at bar 1
+    gains = smoothed(np.where(change < 0, 0.0, change), 1.0 / period)
+    losses = smoothed(np.where(change > 0, 0.0, -change), 1.0 / period)
     with np.errstate(divide="ignore", invalid="ignore"):
         index = 100.0 - 100.0 / (1.0 + gains / losses)
     index = np.where(losses == 0, 100.0, index)
@@ -74,12 +56,12 @@ def rsi(values: FloatArray, period: int) -> FloatArray:
 
 
 def macd(values: FloatArray, fast: int, slow: int) -> FloatArray:
-    return _warm(_ewm(values, 2.0 / (fast + 1)) - _ewm(values, 2.0 / (slow + 1)), slow)
+    return _warm(smoothed(values, 2.0 / (fast + 1)) - smoothed(values, 2.0 / (slow + 1)), slow)
 
 
 def macd_signal(values: FloatArray, fast: int, slow: int, signal: int) -> FloatArray:
-    line = _ewm(values, 2.0 / (fast + 1)) - _ewm(values, 2.0 / (slow + 1))
-    return _warm(_ewm(line, 2.0 / (signal + 1)), slow + signal - 1)
+    line = smoothed(values, 2.0 / (fast + 1)) - smoothed(values, 2.0 / (slow + 1))
+    return _warm(smoothed(line, 2.0 / (signal + 1)), slow + signal - 1)
 
 
 def macd_hist(values: FloatArray, fast: int, slow: int, signal: int) -> FloatArray:
@@ -87,8 +69,8 @@ def macd_hist(values: FloatArray, fast: int, slow: int, signal: int) -> FloatArr
 
 
 def stdev(values: FloatArray, period: int) -> FloatArray:
-    rolling = pd.Series(values).rolling(period).std(ddof=0)
-    return np.asarray(rolling, dtype=np.float64)
+    """Population standard deviation over the last `period` values."""
+    return window_deviation(values, period)
 
 
 def bollinger(values: FloatArray, period: int, deviations: float) -> FloatArray:
@@ -100,15 +82,15 @@ def atr(high: FloatArray, low: FloatArray, close: FloatArray, period: int) -> Fl
     """Wilder's average true range."""
     previous = np.concatenate([[np.nan], close[:-1]])
     true_range = np.fmax(high - low, np.fmax(np.abs(high - previous), np.abs(low - previous)))
-    return _warm(_ewm(true_range, 1.0 / period), period)
+    return _warm(smoothed(true_range, 1.0 / period), period)
 
 
 def highest(values: FloatArray, period: int) -> FloatArray:
-    return np.asarray(pd.Series(values).rolling(period).max(), dtype=np.float64)
+    return window_max(values, period)
 
 
 def lowest(values: FloatArray, period: int) -> FloatArray:
-    return np.asarray(pd.Series(values).rolling(period).min(), dtype=np.float64)
+    return window_min(values, period)
 
 
 def roc(values: FloatArray, period: int) -> FloatArray:
@@ -141,12 +123,6 @@ def crossover(fast: FloatArray, slow: FloatArray) -> BoolArray:
 def crossunder(fast: FloatArray, slow: FloatArray) -> BoolArray:
     """True on bars where `fast` closes below `slow` after closing at or above it."""
     return crossover(slow, fast)
-
-
-def _ewm(values: FloatArray, alpha: float, skip_first: bool = False) -> FloatArray:
-    series = pd.Series(values[1:] if skip_first else values)
-    smoothed = np.asarray(series.ewm(alpha=alpha, adjust=False).mean(), dtype=np.float64)
-    return np.concatenate([[np.nan], smoothed]) if skip_first else smoothed
 
 
 def _warm(values: FloatArray, bars_needed: int) -> FloatArray:

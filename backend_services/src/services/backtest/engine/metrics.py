@@ -33,7 +33,7 @@ from typing import Literal
 
 import numpy as np
 
-from backend_services.services.backtest.engine.compiled import compiled
+from backend_services.services.backtest.engine.compiled import compensated_add, compiled
 from backend_services.services.backtest.engine.simulation import Simulation
 from shared.contracts.results import BacktestStatistics
 from shared.market_data.bars import Bars, FloatArray, IntArray
@@ -188,21 +188,29 @@ class _ReturnMoments:
 @compiled
 def _return_moments(equity: FloatArray) -> tuple[float, float, float]:
     """One pass, summing the returns shifted by the first one (so the sum of squares
-    loses no precision to a large mean) without storing them."""
-    count, first, shifted, shifted_squares, downside = 0, 0.0, 0.0, 0.0, 0.0
+    loses no precision to a large mean) without storing them. Each sum carries the
+    rounding error of every addition (`compensated_add`), so a million bars sum as
+    precisely as ten."""
+    count, first = 0, 0.0
+    shifted = shifted_low = squares = squares_low = downside = downside_low = 0.0
     for i in range(1, equity.shape[0]):
         if equity[i - 1] > 0:
             change = (equity[i] - equity[i - 1]) / equity[i - 1]
             if count == 0:
                 first = change
-            shifted += change - first
-            shifted_squares += (change - first) ** 2
-            downside += min(change, 0.0) ** 2
+            shifted, shifted_low = compensated_add(shifted, shifted_low, change - first)
+            squares, squares_low = compensated_add(squares, squares_low, (change - first) ** 2)
+            downside, downside_low = compensated_add(downside, downside_low, min(change, 0.0) ** 2)
             count += 1
     if count == 0:
         return 0.0, 0.0, np.nan
+    shifted, squares, downside = (
+        shifted + shifted_low,
+        squares + squares_low,
+        downside + downside_low,
+    )
     mean = first + shifted / count
-    variance = (shifted_squares - shifted**2 / count) / (count - 1) if count > 1 else 0.0
+    variance = (squares - shifted**2 / count) / (count - 1) if count > 1 else 0.0
     return mean, np.sqrt(max(variance, 0.0)), np.sqrt(downside / count)
 
 

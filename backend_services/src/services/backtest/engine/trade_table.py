@@ -5,6 +5,7 @@ writes every one as a document straight from the columns, so no trade is built t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,22 +35,28 @@ class TradeTable:
     def documents(self, start: int, stop: int) -> list[dict[str, Any]]:
         """Trades start..stop-1 as `Trade.model_dump()` gives them. The columns are
         checked as the model would check them, once for all the rows."""
+        return self._rows(start, stop, utc_datetimes)
+
+    def models(self, stop: int = MAX_INLINE_TRADES) -> list[Trade]:
+        """The first `stop` trades, validated as one list: pydantic's core checks a list
+        of plain dicts several times faster than it builds the models one by one, and
+        turns epoch seconds into UTC datetimes five times faster than Python does."""
+        return _TRADE_LIST.validate_python(self._rows(0, stop, lambda epochs: epochs))
+
+    def _rows(
+        self, start: int, stop: int, times: Callable[[list[int]], list[Any]]
+    ) -> list[dict[str, Any]]:
         log, rows = self.log, slice(start, stop)
         prices = (log.entry_price, log.exit_price, log.size, log.pnl, log.return_fraction)
         if not all(np.isfinite(column[rows]).all() for column in prices):
             raise ValueError("a trade's price, size or pnl is not a finite number")
         columns = zip(
             ["long" if long else "short" for long in log.long[rows].tolist()],
-            utc_datetimes(self.time[log.entry_bar[rows]].tolist()),
-            utc_datetimes(self.time[log.exit_bar[rows]].tolist()),
+            times(self.time[log.entry_bar[rows]].tolist()),
+            times(self.time[log.exit_bar[rows]].tolist()),
             *(column[rows].tolist() for column in prices),
             log.exit_reason[rows],
             log.bars_held[rows].tolist(),
             strict=True,
         )
         return [dict(zip(_FIELDS, row, strict=True)) for row in columns]
-
-    def models(self, stop: int = MAX_INLINE_TRADES) -> list[Trade]:
-        """The first `stop` trades, validated as one list: pydantic's core checks a list
-        of plain dicts several times faster than it builds the models one by one."""
-        return _TRADE_LIST.validate_python(self.documents(0, stop))
