@@ -155,3 +155,21 @@ def test_a_backtest_stored_by_the_first_release_still_reads() -> None:
     assert params.parameters == {"slow": 20}
     assert result.sqn is None
     assert result.equity_curve.drawdown == []
+
+
+def test_whole_number_parameters_keep_their_type() -> None:
+    strategy = StrategySnapshot(
+        id="s",
+        name="n",
+        symbol="GOOG",
+        timeframe="1d",
+        parameters={"fast": 14, "slow": 30, "level": 0.5},
+        costs=Costs(),
+    )
+
+    assert strategy.model_dump(mode="json")["parameters"] == {"fast": 14, "slow": 30, "level": 0.5}
+    assert '"fast":14,' in strategy.model_dump_json()
+    assert (
+        type(StrategySnapshot.model_validate_json(strategy.model_dump_json()).parameters["fast"])
+        is int
+    )

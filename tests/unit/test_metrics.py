@@ -172,3 +172,48 @@ def test_profit_factor_is_none_without_a_losing_trade() -> None:
     )
 
     assert compute_statistics(_bars([1, 2]), winners, 100.0).profit_factor is None
+
+
+def test_kelly_alpha_and_beta_of_a_known_run() -> None:
+    equity = [100.0, 104.0, 101.0, 109.0, 108.0]
+    closes = [10.0, 10.5, 10.0, 11.0, 11.5]
+    trades = [_trade(40), _trade(-10), _trade(20), _trade(-30)]
+    simulation = Simulation(
+        equity=np.array(equity), in_position=np.ones(5, bool), trades=TradeLog.of(trades)
+    )
+
+    stats = compute_statistics(_bars(closes), simulation, 100.0)
+
+    own = np.diff(equity) / equity[:-1]
+    asset = np.diff(closes) / closes[:-1]
+    beta = np.cov(own, asset)[0, 1] / np.var(asset, ddof=1)
+    assert stats.beta == pytest.approx(beta, rel=1e-12)
+    assert stats.alpha == pytest.approx(0.08 - beta * 0.15, rel=1e-12)
+    win_rate, average_win, average_loss = 0.5, 30.0, 20.0
+    assert stats.kelly_criterion == pytest.approx(
+        win_rate - (1 - win_rate) / (average_win / average_loss)
+    )
+
+
+def test_kelly_and_beta_without_meaning_are_none() -> None:
+    flat_asset = Simulation(
+        equity=np.array([100.0, 110.0, 105.0]),
+        in_position=np.ones(3, bool),
+        trades=TradeLog.of([_trade(5)]),
+    )
+
+    stats = compute_statistics(_bars([10, 10, 10]), flat_asset, 100.0)
+
+    assert stats.beta is None
+    assert stats.alpha is None
+    assert stats.kelly_criterion is None  # no losing trade
+
+
+def test_drawdown_duration_counts_the_bars_below_the_peak() -> None:
+    equity = np.array([100.0, 90.0, 95.0, 100.0, 80.0, 120.0, 119.0])
+
+    drawdowns = Drawdowns.of(equity)
+
+    # 90 and 95 below the peak of 100 (the bar back at 100 is not counted), then 80,
+    # then 119 below 120 until the end.
+    assert drawdowns.lengths.tolist() == [2, 1, 1]

@@ -195,3 +195,20 @@ def test_a_sweep_the_strategy_cannot_run_is_refused(sweep: Sweep, message: str) 
 def test_a_sweep_counts_its_combinations() -> None:
     sweep = Sweep(grid={"fast": [5, 10, 20], "slow": [10, 30]}, constraint="fast < slow")
     assert check_sweep(sweep, _backtest()) == 4
+
+
+def test_whole_number_parameters_stay_whole_numbers_in_the_ranking() -> None:
+    sweep = Sweep(grid={"fast": [5, 10], "stop": [0.1, 0.25]})
+
+    _, optimization = optimize(_walk(), _backtest(), sweep, "s")
+
+    dumped = optimization.model_dump(mode="json")
+    assert {type(value) for row in dumped["ranked"] for value in row["parameters"].values()} == {
+        int,
+        float,
+    }
+    assert [type(row["parameters"]["fast"]) for row in dumped["ranked"]] == [int] * 4
+    assert dumped["heatmap"]["x_values"] == [5, 10]
+    assert [type(value) for value in dumped["heatmap"]["x_values"]] == [int, int]
+    assert type(dumped["best_parameters"]["fast"]) is int
+    assert type(dumped["best_parameters"]["slow"]) is int  # not swept, kept as given

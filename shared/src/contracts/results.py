@@ -10,7 +10,20 @@ from pydantic import Field, model_validator
 from shared.contracts.common import Count, Id, Symbol, WireModel
 from shared.timeframes import Timeframe
 
-__all__ = ["BacktestResult", "BacktestStatistics", "EquityCurve", "Trade", "TradePage"]
+__all__ = [
+    "BacktestResult",
+    "BacktestStatistics",
+    "EquityCurve",
+    "ExitReason",
+    "Trade",
+    "TradePage",
+]
+
+
+# Why a position closed; `liquidation`: its loss took the account's equity to zero.
+ExitReason = Literal[
+    "signal", "stop_loss", "take_profit", "trailing_stop", "end_of_data", "liquidation"
+]
 
 
 class Trade(WireModel):
@@ -22,7 +35,7 @@ class Trade(WireModel):
     size: float = Field(description="Units held.")
     pnl: float = Field(description="Profit in money, after costs.")
     return_fraction: float = Field(description="pnl divided by the money put in at entry.")
-    exit_reason: Literal["signal", "stop_loss", "take_profit", "trailing_stop", "end_of_data"]
+    exit_reason: ExitReason
     bars_held: Count
 
 
@@ -92,6 +105,19 @@ class BacktestStatistics(WireModel):
     average_trade_duration_bars: float | None = None
     expectancy: float | None = Field(description="Average pnl per trade, in money.")
     sqn: float | None = Field(default=None, description="System quality number.")
+    kelly_criterion: float | None = Field(
+        default=None,
+        description="win_rate - (1 - win_rate) / (average win / average loss), in money.",
+    )
+    alpha: float | None = Field(
+        default=None,
+        description="total_return - beta * buy_and_hold_return: the return the asset's "
+        "moves do not explain.",
+    )
+    beta: float | None = Field(
+        default=None,
+        description="How the per-bar returns move with the asset's: cov / var of the asset.",
+    )
     trading_days_per_year: Literal[252, 365] | None = Field(
         default=None,
         description="365 when a fifth of the bars or more fall on weekends (a market "

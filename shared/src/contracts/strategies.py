@@ -34,7 +34,8 @@ ParameterName = Annotated[
         description="Lower case letters, digits and _, not starting with a digit.",
     ),
 ]
-ParameterValue = Annotated[float, Field(ge=-1e9, le=1e9)]
+# A whole number stays one (`"fast": 14` comes back as 14, not 14.0).
+ParameterValue = Annotated[int | float, Field(ge=-1e9, le=1e9)]
 Parameters = Annotated[dict[ParameterName, ParameterValue], Field(max_length=20)]
 RuleText = Annotated[str, Field(min_length=1, max_length=MAX_RULE_CHARS)]
 
@@ -110,7 +111,7 @@ class Orders(WireModel):
     )
 
 
-DEFAULT_PARAMETERS = {"fast": 10.0, "slow": 30.0}
+DEFAULT_PARAMETERS: dict[str, int | float] = {"fast": 10, "slow": 30}
 
 
 class Rules(WireModel):

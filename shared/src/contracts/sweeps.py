@@ -134,7 +134,7 @@ class Sweep(WireModel):
 class SweepRow(WireModel):
     """One combination of a sweep: the swept parameters' values and its main statistics."""
 
-    parameters: dict[ParameterName, float]
+    parameters: dict[ParameterName, ParameterValue]
     objective: float | None = Field(description="The value of the sweep's objective.")
     total_return: float
     cagr: float
@@ -153,9 +153,9 @@ class Heatmap(WireModel):
     out) or the objective is undefined."""
 
     x: ParameterName
-    x_values: list[float]
+    x_values: list[ParameterValue]
     y: ParameterName | None
-    y_values: list[float]
+    y_values: list[ParameterValue]
     values: list[list[float | None]]
 
 

@@ -14,15 +14,22 @@ curve, taken while the equity before them is positive; risk-free rate 0):
 - sortino_ratio: mean(returns) / sqrt(mean(min(returns, 0)^2)) * sqrt(periods_per_year);
 - calmar_ratio: cagr / -max_drawdown;
 - drawdown at a bar: equity / running peak - 1; max_drawdown is its minimum; a
-  drawdown period runs from a peak to the next bar back at or above it (or the end);
+  drawdown period is a run of consecutive bars below the running peak (the peak and the
+  bar back at or above it are not in it; a run still open at the end is one); its
+  duration is the number of those bars: max_drawdown_duration_bars is the longest;
   average_drawdown and average_drawdown_duration_bars average the deepest point and the
-  length in bars of those periods; max_drawdown_duration_bars is the longest;
+  duration of the periods;
 - exposure: the fraction of bars a position was held over;
 - win_rate: the fraction of trades with pnl > 0; best/worst/average_trade over trade
   returns; max/average_trade_duration_bars over bars held; profit_factor: gross profit
   over gross loss; expectancy: average pnl per trade in money;
 - sqn: sqrt(trades) * mean(trade returns) / std(trade returns, ddof=1), Van Tharp's
-  system quality number.
+  system quality number;
+- kelly_criterion: win_rate - (1 - win_rate) / (average winning pnl / average losing
+  pnl, as a positive number), the fraction of equity the Kelly formula would stake;
+- beta: cov(returns, asset returns) / var(asset returns), with the asset's simple
+  per-bar returns (its close) over the same bars as the returns; alpha: total_return -
+  beta * buy_and_hold_return, Jensen's alpha over the whole run (risk-free rate 0).
 Ratios undefined for a run (no variance, no loss, fewer than two trades) are None.
 """
 
@@ -68,7 +75,7 @@ def compute_statistics(
     duration_days = float(bars.time[-1] - bars.time[0]) / DAY_S
     calendar = calendar or Calendar.of(bars.time)
     trading_days, periods = calendar.trading_days_per_year, calendar.periods_per_year
-    returns = _ReturnMoments.of(equity)
+    returns = _ReturnMoments.of(equity, bars.close)
     trade_returns = simulation.trades.return_fraction
     trade_pnls = simulation.trades.pnl
     held = simulation.trades.bars_held
@@ -77,12 +84,17 @@ def compute_statistics(
     drawdowns = simulation.drawdowns
     depths, lengths = drawdowns.depths, drawdowns.lengths
     max_drawdown = float(depths.min()) if depths.size else 0.0
+    total_return = final_equity / initial_capital - 1
+    buy_and_hold_return = float(bars.close[-1] / bars.close[0] - 1)
+    beta = float(returns.beta) if np.isfinite(returns.beta) else None
     return BacktestStatistics(
         duration_days=duration_days,
         final_equity=final_equity,
         equity_peak=float(np.max(equity)),
-        total_return=final_equity / initial_capital - 1,
-        buy_and_hold_return=float(bars.close[-1] / bars.close[0] - 1),
+        total_return=total_return,
+        buy_and_hold_return=buy_and_hold_return,
+        beta=beta,
+        alpha=total_return - beta * buy_and_hold_return if beta is not None else None,
         cagr=cagr,
         volatility=returns.deviation * np.sqrt(periods),
         sharpe_ratio=_ratio(returns.mean, returns.deviation, periods),
@@ -103,6 +115,7 @@ def compute_statistics(
         average_trade_duration_bars=_mean_or_none(held),
         expectancy=_mean_or_none(trade_pnls),
         sqn=_sqn(trade_returns),
+        kelly_criterion=_kelly(trade_pnls),
         trading_days_per_year=trading_days,
         periods_per_year=periods,
     )
@@ -174,44 +187,60 @@ def _steps_of(time: IntArray, step: int) -> int:
 class _ReturnMoments:
     """Of the simple per-bar returns of an equity curve, taken while the equity before
     them is positive: their mean (0 without any), sample standard deviation (0 with
-    fewer than two) and downside deviation, sqrt(mean(min(r, 0)^2)) (NaN without any)."""
+    fewer than two) and downside deviation, sqrt(mean(min(r, 0)^2)) (NaN without any);
+    and `beta`, their covariance with the asset's returns over the same bars divided by
+    the variance of those (NaN when the asset's returns do not vary)."""
 
     mean: float
     deviation: float
     downside: float
+    beta: float
 
     @classmethod
-    def of(cls, equity: FloatArray) -> _ReturnMoments:
-        return cls(*_return_moments(equity))
+    def of(cls, equity: FloatArray, close: FloatArray) -> _ReturnMoments:
+        return cls(*_return_moments(equity, close))
 
 
 @compiled
-def _return_moments(equity: FloatArray) -> tuple[float, float, float]:
-    """One pass, summing the returns shifted by the first one (so the sum of squares
-    loses no precision to a large mean) without storing them. Each sum carries the
-    rounding error of every addition (`compensated_add`), so a million bars sum as
-    precisely as ten."""
-    count, first = 0, 0.0
+def _return_moments(equity: FloatArray, close: FloatArray) -> tuple[float, float, float, float]:
+    """One pass, summing the returns shifted by the first ones (so the sums of squares
+    and products lose no precision to a large mean) without storing them. Each sum
+    carries the rounding error of every addition (`compensated_add`), so a million bars
+    sum as precisely as ten."""
+    count, first, first_market = 0, 0.0, 0.0
     shifted = shifted_low = squares = squares_low = downside = downside_low = 0.0
+    market = market_low = market_squares = market_squares_low = cross = cross_low = 0.0
     for i in range(1, equity.shape[0]):
         if equity[i - 1] > 0:
             change = (equity[i] - equity[i - 1]) / equity[i - 1]
+            market_change = (close[i] - close[i - 1]) / close[i - 1]
             if count == 0:
-                first = change
-            shifted, shifted_low = compensated_add(shifted, shifted_low, change - first)
-            squares, squares_low = compensated_add(squares, squares_low, (change - first) ** 2)
+                first, first_market = change, market_change
+            own, asset = change - first, market_change - first_market
+            shifted, shifted_low = compensated_add(shifted, shifted_low, own)
+            squares, squares_low = compensated_add(squares, squares_low, own * own)
             downside, downside_low = compensated_add(downside, downside_low, min(change, 0.0) ** 2)
+            market, market_low = compensated_add(market, market_low, asset)
+            market_squares, market_squares_low = compensated_add(
+                market_squares, market_squares_low, asset * asset
+            )
+            cross, cross_low = compensated_add(cross, cross_low, own * asset)
             count += 1
     if count == 0:
-        return 0.0, 0.0, np.nan
+        return 0.0, 0.0, np.nan, np.nan
     shifted, squares, downside = (
         shifted + shifted_low,
         squares + squares_low,
         downside + downside_low,
     )
+    market, market_squares = market + market_low, market_squares + market_squares_low
+    cross += cross_low
     mean = first + shifted / count
     variance = (squares - shifted**2 / count) / (count - 1) if count > 1 else 0.0
-    return mean, np.sqrt(max(variance, 0.0)), np.sqrt(downside / count)
+    market_variance = market_squares - market**2 / count
+    covariance = cross - shifted * market / count
+    beta = covariance / market_variance if market_variance > 0 else np.nan
+    return mean, np.sqrt(max(variance, 0.0)), np.sqrt(downside / count), beta
 
 
 def _cagr(growth: float, duration_days: float) -> float:
@@ -237,6 +266,14 @@ def _profit_factor(pnls: FloatArray) -> float | None:
     if gross_loss == 0:
         return None
     return float(pnls[pnls > 0].sum()) / gross_loss
+
+
+def _kelly(pnls: FloatArray) -> float | None:
+    wins, losses = pnls[pnls > 0], pnls[pnls < 0]
+    if not (wins.size and losses.size):
+        return None
+    win_rate = wins.size / pnls.size
+    return float(win_rate - (1 - win_rate) / (wins.mean() / -losses.mean()))
 
 
 def _sqn(trade_returns: FloatArray) -> float | None:

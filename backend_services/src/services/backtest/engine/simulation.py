@@ -40,11 +40,13 @@ from backend_services.services.backtest.engine.drawdowns import Drawdowns
 from backend_services.services.backtest.engine.indicators import BoolArray
 from backend_services.services.backtest.engine.trade_search import (
     EXIT_REASONS,
+    LIQUIDATION,
+    STOPS,
     Entries,
-    ExitReason,
     Signals,
     Timeline,
 )
+from shared.contracts.results import ExitReason
 from shared.contracts.strategies import Costs, Orders, Sizing
 from shared.market_data.bars import Bars, FloatArray, IntArray
 
@@ -147,24 +149,57 @@ def simulate(
     entries = Entries.of(bars, signals, at_close, costs.slippage_pct)
     timeline = Timeline.of(bars, signals, entries, orders, at_close)
     taken = timeline.entry
+    long, adverse = entries.long[taken], entries.adverse[taken]
     entry_bar = entries.bar[taken] + (0 if at_close else 1)
-    long = entries.long[taken]
     entry_price = entries.fill_price[taken]
-    exit_price = timeline.raw_exit_prices(bars) * (1 - entries.adverse[taken])
+    raw_exit_price = timeline.raw_exit_prices(bars)
+    exit_price = raw_exit_price * (1 - adverse)
     size, cash_before = _sizes(entry_price, exit_price, long, initial_capital, orders.sizing, costs)
-    made = size.shape[0]  # once the account cannot pay for a trade, no later one is made
-    long, entry_bar, entry_price, exit_price = (
+    # Once the account cannot pay for a trade, or is liquidated, no later one is made.
+    made = size.shape[0]
+    direction = np.where(long[:made], 1.0, -1.0)
+    entry_cost = size * entry_price[:made] * costs.commission_pct + costs.fee_per_fill
+    cash_in_trade = cash_before - direction * size * entry_price[:made] - entry_cost
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # The fill price at which closing the position leaves the account nothing.
+        ruin_fill = (costs.fee_per_fill - cash_in_trade) / (
+            size * (direction - costs.commission_pct)
+        )
+    liquidated, liquidation_bar, liquidation_at_open = _first_liquidation(
+        bars.open,
+        bars.high,
+        bars.low,
         long[:made],
-        entry_bar[:made],
-        entry_price[:made],
-        exit_price[:made],
+        entry_bar[:made] + (1 if at_close else 0),
+        timeline.exit_bar[:made],
+        timeline.exit_at_open[:made],
+        np.isin(timeline.exit_reason[:made], STOPS),
+        raw_exit_price[:made],
+        ruin_fill / (1 - adverse[:made]),
     )
-    exit_bar = timeline.exit_bar[:made]
-    exit_at_open = timeline.exit_at_open[:made]
-    direction = np.where(long, 1.0, -1.0)
-    entry_cost = size * entry_price * costs.commission_pct + costs.fee_per_fill
+    if liquidated >= 0:
+        made = liquidated + 1
+    long, entry_bar, entry_price = long[:made], entry_bar[:made], entry_price[:made]
+    size, cash_before, direction = size[:made], cash_before[:made], direction[:made]
+    entry_cost, cash_in_trade = entry_cost[:made], cash_in_trade[:made]
+    exit_price = exit_price[:made].copy()
+    exit_bar = timeline.exit_bar[:made].copy()
+    exit_at_open = timeline.exit_at_open[:made].copy()
+    exit_reason = timeline.exit_reason[:made].copy()
+    if liquidated >= 0:
+        exit_bar[liquidated] = liquidation_bar
+        exit_at_open[liquidated] = liquidation_at_open
+        exit_reason[liquidated] = LIQUIDATION
+        exit_price[liquidated] = (
+            bars.open[liquidation_bar] * (1 - adverse[liquidated])
+            if liquidation_at_open
+            else ruin_fill[liquidated]
+        )
     exit_cost = size * exit_price * costs.commission_pct + costs.fee_per_fill
     pnl = direction * size * (exit_price - entry_price) - entry_cost - exit_cost
+    if liquidated >= 0:
+        # The account ends at zero: what a gap took beyond it is not charged.
+        pnl[liquidated] = -cash_before[liquidated]
     # Held through the exit bar, unless the exit filled at its open.
     held_to = exit_bar + np.where(exit_at_open, 0, 1)
     trades = TradeLog(
@@ -176,16 +211,56 @@ def simulate(
         size=size,
         pnl=pnl,
         return_fraction=pnl / (size * entry_price + entry_cost),
-        exit_reason=[EXIT_REASONS[code] for code in timeline.exit_reason[:made].tolist()],
+        exit_reason=[EXIT_REASONS[code] for code in exit_reason.tolist()],
         bars_held=held_to - entry_bar - (1 if at_close else 0),
     )
-    cash_in_trade = cash_before - direction * size * entry_price - entry_cost
     final_cash = float(cash_before[-1] + pnl[-1]) if made else initial_capital
     equity = _equity(
         bars.close, entry_bar, exit_bar, cash_before, cash_in_trade, direction * size, final_cash
     )
     in_position = _held(len(bars), entry_bar, held_to)
     return Simulation(equity=equity, in_position=in_position, trades=trades)
+
+
+@compiled
+def _first_liquidation(
+    open_: FloatArray,
+    high: FloatArray,
+    low: FloatArray,
+    long: BoolArray,
+    first_bar_at_risk: IntArray,
+    exit_bar: IntArray,
+    exit_at_open: BoolArray,
+    exit_at_stop: BoolArray,
+    raw_exit_price: FloatArray,
+    ruin_level: FloatArray,
+) -> tuple[int, int, bool]:
+    """The first trade whose price reaches its ruin level (where closing leaves the
+    account nothing) before its exit: (trade, bar, whether at the bar's open), or
+    (-1, -1, False). A bar opening beyond the level liquidates at the open; one reaching
+    it within its range, at the level. On the exit bar, a position closed at the open
+    sees only the open; one stopped out sees prices up to its stop (the stop is reached
+    first unless it lies beyond the ruin level); one closed at a target or the close
+    sees the whole bar (the worse price first, as for a stop and a target in one bar)."""
+    for trade in range(long.shape[0]):
+        level, is_long = ruin_level[trade], long[trade]
+        first, last = first_bar_at_risk[trade], exit_bar[trade]
+        if not level > 0:
+            if is_long or first > last:  # a long that no fall in price can ruin
+                continue
+            return trade, first, True  # a short whose closing costs exceed its equity
+        for bar in range(first, last + 1):
+            if open_[bar] <= level if is_long else open_[bar] >= level:
+                return trade, bar, True
+            if bar == last and exit_at_open[trade]:
+                break
+            if bar == last and exit_at_stop[trade]:
+                worst = raw_exit_price[trade]
+            else:
+                worst = low[bar] if is_long else high[bar]
+            if worst <= level if is_long else worst >= level:
+                return trade, bar, False
+    return -1, -1, False
 
 
 def _sizes(

@@ -7,20 +7,22 @@ follows are in `simulation`'s docstring.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import get_args
 
 import numpy as np
 import numpy.typing as npt
 
 from backend_services.services.backtest.engine.compiled import compiled
 from backend_services.services.backtest.engine.indicators import BoolArray
+from shared.contracts.results import ExitReason
 from shared.contracts.strategies import Orders
 from shared.market_data.bars import Bars, FloatArray, IntArray
 
-ExitReason = Literal["signal", "stop_loss", "take_profit", "trailing_stop", "end_of_data"]
 EXIT_REASONS: tuple[ExitReason, ...] = get_args(ExitReason)
-# Their positions in EXIT_REASONS: how the compiled search reports them.
-_SIGNAL, _STOP_LOSS, _TAKE_PROFIT, _TRAILING_STOP, _END_OF_DATA = range(5)
+# Their positions in EXIT_REASONS: how the compiled search reports them (a liquidation
+# is the simulation's finding, not the search's: it depends on the account).
+_SIGNAL, _STOP_LOSS, _TAKE_PROFIT, _TRAILING_STOP, _END_OF_DATA, LIQUIDATION = range(6)
+STOPS = (_STOP_LOSS, _TRAILING_STOP)
 
 
 @dataclass(frozen=True, slots=True)
