@@ -101,3 +101,16 @@ def test_another_users_strategy_and_backtest_answer_404(
     assert intruder.delete(f"/api/backtest/{backtest['id']}").status_code == 404
     assert intruder.get("/api/strategy").json() == []
     assert api.get(f"/api/strategy/{strategy['id']}").status_code == 200
+
+
+def test_whole_number_parameters_come_back_whole(api: httpx.Client) -> None:
+    created = api.post(
+        "/api/strategy", json=strategy_fields(parameters={"fast": 14, "slow": 30, "level": 0.5})
+    ).json()
+
+    for strategy in (created, api.get(f"/api/strategy/{created['id']}").json()):
+        assert {name: type(value) for name, value in strategy["parameters"].items()} == {
+            "fast": int,
+            "slow": int,
+            "level": float,
+        }
