@@ -201,44 +201,48 @@ class _ReturnMoments:
         return cls(*_return_moments(equity, close))
 
 
+_SUM_BLOCK = 256
+
+
 @compiled
 def _return_moments(equity: FloatArray, close: FloatArray) -> tuple[float, float, float, float]:
-    """One pass, summing the returns shifted by the first ones (so the sums of squares
-    and products lose no precision to a large mean) without storing them. Each sum
-    carries the rounding error of every addition (`compensated_add`), so a million bars
-    sum as precisely as ten."""
-    count, first, first_market = 0, 0.0, 0.0
-    shifted = shifted_low = squares = squares_low = downside = downside_low = 0.0
-    market = market_low = market_squares = market_squares_low = cross = cross_low = 0.0
-    for i in range(1, equity.shape[0]):
-        if equity[i - 1] > 0:
-            change = (equity[i] - equity[i - 1]) / equity[i - 1]
-            market_change = (close[i] - close[i - 1]) / close[i - 1]
-            if count == 0:
-                first, first_market = change, market_change
-            own, asset = change - first, market_change - first_market
-            shifted, shifted_low = compensated_add(shifted, shifted_low, own)
-            squares, squares_low = compensated_add(squares, squares_low, own * own)
-            downside, downside_low = compensated_add(downside, downside_low, min(change, 0.0) ** 2)
-            market, market_low = compensated_add(market, market_low, asset)
-            market_squares, market_squares_low = compensated_add(
-                market_squares, market_squares_low, asset * asset
-            )
-            cross, cross_low = compensated_add(cross, cross_low, own * asset)
-            count += 1
-    if count == 0:
+    """One pass, without storing the returns. The sums are of returns shifted by the
+    first ones (so squares and products lose no precision to a large mean), added
+    plainly within blocks of bars and the blocks' sums added with their rounding errors
+    kept (`compensated_add`): a million bars sum as precisely as a few hundred."""
+    start = 1
+    while start < equity.shape[0] and not equity[start - 1] > 0:
+        start += 1
+    if start >= equity.shape[0]:
         return 0.0, 0.0, np.nan, np.nan
-    shifted, squares, downside = (
-        shifted + shifted_low,
-        squares + squares_low,
-        downside + downside_low,
-    )
-    market, market_squares = market + market_low, market_squares + market_squares_low
-    cross += cross_low
+    first = (equity[start] - equity[start - 1]) / equity[start - 1]
+    first_asset = (close[start] - close[start - 1]) / close[start - 1]
+    count = 0
+    totals = np.zeros(6)
+    lows = np.zeros(6)
+    for block in range(start, equity.shape[0], _SUM_BLOCK):
+        own_sum = own_squares = losses = asset_sum = asset_squares = cross = 0.0
+        for i in range(block, min(equity.shape[0], block + _SUM_BLOCK)):
+            before = equity[i - 1]
+            if before > 0:
+                change = (equity[i] - before) / before
+                asset = (close[i] - close[i - 1]) / close[i - 1]
+                own, market = change - first, asset - first_asset
+                own_sum += own
+                own_squares += own * own
+                losses += min(change, 0.0) ** 2
+                asset_sum += market
+                asset_squares += market * market
+                cross += own * market
+                count += 1
+        partials = (own_sum, own_squares, losses, asset_sum, asset_squares, cross)
+        for k in range(6):
+            totals[k], lows[k] = compensated_add(totals[k], lows[k], partials[k])
+    shifted, squares, downside, market, market_squares, cross_total = totals + lows
     mean = first + shifted / count
     variance = (squares - shifted**2 / count) / (count - 1) if count > 1 else 0.0
     market_variance = market_squares - market**2 / count
-    covariance = cross - shifted * market / count
+    covariance = cross_total - shifted * market / count
     beta = covariance / market_variance if market_variance > 0 else np.nan
     return mean, np.sqrt(max(variance, 0.0)), np.sqrt(downside / count), beta
 

@@ -41,7 +41,8 @@ from backend_services.services.backtest.engine.indicators import BoolArray
 from backend_services.services.backtest.engine.trade_search import (
     EXIT_REASONS,
     LIQUIDATION,
-    STOPS,
+    STOP_LOSS,
+    TRAILING_STOP,
     Entries,
     Signals,
     Timeline,
@@ -51,6 +52,7 @@ from shared.contracts.strategies import Costs, Orders, Sizing
 from shared.market_data.bars import Bars, FloatArray, IntArray
 
 Side = Literal["long", "short"]
+_DUST = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +167,9 @@ def simulate(
         ruin_fill = (costs.fee_per_fill - cash_in_trade) / (
             size * (direction - costs.commission_pct)
         )
+    # A long bought with all the cash leaves rounding dust as its only margin: its ruin
+    # price is then a tiny fraction of its entry, which no price reaches.
+    ruin_fill[long[:made] & (ruin_fill < entry_price[:made] * _DUST)] = np.nan
     liquidated, liquidation_bar, liquidation_at_open = _first_liquidation(
         bars.open,
         bars.high,
@@ -173,7 +178,7 @@ def simulate(
         entry_bar[:made] + (1 if at_close else 0),
         timeline.exit_bar[:made],
         timeline.exit_at_open[:made],
-        np.isin(timeline.exit_reason[:made], STOPS),
+        (timeline.exit_reason[:made] == STOP_LOSS) | (timeline.exit_reason[:made] == TRAILING_STOP),
         raw_exit_price[:made],
         ruin_fill / (1 - adverse[:made]),
     )

@@ -21,8 +21,7 @@ from shared.market_data.bars import Bars, FloatArray, IntArray
 EXIT_REASONS: tuple[ExitReason, ...] = get_args(ExitReason)
 # Their positions in EXIT_REASONS: how the compiled search reports them (a liquidation
 # is the simulation's finding, not the search's: it depends on the account).
-_SIGNAL, _STOP_LOSS, _TAKE_PROFIT, _TRAILING_STOP, _END_OF_DATA, LIQUIDATION = range(6)
-STOPS = (_STOP_LOSS, _TRAILING_STOP)
+_SIGNAL, STOP_LOSS, _TAKE_PROFIT, TRAILING_STOP, _END_OF_DATA, LIQUIDATION = range(6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +219,7 @@ def _stop_or_target(
             stop = max(fixed, trail) if long else min(fixed, trail)
         if (low[bar] <= stop) if long else (high[bar] >= stop):
             price = min(open_[bar], stop) if long else max(open_[bar], stop)
-            return bar, price, _TRAILING_STOP if trailing_binds else _STOP_LOSS
+            return bar, price, TRAILING_STOP if trailing_binds else STOP_LOSS
         if take_profit > 0 and ((high[bar] >= target) if long else (low[bar] <= target)):
             price = max(open_[bar], target) if long else min(open_[bar], target)
             return bar, price, _TAKE_PROFIT
