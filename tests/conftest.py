@@ -68,7 +68,13 @@ def stack(mongo: Mongo, db: Database[Document], logs_dir: Path) -> Iterator[Stac
         database_name=mongo.database_name,
         logs_dir=logs_dir,
         secret=uuid.uuid4().hex,
-        extra_env={"WORKERS": "2", "MAX_UPLOAD_MB": "2"},
+        extra_env={
+            "WORKERS": "2",
+            "MAX_UPLOAD_MB": "2",
+            # Short enough for the slow-client tests to watch them act.
+            "HEADER_TIMEOUT_S": "2",
+            "BODY_TIMEOUT_S": "2",
+        },
     )
     services.start_backend_services()
     services.start_backend()

@@ -11,6 +11,8 @@ from backend.users import USERS_COLLECTION
 
 STRATEGIES_COLLECTION = "strategies"
 BACKTESTS_COLLECTION = "backtests"
+# One document the readiness probe rewrites: MongoDB still takes this service's writes.
+HEALTH_PROBE_COLLECTION = "api_health"
 
 
 async def ensure_indexes(database: AsyncDatabase[dict[str, Any]]) -> None:

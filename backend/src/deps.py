@@ -23,7 +23,6 @@ from backend.strategies import StrategyStore
 from backend.users import USERS_COLLECTION, User, find_by_token
 from shared.errors import NotFound, Unauthorized
 from shared.mongo import Document
-from shared.signing import signature_verifier
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -105,5 +104,3 @@ async def _backtest_starter(
 
 
 StarterDep = Annotated[BacktestStarter, Depends(_backtest_starter)]
-
-verify_signature = signature_verifier(lambda request: api_state(request).settings.service_secret)

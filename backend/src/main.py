@@ -10,20 +10,20 @@ from fastapi import FastAPI
 
 from backend.backtests import BacktestStore
 from backend.config import Settings
-from backend.database import BACKTESTS_COLLECTION, ensure_indexes
+from backend.database import BACKTESTS_COLLECTION, HEALTH_PROBE_COLLECTION, ensure_indexes
 from backend.routes import backtest, health, market_data, strategy
 from backend.services.backtest_client import BacktestServiceClient
 from backend.state import STATE_KEY, ApiState
 from backend.supervisor import BacktestSupervisor
 from shared.limits import MAX_RESULT_BYTES
-from shared.mongo import async_client
+from shared.mongo import async_client, write_check
 from shared.paths import SAVE_RESULT_PATH
 from shared.web.health_monitor import DependencyMonitor
 from shared.web.setup import freeze_startup_heap, set_up_app
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; uvicorn runs it with `--factory backend.main:create_app`."""
+    """Build the app; `python -m shared.web.serve backend.main:create_app` serves it."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -39,7 +39,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.reconcile_after_s,
         )
         monitor = DependencyMonitor(
-            {"mongo": lambda: database.command("ping"), "backend_services": client.health}
+            {
+                "mongo": lambda: database.command("ping"),
+                "storage": write_check(database[HEALTH_PROBE_COLLECTION]),
+                "backend_services": client.health,
+            }
         )
         await monitor.check_all()
         background = [asyncio.create_task(supervisor.run()), asyncio.create_task(monitor.run())]
@@ -60,7 +64,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app,
         settings.service_secret,
         settings.max_concurrent_requests,
-        health_path=health.HEALTH_PATH,
+        exempt_paths=health.PROBE_PATHS,
+        body_timeout_s=settings.body_timeout_s,
+        signed_prefixes=(SAVE_RESULT_PATH,),
         body_limits={
             SAVE_RESULT_PATH: MAX_RESULT_BYTES,
             market_data.SYMBOLS_PATH: settings.max_upload_mb << 20,

@@ -10,7 +10,6 @@ from fastapi import Depends, Request
 from backend_services.services.backtest.backtest_service import BacktestService
 from backend_services.services.market_data_service import MarketDataService
 from backend_services.state import ComputeState, compute_state
-from shared.signing import signature_verifier
 
 
 async def _state(request: Request) -> ComputeState:
@@ -30,6 +29,3 @@ async def _market_data_service(state: StateDep) -> MarketDataService:
 
 BacktestServiceDep = Annotated[BacktestService, Depends(_backtest_service)]
 MarketDataServiceDep = Annotated[MarketDataService, Depends(_market_data_service)]
-verify_signature = signature_verifier(
-    lambda request: compute_state(request).settings.service_secret
-)

@@ -16,17 +16,20 @@ from backend_services.services.backtest.backtest_service import BacktestService
 from backend_services.services.market_data_service import MarketDataService
 from backend_services.state import STATE_KEY, ComputeState
 from shared.market_data.catalog import BARS_COLLECTION, BARS_INDEX_KEYS
-from shared.mongo import async_client
-from shared.paths import COMPUTE_MARKET_DATA_PATH
+from shared.mongo import async_client, write_check
+from shared.paths import COMPUTE_MARKET_DATA_PATH, COMPUTE_RUN_PATH
 from shared.signing import ServiceSignature
 from shared.web.health_monitor import DependencyMonitor
 from shared.web.setup import freeze_startup_heap, set_up_app
 
 CALLBACK_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+# One document the readiness probe rewrites: MongoDB still takes this service's writes.
+HEALTH_PROBE_COLLECTION = "compute_health"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; uvicorn runs it with `--factory backend_services.main:create_app`."""
+    """Build the app; `python -m shared.web.serve backend_services.main:create_app`
+    serves it."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -42,7 +45,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         backtests = await BacktestService.start(database, http, settings)
         imports = ImportRunner(settings.mongo_url, settings.mongo_db)
-        monitor = DependencyMonitor({"mongo": lambda: database.command("ping")})
+        monitor = DependencyMonitor(
+            {
+                "mongo": lambda: database.command("ping"),
+                "storage": write_check(database[HEALTH_PROBE_COLLECTION]),
+            }
+        )
         await monitor.check_all()
         background = [
             asyncio.create_task(backtests.supervise(settings.supervise_interval_s)),
@@ -70,7 +78,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app,
         settings.service_secret,
         settings.max_concurrent_requests,
-        health_path=health.HEALTH_PATH,
+        exempt_paths=health.PROBE_PATHS,
+        body_timeout_s=settings.body_timeout_s,
+        signed_prefixes=(COMPUTE_RUN_PATH.rsplit("/", 1)[0], COMPUTE_MARKET_DATA_PATH),
         body_limits={COMPUTE_MARKET_DATA_PATH: settings.max_upload_mb << 20},
     )
     for module in (health, backtest, market_data):

@@ -23,7 +23,6 @@ import httpx
 from pymongo import MongoClient
 
 __all__ = [
-    "KEEP_ALIVE_S",
     "ChildProcess",
     "ServiceName",
     "StackError",
@@ -42,10 +41,6 @@ _APP_FACTORIES: dict[ServiceName, str] = {
     "backend_services": "backend_services.main:create_app",
 }
 _HEALTH_PATHS: dict[ServiceName, str] = {"backend": "/api/health", "backend_services": "/health"}
-# Idle connections are kept far longer than HTTP clients keep them in their pools (httpx:
-# 5 s). With equal limits a client can send a request on a connection in the instant the
-# server closes it, and the request fails with nothing received.
-KEEP_ALIVE_S = 75
 
 
 class StackError(RuntimeError):
@@ -162,20 +157,17 @@ def start_embedded_mongo(data_dir: Path, port: int, log_dir: Path) -> ChildProce
 def start_service(
     service: ServiceName, port: int, env: Mapping[str, str], log_dir: Path
 ) -> ChildProcess:
-    """One service under uvicorn on 127.0.0.1:`port`, waited for until healthy."""
+    """One service (uvicorn, guarded: `shared.web.serve`) on 127.0.0.1:`port`, waited
+    for until healthy."""
     command = [
         sys.executable,
         "-m",
-        "uvicorn",
-        "--factory",
+        "shared.web.serve",
         _APP_FACTORIES[service],
         "--host",
         "127.0.0.1",
         "--port",
         str(port),
-        "--no-access-log",
-        "--timeout-keep-alive",
-        str(KEEP_ALIVE_S),
     ]
     child = spawn(service, command, log_dir, env)
     health_url = f"http://127.0.0.1:{port}{_HEALTH_PATHS[service]}"

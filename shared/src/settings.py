@@ -27,6 +27,12 @@ class SharedSettings(BaseSettings):
         ge=1,
         description="Requests worked on at once; more wait their turn (health never waits).",
     )
+    body_timeout_s: float = Field(
+        default=30.0,
+        alias="BODY_TIMEOUT_S",
+        gt=0,
+        description="A request body must arrive within this, plus a second per 64 KiB.",
+    )
     max_upload_mb: int = Field(
         default=200, alias="MAX_UPLOAD_MB", ge=1, description="Largest market-data upload."
     )

@@ -11,12 +11,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Generator
 
 import httpx
-from fastapi import Request
-
-from shared.errors import Unauthorized
 
 __all__ = [
     "DEFAULT_SERVICE_SECRET",
@@ -25,7 +22,6 @@ __all__ = [
     "TIMESTAMP_HEADER",
     "ServiceSignature",
     "compute_signature",
-    "signature_verifier",
 ]
 
 TIMESTAMP_HEADER = "X-Service-Timestamp"
@@ -53,22 +49,3 @@ class ServiceSignature(httpx.Auth):
             self._secret, request.method, request.url.path, timestamp, request.content
         )
         yield request
-
-
-def signature_verifier(secret_of: Callable[[Request], str]) -> Callable[[Request], Awaitable[None]]:
-    """A FastAPI dependency refusing requests not signed with the secret `secret_of` gives."""
-
-    async def verify_signature(request: Request) -> None:
-        timestamp = request.headers.get(TIMESTAMP_HEADER, "")
-        signature = request.headers.get(SIGNATURE_HEADER, "")
-        if not timestamp.isdigit() or not signature:
-            raise Unauthorized("missing service signature")
-        if abs(time.time() - int(timestamp)) > MAX_SIGNATURE_AGE_S:
-            raise Unauthorized("stale service signature")
-        expected = compute_signature(
-            secret_of(request), request.method, request.url.path, timestamp, await request.body()
-        )
-        if not hmac.compare_digest(expected, signature):
-            raise Unauthorized("invalid service signature")
-
-    return verify_signature

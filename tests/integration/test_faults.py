@@ -322,3 +322,81 @@ def test_embedded_mongodb_restarted_mid_flow_both_services_recover(
         pair.stop()
         client.close()
         server.stop()
+
+
+def _children_of(pid: int) -> list[int]:
+    """Every process whose parent is `pid`."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid:
+            children.append(int(entry.name))
+    return children
+
+
+def _gone(pid: int) -> bool:
+    """Exited (a zombie waiting for PID 1 to reap it has exited too)."""
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")
+
+
+def _still_alive_after(pids: list[int], timeout_s: float) -> list[int]:
+    deadline = time.monotonic() + timeout_s
+    alive = [pid for pid in pids if not _gone(pid)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [pid for pid in alive if not _gone(pid)]
+    return alive
+
+
+def _with_an_import_process(services: Stack, member: Callable[[], httpx.Client]) -> ChildProcess:
+    """Both services up; a backtest has started a worker process, and an upload the
+    compute service's import process."""
+    services.start_backend_services()
+    services.start_backend()
+    api = member()
+    rows = "\n".join(f"2020-01-{day:02d},10,11,9,10,1" for day in range(1, 11))
+    uploaded = api.post(
+        f"/api/market-data/symbols/KIDS{uuid.uuid4().hex[:6].upper()}",
+        content=f"Date,Open,High,Low,Close,Volume\n{rows}".encode(),
+        headers={"Content-Type": "text/csv"},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    assert wait_for_backtest(api, _submit(api, backtest_params()))["status"] == "completed"
+    api.close()
+    assert services.backend_services is not None
+    return services.backend_services
+
+
+def test_a_service_killed_with_sigkill_takes_its_child_processes_with_it(
+    services: Stack, member: Callable[[], httpx.Client]
+) -> None:
+    compute = _with_an_import_process(services, member)
+    children = _children_of(compute.pid)
+    assert len(_worker_pids(compute)) == 2  # the backtest worker and the import process
+
+    os.kill(compute.pid, signal.SIGKILL)
+    compute.process.wait()
+
+    assert _still_alive_after(children, 5.0) == []
+
+
+def test_ctrl_c_to_the_process_group_stops_every_process_in_it(
+    services: Stack, member: Callable[[], httpx.Client]
+) -> None:
+    compute = _with_an_import_process(services, member)
+    children = _children_of(compute.pid)
+    assert children
+
+    os.killpg(compute.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends
+
+    compute.process.wait(20)
+    assert _still_alive_after(children, 10.0) == []

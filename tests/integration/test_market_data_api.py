@@ -185,3 +185,58 @@ def test_identical_backtest_reuses_the_stored_result_until_the_data_changes(
     finished = wait_for_backtest(api, recomputed["id"])
     assert finished["result"]["cached"] is False
     assert finished["result"]["data_version"] == 2
+
+
+def _hourly_rows(start: str, hours: int, price: float = 100.0) -> list[str]:
+    times = pd.date_range(start, periods=hours, freq="h").strftime("%Y-%m-%d %H:%M:%S")
+    return [f"{t},{price},{price * 1.01},{price * 0.99},{price},10" for t in times]
+
+
+def test_a_symbol_has_one_timeframe(api: httpx.Client) -> None:
+    symbol = new_symbol()
+    daily = daily_csv(20).decode().splitlines()
+    mixed = [*daily, *_hourly_rows("2020-01-21 01:00", 5)]
+
+    refused = upload(api, symbol, "\n".join(mixed).encode())
+
+    assert refused.status_code == 422
+    problems = refused.json()["detail"]["report"]["problems"]
+    assert problems[0]["problem"] == "closer to the row before it than one 1d bar"
+    assert problems[0]["rows"] == [22, 23, 24, 25]  # 21 is a day after the last daily row
+    assert api.get(f"{SYMBOLS}/{symbol}").status_code == 404
+
+
+def test_appending_bars_of_another_timeframe_is_refused(api: httpx.Client) -> None:
+    symbol = new_symbol()
+    upload(api, symbol, daily_csv(20))
+    hourly = ["Date,Open,High,Low,Close,Volume", *_hourly_rows("2020-01-25 00:00", 30)]
+
+    response = upload(api, symbol, "\n".join(hourly).encode(), mode="append")
+
+    assert response.status_code == 422
+    assert "1d" in str(response.json()["detail"])
+    assert api.get(f"{SYMBOLS}/{symbol}").json()["rows"] == 20
+
+
+def test_columns_named_alike_and_unrepresentable_prices_are_refused(api: httpx.Client) -> None:
+    symbol = new_symbol()
+    twice = (
+        daily_csv(5)
+        .decode()
+        .replace("Date,Open,High,Low,Close,Volume", "Date,Open,High,Low,close,Close")
+    )
+    huge = daily_csv(5).decode().splitlines()
+    huge[2] = "2020-01-02,1e308,1e308,1e308,1e308,10"
+
+    named_alike = upload(api, symbol, twice.encode())
+    too_large = upload(api, symbol, "\n".join(huge).encode())
+
+    assert named_alike.status_code == 422
+    assert "close" in named_alike.json()["detail"]["msg"]
+    assert too_large.status_code == 422
+    problems = {p["problem"]: p["rows"] for p in too_large.json()["detail"]["report"]["problems"]}
+    assert problems["a price lies outside 1e-12..1e+12"] == [2]
+
+
+def test_an_upload_without_a_file_is_refused(api: httpx.Client) -> None:
+    assert upload(api, new_symbol(), b"").status_code == 422

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from backend.deps import (
     BacktestClientDep,
     BacktestStoreDep,
     CurrentUser,
     OwnedBacktest,
-    verify_signature,
 )
 from backend.reconcile import reconcile
 from backend.schemas import Backtest, BacktestStatus, SaveResultAck
@@ -104,13 +103,10 @@ async def get_trades(
         raise Conflict(rejected.detail) from None
 
 
-@router.post(
-    "/save_result",
-    dependencies=[Depends(verify_signature)],
-    responses=responses_for(Conflict),
-)
+@router.post("/save_result", responses=responses_for(Conflict))
 async def save_result(report: ExecutionReport, store: BacktestStoreDep) -> SaveResultAck:
-    """Called by the compute service, signed, with an execution's final state.
+    """Called by the compute service, signed (checked by the request intake before the
+    body is read), with an execution's final state.
 
     Idempotent on `execution_id`: a repeat, or a report for a backtest that is already
     final, is acknowledged and changes nothing.

@@ -1,39 +1,39 @@
-"""Liveness of the API, MongoDB and the compute service."""
+"""Health of the API: liveness, and readiness with MongoDB and the compute service."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from fastapi import APIRouter, Response, status
-from pydantic import BaseModel
+from fastapi import APIRouter, Response
 
 from backend.deps import StateDep
+from shared.web.health import Liveness, Readiness, probe_paths, readiness
 
 router = APIRouter(tags=["health"])
 
-
-class Health(BaseModel):
-    status: Literal["ok", "degraded"]
-    mongo: bool
-    checked_at: datetime | None
-    backend_services: dict[str, Any] | None
+HEALTH_PATH, LIVE_PATH, READY_PATH = PROBE_PATHS = probe_paths("/api/health")
+# Without MongoDB, or with MongoDB refusing writes, the API cannot do its work.
+_REQUIRED = ("mongo", "storage")
 
 
-HEALTH_PATH = "/api/health"
+class Health(Readiness):
+    backend_services: dict[str, Any] | None = None
+
+
+@router.get(LIVE_PATH)
+async def live() -> Liveness:
+    """200 while the process answers."""
+    return Liveness()
 
 
 @router.get(HEALTH_PATH, responses={503: {"model": Health}})
-async def health(state: StateDep, response: Response) -> Health:
-    """200 when MongoDB answered its latest ping (checked every second); the compute
+@router.get(READY_PATH, responses={503: {"model": Health}})
+async def ready(state: StateDep, response: Response) -> Health:
+    """Ready (200, `ok`, or `degraded` while MongoDB is slow or the compute service
+    unreachable: backtests then wait) unless MongoDB is down (503, `down`). The compute
     service's own latest report is included as it came, null when unreachable."""
-    mongo = state.monitor.outcome("mongo")
     compute = state.monitor.outcome("backend_services")
-    if not mongo.ok:
-        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    return Health(
-        status="ok" if mongo.ok else "degraded",
-        mongo=mongo.ok,
-        checked_at=mongo.checked_at,
-        backend_services=compute.detail if compute.ok else None,
+    report = readiness(
+        state.monitor, ("mongo", "storage", "backend_services"), ("mongo", "storage"), response
     )
+    return Health(**report.model_dump(), backend_services=compute.detail if compute.ok else None)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from enum import StrEnum
@@ -14,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from backend_services.child_processes import bind_to_parent
 from backend_services.market_data.importer import NotOwner, import_table
 from backend_services.market_data.store import ImportConflict, ensure_indexes
 from backend_services.market_data.table_files import read_table
@@ -82,7 +82,7 @@ class ImportRunner:
         return ProcessPoolExecutor(
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=os.nice,
+            initializer=bind_to_parent,
             initargs=(IMPORT_NICENESS,),
         )
 

@@ -8,7 +8,7 @@ from pymongo.database import Database
 
 from backend_services.market_data.store import find_symbol_or_none, load_bars, write_version
 from backend_services.market_data.table_files import SAMPLE_FILES, RawTable, read_sample
-from backend_services.market_data.validation import checked_bars, describe_stored
+from backend_services.market_data.validation import SHORTEST_STEP, checked_bars, describe_stored
 from shared.contracts.market_data import ImportMode, ImportOptions, ImportOutcome
 from shared.market_data.bars import Bars, MarketDataError, concatenate, detect_timeframe
 from shared.market_data.catalog import (
@@ -16,6 +16,7 @@ from shared.market_data.catalog import (
     SymbolEntry,
 )
 from shared.mongo import Document
+from shared.timeframes import TIMEFRAME_SECONDS
 
 __all__ = ["NotOwner", "import_bars", "import_table", "load_missing_samples"]
 
@@ -28,17 +29,25 @@ def import_table(db: Database[Document], table: RawTable, options: ImportOptions
     """Check `table` and store it as the symbol's new version (replacing it, or appended
     to it). InvalidBars (with the report), NotOwner, ImportConflict or MarketDataError
     when nothing was stored."""
-    bars, report = checked_bars(table, options.duplicates)
     current = find_symbol_or_none(db, options.symbol)
     if current and options.owner_id is not None and current.owner_id != options.owner_id:
         raise NotOwner(f"{options.symbol} belongs to another user")
     appending_to = current if options.mode is ImportMode.APPEND else None
+    bars, report = checked_bars(
+        table, options.duplicates, appending_to.timeframe if appending_to else None
+    )
     if appending_to is not None:
         newer = bars.time > int(appending_to.last.timestamp())
         report.already_stored = int(np.count_nonzero(~newer))
         if not newer.any():
             report.notes.append(f"nothing newer than {appending_to.last:%Y-%m-%d %H:%M} UTC")
             return ImportOutcome(entry=None, report=report)
+        step = int(bars.time[newer][0]) - int(appending_to.last.timestamp())
+        if step < TIMEFRAME_SECONDS[appending_to.timeframe] * SHORTEST_STEP:
+            raise MarketDataError(
+                f"the first new bar comes {step} s after the last stored one; "
+                f"{options.symbol} is stored as {appending_to.timeframe} bars"
+            )
         bars = concatenate([load_bars(db, appending_to), bars.take(newer)])
     timeframe = detect_timeframe(bars.time)
     if appending_to is not None and timeframe != appending_to.timeframe:

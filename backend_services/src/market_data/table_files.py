@@ -89,6 +89,11 @@ def _columns(frame: pd.DataFrame) -> RawTable:
     if frame.shape[1] == 0:
         raise MarketDataError("the file holds no columns")
     names = [str(name).strip().lower() for name in frame.columns]
+    alike = sorted({name for name in names if names.count(name) > 1})
+    if alike:
+        raise MarketDataError(
+            f"columns named alike (case aside): {', '.join(alike)}; keep one of each"
+        )
     frame.columns = pd.Index(names)
     time_column = next((name for name in TIME_NAMES if name in names), None)
     if time_column is None and (names[0].startswith("unnamed") or names[0] == "index"):

@@ -25,11 +25,18 @@ from shared.contracts.market_data import (
     ImportReport,
     RowProblem,
 )
-from shared.market_data.bars import Bars, MarketDataError
+from shared.market_data.bars import Bars, MarketDataError, detect_timeframe
 from shared.timeframes import TIMEFRAME_SECONDS, Timeframe, utc_datetime
 
 __all__ = ["InvalidBars", "checked_bars", "describe_stored", "find_gaps"]
 
+# Prices the engine can size and value without overflow at any capital it accepts.
+MIN_PRICE = 1e-12
+MAX_PRICE = 1e12
+MAX_VOLUME = 1e18
+# A step shorter than this share of the timeframe is another timeframe's bar (an hour
+# short of a day still passes: daylight saving moves some daily bars by one).
+SHORTEST_STEP = 0.9
 _WEEK_S = 7 * 86_400
 _MONDAY_ORIGIN_S = 4 * 86_400  # 1970-01-01 was a Thursday
 _WEEKEND_FROM_S = 4 * 86_400 + 20 * 3_600  # Friday 20:00, counted from Monday 00:00
@@ -43,9 +50,13 @@ class InvalidBars(MarketDataError):
         self.report = report
 
 
-def checked_bars(table: RawTable, duplicates: DuplicatePolicy) -> tuple[Bars, ImportReport]:
+def checked_bars(
+    table: RawTable, duplicates: DuplicatePolicy, timeframe: Timeframe | None = None
+) -> tuple[Bars, ImportReport]:
     """The table's bars, sorted and free of duplicates, and the report; InvalidBars with
-    the report when any row is refused."""
+    the report when any row is refused. A symbol has one timeframe: `timeframe` (the
+    stored one, when appending) or the one the rows' spacing shows, and a row closer to
+    the one before it than that is refused."""
     report = ImportReport(rows_read=len(table), notes=list(table.notes))
     if len(table) == 0:
         raise MarketDataError("the file holds no rows")
@@ -66,7 +77,17 @@ def checked_bars(table: RawTable, duplicates: DuplicatePolicy) -> tuple[Bars, Im
     keep = np.delete(order, repeated)
     report.duplicates_dropped = int(repeated.size)
     bars = Bars(table.time, table.open, table.high, table.low, table.close, table.volume)
-    return bars.take(keep), report
+    bars = bars.take(keep)
+    if timeframe is None and len(bars) >= 2:
+        timeframe = detect_timeframe(bars.time)
+    if timeframe is not None:
+        shortest = SHORTEST_STEP * TIMEFRAME_SECONDS[timeframe]
+        too_close = np.flatnonzero(np.diff(bars.time) < shortest) + 1
+        if too_close.size:
+            reason = f"closer to the row before it than one {timeframe} bar"
+            report.problems.append(_problem(reason, keep[too_close]))
+            raise InvalidBars(report)
+    return bars, report
 
 
 def describe_stored(report: ImportReport, bars: Bars, timeframe: Timeframe) -> None:
@@ -131,6 +152,11 @@ def _row_problems(table: RawTable) -> list[RowProblem]:
             "open or close lies outside low..high",
         ),
         (table.volume < 0, "volume is negative"),
+        (
+            ((prices > 0) & (prices < MIN_PRICE)).any(axis=0) | (prices > MAX_PRICE).any(axis=0),
+            f"a price lies outside {MIN_PRICE:g}..{MAX_PRICE:g}",
+        ),
+        (table.volume > MAX_VOLUME, f"volume is above {MAX_VOLUME:g}"),
     ]
     return [_problem(reason, np.flatnonzero(failed)) for failed, reason in checks if failed.any()]
 

@@ -1,12 +1,13 @@
-"""Executions: run, status, cancel. Only the backend calls these, signed."""
+"""Executions: run, status, cancel. Only the backend calls these, signed (the request
+intake checks every signature before a route runs)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 
-from backend_services.deps import BacktestServiceDep, verify_signature
+from backend_services.deps import BacktestServiceDep
 from shared.contracts.executions import BacktestExecution, RunBacktestAccepted, RunBacktestRequest
 from shared.contracts.results import TradePage
 from shared.errors import Conflict, NotFound, PayloadTooLarge, Unauthorized
@@ -16,7 +17,6 @@ from shared.web.errors import responses_for
 router = APIRouter(
     prefix="/backtest",
     tags=["backtest"],
-    dependencies=[Depends(verify_signature)],
     responses=responses_for(400, Unauthorized, PayloadTooLarge),
 )
 

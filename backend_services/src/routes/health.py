@@ -1,38 +1,32 @@
-"""Liveness with MongoDB reachability and the worker pool's state."""
+"""Health of the compute service: liveness, and readiness with MongoDB and the workers."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
-
-from fastapi import APIRouter, Response, status
-from pydantic import BaseModel
+from fastapi import APIRouter, Response
 
 from backend_services.deps import StateDep
 from backend_services.services.backtest.backtest_service import PoolState
+from shared.web.health import Liveness, Readiness, probe_paths, readiness
 
 router = APIRouter(tags=["health"])
 
-
-class Health(BaseModel):
-    status: Literal["ok", "degraded"]
-    mongo: bool
-    checked_at: datetime | None
-    worker_pool: PoolState | None
+HEALTH_PATH, LIVE_PATH, READY_PATH = PROBE_PATHS = probe_paths("/health")
 
 
-HEALTH_PATH = "/health"
+class Health(Readiness):
+    worker_pool: PoolState | None = None
+
+
+@router.get(LIVE_PATH)
+async def live() -> Liveness:
+    """200 while the process answers."""
+    return Liveness()
 
 
 @router.get(HEALTH_PATH, responses={503: {"model": Health}})
-async def health(state: StateDep, response: Response) -> Health:
-    """200 when MongoDB answered its latest ping (checked every second), 503 otherwise."""
-    mongo = state.monitor.outcome("mongo")
-    if not mongo.ok:
-        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    return Health(
-        status="ok" if mongo.ok else "degraded",
-        mongo=mongo.ok,
-        checked_at=mongo.checked_at,
-        worker_pool=state.backtests.pool_state(),
-    )
+@router.get(READY_PATH, responses={503: {"model": Health}})
+async def ready(state: StateDep, response: Response) -> Health:
+    """Ready (200, `ok`, or `degraded` while MongoDB is slow) unless MongoDB is down or
+    refuses writes (503, `down`); with the worker pool's state."""
+    report = readiness(state.monitor, ("mongo", "storage"), ("mongo", "storage"), response)
+    return Health(**report.model_dump(), worker_pool=state.backtests.pool_state())

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
-from backend_services.deps import MarketDataServiceDep, verify_signature
+from backend_services.deps import MarketDataServiceDep
 from shared.contracts.common import Id
 from shared.contracts.market_data import (
     DuplicatePolicy,
@@ -33,7 +33,6 @@ from shared.web.params import SymbolPath
 router = APIRouter(
     prefix=COMPUTE_MARKET_DATA_PATH,
     tags=["market data"],
-    dependencies=[Depends(verify_signature)],
     responses=responses_for(400, Unauthorized, PayloadTooLarge),
 )
 

@@ -14,6 +14,7 @@ from shared.contracts.common import (
     LATEST_DATE,
     MAX_CAPITAL,
     InconsistentRequest,
+    Number,
     Symbol,
     WireModel,
     as_utc,
@@ -39,7 +40,7 @@ class BacktestParams(WireModel):
 
     start_date: datetime
     end_date: datetime
-    initial_capital: float = Field(default=10_000.0, gt=0, le=MAX_CAPITAL)
+    initial_capital: Number = Field(default=10_000.0, gt=0, le=MAX_CAPITAL)
     timeframe: Timeframe | None = None
     symbol: Symbol | None = None
     parameters: Parameters = Field(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict
 
 __all__ = [
     "EARLIEST_DATE",
@@ -20,6 +20,7 @@ __all__ = [
     "Count",
     "Id",
     "InconsistentRequest",
+    "Number",
     "Symbol",
     "Text",
     "WireModel",
@@ -53,6 +54,8 @@ Symbol = Annotated[str, Field(min_length=1, max_length=MAX_SYMBOL_CHARS, pattern
 Text = Annotated[str, Field(max_length=2_000), AfterValidator(_storable)]
 
 Count = Annotated[int, Field(ge=0, le=10**12)]
+# A number a client sends: an integer or a float, never a string or a boolean.
+Number = Annotated[float, Strict()]
 MAX_CAPITAL = 1e12
 EARLIEST_DATE = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST_DATE = datetime(2200, 1, 1, tzinfo=UTC)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictFloat, StrictInt, model_validator
 
-from shared.contracts.common import MAX_CAPITAL, Id, Symbol, Text, WireModel
+from shared.contracts.common import MAX_CAPITAL, Id, Number, Symbol, Text, WireModel
 from shared.rules.checks import check_period_values
 from shared.rules.parser import MAX_RULE_CHARS, RESERVED_NAMES, RuleError, parse_rule
 from shared.timeframes import Timeframe
@@ -35,7 +35,7 @@ ParameterName = Annotated[
     ),
 ]
 # A whole number stays one (`"fast": 14` comes back as 14, not 14.0).
-ParameterValue = Annotated[int | float, Field(ge=-1e9, le=1e9)]
+ParameterValue = Annotated[StrictInt | StrictFloat, Field(ge=-1e9, le=1e9)]
 Parameters = Annotated[dict[ParameterName, ParameterValue], Field(max_length=20)]
 RuleText = Annotated[str, Field(min_length=1, max_length=MAX_RULE_CHARS)]
 
@@ -59,13 +59,13 @@ def check_rules(rules: Rules, parameters: dict[str, float]) -> None:
 class Costs(WireModel):
     """Trading costs charged on every fill."""
 
-    commission_pct: float = Field(
+    commission_pct: Number = Field(
         default=0.001, ge=0, le=0.1, description="Fraction of the traded value, per fill."
     )
-    fee_per_fill: float = Field(
+    fee_per_fill: Number = Field(
         default=0.0, ge=0, le=1e6, description="A fixed amount of money, per fill."
     )
-    slippage_pct: float = Field(
+    slippage_pct: Number = Field(
         default=0.0, ge=0, le=0.1, description="Fill prices move this fraction against you."
     )
 
@@ -74,7 +74,7 @@ class Sizing(WireModel):
     """How much each entry buys (or sells short)."""
 
     kind: Literal["fraction_of_equity", "fixed_cash", "fixed_units"] = "fraction_of_equity"
-    value: float = Field(
+    value: Number = Field(
         default=1.0,
         gt=0,
         le=MAX_CAPITAL,
@@ -96,13 +96,13 @@ class Orders(WireModel):
         description="A signal on a bar's close fills at the next open, or at that close.",
     )
     sizing: Sizing = Field(default_factory=Sizing)
-    stop_loss_pct: float | None = Field(
+    stop_loss_pct: Number | None = Field(
         default=None, gt=0, lt=1, description="Exit this fraction below (short: above) entry."
     )
-    take_profit_pct: float | None = Field(
+    take_profit_pct: Number | None = Field(
         default=None, gt=0, le=100, description="Exit this fraction above (short: below) entry."
     )
-    trailing_stop_pct: float | None = Field(
+    trailing_stop_pct: Number | None = Field(
         default=None,
         gt=0,
         lt=1,

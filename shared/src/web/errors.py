@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from pymongo.errors import ConnectionFailure
@@ -42,6 +44,12 @@ def responses_for(*errors: type[DomainError] | int) -> dict[int | str, dict[str,
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        # Where, what and why; never the input itself, which may not be encodable as
+        # JSON (NaN, infinity, a lone surrogate) and is the client's own anyway.
+        return JSONResponse({"detail": _described(error.errors())}, status_code=422)
+
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, error: DomainError) -> JSONResponse:
         challenge = error.challenge if isinstance(error, Unauthorized) else None
@@ -59,3 +67,22 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         logger.exception("unhandled error during %s %s", request.method, request.url.path)
         return JSONResponse({"detail": "internal error"}, status_code=500)
+
+
+def _described(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "loc": [
+                part if isinstance(part, int) else _printable(str(part)) for part in error["loc"]
+            ],
+            "msg": _printable(str(error["msg"])),
+            "type": str(error["type"]),
+        }
+        for error in errors
+    ]
+
+
+def _printable(text: str) -> str:
+    """`text` as valid UTF-8: a lone surrogate (which JSON escapes allow and UTF-8 does
+    not) is written as its escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

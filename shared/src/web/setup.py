@@ -1,45 +1,53 @@
-"""What both FastAPI apps set up alike: logging, a warning about the default secret, a
-bound on request bodies, error responses as JSON `{"detail": ...}` that never carry a
-stack trace, and a garbage collector that leaves the start-up heap alone."""
+"""What both FastAPI apps set up alike: logging, a warning about the default secret, the
+request intake (bounded bodies, signed paths checked before anything is parsed), a bound
+on the requests worked on at once, error responses as JSON `{"detail": ...}` that never
+carry a stack trace, and a garbage collector that leaves the start-up heap alone."""
 
 from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
-from fastapi import FastAPI, HTTPException
-from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from fastapi import FastAPI
 
-from shared.errors import PayloadTooLarge
 from shared.signing import DEFAULT_SERVICE_SECRET
 from shared.web.admission import ConcurrencyGate
 from shared.web.errors import install_error_handlers
+from shared.web.intake import BODY_DEADLINE_S, RequestIntake, SignedPaths
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "BodySizeLimit", "freeze_startup_heap", "set_up_app"]
+__all__ = ["freeze_startup_heap", "set_up_app"]
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_MAX_BODY_BYTES = 1 << 20
 
 
 def set_up_app(
     app: FastAPI,
     service_secret: str,
     max_concurrent_requests: int,
-    health_path: str,
+    exempt_paths: Collection[str],
+    signed_prefixes: tuple[str, ...] = (),
     body_limits: Mapping[str, int] | None = None,
+    body_timeout_s: float = BODY_DEADLINE_S,
 ) -> None:
-    """Shared set-up; `body_limits` sets the body bound (bytes) of paths starting with
-    each of its keys."""
+    """Shared set-up. `body_limits` sets the body bound (bytes) of paths starting with
+    each of its keys; `signed_prefixes` are the paths only the other service may call;
+    `exempt_paths` (health probes) skip the intake and never wait for a slot."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if service_secret == DEFAULT_SERVICE_SECRET:
         logger.warning("SERVICE_SECRET is not set: using the public default; set it in production")
-    app.add_middleware(BodySizeLimit, limits=dict(body_limits or {}))
-    app.add_middleware(ConcurrencyGate, limit=max_concurrent_requests, exempt={health_path})
+    # Starlette runs the middleware added last first: the intake reads the body before
+    # the gate hands out a slot.
+    app.add_middleware(ConcurrencyGate, limit=max_concurrent_requests, exempt=exempt_paths)
+    app.add_middleware(
+        RequestIntake,
+        limits=dict(body_limits or {}),
+        signed=SignedPaths(signed_prefixes, service_secret) if signed_prefixes else None,
+        exempt=exempt_paths,
+        body_timeout_s=body_timeout_s,
+    )
     install_error_handlers(app)
 
 
@@ -54,47 +62,3 @@ def freeze_startup_heap() -> None:
     """
     gc.collect()
     gc.freeze()
-
-
-class BodySizeLimit:
-    """Answers 413 to a body over its bound: at once when Content-Length says so, or as
-    soon as a streamed body passes it, before the route has stored anything."""
-
-    def __init__(
-        self, app: ASGIApp, limits: dict[str, int], default: int = DEFAULT_MAX_BODY_BYTES
-    ) -> None:
-        self._app = app
-        self._limits = limits
-        self._default = default
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
-            return
-        path: str = scope["path"]
-        limit = next(
-            (bound for prefix, bound in self._limits.items() if path.startswith(prefix)),
-            self._default,
-        )
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            response = JSONResponse(_too_large(limit), status_code=413)
-            await response(scope, receive, send)
-            return
-        received = 0
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > limit:
-                # An HTTPException, not a domain error: FastAPI answers any other error raised
-                # while it reads a body with 400.
-                raise HTTPException(PayloadTooLarge.status_code, _too_large(limit)["detail"])
-            return message
-
-        await self._app(scope, counting_receive, send)
-
-
-def _too_large(limit: int) -> dict[str, str]:
-    return {"detail": f"request body larger than {limit:,} bytes"}

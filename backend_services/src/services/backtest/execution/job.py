@@ -15,7 +15,6 @@ a cancel (the record no longer running under this `run_id`), and the run stops.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from pydantic import ValidationError
 from pymongo.database import Database
 from pymongo.errors import ConnectionFailure
 
+from backend_services.child_processes import bind_to_parent
 from backend_services.services.backtest.backtest_engine import (
     BacktestEngine,
     BacktestRun,
@@ -71,20 +71,11 @@ def init_worker(
     process, and a lower CPU priority, so that when backtests keep every core busy the
     services' event loops (and MongoDB) still get the CPU at once and the API stays
     responsive. The engine's compiled loops are readied before the first backtest."""
-    os.nice(WORKER_NICENESS)
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    bind_to_parent(niceness=WORKER_NICENESS)
     _WorkerContext.database = sync_client(mongo_url)[mongo_db]
     _WorkerContext.heartbeat_interval_s = heartbeat_interval_s
     _WorkerContext.cache = BarsCache(cache_bytes)
     warm_up()
-
-
-def _exit_with_parent(parent_pid: int) -> None:
-    """A worker outliving its service (stopped, or killed with -9) would hold a run and
-    a MongoDB client forever: leave as soon as the parent is gone."""
-    while os.getppid() == parent_pid:
-        time.sleep(1.0)
-    os._exit(0)
 
 
 def run_execution(execution_id: str) -> None:
