@@ -184,7 +184,7 @@ def test_malformed_signature_headers_get_401(
     stack: Stack, service: str, path: str, timestamp: str
 ) -> None:
     base = stack.api_url if service == "api" else stack.services_url
-    headers = {TIMESTAMP_HEADER: timestamp.encode(), SIGNATURE_HEADER: b"a" * 64}
+    headers = {TIMESTAMP_HEADER.encode(): timestamp.encode(), SIGNATURE_HEADER.encode(): b"a" * 64}
 
     response = httpx.post(f"{base}{path}", content=b"{}", headers=headers)
 

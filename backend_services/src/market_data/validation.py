@@ -78,6 +78,7 @@ def checked_bars(
     report.duplicates_dropped = int(repeated.size)
     bars = Bars(table.time, table.open, table.high, table.low, table.close, table.volume)
     bars = bars.take(keep)
+    stored = timeframe is not None
     if timeframe is None and len(bars) >= 2:
         timeframe = detect_timeframe(bars.time)
     if timeframe is not None:
@@ -85,6 +86,8 @@ def checked_bars(
         too_close = np.flatnonzero(np.diff(bars.time) < shortest) + 1
         if too_close.size:
             reason = f"closer to the row before it than one {timeframe} bar"
+            if stored:
+                reason += f" (the symbol is stored as {timeframe} bars)"
             report.problems.append(_problem(reason, keep[too_close]))
             raise InvalidBars(report)
     return bars, report
