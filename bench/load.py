@@ -4,10 +4,10 @@
 
 Starts its own stack on loopback (the embedded MongoDB unless MONGO_URL answers, in a
 throw-away database), submits the backtests concurrently, waits until each reaches a
-final state, and prints throughput, submit latency, and `/api/health` latency idle and
-under load. Then it checks the outcome: zero failed submissions, zero lost, zero run
-twice, zero stuck. Every loop is bounded in count and time; it exits non-zero if a check
-fails.
+final state, and prints throughput, submit latency, and `/api/health` (readiness) latency
+idle and under load, with how many probes under load found the API not ready. Then it
+checks the outcome: zero failed submissions, zero lost, zero run twice, zero stuck, zero
+not ready. Every loop is bounded in count and time; it exits non-zero if a check fails.
 
 Health is probed from a process of its own at normal priority. The load generator runs
 at nice 10: on a real deployment the clients are other machines, and here they would
@@ -33,7 +33,8 @@ from typing import Any
 import httpx
 from pymongo.collection import Collection
 
-from backend.users import USERS_COLLECTION, issue_token
+from backend.tokens import issue_token
+from backend.users import USERS_COLLECTION
 from backend_services.market_data.importer import load_missing_samples
 from backend_services.market_data.store import ensure_indexes
 from botclub.local_stack import (
@@ -64,26 +65,30 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def probe_health(url: str, stop: EventType, latencies: Queue[list[float]]) -> None:
-    """In a process of its own, so the load generator never delays a measurement."""
+def probe_health(url: str, stop: EventType, latencies: Queue[tuple[list[float], int]]) -> None:
+    """In a process of its own, so the load generator never delays a measurement. Puts
+    the latencies and how many probes found the service not ready (not 200)."""
     measured = []
+    not_ready = 0
     with httpx.Client(timeout=30) as http:
         http.get(url).raise_for_status()  # connect once; measure requests, not handshakes
         while not stop.is_set():
             started = time.perf_counter()
             response = http.get(url)
             measured.append(time.perf_counter() - started)
-            if response.status_code != 200:  # still an answer; say why it was not "ok"
+            if response.status_code != 200:  # still an answer; say why it was not ready
+                not_ready += 1
                 print(f"health {response.status_code}: {response.text[:200]}", file=sys.stderr)
             time.sleep(HEALTH_PROBE_INTERVAL_S)
-    latencies.put(measured)
+    latencies.put((measured, not_ready))
 
 
 class HealthProbe:
     def __init__(self, url: str) -> None:
         context = multiprocessing.get_context("spawn")
         self._stop = context.Event()
-        self._latencies: Queue[list[float]] = context.Queue()
+        self._latencies: Queue[tuple[list[float], int]] = context.Queue()
+        self.not_ready = 0
         self._process = context.Process(
             target=probe_health, args=(url, self._stop, self._latencies)
         )
@@ -98,7 +103,7 @@ class HealthProbe:
 
     def latencies(self) -> list[float]:
         self._stop.set()
-        measured = self._latencies.get(timeout=30)
+        measured, self.not_ready = self._latencies.get(timeout=30)
         return measured
 
 
@@ -154,6 +159,7 @@ async def run_load(
                 await asyncio.sleep(0.5)
             finished_s = time.perf_counter() - started
             loaded = probe.latencies()
+            not_ready = probe.not_ready
     documents = await asyncio.to_thread(
         list, backtests.find({"strategy_id": strategy["id"]}, {"status": 1})
     )
@@ -167,6 +173,7 @@ async def run_load(
         "submit": submit_latencies,
         "idle": idle,
         "loaded": loaded,
+        "not_ready": not_ready,
     }
 
 
@@ -267,13 +274,14 @@ def report(
         f"/api/health p99: idle {idle_p99 * 1000:.1f} ms, under load {loaded_p99 * 1000:.1f} ms "
         f"({loaded_p99 / idle_p99:.1f}x; target <= 5x) over {len(outcome['loaded'])} probes"
     )
+    print(f"readiness under load: {outcome['not_ready']} not ready (target 0)")
     print(
         f"failed submissions {len(failed_submits)}, completed {completed}, lost {len(lost)}, "
         f"run twice {len(run_twice)}, stuck {len(stuck)}"
     )
     for failure in failed_submits[:5]:
         print(f"  failed submission: {failure}")
-    clean = not (failed_submits or lost or stuck or run_twice)
+    clean = not (failed_submits or lost or stuck or run_twice or outcome["not_ready"])
     return 0 if clean and completed == args.backtests else 1
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 
+from backend.idempotency import IDEMPOTENCY_COLLECTION, KEY_LIFETIME
+from backend.tokens import TOKENS_COLLECTION
 from backend.users import USERS_COLLECTION
 
 STRATEGIES_COLLECTION = "strategies"
@@ -16,7 +20,15 @@ HEALTH_PROBE_COLLECTION = "api_health"
 
 
 async def ensure_indexes(database: AsyncDatabase[dict[str, Any]]) -> None:
-    await database[USERS_COLLECTION].create_index("token_hash", unique=True)
+    with contextlib.suppress(OperationFailure):  # users held one token each before
+        await database[USERS_COLLECTION].drop_index("token_hash_1")
+    await database[TOKENS_COLLECTION].create_index("token_hash", unique=True)
+    await database[TOKENS_COLLECTION].create_index(
+        [("user_id", ASCENDING), ("created_at", ASCENDING)]
+    )
+    await database[IDEMPOTENCY_COLLECTION].create_index(
+        "created_at", expireAfterSeconds=int(KEY_LIFETIME.total_seconds())
+    )
     await database[USERS_COLLECTION].create_index("name", unique=True)
     await database[STRATEGIES_COLLECTION].create_index(
         [("user_id", ASCENDING), ("created_at", DESCENDING)]

@@ -20,7 +20,8 @@ from backend.services.backtest_client import BacktestServiceClient
 from backend.services.backtest_starter import BacktestStarter
 from backend.state import ApiState, api_state
 from backend.strategies import StrategyStore
-from backend.users import USERS_COLLECTION, User, find_by_token
+from backend.tokens import TOKENS_COLLECTION, TokenStore
+from backend.users import User
 from shared.errors import NotFound, Unauthorized
 from shared.mongo import Document
 
@@ -59,19 +60,24 @@ async def _backtest_store(database: DatabaseDep) -> BacktestStore:
     return BacktestStore(database[BACKTESTS_COLLECTION])
 
 
+async def _token_store(database: DatabaseDep) -> TokenStore:
+    return TokenStore(database[TOKENS_COLLECTION])
+
+
 StrategyStoreDep = Annotated[StrategyStore, Depends(_strategy_store)]
 BacktestStoreDep = Annotated[BacktestStore, Depends(_backtest_store)]
+TokenStoreDep = Annotated[TokenStore, Depends(_token_store)]
 
 
 async def _current_user(
-    database: DatabaseDep,
+    tokens: TokenStoreDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("missing bearer token", challenge="Bearer")
-    user = await find_by_token(database[USERS_COLLECTION], credentials.credentials)
+    user = await tokens.user_of(credentials.credentials)
     if user is None:
-        raise Unauthorized("invalid token", challenge="Bearer")
+        raise Unauthorized("invalid, expired or revoked token", challenge="Bearer")
     return user
 
 

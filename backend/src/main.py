@@ -11,7 +11,8 @@ from fastapi import FastAPI
 from backend.backtests import BacktestStore
 from backend.config import Settings
 from backend.database import BACKTESTS_COLLECTION, HEALTH_PROBE_COLLECTION, ensure_indexes
-from backend.routes import backtest, health, market_data, strategy
+from backend.idempotency import IDEMPOTENCY_COLLECTION, IdempotentPosts
+from backend.routes import backtest, health, market_data, strategy, tokens
 from backend.services.backtest_client import BacktestServiceClient
 from backend.state import STATE_KEY, ApiState
 from backend.supervisor import BacktestSupervisor
@@ -60,6 +61,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await mongo.close()
 
     app = FastAPI(title="Bot Club Backtest API", version="0.1.0", lifespan=lifespan)
+    # Added before the shared set-up, so it runs inside the request intake, on a body
+    # already read in whole.
+    app.add_middleware(
+        IdempotentPosts,
+        keys_of=lambda scope: scope["state"][STATE_KEY].database[IDEMPOTENCY_COLLECTION],
+        prefix="/api/",
+        excluded=frozenset({SAVE_RESULT_PATH}),
+    )
     set_up_app(
         app,
         settings.service_secret,
@@ -72,6 +81,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             market_data.SYMBOLS_PATH: settings.max_upload_mb << 20,
         },
     )
-    for module in (health, strategy, backtest, market_data):
+    for module in (health, strategy, backtest, market_data, tokens):
         app.include_router(module.router)
     return app

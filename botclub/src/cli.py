@@ -16,7 +16,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from backend.config import Settings
-from backend.users import USERS_COLLECTION, issue_token
+from backend.tokens import issue_token
+from backend.users import USERS_COLLECTION
 from backend_services.market_data.importer import import_table, load_missing_samples
 from backend_services.market_data.store import ensure_indexes
 from backend_services.market_data.table_files import read_file

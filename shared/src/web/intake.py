@@ -37,6 +37,7 @@ __all__ = [
     "MIN_BODY_RATE",
     "RequestIntake",
     "SignedPaths",
+    "replay",
 ]
 
 DEFAULT_MAX_BODY_BYTES = 1 << 20
@@ -120,7 +121,7 @@ class RequestIntake:
         ):
             await _refuse(401, "invalid service signature", scope, receive, send)
             return
-        await self._app(scope, _replay(body, receive), send)
+        await self._app(scope, replay(body, receive), send)
 
 
 class _BodyTooLarge(Exception):
@@ -147,7 +148,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay(body: bytes, receive: Receive) -> Receive:
     """The body, all at once; then whatever the client does next (a disconnect)."""
     delivered = False
 

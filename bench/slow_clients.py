@@ -1,0 +1,165 @@
+"""Slow and hostile clients: what they cost everyone else.
+
+    .venv/bin/python bench/slow_clients.py [--slow 64] [--requests 300]
+
+Starts its own stack on loopback (the embedded MongoDB unless MONGO_URL answers, in a
+throw-away database) and prints:
+- the p50 and p99 latency of an authenticated `GET /api/strategy`, with no slow client
+  attached and then with --slow connections each declaring a 100 kB body and sending
+  one byte of it (they keep trickling for the length of the measurement); goal: p99 with
+  them under twice p99 without;
+- the time from sending the headers of an unsigned 60 MiB `save_result` callback to the
+  401, with no body sent (goal: under 10 ms), median of 20.
+Every loop is bounded in count and time. The per-address connection cap is raised for
+the run: every client here has the loopback address.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from backend.tokens import issue_token
+from backend.users import USERS_COLLECTION
+from backend_services.market_data.importer import load_missing_samples
+from backend_services.market_data.store import ensure_indexes
+from botclub.local_stack import (
+    ChildProcess,
+    free_port,
+    mongo_reachable,
+    start_embedded_mongo,
+    start_service,
+)
+from shared.mongo import sync_client
+
+_CALLBACK_HEAD = (
+    b"POST /api/backtest/save_result HTTP/1.1\r\nHost: bench\r\n"
+    b"Content-Type: application/json\r\nContent-Length: 62914560\r\n\r\n"
+)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def latencies(api: httpx.Client, count: int) -> list[float]:
+    measured = []
+    for _ in range(count):
+        started = time.perf_counter()
+        api.get("/api/strategy").raise_for_status()
+        measured.append(time.perf_counter() - started)
+    return measured
+
+
+def trickling(port: int, count: int) -> list[socket.socket]:
+    head = (
+        b"POST /api/strategy HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 100000\r\n\r\n{"
+    )
+    connections = []
+    for _ in range(count):
+        connection = socket.create_connection(("127.0.0.1", port), timeout=10)
+        connection.sendall(head)
+        connections.append(connection)
+    return connections
+
+
+def refusal_ms(port: int) -> float:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        started = time.perf_counter()
+        connection.sendall(_CALLBACK_HEAD)
+        answer = connection.recv(4096)
+        elapsed = time.perf_counter() - started
+    if not answer.startswith(b"HTTP/1.1 401"):
+        raise RuntimeError(f"expected 401, got {answer[:40]!r}")
+    return elapsed * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--slow", type=int, default=64)
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="botclub-slow-"))
+    database_name = f"botclub_slow_{uuid.uuid4().hex[:8]}"
+    children: list[ChildProcess] = []
+    mongo_url = os.environ.get("MONGO_URL", "")
+    try:
+        if not (mongo_url and mongo_reachable(mongo_url)):
+            port = free_port()
+            children.append(start_embedded_mongo(work / "mongo", port, work))
+            mongo_url = f"mongodb://127.0.0.1:{port}"
+        client = sync_client(mongo_url)
+        database = client[database_name]
+        ensure_indexes(database)
+        load_missing_samples(database)
+        _, token = issue_token(database[USERS_COLLECTION], "slow-bench")
+        api_port, services_port = free_port(), free_port()
+        common = {
+            "MONGO_URL": mongo_url,
+            "MONGO_DB": database_name,
+            "SERVICE_SECRET": uuid.uuid4().hex,
+            "MAX_CONNECTIONS_PER_CLIENT": str(args.slow + 50),
+            "BODY_TIMEOUT_S": "120",
+            "HEADER_TIMEOUT_S": "120",
+        }
+        services_url = f"http://127.0.0.1:{services_port}"
+        children.append(
+            start_service(
+                "backend_services",
+                services_port,
+                common | {"API_SERVICE_URL": f"http://127.0.0.1:{api_port}"},
+                work,
+            )
+        )
+        children.append(
+            start_service(
+                "backend", api_port, common | {"BACKEND_SERVICES_URL": services_url}, work
+            )
+        )
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", headers=headers) as api:
+            latencies(api, 20)  # connect and warm up
+            quiet = latencies(api, args.requests)
+            slow = trickling(api_port, args.slow)
+            try:
+                loaded = latencies(api, args.requests)
+            finally:
+                for connection in slow:
+                    connection.close()
+        refusals = [refusal_ms(api_port) for _ in range(20)]
+        if mongo_url == os.environ.get("MONGO_URL"):
+            client.drop_database(database_name)
+        client.close()
+    finally:
+        for child in reversed(children):
+            child.stop()
+    quiet_p99, loaded_p99 = percentile(quiet, 0.99), percentile(loaded, 0.99)
+    print(f"GET /api/strategy, {args.requests} requests each")
+    print(
+        f"  no slow client:  p50 {statistics.median(quiet) * 1000:.1f} ms, "
+        f"p99 {quiet_p99 * 1000:.1f} ms"
+    )
+    print(
+        f"  {args.slow} slow clients: p50 {statistics.median(loaded) * 1000:.1f} ms, "
+        f"p99 {loaded_p99 * 1000:.1f} ms ({loaded_p99 / quiet_p99:.2f}x; goal < 2x)"
+    )
+    print(
+        f"unsigned 60 MiB callback refused in {statistics.median(refusals):.2f} ms "
+        f"(median of 20; goal < 10 ms)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
