@@ -22,29 +22,16 @@ import multiprocessing
 import os
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as EventType
-from pathlib import Path
 from typing import Any
 
 import httpx
 from pymongo.collection import Collection
+from throwaway_stack import throwaway_stack
 
-from backend.tokens import issue_token
-from backend.users import USERS_COLLECTION
-from backend_services.market_data.importer import load_missing_samples
-from backend_services.market_data.store import ensure_indexes
-from botclub.local_stack import (
-    ChildProcess,
-    free_port,
-    mongo_reachable,
-    start_embedded_mongo,
-    start_service,
-)
-from shared.mongo import Document, sync_client
+from shared.mongo import Document
 
 FINAL = {"completed", "failed", "cancelled"}
 DEADLINE_S = 900.0
@@ -71,7 +58,7 @@ def probe_health(url: str, stop: EventType, latencies: Queue[tuple[list[float], 
     measured = []
     not_ready = 0
     with httpx.Client(timeout=30) as http:
-        http.get(url).raise_for_status()  # connect once; measure requests, not handshakes
+        http.get(url)  # connect once; measure requests, not handshakes
         while not stop.is_set():
             started = time.perf_counter()
             response = http.get(url)
@@ -184,61 +171,22 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="botclub-load-"))
-    database_name = f"botclub_load_{uuid.uuid4().hex[:8]}"
-    children: list[ChildProcess] = []
-    mongo_url = os.environ.get("MONGO_URL", "")
-    try:
-        if not (mongo_url and mongo_reachable(mongo_url)):
-            port = free_port()
-            children.append(start_embedded_mongo(work / "mongo", port, work))
-            mongo_url = f"mongodb://127.0.0.1:{port}"
-        client = sync_client(mongo_url)
-        database = client[database_name]
-        ensure_indexes(database)
-        load_missing_samples(database)
-        _, token = issue_token(database[USERS_COLLECTION], "load")
-        api_port, services_port = free_port(), free_port()
-        common = {
-            "MONGO_URL": mongo_url,
-            "MONGO_DB": database_name,
-            "SERVICE_SECRET": uuid.uuid4().hex,
-        }
-        children.append(
-            start_service(
-                "backend_services",
-                services_port,
-                common
-                | {"API_SERVICE_URL": f"http://127.0.0.1:{api_port}", "WORKERS": str(args.workers)},
-                work,
-            )
-        )
-        children.append(
-            start_service(
-                "backend",
-                api_port,
-                common | {"BACKEND_SERVICES_URL": f"http://127.0.0.1:{services_port}"},
-                work,
-            )
-        )
+    compute_env = {"WORKERS": str(args.workers)}
+    # Every client here has the loopback address; on a deployment they are many.
+    env = {"MAX_CONNECTIONS_PER_CLIENT": str(args.concurrency + 50)}
+    with throwaway_stack("load", env, compute_env) as stack:
         outcome = asyncio.run(
             run_load(
-                f"http://127.0.0.1:{api_port}",
-                token,
+                stack.api_url,
+                stack.token,
                 args.backtests,
                 args.concurrency,
-                database["backtests"],
+                stack.database["backtests"],
             )
         )
         executions = list(
-            database["executions"].find({}, {"backtest_id": 1, "attempts": 1, "status": 1})
+            stack.database["executions"].find({}, {"backtest_id": 1, "attempts": 1, "status": 1})
         )
-        if mongo_url == os.environ.get("MONGO_URL"):
-            client.drop_database(database_name)
-        client.close()
-    finally:
-        for child in reversed(children):
-            child.stop()
     return report(outcome, executions, args)
 
 

@@ -17,29 +17,13 @@ the run: every client here has the loopback address.
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 import statistics
 import sys
-import tempfile
 import time
-import uuid
-from pathlib import Path
 
 import httpx
-
-from backend.tokens import issue_token
-from backend.users import USERS_COLLECTION
-from backend_services.market_data.importer import load_missing_samples
-from backend_services.market_data.store import ensure_indexes
-from botclub.local_stack import (
-    ChildProcess,
-    free_port,
-    mongo_reachable,
-    start_embedded_mongo,
-    start_service,
-)
-from shared.mongo import sync_client
+from throwaway_stack import throwaway_stack
 
 _CALLBACK_HEAD = (
     b"POST /api/backtest/save_result HTTP/1.1\r\nHost: bench\r\n"
@@ -90,60 +74,23 @@ def main() -> int:
     parser.add_argument("--slow", type=int, default=64)
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="botclub-slow-"))
-    database_name = f"botclub_slow_{uuid.uuid4().hex[:8]}"
-    children: list[ChildProcess] = []
-    mongo_url = os.environ.get("MONGO_URL", "")
-    try:
-        if not (mongo_url and mongo_reachable(mongo_url)):
-            port = free_port()
-            children.append(start_embedded_mongo(work / "mongo", port, work))
-            mongo_url = f"mongodb://127.0.0.1:{port}"
-        client = sync_client(mongo_url)
-        database = client[database_name]
-        ensure_indexes(database)
-        load_missing_samples(database)
-        _, token = issue_token(database[USERS_COLLECTION], "slow-bench")
-        api_port, services_port = free_port(), free_port()
-        common = {
-            "MONGO_URL": mongo_url,
-            "MONGO_DB": database_name,
-            "SERVICE_SECRET": uuid.uuid4().hex,
-            "MAX_CONNECTIONS_PER_CLIENT": str(args.slow + 50),
-            "BODY_TIMEOUT_S": "120",
-            "HEADER_TIMEOUT_S": "120",
-        }
-        services_url = f"http://127.0.0.1:{services_port}"
-        children.append(
-            start_service(
-                "backend_services",
-                services_port,
-                common | {"API_SERVICE_URL": f"http://127.0.0.1:{api_port}"},
-                work,
-            )
-        )
-        children.append(
-            start_service(
-                "backend", api_port, common | {"BACKEND_SERVICES_URL": services_url}, work
-            )
-        )
-        headers = {"Authorization": f"Bearer {token}"}
-        with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", headers=headers) as api:
+    env = {
+        "MAX_CONNECTIONS_PER_CLIENT": str(args.slow + 50),
+        "BODY_TIMEOUT_S": "120",
+        "HEADER_TIMEOUT_S": "120",
+    }
+    with throwaway_stack("slow", env) as stack:
+        headers = {"Authorization": f"Bearer {stack.token}"}
+        with httpx.Client(base_url=stack.api_url, headers=headers) as api:
             latencies(api, 20)  # connect and warm up
             quiet = latencies(api, args.requests)
-            slow = trickling(api_port, args.slow)
+            slow = trickling(stack.api_port, args.slow)
             try:
                 loaded = latencies(api, args.requests)
             finally:
                 for connection in slow:
                     connection.close()
-        refusals = [refusal_ms(api_port) for _ in range(20)]
-        if mongo_url == os.environ.get("MONGO_URL"):
-            client.drop_database(database_name)
-        client.close()
-    finally:
-        for child in reversed(children):
-            child.stop()
+        refusals = [refusal_ms(stack.api_port) for _ in range(20)]
     quiet_p99, loaded_p99 = percentile(quiet, 0.99), percentile(loaded, 0.99)
     print(f"GET /api/strategy, {args.requests} requests each")
     print(

@@ -17,9 +17,10 @@ from backend.services.backtest_client import BacktestServiceClient
 from backend.state import STATE_KEY, ApiState
 from backend.supervisor import BacktestSupervisor
 from shared.limits import MAX_RESULT_BYTES
-from shared.mongo import async_client, write_check
+from shared.mongo import async_client
 from shared.paths import SAVE_RESULT_PATH
 from shared.web.health_monitor import DependencyMonitor
+from shared.web.mongo_checks import ping_check, write_check
 from shared.web.setup import freeze_startup_heap, set_up_app
 
 
@@ -41,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         monitor = DependencyMonitor(
             {
-                "mongo": lambda: database.command("ping"),
+                "mongo": ping_check(database),
                 "storage": write_check(database[HEALTH_PROBE_COLLECTION]),
                 "backend_services": client.health,
             }

@@ -16,10 +16,11 @@ from backend_services.services.backtest.backtest_service import BacktestService
 from backend_services.services.market_data_service import MarketDataService
 from backend_services.state import STATE_KEY, ComputeState
 from shared.market_data.catalog import BARS_COLLECTION, BARS_INDEX_KEYS
-from shared.mongo import async_client, write_check
+from shared.mongo import async_client
 from shared.paths import COMPUTE_MARKET_DATA_PATH, COMPUTE_RUN_PATH
 from shared.signing import ServiceSignature
 from shared.web.health_monitor import DependencyMonitor
+from shared.web.mongo_checks import ping_check, write_check
 from shared.web.setup import freeze_startup_heap, set_up_app
 
 CALLBACK_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
@@ -47,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         imports = ImportRunner(settings.mongo_url, settings.mongo_db)
         monitor = DependencyMonitor(
             {
-                "mongo": lambda: database.command("ping"),
+                "mongo": ping_check(database),
                 "storage": write_check(database[HEALTH_PROBE_COLLECTION]),
             }
         )

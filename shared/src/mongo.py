@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import AsyncMongoClient, MongoClient
-from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import OperationFailure
 
-__all__ = ["Document", "async_client", "sync_client", "write_check"]
+__all__ = ["Document", "async_client", "out_of_disk_space", "sync_client"]
 
 SERVER_SELECTION_TIMEOUT_MS = 5_000
 # A MongoDB document as pymongo hands it over; repositories turn it into models at once.
@@ -28,13 +26,13 @@ def sync_client(url: str) -> MongoClient[Document]:
     return MongoClient(url, tz_aware=True, serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS)
 
 
-def write_check(collection: AsyncCollection[Document]) -> Callable[[], Awaitable[None]]:
-    """A health check that MongoDB still takes writes (a full disk refuses them): one
-    small document, rewritten. Each service probes a collection of its own."""
+# MongoDB's OutOfDiskSpace.
+_DISK_FULL_CODES = frozenset({14031})
+# Servers without that code (the embedded one among them) say it only in words.
+_DISK_FULL_WORDS = ("disk is full", "no space left on device", "out of disk space")
 
-    async def check() -> None:
-        await collection.update_one(
-            {"_id": "probe"}, {"$set": {"at": datetime.now(UTC)}}, upsert=True
-        )
 
-    return check
+def out_of_disk_space(error: OperationFailure) -> bool:
+    """Whether MongoDB refused a write for want of disk space."""
+    message = str(error.details.get("errmsg", "") if error.details else error).lower()
+    return error.code in _DISK_FULL_CODES or any(words in message for words in _DISK_FULL_WORDS)

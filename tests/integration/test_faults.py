@@ -115,18 +115,14 @@ def _execution_of(db: Database[Document], backtest_id: str) -> Document:
 
 def _worker_pids(parent: ChildProcess) -> list[int]:
     """The pool's worker processes: children of the service started by multiprocessing."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            command = (entry / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == parent.pid and b"multiprocessing.spawn" in command:
-            pids.append(int(entry.name))
-    return pids
+    return [pid for pid in _children_of(parent.pid) if b"multiprocessing.spawn" in _command(pid)]
+
+
+def _command(pid: int) -> bytes:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def test_killed_worker_process_is_replaced_and_the_run_completes(

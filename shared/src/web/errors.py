@@ -11,9 +11,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure
 
 from shared.errors import DomainError, Unauthorized
+from shared.mongo import out_of_disk_space
 
 __all__ = ["ErrorDetail", "install_error_handlers", "responses_for"]
 
@@ -55,6 +56,19 @@ def install_error_handlers(app: FastAPI) -> None:
         challenge = error.challenge if isinstance(error, Unauthorized) else None
         headers = {"WWW-Authenticate": challenge} if challenge else None
         return JSONResponse({"detail": error.detail}, error.status_code, headers=headers)
+
+    @app.exception_handler(OperationFailure)
+    async def database_refused(request: Request, error: OperationFailure) -> JSONResponse:
+        logger.error(
+            "MongoDB refused %s %s: %s", request.method, request.url.path, error.details or error
+        )
+        if isinstance(error, DuplicateKeyError):
+            return JSONResponse({"detail": "conflicts with a stored record"}, status_code=409)
+        if out_of_disk_space(error):
+            detail = "the database is out of disk space; nothing was stored, try again later"
+            return JSONResponse({"detail": detail}, status_code=507)
+        detail = "the database refused the operation; nothing was stored, try again shortly"
+        return JSONResponse({"detail": detail}, status_code=503)
 
     @app.exception_handler(ConnectionFailure)
     async def database_unavailable(request: Request, error: ConnectionFailure) -> JSONResponse:

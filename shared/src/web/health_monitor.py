@@ -6,11 +6,13 @@ checked in a loop of its own, every `interval_s`, and a probe reports the latest
 outcome: its latency is the event loop's.
 
 A dependency is `up` when its latest check answered within `slow_s`; `slow` when it
-answered later, or a check has been waiting that long, and it answered within the last
-`down_after_s`; `down` when its latest check failed or nothing has answered for
-`down_after_s`. A slow dependency is a busy one: the service is still ready. A busy
-MongoDB under load answers pings in seconds; taking the service out of a load balancer
-for that would turn load into an outage.
+answered later, or a check has been waiting that long, or failed without an answer (a
+timeout, a connection that could not be made), and it answered within the last
+`down_after_s`; `down` when a check says it cannot serve (raises DependencyDown: a
+refused write) or nothing has answered for `down_after_s`. A slow dependency is a busy
+one: the service is still ready. A busy MongoDB under load answers pings in seconds, or
+times a client out; taking the service out of a load balancer for that would turn load
+into an outage.
 """
 
 from __future__ import annotations
@@ -27,11 +29,15 @@ from pydantic import BaseModel
 
 from shared.contracts.common import utc_now
 
-__all__ = ["Check", "CheckOutcome", "DependencyMonitor", "DependencyState"]
+__all__ = ["Check", "CheckOutcome", "DependencyDown", "DependencyMonitor", "DependencyState"]
 
 logger = logging.getLogger(__name__)
 
 Check = Callable[[], Awaitable[Any]]
+
+
+class DependencyDown(Exception):
+    """Raised by a check whose dependency answered that it cannot serve."""
 
 
 class DependencyState(StrEnum):
@@ -81,8 +87,10 @@ class DependencyMonitor:
         watch = self._watches[name]
         outcome = watch.outcome
         now = time.monotonic()
-        if watch.last_success is None or outcome.state is DependencyState.DOWN:
+        if outcome.state is DependencyState.DOWN:
             return outcome
+        if watch.last_success is None:
+            return outcome.model_copy(update={"state": DependencyState.DOWN})
         if now - watch.last_success > self._down_after_s:
             silent_s = now - watch.last_success
             return outcome.model_copy(
@@ -116,9 +124,13 @@ class DependencyMonitor:
         try:
             # Bounded so a check that never returns still ends: by then it is down.
             detail = await asyncio.wait_for(self._checks[name](), self._down_after_s)
-        except Exception as error:  # a failed check is the news, not a fault
+        except DependencyDown as error:
             watch.outcome = CheckOutcome(
-                state=DependencyState.DOWN, detail=repr(error), checked_at=utc_now()
+                state=DependencyState.DOWN, detail=str(error), checked_at=utc_now()
+            )
+        except Exception as error:  # no answer: slow until it lasts down_after_s
+            watch.outcome = CheckOutcome(
+                state=DependencyState.SLOW, detail=repr(error), checked_at=utc_now()
             )
         else:
             finished = time.monotonic()
