@@ -67,15 +67,19 @@ class Calendar:
 
 
 def compute_statistics(
-    bars: Bars, simulation: Simulation, initial_capital: float, calendar: Calendar | None = None
+    bars: Bars,
+    simulation: Simulation,
+    initial_capital: float,
+    calendar: Calendar | None = None,
+    asset: FloatArray | None = None,
 ) -> BacktestStatistics:
-    """Statistics of a simulation over at least two bars; pass the bars' `calendar` when
-    computing many on the same bars."""
+    """Statistics of a simulation over at least two bars; pass the bars' `calendar` and
+    `asset_returns` when computing many on the same bars."""
     equity = simulation.equity
     duration_days = float(bars.time[-1] - bars.time[0]) / DAY_S
     calendar = calendar or Calendar.of(bars.time)
     trading_days, periods = calendar.trading_days_per_year, calendar.periods_per_year
-    returns = _ReturnMoments.of(equity, bars.close)
+    returns = _ReturnMoments.of(equity, asset if asset is not None else asset_returns(bars.close))
     trade_returns = simulation.trades.return_fraction
     trade_pnls = simulation.trades.pnl
     held = simulation.trades.bars_held
@@ -197,15 +201,23 @@ class _ReturnMoments:
     beta: float
 
     @classmethod
-    def of(cls, equity: FloatArray, close: FloatArray) -> _ReturnMoments:
-        return cls(*_return_moments(equity, close))
+    def of(cls, equity: FloatArray, asset: FloatArray) -> _ReturnMoments:
+        return cls(*_return_moments(equity, asset))
+
+
+def asset_returns(close: FloatArray) -> FloatArray:
+    """The asset's simple return over each bar after the first (shape (n-1,)). The same
+    for every run on the same bars, so a sweep computes them once; and one vectorised
+    division here costs a third of one per bar inside the loop."""
+    returns: FloatArray = close[1:] / close[:-1] - 1.0
+    return returns
 
 
 _SUM_BLOCK = 256
 
 
 @compiled
-def _return_moments(equity: FloatArray, close: FloatArray) -> tuple[float, float, float, float]:
+def _return_moments(equity: FloatArray, asset: FloatArray) -> tuple[float, float, float, float]:
     """One pass, without storing the returns. The sums are of returns shifted by the
     first ones (so squares and products lose no precision to a large mean), added
     plainly within blocks of bars and the blocks' sums added with their rounding errors
@@ -216,7 +228,7 @@ def _return_moments(equity: FloatArray, close: FloatArray) -> tuple[float, float
     if start >= equity.shape[0]:
         return 0.0, 0.0, np.nan, np.nan
     first = (equity[start] - equity[start - 1]) / equity[start - 1]
-    first_asset = (close[start] - close[start - 1]) / close[start - 1]
+    first_asset = asset[start - 1]
     count = 0
     totals = np.zeros(6)
     lows = np.zeros(6)
@@ -226,11 +238,11 @@ def _return_moments(equity: FloatArray, close: FloatArray) -> tuple[float, float
             before = equity[i - 1]
             if before > 0:
                 change = (equity[i] - before) / before
-                asset = (close[i] - close[i - 1]) / close[i - 1]
-                own, market = change - first, asset - first_asset
+                own, market = change - first, asset[i - 1] - first_asset
                 own_sum += own
                 own_squares += own * own
-                losses += min(change, 0.0) ** 2
+                loss = min(change, 0.0)
+                losses += loss * loss
                 asset_sum += market
                 asset_squares += market * market
                 cross += own * market
