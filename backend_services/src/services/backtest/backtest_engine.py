@@ -101,7 +101,9 @@ def warm_up() -> None:
     for name, function in FUNCTIONS.items():  # every indicator, whatever the rules use
         arguments = [_WARM_UP_ARGUMENTS[kind](bars) for kind in function.args]
         call(name, bars, arguments)
-    BacktestEngine().run(bars, backtest, "warm-up")
+    engine = BacktestEngine()
+    engine.run(bars, backtest, "warm-up")
+    engine.optimize(bars, backtest, Sweep(grid={"fast": [2, 3]}), "warm-up")
 
 
 _WARM_UP_ARGUMENTS: dict[ArgKind, Callable[[Bars], Any]] = {

@@ -71,15 +71,17 @@ def compute_statistics(
     simulation: Simulation,
     initial_capital: float,
     calendar: Calendar | None = None,
-    asset: FloatArray | None = None,
+    against_the_asset: bool = True,
 ) -> BacktestStatistics:
-    """Statistics of a simulation over at least two bars; pass the bars' `calendar` and
-    `asset_returns` when computing many on the same bars."""
+    """Statistics of a simulation over at least two bars; pass the bars' `calendar` when
+    computing many on the same bars. Without `against_the_asset`, alpha and beta are
+    left out (None), and their share of the work with them: a sweep ranks by other
+    statistics and computes them for its best combination only."""
     equity = simulation.equity
     duration_days = float(bars.time[-1] - bars.time[0]) / DAY_S
     calendar = calendar or Calendar.of(bars.time)
     trading_days, periods = calendar.trading_days_per_year, calendar.periods_per_year
-    returns = _ReturnMoments.of(equity, asset if asset is not None else asset_returns(bars.close))
+    returns = _ReturnMoments.of(equity, asset_returns(bars.close) if against_the_asset else None)
     trade_returns = simulation.trades.return_fraction
     trade_pnls = simulation.trades.pnl
     held = simulation.trades.bars_held
@@ -201,7 +203,8 @@ class _ReturnMoments:
     beta: float
 
     @classmethod
-    def of(cls, equity: FloatArray, asset: FloatArray) -> _ReturnMoments:
+    def of(cls, equity: FloatArray, asset: FloatArray | None) -> _ReturnMoments:
+        """`asset` None: no beta (NaN), and a pass that does not read the asset at all."""
         return cls(*_return_moments(equity, asset))
 
 
@@ -217,7 +220,9 @@ _SUM_BLOCK = 256
 
 
 @compiled
-def _return_moments(equity: FloatArray, asset: FloatArray) -> tuple[float, float, float, float]:
+def _return_moments(
+    equity: FloatArray, asset: FloatArray | None
+) -> tuple[float, float, float, float]:
     """One pass, without storing the returns. The sums are of returns shifted by the
     first ones (so squares and products lose no precision to a large mean), added
     plainly within blocks of bars and the blocks' sums added with their rounding errors
@@ -228,7 +233,7 @@ def _return_moments(equity: FloatArray, asset: FloatArray) -> tuple[float, float
     if start >= equity.shape[0]:
         return 0.0, 0.0, np.nan, np.nan
     first = (equity[start] - equity[start - 1]) / equity[start - 1]
-    first_asset = asset[start - 1]
+    first_asset = asset[start - 1] if asset is not None else 0.0
     count = 0
     totals = np.zeros(6)
     lows = np.zeros(6)
@@ -238,7 +243,9 @@ def _return_moments(equity: FloatArray, asset: FloatArray) -> tuple[float, float
             before = equity[i - 1]
             if before > 0:
                 change = (equity[i] - before) / before
-                own, market = change - first, asset[i - 1] - first_asset
+                own = change - first
+                # numba compiles a version for asset None with this branch pruned.
+                market = asset[i - 1] - first_asset if asset is not None else 0.0
                 own_sum += own
                 own_squares += own * own
                 loss = min(change, 0.0)

@@ -10,11 +10,7 @@ combination's statistics are kept; the best one is then run in full (trades, cur
 from __future__ import annotations
 
 from backend_services.services.backtest.engine.evaluate import shared_series
-from backend_services.services.backtest.engine.metrics import (
-    Calendar,
-    asset_returns,
-    compute_statistics,
-)
+from backend_services.services.backtest.engine.metrics import Calendar, compute_statistics
 from backend_services.services.backtest.engine.run import (
     BacktestRun,
     ProgressCallback,
@@ -48,12 +44,13 @@ def optimize(
     combinations = sweep.combinations(backtest.parameters)
     shared = shared_series(SHARED_SERIES_BYTES)
     calendar = Calendar.of(bars.time)
-    asset = asset_returns(bars.close)
     rows: list[SweepRow] = []
     for done, parameters in enumerate(combinations):
         variant = backtest.model_copy(update={"parameters": parameters})
         simulation = simulate_backtest(bars, variant, shared)
-        statistics = compute_statistics(bars, simulation, backtest.initial_capital, calendar, asset)
+        statistics = compute_statistics(
+            bars, simulation, backtest.initial_capital, calendar, against_the_asset=False
+        )
         rows.append(_row(sweep, parameters, statistics))
         on_progress(_GRID_SHARE * (done + 1) / len(combinations))
     ranked = sorted(rows, key=_rank)
