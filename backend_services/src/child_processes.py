@@ -23,9 +23,10 @@ _PR_SET_PDEATHSIG = 1
 _POLL_S = 1.0
 
 
-def bind_to_parent(niceness: int = 0) -> None:
-    """Call first thing in a child process (a pool initializer)."""
-    parent = os.getppid()
+def bind_to_parent(parent: int, niceness: int = 0) -> None:
+    """Call first thing in a child process (a pool initializer), with the pid of the
+    service that started it, taken in the service: a child started while its service
+    was dying has already been handed to another parent when it gets here."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform == "linux":
         libc = ctypes.CDLL(None, use_errno=True)

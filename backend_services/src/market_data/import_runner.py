@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from enum import StrEnum
@@ -83,7 +84,7 @@ class ImportRunner:
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=bind_to_parent,
-            initargs=(IMPORT_NICENESS,),
+            initargs=(os.getpid(), IMPORT_NICENESS),
         )
 
 

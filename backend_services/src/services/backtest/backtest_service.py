@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from datetime import datetime, timedelta
 
 import httpx
@@ -92,6 +93,7 @@ class BacktestService:
                     settings.mongo_db,
                     settings.heartbeat_interval_s,
                     settings.market_data_cache_mb << 20,
+                    os.getpid(),
                 ),
                 on_run_ended=service.on_run_ended,
             )

@@ -65,13 +65,14 @@ class ExecutionCancelled(Exception):
 
 
 def init_worker(
-    mongo_url: str, mongo_db: str, heartbeat_interval_s: float, cache_bytes: int
+    mongo_url: str, mongo_db: str, heartbeat_interval_s: float, cache_bytes: int, service: int
 ) -> None:
     """Process-pool initializer: one MongoDB client and one bars cache per worker
     process, and a lower CPU priority, so that when backtests keep every core busy the
     services' event loops (and MongoDB) still get the CPU at once and the API stays
-    responsive. The engine's compiled loops are readied before the first backtest."""
-    bind_to_parent(niceness=WORKER_NICENESS)
+    responsive. The engine's compiled loops are readied before the first backtest.
+    `service` is the pid of the service that started the pool (it dies with it)."""
+    bind_to_parent(service, niceness=WORKER_NICENESS)
     _WorkerContext.database = sync_client(mongo_url)[mongo_db]
     _WorkerContext.heartbeat_interval_s = heartbeat_interval_s
     _WorkerContext.cache = BarsCache(cache_bytes)
