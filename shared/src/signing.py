@@ -3,7 +3,8 @@
 A signed request carries `X-Service-Timestamp` (unix seconds) and `X-Service-Signature`
 (hex HMAC-SHA256 with `SERVICE_SECRET` over method, path, timestamp and body). A
 signature older than `MAX_SIGNATURE_AGE_S`, from the future by as much, or not matching
-is refused with 401 before the route runs, so a refused call changes nothing.
+is refused with 401 by the request intake (`web/intake.py`), before the body is parsed
+and before any route runs, so a refused call changes nothing.
 """
 
 from __future__ import annotations

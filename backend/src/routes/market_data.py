@@ -128,9 +128,7 @@ async def upload_bars(
     """
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     table_format = TableFormat.PARQUET if media_type in PARQUET_MEDIA_TYPES else TableFormat.CSV
-    content = await request.body()
-    if not content:
-        raise InvalidInput("the body holds no file")
+    content = await request.body()  # an empty one is refused by the compute service
     options = ImportOptions(
         symbol=symbol,
         mode=mode,

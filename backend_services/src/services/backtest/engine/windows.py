@@ -128,12 +128,9 @@ def _masked(
     kernel: Callable[[FloatArray, int], FloatArray], values: FloatArray, period: int
 ) -> FloatArray:
     """`kernel` over values that are all finite; values that are not are replaced by 0
-    for it and the windows holding one are then set to NaN. A value that is not finite
-    makes every later running sum NaN, so a finite last value vouches for all of them."""
-    if values.shape[0] >= period:
-        result = kernel(values, period)
-        if np.isfinite(result[-1]) and (kernel is _exact_mean or _all_finite(values)):
-            return result
+    for it and the windows holding one are then set to NaN."""
+    if _all_finite(values):
+        return kernel(values, period)
     finite = np.isfinite(values)
     result = kernel(np.where(finite, values, 0.0), period)
     missing = np.concatenate([[0], np.cumsum(~finite)])
