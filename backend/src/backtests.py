@@ -43,6 +43,7 @@ class BacktestStore:
         input_key: str,
         data_version: int,
         sweep: Sweep | None = None,
+        notes: list[str] | None = None,
     ) -> Backtest:
         """Record a backtest. If an identical one (same `input_key`) has completed, this
         one is completed at once with a copy of its result, marked `cached`; otherwise it
@@ -62,6 +63,7 @@ class BacktestStore:
             "execution_id": None,
             "result": None,
             "error": None,
+            "notes": notes or [],
             "created_at": now,
             "updated_at": now,
         }

@@ -6,35 +6,66 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.contracts.backtests import ResolvedBacktest
 from shared.errors import InvalidInput
-from shared.market_data.catalog import SymbolEntry, find_symbol
+from shared.market_data.catalog import SymbolEntry, find_symbol, list_symbols
 from shared.mongo import Document
+from shared.timeframes import Timeframe
 
-__all__ = ["NoDataForBacktest", "check_data_for"]
+__all__ = ["check_data_for", "check_market", "range_note"]
+
+# How many stored symbols a refusal lists: enough to spot a typo, short enough to read.
+_SYMBOLS_NAMED = 20
 
 
-class NoDataForBacktest(InvalidInput):
-    """The stored bars cannot serve a backtest; the message says why."""
+async def check_market(
+    database: AsyncDatabase[Document], symbol: str, timeframe: Timeframe
+) -> SymbolEntry:
+    """The catalog entry for a strategy's symbol, or InvalidInput at `symbol` naming the
+    stored symbols, or at `timeframe` naming the timeframes its bars can make."""
+    entry = await find_symbol(database, symbol)
+    if entry is None:
+        stored = [known.symbol for known in await list_symbols(database)]
+        more = ", ..." if len(stored) > _SYMBOLS_NAMED else ""
+        named = ", ".join(stored[:_SYMBOLS_NAMED]) + more
+        raise InvalidInput.at(
+            "symbol",
+            f"no market data for symbol {symbol!r}; stored: {named or 'none (import some first)'}",
+            "no_market_data",
+        )
+    if not entry.can_serve(timeframe):
+        raise InvalidInput.at(
+            "timeframe",
+            f"{entry.symbol} is stored as {entry.timeframe} bars, so {timeframe} cannot be made "
+            f"from them; usable: {', '.join(entry.usable_timeframes())}",
+            "no_market_data",
+        )
+    return entry
 
-    def __init__(self, message: str) -> None:
-        # The same shape as FastAPI's own validation errors, so clients parse one kind.
-        super().__init__([{"loc": ["body"], "msg": message, "type": "no_market_data"}])
+
+def range_note(backtest: ResolvedBacktest, entry: SymbolEntry) -> str | None:
+    """What a backtest whose range reaches past the stored bars will use instead, said
+    plainly; None when the stored bars cover the range asked for."""
+    start, end = max(backtest.start_date, entry.first), min(backtest.end_date, entry.last)
+    if (start, end) == (backtest.start_date, backtest.end_date):
+        return None
+    minute = "%Y-%m-%d %H:%M"
+    return (
+        f"{entry.symbol} has bars from {entry.first:{minute}} to {entry.last:{minute}}: "
+        f"the backtest runs from {start:{minute}} to {end:{minute}}, not over the "
+        f"whole range asked for ({backtest.start_date:%Y-%m-%d} to {backtest.end_date:%Y-%m-%d})"
+    )
 
 
 async def check_data_for(
     database: AsyncDatabase[Document], backtest: ResolvedBacktest
 ) -> SymbolEntry:
-    """The catalog entry that serves `backtest`, or NoDataForBacktest saying what is missing."""
-    entry = await find_symbol(database, backtest.symbol)
-    if entry is None:
-        raise NoDataForBacktest(f"no market data for symbol {backtest.symbol!r}")
-    if not entry.can_serve(backtest.timeframe):
-        raise NoDataForBacktest(
-            f"{entry.symbol} is stored as {entry.timeframe} bars; "
-            f"{backtest.timeframe} is finer and cannot be made from them"
-        )
+    """The catalog entry that serves `backtest`, or InvalidInput saying what is missing."""
+    entry = await check_market(database, backtest.symbol, backtest.timeframe)
     if backtest.end_date < entry.first or backtest.start_date > entry.last:
-        raise NoDataForBacktest(
+        raise InvalidInput.at(
+            "",
             f"no {entry.symbol} data between {backtest.start_date:%Y-%m-%d} and "
-            f"{backtest.end_date:%Y-%m-%d}; stored: {entry.first:%Y-%m-%d} to {entry.last:%Y-%m-%d}"
+            f"{backtest.end_date:%Y-%m-%d}; "
+            f"stored: {entry.first:%Y-%m-%d} to {entry.last:%Y-%m-%d}",
+            "no_market_data",
         )
     return entry

@@ -112,12 +112,17 @@ class Backtest(BaseModel):
         default=None, description="An optimization's ranking and heatmap, once completed."
     )
     error: str | None
+    notes: list[str] = Field(
+        default_factory=list,
+        description="What the member should know about how it ran: for one, that the "
+        "stored bars cover less than the range asked for, and the range used instead.",
+    )
 
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> Backtest:
         return cls.model_validate(
             {name: document.get(name) for name in cls.model_fields if name != "id"}
-            | {"id": document["_id"]}
+            | {"id": document["_id"], "notes": document.get("notes") or []}
         )
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "PayloadTooLarge",
     "Unauthorized",
     "Unavailable",
+    "UnsupportedMediaType",
 ]
 
 
@@ -68,6 +69,13 @@ class Conflict(DomainError):
 class PayloadTooLarge(DomainError):
     status_code = 413
     summary = "Request body too large"
+
+
+class UnsupportedMediaType(DomainError):
+    """A body of a kind the route does not read; the message lists the kinds it does."""
+
+    status_code = 415
+    summary = "Unsupported content type"
 
 
 class InvalidInput(DomainError):

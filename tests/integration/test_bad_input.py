@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import backtest_params
+from helpers import backtest_params, strategy_fields, wait_for_backtest
 
 pytestmark = pytest.mark.integration
 
@@ -97,3 +97,59 @@ def test_no_stack_trace_reaches_a_client(api: httpx.Client) -> None:
     assert bad.status_code in (400, 422)
     assert "Traceback" not in bad.text
     assert set(bad.json()) == {"detail"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "where", "reason"),
+    [
+        ({"symbol": "NOPE"}, "symbol", "no market data for symbol 'NOPE'; stored: "),
+        ({"timeframe": "1h"}, "timeframe", "GOOG is stored as 1d bars, so 1h cannot be made"),
+    ],
+)
+def test_a_strategy_without_market_data_is_refused_when_saved(
+    api: httpx.Client,
+    create_strategy: Callable[..., dict[str, Any]],
+    fields: dict[str, Any],
+    where: str,
+    reason: str,
+) -> None:
+    saved = create_strategy()
+
+    created = api.post("/api/strategy", json=strategy_fields(**fields))
+    updated = api.put(f"/api/strategy/{saved['id']}", json=strategy_fields(**fields))
+
+    for response in (created, updated):
+        assert response.status_code == 422
+        [error] = response.json()["detail"]
+        assert error["loc"] == ["body", where]
+        assert reason in error["msg"]
+    assert "GOOG" in created.json()["detail"][0]["msg"] or where == "timeframe"
+    assert "usable: 1d, 1w" in updated.json()["detail"][0]["msg"] or where == "symbol"
+    assert [strategy["id"] for strategy in api.get("/api/strategy").json()] == [saved["id"]]
+
+
+def test_a_range_wider_than_the_data_says_the_range_used(
+    api: httpx.Client, create_strategy: Callable[..., dict[str, Any]]
+) -> None:
+    strategy = create_strategy()
+    params = backtest_params(start_date="2004-01-01T00:00:00Z", end_date="2014-12-31T00:00:00Z")
+
+    started = api.post(f"/api/strategy/{strategy['id']}/backtest", json=params).json()
+    finished = wait_for_backtest(api, started["id"])
+
+    [note] = started["notes"]
+    assert "GOOG has bars from 2004-08-19" in note
+    assert "not over the whole range asked for (2004-01-01 to 2014-12-31)" in note
+    assert finished["notes"] == [note]
+    assert finished["result"]["start"].startswith("2004-08-19")
+    assert finished["result"]["end"].startswith("2013-03-01")
+
+
+def test_a_range_inside_the_data_has_no_notes(
+    api: httpx.Client, create_strategy: Callable[..., dict[str, Any]]
+) -> None:
+    strategy = create_strategy()
+
+    started = api.post(f"/api/strategy/{strategy['id']}/backtest", json=backtest_params())
+
+    assert started.json()["notes"] == []

@@ -109,19 +109,56 @@ def test_append_adds_newer_bars_as_a_new_version(api: httpx.Client) -> None:
     assert again.json()["symbol"] is None
 
 
-def test_parquet_upload(api: httpx.Client) -> None:
-    frame = pd.read_csv(io.BytesIO(daily_csv(15)), parse_dates=["Date"]).set_index("Date")
+def daily_parquet(days: int) -> bytes:
+    frame = pd.read_csv(io.BytesIO(daily_csv(days)), parse_dates=["Date"]).set_index("Date")
     buffer = io.BytesIO()
     frame.to_parquet(buffer)
+    return buffer.getvalue()
 
-    response = api.post(
-        f"{SYMBOLS}/{new_symbol()}",
-        content=buffer.getvalue(),
-        headers={"Content-Type": "application/vnd.apache.parquet"},
-    )
+
+@pytest.mark.parametrize("media_type", ["application/vnd.apache.parquet", None])
+def test_parquet_upload(api: httpx.Client, media_type: str | None) -> None:
+    """Named by its content type, or recognised by its first bytes when sent untyped."""
+    headers = {"Content-Type": media_type} if media_type else {}
+
+    response = api.post(f"{SYMBOLS}/{new_symbol()}", content=daily_parquet(15), headers=headers)
 
     assert response.status_code == 201, response.text
     assert response.json()["symbol"]["rows"] == 15
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "rows"),
+    [("prices.csv", daily_csv(12), 12), ("prices.parquet", daily_parquet(14), 14)],
+)
+def test_a_file_sent_as_a_form_is_imported(
+    api: httpx.Client, name: str, content: bytes, rows: int
+) -> None:
+    """What `curl -F file=@prices.csv` and a browser's file input send."""
+    response = api.post(f"{SYMBOLS}/{new_symbol()}", files={"file": (name, content)})
+
+    assert response.status_code == 201, response.text
+    assert response.json()["report"]["rows_stored"] == rows
+
+
+def test_a_form_without_one_file_is_refused(api: httpx.Client) -> None:
+    response = api.post(f"{SYMBOLS}/{new_symbol()}", files={"note": (None, "no file")})
+
+    assert response.status_code == 422
+    assert "the form must hold one file" in response.json()["detail"][0]["msg"]
+
+
+@pytest.mark.parametrize("media_type", ["application/json", "image/png"])
+def test_other_content_types_are_415_saying_what_is_accepted(
+    api: httpx.Client, media_type: str
+) -> None:
+    response = api.post(
+        f"{SYMBOLS}/{new_symbol()}", content=daily_csv(5), headers={"Content-Type": media_type}
+    )
+
+    assert response.status_code == 415
+    assert f"cannot read a {media_type} body" in response.json()["detail"]
+    assert "multipart/form-data" in response.json()["detail"]
 
 
 def test_only_the_importer_changes_or_deletes_a_symbol(

@@ -12,13 +12,13 @@ from pydantic import BaseModel
 
 from backend.deps import BacktestClientDep, CurrentUser, DatabaseDep
 from backend.services.backtest_client import BacktestServiceRejected
+from backend.uploads import uploaded_table
 from shared.contracts.market_data import (
     DuplicatePolicy,
     ImportMode,
     ImportOptions,
     ImportReport,
     SymbolEntry,
-    TableFormat,
 )
 from shared.errors import (
     Conflict,
@@ -28,6 +28,7 @@ from shared.errors import (
     PayloadTooLarge,
     Unauthorized,
     Unavailable,
+    UnsupportedMediaType,
 )
 from shared.market_data.catalog import SESSION_START_LIMIT_MINUTES, find_symbol, list_symbols
 from shared.timeframes import Timeframe
@@ -35,7 +36,6 @@ from shared.web.errors import responses_for
 from shared.web.params import SymbolPath
 
 SYMBOLS_PATH = "/api/market-data/symbols"
-PARQUET_MEDIA_TYPES = {"application/vnd.apache.parquet", "application/x-parquet"}
 
 router = APIRouter(tags=["market data"], responses=responses_for(Unauthorized))
 
@@ -89,10 +89,19 @@ _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "The file itself: CSV (text/csv) or Parquet "
-        "(application/vnd.apache.parquet).",
+        "(application/vnd.apache.parquet, or application/octet-stream, recognised by its "
+        "first bytes), or a form with one file field (multipart/form-data, as `curl -F "
+        "file=@prices.csv` sends). Other content types answer 415.",
         "content": {
             "text/csv": {"schema": {"type": "string"}},
             "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            },
         },
     }
 }
@@ -102,7 +111,9 @@ _UPLOAD_BODY: dict[str, Any] = {
     SYMBOLS_PATH + "/{symbol}",
     status_code=status.HTTP_201_CREATED,
     openapi_extra=_UPLOAD_BODY,
-    responses=responses_for(Forbidden, Conflict, PayloadTooLarge, InvalidInput, Unavailable),
+    responses=responses_for(
+        Forbidden, Conflict, PayloadTooLarge, UnsupportedMediaType, InvalidInput, Unavailable
+    ),
 )
 async def upload_bars(
     symbol: SymbolPath,
@@ -126,9 +137,8 @@ async def upload_bars(
     symbol's previous data as it was. Only the user who first imported a symbol may
     change it (403). 200 instead of 201 when an append held nothing new.
     """
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    table_format = TableFormat.PARQUET if media_type in PARQUET_MEDIA_TYPES else TableFormat.CSV
-    content = await request.body()  # an empty one is refused by the compute service
+    # An empty file is refused by the compute service.
+    content, table_format = await uploaded_table(request)
     options = ImportOptions(
         symbol=symbol,
         mode=mode,

@@ -12,11 +12,13 @@ from backend.deps import (
     BacktestClientDep,
     BacktestStoreDep,
     CurrentUser,
+    DatabaseDep,
     OwnedStrategy,
     SettingsDep,
     StarterDep,
     StrategyStoreDep,
 )
+from backend.market_data import check_market
 from backend.schemas import (
     Backtest,
     BacktestStatus,
@@ -41,8 +43,12 @@ router = APIRouter(
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_strategy(
-    fields: StrategyCreate, user: CurrentUser, store: StrategyStoreDep
+    fields: StrategyCreate, user: CurrentUser, store: StrategyStoreDep, database: DatabaseDep
 ) -> Strategy:
+    """Save a strategy. Refused with 422, naming the line and column, when a rule does
+    not parse or uses what the strategy lacks; and when no bars are stored for its
+    symbol, or none its timeframe can be made from (the message lists what is)."""
+    await check_market(database, fields.symbol, fields.timeframe)
     return await store.create(user.id, fields)
 
 
@@ -58,8 +64,14 @@ async def get_strategy(strategy: OwnedStrategy) -> Strategy:
 
 @router.put("/{strategy_id}")
 async def update_strategy(
-    strategy: OwnedStrategy, fields: StrategyUpdate, user: CurrentUser, store: StrategyStoreDep
+    strategy: OwnedStrategy,
+    fields: StrategyUpdate,
+    user: CurrentUser,
+    store: StrategyStoreDep,
+    database: DatabaseDep,
 ) -> Strategy:
+    """Replace a strategy's fields, checked as when it is created."""
+    await check_market(database, fields.symbol, fields.timeframe)
     updated = await store.replace(user.id, strategy.id, fields)
     if updated is None:  # deleted meanwhile
         raise NotFound("strategy not found")

@@ -6,7 +6,7 @@ from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 
 from backend.backtests import BacktestStore
-from backend.market_data import check_data_for
+from backend.market_data import check_data_for, range_note
 from backend.schemas import Backtest, Strategy
 from shared.contracts.backtests import BacktestParams, ResolvedBacktest
 from shared.contracts.common import InconsistentRequest
@@ -46,6 +46,7 @@ class BacktestStarter:
             raise InvalidInput.at(inconsistent.field, str(inconsistent)) from None
         entry = await check_data_for(self._database, resolved)
         input_key = resolved.input_key(entry.version, sweep)
+        notes = [note] if (note := range_note(resolved, entry)) else []
         return await self._store.create(
-            self._user_id, snapshot, params, input_key, entry.version, sweep
+            self._user_id, snapshot, params, input_key, entry.version, sweep, notes
         )
