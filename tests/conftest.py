@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import Mongo, Stack, import_long_symbol, strategy_fields
+from helpers import CLUB_ORIGIN, Mongo, Stack, import_long_symbol, strategy_fields
 from pymongo import MongoClient
 from pymongo.database import Database
 
@@ -75,6 +75,7 @@ def stack(mongo: Mongo, db: Database[Document], logs_dir: Path) -> Iterator[Stac
             # Short enough for the slow-client tests to watch them act.
             "HEADER_TIMEOUT_S": "2",
             "BODY_TIMEOUT_S": "2",
+            "CORS_ORIGINS": CLUB_ORIGIN,
         },
     )
     services.start_backend_services()

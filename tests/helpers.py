@@ -83,6 +83,8 @@ class Stack:
 
 
 _distinct_capital = itertools.count(10_000)
+# The origin the session's stack lets browsers call from (CORS_ORIGINS).
+CLUB_ORIGIN = "https://club.example.org"
 
 
 def strategy_fields(**overrides: Any) -> dict[str, Any]:

@@ -44,6 +44,7 @@ class BacktestStore:
         data_version: int,
         sweep: Sweep | None = None,
         notes: list[str] | None = None,
+        request_id: str | None = None,
     ) -> Backtest:
         """Record a backtest. If an identical one (same `input_key`) has completed, this
         one is completed at once with a copy of its result, marked `cached`; otherwise it
@@ -64,6 +65,7 @@ class BacktestStore:
             "result": None,
             "error": None,
             "notes": notes or [],
+            "request_id": request_id,
             "created_at": now,
             "updated_at": now,
         }
@@ -100,6 +102,7 @@ class BacktestStore:
             params=BacktestParams.model_validate(document["params"]),
             data_version=document.get("data_version"),
             sweep=Sweep.model_validate(document["sweep"]) if document.get("sweep") else None,
+            request_id=document.get("request_id"),
         )
 
     async def list_for_strategy(self, user_id: str, strategy_id: str) -> list[BacktestSummary]:

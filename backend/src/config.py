@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
 
 from shared.settings import SharedSettings
 
@@ -20,3 +23,16 @@ class Settings(SharedSettings):
         gt=0,
         description="A live backtest not heard of this long is checked with the compute service.",
     )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        alias="CORS_ORIGINS",
+        description="Origins whose pages may call the API from a browser, comma-separated "
+        "(https://club.example.org,http://localhost:5173); none by default.",
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+        return value

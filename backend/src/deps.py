@@ -24,6 +24,7 @@ from backend.tokens import TOKENS_COLLECTION, TokenStore
 from backend.users import User
 from shared.errors import NotFound, Unauthorized
 from shared.mongo import Document
+from shared.web.request_context import set_user
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -70,6 +71,7 @@ TokenStoreDep = Annotated[TokenStore, Depends(_token_store)]
 
 
 async def _current_user(
+    request: Request,
     tokens: TokenStoreDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
@@ -78,6 +80,7 @@ async def _current_user(
     user = await tokens.user_of(credentials.credentials)
     if user is None:
         raise Unauthorized("invalid, expired or revoked token", challenge="Bearer")
+    set_user(request.scope["state"], user.id)
     return user
 
 

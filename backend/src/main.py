@@ -12,7 +12,7 @@ from backend.backtests import BacktestStore
 from backend.config import Settings
 from backend.database import BACKTESTS_COLLECTION, HEALTH_PROBE_COLLECTION, ensure_indexes
 from backend.idempotency import IDEMPOTENCY_COLLECTION, IdempotentPosts
-from backend.routes import backtest, health, market_data, strategy, tokens
+from backend.routes import backtest, health, market_data, strategy, tokens, users
 from backend.services.backtest_client import BacktestServiceClient
 from backend.state import STATE_KEY, ApiState
 from backend.supervisor import BacktestSupervisor
@@ -76,12 +76,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.max_concurrent_requests,
         exempt_paths=health.PROBE_PATHS,
         body_timeout_s=settings.body_timeout_s,
+        cors_origins=settings.cors_origins,
         signed_prefixes=(SAVE_RESULT_PATH,),
         body_limits={
             SAVE_RESULT_PATH: MAX_RESULT_BYTES,
             market_data.SYMBOLS_PATH: settings.max_upload_mb << 20,
         },
     )
-    for module in (health, strategy, backtest, market_data, tokens):
+    for module in (health, users, strategy, backtest, market_data, tokens):
         app.include_router(module.router)
     return app

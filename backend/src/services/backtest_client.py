@@ -20,6 +20,8 @@ from shared.errors import (
 )
 from shared.paths import COMPUTE_MARKET_DATA_PATH, COMPUTE_RUN_PATH
 from shared.signing import ServiceSignature
+from shared.web.request_context import REQUEST_ID_HEADER
+from shared.web.request_context import request_id as current_request_id
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0, pool=10.0)
 # An import parses and checks every row of an upload (a million rows take seconds).
@@ -69,7 +71,12 @@ class BacktestServiceClient:
 
     async def start_backtest(self, request: RunBacktestRequest) -> RunBacktestAccepted:
         """Hand a backtest over; repeating it for the same backtest_id starts nothing new."""
-        body = await self._send("POST", COMPUTE_RUN_PATH, content=request.model_dump_json())
+        body = await self._send(
+            "POST",
+            COMPUTE_RUN_PATH,
+            content=request.model_dump_json(),
+            request_id=request.request_id,
+        )
         return RunBacktestAccepted.model_validate(body)
 
     async def get_backtest_status(self, execution_id: str) -> BacktestExecution:
@@ -132,8 +139,13 @@ class BacktestServiceClient:
         params: dict[str, Any] | None = None,
         media_type: str = "application/json",
         http_timeout: httpx.Timeout | None = None,
+        request_id: str | None = None,
     ) -> Any:
-        headers = {"Content-Type": media_type} if content is not None else None
+        """`request_id`: the member's request this call serves, by default the one being
+        answered; sent on so both services' log lines of it share the id."""
+        headers = {"Content-Type": media_type} if content is not None else {}
+        if sent_id := request_id or current_request_id.get():
+            headers[REQUEST_ID_HEADER] = sent_id
         try:
             response = await self._http.request(
                 method,

@@ -14,6 +14,7 @@ from shared.contracts.strategies import StrategySnapshot
 from shared.contracts.sweeps import Sweep, check_sweep
 from shared.errors import InvalidInput
 from shared.mongo import Document
+from shared.web.request_context import request_id
 
 __all__ = ["BacktestStarter"]
 
@@ -48,5 +49,12 @@ class BacktestStarter:
         input_key = resolved.input_key(entry.version, sweep)
         notes = [note] if (note := range_note(resolved, entry)) else []
         return await self._store.create(
-            self._user_id, snapshot, params, input_key, entry.version, sweep, notes
+            self._user_id,
+            snapshot,
+            params,
+            input_key,
+            entry.version,
+            sweep,
+            notes,
+            request_id.get(),
         )

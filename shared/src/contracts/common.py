@@ -48,6 +48,9 @@ def _storable(text: str) -> str:
 
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+# A client's own request id is used as given when it looks like one (a uuid, a trace id).
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,128}$"
+RequestId = Annotated[str, Field(pattern=REQUEST_ID_PATTERN)]
 SYMBOL_PATTERN = r"^[A-Za-z0-9._\-]+$"
 MAX_SYMBOL_CHARS = 32
 Symbol = Annotated[str, Field(min_length=1, max_length=MAX_SYMBOL_CHARS, pattern=SYMBOL_PATTERN)]

@@ -9,7 +9,7 @@ from typing import Any, Self
 from pydantic import Field, model_validator
 
 from shared.contracts.backtests import BacktestParams, ResolvedBacktest
-from shared.contracts.common import Count, Id, Text, WireModel
+from shared.contracts.common import Count, Id, RequestId, Text, WireModel
 from shared.contracts.results import BacktestResult
 from shared.contracts.strategies import StrategySnapshot
 from shared.contracts.sweeps import Optimization, Sweep, check_sweep
@@ -63,6 +63,9 @@ class RunBacktestRequest(WireModel):
     sweep: Sweep | None = Field(
         default=None, description="Run every combination of this grid, not one backtest."
     )
+    request_id: RequestId | None = Field(
+        default=None, description="The member's request that started it, for the logs."
+    )
 
     @model_validator(mode="after")
     def _sweep_fits_strategy(self) -> Self:
@@ -92,6 +95,9 @@ class BacktestExecution(WireModel):
     result: BacktestResult | None = None
     optimization: Optimization | None = None
     error: Text | None = None
+    request_id: RequestId | None = Field(
+        default=None, description="The member's request that started it, for the logs."
+    )
 
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> BacktestExecution:

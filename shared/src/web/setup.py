@@ -1,4 +1,5 @@
-"""What both FastAPI apps set up alike: logging, a warning about the default secret, the
+"""What both FastAPI apps set up alike: logging, a warning about the default secret, a
+request id and access-log line per request, the origins browsers may call from, the
 request intake (bounded bodies, signed paths checked before anything is parsed), a bound
 on the requests worked on at once, error responses as JSON `{"detail": ...}` that never
 carry a stack trace, and a garbage collector that leaves the start-up heap alone."""
@@ -7,16 +8,21 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from shared.signing import DEFAULT_SERVICE_SECRET
 from shared.web.admission import ConcurrencyGate
 from shared.web.errors import install_error_handlers
 from shared.web.intake import BODY_DEADLINE_S, RequestIntake, SignedPaths
+from shared.web.request_context import REQUEST_ID_HEADER, RequestContext
 
-__all__ = ["freeze_startup_heap", "set_up_app"]
+__all__ = ["CORS_HEADERS", "CORS_METHODS", "freeze_startup_heap", "set_up_app"]
+
+CORS_METHODS = ["GET", "POST", "PUT", "DELETE"]
+CORS_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", REQUEST_ID_HEADER]
 
 logger = logging.getLogger(__name__)
 
@@ -29,10 +35,13 @@ def set_up_app(
     signed_prefixes: tuple[str, ...] = (),
     body_limits: Mapping[str, int] | None = None,
     body_timeout_s: float = BODY_DEADLINE_S,
+    cors_origins: Sequence[str] = (),
 ) -> None:
     """Shared set-up. `body_limits` sets the body bound (bytes) of paths starting with
     each of its keys; `signed_prefixes` are the paths only the other service may call;
-    `exempt_paths` (health probes) skip the intake and never wait for a slot."""
+    `exempt_paths` (health probes) skip the intake, never wait for a slot and are logged
+    only when they fail; `cors_origins` may call from a browser page of theirs (bearer
+    tokens, no cookies: credentials are not allowed)."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -48,6 +57,17 @@ def set_up_app(
         exempt=exempt_paths,
         body_timeout_s=body_timeout_s,
     )
+    if cors_origins:
+        # Outside the intake, so its refusals (401, 413) reach the page readable too.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_HEADERS,
+            expose_headers=[REQUEST_ID_HEADER],
+            max_age=600,
+        )
+    app.add_middleware(RequestContext, quiet_paths=exempt_paths)
     install_error_handlers(app)
 
 

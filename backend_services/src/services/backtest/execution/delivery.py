@@ -18,6 +18,7 @@ from backend_services.services.backtest.execution.records import ExecutionRecord
 from shared.contracts.common import utc_now
 from shared.contracts.executions import ExecutionReport
 from shared.paths import SAVE_RESULT_PATH
+from shared.web.request_context import REQUEST_ID_HEADER
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +58,13 @@ class ResultDelivery:
         while True:
             try:
                 execution = await self._store.get(execution_id)
+                headers = {"Content-Type": "application/json"}
+                if execution.request_id:  # the backend's log line of it names the same request
+                    headers[REQUEST_ID_HEADER] = execution.request_id
                 response = await self._http.post(
                     SAVE_RESULT_PATH,
                     content=ExecutionReport.of(execution).model_dump_json(),
-                    headers={"Content-Type": "application/json"},
+                    headers=headers,
                 )
                 if response.is_success:
                     await self._store.mark_delivered(execution_id, utc_now())

@@ -81,6 +81,7 @@ class ExecutionRecords:
             "user_id": request.user_id,
             "strategy_id": request.strategy.id,
             "request": request.model_dump(mode="json"),
+            "request_id": request.request_id,
             "status": ExecutionStatus.QUEUED.value,
             "progress": 0.0,
             "created_at": utc_now(),
