@@ -17,7 +17,7 @@ from helpers import Stack, backtest_params, strategy_fields, wait_for_backtest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from shared.signing import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 pytestmark = pytest.mark.integration
 
@@ -184,7 +184,11 @@ def test_malformed_signature_headers_get_401(
     stack: Stack, service: str, path: str, timestamp: str
 ) -> None:
     base = stack.api_url if service == "api" else stack.services_url
-    headers = {TIMESTAMP_HEADER.encode(): timestamp.encode(), SIGNATURE_HEADER.encode(): b"a" * 64}
+    headers = {
+        TIMESTAMP_HEADER.encode(): timestamp.encode(),
+        NONCE_HEADER.encode(): b"b" * 32,
+        SIGNATURE_HEADER.encode(): b"a" * 64,
+    }
 
     response = httpx.post(f"{base}{path}", content=b"{}", headers=headers)
 

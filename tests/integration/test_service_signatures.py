@@ -1,25 +1,44 @@
-"""Calls between the services must carry a fresh, valid signature: else 401, no change."""
+"""Calls between the services must carry a fresh, valid signature over method, path,
+query and body, with a nonce used once: else 401, and nothing changes."""
 
 from __future__ import annotations
 
+import secrets
 import time
 
 import httpx
 import pytest
 from helpers import Stack
 
-from shared.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, compute_signature
+from shared.signing import (
+    NONCE_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    ServiceSignature,
+    SignedRequest,
+    compute_signature,
+)
 
 pytestmark = pytest.mark.integration
 
 BODY = b'{"execution_id": "e", "backtest_id": "b", "status": "failed", "error": "x"}'
 
 
-def _headers(secret: str, path: str, timestamp: int) -> dict[str, str]:
+def _headers(
+    secret: str,
+    path: str,
+    timestamp: int,
+    query: bytes = b"",
+    method: str = "POST",
+    body: bytes = BODY,
+) -> dict[str, str]:
+    nonce = secrets.token_hex(16)
+    signed = SignedRequest(method, path, query, str(timestamp), nonce, body)
     return {
         "Content-Type": "application/json",
         TIMESTAMP_HEADER: str(timestamp),
-        SIGNATURE_HEADER: compute_signature(secret, "POST", path, str(timestamp), BODY),
+        NONCE_HEADER: nonce,
+        SIGNATURE_HEADER: compute_signature(secret, signed),
     }
 
 
@@ -34,7 +53,8 @@ def test_unsigned_forged_and_stale_calls_get_401(stack: Stack, service: str, pat
         "unsigned": {"Content-Type": "application/json"},
         "forged": _headers("not-the-secret", path, now),
         "stale": _headers(stack.secret, path, now - 301),
-        "tampered": _headers(stack.secret, path + "x", now),
+        "tampered path": _headers(stack.secret, path + "x", now),
+        "other method": _headers(stack.secret, path, now, method="PUT"),
     }
     for name, headers in attempts.items():
         response = httpx.post(f"{base}{path}", content=BODY, headers=headers)
@@ -51,3 +71,42 @@ def test_a_correctly_signed_call_passes_the_check(stack: Stack) -> None:
     )
 
     assert response.status_code == 404  # signature accepted; backtest "b" does not exist
+
+
+@pytest.mark.parametrize(
+    ("service", "path"),
+    [("api", "/api/backtest/save_result"), ("compute", "/backtest/run")],
+)
+def test_a_captured_request_replayed_is_refused(stack: Stack, service: str, path: str) -> None:
+    base = stack.api_url if service == "api" else stack.services_url
+    captured = _headers(stack.secret, path, int(time.time()))
+
+    first = httpx.post(f"{base}{path}", content=BODY, headers=captured)
+    replays = [httpx.post(f"{base}{path}", content=BODY, headers=captured) for _ in range(3)]
+
+    assert first.status_code != 401
+    for replay in replays:
+        assert replay.status_code == 401
+        assert "replayed" in replay.json()["detail"]
+
+
+def test_the_query_string_is_signed(stack: Stack) -> None:
+    """A signed call whose query is changed on the way is refused, the original not."""
+    path = "/market-data/NOSUCH"
+    now = int(time.time())
+    signed = _headers(stack.secret, path, now, b"owner_id=alice", "DELETE", body=b"")
+    tampered = _headers(stack.secret, path, now, b"owner_id=alice", "DELETE", body=b"")
+
+    original = httpx.delete(f"{stack.services_url}{path}?owner_id=alice", headers=signed)
+    changed = httpx.delete(f"{stack.services_url}{path}?owner_id=mallory", headers=tampered)
+
+    assert original.status_code == 404  # accepted: there is no such symbol
+    assert changed.status_code == 401
+    assert changed.json()["detail"] == "invalid service signature"
+
+
+def test_the_services_own_client_signs_queries_and_nonces(stack: Stack) -> None:
+    with httpx.Client(base_url=stack.services_url, auth=ServiceSignature(stack.secret)) as client:
+        answers = [client.delete("/market-data/NOSUCH", params={"owner_id": "a"}) for _ in "ab"]
+
+    assert [answer.status_code for answer in answers] == [404, 404]

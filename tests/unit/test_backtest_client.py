@@ -17,7 +17,13 @@ from backend.services.backtest_client import (
 from shared.contracts.backtests import BacktestParams
 from shared.contracts.executions import RunBacktestRequest
 from shared.contracts.strategies import Costs, StrategySnapshot
-from shared.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, compute_signature
+from shared.signing import (
+    NONCE_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    SignedRequest,
+    compute_signature,
+)
 
 BASE = "http://compute.test"
 SECRET = "s3cret"
@@ -63,10 +69,39 @@ async def test_start_backtest_posts_a_signed_request(client: BacktestServiceClie
     assert accepted.execution_id == "e1"
     sent = route.calls.last.request
     assert json.loads(sent.content)["backtest_id"] == "b1"
-    expected = compute_signature(
-        SECRET, "POST", "/backtest/run", sent.headers[TIMESTAMP_HEADER], sent.content
+    signed = SignedRequest(
+        "POST",
+        "/backtest/run",
+        b"",
+        sent.headers[TIMESTAMP_HEADER],
+        sent.headers[NONCE_HEADER],
+        sent.content,
     )
-    assert sent.headers[SIGNATURE_HEADER] == expected
+    assert sent.headers[SIGNATURE_HEADER] == compute_signature(SECRET, signed)
+
+
+@respx.mock
+async def test_every_call_has_a_new_nonce_and_its_query_signed(
+    client: BacktestServiceClient,
+) -> None:
+    route = respx.get(f"{BASE}/backtest/e1/trades").respond(
+        200, json={"total": 0, "offset": 5, "trades": []}
+    )
+
+    await client.get_trades("e1", 5, 7)
+    await client.get_trades("e1", 5, 7)
+
+    first, second = (call.request for call in route.calls)
+    assert first.headers[NONCE_HEADER] != second.headers[NONCE_HEADER]
+    signed = SignedRequest(
+        "GET",
+        "/backtest/e1/trades",
+        b"offset=5&limit=7",
+        first.headers[TIMESTAMP_HEADER],
+        first.headers[NONCE_HEADER],
+        b"",
+    )
+    assert first.headers[SIGNATURE_HEADER] == compute_signature(SECRET, signed)
 
 
 @respx.mock

@@ -7,7 +7,8 @@ the order that costs a hostile or broken client the most and the server the leas
 3. The body is read whole, against its bound (413) and a deadline (408): a client that
    trickles its body holds a buffer, never one of the app's concurrency slots, which
    are taken only once the body is in (`ConcurrencyGate`, inside this).
-4. A signed path whose signature does not match the body: 401, before it is parsed.
+4. A signed path whose signature does not match its method, path, query and body, or
+   whose nonce was already used (a replay): 401, before the body is parsed.
 
 Only then is the request handed on, its body replayed from memory.
 """
@@ -19,17 +20,20 @@ import hmac
 import re
 import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.signing import (
     MAX_SIGNATURE_AGE_S,
+    NONCE_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
+    SignedRequest,
     compute_signature,
 )
+from shared.web.nonces import SeenNonces
 
 __all__ = [
     "BODY_DEADLINE_S",
@@ -46,15 +50,18 @@ BODY_DEADLINE_S = 30.0
 MIN_BODY_RATE = 64 << 10
 _TIMESTAMP = re.compile(rb"[0-9]{1,12}")
 _SIGNATURE = re.compile(rb"[0-9a-f]{64}")
+_NONCE = re.compile(rb"[0-9a-f]{32}")
 _CONTENT_LENGTH = re.compile(rb"[0-9]{1,15}")
 
 
 @dataclass(frozen=True)
 class SignedPaths:
-    """Paths (by prefix) only the other service may call, and the secret it signs with."""
+    """Paths (by prefix) only the other service may call, the secret it signs with, and
+    the nonces it has used."""
 
     prefixes: tuple[str, ...]
     secret: str
+    seen: SeenNonces = field(default_factory=SeenNonces)
 
     def cover(self, path: str) -> bool:
         return path.startswith(self.prefixes)
@@ -114,13 +121,11 @@ class RequestIntake:
             return
         except _ClientGone:
             return
-        if (
-            signed
-            and self._signed is not None
-            and not _signature_matches(self._signed.secret, scope, headers, body)
-        ):
-            await _refuse(401, "invalid service signature", scope, receive, send)
-            return
+        if signed and self._signed is not None:
+            problem = _signature_problem(self._signed, scope, headers, body)
+            if problem:
+                await _refuse(401, problem, scope, receive, send)
+                return
         await self._app(scope, replay(body, receive), send)
 
 
@@ -165,19 +170,33 @@ def replay(body: bytes, receive: Receive) -> Receive:
 def _signature_headers_problem(headers: Mapping[bytes, bytes]) -> str | None:
     timestamp = headers.get(TIMESTAMP_HEADER.lower().encode(), b"")
     signature = headers.get(SIGNATURE_HEADER.lower().encode(), b"")
-    if not _TIMESTAMP.fullmatch(timestamp) or not _SIGNATURE.fullmatch(signature):
+    nonce = headers.get(NONCE_HEADER.lower().encode(), b"")
+    well_formed = (
+        _TIMESTAMP.fullmatch(timestamp)
+        and _SIGNATURE.fullmatch(signature)
+        and _NONCE.fullmatch(nonce)
+    )
+    if not well_formed:
         return "missing service signature"
     if abs(time.time() - int(timestamp)) > MAX_SIGNATURE_AGE_S:
         return "stale service signature"
     return None
 
 
-def _signature_matches(
-    secret: str, scope: Scope, headers: Mapping[bytes, bytes], body: bytes
-) -> bool:
+def _signature_problem(
+    signed: SignedPaths, scope: Scope, headers: Mapping[bytes, bytes], body: bytes
+) -> str | None:
     timestamp = headers[TIMESTAMP_HEADER.lower().encode()].decode()
-    expected = compute_signature(secret, scope["method"], scope["path"], timestamp, body)
-    return hmac.compare_digest(expected.encode(), headers[SIGNATURE_HEADER.lower().encode()])
+    nonce = headers[NONCE_HEADER.lower().encode()].decode()
+    request = SignedRequest(
+        scope["method"], scope["path"], scope["query_string"], timestamp, nonce, body
+    )
+    expected = compute_signature(signed.secret, request)
+    if not hmac.compare_digest(expected.encode(), headers[SIGNATURE_HEADER.lower().encode()]):
+        return "invalid service signature"
+    if not signed.seen.first_use(nonce, int(timestamp) + MAX_SIGNATURE_AGE_S):
+        return "replayed service signature: this nonce was already used"
+    return None
 
 
 def _too_large(limit: int) -> str:
