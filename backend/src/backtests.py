@@ -10,6 +10,7 @@ from datetime import datetime
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
+from backend.rankings import RankingStore, outline_of
 from backend.schemas import Backtest, BacktestState, BacktestStatus, BacktestSummary
 from shared.contracts.backtests import BacktestParams
 from shared.contracts.common import utc_now
@@ -32,8 +33,9 @@ _SUMMARY_FIELDS = [name for name in BacktestSummary.model_fields if name != "id"
 
 
 class BacktestStore:
-    def __init__(self, collection: AsyncCollection[Document]) -> None:
+    def __init__(self, collection: AsyncCollection[Document], rankings: RankingStore) -> None:
         self._collection = collection
+        self._rankings = rankings
 
     async def create(
         self,
@@ -155,7 +157,12 @@ class BacktestStore:
             "updated_at": utc_now(),
         }
         if report.result is not None:
-            optimization = report.optimization.model_dump() if report.optimization else None
+            optimization = None
+            if report.optimization is not None:
+                optimization = report.optimization.model_dump()
+                # Before the backtest turns final, so a completed one always has it.
+                await self._rankings.save(report.execution_id, optimization["ranked"])
+                optimization = outline_of(optimization)
             changes |= _result_fields(report.result.model_dump(), optimization)
         outcome = await self._collection.update_one(
             {

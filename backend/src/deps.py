@@ -15,6 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from backend.backtests import BacktestStore
 from backend.config import Settings
 from backend.database import BACKTESTS_COLLECTION, STRATEGIES_COLLECTION
+from backend.rankings import RANKINGS_COLLECTION, RankingStore
 from backend.schemas import Backtest, Strategy
 from backend.services.backtest_client import BacktestServiceClient
 from backend.services.backtest_starter import BacktestStarter
@@ -57,8 +58,17 @@ async def _strategy_store(database: DatabaseDep) -> StrategyStore:
     return StrategyStore(database[STRATEGIES_COLLECTION])
 
 
-async def _backtest_store(database: DatabaseDep) -> BacktestStore:
-    return BacktestStore(database[BACKTESTS_COLLECTION])
+async def _ranking_store(database: DatabaseDep) -> RankingStore:
+    return RankingStore(database[RANKINGS_COLLECTION])
+
+
+RankingStoreDep = Annotated[RankingStore, Depends(_ranking_store)]
+
+
+async def _backtest_store(database: DatabaseDep, rankings: RankingStoreDep) -> BacktestStore:
+    return BacktestStore(
+        database[BACKTESTS_COLLECTION], RankingStore(database[RANKINGS_COLLECTION])
+    )
 
 
 async def _token_store(database: DatabaseDep) -> TokenStore:

@@ -12,6 +12,7 @@ from backend.backtests import BacktestStore
 from backend.config import Settings
 from backend.database import BACKTESTS_COLLECTION, HEALTH_PROBE_COLLECTION, ensure_indexes
 from backend.idempotency import IDEMPOTENCY_COLLECTION, IdempotentPosts
+from backend.rankings import RANKINGS_COLLECTION, RankingStore
 from backend.routes import backtest, health, market_data, strategy, tokens, users
 from backend.services.backtest_client import BacktestServiceClient
 from backend.state import STATE_KEY, ApiState
@@ -35,7 +36,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await ensure_indexes(database)
         client = BacktestServiceClient(settings.backend_services_url, settings.service_secret)
         supervisor = BacktestSupervisor(
-            BacktestStore(database[BACKTESTS_COLLECTION]),
+            BacktestStore(
+                database[BACKTESTS_COLLECTION], RankingStore(database[RANKINGS_COLLECTION])
+            ),
             client,
             settings.supervise_interval_s,
             settings.reconcile_after_s,

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from backend.rankings import OptimizationOutline, outline_of
 from shared.contracts.backtests import BacktestParams
 from shared.contracts.common import Symbol, Text
 from shared.contracts.executions import FINAL_STATUS_VALUES, LIVE_STATUS_VALUES
@@ -21,7 +22,7 @@ from shared.contracts.strategies import (
     Rules,
     check_rules,
 )
-from shared.contracts.sweeps import Optimization, Sweep
+from shared.contracts.sweeps import Sweep
 from shared.timeframes import Timeframe
 
 
@@ -108,8 +109,9 @@ class Backtest(BaseModel):
         description="For an optimization, the full backtest of the best combination."
     )
     sweep: Sweep | None = Field(default=None, description="Set for an optimization.")
-    optimization: Optimization | None = Field(
-        default=None, description="An optimization's ranking and heatmap, once completed."
+    optimization: OptimizationOutline | None = Field(
+        default=None,
+        description="An optimization's best combinations and heatmap, once completed.",
     )
     error: str | None
     notes: list[str] = Field(
@@ -120,9 +122,11 @@ class Backtest(BaseModel):
 
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> Backtest:
+        optimization = document.get("optimization")
         return cls.model_validate(
             {name: document.get(name) for name in cls.model_fields if name != "id"}
             | {"id": document["_id"], "notes": document.get("notes") or []}
+            | ({"optimization": outline_of(optimization)} if optimization else {})
         )
 
 

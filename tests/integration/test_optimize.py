@@ -77,6 +77,52 @@ def test_an_optimization_ranks_every_combination_and_runs_the_best_in_full(
     assert repeated["optimization"] == report
 
 
+def test_a_large_ranking_is_paged_and_the_backtest_carries_its_top(
+    api: httpx.Client, create_strategy: Callable[..., dict[str, Any]]
+) -> None:
+    strategy = create_strategy()
+    fast, slow = list(range(2, 12)), list(range(12, 42, 3))  # 100 combinations
+    sweep = {"grid": {"fast": fast, "slow": slow}, "objective": "sharpe_ratio"}
+    started = api.post(
+        f"/api/strategy/{strategy['id']}/optimize", json=backtest_params(sweep=sweep)
+    )
+    optimization = wait_for_backtest(api, started.json()["id"])
+    ranking = f"/api/backtest/{optimization['id']}/ranking"
+
+    outline = optimization["optimization"]
+    pages = [api.get(ranking, params={"offset": at, "limit": 30}).json() for at in (0, 30, 60, 90)]
+    rows = [row for page in pages for row in page["rows"]]
+    by_trades = api.get(ranking, params={"sort": "total_trades", "limit": 1000}).json()
+    fewest = api.get(ranking, params={"sort": "total_trades", "descending": False}).json()
+
+    assert (outline["combinations"], outline["ranked_total"], len(outline["ranked"])) == (
+        100,
+        100,
+        20,
+    )
+    assert [page["total"] for page in pages] == [100] * 4
+    assert [row["rank"] for row in rows] == list(range(1, 101))
+    assert [row["parameters"] for row in rows[:20]] == [r["parameters"] for r in outline["ranked"]]
+    assert len({tuple(row["parameters"].values()) for row in rows}) == 100
+    trades = [row["total_trades"] for row in by_trades["rows"]]
+    assert trades == sorted(trades, reverse=True)
+    assert fewest["rows"][0]["total_trades"] == min(trades)
+    assert api.get(ranking, params={"sort": "luck"}).status_code == 422
+
+
+def test_a_plain_backtest_has_no_ranking(
+    api: httpx.Client, create_strategy: Callable[..., dict[str, Any]]
+) -> None:
+    strategy = create_strategy()
+    started = api.post(f"/api/strategy/{strategy['id']}/backtest", json=backtest_params())
+    wait_for_backtest(api, started.json()["id"])
+
+    response = api.get(f"/api/backtest/{started.json()['id']}/ranking")
+
+    assert response.status_code == 409
+    assert "not an optimization" in response.json()["detail"]
+
+
 @pytest.mark.parametrize(
     ("sweep", "message"),
     [

@@ -11,7 +11,9 @@ from backend.deps import (
     BacktestStoreDep,
     CurrentUser,
     OwnedBacktest,
+    RankingStoreDep,
 )
+from backend.rankings import RankingPage, RankingSort, page_of
 from backend.reconcile import reconcile
 from backend.schemas import Backtest, BacktestStatus, SaveResultAck
 from backend.services.backtest_client import BacktestServiceRejected
@@ -27,6 +29,8 @@ from shared.errors import (
 )
 from shared.limits import MAX_TRADES_PAGE
 from shared.web.errors import responses_for
+
+MAX_RANKING_PAGE = 1_000
 
 router = APIRouter(
     prefix="/api/backtest",
@@ -101,6 +105,34 @@ async def get_trades(
         return await client.get_trades(source, offset, limit)
     except BacktestServiceRejected as rejected:
         raise Conflict(rejected.detail) from None
+
+
+@router.get("/{backtest_id}/ranking", responses=responses_for(Conflict, 422))
+async def get_ranking(
+    backtest: OwnedBacktest,
+    user: CurrentUser,
+    store: BacktestStoreDep,
+    rankings: RankingStoreDep,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_RANKING_PAGE)] = 100,
+    sort: RankingSort = RankingSort.RANK,
+    descending: Annotated[
+        bool, Query(description="Largest first; by default `rank` ascends, statistics descend.")
+    ]
+    | None = None,
+) -> RankingPage:
+    """A completed optimization's combinations, a page at a time, in the sweep's order
+    (`rank`) or by any statistic; combinations without a value for it (an undefined
+    ratio) come last. 409 until it has completed, or for a plain backtest."""
+    source = await store.trades_execution(user.id, backtest.id)
+    if source is None or backtest.optimization is None:
+        kind = "an optimization" if backtest.sweep else "not an optimization"
+        raise Conflict(f"backtest is {backtest.status.value}, {kind}: it has no ranking")
+    rows = await rankings.rows(source)
+    if rows is None:  # stored before rankings were kept apart: the rows it carries
+        rows = [row.model_dump() for row in backtest.optimization.ranked]
+    order = descending if descending is not None else sort is not RankingSort.RANK
+    return page_of(rows, offset, limit, sort, order)
 
 
 @router.post("/save_result", responses=responses_for(Conflict))

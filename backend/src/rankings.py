@@ -1,0 +1,115 @@
+"""An optimization's whole ranking, kept apart from its backtest: a 10,000-combination
+sweep ranks 10,000 rows (megabytes), which a member pages through
+(`/api/backtest/{id}/ranking`) rather than receives with every read of the backtest.
+The backtest carries the best `TOP_RANKED` rows only.
+
+One document per execution, so a backtest answered from an identical earlier one reads
+the ranking of the execution whose result it reuses, as it does that one's trades.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pymongo.asynchronous.collection import AsyncCollection
+
+from shared.contracts.common import Count
+from shared.contracts.sweeps import Optimization, SweepRow
+from shared.mongo import Document
+
+__all__ = [
+    "RANKINGS_COLLECTION",
+    "TOP_RANKED",
+    "OptimizationOutline",
+    "RankedRow",
+    "RankingPage",
+    "RankingSort",
+    "RankingStore",
+    "outline_of",
+    "page_of",
+]
+
+RANKINGS_COLLECTION = "rankings"
+TOP_RANKED = 20
+
+
+class OptimizationOutline(Optimization):
+    """An optimization as a backtest carries it: `ranked` holds the best rows only."""
+
+    ranked: list[SweepRow] = Field(
+        description=f"The best {TOP_RANKED} combinations, best first; page through all "
+        "of them at /api/backtest/{id}/ranking."
+    )
+    ranked_total: Count = Field(description="Combinations in the whole ranking.")
+
+
+def outline_of(optimization: dict[str, Any]) -> dict[str, Any]:
+    """A stored optimization (whole, as delivered, or already outlined) as an outline."""
+    ranked = optimization["ranked"]
+    total = optimization.get("ranked_total", len(ranked))
+    return optimization | {"ranked": ranked[:TOP_RANKED], "ranked_total": total}
+
+
+class RankingSort(StrEnum):
+    """What a ranking page is ordered by: `rank` (the objective's order) or a statistic."""
+
+    RANK = "rank"
+    OBJECTIVE = "objective"
+    TOTAL_RETURN = "total_return"
+    CAGR = "cagr"
+    SHARPE_RATIO = "sharpe_ratio"
+    SORTINO_RATIO = "sortino_ratio"
+    MAX_DRAWDOWN = "max_drawdown"
+    TOTAL_TRADES = "total_trades"
+    WIN_RATE = "win_rate"
+    PROFIT_FACTOR = "profit_factor"
+
+
+class RankedRow(SweepRow):
+    rank: int = Field(ge=1, description="Its place by the sweep's objective, 1 for the best.")
+
+
+class RankingPage(BaseModel):
+    total: Count
+    offset: Count
+    sort: RankingSort
+    descending: bool
+    rows: list[RankedRow]
+
+
+def page_of(
+    rows: list[dict[str, Any]], offset: int, limit: int, sort: RankingSort, descending: bool
+) -> RankingPage:
+    """Rows `offset .. offset + limit - 1` in the order asked for; rows without a value
+    for the statistic (an undefined ratio) come last either way."""
+    ranked = [row | {"rank": place} for place, row in enumerate(rows, start=1)]
+    if sort is not RankingSort.RANK:
+        key = sort.value
+        present = [row for row in ranked if row.get(key) is not None]
+        missing = [row for row in ranked if row.get(key) is None]
+        ranked = sorted(present, key=lambda row: row[key], reverse=descending) + missing
+    elif descending:
+        ranked.reverse()
+    return RankingPage(
+        total=len(rows),
+        offset=offset,
+        sort=sort,
+        descending=descending,
+        rows=[RankedRow.model_validate(row) for row in ranked[offset : offset + limit]],
+    )
+
+
+class RankingStore:
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self._collection = collection
+
+    async def save(self, execution_id: str, rows: list[dict[str, Any]]) -> None:
+        """Keep an execution's ranking (a repeat of the same delivery rewrites the same)."""
+        document = {"_id": execution_id, "rows": rows}
+        await self._collection.replace_one({"_id": execution_id}, document, upsert=True)
+
+    async def rows(self, execution_id: str) -> list[dict[str, Any]] | None:
+        document = await self._collection.find_one({"_id": execution_id})
+        return document["rows"] if document else None
