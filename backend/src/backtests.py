@@ -186,6 +186,24 @@ class BacktestStore:
         source: str | None = document.get("trades_execution_id") or document.get("execution_id")
         return source
 
+    async def delete_final(self, user_id: str, backtest_id: str) -> bool:
+        """Delete a finished backtest of the user's; False if there is none such."""
+        outcome = await self._collection.delete_one(
+            {"_id": backtest_id, "user_id": user_id, "status": {"$in": FINAL_STATUS_VALUES}}
+        )
+        return outcome.deleted_count == 1
+
+    async def execution_in_use(self, execution_id: str, besides: str) -> bool:
+        """Whether a backtest other than `besides` reads this execution's result or
+        trades (its own run, or one answered from it)."""
+        for field in ("execution_id", "trades_execution_id"):
+            other = await self._collection.find_one(
+                {field: execution_id, "_id": {"$ne": besides}}, {"_id": 1}
+            )
+            if other is not None:
+                return True
+        return False
+
     async def state_of(self, backtest_id: str) -> BacktestState | None:
         """The status and execution id of any backtest, whoever owns it."""
         document = await self._collection.find_one(

@@ -110,6 +110,9 @@ class RankingStore:
         document = {"_id": execution_id, "rows": rows}
         await self._collection.replace_one({"_id": execution_id}, document, upsert=True)
 
+    async def delete(self, execution_id: str) -> None:
+        await self._collection.delete_one({"_id": execution_id})
+
     async def rows(self, execution_id: str) -> list[dict[str, Any]] | None:
         document = await self._collection.find_one({"_id": execution_id})
         return document["rows"] if document else None

@@ -1,4 +1,5 @@
-"""Cancelling, repeating and racing: one execution per backtest, one final state."""
+"""Cancelling, repeating, racing and deleting: one execution per backtest, one final
+state, and nothing left behind by a deleted one."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import Stack, backtest_params, long_run_params, wait_for_backtest
+from helpers import Stack, backtest_params, long_run_params, strategy_fields, wait_for_backtest
+from pymongo.database import Database
 
 from shared.contracts.executions import ExecutionReport
+from shared.mongo import Document
 from shared.signing import ServiceSignature
 
 pytestmark = pytest.mark.integration
@@ -116,3 +119,50 @@ def test_save_result_is_idempotent_and_never_moves_a_final_backtest_back(
     after = api.get(f"/api/backtest/{backtest['id']}").json()
     assert after["status"] == "completed"
     assert after["result"] == backtest["result"]
+
+
+def test_a_member_deletes_a_finished_backtest_with_its_trades(
+    api: httpx.Client,
+    db: Database[Document],
+    create_strategy: Callable[..., dict[str, Any]],
+) -> None:
+    strategy = create_strategy()
+    params = backtest_params()
+    original = wait_for_backtest(
+        api, api.post(f"/api/strategy/{strategy['id']}/backtest", json=params).json()["id"]
+    )
+    reused = api.post(f"/api/strategy/{strategy['id']}/backtest", json=params).json()
+    execution_id = original["execution_id"]
+    assert reused["result"]["cached"] is True
+
+    # Deleting the one answered from it leaves the run's trades to the original.
+    assert api.delete(f"/api/backtest/{reused['id']}", params={"purge": True}).status_code == 204
+    assert api.get(f"/api/backtest/{original['id']}/trades").status_code == 200
+    assert db["execution_trades"].count_documents({"execution_id": execution_id}) > 0
+
+    deleted = api.delete(f"/api/backtest/{original['id']}", params={"purge": True})
+
+    assert deleted.status_code == 204
+    assert api.get(f"/api/backtest/{original['id']}").status_code == 404
+    assert db["execution_trades"].count_documents({"execution_id": execution_id}) == 0
+    assert db["executions"].count_documents({"_id": execution_id}) == 0
+    listed = api.get(f"/api/strategy/{strategy['id']}/backtests").json()
+    assert original["id"] not in [entry["id"] for entry in listed]
+
+
+def test_a_running_backtest_is_not_deleted_and_another_members_is_not_found(
+    new_client: Callable[[], httpx.Client], long_symbol: str
+) -> None:
+    owner, other = new_client(), new_client()
+    strategy = owner.post("/api/strategy", json=strategy_fields(symbol=long_symbol, timeframe="1m"))
+    started = owner.post(
+        f"/api/strategy/{strategy.json()['id']}/backtest", json=long_run_params()
+    ).json()
+
+    running = owner.delete(f"/api/backtest/{started['id']}", params={"purge": True})
+    foreign = other.delete(f"/api/backtest/{started['id']}", params={"purge": True})
+    owner.delete(f"/api/backtest/{started['id']}")  # cancel
+
+    assert running.status_code == 409
+    assert "cancel it before deleting it" in running.json()["detail"]
+    assert foreign.status_code == 404

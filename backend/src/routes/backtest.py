@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response, status
 
+from backend.backtests import BacktestStore
 from backend.deps import (
     BacktestClientDep,
     BacktestStoreDep,
@@ -13,10 +14,11 @@ from backend.deps import (
     OwnedBacktest,
     RankingStoreDep,
 )
-from backend.rankings import RankingPage, RankingSort, page_of
+from backend.rankings import RankingPage, RankingSort, RankingStore, page_of
 from backend.reconcile import reconcile
 from backend.schemas import Backtest, BacktestStatus, SaveResultAck
-from backend.services.backtest_client import BacktestServiceRejected
+from backend.services.backtest_client import BacktestServiceClient, BacktestServiceRejected
+from backend.users import User
 from shared.contracts.executions import ExecutionReport
 from shared.contracts.results import TradePage
 from shared.errors import (
@@ -60,14 +62,28 @@ async def get_backtest(
     return backtest
 
 
-@router.delete("/{backtest_id}", responses=responses_for(Conflict, BadGateway, Unavailable))
+@router.delete(
+    "/{backtest_id}",
+    response_model=Backtest,
+    responses=responses_for(Conflict, BadGateway, Unavailable)
+    | {204: {"description": "With `purge=true`: the backtest is deleted."}},
+)
 async def cancel_backtest(
     backtest: OwnedBacktest,
     user: CurrentUser,
     store: BacktestStoreDep,
+    rankings: RankingStoreDep,
     client: BacktestClientDep,
-) -> Backtest:
-    """Cancel a backtest that has not finished; 409 once it has."""
+    purge: Annotated[
+        bool, Query(description="Delete the finished backtest, its trades and ranking.")
+    ] = False,
+) -> Backtest | Response:
+    """Cancel a backtest that has not finished (409 once it has). With `purge=true`,
+    delete a finished one instead, with its trades and ranking unless another backtest
+    answered from it still reads them (409 while it runs: cancel it first)."""
+    if purge:
+        await _purge(backtest, user, store, rankings, client)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
     if backtest.status is BacktestStatus.PENDING:
         cancelled = await store.cancel_pending(backtest.id)
         if cancelled is not None:
@@ -85,6 +101,29 @@ async def cancel_backtest(
     await store.record_final(ExecutionReport.of(execution))
     final = await store.get(user.id, backtest.id)
     return final or backtest
+
+
+async def _purge(
+    backtest: Backtest,
+    user: User,
+    store: BacktestStore,
+    rankings: RankingStore,
+    client: BacktestServiceClient,
+) -> None:
+    if not backtest.status.is_final:
+        raise Conflict(f"backtest is {backtest.status.value}: cancel it before deleting it")
+    source = await store.trades_execution(user.id, backtest.id) or backtest.execution_id
+    if source is not None and not await store.execution_in_use(source, besides=backtest.id):
+        # The compute service's part first: if it cannot be reached now, the backtest
+        # stays, and deleting it again finishes the job.
+        try:
+            await client.remove_execution(source)
+        except BacktestServiceRejected as rejected:
+            if rejected.status_code != NotFound.status_code:
+                raise rejected.as_domain_error() from None
+        await rankings.delete(source)
+    if not await store.delete_final(user.id, backtest.id):
+        raise NotFound("backtest not found")
 
 
 @router.get("/{backtest_id}/trades", responses=responses_for(Conflict, Unavailable))

@@ -94,6 +94,11 @@ class BacktestServiceClient:
         body = await self._send("DELETE", f"/backtest/{execution_id}")
         return BacktestExecution.model_validate(body)
 
+    async def remove_execution(self, execution_id: str) -> None:
+        """Delete a finished execution and its trades; 404 and 409 raise
+        BacktestServiceRejected."""
+        await self._send("DELETE", f"/backtest/{execution_id}/record")
+
     async def import_bars(
         self, content: bytes, table_format: TableFormat, options: ImportOptions
     ) -> ImportOutcome:

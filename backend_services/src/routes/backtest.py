@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from backend_services.deps import BacktestServiceDep
 from shared.contracts.executions import BacktestExecution, RunBacktestAccepted, RunBacktestRequest
@@ -50,3 +50,15 @@ async def get_trades(
 async def cancel(execution_id: str, service: BacktestServiceDep) -> BacktestExecution:
     """Cancel a queued or running execution; 409 once it has finished."""
     return await service.cancel(execution_id)
+
+
+@router.delete(
+    "/{execution_id}/record",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses_for(NotFound, Conflict),
+)
+async def remove(execution_id: str, service: BacktestServiceDep) -> Response:
+    """Delete a finished execution and its trades (the member deleted the backtest);
+    409 while it is queued or running."""
+    await service.remove(execution_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -133,6 +133,14 @@ class BacktestService:
         self._delivery.deliver(execution.id)
         return execution
 
+    async def remove(self, execution_id: str) -> None:
+        """Delete a finished execution with its trades; raises if unknown or still live.
+        The trades go first: a failure part-way leaves the record, so the call can be
+        repeated, never trades that nothing names."""
+        await self._store.require_final(execution_id)
+        await self._trades.delete_many({"execution_id": execution_id})
+        await self._store.remove_final(execution_id)
+
     def pool_state(self) -> PoolState | None:
         return self._pool.state() if self._pool else None
 

@@ -60,6 +60,11 @@ class ExecutionAlreadyFinished(Conflict):
         self.execution = execution
 
 
+class ExecutionStillLive(Conflict):
+    def __init__(self, execution: BacktestExecution) -> None:
+        super().__init__(f"execution {execution.id} is {execution.status.value}: cancel it first")
+
+
 class ExecutionNotCompleted(Conflict):
     """Its trades exist only once an execution has completed."""
 
@@ -110,6 +115,18 @@ class ExecutionRecords:
         if document is None:
             raise ExecutionNotFound(execution_id)
         return BacktestExecution.from_document(document)
+
+    async def require_final(self, execution_id: str) -> None:
+        """Raises if the execution is unknown, or still queued or running."""
+        execution = await self.get(execution_id)
+        if not execution.status.is_final:
+            raise ExecutionStillLive(execution)
+
+    async def remove_final(self, execution_id: str) -> None:
+        """Delete the record of an execution, if it has finished."""
+        await self._collection.delete_one(
+            {"_id": execution_id, "status": {"$in": FINAL_STATUS_VALUES}}
+        )
 
     async def completed_run(self, execution_id: str) -> tuple[str, int]:
         """The run_id and number of trades of a completed execution."""
