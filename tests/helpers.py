@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -168,3 +171,35 @@ def import_long_symbol(db: Database[Document]) -> str:
     )
     import_bars(db, LONG_SYMBOL, bars)
     return LONG_SYMBOL
+
+
+SMA_YAML = """\
+name: {name}
+symbol: GOOG
+timeframe: 1d
+parameters: {{fast: 10, slow: 30}}
+rules:
+  long_entry: crossover(sma(close, fast), sma(close, slow))
+  long_exit: crossunder(sma(close, fast), sma(close, slow))
+costs: {{commission_pct: 0.001}}
+"""
+
+
+def run_botclub(
+    home: Path, env: dict[str, str], *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`botclub ARGS` as a process of its own, with its config and state under `home`
+    (run from there: a checkout's folders must not shadow the installed package)."""
+    return subprocess.run(
+        [sys.executable, "-m", "botclub.cli", *args],
+        cwd=home,
+        env={
+            **os.environ,
+            "XDG_CONFIG_HOME": str(home / "config"),
+            "XDG_STATE_HOME": str(home / "state"),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -28,6 +28,9 @@ __all__ = [
 ]
 
 TOKENS_COLLECTION = "tokens"
+# Marks a string as this service's token (for secret scanners, and for a reader), and
+# keeps a token from starting with "-", which a command line would take for an option.
+TOKEN_PREFIX = "bcb_"
 ISSUED_BY_COMMAND = "issued by botclub"
 MAX_TOKENS_LISTED = 200
 
@@ -57,7 +60,7 @@ def hash_token(token: str) -> str:
 def new_token_document(user: User, name: str, lifetime: timedelta | None) -> tuple[Document, str]:
     """A token's document and the token itself. The document names its user too, so a
     request is authenticated with one read."""
-    token = secrets.token_urlsafe(32)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utc_now()
     document: Document = {
         "_id": str(uuid.uuid4()),

@@ -1,114 +1,348 @@
-"""`botclub`: run the stack and administer its data, against MONGO_URL / MONGO_DB.
+"""`botclub`: a club member's command line, and the commands that run and administer
+the stack.
 
-botclub run [--data-dir D]       the whole stack with a demo backtest, until Ctrl-C
-botclub create-user NAME         create a user (or give it a new token); prints the token
-botclub load-samples [--force]   load the bundled sample series (GOOG daily, EURUSD hourly)
-botclub import SYMBOL FILE       import OHLCV bars from a CSV or Parquet file as SYMBOL
+Run `botclub --help` for the commands, `botclub COMMAND --help` for one of them.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
-from pydantic import ValidationError
+from botclub import member
+from botclub.failures import CommandFailed, ExitCode
 
-from backend.config import Settings
-from backend.tokens import issue_token
-from backend.users import USERS_COLLECTION
-from backend_services.market_data.importer import import_table, load_missing_samples
-from backend_services.market_data.store import ensure_indexes
-from backend_services.market_data.table_files import read_file
-from backend_services.market_data.validation import InvalidBars
-from botclub.local_stack import StackError
-from shared.contracts.market_data import DuplicatePolicy, ImportMode, ImportOptions
-from shared.market_data.bars import MarketDataError
-from shared.market_data.catalog import SymbolEntry
-from shared.mongo import sync_client
+__all__ = ["main"]
+
+_EPILOG = """\
+first steps:
+  botclub run                          start the stack (leave it running)
+  botclub create-user alice            prints alice's API token
+  botclub login --token TOKEN          sign in to the running stack
+  botclub strategy create sma.yaml     save a strategy from a file
+  botclub backtest "SMA 10/30" --follow
+  botclub trades BACKTEST_ID --csv trades.csv
+
+exit codes: 0 done; 1 the work failed or was cancelled, or the server failed; 2 bad
+command line; 3 not signed in; 4 not found; 5 refused by the server (the message says
+why); 6 the API or the database did not answer.
+"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     try:
-        if args.command == "run":
-            from botclub.run_stack import run  # imported here: only this command needs it
-
-            return run(Path(args.data_dir), args.port, args.services_port)
-        return _administer(args)
-    except InvalidBars as invalid:
-        print(f"error: refused\n{invalid.report.model_dump_json(indent=2)}", file=sys.stderr)
-        return 1
-    except (MarketDataError, StackError, OSError, ValidationError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        code: int = args.handler(args)
+        return code
+    except CommandFailed as failure:
+        print(f"error: {failure}", file=sys.stderr)
+        if failure.hint:
+            print(f"hint: {failure.hint}", file=sys.stderr)
+        return failure.code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # one line, never a traceback (BOTCLUB_DEBUG=1 shows it)
+        if os.environ.get("BOTCLUB_DEBUG"):
+            raise
+        print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
+        print("hint: BOTCLUB_DEBUG=1 shows where it happened", file=sys.stderr)
+        return ExitCode.FAILED
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="botclub", description=(__doc__ or "").splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run the whole stack with a demo backtest")
-    run.add_argument("--data-dir", default=".data", help="embedded database and logs (.data)")
-    run.add_argument("--port", type=int, default=8000, help="backend port (8000)")
-    run.add_argument("--services-port", type=int, default=8001, help="backend_services port (8001)")
-    create_user = commands.add_parser("create-user", help="create a user and print its token")
-    create_user.add_argument("name")
-    load_samples = commands.add_parser("load-samples", help="load the bundled sample data")
-    load_samples.add_argument("--force", action="store_true", help="reload symbols already stored")
-    import_file = commands.add_parser("import", help="import bars from a CSV or Parquet file")
-    import_file.add_argument("symbol")
-    import_file.add_argument("file", help="*.csv, or *.parquet / *.pq")
-    import_file.add_argument(
-        "--append", action="store_true", help="add the bars newer than the stored ones"
+    parser = argparse.ArgumentParser(
+        prog="botclub",
+        description="Bot Club Backtest: run the stack, and backtest strategies from a terminal.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    import_file.add_argument(
-        "--drop-duplicates",
-        action="store_true",
-        help="keep the first of rows sharing a timestamp instead of refusing the file",
-    )
-    import_file.add_argument(
-        "--session-start-minutes",
-        type=int,
-        help="when a trading day starts, minutes after 00:00 UTC (-120: 22:00 the day before)",
-    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _stack_commands(commands)
+    _member_commands(commands)
+    _strategy_commands(commands)
     return parser
 
 
-def _administer(args: argparse.Namespace) -> int:
-    settings = Settings()
-    client = sync_client(settings.mongo_url)
-    database = client[settings.mongo_db]
+Commands = Any  # argparse's private _SubParsersAction
+
+
+def _command(
+    commands: Commands, name: str, summary: str, handler: Callable[[argparse.Namespace], int]
+) -> argparse.ArgumentParser:
+    command: argparse.ArgumentParser = commands.add_parser(name, help=summary, description=summary)
+    command.set_defaults(handler=handler)
+    return command
+
+
+def _stack_commands(commands: Commands) -> None:
+    run = _command(
+        commands, "run", "run the whole stack on this machine with a demo backtest", _run
+    )
+    run.add_argument("--data-dir", default=".data", help="embedded database and logs (.data)")
+    run.add_argument("--port", type=_port, default=8000, help="the API's port (8000)")
+    run.add_argument(
+        "--services-port", type=_port, default=8001, help="the compute service's port (8001)"
+    )
+    user = _command(
+        commands,
+        "create-user",
+        "create a user, or give one a new token (printed once)",
+        _create_user,
+    )
+    user.add_argument("name", help="the member's name")
+    samples = _command(
+        commands, "load-samples", "load the bundled sample series into the database", _load_samples
+    )
+    samples.add_argument("--force", action="store_true", help="load them again if stored")
+
+
+def _member_commands(commands: Commands) -> None:
+    login = _command(
+        commands,
+        "login",
+        "sign in to a server with an API token",
+        lambda a: member.login(a.server, a.token),
+    )
+    login.add_argument("--server", help="the API's URL (default: the running stack's)")
+    login.add_argument("--token", help="the API token (asked for when left out)")
+    _json(
+        _command(
+            commands, "whoami", "the member signed in, and where", lambda a: member.whoami(a.json)
+        )
+    )
+
+    for name, summary, handler in (
+        ("backtest", "backtest a strategy", _backtest),
+        ("optimize", "run a strategy over a grid of parameter values", _optimize),
+    ):
+        command = _command(commands, name, summary, handler)
+        command.add_argument("strategy", help="the strategy's id or name")
+        command.add_argument(
+            "--from",
+            dest="start_date",
+            metavar="DATE",
+            help="first day (default: the first stored bar)",
+        )
+        command.add_argument(
+            "--to", dest="end_date", metavar="DATE", help="last day (default: the last stored bar)"
+        )
+        command.add_argument(
+            "--timeframe", help="1m 5m 15m 30m 1h 4h 1d 1w (default: the strategy's)"
+        )
+        command.add_argument("--symbol", help="another symbol than the strategy's")
+        command.add_argument(
+            "--capital", dest="initial_capital", type=float, help="initial capital (10,000)"
+        )
+        command.add_argument(
+            "--set",
+            dest="assignments",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="override a parameter (repeatable)",
+        )
+        command.add_argument(
+            "--follow",
+            action="store_true",
+            help="show the progress live and the statistics at the end",
+        )
+        _json(command)
+        if name == "optimize":
+            command.add_argument(
+                "--grid",
+                action="append",
+                required=True,
+                metavar="NAME=START:STOP:STEP",
+                help="values of a parameter: 5:50:5 or 5,10,20 (repeatable)",
+            )
+            command.add_argument("--constraint", help="combinations to keep, e.g. 'fast < slow'")
+            command.add_argument("--objective", help="what to rank by (sharpe_ratio)")
+
+    for name, summary, handler in (
+        ("follow", "follow a backtest until it ends, then show its statistics", member.follow),
+        ("results", "a backtest's status and statistics", member.results),
+    ):
+        _json(
+            _command(commands, name, summary, lambda a, read=handler: read(a.backtest_id, a.json))
+        ).add_argument("backtest_id", help="the backtest's id")
+    _command(
+        commands,
+        "cancel",
+        "cancel a queued or running backtest",
+        lambda a: member.cancel(a.backtest_id),
+    ).add_argument("backtest_id", help="the backtest's id")
+    _command(
+        commands,
+        "delete-backtest",
+        "delete a finished backtest and its trades",
+        lambda a: member.delete_backtest(a.backtest_id),
+    ).add_argument("backtest_id", help="the backtest's id")
+    trades = _json(
+        _command(
+            commands,
+            "trades",
+            "every trade of a completed backtest",
+            lambda a: member.trades(a.backtest_id, a.csv, a.json),
+        )
+    )
+    trades.add_argument("backtest_id", help="the backtest's id")
+    trades.add_argument("--csv", type=Path, metavar="FILE", help="write them to a CSV file")
+
+    _json(_command(commands, "symbols", "the stored market data", lambda a: member.symbols(a.json)))
+    upload = _json(
+        _command(
+            commands, "import", "upload a CSV or Parquet file of bars as a symbol you own", _import
+        )
+    )
+    upload.add_argument("symbol", help="the symbol to store the bars as, e.g. ACME")
+    upload.add_argument("file", type=Path, help="a .csv, .parquet or .pq file")
+    upload.add_argument(
+        "--append", action="store_true", help="add the bars newer than the stored ones"
+    )
+    upload.add_argument(
+        "--drop-duplicates",
+        action="store_true",
+        help="keep the first of rows sharing a time instead of refusing the file",
+    )
+    upload.add_argument(
+        "--session-start-minutes",
+        type=int,
+        metavar="MINUTES",
+        help="when a trading day starts, in minutes after 00:00 UTC",
+    )
+    _command(
+        commands,
+        "delete-symbol",
+        "delete a symbol you imported, and its bars",
+        lambda a: member.delete_symbol(a.symbol),
+    ).add_argument("symbol", help="the symbol")
+
+
+def _strategy_commands(commands: Commands) -> None:
+    strategy = commands.add_parser(
+        "strategy",
+        help="create, list, show, edit or delete strategies",
+        description="A member's strategies.",
+    )
+    actions = strategy.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = _json(
+        _command(
+            actions,
+            "create",
+            "save a strategy from a JSON or YAML file",
+            lambda a: member.strategy_create(a.file, a.json),
+        )
+    )
+    create.add_argument("file", type=Path, help="the strategy's fields (.json, .yaml or .yml)")
+    _json(_command(actions, "list", "your strategies", lambda a: member.strategy_list(a.json)))
+    _command(
+        actions,
+        "show",
+        "a strategy as JSON (edit it and pass it to `edit`)",
+        lambda a: member.strategy_show(a.strategy),
+    ).add_argument("strategy", help="the strategy's id or name")
+    edit = _json(
+        _command(
+            actions,
+            "edit",
+            "replace a strategy's fields with a file's",
+            lambda a: member.strategy_edit(a.strategy, a.file, a.json),
+        )
+    )
+    edit.add_argument("strategy", help="the strategy's id or name")
+    edit.add_argument("file", type=Path, help="the new fields (.json, .yaml or .yml)")
+    _command(
+        actions,
+        "delete",
+        "delete a strategy (its backtests stay readable)",
+        lambda a: member.strategy_delete(a.strategy),
+    ).add_argument("strategy", help="the strategy's id or name")
+
+
+def _json(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    command.add_argument("--json", action="store_true", help="print the API's JSON instead")
+    return command
+
+
+def _port(text: str) -> int:
     try:
-        if args.command == "create-user":
-            user, token = issue_token(database[USERS_COLLECTION], args.name)
-            print(token)
-            print(
-                f"user {user.name} ({user.id}): keep this token, it is shown once", file=sys.stderr
-            )
-            return 0
-        ensure_indexes(database)
-        if args.command == "load-samples":
-            for entry in load_missing_samples(database, reload=args.force):
-                print(f"{entry.symbol}: {_describe(entry)}")
-        else:
-            options = ImportOptions(
-                symbol=args.symbol,
-                mode=ImportMode.APPEND if args.append else ImportMode.REPLACE,
-                duplicates=DuplicatePolicy.DROP if args.drop_duplicates else DuplicatePolicy.REFUSE,
-                session_start_minutes=args.session_start_minutes,
-            )
-            outcome = import_table(database, read_file(Path(args.file)), options)
-            print(outcome.report.model_dump_json(indent=2))
-            if outcome.entry is not None:
-                print(f"{args.symbol}: {_describe(outcome.entry)}, version {outcome.entry.version}")
-        return 0
-    finally:
-        client.close()
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: use 1 to 65535")
+    return port
 
 
-def _describe(entry: SymbolEntry) -> str:
-    return f"{entry.rows} {entry.timeframe} bars, {entry.first:%Y-%m-%d} to {entry.last:%Y-%m-%d}"
+def _version() -> str:
+    try:
+        return version("bot-club-backtest")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+# The stack's commands import the services' code when they run, so `botclub --help` and
+# the member commands (which use the API alone) start without it.
+
+
+def _run(args: argparse.Namespace) -> int:
+    from botclub.local_stack import StackError
+    from botclub.run_stack import run
+
+    try:
+        return run(Path(args.data_dir), args.port, args.services_port)
+    except StackError as error:
+        raise CommandFailed(str(error)) from None
+
+
+def _create_user(args: argparse.Namespace) -> int:
+    from botclub.admin import create_user
+
+    return create_user(args.name)
+
+
+def _load_samples(args: argparse.Namespace) -> int:
+    from botclub.admin import load_samples
+
+    return load_samples(args.force)
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    return member.backtest(
+        args.strategy, _run_options(args), args.assignments, args.follow, args.json
+    )
+
+
+def _optimize(args: argparse.Namespace) -> int:
+    sweep: dict[str, Any] = {"grid": member.parse_grid(args.grid)}
+    if args.constraint:
+        sweep["constraint"] = args.constraint
+    if args.objective:
+        sweep["objective"] = args.objective
+    return member.optimize(
+        args.strategy, _run_options(args), args.assignments, sweep, args.follow, args.json
+    )
+
+
+def _run_options(args: argparse.Namespace) -> dict[str, Any]:
+    names = ("start_date", "end_date", "timeframe", "symbol", "initial_capital")
+    return {name: getattr(args, name) for name in names}
+
+
+def _import(args: argparse.Namespace) -> int:
+    query = {
+        "mode": "append" if args.append else None,
+        "duplicates": "drop" if args.drop_duplicates else None,
+        "session_start_minutes": args.session_start_minutes,
+    }
+    return member.import_file(args.symbol, args.file, query, args.json)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 MongoDB is MONGO_URL when it answers, otherwise the embedded nx-27017 server storing in
 `<data dir>/mongo/` (a file per database), kept across restarts. The sample series are loaded on
 first start, a `demo` user gets a fresh token, and a demo backtest is submitted through
-the real API, its progress and statistics printed. Then it serves until Ctrl-C.
+the real API, its progress and statistics printed. Then it serves until Ctrl-C. While it
+runs, the other commands find its database and API through `stack_file`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from botclub.local_stack import (
     start_embedded_mongo,
     start_service,
 )
+from botclub.output import print_statistics
+from botclub.stack_file import RunningStack, forget_stack, write_stack
 from shared.mongo import sync_client
 
 DEMO_STRATEGY = {
@@ -46,20 +49,6 @@ DEMO_PARAMS = {
     "initial_capital": 10_000,
 }
 DEMO_TIMEOUT_S = 120.0
-_HEADLINE = [
-    ("total_return", "Total return", "pct"),
-    ("buy_and_hold_return", "Buy & hold return", "pct"),
-    ("cagr", "CAGR", "pct"),
-    ("sharpe_ratio", "Sharpe ratio", "num"),
-    ("sortino_ratio", "Sortino ratio", "num"),
-    ("max_drawdown", "Max drawdown", "pct"),
-    ("volatility", "Volatility (ann.)", "pct"),
-    ("exposure", "Exposure", "pct"),
-    ("total_trades", "Trades", "int"),
-    ("win_rate", "Win rate", "pct"),
-    ("profit_factor", "Profit factor", "num"),
-    ("final_equity", "Final equity", "num"),
-]
 
 
 def run(data_dir: Path, backend_port: int, services_port: int) -> int:
@@ -105,6 +94,9 @@ def run(data_dir: Path, backend_port: int, services_port: int) -> int:
             )
         )
         api = f"http://127.0.0.1:{backend_port}"
+        write_stack(
+            RunningStack(pid=os.getpid(), mongo_url=mongo_url, mongo_db=mongo_db, api_url=api)
+        )
         print(
             f"backend_services: http://127.0.0.1:{services_port}   backend: {api}   logs: {log_dir}"
         )
@@ -119,6 +111,7 @@ def run(data_dir: Path, backend_port: int, services_port: int) -> int:
         print("\nStopping...")
         return 0
     finally:
+        forget_stack(os.getpid())
         for child in reversed(children):
             child.stop()
 
@@ -166,23 +159,8 @@ def run_demo(api: str, token: str) -> None:
     print(f"  {backtest['status']:<9} {backtest['progress']:5.1f} %")
     if backtest["status"] != "completed":
         raise StackError(f"demo backtest {backtest['status']}: {backtest['error']}")
+    print()
     print_statistics(backtest["result"])
-
-
-def print_statistics(result: dict[str, Any]) -> None:
-    period = f"{result['start'][:10]} to {result['end'][:10]}"
-    print(f"\n{result['symbol']} {result['timeframe']}, {period}, {result['bars']} bars")
-    for key, label, kind in _HEADLINE:
-        value = result[key]
-        if value is None:
-            shown = "n/a"
-        elif kind == "pct":
-            shown = f"{value * 100:,.2f} %"
-        elif kind == "int":
-            shown = f"{value:,d}"
-        else:
-            shown = f"{value:,.2f}"
-        print(f"  {label:<20}{shown:>16}")
 
 
 def _ok(response: httpx.Response) -> Any:

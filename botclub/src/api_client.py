@@ -1,0 +1,110 @@
+"""The member commands' HTTP client: the API's answers as data, its refusals as one-line
+CommandFailed with the exit code that fits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from botclub.failures import CommandFailed, ExitCode
+from botclub.member_config import MemberConfig
+
+__all__ = ["ApiClient", "describe_error"]
+
+TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+# Imports parse and check every row before answering.
+UPLOAD_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
+_CODES = {401: ExitCode.NOT_SIGNED_IN, 404: ExitCode.NOT_FOUND}
+_REFUSALS = {400, 409, 413, 415, 422}
+
+
+class ApiClient:
+    def __init__(self, config: MemberConfig, require_token: bool = True) -> None:
+        if require_token and not config.token:
+            raise CommandFailed(
+                "not signed in", ExitCode.NOT_SIGNED_IN, "botclub login --token TOKEN"
+            )
+        headers = {"Authorization": f"Bearer {config.token}"} if config.token else {}
+        self.server = config.server
+        self._http = httpx.Client(base_url=config.server, headers=headers, timeout=TIMEOUT)
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._http.close()
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self._call("GET", path, params=_present(params))
+
+    def post(self, path: str, body: Any) -> Any:
+        return self._call("POST", path, json=body)
+
+    def put(self, path: str, body: Any) -> Any:
+        return self._call("PUT", path, json=body)
+
+    def delete(self, path: str, **params: Any) -> Any:
+        return self._call("DELETE", path, params=_present(params))
+
+    def upload(self, path: str, name: str, content: bytes, **params: Any) -> Any:
+        return self._call(
+            "POST",
+            path,
+            params=_present(params),
+            files={"file": (name, content)},
+            timeout=UPLOAD_TIMEOUT,
+        )
+
+    def _call(self, method: str, path: str, **options: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **options)
+        except httpx.HTTPError as error:
+            raise CommandFailed(
+                f"cannot reach {self.server}: {error}",
+                ExitCode.UNREACHABLE,
+                "start the stack with `botclub run`, or sign in to another server with "
+                "`botclub login --server URL`",
+            ) from None
+        if response.is_success:
+            return response.json() if response.content else None
+        message = describe_error(response)
+        if response.status_code in _REFUSALS:
+            raise CommandFailed(message, ExitCode.REFUSED)
+        if response.status_code == 401:
+            raise CommandFailed(message, ExitCode.NOT_SIGNED_IN, "botclub login --token TOKEN")
+        raise CommandFailed(message, _CODES.get(response.status_code, ExitCode.FAILED))
+
+
+def describe_error(response: httpx.Response) -> str:
+    """The API's error body (`{"detail": ...}`) as one readable line, status first."""
+    try:
+        detail = response.json().get("detail", response.text)
+    except ValueError:
+        detail = response.text.strip() or response.reason_phrase
+    return f"{response.status_code}: {_flatten(detail)}"
+
+
+def _flatten(detail: Any) -> str:
+    if isinstance(detail, list):
+        return "; ".join(_field_error(item) for item in detail)
+    if isinstance(detail, dict) and "report" in detail:
+        problems = detail["report"].get("problems", [])
+        listed = "; ".join(f"{p['problem']} (rows {_rows(p['rows'])})" for p in problems)
+        return listed or str(detail.get("msg"))
+    return str(detail)
+
+
+def _field_error(item: Any) -> str:
+    if not isinstance(item, dict):
+        return str(item)
+    where = ".".join(str(part) for part in item.get("loc", []) if part != "body")
+    return f"{where}: {item.get('msg')}" if where else str(item.get("msg"))
+
+
+def _rows(rows: list[int]) -> str:
+    return ", ".join(str(row) for row in rows[:5]) + (", ..." if len(rows) > 5 else "")
+
+
+def _present(params: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in params.items() if value is not None}

@@ -1,0 +1,216 @@
+"""The member command line against a live stack, as a member uses it: sign in, write
+strategies, run and follow backtests and sweeps, read and export results, own the
+symbols they import. Every command runs as its own process."""
+
+from __future__ import annotations
+
+import csv
+import json
+import stat
+import subprocess
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from helpers import SMA_YAML, Stack, run_botclub
+
+pytestmark = pytest.mark.integration
+
+Botclub = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+@pytest.fixture
+def botclub(home: Path) -> Botclub:
+    def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return run_botclub(home, env, *args)
+
+    return run
+
+
+@pytest.fixture
+def member(botclub: Botclub, stack: Stack, api: httpx.Client) -> Botclub:
+    """`botclub` signed in to the session's stack as a new member."""
+    token = api.headers["Authorization"].removeprefix("Bearer ")
+    signed_in = botclub("login", "--server", stack.api_url, f"--token={token}")
+    assert signed_in.returncode == 0, signed_in.stderr
+    return botclub
+
+
+def strategy_file(home: Path, name: str) -> Path:
+    path = home / f"{name}.yaml"
+    path.write_text(SMA_YAML.format(name=name))
+    return path
+
+
+def test_login_keeps_the_token_readable_by_its_owner_only(
+    member: Botclub, home: Path, api: httpx.Client
+) -> None:
+    config = home / "config" / "botclub" / "config.json"
+
+    whoami = member("whoami", "--json")
+
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    assert json.loads(whoami.stdout)["name"] == api.get("/api/me").json()["name"]
+
+
+def test_without_a_sign_in_or_with_a_bad_token_the_exit_code_says_so(
+    botclub: Botclub, stack: Stack
+) -> None:
+    missing = botclub("strategy", "list")
+    refused = botclub("login", "--server", stack.api_url, "--token", "not-a-token")
+    unreachable = botclub("symbols", BOTCLUB_SERVER="http://127.0.0.1:9", BOTCLUB_TOKEN="x")
+
+    assert (missing.returncode, refused.returncode, unreachable.returncode) == (3, 3, 6)
+    assert missing.stderr.splitlines() == [
+        "error: not signed in",
+        "hint: botclub login --token TOKEN",
+    ]
+    assert refused.stderr.startswith("error: 401: invalid, expired or revoked token")
+    assert unreachable.stderr.startswith("error: cannot reach http://127.0.0.1:9")
+    for run in (missing, refused, unreachable):
+        assert "Traceback" not in run.stderr
+
+
+def test_a_strategy_is_created_listed_shown_and_edited_from_files(
+    member: Botclub, home: Path
+) -> None:
+    name = f"SMA {uuid.uuid4().hex[:6]}"
+    created = member("strategy", "create", str(strategy_file(home, name)))
+    strategy_id = created.stdout.strip()
+
+    listed = member("strategy", "list")
+    shown = json.loads(member("strategy", "show", name).stdout)
+    shown["parameters"]["fast"] = 12
+    edited_file = home / "edited.json"
+    edited_file.write_text(json.dumps(shown))
+    edited = json.loads(member("strategy", "edit", strategy_id, str(edited_file), "--json").stdout)
+
+    assert created.returncode == 0, created.stderr
+    assert name in listed.stdout
+    assert "fast=10 slow=30" in listed.stdout
+    assert shown["id"] == strategy_id
+    assert edited["parameters"] == {"fast": 12, "slow": 30}
+
+
+def test_a_bad_rule_is_refused_with_the_services_message(member: Botclub, home: Path) -> None:
+    path = home / "typo.yaml"
+    path.write_text(SMA_YAML.format(name="typo").replace("sma(close, fast)", "smaa(close, fast)"))
+
+    refused = member("strategy", "create", str(path))
+
+    assert refused.returncode == 5
+    assert "rules.long_entry: unknown function 'smaa' at 1:11, did you mean 'sma'?" in (
+        refused.stderr
+    )
+    assert len(refused.stderr.splitlines()) == 1
+
+
+def test_a_backtest_is_followed_to_its_statistics_and_its_trades_exported(
+    member: Botclub, home: Path, api: httpx.Client
+) -> None:
+    name = f"SMA {uuid.uuid4().hex[:6]}"
+    member("strategy", "create", str(strategy_file(home, name)))
+
+    followed = member(
+        "backtest", name, "--from", "2005-01-01", "--to", "2012-12-31",
+        "--capital", "12345", "--set", "fast=8", "--follow", "--json",
+    )  # fmt: skip
+    backtest = json.loads(followed.stdout)
+    exported = member("trades", backtest["id"], "--csv", str(home / "trades.csv"))
+    table = member("results", backtest["id"])
+
+    assert followed.returncode == 0, followed.stderr
+    assert backtest["status"] == "completed"
+    assert backtest["params"]["parameters"] == {"fast": 8}
+    assert "completed" in followed.stderr  # the progress, on stderr
+    assert exported.returncode == 0, exported.stderr
+    with (home / "trades.csv").open() as file:
+        rows = list(csv.DictReader(file))
+    assert exported.returncode == 0
+    assert len(rows) == backtest["result"]["total_trades"]
+    assert float(rows[0]["pnl"]) == pytest.approx(backtest["result"]["trades"][0]["pnl"])
+    assert f"{backtest['result']['total_return'] * 100:,.2f} %" in table.stdout
+    assert api.get(f"/api/backtest/{backtest['id']}").json()["status"] == "completed"
+
+
+def test_an_optimization_runs_over_a_grid_and_shows_its_ranking(
+    member: Botclub, home: Path
+) -> None:
+    name = f"SMA {uuid.uuid4().hex[:6]}"
+    member("strategy", "create", str(strategy_file(home, name)))
+
+    run = member(
+        "optimize", name, "--grid", "fast=5:15:5", "--grid", "slow=20,40",
+        "--constraint", "fast < slow", "--follow",
+    )  # fmt: skip
+
+    assert run.returncode == 0, run.stderr
+    assert "6 combinations by sharpe_ratio; the best 6 of 6:" in run.stdout
+    assert "fast=5 slow=20" in run.stdout
+    assert "the best combination in full:" in run.stdout
+
+
+def test_a_member_imports_and_deletes_their_own_symbol(
+    member: Botclub, home: Path, botclub: Botclub
+) -> None:
+    symbol = f"CLI{uuid.uuid4().hex[:6].upper()}"
+    prices = home / "prices.csv"
+    lines = ["date,open,high,low,close,volume"]
+    lines += [f"2020-01-{day:02d},10,20,9,{10 + day / 10},100" for day in range(1, 29)]
+    prices.write_text("\n".join(lines) + "\n")
+
+    imported = member("import", symbol, str(prices))
+    listed = json.loads(member("symbols", "--json").stdout)
+    deleted = member("delete-symbol", symbol)
+    gone = member("delete-symbol", symbol)
+
+    assert imported.returncode == 0, imported.stderr
+    assert f"{symbol}: 28 1d bars, 2020-01-01 to 2020-01-28, version 1" in imported.stdout
+    [entry] = [entry for entry in listed if entry["symbol"] == symbol]
+    assert entry["owner_id"] is not None
+    assert deleted.returncode == 0, deleted.stderr
+    assert gone.returncode == 4
+
+
+def test_refused_rows_are_listed_in_one_line(member: Botclub, home: Path) -> None:
+    prices = home / "bad.csv"
+    prices.write_text("date,open,high,low,close\n2020-01-01,1,2,0.5,1\n2020-01-02,1,2,0.5,-1\n")
+
+    refused = member("import", "CLIBAD", str(prices))
+
+    assert refused.returncode == 5
+    assert "rows 2" in refused.stderr
+    assert len(refused.stderr.splitlines()) == 1
+
+
+def test_usage_errors_are_one_line_with_exit_code_2(member: Botclub, home: Path) -> None:
+    grid = member("optimize", "x", "--grid", "fast=9:1:1")
+    setting = member("backtest", "x", "--set", "fast")
+    missing = member("strategy", "create", str(home / "nope.yaml"))
+
+    assert (grid.returncode, setting.returncode, missing.returncode) == (2, 2, 2)
+    assert "START:STOP:STEP with STEP > 0" in grid.stderr
+    assert "expected NAME=VALUE" in setting.stderr
+    assert "cannot read" in missing.stderr
+
+
+def test_yaml_strategy_files_round_trip(member: Botclub, home: Path) -> None:
+    name = f"SMA {uuid.uuid4().hex[:6]}"
+    member("strategy", "create", str(strategy_file(home, name)))
+
+    shown = json.loads(member("strategy", "show", name).stdout)
+
+    written = yaml.safe_load(SMA_YAML.format(name=name))
+    assert {key: shown["rules"][key] for key in written["rules"]} == written["rules"]
+    assert (shown["parameters"], shown["costs"]["commission_pct"]) == (
+        written["parameters"],
+        written["costs"]["commission_pct"],
+    )
