@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.contracts.common import utc_now
 from shared.mongo import Document
+from shared.web.errors import error_body
 from shared.web.intake import replay
 
 __all__ = ["IDEMPOTENCY_COLLECTION", "KEY_LIFETIME", "IdempotentPosts"]
@@ -198,4 +199,4 @@ async def _read(receive: Receive) -> tuple[bytes, Receive]:
 
 
 async def _answer(status: int, detail: str, scope: Scope, receive: Receive, send: Send) -> None:
-    await JSONResponse({"detail": detail}, status_code=status)(scope, receive, send)
+    await JSONResponse(error_body(detail), status_code=status)(scope, receive, send)

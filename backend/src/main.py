@@ -22,7 +22,37 @@ from shared.mongo import async_client
 from shared.paths import SAVE_RESULT_PATH
 from shared.web.health_monitor import DependencyMonitor
 from shared.web.mongo_checks import ping_check, write_check
+from shared.web.openapi import install_openapi, operation_id
 from shared.web.setup import freeze_startup_heap, set_up_app
+
+API_DESCRIPTION = """\
+Backtest trading strategies written as rules, over stored market data.
+
+Every call but the health probes needs an API token: `Authorization: Bearer TOKEN`
+(`botclub create-user NAME` prints one; `POST /api/tokens` makes more). Every error
+answers one JSON shape, `ErrorBody`: `detail` says what went wrong; `errors` lists the
+fields refused (422); `report` carries an upload's problem rows. Each response carries
+`X-Request-ID` (yours, if you sent one), which both services' logs name.
+"""
+API_TAGS = [
+    {"name": "health", "description": "Liveness and readiness probes; no token needed."},
+    {"name": "users", "description": "Who the token belongs to."},
+    {
+        "name": "strategies",
+        "description": "Strategies (rules, parameters, orders, costs), and starting their "
+        "backtests and optimizations.",
+    },
+    {
+        "name": "backtests",
+        "description": "A backtest's status, progress and result; its trades and an "
+        "optimization's ranking, paged; cancelling and deleting.",
+    },
+    {
+        "name": "market data",
+        "description": "Uploading bars (CSV or Parquet) and the symbols stored.",
+    },
+    {"name": "tokens", "description": "Your API tokens: list, create, revoke."},
+]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -64,7 +94,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await client.aclose()
             await mongo.close()
 
-    app = FastAPI(title="Bot Club Backtest API", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="Bot Club Backtest API",
+        version="0.1.0",
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+    )
+    install_openapi(app, API_DESCRIPTION, API_TAGS)
     # Added before the shared set-up, so it runs inside the request intake, on a body
     # already read in whole.
     app.add_middleware(

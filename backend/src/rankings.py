@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.contracts.common import Count
@@ -72,6 +72,34 @@ class RankedRow(SweepRow):
 
 
 class RankingPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "total": 12,
+                    "offset": 0,
+                    "sort": "rank",
+                    "descending": False,
+                    "rows": [
+                        {
+                            "rank": 1,
+                            "parameters": {"fast": 10, "slow": 40},
+                            "objective": 1.12,
+                            "total_return": 4.81,
+                            "cagr": 0.231,
+                            "sharpe_ratio": 1.12,
+                            "sortino_ratio": 1.71,
+                            "max_drawdown": -0.27,
+                            "total_trades": 21,
+                            "win_rate": 0.57,
+                            "profit_factor": 3.1,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     total: Count
     offset: Count
     sort: RankingSort

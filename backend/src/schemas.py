@@ -25,9 +25,25 @@ from shared.contracts.strategies import (
 from shared.contracts.sweeps import Sweep
 from shared.timeframes import Timeframe
 
+STRATEGY_EXAMPLE: dict[str, Any] = {
+    "name": "SMA 10/30",
+    "description": "Long while the 10-day average is above the 30-day one.",
+    "symbol": "GOOG",
+    "timeframe": "1d",
+    "parameters": {"fast": 10, "slow": 30},
+    "rules": {
+        "long_entry": "crossover(sma(close, fast), sma(close, slow))",
+        "long_exit": "crossunder(sma(close, fast), sma(close, slow))",
+    },
+    "orders": {"stop_loss_pct": 0.05},
+    "costs": {"commission_pct": 0.001, "slippage_pct": 0.0005},
+}
+
 
 class StrategyFields(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(
+        extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [STRATEGY_EXAMPLE]}
+    )
 
     name: Annotated[Text, Field(min_length=1, max_length=100)]
     description: Text = ""
@@ -57,6 +73,19 @@ class StrategyUpdate(StrategyFields):
 
 
 class Strategy(StrategyFields):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                STRATEGY_EXAMPLE
+                | {
+                    "id": "5b0d7c3e-8f0a-4c1e-9d55-2f7f3c1a9b10",
+                    "created_at": "2026-11-30T09:12:44Z",
+                    "updated_at": "2026-11-30T09:12:44Z",
+                }
+            ]
+        }
+    )
+
     id: str
     created_at: datetime
     updated_at: datetime
@@ -97,6 +126,36 @@ class BacktestState(BaseModel):
 
 
 class Backtest(BaseModel):
+    """A backtest or optimization: its params, status, progress and, once completed,
+    its result (for an optimization, the best combination's, and the ranking's top)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0e6f1a52-3a8e-4c52-b2f1-7d4c9a0e5b21",
+                    "strategy_id": "5b0d7c3e-8f0a-4c1e-9d55-2f7f3c1a9b10",
+                    "status": "running",
+                    "progress": 42.0,
+                    "params": {
+                        "start_date": "2005-01-01T00:00:00Z",
+                        "end_date": "2012-12-31T00:00:00Z",
+                        "initial_capital": 10000,
+                        "parameters": {"fast": 8},
+                    },
+                    "execution_id": "9a1c7e0b-2d4f-4b8a-8c3e-5f6a7b8c9d0e",
+                    "created_at": "2026-11-30T09:13:02Z",
+                    "updated_at": "2026-11-30T09:13:03Z",
+                    "result": None,
+                    "sweep": None,
+                    "optimization": None,
+                    "error": None,
+                    "notes": [],
+                }
+            ]
+        }
+    )
+
     id: str
     strategy_id: str
     status: BacktestStatus
@@ -134,11 +193,45 @@ class OptimizeRequest(BacktestParams):
     """A backtest's params plus the sweep: every combination of the grid runs over the
     same data, range and costs."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "start_date": "2005-01-01T00:00:00Z",
+                    "end_date": "2012-12-31T00:00:00Z",
+                    "initial_capital": 10000,
+                    "sweep": {
+                        "grid": {"fast": [5, 10, 15, 20], "slow": [20, 30, 40, 50]},
+                        "constraint": "fast < slow",
+                        "objective": "sharpe_ratio",
+                    },
+                }
+            ]
+        }
+    )
+
     sweep: Sweep
 
 
 class BacktestSummary(BaseModel):
     """A backtest in a list: its state and statistics, without trades or curve."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0e6f1a52-3a8e-4c52-b2f1-7d4c9a0e5b21",
+                    "strategy_id": "5b0d7c3e-8f0a-4c1e-9d55-2f7f3c1a9b10",
+                    "status": "failed",
+                    "progress": 12.5,
+                    "created_at": "2026-11-30T09:13:02Z",
+                    "error": "0 1d bar(s) of GOOG in the range: a backtest needs at least 2",
+                    "statistics": None,
+                    "sweep": None,
+                }
+            ]
+        }
+    )
 
     id: str
     strategy_id: str

@@ -9,7 +9,7 @@ import secrets
 import uuid
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.collection import Collection
@@ -30,13 +30,24 @@ __all__ = [
 TOKENS_COLLECTION = "tokens"
 # Marks a string as this service's token (for secret scanners, and for a reader), and
 # keeps a token from starting with "-", which a command line would take for an option.
-TOKEN_PREFIX = "bcb_"
+TOKEN_PREFIX = "bcb_"  # noqa: S105 (a public prefix, not a secret)
 ISSUED_BY_COMMAND = "issued by botclub"
 MAX_TOKENS_LISTED = 200
 
 
+_TOKEN_EXAMPLE = {
+    "id": "3f2b8c1d-6e4a-4f7b-9c0d-1a2b3c4d5e6f",
+    "name": "laptop",
+    "created_at": "2026-11-30T09:00:00Z",
+    "expires_at": "2026-12-30T09:00:00Z",
+    "revoked_at": None,
+}
+
+
 class TokenInfo(BaseModel):
     """A token as its owner sees it: never the secret itself."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_TOKEN_EXAMPLE]})
 
     id: str
     name: str
@@ -50,6 +61,10 @@ class TokenInfo(BaseModel):
 
 
 class IssuedToken(TokenInfo):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [_TOKEN_EXAMPLE | {"token": "bcb_" + "x" * 43}]}
+    )
+
     token: str = Field(description="The token itself, shown this once.")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
@@ -17,6 +17,12 @@ USERS_COLLECTION = "users"
 
 
 class User(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"id": "59f45441-8431-4be2-a071-9720f093628b", "name": "alice"}]
+        }
+    )
+
     id: str
     name: str
 

@@ -21,11 +21,25 @@ from shared.paths import COMPUTE_MARKET_DATA_PATH, COMPUTE_RUN_PATH
 from shared.signing import ServiceSignature
 from shared.web.health_monitor import DependencyMonitor
 from shared.web.mongo_checks import ping_check, write_check
+from shared.web.openapi import install_openapi, operation_id
 from shared.web.setup import freeze_startup_heap, set_up_app
 
 CALLBACK_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 # One document the readiness probe rewrites: MongoDB still takes this service's writes.
 HEALTH_PROBE_COLLECTION = "compute_health"
+
+
+COMPUTE_DESCRIPTION = """\
+Runs backtests for the API service. Every call but the health probes must be signed
+with the shared SERVICE_SECRET (headers X-Service-Timestamp, X-Service-Nonce and
+X-Service-Signature: HMAC-SHA256 over method, path, query, timestamp, nonce and body);
+a nonce is accepted once. Errors answer one JSON shape, `ErrorBody`.
+"""
+COMPUTE_TAGS = [
+    {"name": "health", "description": "Liveness and readiness probes (unsigned)."},
+    {"name": "backtest", "description": "Executions: run, status, trades, cancel, delete."},
+    {"name": "market data", "description": "Imports and deletions of bars, for a member."},
+]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -74,7 +88,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await http.aclose()
             await mongo.close()
 
-    app = FastAPI(title="Bot Club Backtest compute service", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="Bot Club Backtest compute service",
+        version="0.1.0",
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+    )
+    install_openapi(app, COMPUTE_DESCRIPTION, COMPUTE_TAGS)
     set_up_app(
         app,
         settings.service_secret,

@@ -77,29 +77,25 @@ class ApiClient:
 
 
 def describe_error(response: httpx.Response) -> str:
-    """The API's error body (`{"detail": ...}`) as one readable line, status first."""
+    """The API's error body as one readable line, status first: the refused fields or
+    an upload's problem rows when it names them, its message otherwise."""
     try:
-        detail = response.json().get("detail", response.text)
+        body = response.json()
     except ValueError:
-        detail = response.text.strip() or response.reason_phrase
-    return f"{response.status_code}: {_flatten(detail)}"
+        return f"{response.status_code}: {response.text.strip() or response.reason_phrase}"
+    problems = (body.get("report") or {}).get("problems") or []
+    if problems:
+        said = "; ".join(f"{p['problem']} (rows {_rows(p['rows'])})" for p in problems)
+    elif body.get("errors"):
+        said = "; ".join(_field_error(error) for error in body["errors"])
+    else:
+        said = str(body.get("detail", body))
+    return f"{response.status_code}: {said}"
 
 
-def _flatten(detail: Any) -> str:
-    if isinstance(detail, list):
-        return "; ".join(_field_error(item) for item in detail)
-    if isinstance(detail, dict) and "report" in detail:
-        problems = detail["report"].get("problems", [])
-        listed = "; ".join(f"{p['problem']} (rows {_rows(p['rows'])})" for p in problems)
-        return listed or str(detail.get("msg"))
-    return str(detail)
-
-
-def _field_error(item: Any) -> str:
-    if not isinstance(item, dict):
-        return str(item)
-    where = ".".join(str(part) for part in item.get("loc", []) if part != "body")
-    return f"{where}: {item.get('msg')}" if where else str(item.get("msg"))
+def _field_error(error: dict[str, Any]) -> str:
+    where = ".".join(str(part) for part in error["loc"] if part not in ("body", "query", "path"))
+    return f"{where}: {error['msg']}" if where else str(error["msg"])
 
 
 def _rows(rows: list[int]) -> str:

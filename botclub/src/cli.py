@@ -165,13 +165,20 @@ def _member_commands(commands: Commands) -> None:
             command.add_argument("--constraint", help="combinations to keep, e.g. 'fast < slow'")
             command.add_argument("--objective", help="what to rank by (sharpe_ratio)")
 
-    for name, summary, handler in (
-        ("follow", "follow a backtest until it ends, then show its statistics", member.follow),
-        ("results", "a backtest's status and statistics", member.results),
-    ):
-        _json(
-            _command(commands, name, summary, lambda a, read=handler: read(a.backtest_id, a.json))
-        ).add_argument("backtest_id", help="the backtest's id")
+    follow = _command(
+        commands,
+        "follow",
+        "follow a backtest until it ends, then show its statistics",
+        lambda a: member.follow(a.backtest_id, a.json),
+    )
+    results = _command(
+        commands,
+        "results",
+        "a backtest's status and statistics",
+        lambda a: member.results(a.backtest_id, a.json),
+    )
+    for reader in (follow, results):
+        _json(reader).add_argument("backtest_id", help="the backtest's id")
     _command(
         commands,
         "cancel",

@@ -299,7 +299,8 @@ def _read_document(file: Path) -> dict[str, Any]:
 
 def _strategy(api: ApiClient, reference: str) -> dict[str, Any]:
     """A strategy by id, or by its name when exactly one of the member's has it."""
-    named = [s for s in api.get("/api/strategy") if reference in (s["id"], s["name"])]
+    strategies: list[dict[str, Any]] = api.get("/api/strategy")
+    named = [s for s in strategies if reference in (s["id"], s["name"])]
     if len(named) == 1:
         return named[0]
     if not named:

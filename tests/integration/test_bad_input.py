@@ -96,7 +96,7 @@ def test_no_stack_trace_reaches_a_client(api: httpx.Client) -> None:
 
     assert bad.status_code in (400, 422)
     assert "Traceback" not in bad.text
-    assert set(bad.json()) == {"detail"}
+    assert set(bad.json()) == {"detail", "errors", "report"}
 
 
 @pytest.mark.parametrize(
@@ -120,11 +120,11 @@ def test_a_strategy_without_market_data_is_refused_when_saved(
 
     for response in (created, updated):
         assert response.status_code == 422
-        [error] = response.json()["detail"]
+        [error] = response.json()["errors"]
         assert error["loc"] == ["body", where]
         assert reason in error["msg"]
-    assert "GOOG" in created.json()["detail"][0]["msg"] or where == "timeframe"
-    assert "usable: 1d, 1w" in updated.json()["detail"][0]["msg"] or where == "symbol"
+    assert "GOOG" in created.json()["detail"] or where == "timeframe"
+    assert "usable: 1d, 1w" in updated.json()["detail"] or where == "symbol"
     assert [strategy["id"] for strategy in api.get("/api/strategy").json()] == [saved["id"]]
 
 

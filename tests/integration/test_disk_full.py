@@ -17,6 +17,7 @@ from pymongo.errors import OperationFailure
 
 from backend.tokens import issue_token
 from backend.users import USERS_COLLECTION
+from backend_services.market_data.importer import load_missing_samples
 from botclub.local_stack import ChildProcess, free_port, start_embedded_mongo
 from shared.mongo import Document, out_of_disk_space, sync_client
 
@@ -88,6 +89,7 @@ def test_a_full_disk_answers_507_and_readiness_says_down_until_space_is_freed(
     stack, mongo_url, disk = stack_on_small_disk
     client = sync_client(mongo_url)
     database = client["bot_club_db"]
+    load_missing_samples(database)  # a strategy is saved only for a symbol with bars
     _, token = issue_token(database[USERS_COLLECTION], "filler")
     api = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"})
     assert api.post("/api/strategy", json=strategy_fields()).status_code == 201

@@ -49,7 +49,7 @@ def test_non_finite_numbers_get_422_naming_the_field(
     response = _raw_post(api, "/api/strategy", template % hostile)
 
     assert response.status_code == 422
-    assert field in json.dumps(response.json()["detail"])
+    assert field in json.dumps(response.json()["errors"])
     # The connection is still good for the next request.
     assert api.get("/api/strategy").status_code == 200
 
@@ -67,7 +67,7 @@ def test_lone_surrogates_get_422(api: httpx.Client, body: str, field: str) -> No
     response = _raw_post(api, "/api/strategy", body)
 
     assert response.status_code == 422
-    assert field in json.dumps(response.json()["detail"])
+    assert field in json.dumps(response.json()["errors"])
 
 
 @pytest.mark.parametrize(

@@ -76,7 +76,7 @@ def test_refused_rows_answer_422_with_row_numbers_and_keep_the_stored_data(
     response = upload(api, symbol, "\n".join(bad).encode())
 
     assert response.status_code == 422
-    problems = {p["problem"]: p["rows"] for p in response.json()["detail"]["report"]["problems"]}
+    problems = {p["problem"]: p["rows"] for p in response.json()["report"]["problems"]}
     assert problems["high is below low"] == [3]
     assert problems["a price or the volume is missing or not a number"] == [7]
     assert api.get(f"{SYMBOLS}/{symbol}").json()["rows"] == 10
@@ -145,7 +145,7 @@ def test_a_form_without_one_file_is_refused(api: httpx.Client) -> None:
     response = api.post(f"{SYMBOLS}/{new_symbol()}", files={"note": (None, "no file")})
 
     assert response.status_code == 422
-    assert "the form must hold one file" in response.json()["detail"][0]["msg"]
+    assert "the form must hold one file" in response.json()["errors"][0]["msg"]
 
 
 @pytest.mark.parametrize("media_type", ["application/json", "image/png"])
@@ -188,7 +188,7 @@ def test_unreadable_upload_is_422(api: httpx.Client) -> None:
     response = upload(api, new_symbol(), b"just,some\ntext,here\n")
 
     assert response.status_code == 422
-    assert "no time column" in response.json()["detail"]["msg"]
+    assert "no time column" in response.json()["detail"]
 
 
 def test_identical_backtest_reuses_the_stored_result_until_the_data_changes(
@@ -237,7 +237,7 @@ def test_a_symbol_has_one_timeframe(api: httpx.Client) -> None:
     refused = upload(api, symbol, "\n".join(mixed).encode())
 
     assert refused.status_code == 422
-    problems = refused.json()["detail"]["report"]["problems"]
+    problems = refused.json()["report"]["problems"]
     assert problems[0]["problem"] == "closer to the row before it than one 1d bar"
     assert problems[0]["rows"] == [22, 23, 24, 25]  # 21 is a day after the last daily row
     assert api.get(f"{SYMBOLS}/{symbol}").status_code == 404
@@ -269,9 +269,9 @@ def test_columns_named_alike_and_unrepresentable_prices_are_refused(api: httpx.C
     too_large = upload(api, symbol, "\n".join(huge).encode())
 
     assert named_alike.status_code == 422
-    assert "close" in named_alike.json()["detail"]["msg"]
+    assert "close" in named_alike.json()["detail"]
     assert too_large.status_code == 422
-    problems = {p["problem"]: p["rows"] for p in too_large.json()["detail"]["report"]["problems"]}
+    problems = {p["problem"]: p["rows"] for p in too_large.json()["report"]["problems"]}
     assert problems["a price lies outside 1e-12..1e+12"] == [2]
 
 

@@ -41,7 +41,7 @@ router = APIRouter(
 )
 
 
-@router.get("/{backtest_id}")
+@router.get("/{backtest_id}", summary="Get a backtest")
 async def get_backtest(
     backtest: OwnedBacktest,
     user: CurrentUser,
@@ -64,6 +64,7 @@ async def get_backtest(
 
 @router.delete(
     "/{backtest_id}",
+    summary="Cancel (or, with purge, delete) a backtest",
     response_model=Backtest,
     responses=responses_for(Conflict, BadGateway, Unavailable)
     | {204: {"description": "With `purge=true`: the backtest is deleted."}},
@@ -126,7 +127,11 @@ async def _purge(
         raise NotFound("backtest not found")
 
 
-@router.get("/{backtest_id}/trades", responses=responses_for(Conflict, Unavailable))
+@router.get(
+    "/{backtest_id}/trades",
+    summary="Page through a backtest's trades",
+    responses=responses_for(Conflict, Unavailable),
+)
 async def get_trades(
     backtest: OwnedBacktest,
     user: CurrentUser,
@@ -146,7 +151,11 @@ async def get_trades(
         raise Conflict(rejected.detail) from None
 
 
-@router.get("/{backtest_id}/ranking", responses=responses_for(Conflict, 422))
+@router.get(
+    "/{backtest_id}/ranking",
+    summary="Page through an optimization's ranking",
+    responses=responses_for(Conflict, 422),
+)
 async def get_ranking(
     backtest: OwnedBacktest,
     user: CurrentUser,
@@ -174,7 +183,11 @@ async def get_ranking(
     return page_of(rows, offset, limit, sort, order)
 
 
-@router.post("/save_result", responses=responses_for(Conflict))
+@router.post(
+    "/save_result",
+    summary="Receive an execution's final state (compute service only)",
+    include_in_schema=False,
+)
 async def save_result(report: ExecutionReport, store: BacktestStoreDep) -> SaveResultAck:
     """Called by the compute service, signed (checked by the request intake before the
     body is read), with an execution's final state.

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from backend.deps import BacktestClientDep, CurrentUser, DatabaseDep
 from backend.services.backtest_client import BacktestServiceRejected
@@ -40,12 +40,39 @@ SYMBOLS_PATH = "/api/market-data/symbols"
 router = APIRouter(tags=["market data"], responses=responses_for(Unauthorized))
 
 
+_SYMBOL_EXAMPLE: dict[str, Any] = {
+    "symbol": "GOOG",
+    "timeframe": "1d",
+    "first": "2004-08-19T00:00:00Z",
+    "last": "2013-03-01T00:00:00Z",
+    "rows": 2148,
+    "version": 1,
+    "owner_id": None,
+    "session_start_minutes": 0,
+    "gap_count": 0,
+    "timeframes": ["1d", "1w"],
+}
+
+
 class SymbolDetails(SymbolEntry):
-    timeframes: list[Timeframe]
+    model_config = ConfigDict(json_schema_extra={"examples": [_SYMBOL_EXAMPLE]})
+
+    timeframes: list[Timeframe] = Field(description="Every timeframe its bars can make.")
 
 
 class ImportResult(BaseModel):
-    symbol: SymbolDetails | None
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "symbol": _SYMBOL_EXAMPLE | {"symbol": "ACME", "owner_id": "59f45441"},
+                    "report": {"rows_read": 2148, "rows_stored": 2148, "timeframe": "1d"},
+                }
+            ]
+        }
+    )
+
+    symbol: SymbolDetails | None = Field(description="What is stored now; null if nothing new.")
     report: ImportReport
 
 
@@ -53,16 +80,20 @@ def _details(entry: SymbolEntry) -> SymbolDetails:
     return SymbolDetails(**entry.model_dump(), timeframes=entry.usable_timeframes())
 
 
-@router.get(SYMBOLS_PATH)
+@router.get(SYMBOLS_PATH, summary="List stored symbols")
 async def symbols(user: CurrentUser, database: DatabaseDep) -> list[SymbolDetails]:
     """Every stored symbol with its base timeframe, range, row count and version."""
     return [_details(entry) for entry in await list_symbols(database)]
 
 
-@router.get(SYMBOLS_PATH + "/{symbol}", responses=responses_for(NotFound))
+@router.get(
+    SYMBOLS_PATH + "/{symbol}", summary="Describe a symbol", responses=responses_for(NotFound)
+)
 async def symbol_details(
     symbol: SymbolPath, user: CurrentUser, database: DatabaseDep
 ) -> SymbolDetails:
+    """What is stored for one symbol: its timeframe and the coarser ones it can make,
+    its range, rows, version and importer."""
     entry = await find_symbol(database, symbol)
     if entry is None:
         raise NotFound(f"no market data for {symbol}")
@@ -71,6 +102,7 @@ async def symbol_details(
 
 @router.delete(
     SYMBOLS_PATH + "/{symbol}",
+    summary="Delete a symbol you imported",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=responses_for(Forbidden, NotFound, Conflict, Unavailable),
 )
@@ -88,19 +120,30 @@ async def remove_symbol(
 _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "description": "The file itself: CSV (text/csv) or Parquet "
-        "(application/vnd.apache.parquet, or application/octet-stream, recognised by its "
-        "first bytes), or a form with one file field (multipart/form-data, as `curl -F "
-        "file=@prices.csv` sends). Other content types answer 415.",
+        "description": "The file, as a form's one file field (multipart/form-data, as "
+        "`curl -F file=@prices.csv` and a browser send it), or as the body itself: "
+        "text/csv, application/vnd.apache.parquet, or application/octet-stream (a "
+        "Parquet file is recognised by its first bytes). Other content types answer 415.",
         "content": {
-            "text/csv": {"schema": {"type": "string"}},
-            "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "A .csv, .parquet or .pq file.",
+                        }
+                    },
                     "required": ["file"],
-                }
+                },
+                "example": {
+                    "file": "date,open,high,low,close,volume\n2024-01-02,10,11,9,10.5,1200"
+                },
+            },
+            "application/octet-stream": {
+                "schema": {"type": "string", "format": "binary"},
+                "example": "date,open,high,low,close,volume\n2024-01-02,10,11,9,10.5,1200",
             },
         },
     }
@@ -109,6 +152,7 @@ _UPLOAD_BODY: dict[str, Any] = {
 
 @router.post(
     SYMBOLS_PATH + "/{symbol}",
+    summary="Upload bars for a symbol",
     status_code=status.HTTP_201_CREATED,
     openapi_extra=_UPLOAD_BODY,
     responses=responses_for(

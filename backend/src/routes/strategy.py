@@ -41,7 +41,7 @@ router = APIRouter(
 )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", summary="Create a strategy", status_code=status.HTTP_201_CREATED)
 async def create_strategy(
     fields: StrategyCreate, user: CurrentUser, store: StrategyStoreDep, database: DatabaseDep
 ) -> Strategy:
@@ -52,17 +52,19 @@ async def create_strategy(
     return await store.create(user.id, fields)
 
 
-@router.get("")
+@router.get("", summary="List your strategies")
 async def list_strategies(user: CurrentUser, store: StrategyStoreDep) -> list[Strategy]:
+    """Your strategies, newest first (at most 500)."""
     return await store.list(user.id)
 
 
-@router.get("/{strategy_id}")
+@router.get("/{strategy_id}", summary="Get a strategy")
 async def get_strategy(strategy: OwnedStrategy) -> Strategy:
+    """One of your strategies; another member's is not found (404)."""
     return strategy
 
 
-@router.put("/{strategy_id}")
+@router.put("/{strategy_id}", summary="Replace a strategy")
 async def update_strategy(
     strategy: OwnedStrategy,
     fields: StrategyUpdate,
@@ -78,7 +80,9 @@ async def update_strategy(
     return updated
 
 
-@router.delete("/{strategy_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{strategy_id}", summary="Delete a strategy", status_code=status.HTTP_204_NO_CONTENT
+)
 async def delete_strategy(
     strategy: OwnedStrategy, user: CurrentUser, store: StrategyStoreDep
 ) -> Response:
@@ -114,7 +118,11 @@ class BackgroundDispatch:
 DispatchDep = Annotated[BackgroundDispatch, Depends()]
 
 
-@router.post("/{strategy_id}/backtest", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/{strategy_id}/backtest",
+    summary="Start a backtest",
+    status_code=status.HTTP_202_ACCEPTED,
+)
 async def start_backtest(
     strategy: OwnedStrategy, params: BacktestParams, starter: StarterDep, dispatch: DispatchDep
 ) -> Backtest:
@@ -129,7 +137,11 @@ async def start_backtest(
     return dispatch(await starter.start(strategy, params, sweep=None))
 
 
-@router.post("/{strategy_id}/optimize", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/{strategy_id}/optimize",
+    summary="Start an optimization (parameter sweep)",
+    status_code=status.HTTP_202_ACCEPTED,
+)
 async def start_optimization(
     strategy: OwnedStrategy,
     request: OptimizeRequest,
@@ -150,10 +162,12 @@ async def start_optimization(
     return dispatch(await starter.start(strategy, params, request.sweep))
 
 
-@router.get("/{strategy_id}/backtests")
+@router.get("/{strategy_id}/backtests", summary="List a strategy's backtests")
 async def list_backtests(
     strategy: OwnedStrategy, user: CurrentUser, store: BacktestStoreDep
 ) -> list[BacktestSummary]:
+    """The strategy's backtests and optimizations, newest first (at most 500), with their
+    status and statistics but without trades or curves."""
     return await store.list_for_strategy(user.id, strategy.id)
 
 

@@ -22,7 +22,10 @@ router = APIRouter(
 
 
 class TokenRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "laptop", "expires_in_days": 30}]},
+    )
 
     name: Annotated[Text, Field(min_length=1, max_length=100)] = Field(
         description="What the token is for, to tell it apart in the list."
@@ -32,13 +35,18 @@ class TokenRequest(BaseModel):
     )
 
 
-@router.get("")
+@router.get("", summary="List your API tokens")
 async def list_tokens(user: CurrentUser, tokens: TokenStoreDep) -> list[TokenInfo]:
     """Your tokens, oldest first, revoked and expired ones included; never the secrets."""
     return await tokens.list(user.id)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=responses_for(InvalidInput))
+@router.post(
+    "",
+    summary="Create an API token",
+    status_code=status.HTTP_201_CREATED,
+    responses=responses_for(InvalidInput),
+)
 async def create_token(
     request: TokenRequest, user: CurrentUser, tokens: TokenStoreDep
 ) -> IssuedToken:
@@ -47,7 +55,7 @@ async def create_token(
     return await tokens.create(user, request.name, lifetime)
 
 
-@router.delete("/{token_id}", responses=responses_for(NotFound))
+@router.delete("/{token_id}", summary="Revoke an API token", responses=responses_for(NotFound))
 async def revoke_token(token_id: str, user: CurrentUser, tokens: TokenStoreDep) -> TokenInfo:
     """Revoke a token at once (revoking it again changes nothing), the one in use too."""
     revoked = await tokens.revoke(user.id, token_id)

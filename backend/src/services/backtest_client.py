@@ -170,7 +170,10 @@ class BacktestServiceClient:
 
 
 def _detail(response: httpx.Response) -> Any:
+    """The compute service's error body whole (message, refused fields, import report),
+    so relaying it tells the member everything it said."""
     try:
-        return response.json().get("detail", response.text)
+        body = response.json()
     except ValueError:
         return response.text
+    return body if isinstance(body, dict) and "detail" in body else response.text

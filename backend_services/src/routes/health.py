@@ -17,14 +17,16 @@ class Health(Readiness):
     worker_pool: PoolState | None = None
 
 
-@router.get(LIVE_PATH)
+@router.get(LIVE_PATH, summary="Liveness")
 async def live() -> Liveness:
     """200 while the process answers."""
     return Liveness()
 
 
-@router.get(HEALTH_PATH, responses={503: {"model": Health}})
-@router.get(READY_PATH, responses={503: {"model": Health}})
+@router.get(
+    HEALTH_PATH, summary="Service health", operation_id="health", responses={503: {"model": Health}}
+)
+@router.get(READY_PATH, summary="Readiness", responses={503: {"model": Health}})
 async def ready(state: StateDep, response: Response) -> Health:
     """Ready (200, `ok`, or `degraded` while MongoDB is slow) unless MongoDB is down or
     refuses writes (503, `down`); with the worker pool's state."""

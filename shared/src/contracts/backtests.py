@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Any, Self
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.contracts.common import (
     EARLIEST_DATE,
@@ -37,6 +37,20 @@ ENGINE_VERSION = 4
 
 class BacktestParams(WireModel):
     """What a member asks of one backtest; unset fields fall back to the strategy's."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "start_date": "2005-01-01T00:00:00Z",
+                    "end_date": "2012-12-31T00:00:00Z",
+                    "initial_capital": 10000,
+                    "parameters": {"fast": 8},
+                    "costs": {"commission_pct": 0.002},
+                }
+            ]
+        }
+    )
 
     start_date: datetime
     end_date: datetime

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from shared.contracts.common import Count, Id, Symbol, WireModel
 from shared.timeframes import Timeframe
@@ -41,6 +41,31 @@ class Trade(WireModel):
 
 class TradePage(WireModel):
     """Trades offset .. offset + len(trades) - 1 of a completed backtest's `total`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "total": 33,
+                    "offset": 0,
+                    "trades": [
+                        {
+                            "side": "long",
+                            "entry_time": "2005-03-02T00:00:00Z",
+                            "exit_time": "2005-04-19T00:00:00Z",
+                            "entry_price": 93.85,
+                            "exit_price": 102.1,
+                            "size": 106.45,
+                            "pnl": 856.1,
+                            "return_fraction": 0.0857,
+                            "exit_reason": "signal",
+                            "bars_held": 33,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
 
     total: Count
     offset: Count

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from shared.web.health_monitor import DependencyMonitor, DependencyState
 
@@ -22,6 +22,8 @@ __all__ = ["Dependency", "Liveness", "Readiness", "probe_paths", "readiness"]
 
 
 class Liveness(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "alive"}]})
+
     status: Literal["alive"] = "alive"
 
 
@@ -32,6 +34,25 @@ class Dependency(BaseModel):
 
 
 class Readiness(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "ok",
+                    "mongo": True,
+                    "checked_at": "2026-11-30T09:00:00Z",
+                    "dependencies": {
+                        "mongo": {
+                            "state": "up",
+                            "checked_at": "2026-11-30T09:00:00Z",
+                            "latency_ms": 0.8,
+                        }
+                    },
+                }
+            ]
+        }
+    )
+
     status: Literal["ok", "degraded", "down"]
     mongo: bool = False
     checked_at: datetime | None = None

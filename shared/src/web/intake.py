@@ -33,6 +33,7 @@ from shared.signing import (
     SignedRequest,
     compute_signature,
 )
+from shared.web.errors import error_body
 from shared.web.nonces import SeenNonces
 
 __all__ = [
@@ -205,5 +206,5 @@ def _too_large(limit: int) -> str:
 
 async def _refuse(status: int, detail: str, scope: Scope, receive: Receive, send: Send) -> None:
     # Not read: the connection is closed after the answer, so nothing more is taken in.
-    response = JSONResponse({"detail": detail}, status_code=status, headers={"Connection": "close"})
+    response = JSONResponse(error_body(detail), status_code=status, headers={"Connection": "close"})
     await response(scope, receive, send)

@@ -20,11 +20,13 @@ from typing import Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from shared.web.errors import error_body
+
 __all__ = ["GuardedHttpProtocol"]
 
 logger = logging.getLogger(__name__)
 
-_BUSY = json.dumps({"detail": "too many connections from this address"}).encode()
+_BUSY = json.dumps(error_body("too many connections from this address")).encode()
 _BUSY_RESPONSE = (
     b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
     b"connection: close\r\ncontent-length: " + str(len(_BUSY)).encode() + b"\r\n\r\n" + _BUSY
