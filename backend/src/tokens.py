@@ -8,6 +8,7 @@ import hashlib
 import secrets
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo import ReturnDocument
@@ -35,7 +36,7 @@ ISSUED_BY_COMMAND = "issued by botclub"
 MAX_TOKENS_LISTED = 200
 
 
-_TOKEN_EXAMPLE = {
+_TOKEN_EXAMPLE: dict[str, Any] = {
     "id": "3f2b8c1d-6e4a-4f7b-9c0d-1a2b3c4d5e6f",
     "name": "laptop",
     "created_at": "2026-11-30T09:00:00Z",
