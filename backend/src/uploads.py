@@ -8,6 +8,7 @@ from pathlib import PurePath
 
 from fastapi import Request
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from shared.contracts.market_data import TableFormat
 from shared.errors import InvalidInput, UnsupportedMediaType
@@ -35,7 +36,11 @@ async def uploaded_table(request: Request) -> tuple[bytes, TableFormat]:
 
 
 async def _form_file(request: Request) -> tuple[bytes, TableFormat]:
-    async with request.form(max_files=1, max_fields=10) as form:
+    try:
+        form = await request.form(max_files=1, max_fields=10)
+    except HTTPException as unreadable:  # the framework's verdict on a broken form
+        raise InvalidInput.at("file", f"the form could not be read: {unreadable.detail}") from None
+    try:
         files = [value for value in form.values() if isinstance(value, UploadFile)]
         if len(files) != 1:
             raise InvalidInput.at(
@@ -45,6 +50,8 @@ async def _form_file(request: Request) -> tuple[bytes, TableFormat]:
         content = await upload.read()
         media_type = _media_type(upload.content_type)
         return content, _format_of(media_type, content, name=upload.filename or "")
+    finally:
+        await form.close()
 
 
 def _format_of(media_type: str, content: bytes, name: str) -> TableFormat:

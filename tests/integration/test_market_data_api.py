@@ -148,6 +148,18 @@ def test_a_form_without_one_file_is_refused(api: httpx.Client) -> None:
     assert "the form must hold one file" in response.json()["errors"][0]["msg"]
 
 
+def test_a_broken_form_is_refused_as_input(api: httpx.Client) -> None:
+    boundary = "7c5156fb04a2177cf9e322ad31ebde44"
+    response = api.post(
+        f"{SYMBOLS}/{new_symbol()}",
+        content=f"--{boundary}\r\nNone--{boundary}--\r\n".encode(),
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+
+    assert response.status_code == 422
+    assert "the form could not be read" in response.json()["detail"]
+
+
 @pytest.mark.parametrize("media_type", ["application/json", "image/png"])
 def test_other_content_types_are_415_saying_what_is_accepted(
     api: httpx.Client, media_type: str

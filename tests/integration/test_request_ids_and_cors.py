@@ -83,6 +83,8 @@ def test_health_probes_are_not_logged_unless_they_fail(stack: Stack) -> None:
     assert unknown.status_code == 401
     [line] = log_lines(stack, "backend", f"request_id={marker}")
     assert "GET /api/strategy 401" in line
+    # Nor is the backend's own check of the compute service's health, every second.
+    assert log_lines(stack, "backend", "/health ", timeout_s=0) == []
 
 
 def test_a_preflight_from_an_allowed_origin_is_answered(stack: Stack) -> None:

@@ -60,7 +60,7 @@ def test_a_bad_rule_is_refused_with_its_position_and_a_hint(api: httpx.Client) -
     response = api.post("/api/strategy", json=fields)
 
     assert response.status_code == 422
-    (error,) = response.json()["detail"]
+    (error,) = response.json()["errors"]
     assert error["loc"] == ["body"]
     assert error["msg"] == (
         "Value error, rules.long_entry: unknown function 'smaa' at 1:11, did you mean 'sma'?"

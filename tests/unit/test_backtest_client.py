@@ -136,13 +136,14 @@ async def test_unreachable_or_failing_service_is_unavailable(
 async def test_cancel_of_a_finished_execution_is_rejected_with_409(
     client: BacktestServiceClient,
 ) -> None:
-    respx.delete(f"{BASE}/backtest/e1").respond(409, json={"detail": "already completed"})
+    body = {"detail": "already completed", "errors": [], "report": None}
+    respx.delete(f"{BASE}/backtest/e1").respond(409, json=body)
 
     with pytest.raises(BacktestServiceRejected) as rejected:
         await client.cancel_backtest("e1")
 
     assert rejected.value.status_code == 409
-    assert rejected.value.detail == "already completed"
+    assert rejected.value.detail == body  # relayed whole to the member
 
 
 @respx.mock

@@ -45,6 +45,9 @@ def set_up_app(
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # httpx logs every call it makes at INFO: the dependency monitor's health check of
+    # the other service, each second, would bury the access lines that matter.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if service_secret == DEFAULT_SERVICE_SECRET:
         logger.warning("SERVICE_SECRET is not set: using the public default; set it in production")
     # Starlette runs the middleware added last first: the intake reads the body before
