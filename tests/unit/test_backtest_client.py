@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -136,7 +137,7 @@ async def test_unreachable_or_failing_service_is_unavailable(
 async def test_cancel_of_a_finished_execution_is_rejected_with_409(
     client: BacktestServiceClient,
 ) -> None:
-    body = {"detail": "already completed", "errors": [], "report": None}
+    body: dict[str, Any] = {"detail": "already completed", "errors": [], "report": None}
     respx.delete(f"{BASE}/backtest/e1").respond(409, json=body)
 
     with pytest.raises(BacktestServiceRejected) as rejected:
