@@ -11,10 +11,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pymongo.asynchronous.database import AsyncDatabase
+from starlette.requests import HTTPConnection
 
 from backend.backtests import BacktestStore
 from backend.config import Settings
 from backend.database import BACKTESTS_COLLECTION, STRATEGIES_COLLECTION
+from backend.progress_stream import ProgressHub
 from backend.rankings import RANKINGS_COLLECTION, RankingStore
 from backend.schemas import Backtest, Strategy
 from backend.services.backtest_client import BacktestServiceClient
@@ -30,8 +32,9 @@ from shared.web.request_context import set_user
 _bearer = HTTPBearer(auto_error=False)
 
 
-async def _state(request: Request) -> ApiState:
-    return api_state(request)
+async def _state(connection: HTTPConnection) -> ApiState:
+    """For requests and WebSockets alike."""
+    return api_state(connection)
 
 
 StateDep = Annotated[ApiState, Depends(_state)]
@@ -75,6 +78,11 @@ async def _token_store(database: DatabaseDep) -> TokenStore:
     return TokenStore(database[TOKENS_COLLECTION])
 
 
+async def _progress_hub(state: StateDep) -> ProgressHub:
+    return state.progress_hub
+
+
+ProgressHubDep = Annotated[ProgressHub, Depends(_progress_hub)]
 StrategyStoreDep = Annotated[StrategyStore, Depends(_strategy_store)]
 BacktestStoreDep = Annotated[BacktestStore, Depends(_backtest_store)]
 TokenStoreDep = Annotated[TokenStore, Depends(_token_store)]

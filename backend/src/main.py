@@ -12,8 +12,9 @@ from backend.backtests import BacktestStore
 from backend.config import Settings
 from backend.database import BACKTESTS_COLLECTION, HEALTH_PROBE_COLLECTION, ensure_indexes
 from backend.idempotency import IDEMPOTENCY_COLLECTION, IdempotentPosts
+from backend.progress_stream import ProgressHub
 from backend.rankings import RANKINGS_COLLECTION, RankingStore
-from backend.routes import backtest, health, market_data, strategy, tokens, users
+from backend.routes import backtest, health, market_data, strategy, streams, tokens, users
 from backend.services.backtest_client import BacktestServiceClient
 from backend.state import STATE_KEY, ApiState
 from backend.supervisor import BacktestSupervisor
@@ -65,10 +66,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         database = mongo[settings.mongo_db]
         await ensure_indexes(database)
         client = BacktestServiceClient(settings.backend_services_url, settings.service_secret)
+        backtests = BacktestStore(
+            database[BACKTESTS_COLLECTION], RankingStore(database[RANKINGS_COLLECTION])
+        )
+        hub = ProgressHub(backtests, client, settings.progress_interval_s)
         supervisor = BacktestSupervisor(
-            BacktestStore(
-                database[BACKTESTS_COLLECTION], RankingStore(database[RANKINGS_COLLECTION])
-            ),
+            backtests,
             client,
             settings.supervise_interval_s,
             settings.reconcile_after_s,
@@ -83,7 +86,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await monitor.check_all()
         background = [asyncio.create_task(supervisor.run()), asyncio.create_task(monitor.run())]
         state = ApiState(
-            settings=settings, database=database, backtest_client=client, monitor=monitor
+            settings=settings,
+            database=database,
+            backtest_client=client,
+            monitor=monitor,
+            progress_hub=hub,
         )
         freeze_startup_heap()
         try:
@@ -91,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             for task in background:
                 task.cancel()
+            await hub.close()
             await client.aclose()
             await mongo.close()
 
@@ -122,6 +130,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             market_data.SYMBOLS_PATH: settings.max_upload_mb << 20,
         },
     )
-    for module in (health, users, strategy, backtest, market_data, tokens):
+    for module in (health, users, strategy, backtest, streams, market_data, tokens):
         app.include_router(module.router)
     return app

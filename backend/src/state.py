@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fastapi import Request
 from pymongo.asynchronous.database import AsyncDatabase
+from starlette.requests import HTTPConnection
 
 from backend.config import Settings
+from backend.progress_stream import ProgressHub
 from backend.services.backtest_client import BacktestServiceClient
 from shared.mongo import Document
 from shared.web.health_monitor import DependencyMonitor
@@ -23,9 +24,11 @@ class ApiState:
     database: AsyncDatabase[Document]
     backtest_client: BacktestServiceClient
     monitor: DependencyMonitor
+    progress_hub: ProgressHub
 
 
-def api_state(request: Request) -> ApiState:
-    """The state the lifespan yielded under STATE_KEY, as Starlette hands it to requests."""
-    state: ApiState = getattr(request.state, STATE_KEY)
+def api_state(connection: HTTPConnection) -> ApiState:
+    """The state the lifespan yielded under STATE_KEY, as Starlette hands it to requests
+    and WebSockets."""
+    state: ApiState = getattr(connection.state, STATE_KEY)
     return state

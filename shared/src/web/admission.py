@@ -42,10 +42,17 @@ class ConcurrencyGate:
 
         async def send_then_release(message: Message) -> None:
             await send(message)
-            if message["type"] == "http.response.body" and not message.get("more_body", False):
+            if message["type"] == "http.response.start" and _is_event_stream(message):
+                release()  # a stream waits for events for minutes: it works on nothing
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
                 release()
 
         try:
             await self._app(scope, receive, send_then_release)
         finally:
             release()
+
+
+def _is_event_stream(start: Message) -> bool:
+    content_type = dict(start.get("headers", [])).get(b"content-type", b"")
+    return content_type.startswith(b"text/event-stream")
