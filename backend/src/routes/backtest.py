@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import StreamingResponse
 
 from backend.backtests import BacktestStore
 from backend.deps import (
@@ -14,6 +15,7 @@ from backend.deps import (
     OwnedBacktest,
     RankingStoreDep,
 )
+from backend.exports import ranking_csv, trades_csv
 from backend.rankings import RankingPage, RankingSort, RankingStore, page_of
 from backend.reconcile import reconcile
 from backend.schemas import Backtest, BacktestStatus, SaveResultAck
@@ -172,15 +174,51 @@ async def get_ranking(
     """A completed optimization's combinations, a page at a time, in the sweep's order
     (`rank`) or by any statistic; combinations without a value for it (an undefined
     ratio) come last. 409 until it has completed, or for a plain backtest."""
-    source = await store.trades_execution(user.id, backtest.id)
-    if source is None or backtest.optimization is None:
-        kind = "an optimization" if backtest.sweep else "not an optimization"
-        raise Conflict(f"backtest is {backtest.status.value}, {kind}: it has no ranking")
-    rows = await rankings.rows(source)
-    if rows is None:  # stored before rankings were kept apart: the rows it carries
-        rows = [row.model_dump() for row in backtest.optimization.ranked]
+    rows = await _ranking_rows(backtest, user, store, rankings)
     order = descending if descending is not None else sort is not RankingSort.RANK
     return page_of(rows, offset, limit, sort, order)
+
+
+@router.get(
+    "/{backtest_id}/trades.csv",
+    summary="Download a backtest's trades as CSV",
+    response_class=StreamingResponse,
+    responses=responses_for(Conflict, Unavailable)
+    | {200: {"content": {"text/csv": {"example": "side,entry_time,...\nlong,2005-03-02..."}}}},
+)
+async def download_trades(
+    backtest: OwnedBacktest, user: CurrentUser, store: BacktestStoreDep, client: BacktestClientDep
+) -> StreamingResponse:
+    """Every trade of a completed backtest, one row each, in order (409 until it has
+    completed)."""
+    source = await store.trades_execution(user.id, backtest.id)
+    if source is None:
+        raise Conflict(f"backtest is {backtest.status.value}")
+    return StreamingResponse(
+        trades_csv(client, source),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="trades-{backtest.id}.csv"'},
+    )
+
+
+@router.get(
+    "/{backtest_id}/ranking.csv",
+    summary="Download an optimization's ranking as CSV",
+    response_class=Response,
+    responses=responses_for(Conflict)
+    | {200: {"content": {"text/csv": {"example": "rank,fast,slow,objective,...\n1,10,40,1.12"}}}},
+)
+async def download_ranking(
+    backtest: OwnedBacktest, user: CurrentUser, store: BacktestStoreDep, rankings: RankingStoreDep
+) -> Response:
+    """Every combination of a completed optimization, best first: its rank, the swept
+    parameters' values and its statistics (409 until completed, or for a backtest)."""
+    rows = await _ranking_rows(backtest, user, store, rankings)
+    return Response(
+        ranking_csv(rows),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="ranking-{backtest.id}.csv"'},
+    )
 
 
 @router.post(
@@ -203,3 +241,16 @@ async def save_result(report: ExecutionReport, store: BacktestStoreDep) -> SaveR
     if state.execution_id not in (None, report.execution_id):
         raise Conflict("backtest belongs to another execution")
     return SaveResultAck(stored=False)
+
+
+async def _ranking_rows(
+    backtest: Backtest, user: User, store: BacktestStore, rankings: RankingStore
+) -> list[dict[str, Any]]:
+    source = await store.trades_execution(user.id, backtest.id)
+    if source is None or backtest.optimization is None:
+        kind = "an optimization" if backtest.sweep else "not an optimization"
+        raise Conflict(f"backtest is {backtest.status.value}, {kind}: it has no ranking")
+    rows = await rankings.rows(source)
+    if rows is None:  # stored before rankings were kept apart: the rows it carries
+        rows = [row.model_dump() for row in backtest.optimization.ranked]
+    return rows
