@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import backtest_params, wait_for_backtest
+from helpers import backtest_params, long_run_params, wait_for_backtest
 
 pytestmark = pytest.mark.integration
 
@@ -76,3 +76,40 @@ def test_a_plain_backtest_has_no_ranking_to_export(
     wait_for_backtest(api, started["id"])
 
     assert api.get(f"/api/backtest/{started['id']}/ranking.csv").status_code == 409
+
+
+def test_a_report_is_one_self_contained_html_file(
+    api: httpx.Client, create_strategy: Callable[..., dict[str, Any]]
+) -> None:
+    strategy = create_strategy(name="Report <SMA> & co")
+    started = api.post(f"/api/strategy/{strategy['id']}/backtest", json=backtest_params()).json()
+    backtest = wait_for_backtest(api, started["id"])
+
+    report = api.get(f"/api/backtest/{started['id']}/report.html")
+
+    assert report.status_code == 200
+    assert report.headers["content-type"].startswith("text/html")
+    page = report.text
+    assert page.count("<svg") == 2  # equity with buy-and-hold, and drawdown
+    assert page.count("<polyline") == 3
+    assert "Report &lt;SMA&gt; &amp; co: GOOG 1d" in page
+    total = f"{backtest['result']['total_return'] * 100:,.2f} %"
+    assert f"<td>total return</td><td>{total}</td>" in page
+    assert page.count("<tr><td>long</td>") == backtest["result"]["total_trades"]
+    # Nothing it needs lies outside the file.
+    assert "<script" not in page
+    assert "http://" not in page
+    assert "https://" not in page
+    assert "src=" not in page
+
+
+def test_a_backtest_that_has_not_completed_has_no_report(
+    api: httpx.Client, create_strategy: Callable[..., dict[str, Any]], long_symbol: str
+) -> None:
+    strategy = create_strategy(symbol=long_symbol, timeframe="1m")
+    started = api.post(f"/api/strategy/{strategy['id']}/backtest", json=long_run_params()).json()
+
+    report = api.get(f"/api/backtest/{started['id']}/report.html")
+    api.delete(f"/api/backtest/{started['id']}")
+
+    assert report.status_code == 409

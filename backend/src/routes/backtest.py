@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
-from fastapi.responses import StreamingResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 
 from backend.backtests import BacktestStore
 from backend.deps import (
@@ -14,10 +14,12 @@ from backend.deps import (
     CurrentUser,
     OwnedBacktest,
     RankingStoreDep,
+    StrategyStoreDep,
 )
 from backend.exports import ranking_csv, trades_csv
 from backend.rankings import RankingPage, RankingSort, RankingStore, page_of
 from backend.reconcile import reconcile
+from backend.report import report_html
 from backend.schemas import Backtest, BacktestStatus, SaveResultAck
 from backend.services.backtest_client import BacktestServiceClient, BacktestServiceRejected
 from backend.users import User
@@ -218,6 +220,29 @@ async def download_ranking(
         ranking_csv(rows),
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="ranking-{backtest.id}.csv"'},
+    )
+
+
+@router.get(
+    "/{backtest_id}/report.html",
+    summary="Download a backtest's report as one HTML file",
+    response_class=HTMLResponse,
+    responses=responses_for(Conflict)
+    | {200: {"content": {"text/html": {"example": "<!doctype html><html>...</html>"}}}},
+)
+async def download_report(
+    backtest: OwnedBacktest, user: CurrentUser, strategies: StrategyStoreDep
+) -> HTMLResponse:
+    """A completed backtest's equity, buy-and-hold and drawdown charts, its statistics
+    and its trades (the first 1,000) in one self-contained HTML file that opens offline
+    (409 until completed)."""
+    if backtest.result is None:
+        raise Conflict(f"backtest is {backtest.status.value}: it has no result to report")
+    strategy = await strategies.get(user.id, backtest.strategy_id)
+    name = strategy.name if strategy else f"strategy {backtest.strategy_id}"
+    return HTMLResponse(
+        report_html(backtest, name),
+        headers={"Content-Disposition": f'attachment; filename="report-{backtest.id}.html"'},
     )
 
 
