@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -208,7 +209,7 @@ class ProgressHub:
             self._watchers[backtest.id] = watcher
             task = asyncio.create_task(watcher.run())
             self._tasks.add(task)
-            task.add_done_callback(lambda done, key=backtest.id: self._forget(key, done))
+            task.add_done_callback(functools.partial(self._forget, backtest.id))
         return watcher
 
     def _forget(self, backtest_id: str, task: asyncio.Task[None]) -> None:

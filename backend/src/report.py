@@ -102,7 +102,10 @@ def _chart(
         + '"/>'
         for color, line in series
     ]
-    label = (lambda v: f"{v * 100:.1f} %") if percent else (lambda v: f"{v:,.0f}")
+
+    def label(value: float) -> str:
+        return f"{value * 100:.1f} %" if percent else f"{value:,.0f}"
+
     axis = [
         f'<text x="4" y="{y(high) + 4:.0f}" font-size="11">{label(high)}</text>',
         f'<text x="4" y="{y(low) + 4:.0f}" font-size="11">{label(low)}</text>',

@@ -5,6 +5,7 @@ the bars (DATA.md), and are forwarded to it signed, on behalf of the member."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -14,6 +15,8 @@ from backend.deps import BacktestClientDep, CurrentUser, DatabaseDep
 from backend.services.backtest_client import BacktestServiceRejected
 from backend.uploads import uploaded_table
 from shared.contracts.market_data import (
+    MAX_CANDLES,
+    Candles,
     DuplicatePolicy,
     ImportMode,
     ImportOptions,
@@ -98,6 +101,37 @@ async def symbol_details(
     if entry is None:
         raise NotFound(f"no market data for {symbol}")
     return _details(entry)
+
+
+@router.get(
+    SYMBOLS_PATH + "/{symbol}/bars",
+    summary="A symbol's bars for a chart",
+    responses=responses_for(NotFound, InvalidInput, Unavailable),
+)
+async def chart_bars(
+    symbol: SymbolPath,
+    user: CurrentUser,
+    client: BacktestClientDep,
+    timeframe: Annotated[
+        Timeframe | None, Query(description="Default: the timeframe the bars are stored in.")
+    ] = None,
+    start: Annotated[datetime | None, Query(description="Default: the first bar.")] = None,
+    end: Annotated[datetime | None, Query(description="Default: the last bar.")] = None,
+    max_points: Annotated[int, Query(ge=10, le=MAX_CANDLES)] = 2_000,
+) -> Candles:
+    """The symbol's bars between `start` and `end`, joined into at most `max_points`
+    candles (first open, highest high, lowest low, last close), so a million bars come
+    back as a few thousand candles that keep every high and low."""
+    query = {
+        "timeframe": timeframe,
+        "start": start.isoformat() if start else None,
+        "end": end.isoformat() if end else None,
+        "max_points": max_points,
+    }
+    try:
+        return await client.get_candles(symbol, query)
+    except BacktestServiceRejected as rejected:
+        raise rejected.as_domain_error() from None
 
 
 @router.delete(

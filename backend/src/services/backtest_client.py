@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from shared.contracts.executions import BacktestExecution, RunBacktestAccepted, RunBacktestRequest
-from shared.contracts.market_data import ImportOptions, ImportOutcome, TableFormat
+from shared.contracts.market_data import Candles, ImportOptions, ImportOutcome, TableFormat
 from shared.contracts.results import TradePage
 from shared.errors import (
     BadGateway,
@@ -120,6 +120,15 @@ class BacktestServiceClient:
             http_timeout=IMPORT_TIMEOUT,
         )
         return ImportOutcome.model_validate(body)
+
+    async def get_candles(self, symbol: str, query: dict[str, Any]) -> Candles:
+        """A symbol's bars for a chart; 404 and 422 raise BacktestServiceRejected."""
+        body = await self._send(
+            "GET",
+            f"{COMPUTE_MARKET_DATA_PATH}/{symbol}/bars",
+            params={name: value for name, value in query.items() if value is not None},
+        )
+        return Candles.model_validate(body)
 
     async def delete_symbol(self, symbol: str, owner_id: str) -> None:
         """Delete a symbol's bars, if `owner_id` imported it."""

@@ -120,7 +120,7 @@ def load_bars(
     total = db[BARS_COLLECTION].count_documents(query)
     parts: list[Bars] = []
     for document in db[BARS_COLLECTION].find(query).sort("seq", ASCENDING):
-        parts.append(_decode_bucket(document))
+        parts.append(decode_bucket(document))
         on_bucket(len(parts) / total)
     bars = concatenate(parts)
     if start_s is None and end_s is None:
@@ -174,6 +174,7 @@ def _bucket_document(symbol: str, version: int, seq: int, bars: Bars, start: int
     return document
 
 
-def _decode_bucket(document: Document) -> Bars:
+def decode_bucket(document: Document) -> Bars:
+    """A stored bucket's bars (views of its bytes: nothing is copied)."""
     columns = {name: np.frombuffer(document[name], dtype="<f8") for name in _PRICE_COLUMNS}
     return Bars(time=np.frombuffer(document["time"], dtype="<i8"), **columns)

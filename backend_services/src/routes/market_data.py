@@ -3,6 +3,7 @@ the member it names in `owner_id`."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -10,6 +11,8 @@ from fastapi import APIRouter, Query, Request, Response, status
 from backend_services.deps import MarketDataServiceDep
 from shared.contracts.common import Id
 from shared.contracts.market_data import (
+    MAX_CANDLES,
+    Candles,
     DuplicatePolicy,
     ImportMode,
     ImportOptions,
@@ -27,6 +30,7 @@ from shared.errors import (
 )
 from shared.market_data.catalog import SESSION_START_LIMIT_MINUTES
 from shared.paths import COMPUTE_MARKET_DATA_PATH
+from shared.timeframes import Timeframe
 from shared.web.errors import responses_for
 from shared.web.params import SymbolPath
 
@@ -69,6 +73,20 @@ async def import_bars(
     if outcome.entry is None:
         response.status_code = status.HTTP_200_OK
     return outcome
+
+
+@router.get("/{symbol}/bars", responses=responses_for(NotFound, InvalidInput))
+async def bars_for_a_chart(
+    symbol: SymbolPath,
+    service: MarketDataServiceDep,
+    timeframe: Timeframe | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    max_points: Annotated[int, Query(ge=10, le=MAX_CANDLES)] = 2_000,
+) -> Candles:
+    """The symbol's bars in `timeframe` (its own by default) between `start` and `end`
+    (all by default), joined into at most `max_points` candles."""
+    return await service.candles(symbol, timeframe, start, end, max_points)
 
 
 @router.delete(

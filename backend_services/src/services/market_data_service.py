@@ -3,14 +3,18 @@ and the bars besides the bundled samples' loading."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pymongo.asynchronous.database import AsyncDatabase
 
+from backend_services.market_data.chart_bars import chart_bars
 from backend_services.market_data.import_runner import ImportRunner
 from backend_services.market_data.symbols import delete_symbol
-from shared.contracts.market_data import ImportOptions, ImportOutcome, TableFormat
+from shared.contracts.market_data import Candles, ImportOptions, ImportOutcome, TableFormat
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.market_data.catalog import find_symbol
 from shared.mongo import Document
+from shared.timeframes import Timeframe
 
 __all__ = ["MarketDataService"]
 
@@ -27,6 +31,17 @@ class MarketDataService:
         if not content:
             raise InvalidInput("the body holds no file")
         return await self._runner.run(content, table_format, options)
+
+    async def candles(
+        self,
+        symbol: str,
+        timeframe: Timeframe | None,
+        start: datetime | None,
+        end: datetime | None,
+        most: int,
+    ) -> Candles:
+        """The symbol's bars for a chart (see `chart_bars`)."""
+        return await chart_bars(self._database, symbol, timeframe, start, end, most)
 
     async def delete(self, symbol: str, owner_id: str) -> None:
         """Delete a symbol and its bars; only the user who imported it may."""

@@ -13,6 +13,8 @@ from shared.market_data.catalog import SESSION_START_LIMIT_MINUTES, SymbolEntry
 from shared.timeframes import Timeframe
 
 __all__ = [
+    "MAX_CANDLES",
+    "Candles",
     "DuplicatePolicy",
     "Gap",
     "ImportMode",
@@ -24,6 +26,7 @@ __all__ = [
     "TableFormat",
 ]
 
+MAX_CANDLES = 20_000
 MAX_ROWS_LISTED = 20
 MAX_GAPS_LISTED = 20
 
@@ -96,3 +99,39 @@ class ImportOptions(BaseModel):
 class ImportOutcome(BaseModel):
     entry: SymbolEntry | None = Field(description="The catalog entry; None if nothing was new.")
     report: ImportReport
+
+
+class Candles(BaseModel):
+    """A symbol's bars for a chart, as columns: each candle joins `bars_per_candle`
+    consecutive bars of `timeframe` (first open, highest high, lowest low, last close,
+    summed volume), so no high or low is lost however many bars the range holds."""
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "symbol": "GOOG",
+                    "timeframe": "1d",
+                    "bars": 2148,
+                    "bars_per_candle": 2,
+                    "time": ["2004-08-19T00:00:00Z"],
+                    "open": [100.0],
+                    "high": [104.06],
+                    "low": [95.96],
+                    "close": [101.31],
+                    "volume": [44871300.0],
+                }
+            ]
+        }
+    }
+
+    symbol: Symbol
+    timeframe: Timeframe
+    bars: int = Field(description="Bars of `timeframe` in the range asked for.")
+    bars_per_candle: int = Field(ge=1)
+    time: list[datetime] = Field(description="Each candle's first bar's open time, UTC.")
+    open: list[float]
+    high: list[float]
+    low: list[float]
+    close: list[float]
+    volume: list[float]

@@ -79,6 +79,24 @@ class Bars:
             volume=np.add.reduceat(self.volume, starts),
         )
 
+    def in_candles(self, most: int) -> Bars:
+        """At most `most` bars, each joining a run of consecutive bars as `resample`
+        joins a period's: a chart of a million bars drawn from a few thousand candles
+        still shows every high and every low."""
+        per_candle = -(-len(self) // most) if len(self) > most else 1
+        if per_candle == 1:
+            return self
+        starts = np.arange(0, len(self), per_candle)
+        ends = np.append(starts[1:], len(self)) - 1
+        return Bars(
+            time=self.time[starts],
+            open=self.open[starts],
+            high=np.maximum.reduceat(self.high, starts),
+            low=np.minimum.reduceat(self.low, starts),
+            close=self.close[ends],
+            volume=np.add.reduceat(self.volume, starts),
+        )
+
     def take(self, index: slice | npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> Bars:
         """The bars selected by a slice, a boolean mask or positions."""
         return Bars(

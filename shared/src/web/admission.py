@@ -54,5 +54,5 @@ class ConcurrencyGate:
 
 
 def _is_event_stream(start: Message) -> bool:
-    content_type = dict(start.get("headers", [])).get(b"content-type", b"")
+    content_type: bytes = dict(start.get("headers", [])).get(b"content-type", b"")
     return content_type.startswith(b"text/event-stream")
