@@ -62,7 +62,7 @@ def test_a_range_in_another_timeframe(api: httpx.Client) -> None:
     ],
 )
 def test_what_cannot_be_drawn_is_refused(
-    api: httpx.Client, symbol: str, params: dict[str, object], status: int, message: str
+    api: httpx.Client, symbol: str, params: dict[str, str | int], status: int, message: str
 ) -> None:
     response = api.get(f"/api/market-data/symbols/{symbol}/bars", params=params)
 

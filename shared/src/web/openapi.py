@@ -49,8 +49,9 @@ def _use_one_error_model(document: dict[str, Any]) -> None:
     for operation in _operations(document):
         for code, response in operation.get("responses", {}).items():
             if code[0] in "45":  # errors are JSON, whatever the route's success answers
-                schema = next(iter(response.get("content", {}).values()), {}).get("schema")
-                response["content"] = {"application/json": {"schema": schema or {}}}
+                contents: list[dict[str, Any]] = list(response.get("content", {}).values())
+                schema = contents[0].get("schema", {}) if contents else {}
+                response["content"] = {"application/json": {"schema": schema}}
             for content in response.get("content", {}).values():
                 reference = content.get("schema", {}).get("$ref", "")
                 if reference.rsplit("/", 1)[-1] in _FRAMEWORK_ERRORS:
