@@ -15,6 +15,7 @@ from backend.idempotency import IDEMPOTENCY_COLLECTION, IdempotentPosts
 from backend.progress_stream import ProgressHub
 from backend.rankings import RANKINGS_COLLECTION, RankingStore
 from backend.routes import backtest, health, market_data, strategy, streams, tokens, users
+from backend.routes.dashboard import install_dashboard
 from backend.services.backtest_client import BacktestServiceClient
 from backend.state import STATE_KEY, ApiState
 from backend.supervisor import BacktestSupervisor
@@ -107,6 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
+        docs_url=None,  # served offline by routes/dashboard.py
+        redoc_url=None,
     )
     install_openapi(app, API_DESCRIPTION, API_TAGS)
     # Added before the shared set-up, so it runs inside the request intake, on a body
@@ -132,4 +135,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for module in (health, users, strategy, backtest, streams, market_data, tokens):
         app.include_router(module.router)
+    install_dashboard(app)
     return app

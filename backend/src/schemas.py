@@ -68,6 +68,24 @@ class StrategyCreate(StrategyFields):
     """A strategy: its market, rules, parameters, orders and costs."""
 
 
+class StrategyCheck(BaseModel):
+    """Whether a strategy would be saved as it is and, if not, why (as an error body)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"ok": True, "detail": None, "errors": []}]}
+    )
+
+    ok: bool = Field(description="True: the strategy would be saved as it is.")
+    detail: str | None = Field(default=None, description="Why not, in words.")
+    errors: list[dict[str, Any]] = Field(
+        default_factory=list, description="The fields that would be refused, as in ErrorBody."
+    )
+
+    @classmethod
+    def refused(cls, body: dict[str, Any]) -> StrategyCheck:
+        return cls(ok=False, detail=body["detail"], errors=body["errors"])
+
+
 class StrategyUpdate(StrategyFields):
     """A full replacement of a strategy's fields."""
 

@@ -6,6 +6,7 @@ ends the command in one line saying how to point it at one."""
 
 from __future__ import annotations
 
+import getpass
 import os
 import sys
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
 from backend.config import Settings
+from backend.passwords import MIN_PASSWORD_LENGTH, PasswordTooShort, set_password
 from backend.tokens import issue_token
 from backend.users import USERS_COLLECTION
 from botclub.failures import CommandFailed, ExitCode
@@ -28,9 +30,13 @@ __all__ = ["create_user", "load_samples"]
 _REACH_TIMEOUT_S = 3.0
 
 
-def create_user(name: str) -> int:
+def create_user(name: str, with_password: bool) -> int:
+    password = _new_password() if with_password else None
     with _database() as database:
         user, token = issue_token(database[USERS_COLLECTION], name)
+        if password is not None:
+            set_password(database[USERS_COLLECTION], user, password)
+            print(f"user {user.name}: password set; sign in to the dashboard", file=sys.stderr)
     print(token)
     print(
         f"user {user.name} ({user.id}): keep this token, it is shown once.\n"
@@ -38,6 +44,19 @@ def create_user(name: str) -> int:
         file=sys.stderr,
     )
     return ExitCode.OK
+
+
+def _new_password() -> str:
+    """Asked twice on a terminal; read from the first line of standard input otherwise."""
+    if not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise CommandFailed("the two passwords differ", ExitCode.USAGE)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise CommandFailed(str(PasswordTooShort()), ExitCode.USAGE)
+    return password
 
 
 def load_samples(force: bool) -> int:

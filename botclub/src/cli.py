@@ -97,6 +97,11 @@ def _stack_commands(commands: Commands) -> None:
         _create_user,
     )
     user.add_argument("name", help="the member's name")
+    user.add_argument(
+        "--password",
+        action="store_true",
+        help="also set a password for the dashboard (asked for; read from stdin in a pipe)",
+    )
     samples = _command(
         commands, "load-samples", "load the bundled sample series into the database", _load_samples
     )
@@ -312,7 +317,7 @@ def _run(args: argparse.Namespace) -> int:
 def _create_user(args: argparse.Namespace) -> int:
     from botclub.admin import create_user
 
-    return create_user(args.name)
+    return create_user(args.name, args.password)
 
 
 def _load_samples(args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import Stack, backtest_params, long_run_params, wait_for_backtest
+from helpers import Stack, backtest_params, long_sweep_params, wait_for_backtest
 from websockets.exceptions import ConnectionClosedError
 from websockets.sync.client import connect
 
@@ -49,8 +49,9 @@ def events_of(api: httpx.Client, backtest_id: str, **headers: str) -> list[Event
 def start_long_backtest(
     api: httpx.Client, create_strategy: Callable[..., dict[str, Any]], long_symbol: str
 ) -> dict[str, Any]:
+    """An optimization of the long series: seconds of progress, cached bars or not."""
     strategy = create_strategy(symbol=long_symbol, timeframe="1m")
-    started = api.post(f"/api/strategy/{strategy['id']}/backtest", json=long_run_params())
+    started = api.post(f"/api/strategy/{strategy['id']}/optimize", json=long_sweep_params())
     assert started.status_code == 202, started.text
     body: dict[str, Any] = started.json()
     return body

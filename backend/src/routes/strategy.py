@@ -3,9 +3,10 @@ to the compute service in the background."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Response, status
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, Response, status
+from pydantic import ValidationError
 
 from backend.backtests import BacktestStore
 from backend.deps import (
@@ -20,11 +21,13 @@ from backend.deps import (
 )
 from backend.market_data import check_market
 from backend.schemas import (
+    STRATEGY_EXAMPLE,
     Backtest,
     BacktestStatus,
     BacktestSummary,
     OptimizeRequest,
     Strategy,
+    StrategyCheck,
     StrategyCreate,
     StrategyUpdate,
 )
@@ -32,7 +35,7 @@ from backend.services.backtest_client import BacktestServiceClient
 from backend.services.dispatch import dispatch_backtest
 from shared.contracts.backtests import BacktestParams
 from shared.errors import InvalidInput, NotFound, PayloadTooLarge, Unauthorized
-from shared.web.errors import responses_for
+from shared.web.errors import error_body, responses_for
 
 router = APIRouter(
     prefix="/api/strategy",
@@ -50,6 +53,23 @@ async def create_strategy(
     symbol, or none its timeframe can be made from (the message lists what is)."""
     await check_market(database, fields.symbol, fields.timeframe)
     return await store.create(user.id, fields)
+
+
+@router.post("/check", summary="Check a strategy without saving it")
+async def check_strategy(
+    fields: Annotated[dict[str, Any], Body(examples=[STRATEGY_EXAMPLE])], database: DatabaseDep
+) -> StrategyCheck:
+    """The checks of saving a strategy, with nothing saved, answered as a verdict (200)
+    rather than a refusal: what saving it would refuse, with the rule, line, column and
+    a hint, or the stored symbols and timeframes. The dashboard checks as members type."""
+    try:
+        strategy = StrategyCreate.model_validate(fields)
+        await check_market(database, strategy.symbol, strategy.timeframe)
+    except ValidationError as invalid:
+        return StrategyCheck.refused(error_body(invalid.errors(include_url=False)))
+    except InvalidInput as refused:
+        return StrategyCheck.refused(error_body(refused.detail))
+    return StrategyCheck(ok=True)
 
 
 @router.get("", summary="List your strategies")

@@ -1,15 +1,51 @@
-"""Who the caller is: what a client checks a token with."""
+"""Who the caller is, and signing in with a name and password (the dashboard)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import timedelta
+from typing import Annotated
 
-from backend.deps import CurrentUser
-from backend.users import User
-from shared.errors import Unauthorized
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend.deps import CurrentUser, DatabaseDep, TokenStoreDep
+from backend.passwords import check_password
+from backend.tokens import IssuedToken
+from backend.users import USERS_COLLECTION, User
+from shared.errors import InvalidInput, Unauthorized
 from shared.web.errors import responses_for
 
 router = APIRouter(prefix="/api", tags=["users"], responses=responses_for(Unauthorized))
+
+
+SESSION_LIFETIME = timedelta(days=30)
+SESSION_TOKEN_NAME = "dashboard sign-in"  # noqa: S105 (a label, not a secret)
+
+
+class SignIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "alice", "password": "correct horse battery"}]},
+    )
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    password: Annotated[str, Field(min_length=1, max_length=1_000)]
+
+
+@router.post(
+    "/session",
+    summary="Sign in with a name and password",
+    status_code=status.HTTP_201_CREATED,
+    responses=responses_for(400, InvalidInput),
+)
+async def sign_in(fields: SignIn, database: DatabaseDep, tokens: TokenStoreDep) -> IssuedToken:
+    """A new API token for the member (valid 30 days, listed and revocable with the
+    others) when the password is theirs; 401 otherwise, the same for an unknown name.
+    `botclub create-user NAME --password` sets a member's password."""
+    user = await check_password(database[USERS_COLLECTION], fields.name, fields.password)
+    if user is None:
+        raise Unauthorized("wrong name or password")
+    return await tokens.create(user, SESSION_TOKEN_NAME, SESSION_LIFETIME)
 
 
 @router.get("/me", summary="The signed-in user")

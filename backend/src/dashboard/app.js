@@ -1,0 +1,551 @@
+// The dashboard: a page per hash route, built from the API alone (the same calls a
+// script makes), signed in with a token kept in this browser's local storage.
+
+const TOKEN_KEY = "botclub.token";
+const TIMEFRAMES = ["1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w"];
+const OBJECTIVES = ["sharpe_ratio", "sortino_ratio", "total_return", "cagr", "calmar_ratio",
+  "profit_factor", "win_rate", "max_drawdown"];
+const RULES = ["long_entry", "long_exit", "short_entry", "short_exit"];
+const PERCENT = new Set(["total_return", "buy_and_hold_return", "cagr", "volatility",
+  "max_drawdown", "average_drawdown", "exposure", "win_rate", "best_trade", "worst_trade",
+  "average_trade", "alpha", "kelly_criterion", "return_fraction"]);
+const HEADLINE = ["total_return", "buy_and_hold_return", "cagr", "sharpe_ratio",
+  "sortino_ratio", "calmar_ratio", "max_drawdown", "volatility", "exposure", "total_trades",
+  "win_rate", "profit_factor", "expectancy", "kelly_criterion", "alpha", "beta",
+  "final_equity"];
+const PAGE = 50;
+
+const main = document.getElementById("main");
+
+// ---- helpers ----------------------------------------------------------------
+
+function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else if (name === "text") node.textContent = value;
+    else node.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined) node.append(child);
+  }
+  return node;
+}
+
+function show(...nodes) {
+  main.replaceChildren(...nodes);
+  main.focus({ preventScroll: true });
+}
+
+function formatValue(name, value) {
+  if (value === null || value === undefined) return "n/a";
+  if (typeof value === "number") {
+    if (PERCENT.has(name)) return `${(value * 100).toFixed(2)} %`;
+    if (Number.isInteger(value)) return value.toLocaleString("en");
+    return value.toLocaleString("en", { maximumFractionDigits: 4 });
+  }
+  return String(value);
+}
+
+function label(name) { return name.replaceAll("_", " "); }
+
+function errorText(body, status) {
+  if (!body) return `error ${status}`;
+  const problems = body.report && body.report.problems;
+  if (problems && problems.length) return body.detail;
+  return body.detail || `error ${status}`;
+}
+
+class ApiError extends Error {
+  constructor(status, body) { super(errorText(body, status)); this.status = status; this.body = body; }
+}
+
+async function api(path, { method = "GET", json, form, raw } = {}) {
+  const headers = {};
+  const token = localStorage.getItem(TOKEN_KEY);
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let body;
+  if (json !== undefined) { headers["Content-Type"] = "application/json"; body = JSON.stringify(json); }
+  if (form !== undefined) body = form;
+  const response = await fetch(path, { method, headers, body });
+  if (response.status === 401 && !path.endsWith("/session")) {
+    localStorage.removeItem(TOKEN_KEY);
+    location.hash = "#/signin";
+    throw new ApiError(401, { detail: "please sign in" });
+  }
+  if (raw) {
+    if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
+    return response;
+  }
+  const text = await response.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+async function download(path, filename) {
+  const response = await api(path, { raw: true });
+  const url = URL.createObjectURL(await response.blob());
+  const link = el("a", { href: url, download: filename });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+function table(headers, rows) {
+  return el("div", { class: "table-wrap" }, el("table", {},
+    el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col", text: h })))),
+    el("tbody", {}, rows.map((row) => el("tr", {}, row.map((cell) =>
+      el("td", {}, cell instanceof Node ? cell : String(cell ?? "")))))),
+  ));
+}
+
+function message(kind = "") { return el("p", { class: `message ${kind}`, role: "status", "aria-live": "polite" }); }
+
+function say(node, text, kind) { node.textContent = text; node.className = `message ${kind || ""}`; }
+
+function plot(id, traces, layout = {}) {
+  const node = document.getElementById(id);
+  if (!node || !window.Plotly) return;
+  window.Plotly.newPlot(node, traces, {
+    margin: { l: 60, r: 20, t: 10, b: 40 }, showlegend: true,
+    legend: { orientation: "h", y: -0.2 }, ...layout,
+  }, { responsive: true, displaylogo: false });
+}
+
+function parseAssignments(text) {
+  const values = {};
+  for (const part of text.split(/[,;\n]/)) {
+    if (!part.trim()) continue;
+    const [name, value] = part.split("=").map((s) => s.trim());
+    if (!name || value === undefined || value === "" || Number.isNaN(Number(value))) {
+      throw new Error(`"${part.trim()}": write NAME=NUMBER`);
+    }
+    values[name] = Number(value);
+  }
+  return values;
+}
+
+function parseGrid(text) {
+  const grid = {};
+  for (const part of text.split(/[;\n]/)) {
+    if (!part.trim()) continue;
+    const [name, spec] = part.split("=").map((s) => s.trim());
+    if (!name || !spec) throw new Error(`"${part.trim()}": write NAME=START:STOP:STEP or NAME=A,B,C`);
+    if (spec.includes(":")) {
+      const [start, stop, step] = spec.split(":").map(Number);
+      if (!(step > 0) || stop < start) throw new Error(`"${part.trim()}": START:STOP:STEP with STEP > 0`);
+      grid[name] = [];
+      for (let value = start; value <= stop + 1e-9; value += step) grid[name].push(Number(value.toFixed(10)));
+    } else {
+      grid[name] = spec.split(",").map((value) => Number(value.trim()));
+    }
+  }
+  return grid;
+}
+
+function assignments(values) {
+  return Object.entries(values || {}).map(([name, value]) => `${name}=${value}`).join(", ");
+}
+
+// ---- sign in ---------------------------------------------------------------
+
+function signInPage() {
+  const note = message();
+  const name = el("input", { name: "name", autocomplete: "username", required: true });
+  const password = el("input", { name: "password", type: "password", autocomplete: "current-password", required: true });
+  const form = el("form", { class: "grid", onsubmit: async (event) => {
+    event.preventDefault();
+    try {
+      const issued = await api("/api/session", { method: "POST", json: { name: name.value, password: password.value } });
+      localStorage.setItem(TOKEN_KEY, issued.token);
+      location.hash = "#/strategies";
+    } catch (error) { say(note, error.message, "bad"); }
+  } },
+  el("label", {}, "Name", name), el("label", {}, "Password", password),
+  el("div", { class: "actions" }, el("button", { class: "primary", type: "submit", text: "Sign in" })));
+  show(el("h1", { text: "Sign in" }), form, note,
+    el("p", { class: "muted", text: "No password yet? Ask for one: botclub create-user NAME --password" }));
+  name.focus();
+}
+
+// ---- strategies ---------------------------------------------------------------
+
+async function strategiesPage() {
+  const strategies = await api("/api/strategy");
+  show(
+    el("h1", { text: "Strategies" }),
+    el("div", { class: "actions" }, el("a", { href: "#/strategy/new", class: "primary-link", text: "New strategy" })),
+    strategies.length ? table(["Name", "Symbol", "Timeframe", "Parameters", "Updated"], strategies.map((s) => [
+      el("a", { href: `#/strategy/${s.id}`, text: s.name }), s.symbol, s.timeframe,
+      assignments(s.parameters), s.updated_at.slice(0, 16).replace("T", " ")]))
+      : el("p", { class: "muted", text: "No strategy yet: write your first." }),
+  );
+}
+
+function strategyFields(form) {
+  const value = (name) => form.elements[name].value.trim();
+  const number = (name) => (value(name) === "" ? undefined : Number(value(name)) / 100);
+  const rules = {};
+  for (const rule of RULES) if (value(rule)) rules[rule] = value(rule);
+  const orders = {};
+  if (value("stop_loss_pct")) orders.stop_loss_pct = number("stop_loss_pct");
+  if (value("take_profit_pct")) orders.take_profit_pct = number("take_profit_pct");
+  return {
+    name: value("name"), description: value("description"), symbol: value("symbol"),
+    timeframe: value("timeframe"), parameters: parseAssignments(value("parameters")), rules, orders,
+    costs: { commission_pct: number("commission_pct") ?? 0, slippage_pct: number("slippage_pct") ?? 0 },
+  };
+}
+
+async function strategyPage(id) {
+  const [symbols, strategy] = await Promise.all([
+    api("/api/market-data/symbols"),
+    id === "new" ? Promise.resolve(null) : api(`/api/strategy/${id}`),
+  ]);
+  const s = strategy || { name: "", description: "", symbol: symbols[0]?.symbol || "", timeframe: "1d",
+    parameters: { fast: 10, slow: 30 }, rules: { long_entry: "crossover(sma(close, fast), sma(close, slow))",
+      long_exit: "crossunder(sma(close, fast), sma(close, slow))" }, orders: {}, costs: { commission_pct: 0.001 } };
+  const check = message();
+  const percent = (value) => (value === null || value === undefined ? "" : String(+(value * 100).toFixed(6)));
+  const form = el("form", { class: "grid", id: "strategy-form", novalidate: true },
+    el("label", {}, "Name", el("input", { name: "name", value: s.name, required: true })),
+    el("label", {}, "Symbol", el("select", { name: "symbol" }, symbols.map((entry) =>
+      el("option", { value: entry.symbol, selected: entry.symbol === s.symbol, text: `${entry.symbol} (${entry.timeframe})` })))),
+    el("label", {}, "Timeframe", el("select", { name: "timeframe" }, TIMEFRAMES.map((tf) =>
+      el("option", { value: tf, selected: tf === s.timeframe, text: tf })))),
+    el("label", {}, "Parameters", el("input", { name: "parameters", value: assignments(s.parameters) })),
+    el("label", { class: "wide" }, "Description", el("input", { name: "description", value: s.description })),
+    RULES.map((rule) => el("label", { class: "wide" }, label(rule),
+      el("textarea", { name: rule, rows: 1, spellcheck: "false", text: s.rules[rule] || "" }))),
+    el("label", {}, "Stop loss %", el("input", { name: "stop_loss_pct", inputmode: "decimal", value: percent(s.orders.stop_loss_pct) })),
+    el("label", {}, "Take profit %", el("input", { name: "take_profit_pct", inputmode: "decimal", value: percent(s.orders.take_profit_pct) })),
+    el("label", {}, "Commission %", el("input", { name: "commission_pct", inputmode: "decimal", value: percent(s.costs.commission_pct) })),
+    el("label", {}, "Slippage %", el("input", { name: "slippage_pct", inputmode: "decimal", value: percent(s.costs.slippage_pct) })),
+  );
+  const save = el("button", { class: "primary", type: "button", text: strategy ? "Save" : "Create" });
+  let timer;
+  const validate = async () => {
+    try {
+      const verdict = await api("/api/strategy/check", { method: "POST", json: strategyFields(form) });
+      if (verdict.ok) say(check, "The rules are valid.", "good");
+      else say(check, verdict.errors.length ? verdict.errors.map((e) => e.msg).join("; ") : verdict.detail, "bad");
+      return verdict.ok;
+    } catch (error) { say(check, error.message, "bad"); return false; }
+  };
+  form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(validate, 250); });
+  save.addEventListener("click", async () => {
+    try {
+      const fields = strategyFields(form);
+      const saved = strategy
+        ? await api(`/api/strategy/${strategy.id}`, { method: "PUT", json: fields })
+        : await api("/api/strategy", { method: "POST", json: fields });
+      say(check, "Saved.", "good");
+      if (!strategy) location.hash = `#/strategy/${saved.id}`;
+    } catch (error) { say(check, error.message, "bad"); }
+  });
+  const sections = [el("h1", { text: strategy ? strategy.name : "New strategy" }), form, check,
+    el("div", { class: "actions" }, save)];
+  if (strategy) sections.push(...runSections(strategy, symbols.find((e) => e.symbol === strategy.symbol)), await backtestList(strategy));
+  show(...sections);
+}
+
+function runSections(strategy, symbol) {
+  const note = message();
+  const first = symbol ? symbol.first.slice(0, 10) : "";
+  const last = symbol ? symbol.last.slice(0, 10) : "";
+  const form = el("form", { class: "grid", id: "run-form" },
+    el("label", {}, "From", el("input", { name: "start", type: "date", value: first })),
+    el("label", {}, "To", el("input", { name: "end", type: "date", value: last })),
+    el("label", {}, "Capital", el("input", { name: "capital", inputmode: "decimal", value: "10000" })),
+    el("label", {}, "Timeframe", el("select", { name: "timeframe" }, TIMEFRAMES.map((tf) =>
+      el("option", { value: tf, selected: tf === strategy.timeframe, text: tf })))),
+    el("label", {}, "Parameter overrides", el("input", { name: "overrides", placeholder: "fast=5" })),
+    el("label", {}, "Commission % (override)", el("input", { name: "commission", inputmode: "decimal" })),
+    el("label", { class: "wide" }, "Grid to optimize over", el("input", { name: "grid", placeholder: "fast=5:50:5; slow=20,40,60" })),
+    el("label", {}, "Constraint", el("input", { name: "constraint", placeholder: "fast < slow" })),
+    el("label", {}, "Objective", el("select", { name: "objective" }, OBJECTIVES.map((o) => el("option", { value: o, text: label(o) })))),
+  );
+  const params = () => {
+    const value = (name) => form.elements[name].value.trim();
+    const body = {
+      start_date: `${value("start")}T00:00:00Z`, end_date: `${value("end")}T23:59:59Z`,
+      initial_capital: Number(value("capital")), timeframe: value("timeframe"),
+      parameters: parseAssignments(value("overrides")),
+    };
+    if (value("commission")) body.costs = { ...strategy.costs, commission_pct: Number(value("commission")) / 100 };
+    return body;
+  };
+  const start = async (kind) => {
+    try {
+      const body = params();
+      if (kind === "optimize") {
+        const value = (name) => form.elements[name].value.trim();
+        body.sweep = { grid: parseGrid(value("grid")), objective: value("objective") };
+        if (value("constraint")) body.sweep.constraint = value("constraint");
+      }
+      const started = await api(`/api/strategy/${strategy.id}/${kind}`, { method: "POST", json: body });
+      location.hash = `#/backtest/${started.id}`;
+    } catch (error) { say(note, error.message, "bad"); }
+  };
+  return [el("h2", { text: "Run" }), form, note, el("div", { class: "actions" },
+    el("button", { class: "primary", type: "button", id: "run-backtest", onclick: () => start("backtest"), text: "Run backtest" }),
+    el("button", { class: "secondary", type: "button", id: "run-optimization", onclick: () => start("optimize"), text: "Optimize" }))];
+}
+
+async function backtestList(strategy) {
+  const backtests = await api(`/api/strategy/${strategy.id}/backtests`);
+  const chosen = new Set();
+  const compare = el("button", { class: "secondary", type: "button", disabled: true, text: "Compare selected (2 to 5)",
+    onclick: () => { location.hash = `#/compare/${[...chosen].join(",")}`; } });
+  const rows = backtests.map((b) => [
+    el("input", { type: "checkbox", "aria-label": `select ${b.id}`, onchange: (event) => {
+      if (event.target.checked) chosen.add(b.id); else chosen.delete(b.id);
+      compare.disabled = chosen.size < 2 || chosen.size > 5;
+    } }),
+    el("a", { href: `#/backtest/${b.id}`, text: b.created_at.slice(0, 19).replace("T", " ") }),
+    b.sweep ? "optimization" : "backtest", el("span", { class: `status ${b.status}`, text: b.status }),
+    formatValue("total_return", b.statistics?.total_return), formatValue("sharpe_ratio", b.statistics?.sharpe_ratio),
+  ]);
+  return el("section", {}, el("h2", { text: "Backtests" }),
+    rows.length ? table(["", "Started", "Kind", "Status", "Return", "Sharpe"], rows) : el("p", { class: "muted", text: "None yet." }),
+    el("div", { class: "actions" }, compare));
+}
+
+// ---- one backtest ---------------------------------------------------------------
+
+async function backtestPage(id) {
+  const backtest = await api(`/api/backtest/${id}`);
+  const bar = el("progress", { max: 100, value: backtest.progress, id: "progress", "aria-label": "progress" });
+  const state = el("p", { id: "state" });
+  const cancel = el("button", { class: "secondary", type: "button", id: "cancel", text: "Cancel",
+    onclick: async () => { try { await api(`/api/backtest/${id}`, { method: "DELETE" }); } catch (error) { say(state, error.message, "bad"); } } });
+  const body = el("div", { id: "result" });
+  show(el("h1", { text: backtest.sweep ? "Optimization" : "Backtest" }),
+    el("p", { class: "muted" }, el("a", { href: `#/strategy/${backtest.strategy_id}`, text: "← strategy" })),
+    bar, state, el("div", { class: "actions" }, cancel), body);
+  const render = (event) => {
+    bar.value = event.progress;
+    const eta = event.eta_s !== null && event.eta_s !== undefined ? `, about ${Math.ceil(event.eta_s)} s left` : "";
+    state.replaceChildren(el("span", { class: `status ${event.status}`, text: event.status }), ` ${event.progress.toFixed(1)} %${eta}`);
+    cancel.hidden = event.final;
+  };
+  render({ ...backtest, final: ["completed", "failed", "cancelled"].includes(backtest.status) });
+  if (["completed", "failed", "cancelled"].includes(backtest.status)) return showResult(backtest, body);
+  await follow(id, render);
+  if (location.hash === `#/backtest/${id}`) await showResult(await api(`/api/backtest/${id}`), body);
+}
+
+function follow(id, render) {
+  return new Promise((resolve) => {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}/api/backtest/${id}/ws`);
+    socket.addEventListener("open", () => socket.send(JSON.stringify({ token: localStorage.getItem(TOKEN_KEY) })));
+    socket.addEventListener("message", (message) => render(JSON.parse(message.data)));
+    socket.addEventListener("close", () => resolve());
+  });
+}
+
+async function showResult(backtest, body) {
+  const parts = [];
+  for (const note of backtest.notes || []) parts.push(el("p", { class: "message", text: note }));
+  if (backtest.error) parts.push(el("p", { class: "message bad", text: backtest.error }));
+  const result = backtest.result;
+  if (!result) { body.replaceChildren(...parts); return; }
+  parts.push(el("div", { class: "actions" },
+    el("button", { class: "secondary", type: "button", id: "download-report", text: "Download report",
+      onclick: () => download(`/api/backtest/${backtest.id}/report.html`, `report-${backtest.id}.html`) }),
+    el("button", { class: "secondary", type: "button", text: "Trades as CSV",
+      onclick: () => download(`/api/backtest/${backtest.id}/trades.csv`, `trades-${backtest.id}.csv`) })));
+  if (backtest.optimization) parts.push(...optimizationParts(backtest));
+  parts.push(el("h2", { text: `${result.symbol} ${result.timeframe}, ${result.start.slice(0, 10)} to ${result.end.slice(0, 10)}` }));
+  parts.push(el("div", { class: "stats", id: "statistics" }, HEADLINE.filter((name) => name in result).map((name) =>
+    el("div", {}, el("span", { text: label(name) }), el("strong", { "data-statistic": name, text: formatValue(name, result[name]) })))));
+  parts.push(el("h2", { text: "Equity" }), el("div", { class: "chart", id: "chart-equity" }),
+    el("h2", { text: "Drawdown" }), el("div", { class: "chart small", id: "chart-drawdown" }),
+    el("h2", { text: "Price and trades" }), el("div", { class: "chart", id: "chart-candles" }),
+    el("h2", { text: `Trades (${result.total_trades.toLocaleString("en")})` }), el("div", { id: "trades" }));
+  body.replaceChildren(...parts);
+  const curve = result.equity_curve;
+  plot("chart-equity", [
+    { x: curve.time, y: curve.equity, name: "equity", type: "scatter", mode: "lines", line: { color: "#2563eb" } },
+    { x: curve.time, y: curve.buy_and_hold, name: "buy and hold", type: "scatter", mode: "lines", line: { color: "#9ca3af" } },
+  ]);
+  plot("chart-drawdown", [{ x: curve.time, y: curve.drawdown, name: "drawdown", type: "scatter", mode: "lines",
+    fill: "tozeroy", line: { color: "#dc2626" } }], { yaxis: { tickformat: ".0%" } });
+  if (backtest.optimization) drawHeatmap(backtest.optimization);
+  await Promise.all([drawCandles(backtest, result), tradesTable(backtest.id, result.total_trades)]);
+  document.body.dataset.drawn = "true";
+}
+
+async function allTrades(id, total) {
+  const pages = [];
+  for (let offset = 0; offset < Math.min(total, 20_000); offset += 5_000) {
+    pages.push(api(`/api/backtest/${id}/trades?offset=${offset}&limit=5000`));
+  }
+  return (await Promise.all(pages)).flatMap((page) => page.trades);
+}
+
+async function drawCandles(backtest, result) {
+  const query = new URLSearchParams({ timeframe: result.timeframe, start: result.start, end: result.end, max_points: "2000" });
+  const [candles, trades] = await Promise.all([
+    api(`/api/market-data/symbols/${result.symbol}/bars?${query}`), allTrades(backtest.id, result.total_trades)]);
+  plot("chart-candles", [
+    { x: candles.time, open: candles.open, high: candles.high, low: candles.low, close: candles.close,
+      type: "candlestick", name: result.symbol },
+    { x: trades.map((t) => t.entry_time), y: trades.map((t) => t.entry_price), name: "entries", type: "scatter",
+      mode: "markers", marker: { symbol: "triangle-up", size: 9, color: "#15803d" } },
+    { x: trades.map((t) => t.exit_time), y: trades.map((t) => t.exit_price), name: "exits", type: "scatter",
+      mode: "markers", marker: { symbol: "triangle-down", size: 9, color: "#b91c1c" } },
+  ], { xaxis: { rangeslider: { visible: false } } });
+}
+
+async function tradesTable(id, total) {
+  const holder = document.getElementById("trades");
+  let offset = 0;
+  const load = async () => {
+    const page = await api(`/api/backtest/${id}/trades?offset=${offset}&limit=${PAGE}`);
+    const rows = page.trades.map((t) => [t.side, t.entry_time.slice(0, 16).replace("T", " "),
+      t.exit_time.slice(0, 16).replace("T", " "), formatValue("", t.entry_price), formatValue("", t.exit_price),
+      formatValue("", t.pnl), formatValue("return_fraction", t.return_fraction), t.exit_reason]);
+    holder.replaceChildren(
+      table(["Side", "Entry", "Exit", "Entry price", "Exit price", "P&L", "Return", "Why"], rows),
+      pager(offset, total, (next) => { offset = next; load(); }));
+  };
+  await load();
+}
+
+function pager(offset, total, go) {
+  return el("div", { class: "pager" },
+    el("button", { class: "secondary", type: "button", disabled: offset === 0, text: "Previous",
+      onclick: () => go(Math.max(0, offset - PAGE)) }),
+    el("span", { class: "muted", text: `${total ? offset + 1 : 0}–${Math.min(offset + PAGE, total)} of ${total}` }),
+    el("button", { class: "secondary", type: "button", disabled: offset + PAGE >= total, text: "Next",
+      onclick: () => go(offset + PAGE) }));
+}
+
+function optimizationParts(backtest) {
+  const o = backtest.optimization;
+  const ranking = el("div", { id: "ranking" });
+  let offset = 0;
+  let sort = "rank";
+  const load = async () => {
+    const page = await api(`/api/backtest/${backtest.id}/ranking?offset=${offset}&limit=${PAGE}&sort=${sort}`);
+    const names = Object.keys(o.best_parameters).filter((name) => page.rows[0] && name in page.rows[0].parameters);
+    ranking.replaceChildren(table(["Rank", ...names, "Objective", "Return", "Sharpe", "Max drawdown", "Trades", ""],
+      page.rows.map((row) => [row.rank, ...names.map((n) => row.parameters[n]), formatValue("", row.objective),
+        formatValue("total_return", row.total_return), formatValue("sharpe_ratio", row.sharpe_ratio),
+        formatValue("max_drawdown", row.max_drawdown), row.total_trades,
+        el("button", { class: "link", type: "button", text: "Backtest it", onclick: () => backtestWith(backtest, row.parameters) })])),
+    pager(offset, page.total, (next) => { offset = next; load(); }));
+  };
+  const sorter = el("select", { "aria-label": "sort the ranking by", onchange: (event) => { sort = event.target.value; offset = 0; load(); } },
+    ["rank", "total_return", "sharpe_ratio", "max_drawdown", "total_trades", "win_rate"].map((name) => el("option", { value: name, text: label(name) })));
+  load();
+  return [
+    el("h2", { text: `${o.combinations.toLocaleString("en")} combinations ranked by ${label(o.objective)}` }),
+    el("p", {}, "Best: ", el("strong", { text: assignments(o.best_parameters) }), " ",
+      el("button", { class: "primary", type: "button", id: "open-best", text: "Open the best as a backtest",
+        onclick: () => backtestWith(backtest, o.best_parameters) })),
+    el("div", { class: "chart", id: "chart-heatmap" }),
+    el("div", { class: "actions" }, el("label", {}, "Sort by", sorter),
+      el("button", { class: "secondary", type: "button", text: "Ranking as CSV",
+        onclick: () => download(`/api/backtest/${backtest.id}/ranking.csv`, `ranking-${backtest.id}.csv`) })),
+    ranking,
+  ];
+}
+
+function drawHeatmap(o) {
+  const h = o.heatmap;
+  if (!h.y) {
+    plot("chart-heatmap", [{ x: h.x_values, y: h.values[0], type: "bar", name: label(o.objective) }], { xaxis: { title: { text: h.x } } });
+    return;
+  }
+  plot("chart-heatmap", [{ x: h.x_values, y: h.y_values, z: h.values, type: "heatmap", colorscale: "Viridis",
+    colorbar: { title: { text: label(o.objective) } } }],
+  { xaxis: { title: { text: h.x } }, yaxis: { title: { text: h.y } }, showlegend: false });
+}
+
+async function backtestWith(optimization, parameters) {
+  const p = optimization.params;
+  const body = { start_date: p.start_date, end_date: p.end_date, initial_capital: p.initial_capital,
+    timeframe: p.timeframe, symbol: p.symbol, costs: p.costs, parameters: { ...p.parameters, ...parameters } };
+  const started = await api(`/api/strategy/${optimization.strategy_id}/backtest`, { method: "POST", json: body });
+  location.hash = `#/backtest/${started.id}`;
+}
+
+// ---- compare -------------------------------------------------------------------
+
+async function comparePage(ids) {
+  const backtests = await Promise.all(ids.split(",").slice(0, 5).map((id) => api(`/api/backtest/${id}`)));
+  const done = backtests.filter((b) => b.result);
+  show(el("h1", { text: `Comparing ${done.length} backtests` }),
+    el("div", { class: "chart", id: "chart-compare" }),
+    table(["Statistic", ...done.map((b, i) => `#${i + 1} ${assignments(b.params.parameters) || b.id.slice(0, 8)}`)],
+      HEADLINE.map((name) => [label(name), ...done.map((b) => formatValue(name, b.result[name]))])));
+  plot("chart-compare", done.map((b, i) => ({ x: b.result.equity_curve.time, y: b.result.equity_curve.equity,
+    type: "scatter", mode: "lines", name: `#${i + 1} ${b.result.symbol} ${assignments(b.params.parameters)}` })));
+}
+
+// ---- market data ---------------------------------------------------------------
+
+async function marketPage() {
+  const symbols = await api("/api/market-data/symbols");
+  const note = message();
+  const report = el("div", { id: "import-report" });
+  const form = el("form", { class: "grid", id: "upload-form", onsubmit: async (event) => {
+    event.preventDefault();
+    const data = new FormData();
+    data.append("file", form.elements.file.files[0]);
+    const mode = form.elements.mode.value;
+    try {
+      const outcome = await api(`/api/market-data/symbols/${encodeURIComponent(form.elements.symbol.value.trim())}?mode=${mode}`,
+        { method: "POST", form: data });
+      say(note, `Stored: ${outcome.report.rows_stored} of ${outcome.report.rows_read} rows.`, "good");
+      report.replaceChildren();
+      setTimeout(marketPage, 800);
+    } catch (error) {
+      say(note, error.message, "bad");
+      const problems = error.body?.report?.problems || [];
+      report.replaceChildren(problems.length ? table(["Problem", "Rows affected", "First rows"],
+        problems.map((p) => [p.problem, p.count, p.rows.join(", ")])) : "");
+    }
+  } },
+  el("label", {}, "Symbol", el("input", { name: "symbol", required: true, placeholder: "ACME" })),
+  el("label", {}, "File (CSV or Parquet)", el("input", { name: "file", type: "file", required: true, accept: ".csv,.parquet,.pq" })),
+  el("label", {}, "Mode", el("select", { name: "mode" }, el("option", { value: "replace", text: "new or replace" }),
+    el("option", { value: "append", text: "append newer bars" }))),
+  el("div", { class: "actions" }, el("button", { class: "primary", type: "submit", text: "Upload" })));
+  show(el("h1", { text: "Market data" }),
+    table(["Symbol", "Timeframe", "From", "To", "Bars", "Version"], symbols.map((s) =>
+      [s.symbol, s.timeframe, s.first.slice(0, 10), s.last.slice(0, 10), s.rows.toLocaleString("en"), s.version])),
+    el("h2", { text: "Upload" }), form, note, report);
+}
+
+// ---- routing --------------------------------------------------------------------
+
+async function route() {
+  const signedIn = Boolean(localStorage.getItem(TOKEN_KEY));
+  document.getElementById("nav").hidden = !signedIn;
+  delete document.body.dataset.drawn;
+  const [, page, argument] = (location.hash || "#/strategies").split("/");
+  try {
+    if (!signedIn || page === "signin") return signInPage();
+    if (page === "strategy") return await strategyPage(argument);
+    if (page === "backtest") return await backtestPage(argument);
+    if (page === "compare") return await comparePage(argument);
+    if (page === "market") return await marketPage();
+    return await strategiesPage();
+  } catch (error) {
+    if (error.status !== 401) show(el("h1", { text: "Something went wrong" }), el("p", { class: "message bad", text: error.message }));
+  }
+}
+
+document.getElementById("sign-out").addEventListener("click", () => {
+  localStorage.removeItem(TOKEN_KEY);
+  location.hash = "#/signin";
+});
+window.addEventListener("hashchange", route);
+route();

@@ -1,0 +1,59 @@
+"""The dashboard at `/` and the API's docs page at `/docs`, with every script and
+stylesheet served from this process: the dashboard's own files, Plotly's bundle as the
+`plotly` package ships it, Swagger UI's as `swagger-ui-py` ships it. Nothing is
+fetched from another site, so both work offline."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+__all__ = ["install_dashboard"]
+
+DASHBOARD_FILES = Path(__file__).resolve().parent.parent / "dashboard"
+
+
+def _package_folder(name: str) -> Path:
+    """Where an installed package's files are, without importing it."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"the package {name} is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+PLOTLY_JS = _package_folder("plotly") / "package_data" / "plotly.min.js"
+SWAGGER_UI = _package_folder("swagger_ui") / "static"
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+async def dashboard() -> FileResponse:
+    return FileResponse(DASHBOARD_FILES / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/vendor/plotly.min.js")
+async def plotly_bundle() -> FileResponse:
+    return FileResponse(PLOTLY_JS, headers={"Cache-Control": "public, max-age=86400"})
+
+
+@router.get("/docs")
+async def api_docs() -> HTMLResponse:
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="Bot Club Backtest API",
+        swagger_js_url="/vendor/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url="/vendor/swagger-ui/swagger-ui.css",
+        swagger_favicon_url="/static/favicon.svg",
+    )
+
+
+def install_dashboard(app: FastAPI) -> None:
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=DASHBOARD_FILES), name="dashboard")
+    app.mount("/vendor/swagger-ui", StaticFiles(directory=SWAGGER_UI), name="swagger-ui")

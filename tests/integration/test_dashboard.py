@@ -1,0 +1,209 @@
+"""The dashboard in a real Chromium (Debian's `chromium`, driven by Playwright), as a
+member uses it: sign in, write a rule with a typo and read the message, fix it, run and
+watch the progress move, see the charts with a marker for every trade and the same
+statistics as the API, optimize and see the heatmap, download the report; at desktop
+and at phone width, with no error in the page's console. Screenshots are kept in
+test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from helpers import Stack, strategy_fields
+from pymongo.database import Database
+
+from backend.passwords import set_password
+from backend.tokens import issue_token
+from backend.users import USERS_COLLECTION
+from backend_services.market_data.importer import import_bars
+from shared.market_data.bars import Bars
+from shared.mongo import Document
+
+pytestmark = pytest.mark.integration
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+PASSWORD = "a long enough secret"
+TIMEOUT_MS = 60_000
+
+
+def chromium_path() -> str | None:
+    return os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    path = chromium_path()
+    if path is None:
+        hint = "install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"no Chromium on this machine: {hint}")
+        pytest.skip(f"no Chromium on this machine: {hint}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=path, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def member(db: Database[Document]) -> tuple[str, str]:
+    """A member with a password, and their token (for the API's side of the checks)."""
+    name = f"browser-{uuid.uuid4().hex[:8]}"
+    user, token = issue_token(db[USERS_COLLECTION], name)
+    set_password(db[USERS_COLLECTION], user, PASSWORD)
+    return name, token
+
+
+@pytest.fixture
+def page(browser: Any, stack: Stack) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    opened = context.new_page()
+    opened.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    opened.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.goto(stack.api_url + "/")
+    yield opened
+    context.close()
+    assert errors == [], errors
+
+
+def screenshot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Any, name: str) -> None:
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("h1:has-text('Strategies')")
+
+
+@pytest.fixture
+def fresh_symbol(db: Database[Document]) -> str:
+    """A million minute bars no worker has cached yet: the first backtest on them reads
+    them from MongoDB, and its progress moves while it does."""
+    symbol = f"DASH{uuid.uuid4().hex[:6].upper()}"
+    rng = np.random.default_rng(3)
+    count = 1_000_000
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.001, count)))
+    open_ = np.concatenate([[close[0]], close[:-1]])
+    bars = Bars(
+        time=1_600_000_020 // 60 * 60 + 60 * np.arange(count, dtype=np.int64),
+        open=open_,
+        high=np.maximum(open_, close) * 1.0005,
+        low=np.minimum(open_, close) * 0.9995,
+        close=close,
+        volume=np.ones(count),
+    )
+    import_bars(db, symbol, bars)
+    return symbol
+
+
+def test_a_member_writes_runs_and_reads_a_backtest(
+    page: Any, member: tuple[str, str], stack: Stack, fresh_symbol: str
+) -> None:
+    name, token = member
+    api = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"})
+    sign_in(page, name)
+    screenshot(page, "1-strategies")
+
+    page.click("text=New strategy")
+    page.fill("input[name=name]", "Browser SMA")
+    page.select_option("select[name=symbol]", fresh_symbol)
+    page.select_option("select[name=timeframe]", "1m")
+    page.fill("input[name=parameters]", "fast=200, slow=800")
+    page.fill("textarea[name=long_entry]", "crossover(smaa(close, fast), sma(close, slow))")
+    typo = page.wait_for_selector(".message.bad:has-text('did you mean')")
+    assert "unknown function 'smaa' at 1:11, did you mean 'sma'?" in typo.text_content()
+    screenshot(page, "2-rule-with-a-typo")
+    page.fill("textarea[name=long_entry]", "crossover(sma(close, fast), sma(close, slow))")
+    page.wait_for_selector(".message.good:has-text('valid')")
+    page.click("button:has-text('Create')")
+    page.wait_for_selector("#run-backtest")
+
+    page.click("#run-backtest")
+    page.wait_for_selector("#progress")
+    seen = set()
+    while page.get_attribute("body", "data-drawn") is None:
+        seen.add(float(page.eval_on_selector("#progress", "bar => bar.value")))
+        page.wait_for_timeout(50)
+    screenshot(page, "3-result")
+
+    backtest_id = page.url.rsplit("/", 1)[-1]
+    result = api.get(f"/api/backtest/{backtest_id}").json()["result"]
+    assert len({value for value in seen if 0 < value < 100}) >= 2, seen  # it moved
+    markers = page.evaluate(
+        "() => document.getElementById('chart-candles').data.slice(1).map(t => t.x.length)"
+    )
+    assert markers == [result["total_trades"], result["total_trades"]]
+    equity_points = page.evaluate("() => document.getElementById('chart-equity').data[0].x.length")
+    assert equity_points == len(result["equity_curve"]["time"])
+    shown = page.text_content("[data-statistic=total_return]")
+    assert shown == f"{result['total_return'] * 100:.2f} %"
+    assert page.text_content("[data-statistic=total_trades]") == f"{result['total_trades']:,}"
+
+    with page.expect_download() as download:
+        page.click("#download-report")
+    report = Path(download.value.path()).read_text()
+    (SCREENSHOTS.parent / "report.html").write_text(report)
+    assert report.count("<svg") == 2
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "4-result-at-phone-width")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 400
+
+
+def test_an_optimization_shows_its_heatmap_and_ranking(
+    page: Any, member: tuple[str, str], stack: Stack
+) -> None:
+    name, token = member
+    api = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"})
+    strategy = api.post("/api/strategy", json=strategy_fields(name="Sweep me")).json()
+    sign_in(page, name)
+
+    page.goto(f"{stack.api_url}/#/strategy/{strategy['id']}")
+    page.fill("input[name=grid]", "fast=5:20:5; slow=30,40,50")
+    page.fill("input[name=constraint]", "fast < slow")
+    page.click("#run-optimization")
+    page.wait_for_selector("body[data-drawn=true]")
+    screenshot(page, "5-optimization")
+
+    heatmap = page.evaluate(
+        "() => { const t = document.getElementById('chart-heatmap').data[0];"
+        " return [t.type, t.x.length, t.y.length]; }"
+    )
+    assert heatmap == ["heatmap", 4, 3]
+    rows = page.locator("#ranking tbody tr")
+    assert rows.count() == 12
+    assert rows.first.locator("td").first.text_content() == "1"
+
+    optimization_url = page.url
+    page.click("#open-best")
+    page.wait_for_function(f"() => location.href !== {optimization_url!r}")
+    page.wait_for_selector("body[data-drawn=true]")
+    assert page.text_content("h1") == "Backtest"
+
+
+def test_the_api_docs_page_works_offline(page: Any, stack: Stack) -> None:
+    page.route(
+        "**/*",
+        lambda route: route.abort() if "127.0.0.1" not in route.request.url else route.continue_(),
+    )
+
+    page.goto(stack.api_url + "/docs")
+    page.wait_for_selector("text=Start a backtest")
+
+    screenshot(page, "6-api-docs")
