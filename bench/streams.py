@@ -30,13 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from synthetic import minute_walk
 from throwaway_stack import ThrowawayStack, throwaway_stack
 
 from backend_services.market_data.importer import import_bars
-from shared.market_data.bars import Bars
 
 BLOCKER_SYMBOL = "STREAMBENCH"
 BLOCKER_BARS = 1_000_000
@@ -49,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
     env = {"WORKERS": "1", "MAX_CONNECTIONS_PER_CLIENT": str(args.subscribers + 50)}
     with throwaway_stack("streams", env) as stack:
-        import_bars(stack.database, BLOCKER_SYMBOL, _random_walk(BLOCKER_BARS))
+        import_bars(stack.database, BLOCKER_SYMBOL, minute_walk(BLOCKER_BARS, seed=5))
         asyncio.run(_measure(stack, args.writes, args.subscribers))
 
 
@@ -164,20 +163,6 @@ def _report(what: str, seconds: list[float]) -> None:
     print(
         f"{what}: n={len(ordered)} p50 {statistics.median(ordered) * 1e3:.0f} ms, "
         f"p95 {p95 * 1e3:.0f} ms, max {ordered[-1] * 1e3:.0f} ms"
-    )
-
-
-def _random_walk(count: int) -> Bars:
-    rng = np.random.default_rng(5)
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.001, count)))
-    open_ = np.concatenate([[close[0]], close[:-1]])
-    return Bars(
-        time=1_600_000_020 // 60 * 60 + 60 * np.arange(count, dtype=np.int64),
-        open=open_,
-        high=np.maximum(open_, close) * 1.0005,
-        low=np.minimum(open_, close) * 0.9995,
-        close=close,
-        volume=np.ones(count),
     )
 
 

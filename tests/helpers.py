@@ -162,20 +162,25 @@ def _read(api: httpx.Client, path: str) -> dict[str, Any]:
     return body
 
 
-def import_long_symbol(db: Database[Document]) -> str:
-    """A synthetic minute series long enough that a backtest on it runs for seconds."""
-    rng = np.random.default_rng(7)
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.001, LONG_SYMBOL_BARS)))
+def minute_walk(count: int, seed: int) -> Bars:
+    """`count` one-minute bars of a random walk from 100, each opening at the previous
+    close, their high and low a twentieth of a percent beyond open and close."""
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.001, count)))
     open_ = np.concatenate([[close[0]], close[:-1]])
-    bars = Bars(
-        time=1_600_000_020 // 60 * 60 + 60 * np.arange(LONG_SYMBOL_BARS, dtype=np.int64),
+    return Bars(
+        time=1_600_000_020 // 60 * 60 + 60 * np.arange(count, dtype=np.int64),
         open=open_,
         high=np.maximum(open_, close) * 1.0005,
         low=np.minimum(open_, close) * 0.9995,
         close=close,
-        volume=np.ones(LONG_SYMBOL_BARS),
+        volume=np.ones(count),
     )
-    import_bars(db, LONG_SYMBOL, bars)
+
+
+def import_long_symbol(db: Database[Document]) -> str:
+    """A synthetic minute series long enough that a backtest on it runs for seconds."""
+    import_bars(db, LONG_SYMBOL, minute_walk(LONG_SYMBOL_BARS, seed=7))
     return LONG_SYMBOL
 
 

@@ -13,6 +13,7 @@ from backend_services.config import Settings
 from backend_services.market_data.import_runner import ImportRunner
 from backend_services.routes import backtest, health, market_data
 from backend_services.services.backtest.backtest_service import BacktestService
+from backend_services.services.backtest.execution.bars_cache import BarsCache
 from backend_services.services.market_data_service import MarketDataService
 from backend_services.state import STATE_KEY, ComputeState
 from shared.market_data.catalog import BARS_COLLECTION, BARS_INDEX_KEYS
@@ -74,7 +75,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = ComputeState(
             settings=settings,
             backtests=backtests,
-            market_data=MarketDataService(imports, database),
+            market_data=MarketDataService(
+                imports, database, BarsCache(settings.market_data_cache_mb << 20)
+            ),
             monitor=monitor,
         )
         freeze_startup_heap()

@@ -15,16 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 import pytest
-from helpers import Stack, strategy_fields
+from helpers import Stack, minute_walk, strategy_fields
 from pymongo.database import Database
 
 from backend.passwords import set_password
 from backend.tokens import issue_token
 from backend.users import USERS_COLLECTION
 from backend_services.market_data.importer import import_bars
-from shared.market_data.bars import Bars
 from shared.mongo import Document
 
 pytestmark = pytest.mark.integration
@@ -96,19 +94,7 @@ def fresh_symbol(db: Database[Document]) -> str:
     """A million minute bars no worker has cached yet: the first backtest on them reads
     them from MongoDB, and its progress moves while it does."""
     symbol = f"DASH{uuid.uuid4().hex[:6].upper()}"
-    rng = np.random.default_rng(3)
-    count = 1_000_000
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.001, count)))
-    open_ = np.concatenate([[close[0]], close[:-1]])
-    bars = Bars(
-        time=1_600_000_020 // 60 * 60 + 60 * np.arange(count, dtype=np.int64),
-        open=open_,
-        high=np.maximum(open_, close) * 1.0005,
-        low=np.minimum(open_, close) * 0.9995,
-        close=close,
-        volume=np.ones(count),
-    )
-    import_bars(db, symbol, bars)
+    import_bars(db, symbol, minute_walk(1_000_000, seed=3))
     return symbol
 
 

@@ -16,6 +16,9 @@ const HEADLINE = ["total_return", "buy_and_hold_return", "cagr", "sharpe_ratio",
 const PAGE = 50;
 
 const main = document.getElementById("main");
+// Plotly's bundle loads while the page fetches its data; charts wait for it.
+const plotlyReady = window.Plotly ? Promise.resolve() : new Promise((resolve) =>
+  document.getElementById("plotly").addEventListener("load", resolve));
 
 // ---- helpers ----------------------------------------------------------------
 
@@ -106,10 +109,11 @@ function message(kind = "") { return el("p", { class: `message ${kind}`, role: "
 
 function say(node, text, kind) { node.textContent = text; node.className = `message ${kind || ""}`; }
 
-function plot(id, traces, layout = {}) {
+async function plot(id, traces, layout = {}) {
+  await plotlyReady;
   const node = document.getElementById(id);
-  if (!node || !window.Plotly) return;
-  window.Plotly.newPlot(node, traces, {
+  if (!node) return;
+  await window.Plotly.newPlot(node, traces, {
     margin: { l: 60, r: 20, t: 10, b: 40 }, showlegend: true,
     legend: { orientation: "h", y: -0.2 }, ...layout,
   }, { responsive: true, displaylogo: false });
@@ -368,31 +372,40 @@ async function showResult(backtest, body) {
     el("h2", { text: "Price and trades" }), el("div", { class: "chart", id: "chart-candles" }),
     el("h2", { text: `Trades (${result.total_trades.toLocaleString("en")})` }), el("div", { id: "trades" }));
   body.replaceChildren(...parts);
+  performance.mark("result-shown");
+  const candles = drawCandles(backtest, result);  // its data is fetched meanwhile
+  const trades = tradesTable(backtest.id, result);
   const curve = result.equity_curve;
-  plot("chart-equity", [
+  await plot("chart-equity", [
     { x: curve.time, y: curve.equity, name: "equity", type: "scatter", mode: "lines", line: { color: "#2563eb" } },
     { x: curve.time, y: curve.buy_and_hold, name: "buy and hold", type: "scatter", mode: "lines", line: { color: "#9ca3af" } },
   ]);
-  plot("chart-drawdown", [{ x: curve.time, y: curve.drawdown, name: "drawdown", type: "scatter", mode: "lines",
+  await plot("chart-drawdown", [{ x: curve.time, y: curve.drawdown, name: "drawdown", type: "scatter", mode: "lines",
     fill: "tozeroy", line: { color: "#dc2626" } }], { yaxis: { tickformat: ".0%" } });
-  if (backtest.optimization) drawHeatmap(backtest.optimization);
-  await Promise.all([drawCandles(backtest, result), tradesTable(backtest.id, result.total_trades)]);
+  if (backtest.optimization) await drawHeatmap(backtest.optimization);
+  performance.mark("curves-drawn");
+  await Promise.all([candles, trades]);
   document.body.dataset.drawn = "true";
 }
 
-async function allTrades(id, total) {
+// The markers of at most this many trades are drawn (a chart shows no more anyway).
+const MARKED_TRADES = 20_000;
+
+async function allTrades(id, result) {
+  // The result carries the first trades; the rest are read a page at a time.
+  const inline = result.trades;
   const pages = [];
-  for (let offset = 0; offset < Math.min(total, 20_000); offset += 5_000) {
+  for (let offset = inline.length; offset < Math.min(result.total_trades, MARKED_TRADES); offset += 5_000) {
     pages.push(api(`/api/backtest/${id}/trades?offset=${offset}&limit=5000`));
   }
-  return (await Promise.all(pages)).flatMap((page) => page.trades);
+  return inline.concat((await Promise.all(pages)).flatMap((page) => page.trades));
 }
 
 async function drawCandles(backtest, result) {
   const query = new URLSearchParams({ timeframe: result.timeframe, start: result.start, end: result.end, max_points: "2000" });
   const [candles, trades] = await Promise.all([
-    api(`/api/market-data/symbols/${result.symbol}/bars?${query}`), allTrades(backtest.id, result.total_trades)]);
-  plot("chart-candles", [
+    api(`/api/market-data/symbols/${result.symbol}/bars?${query}`), allTrades(backtest.id, result)]);
+  await plot("chart-candles", [
     { x: candles.time, open: candles.open, high: candles.high, low: candles.low, close: candles.close,
       type: "candlestick", name: result.symbol },
     { x: trades.map((t) => t.entry_time), y: trades.map((t) => t.entry_price), name: "entries", type: "scatter",
@@ -400,14 +413,18 @@ async function drawCandles(backtest, result) {
     { x: trades.map((t) => t.exit_time), y: trades.map((t) => t.exit_price), name: "exits", type: "scatter",
       mode: "markers", marker: { symbol: "triangle-down", size: 9, color: "#b91c1c" } },
   ], { xaxis: { rangeslider: { visible: false } } });
+  performance.mark("candles-drawn");
 }
 
-async function tradesTable(id, total) {
+async function tradesTable(id, result) {
   const holder = document.getElementById("trades");
+  const total = result.total_trades;
   let offset = 0;
   const load = async () => {
-    const page = await api(`/api/backtest/${id}/trades?offset=${offset}&limit=${PAGE}`);
-    const rows = page.trades.map((t) => [t.side, t.entry_time.slice(0, 16).replace("T", " "),
+    const inline = offset + PAGE <= result.trades.length;
+    const trades = inline ? result.trades.slice(offset, offset + PAGE)
+      : (await api(`/api/backtest/${id}/trades?offset=${offset}&limit=${PAGE}`)).trades;
+    const rows = trades.map((t) => [t.side, t.entry_time.slice(0, 16).replace("T", " "),
       t.exit_time.slice(0, 16).replace("T", " "), formatValue("", t.entry_price), formatValue("", t.exit_price),
       formatValue("", t.pnl), formatValue("return_fraction", t.return_fraction), t.exit_reason]);
     holder.replaceChildren(
@@ -457,13 +474,13 @@ function optimizationParts(backtest) {
   ];
 }
 
-function drawHeatmap(o) {
+async function drawHeatmap(o) {
   const h = o.heatmap;
   if (!h.y) {
-    plot("chart-heatmap", [{ x: h.x_values, y: h.values[0], type: "bar", name: label(o.objective) }], { xaxis: { title: { text: h.x } } });
+    await plot("chart-heatmap", [{ x: h.x_values, y: h.values[0], type: "bar", name: label(o.objective) }], { xaxis: { title: { text: h.x } } });
     return;
   }
-  plot("chart-heatmap", [{ x: h.x_values, y: h.y_values, z: h.values, type: "heatmap", colorscale: "Viridis",
+  await plot("chart-heatmap", [{ x: h.x_values, y: h.y_values, z: h.values, type: "heatmap", colorscale: "Viridis",
     colorbar: { title: { text: label(o.objective) } } }],
   { xaxis: { title: { text: h.x } }, yaxis: { title: { text: h.y } }, showlegend: false });
 }
@@ -485,7 +502,7 @@ async function comparePage(ids) {
     el("div", { class: "chart", id: "chart-compare" }),
     table(["Statistic", ...done.map((b, i) => `#${i + 1} ${assignments(b.params.parameters) || b.id.slice(0, 8)}`)],
       HEADLINE.map((name) => [label(name), ...done.map((b) => formatValue(name, b.result[name]))])));
-  plot("chart-compare", done.map((b, i) => ({ x: b.result.equity_curve.time, y: b.result.equity_curve.equity,
+  await plot("chart-compare", done.map((b, i) => ({ x: b.result.equity_curve.time, y: b.result.equity_curve.equity,
     type: "scatter", mode: "lines", name: `#${i + 1} ${b.result.symbol} ${assignments(b.params.parameters)}` })));
 }
 

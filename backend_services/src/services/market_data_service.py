@@ -7,9 +7,10 @@ from datetime import datetime
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from backend_services.market_data.chart_bars import chart_bars
 from backend_services.market_data.import_runner import ImportRunner
 from backend_services.market_data.symbols import delete_symbol
+from backend_services.services.backtest.execution.bars_cache import BarsCache
+from backend_services.services.chart_bars import chart_bars
 from shared.contracts.market_data import Candles, ImportOptions, ImportOutcome, TableFormat
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.market_data.catalog import find_symbol
@@ -20,9 +21,12 @@ __all__ = ["MarketDataService"]
 
 
 class MarketDataService:
-    def __init__(self, runner: ImportRunner, database: AsyncDatabase[Document]) -> None:
+    def __init__(
+        self, runner: ImportRunner, database: AsyncDatabase[Document], chart_cache: BarsCache
+    ) -> None:
         self._runner = runner
         self._database = database
+        self._chart_cache = chart_cache
 
     async def import_file(
         self, content: bytes, table_format: TableFormat, options: ImportOptions
@@ -41,7 +45,9 @@ class MarketDataService:
         most: int,
     ) -> Candles:
         """The symbol's bars for a chart (see `chart_bars`)."""
-        return await chart_bars(self._database, symbol, timeframe, start, end, most)
+        return await chart_bars(
+            self._database, self._chart_cache, symbol, timeframe, start, end, most
+        )
 
     async def delete(self, symbol: str, owner_id: str) -> None:
         """Delete a symbol and its bars; only the user who imported it may."""

@@ -10,24 +10,28 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from backend_services.market_data.store import decode_bucket
+from backend_services.services.backtest.execution.bars_cache import BarsCache, SeriesKey
 from shared.contracts.market_data import Candles
 from shared.errors import InvalidInput, NotFound
-from shared.market_data.bars import concatenate
+from shared.market_data.bars import Bars, concatenate
 from shared.market_data.catalog import BARS_COLLECTION, SymbolEntry, find_symbol
 from shared.mongo import Document
-from shared.timeframes import TIMEFRAME_SECONDS, Timeframe, utc_datetimes
+from shared.timeframes import Timeframe, utc_datetimes
 
 __all__ = ["chart_bars"]
 
 
 async def chart_bars(
     database: AsyncDatabase[Document],
+    cache: BarsCache,
     symbol: str,
     timeframe: Timeframe | None,
     start: datetime | None,
     end: datetime | None,
     most: int,
 ) -> Candles:
+    """The candles; the whole series in `timeframe` is kept in `cache`, so the next chart
+    of it (another range, another page of the same member) reads nothing."""
     entry = await find_symbol(database, symbol)
     if entry is None:
         raise NotFound(f"no market data for {symbol}")
@@ -42,34 +46,31 @@ async def chart_bars(
     end_s = int(end.timestamp()) if end else int(entry.last.timestamp())
     if end_s < start_s:
         raise InvalidInput.at("end", "end must not be before start")
-    # Whole periods around the range, so its first and last candles are complete.
-    margin = TIMEFRAME_SECONDS[timeframe]
-    query = {
-        "symbol": symbol,
-        "version": entry.version,
-        "last": {"$gte": start_s - margin},
-        "first": {"$lte": end_s + margin},
-    }
-    buckets = await database[BARS_COLLECTION].find(query).sort("seq", ASCENDING).to_list(None)
-    # Joining a million bars is milliseconds of numpy, but not on the event loop.
-    return await asyncio.to_thread(_candles, buckets, entry, timeframe, start_s, end_s, most)
+    key = SeriesKey(symbol, entry.version, timeframe)
+    series = cache.get(key)
+    if series is None:
+        query = {"symbol": symbol, "version": entry.version}
+        buckets = await database[BARS_COLLECTION].find(query).sort("seq", ASCENDING).to_list()
+        # Joining a million bars is milliseconds of numpy, but not on the event loop.
+        series = await asyncio.to_thread(_series, buckets, entry, timeframe)
+        cache.put(key, series)
+    return await asyncio.to_thread(_candles, series, entry.symbol, timeframe, start_s, end_s, most)
+
+
+def _series(buckets: list[Document], entry: SymbolEntry, timeframe: Timeframe) -> Bars:
+    bars = concatenate([decode_bucket(bucket) for bucket in buckets])
+    if timeframe == entry.timeframe:
+        return bars
+    return bars.resample(timeframe, session_start_s=entry.session_start_minutes * 60)
 
 
 def _candles(
-    buckets: list[Document],
-    entry: SymbolEntry,
-    timeframe: Timeframe,
-    start_s: int,
-    end_s: int,
-    most: int,
+    series: Bars, symbol: str, timeframe: Timeframe, start_s: int, end_s: int, most: int
 ) -> Candles:
-    bars = concatenate([decode_bucket(bucket) for bucket in buckets])
-    if timeframe != entry.timeframe:
-        bars = bars.resample(timeframe, session_start_s=entry.session_start_minutes * 60)
-    bars = bars.between(start_s, end_s)
+    bars = series.between(start_s, end_s)
     candles = bars.in_candles(most)
     return Candles(
-        symbol=entry.symbol,
+        symbol=symbol,
         timeframe=timeframe,
         bars=len(bars),
         bars_per_candle=max(1, -(-len(bars) // most)),

@@ -1,0 +1,104 @@
+"""How long the dashboard takes to draw a 1M-bar backtest's result page in headless
+Chromium (goal: under 1.5 s).
+
+    .venv/bin/python bench/dashboard.py [--bars 1000000] [--repeat 5]
+
+A throw-away stack, a million one-minute bars, a 50/200 crossover backtested on them
+through the API; then, in a fresh browser context each time, the result page is opened
+and timed from the navigation's start (the page's own clock) until every chart is drawn
+and the trades table filled (`data-drawn` on the body): the page, Plotly's bundle, the
+backtest, the bars joined into 2,000 candles, every trade for the markers, the first page
+of the trades table. Needs Chromium: Debian's `chromium`, or CHROMIUM_PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from synthetic import minute_walk
+from throwaway_stack import throwaway_stack
+
+from backend_services.market_data.importer import import_bars
+
+SYMBOL = "DRAWBENCH"
+_SLOWEST_RESOURCES = """() => performance.getEntriesByType('resource')
+  .map(r => [r.name.replace(location.origin, '').split('?')[0], Math.round(r.duration)])
+  .sort((a, b) => b[1] - a[1]).slice(0, 6)"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--bars", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    chromium = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
+    if chromium is None:
+        sys.exit("no Chromium: apt-get install chromium, or set CHROMIUM_PATH")
+    with throwaway_stack("dashboard", {}) as stack:
+        import_bars(stack.database, SYMBOL, minute_walk(args.bars, seed=11))
+        api = httpx.Client(
+            base_url=stack.api_url, headers={"Authorization": f"Bearer {stack.token}"}, timeout=120
+        )
+        backtest = _completed_backtest(api)
+        result = backtest["result"]
+        print(f"{result['bars']:,} bars, {result['total_trades']:,} trades")
+        times = []
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+            for _ in range(args.repeat + 1):
+                context = browser.new_context(viewport={"width": 1280, "height": 800})
+                context.add_init_script(f"localStorage.setItem('botclub.token', {stack.token!r})")
+                page = context.new_page()
+                page.goto(f"{stack.api_url}/#/backtest/{backtest['id']}")
+                page.wait_for_selector("body[data-drawn=true]", timeout=60_000)
+                times.append(page.evaluate("() => performance.now()") / 1e3)
+                slowest = page.evaluate(_SLOWEST_RESOURCES)
+                marks = page.evaluate(
+                    "() => performance.getEntriesByType('mark')"
+                    ".map(m => [m.name, Math.round(m.startTime)])"
+                )
+                context.close()
+            print("slowest requests of the last page:", slowest)
+            print("its milestones (ms from navigation):", marks)
+            browser.close()
+        drawn = times[1:]  # the first also warms the server's caches
+        print(
+            f"result page drawn in {statistics.median(drawn):.2f} s median "
+            f"(min {min(drawn):.2f}, max {max(drawn):.2f}; {len(drawn)} fresh pages; "
+            f"the first, cold, {times[0]:.2f} s)"
+        )
+
+
+def _completed_backtest(api: httpx.Client) -> dict[str, object]:
+    strategy = api.post(
+        "/api/strategy",
+        json={"name": "draw", "symbol": SYMBOL, "timeframe": "1m",
+              "parameters": {"fast": 50, "slow": 200}},
+    ).json()  # fmt: skip
+    started = api.post(
+        f"/api/strategy/{strategy['id']}/backtest",
+        json={"start_date": "2000-01-01T00:00:00Z", "end_date": "2030-01-01T00:00:00Z"},
+    ).json()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        backtest: dict[str, object] = api.get(f"/api/backtest/{started['id']}").json()
+        if backtest["status"] == "completed":
+            return backtest
+        if backtest["status"] in ("failed", "cancelled"):
+            sys.exit(f"the backtest {backtest['status']}: {backtest['error']}")
+        time.sleep(0.5)
+    sys.exit("the backtest did not complete in 5 minutes")
+
+
+if __name__ == "__main__":
+    main()
