@@ -20,9 +20,10 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import httpx
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import ViewportSize, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synthetic import minute_walk
@@ -31,6 +32,9 @@ from throwaway_stack import throwaway_stack
 from backend_services.market_data.importer import import_bars
 
 SYMBOL = "DRAWBENCH"
+_VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
+_MILESTONES = """() => performance.getEntriesByType('mark')
+  .map(m => [m.name, Math.round(m.startTime)])"""
 _SLOWEST_RESOURCES = """() => performance.getEntriesByType('resource')
   .map(r => [r.name.replace(location.origin, '').split('?')[0], Math.round(r.duration)])
   .sort((a, b) => b[1] - a[1]).slice(0, 6)"""
@@ -52,34 +56,57 @@ def main() -> None:
         backtest = _completed_backtest(api)
         result = backtest["result"]
         print(f"{result['bars']:,} bars, {result['total_trades']:,} trades")
-        times = []
+        url = f"{stack.api_url}/#/backtest/{backtest['id']}"
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-            for _ in range(args.repeat + 1):
-                context = browser.new_context(viewport={"width": 1280, "height": 800})
-                context.add_init_script(f"localStorage.setItem('botclub.token', {stack.token!r})")
-                page = context.new_page()
-                page.goto(f"{stack.api_url}/#/backtest/{backtest['id']}")
-                page.wait_for_selector("body[data-drawn=true]", timeout=60_000)
-                times.append(page.evaluate("() => performance.now()") / 1e3)
-                slowest = page.evaluate(_SLOWEST_RESOURCES)
-                marks = page.evaluate(
-                    "() => performance.getEntriesByType('mark')"
-                    ".map(m => [m.name, Math.round(m.startTime)])"
-                )
-                context.close()
-            print("slowest requests of the last page:", slowest)
-            print("its milestones (ms from navigation):", marks)
+            first = [_draw(browser, url, stack.token, None) for _ in range(args.repeat + 1)]
+            returning_context = browser.new_context(viewport=_VIEWPORT)
+            returning = [
+                _draw(browser, url, stack.token, returning_context) for _ in range(args.repeat + 1)
+            ]
             browser.close()
-        drawn = times[1:]  # the first also warms the server's caches
-        print(
-            f"result page drawn in {statistics.median(drawn):.2f} s median "
-            f"(min {min(drawn):.2f}, max {max(drawn):.2f}; {len(drawn)} fresh pages; "
-            f"the first, cold, {times[0]:.2f} s)"
-        )
+        print(f"the very first page, cold on the server too: {first[0].seconds:.2f} s")
+        _report("a member's first visit (empty browser cache)", first[1:])
+        _report("a returning member (the browser's cache warm)", returning[1:])
 
 
-def _completed_backtest(api: httpx.Client) -> dict[str, object]:
+class Drawn(NamedTuple):
+    seconds: float
+    slowest_requests: object
+    milestones: object
+
+
+def _draw(browser: Any, url: str, token: str, context: Any | None) -> Drawn:
+    """From the navigation's start until the page has drawn everything; in a new
+    context (empty cache) unless one is given."""
+    own = context is None
+    context = context or browser.new_context(viewport=_VIEWPORT)
+    context.add_init_script(f"localStorage.setItem('botclub.token', {token!r})")
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_selector("body[data-drawn=true]", timeout=60_000)
+    drawn = Drawn(
+        page.evaluate("() => performance.now()") / 1e3,
+        page.evaluate(_SLOWEST_RESOURCES),
+        page.evaluate(_MILESTONES),
+    )
+    page.close()
+    if own:
+        context.close()
+    return drawn
+
+
+def _report(who: str, pages: list[Drawn]) -> None:
+    seconds = [page.seconds for page in pages]
+    print(
+        f"{who}: drawn in {statistics.median(seconds):.2f} s median "
+        f"(min {min(seconds):.2f}, max {max(seconds):.2f}, {len(seconds)} pages)\n"
+        f"  last page's slowest requests (ms): {pages[-1].slowest_requests}\n"
+        f"  its milestones (ms from navigation): {pages[-1].milestones}"
+    )
+
+
+def _completed_backtest(api: httpx.Client) -> dict[str, Any]:
     strategy = api.post(
         "/api/strategy",
         json={"name": "draw", "symbol": SYMBOL, "timeframe": "1m",
@@ -91,7 +118,7 @@ def _completed_backtest(api: httpx.Client) -> dict[str, object]:
     ).json()
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        backtest: dict[str, object] = api.get(f"/api/backtest/{started['id']}").json()
+        backtest: dict[str, Any] = api.get(f"/api/backtest/{started['id']}").json()
         if backtest["status"] == "completed":
             return backtest
         if backtest["status"] in ("failed", "cancelled"):

@@ -20,12 +20,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import operator
 import random
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +88,7 @@ async def _measure(stack: ThrowawayStack, writes: int, subscribers: int) -> None
                 {"_id": execution_id},
                 {"$set": {"progress": progress, "heartbeat_at": datetime.now(UTC)}},
             )
-            await _until(lambda value=progress: value in arrivals)
+            await _until(partial(operator.contains, arrivals, progress))
             latencies.append(arrivals[progress] - written)
         _report("progress write -> subscriber", latencies)
 
