@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.contracts.backtests import ResolvedBacktest
 from shared.errors import InvalidInput
 from shared.market_data.catalog import SymbolEntry, find_symbol, list_symbols
 from shared.mongo import Document
-from shared.timeframes import Timeframe
+from shared.timeframes import TIMEFRAME_SECONDS, Timeframe
 
 __all__ = ["check_data_for", "check_market", "range_note"]
 
@@ -43,10 +45,12 @@ async def check_market(
 
 def range_note(backtest: ResolvedBacktest, entry: SymbolEntry) -> str | None:
     """What a backtest whose range reaches past the stored bars will use instead, said
-    plainly; None when the stored bars cover the range asked for."""
-    start, end = max(backtest.start_date, entry.first), min(backtest.end_date, entry.last)
-    if (start, end) == (backtest.start_date, backtest.end_date):
+    plainly; None when the stored bars cover the range asked for. The last bar covers
+    its whole period: a range ending during it is covered."""
+    covered_until = entry.last + timedelta(seconds=TIMEFRAME_SECONDS[entry.timeframe])
+    if backtest.start_date >= entry.first and backtest.end_date < covered_until:
         return None
+    start, end = max(backtest.start_date, entry.first), min(backtest.end_date, entry.last)
     minute = "%Y-%m-%d %H:%M"
     return (
         f"{entry.symbol} has bars from {entry.first:{minute}} to {entry.last:{minute}}: "

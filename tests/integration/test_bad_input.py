@@ -145,11 +145,18 @@ def test_a_range_wider_than_the_data_says_the_range_used(
     assert finished["result"]["end"].startswith("2013-03-01")
 
 
+@pytest.mark.parametrize(
+    "end", ["2012-12-31T00:00:00Z", "2013-03-01T00:00:00Z", "2013-03-01T23:59:59Z"]
+)
 def test_a_range_inside_the_data_has_no_notes(
-    api: httpx.Client, create_strategy: Callable[..., dict[str, Any]]
+    api: httpx.Client, create_strategy: Callable[..., dict[str, Any]], end: str
 ) -> None:
+    """The last stored day (2013-03-01) covers its whole day."""
     strategy = create_strategy()
 
-    started = api.post(f"/api/strategy/{strategy['id']}/backtest", json=backtest_params())
+    started = api.post(
+        f"/api/strategy/{strategy['id']}/backtest",
+        json=backtest_params(start_date="2004-08-19T00:00:00Z", end_date=end),
+    )
 
     assert started.json()["notes"] == []
