@@ -10,7 +10,7 @@ import getpass
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,17 +81,12 @@ def strategy_create(file: Path, as_json: bool) -> int:
 
 
 def strategy_list(as_json: bool) -> int:
-    with _api() as api:
-        strategies = api.get("/api/strategy")
-    if as_json:
-        print_json(strategies)
-        return ExitCode.OK
-    rows = [
-        (s["id"], s["name"], s["symbol"], s["timeframe"], _parameters(s["parameters"]))
-        for s in strategies
-    ]
-    print_table(["id", "name", "symbol", "timeframe", "parameters"], rows)
-    return ExitCode.OK
+    return _listing(
+        "/api/strategy",
+        as_json,
+        ["id", "name", "symbol", "timeframe", "parameters"],
+        lambda s: [s["id"], s["name"], s["symbol"], s["timeframe"], _parameters(s["parameters"])],
+    )
 
 
 def strategy_show(reference: str) -> int:
@@ -203,17 +198,13 @@ def trades(backtest_id: str, csv_file: Path | None, as_json: bool) -> int:
 
 
 def symbols(as_json: bool) -> int:
-    with _api() as api:
-        stored = api.get("/api/market-data/symbols")
-    if as_json:
-        print_json(stored)
-        return ExitCode.OK
-    rows = [
-        (s["symbol"], s["timeframe"], s["first"][:10], s["last"][:10], s["rows"], s["version"])
-        for s in stored
-    ]
-    print_table(["symbol", "timeframe", "first", "last", "rows", "version"], rows)
-    return ExitCode.OK
+    return _listing(
+        "/api/market-data/symbols",
+        as_json,
+        ["symbol", "timeframe", "first", "last", "rows", "version"],
+        lambda s: [s["symbol"], s["timeframe"], s["first"][:10], s["last"][:10], s["rows"],
+                   s["version"]],
+    )  # fmt: skip
 
 
 def import_file(symbol: str, file: Path, query: dict[str, Any], as_json: bool) -> int:
@@ -276,6 +267,19 @@ def parse_grid(specs: Sequence[str]) -> dict[str, list[float | int]]:
         else:
             grid[name.strip()] = [_number(value, spec) for value in values.split(",")]
     return grid
+
+
+def _listing(
+    path: str, as_json: bool, headers: list[str], row: Callable[[dict[str, Any]], list[Any]]
+) -> int:
+    """What `path` lists: the API's JSON, or a table of `row` of each item."""
+    with _api() as api:
+        items: list[dict[str, Any]] = api.get(path)
+    if as_json:
+        print_json(items)
+    else:
+        print_table(headers, [row(item) for item in items])
+    return ExitCode.OK
 
 
 def _api() -> ApiClient:
