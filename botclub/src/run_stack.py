@@ -102,7 +102,8 @@ def run(data_dir: Path, backend_port: int, services_port: int) -> int:
         )
         print(f"demo user token: {token}")
         run_demo(api, token)
-        print(f"\nServing. API docs at {api}/docs. Press Ctrl-C to stop.")
+        print(f"\nServing. Dashboard at {api}/ (botclub create-user NAME --password to sign in),")
+        print(f"API docs at {api}/docs. Press Ctrl-C to stop.")
         while all(child.running() for child in children):
             time.sleep(0.5)
         stopped = next(child for child in children if not child.running())
