@@ -6,7 +6,7 @@ Chromium (goal: under 1.5 s).
 A throw-away stack, a million one-minute bars, a 50/200 crossover backtested on them
 through the API; then, in a fresh browser context each time, the result page is opened
 and timed from the navigation's start (the page's own clock) until every chart is drawn
-and the trades table filled (`data-drawn` on the body): the page, Plotly's bundle, the
+and the trades table filled (`data-drawn` on the body): the page and its scripts, the
 backtest, the bars joined into 2,000 candles, every trade for the markers, the first page
 of the trades table. Needs Chromium: Debian's `chromium`, or CHROMIUM_PATH.
 """

@@ -1,6 +1,8 @@
 // The dashboard: a page per hash route, built from the API alone (the same calls a
 // script makes), signed in with a token kept in this browser's local storage.
 
+import { barChart, candleChart, heatmapChart, lineChart } from "./charts.js";
+
 const TOKEN_KEY = "botclub.token";
 const TIMEFRAMES = ["1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w"];
 const OBJECTIVES = ["sharpe_ratio", "sortino_ratio", "total_return", "cagr", "calmar_ratio",
@@ -16,9 +18,6 @@ const HEADLINE = ["total_return", "buy_and_hold_return", "cagr", "sharpe_ratio",
 const PAGE = 50;
 
 const main = document.getElementById("main");
-// Plotly's bundle loads while the page fetches its data; charts wait for it.
-const plotlyReady = window.Plotly ? Promise.resolve() : new Promise((resolve) =>
-  document.getElementById("plotly").addEventListener("load", resolve));
 
 // ---- helpers ----------------------------------------------------------------
 
@@ -109,15 +108,7 @@ function message(kind = "") { return el("p", { class: `message ${kind}`, role: "
 
 function say(node, text, kind) { node.textContent = text; node.className = `message ${kind || ""}`; }
 
-async function plot(id, traces, layout = {}) {
-  await plotlyReady;
-  const node = document.getElementById(id);
-  if (!node) return;
-  await window.Plotly.newPlot(node, traces, {
-    margin: { l: 60, r: 20, t: 10, b: 40 }, showlegend: true,
-    legend: { orientation: "h", y: -0.2 }, ...layout,
-  }, { responsive: true, displaylogo: false });
-}
+function chart(id) { return document.getElementById(id); }
 
 function parseAssignments(text) {
   const values = {};
@@ -372,17 +363,17 @@ async function showResult(backtest, body) {
     el("h2", { text: "Price and trades" }), el("div", { class: "chart", id: "chart-candles" }),
     el("h2", { text: `Trades (${result.total_trades.toLocaleString("en")})` }), el("div", { id: "trades" }));
   body.replaceChildren(...parts);
-  performance.mark("result-shown");
+  performance.mark("result-shown");  // milestones bench/dashboard.py reports
   const candles = drawCandles(backtest, result);  // its data is fetched meanwhile
   const trades = tradesTable(backtest.id, result);
   const curve = result.equity_curve;
-  await plot("chart-equity", [
-    { x: curve.time, y: curve.equity, name: "equity", type: "scatter", mode: "lines", line: { color: "#2563eb" } },
-    { x: curve.time, y: curve.buy_and_hold, name: "buy and hold", type: "scatter", mode: "lines", line: { color: "#9ca3af" } },
+  lineChart(chart("chart-equity"), [
+    { x: curve.time, y: curve.equity, name: "equity", color: "#2563eb" },
+    { x: curve.time, y: curve.buy_and_hold, name: "buy and hold", color: "#9ca3af" },
   ]);
-  await plot("chart-drawdown", [{ x: curve.time, y: curve.drawdown, name: "drawdown", type: "scatter", mode: "lines",
-    fill: "tozeroy", line: { color: "#dc2626" } }], { yaxis: { tickformat: ".0%" } });
-  if (backtest.optimization) await drawHeatmap(backtest.optimization);
+  lineChart(chart("chart-drawdown"), [{ x: curve.time, y: curve.drawdown, name: "drawdown", color: "#dc2626", fill: true }],
+    { percent: true });
+  if (backtest.optimization) drawHeatmap(backtest.optimization);
   performance.mark("curves-drawn");
   await Promise.all([candles, trades]);
   document.body.dataset.drawn = "true";
@@ -405,14 +396,10 @@ async function drawCandles(backtest, result) {
   const query = new URLSearchParams({ timeframe: result.timeframe, start: result.start, end: result.end, max_points: "2000" });
   const [candles, trades] = await Promise.all([
     api(`/api/market-data/symbols/${result.symbol}/bars?${query}`), allTrades(backtest.id, result)]);
-  await plot("chart-candles", [
-    { x: candles.time, open: candles.open, high: candles.high, low: candles.low, close: candles.close,
-      type: "candlestick", name: result.symbol },
-    { x: trades.map((t) => t.entry_time), y: trades.map((t) => t.entry_price), name: "entries", type: "scatter",
-      mode: "markers", marker: { symbol: "triangle-up", size: 9, color: "#15803d" } },
-    { x: trades.map((t) => t.exit_time), y: trades.map((t) => t.exit_price), name: "exits", type: "scatter",
-      mode: "markers", marker: { symbol: "triangle-down", size: 9, color: "#b91c1c" } },
-  ], { xaxis: { rangeslider: { visible: false } } });
+  candleChart(chart("chart-candles"), result.symbol, candles, [
+    { name: "entries", color: "#15803d", up: true, x: trades.map((t) => t.entry_time), y: trades.map((t) => t.entry_price) },
+    { name: "exits", color: "#b91c1c", up: false, x: trades.map((t) => t.exit_time), y: trades.map((t) => t.exit_price) },
+  ]);
   performance.mark("candles-drawn");
 }
 
@@ -474,15 +461,14 @@ function optimizationParts(backtest) {
   ];
 }
 
-async function drawHeatmap(o) {
+function drawHeatmap(o) {
   const h = o.heatmap;
   if (!h.y) {
-    await plot("chart-heatmap", [{ x: h.x_values, y: h.values[0], type: "bar", name: label(o.objective) }], { xaxis: { title: { text: h.x } } });
+    barChart(chart("chart-heatmap"), { x: h.x_values, y: h.values[0], xName: h.x, yName: label(o.objective) });
     return;
   }
-  await plot("chart-heatmap", [{ x: h.x_values, y: h.y_values, z: h.values, type: "heatmap", colorscale: "Viridis",
-    colorbar: { title: { text: label(o.objective) } } }],
-  { xaxis: { title: { text: h.x } }, yaxis: { title: { text: h.y } }, showlegend: false });
+  heatmapChart(chart("chart-heatmap"), { x: h.x_values, y: h.y_values, z: h.values, xName: h.x, yName: h.y,
+    zName: label(o.objective) });
 }
 
 async function backtestWith(optimization, parameters) {
@@ -502,8 +488,9 @@ async function comparePage(ids) {
     el("div", { class: "chart", id: "chart-compare" }),
     table(["Statistic", ...done.map((b, i) => `#${i + 1} ${assignments(b.params.parameters) || b.id.slice(0, 8)}`)],
       HEADLINE.map((name) => [label(name), ...done.map((b) => formatValue(name, b.result[name]))])));
-  await plot("chart-compare", done.map((b, i) => ({ x: b.result.equity_curve.time, y: b.result.equity_curve.equity,
-    type: "scatter", mode: "lines", name: `#${i + 1} ${b.result.symbol} ${assignments(b.params.parameters)}` })));
+  const colors = ["#2563eb", "#dc2626", "#15803d", "#9333ea", "#ea580c"];
+  lineChart(chart("chart-compare"), done.map((b, i) => ({ x: b.result.equity_curve.time, y: b.result.equity_curve.equity,
+    color: colors[i], name: `#${i + 1} ${b.result.symbol} ${assignments(b.params.parameters)}` })));
 }
 
 // ---- market data ---------------------------------------------------------------

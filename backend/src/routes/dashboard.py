@@ -1,7 +1,7 @@
 """The dashboard at `/` and the API's docs page at `/docs`, with every script and
-stylesheet served from this process: the dashboard's own files, Plotly's bundle as the
-`plotly` package ships it, Swagger UI's as `swagger-ui-py` ships it. Nothing is
-fetched from another site, so both work offline."""
+stylesheet served from this process: the dashboard's own files (its charts included),
+and Swagger UI's as the `swagger-ui-py` package ships it. Nothing is fetched from
+another site, so both work offline."""
 
 from __future__ import annotations
 
@@ -26,7 +26,6 @@ def _package_folder(name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-PLOTLY_JS = _package_folder("plotly") / "package_data" / "plotly.min.js"
 SWAGGER_UI = _package_folder("swagger_ui") / "static"
 
 router = APIRouter(include_in_schema=False)
@@ -35,11 +34,6 @@ router = APIRouter(include_in_schema=False)
 @router.get("/")
 async def dashboard() -> FileResponse:
     return FileResponse(DASHBOARD_FILES / "index.html", headers={"Cache-Control": "no-cache"})
-
-
-@router.get("/vendor/plotly.min.js")
-async def plotly_bundle() -> FileResponse:
-    return FileResponse(PLOTLY_JS, headers={"Cache-Control": "public, max-age=86400"})
 
 
 @router.get("/docs")
