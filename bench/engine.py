@@ -146,7 +146,7 @@ def grid_ours(bars: Bars, windows: list[int]) -> str:
     backtest = _backtest(FAST, SLOW).model_copy(update={"initial_capital": GRID_CAPITAL})
     sweep = Sweep(grid={"fast": windows, "slow": windows}, constraint="fast < slow")
     _, optimization = optimize(bars, backtest, sweep, "bench")
-    best = optimization.ranked[0]
+    [best] = optimization.ranked.rows(0, 1)
     return f"{optimization.combinations} combinations, best {best.parameters}"
 
 

@@ -15,8 +15,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo.asynchronous.collection import AsyncCollection
 
-from shared.contracts.common import Count
-from shared.contracts.sweeps import Optimization, SweepRow
+from shared.contracts.common import Count, WireModel
+from shared.contracts.strategies import Parameters
+from shared.contracts.sweeps import Heatmap, Objective, Optimization, RankedTable, SweepRow
 from shared.mongo import Document
 
 __all__ = [
@@ -35,21 +36,27 @@ RANKINGS_COLLECTION = "rankings"
 TOP_RANKED = 20
 
 
-class OptimizationOutline(Optimization):
-    """An optimization as a backtest carries it: `ranked` holds the best rows only."""
+class OptimizationOutline(WireModel):
+    """An optimization as a backtest carries it: its best rows, not the whole ranking."""
 
+    objective: Objective
+    combinations: Count = Field(description="Combinations run.")
+    excluded: Count = Field(description="Combinations the constraint left out.")
+    best_parameters: Parameters
     ranked: list[SweepRow] = Field(
         description=f"The best {TOP_RANKED} combinations, best first; page through all "
         "of them at /api/backtest/{id}/ranking."
     )
     ranked_total: Count = Field(description="Combinations in the whole ranking.")
+    heatmap: Heatmap
 
 
 def outline_of(optimization: dict[str, Any]) -> dict[str, Any]:
     """A stored optimization (whole, as delivered, or already outlined) as an outline."""
-    ranked = optimization["ranked"]
-    total = optimization.get("ranked_total", len(ranked))
-    return optimization | {"ranked": ranked[:TOP_RANKED], "ranked_total": total}
+    if "ranked_total" in optimization:
+        return optimization
+    table = Optimization.model_validate(optimization).ranked
+    return optimization | {"ranked": table.row_dicts(0, TOP_RANKED), "ranked_total": len(table)}
 
 
 class RankingSort(StrEnum):
@@ -133,9 +140,10 @@ class RankingStore:
     def __init__(self, collection: AsyncCollection[Document]) -> None:
         self._collection = collection
 
-    async def save(self, execution_id: str, rows: list[dict[str, Any]]) -> None:
-        """Keep an execution's ranking (a repeat of the same delivery rewrites the same)."""
-        document = {"_id": execution_id, "rows": rows}
+    async def save(self, execution_id: str, ranked: dict[str, Any]) -> None:
+        """Keep an execution's ranking, as columns (a repeat of the same delivery
+        rewrites the same)."""
+        document = {"_id": execution_id, "columns": ranked}
         await self._collection.replace_one({"_id": execution_id}, document, upsert=True)
 
     async def delete(self, execution_id: str) -> None:
@@ -143,4 +151,9 @@ class RankingStore:
 
     async def rows(self, execution_id: str) -> list[dict[str, Any]] | None:
         document = await self._collection.find_one({"_id": execution_id})
-        return document["rows"] if document else None
+        if document is None:
+            return None
+        if "rows" in document:  # kept before rankings were stored as columns
+            rows: list[dict[str, Any]] = document["rows"]
+            return rows
+        return RankedTable.model_validate(document["columns"]).row_dicts()

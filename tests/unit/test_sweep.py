@@ -14,7 +14,14 @@ from backend_services.services.backtest.engine.evaluate import RuleEvaluator, sh
 from backend_services.services.backtest.engine.sweep import optimize
 from shared.contracts.backtests import ResolvedBacktest
 from shared.contracts.strategies import Costs, Orders, Rules
-from shared.contracts.sweeps import MAX_COMBINATIONS, Sweep, check_sweep
+from shared.contracts.sweeps import (
+    MAX_COMBINATIONS,
+    Optimization,
+    RankedTable,
+    Sweep,
+    SweepRow,
+    check_sweep,
+)
 from shared.market_data.bars import Bars
 from shared.rules.parser import RuleError, parse_constraint, parse_rule
 
@@ -57,14 +64,18 @@ def test_every_row_is_what_a_single_backtest_with_its_parameters_reports() -> No
 
     assert optimization.combinations == 5
     assert optimization.excluded == 1
-    for row in optimization.ranked:
+    for row in optimization.ranked.rows():
         single = BacktestEngine().run(bars, _backtest(**row.parameters), "s").result
         assert row.objective == single.sharpe_ratio
         assert (row.total_return, row.max_drawdown) == (single.total_return, single.max_drawdown)
         assert row.total_trades == single.total_trades
-    best_alone = BacktestEngine().run(bars, _backtest(**optimization.ranked[0].parameters), "s")
+    best_alone = BacktestEngine().run(
+        bars, _backtest(**optimization.ranked.rows(0, 1)[0].parameters), "s"
+    )
     assert best.result == best_alone.result
-    assert optimization.best_parameters == {"stop": 0.1} | optimization.ranked[0].parameters
+    assert (
+        optimization.best_parameters == {"stop": 0.1} | optimization.ranked.rows(0, 1)[0].parameters
+    )
 
 
 def test_rows_rank_by_the_objective_with_undefined_values_last() -> None:
@@ -74,7 +85,7 @@ def test_rows_rank_by_the_objective_with_undefined_values_last() -> None:
 
     _, optimization = optimize(bars, _backtest(), sweep, "s")
 
-    objectives = [row.objective for row in optimization.ranked]
+    objectives = [row.objective for row in optimization.ranked.rows()]
     assert objectives[-1] is None
     assert objectives[:-1] == sorted(objectives[:-1], reverse=True)  # type: ignore[type-var]
 
@@ -96,7 +107,7 @@ def test_the_heatmap_keeps_the_best_over_further_parameters() -> None:
         for j, fast in enumerate([5, 10]):
             cell = [
                 row.objective
-                for row in optimization.ranked
+                for row in optimization.ranked.rows()
                 if row.parameters["fast"] == fast and row.parameters["slow"] == slow
             ]
             assert heatmap.values[i][j] == max(value for value in cell if value is not None)
@@ -203,12 +214,33 @@ def test_whole_number_parameters_stay_whole_numbers_in_the_ranking() -> None:
     _, optimization = optimize(_walk(), _backtest(), sweep, "s")
 
     dumped = optimization.model_dump(mode="json")
-    assert {type(value) for row in dumped["ranked"] for value in row["parameters"].values()} == {
-        int,
-        float,
-    }
-    assert [type(row["parameters"]["fast"]) for row in dumped["ranked"]] == [int] * 4
+    swept = dumped["ranked"]["parameters"]
+    assert [type(value) for value in swept["fast"]] == [int] * 4
+    assert [type(value) for value in swept["stop"]] == [float] * 4
     assert dumped["heatmap"]["x_values"] == [5, 10]
     assert [type(value) for value in dumped["heatmap"]["x_values"]] == [int, int]
     assert type(dumped["best_parameters"]["fast"]) is int
     assert type(dumped["best_parameters"]["slow"]) is int  # not swept, kept as given
+
+
+def test_the_ranking_is_columns_that_give_back_its_rows() -> None:
+    sweep = Sweep(grid={"fast": [5, 10, 20], "slow": [30, 40]}, constraint="fast < slow")
+
+    _, optimization = optimize(_walk(), _backtest(), sweep, "s")
+
+    table = optimization.ranked
+    rows = table.rows()
+    assert len(table) == len(rows) == 6
+    assert RankedTable.of_rows(rows) == table
+    assert [row.objective for row in rows] == table.objective
+    assert [row.parameters["fast"] for row in rows] == table.parameters["fast"]
+    assert table.rows(2, 4) == rows[2:4]
+    # An optimization stored as rows, before the ranking became columns, still reads.
+    stored = optimization.model_dump(mode="json") | {
+        "ranked": [row.model_dump(mode="json") for row in rows]
+    }
+    assert Optimization.model_validate(stored) == optimization
+
+
+def test_the_ranking_columns_are_the_rows_fields() -> None:
+    assert set(RankedTable.model_fields) == set(SweepRow.model_fields)

@@ -20,7 +20,7 @@ from backend_services.services.backtest.engine.run import (
 )
 from shared.contracts.backtests import ResolvedBacktest
 from shared.contracts.results import BacktestStatistics
-from shared.contracts.sweeps import Heatmap, Optimization, Sweep, SweepRow
+from shared.contracts.sweeps import Heatmap, Optimization, RankedTable, Sweep, SweepRow
 from shared.market_data.bars import Bars
 
 SHARED_SERIES_BYTES = 256 << 20
@@ -63,7 +63,7 @@ def optimize(
         combinations=len(rows),
         excluded=sweep.grid_size - len(rows),
         best_parameters=best_parameters,
-        ranked=ranked,
+        ranked=RankedTable.of_rows(ranked),
         heatmap=heatmap(sweep, rows),
     )
     return best, optimization
