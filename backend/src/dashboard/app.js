@@ -243,15 +243,18 @@ async function strategyPage(id) {
   });
   const sections = [el("h1", { text: strategy ? strategy.name : "New strategy" }), form, check,
     el("div", { class: "actions" }, save)];
-  if (strategy) sections.push(...runSections(strategy, symbols.find((e) => e.symbol === strategy.symbol)), await backtestList(strategy));
+  if (strategy) sections.push(...runSections(strategy, symbols), await backtestList(strategy));
   show(...sections);
 }
 
-function runSections(strategy, symbol) {
+function runSections(strategy, symbols) {
   const note = message();
+  const symbol = symbols.find((e) => e.symbol === strategy.symbol);
   const first = symbol ? symbol.first.slice(0, 10) : "";
   const last = symbol ? symbol.last.slice(0, 10) : "";
   const form = el("form", { class: "grid", id: "run-form" },
+    el("label", {}, "Symbol", el("select", { name: "symbol" }, symbols.map((entry) =>
+      el("option", { value: entry.symbol, selected: entry.symbol === strategy.symbol, text: entry.symbol })))),
     el("label", {}, "From", el("input", { name: "start", type: "date", value: first })),
     el("label", {}, "To", el("input", { name: "end", type: "date", value: last })),
     el("label", {}, "Capital", el("input", { name: "capital", inputmode: "decimal", value: "10000" })),
@@ -266,8 +269,10 @@ function runSections(strategy, symbol) {
   const params = () => {
     const value = (name) => form.elements[name].value.trim();
     const body = {
-      start_date: `${value("start")}T00:00:00Z`, end_date: `${value("end")}T23:59:59Z`,
-      initial_capital: Number(value("capital")), timeframe: value("timeframe"),
+      // The stored range's own first and last bars when the dates were left as shown.
+      start_date: symbol && value("start") === first ? symbol.first : `${value("start")}T00:00:00Z`,
+      end_date: symbol && value("end") === last ? symbol.last : `${value("end")}T23:59:59Z`,
+      initial_capital: Number(value("capital")), timeframe: value("timeframe"), symbol: value("symbol"),
       parameters: parseAssignments(value("overrides")),
     };
     if (value("commission")) body.costs = { ...strategy.costs, commission_pct: Number(value("commission")) / 100 };
