@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import Stack, minute_walk, strategy_fields
+from helpers import Stack, backtest_params, minute_walk, strategy_fields, wait_for_backtest
 from pymongo.database import Database
 
 from backend.passwords import set_password
@@ -81,6 +81,7 @@ def page(browser: Any, stack: Stack) -> Iterator[Any]:
     )
     opened.on("pageerror", lambda error: errors.append(str(error)))
     opened.goto(stack.api_url + "/")
+    opened.console_errors = errors  # a test expecting a refusal takes its line out
     yield opened
     context.close()
     assert errors == [], errors
@@ -201,3 +202,50 @@ def test_the_api_docs_page_works_offline(page: Any, stack: Stack) -> None:
     page.wait_for_selector("text=Start a backtest")
 
     screenshot(page, "6-api-docs")
+
+
+def test_uploads_show_their_problems_by_row_and_backtests_compare(
+    page: Any, member: tuple[str, str], stack: Stack, tmp_path: Path
+) -> None:
+    name, token = member
+    api = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"})
+    strategy = api.post("/api/strategy", json=strategy_fields(name="Compare me")).json()
+    started = [
+        api.post(
+            f"/api/strategy/{strategy['id']}/backtest",
+            json=backtest_params(parameters={"fast": fast}),
+        ).json()["id"]
+        for fast in (5, 10, 15)
+    ]
+    for backtest_id in started:
+        wait_for_backtest(api, backtest_id)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("date,open,high,low,close\n2020-01-01,1,2,0.5,1\n2020-01-02,1,2,0.5,-1\n")
+    sign_in(page, name)
+
+    page.click("nav >> text=Market data")
+    page.fill("#upload-form input[name=symbol]", f"BAD{uuid.uuid4().hex[:4].upper()}")
+    page.set_input_files("#upload-form input[name=file]", str(bad))
+    page.click("#upload-form button[type=submit]")
+    problem = page.wait_for_selector("#import-report tbody tr")
+    screenshot(page, "7-upload-refused")
+    # The refusal (422) is the answer this upload is for: the browser logs its status.
+    page.console_errors.remove(
+        "Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"
+    )
+    cells = [cell.text_content() for cell in problem.query_selector_all("td")]
+    assert cells[2] == "2"  # the row, numbered from the first data row
+
+    page.goto(f"{stack.api_url}/#/strategy/{strategy['id']}")
+    page.wait_for_selector("input[type=checkbox]")
+    checkboxes = page.locator("input[type=checkbox]").all()
+    assert len(checkboxes) == 3
+    for checkbox in checkboxes:
+        checkbox.check()
+    page.click("button:has-text('Compare selected')")
+    page.wait_for_selector("#chart-compare canvas")
+    screenshot(page, "8-compare")
+    curves = page.evaluate("() => document.getElementById('chart-compare').data.length")
+    assert curves == 3
+    header = page.locator("table thead th").all_text_contents()
+    assert len(header) == 4  # the statistic, then one column per backtest
