@@ -153,7 +153,4 @@ class RankingStore:
         document = await self._collection.find_one({"_id": execution_id})
         if document is None:
             return None
-        if "rows" in document:  # kept before rankings were stored as columns
-            rows: list[dict[str, Any]] = document["rows"]
-            return rows
         return RankedTable.model_validate(document["columns"]).row_dicts()

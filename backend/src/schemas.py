@@ -10,7 +10,7 @@ from typing import Annotated, Any, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from backend.rankings import OptimizationOutline, outline_of
-from shared.contracts.backtests import BacktestParams
+from shared.contracts.backtests import BACKTEST_PARAMS_EXAMPLE, BacktestParams
 from shared.contracts.common import Symbol, Text
 from shared.contracts.executions import FINAL_STATUS_VALUES, LIVE_STATUS_VALUES
 from shared.contracts.results import BacktestResult, BacktestStatistics
@@ -214,10 +214,8 @@ class OptimizeRequest(BacktestParams):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {
-                    "start_date": "2005-01-01T00:00:00Z",
-                    "end_date": "2012-12-31T00:00:00Z",
-                    "initial_capital": 10000,
+                BACKTEST_PARAMS_EXAMPLE
+                | {
                     "sweep": {
                         "grid": {"fast": [5, 10, 15, 20], "slow": [20, 30, 40, 50]},
                         "constraint": "fast < slow",

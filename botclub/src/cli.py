@@ -327,8 +327,8 @@ def _load_samples(args: argparse.Namespace) -> int:
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    return member.backtest(
-        args.strategy, _run_options(args), args.assignments, args.follow, args.json
+    return member.run(
+        args.strategy, _run_options(args), args.assignments, None, args.follow, args.json
     )
 
 
@@ -338,7 +338,7 @@ def _optimize(args: argparse.Namespace) -> int:
         sweep["constraint"] = args.constraint
     if args.objective:
         sweep["objective"] = args.objective
-    return member.optimize(
+    return member.run(
         args.strategy, _run_options(args), args.assignments, sweep, args.follow, args.json
     )
 

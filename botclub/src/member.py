@@ -23,17 +23,16 @@ from botclub.output import ProgressBar, print_json, print_statistics, print_tabl
 from botclub.stack_file import running_stack
 
 __all__ = [
-    "backtest",
     "cancel",
     "delete_backtest",
     "delete_symbol",
     "follow",
     "import_file",
     "login",
-    "optimize",
     "parse_assignments",
     "parse_grid",
     "results",
+    "run",
     "strategy_create",
     "strategy_delete",
     "strategy_edit",
@@ -115,34 +114,23 @@ def strategy_delete(reference: str) -> int:
     return ExitCode.OK
 
 
-def backtest(
+def run(
     reference: str,
     options: dict[str, Any],
     assignments: Sequence[str],
+    sweep: dict[str, Any] | None,
     follow_it: bool,
     as_json: bool,
 ) -> int:
+    """Start a backtest of the strategy, or with `sweep` an optimization."""
     overrides = parse_assignments(assignments)
     with _api() as api:
         strategy = _strategy(api, reference)
         params = _params(api, strategy, options, overrides)
-        started = api.post(f"/api/strategy/{strategy['id']}/backtest", params)
-        return _started(api, started, follow_it, as_json)
-
-
-def optimize(
-    reference: str,
-    options: dict[str, Any],
-    assignments: Sequence[str],
-    sweep: dict[str, Any],
-    follow_it: bool,
-    as_json: bool,
-) -> int:
-    overrides = parse_assignments(assignments)
-    with _api() as api:
-        strategy = _strategy(api, reference)
-        params = _params(api, strategy, options, overrides) | {"sweep": sweep}
-        started = api.post(f"/api/strategy/{strategy['id']}/optimize", params)
+        kind = "backtest" if sweep is None else "optimize"
+        if sweep is not None:
+            params["sweep"] = sweep
+        started = api.post(f"/api/strategy/{strategy['id']}/{kind}", params)
         return _started(api, started, follow_it, as_json)
 
 

@@ -29,28 +29,25 @@ from shared.contracts.strategies import (
 )
 from shared.timeframes import Timeframe
 
-__all__ = ["ENGINE_VERSION", "BacktestParams", "ResolvedBacktest"]
+__all__ = ["BACKTEST_PARAMS_EXAMPLE", "ENGINE_VERSION", "BacktestParams", "ResolvedBacktest"]
 
 # Raised whenever a change to the engine changes results, so none computed before is reused.
 ENGINE_VERSION = 4
 
 
+BACKTEST_PARAMS_EXAMPLE: dict[str, Any] = {
+    "start_date": "2005-01-01T00:00:00Z",
+    "end_date": "2012-12-31T00:00:00Z",
+    "initial_capital": 10000,
+    "parameters": {"fast": 8},
+    "costs": {"commission_pct": 0.002},
+}
+
+
 class BacktestParams(WireModel):
     """What a member asks of one backtest; unset fields fall back to the strategy's."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "start_date": "2005-01-01T00:00:00Z",
-                    "end_date": "2012-12-31T00:00:00Z",
-                    "initial_capital": 10000,
-                    "parameters": {"fast": 8},
-                    "costs": {"commission_pct": 0.002},
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [BACKTEST_PARAMS_EXAMPLE]})
 
     start_date: datetime
     end_date: datetime
