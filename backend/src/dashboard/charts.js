@@ -94,8 +94,9 @@ function timeChart(node, traces, { drawLayers, yExtent, percent = false, legendE
       context.fillText(numberLabel(value, percent), PAD.left - 6, sy(value) + 4);
     }
     context.textAlign = "center";
-    for (let i = 0; i <= 5; i++) {
-      const t = x0 + ((x1 - x0) * i) / 5;
+    const dates = Math.max(1, Math.min(5, Math.floor(plotWidth / 110)));  // labels never overlap
+    for (let i = 0; i <= dates; i++) {
+      const t = x0 + ((x1 - x0) * i) / dates;
       context.fillText(dateLabel(t, x1 - x0), Math.min(Math.max(sx(t), PAD.left + 30), width - 40), height - 10);
     }
     context.save();
