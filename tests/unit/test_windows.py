@@ -209,3 +209,19 @@ def test_a_window_holding_missing_history_has_no_value() -> None:
         windows.window_max(values, 2), [np.nan, np.nan, np.nan, 2, 3, np.nan, np.nan, 6, 7]
     )
     np.testing.assert_array_equal(windows.smoothed(values, 0.5)[:5], [np.nan, np.nan, 1, 1.5, 2.25])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("period", [1, 3, 700])
+def test_a_value_that_is_not_finite_is_noticed_wherever_it_lies(bad: float, period: int) -> None:
+    """The kernels notice non-finite values as they read them: at the start, at a block's
+    edges and at the very end alike."""
+    clean = 100 * np.exp(np.cumsum(np.random.default_rng(3).normal(0, 0.01, 1_600)))
+    for at in (0, 1, period - 1, 511, 512, 513, 1_023, 1_024, 1_599):
+        values = clean.copy()
+        values[at] = bad
+        holding = (np.arange(1_600) >= at) & (np.arange(1_600) < at + period)
+        for window in (windows.window_mean, windows.window_deviation, windows.weighted_mean):
+            computed, expected = window(values, period), window(clean, period)
+            assert np.isnan(computed[holding]).all()
+            np.testing.assert_array_equal(computed[~holding], expected[~holding])

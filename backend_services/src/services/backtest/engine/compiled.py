@@ -11,9 +11,12 @@ time (bench/engine.py reports it); the others load it in milliseconds.
 from __future__ import annotations
 
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any, TypeVar, cast
 
 import numba
+from numba import types
+from numba.extending import intrinsic
 
 Function = TypeVar("Function", bound=Callable[..., Any])
 
@@ -36,3 +39,27 @@ def compensated_add(total: float, low: float, value: float) -> tuple[float, floa
     rounded = total + value
     value_part = rounded - total
     return rounded, low + ((total - (rounded - value_part)) + (value - value_part))
+
+
+def _fused_multiply_add_exactly(a: float, b: float, c: float) -> float:
+    """a * b + c rounded once, in plain Python (for NUMBA_DISABLE_JIT=1)."""
+    return float(Fraction(a) * Fraction(b) + Fraction(c))
+
+
+@intrinsic
+def _fused_multiply_add_instruction(typing_context: Any, a: Any, b: Any, c: Any) -> Any:
+    def generate(context: Any, builder: Any, signature: Any, arguments: Any) -> Any:
+        return builder.fma(*arguments)
+
+    return types.float64(types.float64, types.float64, types.float64), generate
+
+
+# a * b + c rounded once: the processor's FMA instruction where it has one (else the C
+# library's fma, as exact and slower). It makes a product's rounding error one
+# operation: fused_multiply_add(a, b, -(a * b)) is exactly a * b - round(a * b).
+fused_multiply_add = cast(
+    Callable[[float, float, float], float],
+    _fused_multiply_add_exactly
+    if getattr(numba.config, "DISABLE_JIT", False)
+    else _fused_multiply_add_instruction,
+)

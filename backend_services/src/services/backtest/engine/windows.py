@@ -27,7 +27,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from backend_services.services.backtest.engine.compiled import compiled, inlined
+from backend_services.services.backtest.engine.compiled import (
+    compiled,
+    fused_multiply_add,
+    inlined,
+)
 from shared.market_data.bars import FloatArray
 
 __all__ = [
@@ -43,8 +47,7 @@ __all__ = [
 # the running window sum (sequential) and one pass of divisions (vectorised), over
 # scratch arrays that stay in the processor's cache.
 _BLOCK = 512
-# Veltkamp's splitter for float64: 2^27 + 1.
-_SPLITTER = 134_217_729.0
+_HALF_BLOCK = _BLOCK // 2
 
 
 @inlined
@@ -53,6 +56,13 @@ def _two_sum(a: float, b: float) -> tuple[float, float]:
     total = a + b
     b_part = total - a
     return total, (a - (total - b_part)) + (b - b_part)
+
+
+@inlined
+def _fast_two_sum(a: float, b: float) -> tuple[float, float]:
+    """a + b and the exact error of its rounding when |a| >= |b| (Dekker's Fast2Sum)."""
+    total = a + b
+    return total, b - (total - a)
 
 
 @inlined
@@ -69,29 +79,15 @@ def _two_sum_into(a: float, b: float, totals: FloatArray, errors: FloatArray, j:
 def _product_into(a: float, b: float, products: FloatArray, errors: FloatArray, j: int) -> None:
     """a * b and its exact error written to products[j] and errors[j] (vectorises)."""
     product = a * b
-    big_a, big_b = _SPLITTER * a, _SPLITTER * b
-    a_high, b_high = big_a - (big_a - a), big_b - (big_b - b)
-    a_low, b_low = a - a_high, b - b_high
     products[j] = product
-    errors[j] = ((a_high * b_high - product) + a_high * b_low + a_low * b_high) + a_low * b_low
-
-
-@inlined
-def _split(a: float) -> tuple[float, float]:
-    """a as two floats of at most 26 significant bits each (Veltkamp)."""
-    big = _SPLITTER * a
-    high = big - (big - a)
-    return high, a - high
+    errors[j] = fused_multiply_add(a, b, -product)
 
 
 @inlined
 def _exact_product(a: float, b: float) -> tuple[float, float]:
-    """a * b as the rounded product and its exact error (Dekker, without an FMA)."""
+    """a * b as the rounded product and its exact error."""
     product = a * b
-    a_high, a_low = _split(a)
-    b_high, b_low = _split(b)
-    error = ((a_high * b_high - product) + a_high * b_low + a_low * b_high) + a_low * b_low
-    return product, error
+    return product, fused_multiply_add(a, b, -product)
 
 
 @inlined
@@ -99,11 +95,8 @@ def _divided(high: float, low: float, period: float, inverse: float) -> float:
     """(high + low) / period, correctly rounded (but for ties at half an ulp): a first
     quotient, the exact remainder it leaves, and the remainder's share added back."""
     quotient = high * inverse
-    quotient_high, quotient_low = _split(quotient)
     product = quotient * period
-    # period is a whole number below 2^26, so it needs no splitting.
-    product_error = (quotient_high * period - product) + quotient_low * period
-    remainder = ((high - product) - product_error) + low
+    remainder = ((high - product) - fused_multiply_add(quotient, period, -product)) + low
     return quotient + remainder * inverse
 
 
@@ -125,14 +118,16 @@ def window_deviation(values: FloatArray, period: int) -> FloatArray:
 
 
 def _masked(
-    kernel: Callable[[FloatArray, int], FloatArray], values: FloatArray, period: int
+    kernel: Callable[[FloatArray, int], tuple[FloatArray, bool]], values: FloatArray, period: int
 ) -> FloatArray:
-    """`kernel` over values that are all finite; values that are not are replaced by 0
-    for it and the windows holding one are then set to NaN."""
-    if _all_finite(values):
-        return kernel(values, period)
+    """`kernel` over values that are all finite. The kernel tells whether they were as it
+    reads them (no pass of its own for the check); when they were not, it runs again
+    with those values replaced by 0, and the windows holding one are set to NaN."""
+    result, all_finite = kernel(values, period)
+    if all_finite:
+        return result
     finite = np.isfinite(values)
-    result = kernel(np.where(finite, values, 0.0), period)
+    result, _ = kernel(np.where(finite, values, 0.0), period)
     missing = np.concatenate([[0], np.cumsum(~finite)])
     result[period - 1 :][missing[period:] != missing[:-period]] = np.nan
     return result
@@ -140,51 +135,124 @@ def _masked(
 
 @compiled
 def _all_finite(values: FloatArray) -> bool:
-    """No NaN or infinity: no exponent field all ones (an integer maximum, which
-    vectorises where a float test does not)."""
+    """No NaN or infinity (see `_exponent`)."""
     bits = values.view(np.int64)
     exponent = 0
     for i in range(bits.shape[0]):
-        exponent = max(exponent, (bits[i] >> 52) & 0x7FF)
-    return exponent < 0x7FF
+        exponent = _exponent(exponent, bits[i])
+    return exponent < _NOT_FINITE
+
+
+# A float's exponent field is all ones for NaN and the infinities only.
+_NOT_FINITE = 0x7FF
+
+
+@inlined
+def _exponent(largest: int, bits: int) -> int:
+    """The larger of `largest` and the exponent field of the float whose bits are
+    `bits`: an integer maximum, which vectorises inside a loop where a float test
+    (`np.isfinite`) does not; the largest is _NOT_FINITE when any float was not."""
+    return max(largest, (bits >> 52) & 0x7FF)
 
 
 @compiled
-def _exact_mean(values: FloatArray, period: int) -> FloatArray:
+def _exact_mean(values: FloatArray, period: int) -> tuple[FloatArray, bool]:
     count = values.shape[0]
     result = np.empty(count)
     result[: min(count, period - 1)] = np.nan
     if count < period:
-        return result
+        return result, True  # no window: nothing to mask
+    bits = values.view(np.int64)
+    exponent = 0
     inverse, divisor = 1.0 / period, float(period)
     high = low = 0.0
     for i in range(period):
         high, error = _two_sum(high, values[i])
         low += error
+        exponent = _exponent(exponent, bits[i])
     result[period - 1] = _divided(high, low, divisor, inverse)
     step, step_error = np.empty(_BLOCK), np.empty(_BLOCK)
     highs, lows = np.empty(_BLOCK), np.empty(_BLOCK)
+    bound = np.empty(1)
     for start in range(period, count, _BLOCK):
         stop = min(count, start + _BLOCK)
         entering, leaving = values[start:stop], values[start - period : stop - period]
+        entering_bits = bits[start:stop]
         size = stop - start
         for j in range(size):  # what each bar adds, exactly: entering - leaving
             _two_sum_into(entering[j], -leaving[j], step, step_error, j)
-        for j in range(size):  # the window's sum, exactly as high + low
-            high, error = _two_sum(high, step[j])
-            low += error + step_error[j]
-            highs[j], lows[j] = high, low
+            exponent = _exponent(exponent, entering_bits[j])
+        # The window's sum at each bar, exactly as high + low.
+        if size == _BLOCK and _steps_are_small(high, step, bound):
+            _sums_in_two_chains(high, low, step, step_error, highs, lows)
+        else:
+            for j in range(size):
+                high, error = _two_sum(high, step[j])
+                low += error + step_error[j]
+                highs[j], lows[j] = high, low
         means = result[start:stop]
         for j in range(size):
             means[j] = _divided(highs[j], lows[j], divisor, inverse)
-        high, low = _two_sum(high, low)  # keeps `low` below an ulp of `high`
-    return result
+        # Renormalised, so that `low` stays below an ulp of `high`.
+        high, low = _two_sum(highs[size - 1], lows[size - 1])
+    return result, exponent < _NOT_FINITE
+
+
+@inlined
+def _steps_are_small(total: float, steps: FloatArray, bound: FloatArray) -> bool:
+    """Whether every step is at most |total| / (4 * len(steps)): then any partial sum
+    total + steps[0] + ... stays above three quarters of |total|, at least three times
+    any step. Decided on the steps' bits (an integer maximum, which vectorises): the
+    bits of non-negative floats order as the floats do. `bound`: scratch for one float."""
+    bits = steps.view(np.int64)
+    largest = 0
+    for j in range(bits.shape[0]):
+        largest = max(largest, bits[j] & 0x7FFF_FFFF_FFFF_FFFF)  # the sign bit cleared
+    bound[0] = abs(total) / (4.0 * bits.shape[0])
+    return bool(largest <= bound.view(np.int64)[0])
+
+
+@inlined
+def _sums_in_two_chains(
+    high: float,
+    low: float,
+    steps: FloatArray,
+    step_errors: FloatArray,
+    highs: FloatArray,
+    lows: FloatArray,
+) -> None:
+    """The running sums high + low + steps[0..j] (with their errors), written to highs
+    and lows, for steps that are small beside high (`_steps_are_small`). Each addition
+    is then one whose larger term comes first, so Fast2Sum's three operations give its
+    error exactly (Dekker), where two-sum needs six; and the block's halves run as two
+    independent chains, the second from `high` alone, shifted afterwards by what the
+    first half added (high_a - high is exact: both lie within a factor of two)."""
+    half = _HALF_BLOCK
+    first_steps, first_errors = steps[:half], step_errors[:half]
+    second_steps, second_errors = steps[half:], step_errors[half:]
+    first_highs, first_lows = highs[:half], lows[:half]
+    second_highs, second_lows = highs[half:], lows[half:]
+    high_a, low_a, high_b, low_b = high, low, high, 0.0
+    for j in range(half):
+        high_a, error_a = _fast_two_sum(high_a, first_steps[j])
+        low_a += error_a + first_errors[j]
+        high_b, error_b = _fast_two_sum(high_b, second_steps[j])
+        low_b += error_b + second_errors[j]
+        first_highs[j], first_lows[j] = high_a, low_a
+        second_highs[j], second_lows[j] = high_b, low_b
+    shift = high_a - high
+    for j in range(half):
+        shifted, error = _two_sum(second_highs[j], shift)
+        second_highs[j] = shifted
+        second_lows[j] += error + low_a
 
 
 @compiled
-def _exact_deviation(values: FloatArray, period: int) -> FloatArray:
+def _exact_deviation(values: FloatArray, period: int) -> tuple[FloatArray, bool]:
     count = values.shape[0]
     result = np.full(count, np.nan)
+    bits = values.view(np.int64)
+    exponent = 0
     divisor = float(period)
     new, new_low = np.empty(_BLOCK), np.empty(_BLOCK)
     old, old_low = np.empty(_BLOCK), np.empty(_BLOCK)
@@ -204,6 +272,7 @@ def _exact_deviation(values: FloatArray, period: int) -> FloatArray:
         anchor = values[start]
         total = total_low = squares = squares_low = 0.0
         for i in range(start - period + 1, start + 1):
+            exponent = _exponent(exponent, bits[i])
             deviation, deviation_error = _two_sum(values[i], -anchor)
             total, error = _two_sum(total, deviation)
             total_low += error + deviation_error
@@ -214,10 +283,12 @@ def _exact_deviation(values: FloatArray, period: int) -> FloatArray:
         stop = min(count, start + block)
         size = stop - start - 1
         entering = values[start + 1 : stop]
+        entering_bits = bits[start + 1 : stop]
         leaving = values[start + 1 - period : stop - period]
         for j in range(size):  # the deviations entering and leaving, exactly
             _two_sum_into(entering[j], -anchor, new, new_low, j)
             _two_sum_into(leaving[j], -anchor, old, old_low, j)
+            exponent = _exponent(exponent, entering_bits[j])
         for j in range(size):  # each bar's change to both sums, exactly
             _two_sum_into(new[j], -old[j], step, step_error, j)
             step_error[j] += new_low[j] - old_low[j]
@@ -239,7 +310,7 @@ def _exact_deviation(values: FloatArray, period: int) -> FloatArray:
         for j in range(size):
             variance = _variance(totals[j], total_lows[j], squares_[j], squares_lows[j], divisor)
             deviations[j] = np.sqrt(variance)
-    return result
+    return result, exponent < _NOT_FINITE
 
 
 @inlined
@@ -317,7 +388,7 @@ def weighted_mean(values: FloatArray, period: int) -> FloatArray:
 
 
 @compiled
-def _exact_weighted_mean(values: FloatArray, period: int) -> FloatArray:
+def _exact_weighted_mean(values: FloatArray, period: int) -> tuple[FloatArray, bool]:
     """With d the deviations from an anchor (renewed at least every `period` bars), the
     weighted sum N and the plain sum S of a window move on as
     N' = N - S + period * d_new and S' = S + d_new - d_old, both kept exactly as
@@ -325,6 +396,8 @@ def _exact_weighted_mean(values: FloatArray, period: int) -> FloatArray:
     themselves."""
     count = values.shape[0]
     result = np.full(count, np.nan)
+    bits = values.view(np.int64)
+    exponent = 0
     weights = period * (period + 1) / 2.0
     inverse, factor = 1.0 / weights, float(period)
     new, new_low = np.empty(_BLOCK), np.empty(_BLOCK)
@@ -337,6 +410,7 @@ def _exact_weighted_mean(values: FloatArray, period: int) -> FloatArray:
         anchor = values[start]
         total = total_low = weighted = weighted_low = 0.0
         for back in range(period):
+            exponent = _exponent(exponent, bits[start - back])
             deviation, deviation_error = _two_sum(values[start - back], -anchor)
             total, error = _two_sum(total, deviation)
             total_low += error + deviation_error
@@ -348,10 +422,12 @@ def _exact_weighted_mean(values: FloatArray, period: int) -> FloatArray:
         stop = min(count, start + block)
         size = stop - start - 1
         entering = values[start + 1 : stop]
+        entering_bits = bits[start + 1 : stop]
         leaving = values[start + 1 - period : stop - period]
         for j in range(size):  # the deviations entering and leaving, exactly
             _two_sum_into(entering[j], -anchor, new, new_low, j)
             _two_sum_into(leaving[j], -anchor, old, old_low, j)
+            exponent = _exponent(exponent, entering_bits[j])
         for j in range(size):
             _two_sum_into(new[j], -old[j], step, step_error, j)
             step_error[j] += new_low[j] - old_low[j]
@@ -368,7 +444,7 @@ def _exact_weighted_mean(values: FloatArray, period: int) -> FloatArray:
         means = result[start + 1 : stop]
         for j in range(size):
             means[j] = anchor + _divided(highs[j], lows[j], weights, inverse)
-    return result
+    return result, exponent < _NOT_FINITE
 
 
 @compiled
