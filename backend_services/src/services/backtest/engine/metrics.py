@@ -81,7 +81,7 @@ def compute_statistics(
     duration_days = float(bars.time[-1] - bars.time[0]) / DAY_S
     calendar = calendar or Calendar.of(bars.time)
     trading_days, periods = calendar.trading_days_per_year, calendar.periods_per_year
-    returns = _ReturnMoments.of(equity, asset_returns(bars.close) if against_the_asset else None)
+    returns = _ReturnMoments.of(equity, bars.close if against_the_asset else None)
     trade_returns = simulation.trades.return_fraction
     trade_pnls = simulation.trades.pnl
     held = simulation.trades.bars_held
@@ -203,17 +203,9 @@ class _ReturnMoments:
     beta: float
 
     @classmethod
-    def of(cls, equity: FloatArray, asset: FloatArray | None) -> _ReturnMoments:
-        """`asset` None: no beta (NaN), and a pass that does not read the asset at all."""
-        return cls(*_return_moments(equity, asset))
-
-
-def asset_returns(close: FloatArray) -> FloatArray:
-    """The asset's simple return over each bar after the first (shape (n-1,)). The same
-    for every run on the same bars, so a sweep computes them once; and one vectorised
-    division here costs a third of one per bar inside the loop."""
-    returns: FloatArray = close[1:] / close[:-1] - 1.0
-    return returns
+    def of(cls, equity: FloatArray, close: FloatArray | None) -> _ReturnMoments:
+        """`close` None: no beta (NaN), and a pass that does not read the asset at all."""
+        return cls(*_return_moments(equity, close))
 
 
 _SUM_BLOCK = 256
@@ -221,39 +213,49 @@ _SUM_BLOCK = 256
 
 @compiled
 def _return_moments(
-    equity: FloatArray, asset: FloatArray | None
+    equity: FloatArray, close: FloatArray | None
 ) -> tuple[float, float, float, float]:
     """One pass, without storing the returns. The sums are of returns shifted by the
     first ones (so squares and products lose no precision to a large mean), added
     plainly within blocks of bars and the blocks' sums added with their rounding errors
-    kept (`compensated_add`): a million bars sum as precisely as a few hundred."""
+    kept (`compensated_add`): a million bars sum as precisely as a few hundred. The
+    asset's returns are divided a block at a time into a small scratch array: a loop of
+    divisions alone vectorises, one inside the summing loop does not, and a whole array
+    of them would cost a million-bar allocation."""
     start = 1
     while start < equity.shape[0] and not equity[start - 1] > 0:
         start += 1
     if start >= equity.shape[0]:
         return 0.0, 0.0, np.nan, np.nan
     first = (equity[start] - equity[start - 1]) / equity[start - 1]
-    first_asset = asset[start - 1] if asset is not None else 0.0
+    first_asset = close[start] / close[start - 1] - 1.0 if close is not None else 0.0
     count = 0
     totals = np.zeros(6)
     lows = np.zeros(6)
+    asset_returns = np.zeros(_SUM_BLOCK)
     for block in range(start, equity.shape[0], _SUM_BLOCK):
+        stop = min(equity.shape[0], block + _SUM_BLOCK)
+        if close is not None:
+            later, earlier = close[block:stop], close[block - 1 : stop - 1]
+            for j in range(stop - block):
+                asset_returns[j] = later[j] / earlier[j] - 1.0
         own_sum = own_squares = losses = asset_sum = asset_squares = cross = 0.0
-        for i in range(block, min(equity.shape[0], block + _SUM_BLOCK)):
+        for i in range(block, stop):
             before = equity[i - 1]
             if before > 0:
                 change = (equity[i] - before) / before
                 own = change - first
-                # numba compiles a version for asset None with this branch pruned.
-                market = asset[i - 1] - first_asset if asset is not None else 0.0
                 own_sum += own
                 own_squares += own * own
                 loss = min(change, 0.0)
                 losses += loss * loss
-                asset_sum += market
-                asset_squares += market * market
-                cross += own * market
                 count += 1
+                # numba compiles a version for close None without these lines.
+                if close is not None:
+                    market = asset_returns[i - block] - first_asset
+                    asset_sum += market
+                    asset_squares += market * market
+                    cross += own * market
         partials = (own_sum, own_squares, losses, asset_sum, asset_squares, cross)
         for k in range(6):
             totals[k], lows[k] = compensated_add(totals[k], lows[k], partials[k])
