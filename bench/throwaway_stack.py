@@ -33,6 +33,9 @@ class ThrowawayStack:
     api_port: int
     token: str
     database: Database[Document]
+    # The compute service's environment and log folder (for workers a bench starts).
+    compute_env: dict[str, str]
+    work: Path
 
 
 @contextmanager
@@ -63,7 +66,7 @@ def throwaway_stack(
         children.append(start_service("backend_services", services_port, services_env, work))
         backend_env = common | {"BACKEND_SERVICES_URL": f"http://127.0.0.1:{services_port}"}
         children.append(start_service("backend", api_port, backend_env, work))
-        yield ThrowawayStack(api_url, api_port, token, database)
+        yield ThrowawayStack(api_url, api_port, token, database, services_env, work)
         if mongo_url == os.environ.get("MONGO_URL"):
             client.drop_database(database_name)
         client.close()

@@ -111,6 +111,16 @@ def backtest_params(**overrides: Any) -> dict[str, Any]:
     } | overrides
 
 
+def submit_backtest(api: httpx.Client, params: dict[str, Any], **strategy: Any) -> str:
+    """A new strategy (strategy_fields with `strategy`) and its backtest; the backtest id."""
+    created = api.post("/api/strategy", json=strategy_fields(**strategy))
+    assert created.status_code == 201, created.text
+    started = api.post(f"/api/strategy/{created.json()['id']}/backtest", json=params)
+    assert started.status_code == 202, started.text
+    backtest_id: str = started.json()["id"]
+    return backtest_id
+
+
 def long_run_params() -> dict[str, Any]:
     """A backtest of the long minute series that runs for seconds."""
     return backtest_params(

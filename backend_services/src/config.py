@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 from pydantic import Field
 
@@ -31,4 +32,21 @@ class Settings(SharedSettings):
     )
     delivery_max_delay_s: float = Field(
         default=30.0, alias="DELIVERY_MAX_DELAY_S", gt=0, description="Longest retry backoff."
+    )
+    executor: Literal["process", "celery"] = Field(
+        default="process",
+        alias="EXECUTOR",
+        description="process: this service's own worker processes (WORKERS). celery: "
+        "Celery workers (`botclub worker`, on any machine) fed through BROKER_URL.",
+    )
+    broker_url: str = Field(
+        default="amqp://guest:guest@localhost:5672//",
+        alias="BROKER_URL",
+        description="The RabbitMQ the service publishes executions to (EXECUTOR=celery).",
+    )
+    fleet_queue: str = Field(
+        default="backtests",
+        alias="FLEET_QUEUE",
+        min_length=1,
+        description="The broker queue of the executions (EXECUTOR=celery).",
     )

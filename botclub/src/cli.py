@@ -106,6 +106,19 @@ def _stack_commands(commands: Commands) -> None:
         commands, "load-samples", "load the bundled sample series into the database", _load_samples
     )
     samples.add_argument("--force", action="store_true", help="load them again if stored")
+    worker = _command(
+        commands,
+        "worker",
+        "run backtests for a fleet (EXECUTOR=celery) from the broker at BROKER_URL",
+        _worker,
+    )
+    worker.add_argument(
+        "--concurrency",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="backtests run at once, one process each (default: the cores)",
+    )
+    worker.add_argument("--name", help="the worker's name, NAME@HOST (default: celery@HOST)")
 
 
 def _member_commands(commands: Commands) -> None:
@@ -324,6 +337,16 @@ def _load_samples(args: argparse.Namespace) -> int:
     from botclub.admin import load_samples
 
     return load_samples(args.force)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from backend_services.config import Settings
+    from backend_services.services.backtest.execution.fleet import start_worker
+
+    if args.concurrency < 1:
+        raise CommandFailed("--concurrency must be at least 1", code=ExitCode.USAGE)
+    start_worker(Settings(), args.concurrency, args.name)
+    return ExitCode.OK
 
 
 def _backtest(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ from helpers import (
     backtest_params,
     import_long_symbol,
     long_run_params,
-    strategy_fields,
+    submit_backtest,
     wait_for,
     wait_for_backtest,
 )
@@ -86,15 +86,6 @@ def member(services: Stack, fault_db: Database[Document]) -> Callable[[], httpx.
     return client
 
 
-def _submit(api: httpx.Client, params: dict[str, Any], **strategy: Any) -> str:
-    created = api.post("/api/strategy", json=strategy_fields(**strategy))
-    assert created.status_code == 201, created.text
-    started = api.post(f"/api/strategy/{created.json()['id']}/backtest", json=params)
-    assert started.status_code == 202, started.text
-    backtest_id: str = started.json()["id"]
-    return backtest_id
-
-
 def _start_long_run(
     services: Stack, member: Callable[[], httpx.Client]
 ) -> tuple[httpx.Client, str]:
@@ -102,7 +93,7 @@ def _start_long_run(
     services.start_backend_services()
     services.start_backend()
     api = member()
-    backtest_id = _submit(api, long_run_params(), symbol="SYNTH1M", timeframe="1m")
+    backtest_id = submit_backtest(api, long_run_params(), symbol="SYNTH1M", timeframe="1m")
     wait_for_backtest(api, backtest_id, until=lambda b: b["status"] == "running")
     return api, backtest_id
 
@@ -186,7 +177,7 @@ def test_backtest_submitted_while_compute_is_down_runs_once_it_is_back(
 ) -> None:
     services.start_backend()
     api = member()
-    backtest_id = _submit(api, backtest_params())
+    backtest_id = submit_backtest(api, backtest_params())
 
     waiting = wait_for_backtest(api, backtest_id, until=lambda b: b["error"] is not None)
     assert waiting["status"] == "pending"
@@ -209,7 +200,7 @@ def test_callback_delivered_twice_stores_one_result(
     services.start_backend_services()
     services.start_backend()
     api = member()
-    backtest_id = _submit(api, backtest_params())
+    backtest_id = submit_backtest(api, backtest_params())
     finished = wait_for_backtest(api, backtest_id)
     # As if the first callback had been lost: the backend still thinks it is running.
     fault_db["backtests"].update_one(
@@ -246,7 +237,7 @@ def test_cancel_racing_completion_ends_in_the_same_final_state_on_both_sides(
     services.start_backend()
     api = member()
     for delay_s in (0.0, 0.02, 0.05, 0.1, 0.2, 0.4):
-        backtest_id = _submit(api, backtest_params())
+        backtest_id = submit_backtest(api, backtest_params())
         time.sleep(delay_s)
         cancel = api.delete(f"/api/backtest/{backtest_id}")
         assert cancel.status_code in (200, 409)
@@ -298,7 +289,7 @@ def test_embedded_mongodb_restarted_mid_flow_both_services_recover(
         api = httpx.Client(
             base_url=pair.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
         )
-        in_flight = _submit(api, long_run_params(), symbol="SYNTH1M", timeframe="1m")
+        in_flight = submit_backtest(api, long_run_params(), symbol="SYNTH1M", timeframe="1m")
         wait_for_backtest(api, in_flight, until=lambda b: b["status"] == "running")
 
         server.stop()
@@ -306,7 +297,7 @@ def test_embedded_mongodb_restarted_mid_flow_both_services_recover(
         server = start_embedded_mongo(data_dir, port, logs_dir)
 
         assert wait_for_backtest(api, in_flight, timeout_s=180)["status"] == "completed"
-        after = _submit(api, backtest_params())
+        after = submit_backtest(api, backtest_params())
         assert wait_for_backtest(api, after, timeout_s=60)["status"] == "completed"
         health = wait_for(
             lambda: httpx.get(f"{pair.api_url}/api/health").json(),
@@ -367,7 +358,7 @@ def _with_an_import_process(services: Stack, member: Callable[[], httpx.Client])
         headers={"Content-Type": "text/csv"},
     )
     assert uploaded.status_code == 201, uploaded.text
-    assert wait_for_backtest(api, _submit(api, backtest_params()))["status"] == "completed"
+    assert wait_for_backtest(api, submit_backtest(api, backtest_params()))["status"] == "completed"
     api.close()
     assert services.backend_services is not None
     return services.backend_services

@@ -38,6 +38,7 @@ from backend_services.services.backtest.execution.trade_store import (
 from backend_services.services.backtest.execution.worker_pool import (
     PoolState,
     ProcessWorkerPool,
+    RunEnded,
     WorkerLost,
     WorkerPool,
 )
@@ -83,21 +84,7 @@ class BacktestService:
         service = cls(
             records, trades, delivery, settings.max_attempts, settings.heartbeat_timeout_s
         )
-        service.attach_pool(
-            ProcessWorkerPool(
-                workers=settings.workers,
-                job=run_execution,
-                initializer=init_worker,
-                initargs=(
-                    settings.mongo_url,
-                    settings.mongo_db,
-                    settings.heartbeat_interval_s,
-                    settings.market_data_cache_mb << 20,
-                    os.getpid(),
-                ),
-                on_run_ended=service.on_run_ended,
-            )
-        )
+        service.attach_pool(_deployment_pool(settings, records, service.on_run_ended))
         await service.recover()
         return service
 
@@ -205,3 +192,30 @@ class BacktestService:
         if self._pool is None:
             raise RuntimeError("attach_pool() first")
         return self._pool
+
+
+def _deployment_pool(
+    settings: Settings, records: ExecutionRecords, on_run_ended: RunEnded
+) -> WorkerPool:
+    """The deployment's pool: this service's own processes, or the Celery fleet."""
+    if settings.executor == "celery":
+        # Imported here: the default deployment never loads Celery.
+        from backend_services.services.backtest.execution.fleet import fleet_app
+        from backend_services.services.backtest.execution.fleet_pool import FleetWorkerPool
+
+        return FleetWorkerPool(
+            fleet_app(settings), settings.fleet_queue, records.finished_among, on_run_ended
+        )
+    return ProcessWorkerPool(
+        workers=settings.workers,
+        job=run_execution,
+        initializer=init_worker,
+        initargs=(
+            settings.mongo_url,
+            settings.mongo_db,
+            settings.heartbeat_interval_s,
+            settings.market_data_cache_mb << 20,
+            os.getpid(),
+        ),
+        on_run_ended=on_run_ended,
+    )

@@ -15,10 +15,13 @@ a cancel (the record no longer running under this `run_id`), and the run stops.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from functools import partial
 from types import TracebackType
 from typing import TypeVar
@@ -34,14 +37,18 @@ from backend_services.services.backtest.backtest_engine import (
     warm_up,
 )
 from backend_services.services.backtest.execution.bars_cache import BarsCache
-from backend_services.services.backtest.execution.records import EXECUTIONS_COLLECTION, RunRecord
+from backend_services.services.backtest.execution.records import (
+    EXECUTIONS_COLLECTION,
+    RunRecord,
+    stored_status,
+)
 from backend_services.services.backtest.execution.series import load_series
 from backend_services.services.backtest.execution.trade_store import (
     TRADES_COLLECTION,
     write_trades,
 )
 from shared.contracts.backtests import ResolvedBacktest
-from shared.contracts.executions import RunBacktestRequest
+from shared.contracts.executions import ExecutionStatus, RunBacktestRequest
 from shared.contracts.sweeps import Optimization
 from shared.market_data.bars import MarketDataError
 from shared.mongo import Document, sync_client
@@ -81,13 +88,28 @@ def init_worker(
 
 def run_execution(execution_id: str) -> None:
     """Run one queued execution to a final state; returns quietly if it is not queued."""
-    database = _WorkerContext.database
-    if database is None:
-        raise RuntimeError("init_worker() must run in this process first")
-    claim = RunRecord.claim(database[EXECUTIONS_COLLECTION], execution_id)
+    run_claimed(execution_id)
+
+
+def run_claimed(
+    execution_id: str, stale_before: datetime | None = None, max_attempts: int | None = None
+) -> bool:
+    """Claim the execution (see `RunRecord.claim`) and run it to a final state; False
+    when there was nothing to claim. A run taken over from a dead one beyond its
+    `max_attempts`-th attempt is failed with the reason instead of run again."""
+    database = _worker_database()
+    claim = RunRecord.claim(
+        database[EXECUTIONS_COLLECTION], execution_id, worker_name(), stale_before
+    )
     if claim is None:
-        return
+        return False
     record = claim.record
+    if max_attempts is not None and claim.attempt > max_attempts:
+        record.fail(
+            f"its worker died while running it {claim.attempt - 1} times; "
+            f"gave up after {max_attempts} attempts"
+        )
+        return True
     with Heartbeat(record, _WorkerContext.heartbeat_interval_s) as heartbeat:
         progress = ProgressRecorder(record, heartbeat.cancelled)
         try:
@@ -102,7 +124,7 @@ def run_execution(execution_id: str) -> None:
             )
             finish: Callable[[], None] = partial(record.complete, run.result, optimization)
         except ExecutionCancelled:
-            return
+            return True
         except ConnectionFailure:
             # Transient: the record stays running; the service queues the run again.
             raise
@@ -112,6 +134,23 @@ def run_execution(execution_id: str) -> None:
             logger.exception("execution %s failed", execution_id)
             finish = partial(record.fail, f"internal error: {type(error).__name__}")
     _retry_while_disconnected(finish)
+    return True
+
+
+def execution_status(execution_id: str) -> ExecutionStatus | None:
+    return stored_status(_worker_database()[EXECUTIONS_COLLECTION], execution_id)
+
+
+def _worker_database() -> Database[Document]:
+    database = _WorkerContext.database
+    if database is None:
+        raise RuntimeError("init_worker() must run in this process first")
+    return database
+
+
+def worker_name() -> str:
+    """host:pid of this process, written on the runs it claims."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Heartbeat:

@@ -180,6 +180,13 @@ class ExecutionRecords:
         ).sort("created_at", ASCENDING)
         return [(d["_id"], int(d["request"]["priority"])) async for d in cursor]
 
+    async def finished_among(self, execution_ids: list[str]) -> list[str]:
+        """Those of `execution_ids` that have reached a final state."""
+        cursor = self._collection.find(
+            {"_id": {"$in": execution_ids}, "status": {"$in": FINAL_STATUS_VALUES}}, {"_id": 1}
+        )
+        return [document["_id"] async for document in cursor]
+
     async def undelivered_ids(self, include_refused: bool) -> list[str]:
         """Finished executions whose final state the backend has not acknowledged;
         those it refused (4xx) only with `include_refused`."""
@@ -238,29 +245,45 @@ class RunRecord:
         self._this_run = {"_id": execution_id, "status": _RUNNING, "run_id": run_id}
 
     @classmethod
-    def claim(cls, executions: Collection[Document], execution_id: str) -> Claim | None:
-        """Move a queued execution to running under a fresh run id; None if it is not
-        queued (cancelled, or claimed by another worker)."""
+    def claim(
+        cls,
+        executions: Collection[Document],
+        execution_id: str,
+        worker: str,
+        stale_before: datetime | None = None,
+    ) -> Claim | None:
+        """Move a queued execution to running under a fresh run id, naming the `worker`
+        (host:pid) that runs it; with `stale_before`, also take over a run whose
+        heartbeat is older than that (its worker died). None if there is nothing to
+        claim (cancelled, finished, or claimed by a live worker)."""
         run_id = uuid.uuid4().hex
         now = utc_now()
-        claimed = executions.find_one_and_update(
-            {"_id": execution_id, "status": ExecutionStatus.QUEUED.value},
-            {
-                "$set": {
-                    "status": _RUNNING,
-                    "run_id": run_id,
-                    "start_time": now,
-                    "heartbeat_at": now,
-                },
-                "$inc": {"attempts": 1},
+        claim: Document = {
+            "$set": {
+                "status": _RUNNING,
+                "run_id": run_id,
+                "start_time": now,
+                "heartbeat_at": now,
+                "worker": worker,
             },
-            {"request": 1, "attempts": 1},
-            return_document=ReturnDocument.AFTER,
-        )
-        if claimed is None:
-            return None
-        record = cls(executions, execution_id, run_id)
-        return Claim(record, claimed["request"], int(claimed["attempts"]))
+            "$inc": {"attempts": 1},
+        }
+        claimable: list[Document] = [{"_id": execution_id, "status": ExecutionStatus.QUEUED.value}]
+        if stale_before is not None:
+            claimable.append(
+                {"_id": execution_id, "status": _RUNNING, "heartbeat_at": {"$lt": stale_before}}
+            )
+        for query in claimable:
+            claimed = executions.find_one_and_update(
+                query,
+                claim,
+                {"request": 1, "attempts": 1},
+                return_document=ReturnDocument.AFTER,
+            )
+            if claimed is not None:
+                record = cls(executions, execution_id, run_id)
+                return Claim(record, claimed["request"], int(claimed["attempts"]))
+        return None
 
     @property
     def run_id(self) -> str:
@@ -292,3 +315,9 @@ class RunRecord:
 
     def _finish(self, outcome: Document) -> None:
         self._executions.update_one(self._this_run, {"$set": {**outcome, "end_time": utc_now()}})
+
+
+def stored_status(executions: Collection[Document], execution_id: str) -> ExecutionStatus | None:
+    """The execution's status as stored now; None if there is no such execution."""
+    document = executions.find_one({"_id": execution_id}, {"status": 1})
+    return ExecutionStatus(document["status"]) if document else None

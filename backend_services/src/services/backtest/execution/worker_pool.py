@@ -4,9 +4,8 @@ implementation, a pool of worker processes fed from a priority queue.
 The interface is deliberately narrow (submit an execution id with a priority, be told
 when its run ended, report state) and everything else goes through the execution
 record: a worker claims the execution there, writes progress there, notices a cancel
-there and stores the outcome there. A Celery deployment (Redis broker, late
-acknowledgement, prefetch of one, a queue per priority) implements the same interface
-with `run_execution` as its task, and BacktestService stays as it is.
+there and stores the outcome there. The fleet deployment (`fleet_pool`, Celery over
+RabbitMQ) implements the same interface, and BacktestService stays as it is.
 """
 
 from __future__ import annotations

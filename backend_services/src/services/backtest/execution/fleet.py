@@ -1,0 +1,136 @@
+"""Fleet mode (EXECUTOR=celery): each execution is published as a Celery task to
+RabbitMQ and run by `botclub worker` processes on any machine that reaches the broker
+and MongoDB. The execution record stays the single truth: a task only names an
+execution, which its worker claims, runs and finishes there, fenced by its run id.
+
+The settings, and why (Celery's and RabbitMQ's documentation on reliability):
+- Late acknowledgement, and rejection when the worker is lost: a task is acknowledged
+  once its run has ended; a worker killed mid-run (or cut from the broker) leaves its
+  message unacknowledged, and RabbitMQ delivers it again at once.
+- Prefetch multiplier 1: a worker process holds no task beyond the one it runs, so a
+  queued task goes to whichever worker frees first, and priorities decide among all
+  queued tasks rather than within each worker's private prefetch.
+- A durable queue with `x-max-priority` 10, persistent messages and publisher
+  confirms: a published task survives a broker restart; higher priorities go first.
+- No result backend: the execution record is the result.
+- RabbitMQ closes a channel whose delivery stays unacknowledged past its
+  `consumer_timeout` (30 minutes by default): set it above the longest run in
+  rabbitmq.conf (docker-compose.yml sets 24 hours).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import timedelta
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init
+from kombu import Exchange, Queue
+
+from backend_services.config import Settings
+from backend_services.services.backtest.execution.job import (
+    execution_status,
+    init_worker,
+    run_claimed,
+)
+from shared.contracts.common import utc_now
+from shared.contracts.executions import ExecutionStatus
+
+__all__ = ["RUN_TASK", "amqp_priority", "fleet_app"]
+
+RUN_TASK = "botclub.run_execution"
+# RabbitMQ's priorities run 0 (lowest) to x-max-priority; a request's run 0 (most urgent)
+# to 9, so they are mirrored.
+MAX_PRIORITY = 9
+
+
+def amqp_priority(priority: int) -> int:
+    return MAX_PRIORITY - priority
+
+
+def fleet_app(settings: Settings) -> Celery:
+    """The Celery application both ends use: the service publishes with it, a worker
+    consumes with it."""
+    app = Celery("botclub", broker=settings.broker_url, set_as_current=False)
+    exchange = Exchange(settings.fleet_queue, type="direct", durable=True)
+    app.conf.update(
+        task_queues=[
+            Queue(
+                settings.fleet_queue,
+                exchange,
+                routing_key=settings.fleet_queue,
+                durable=True,
+                queue_arguments={"x-max-priority": MAX_PRIORITY},
+            )
+        ],
+        task_default_queue=settings.fleet_queue,
+        task_default_exchange=settings.fleet_queue,
+        task_default_routing_key=settings.fleet_queue,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        task_queue_max_priority=MAX_PRIORITY,
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        broker_transport_options={"confirm_publish": True},
+        broker_connection_retry_on_startup=True,
+    )
+
+    @app.task(name=RUN_TASK, bind=True)  # type: ignore[untyped-decorator]
+    def run(task: Any, execution_id: str) -> None:
+        redelivered = bool((task.request.delivery_info or {}).get("redelivered"))
+        run_delivered(execution_id, redelivered, settings)
+
+    return app
+
+
+def run_delivered(execution_id: str, redelivered: bool, settings: Settings) -> None:
+    """Run the execution a task names. A task delivered again was last held by a worker
+    that died or lost the broker: the run it started is taken over as soon as its
+    heartbeat goes stale (no wait for the service's sweep), or left alone if it keeps
+    beating, so that a live run is never run twice; a run taken over more than
+    MAX_ATTEMPTS times is failed with the reason."""
+    if not redelivered:
+        run_claimed(execution_id)
+        return
+    patience = settings.heartbeat_timeout_s + 2 * settings.heartbeat_interval_s
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        stale_before = utc_now() - timedelta(seconds=settings.heartbeat_timeout_s)
+        if run_claimed(execution_id, stale_before, settings.max_attempts):
+            return
+        if execution_status(execution_id) not in (ExecutionStatus.RUNNING, ExecutionStatus.QUEUED):
+            return
+        time.sleep(settings.heartbeat_interval_s)
+
+
+def start_worker(settings: Settings, concurrency: int, name: str | None) -> None:
+    """Run a Celery worker of `concurrency` processes until it is stopped."""
+    app = fleet_app(settings)
+
+    @worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
+    def _ready_process(**_: Any) -> None:
+        # Each pool process has its own MongoDB client (never one forked across).
+        init_worker(
+            settings.mongo_url,
+            settings.mongo_db,
+            settings.heartbeat_interval_s,
+            settings.market_data_cache_mb << 20,
+            os.getppid(),
+        )
+
+    arguments = [
+        "worker",
+        f"--concurrency={concurrency}",
+        "--pool=prefork",
+        "--loglevel=INFO",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    if name:
+        arguments.append(f"--hostname={name}")
+    app.worker_main(arguments)

@@ -1,0 +1,148 @@
+"""Fleet throughput (EXECUTOR=celery over the RabbitMQ at BROKER_URL): the same batch of
+CPU-bound backtests with one worker process, with two processes in one worker, and
+with two worker "machines" (two separate `botclub worker` processes, as on two hosts).
+
+    .venv/bin/python bench/scale.py [--backtests 16] [--bars 300000] [--combinations 60]
+
+Each backtest is an optimization of --combinations moving-average pairs over --bars
+one-minute bars (a second or two of computing, no result reused). Every worker process
+first runs a warm-up batch, so that the bars are in its cache and the timed batch
+measures computing, not the first read. Prints the timed batch's wall time, its
+throughput, and the scaling efficiency: throughput / (processes x one process's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from kombu import Connection
+from pymongo.database import Database
+from synthetic import minute_walk
+from throwaway_stack import ThrowawayStack, throwaway_stack
+
+from backend_services.market_data.importer import import_bars
+from botclub.local_stack import ChildProcess, spawn, wait_until
+from shared.mongo import Document
+
+SYMBOL = "SCALE"
+FINAL = ("completed", "failed", "cancelled")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--backtests", type=int, default=16)
+    parser.add_argument("--bars", type=int, default=300_000)
+    parser.add_argument("--combinations", type=int, default=60)
+    args = parser.parse_args()
+    broker = os.environ.get("BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+    layouts = {
+        "1 worker x 1 process": [1],
+        "1 worker x 2 processes": [2],
+        "2 workers x 1 process": [1, 1],
+    }
+    print(
+        f"{args.backtests} optimizations of {args.combinations} combinations on {args.bars:,} bars"
+    )
+    print(f"{'layout':>24} {'wall':>8} {'per minute':>11} {'efficiency':>11}")
+    single = 0.0
+    for layout, processes in layouts.items():
+        queue = f"scale-{uuid.uuid4().hex[:8]}"
+        env = {"EXECUTOR": "celery", "BROKER_URL": broker, "FLEET_QUEUE": queue}
+        with throwaway_stack("scale", env) as stack:
+            import_bars(stack.database, SYMBOL, minute_walk(args.bars, seed=3))
+            workers = [_start_worker(stack, concurrency) for concurrency in processes]
+            db = stack.database
+            try:
+                with httpx.Client(
+                    base_url=stack.api_url,
+                    headers={"Authorization": f"Bearer {stack.token}"},
+                    timeout=60,
+                ) as api:
+                    strategy = _strategy(api)
+                    _batch(api, db, strategy, 2 * sum(processes), args.combinations, offset=0)
+                    wall = _batch(api, db, strategy, args.backtests, args.combinations, 1_000)
+            finally:
+                for worker in workers:
+                    worker.stop()
+                _remove_queue(broker, queue)
+        throughput = args.backtests / wall
+        single = single or throughput
+        efficiency = throughput / (sum(processes) * single)
+        print(f"{layout:>24} {wall:>7.1f}s {throughput * 60:>11.1f} {efficiency:>10.0%}")
+    return 0
+
+
+def _remove_queue(broker: str, queue: str) -> None:
+    with Connection(broker, connect_timeout=2) as connection:
+        connection.default_channel.queue_delete(queue)
+        connection.default_channel.exchange_delete(queue)
+
+
+def _start_worker(stack: ThrowawayStack, concurrency: int) -> ChildProcess:
+    name = f"worker-{uuid.uuid4().hex[:6]}"
+    command = [str(Path(sys.executable).parent / "botclub"), "worker"]
+    command += [f"--concurrency={concurrency}", f"--name={name}@%h"]
+    child = spawn(name, command, stack.work, stack.compute_env)
+    wait_until(lambda: " ready." in child.log_tail(200), child, 60.0)
+    return child
+
+
+def _strategy(api: httpx.Client) -> str:
+    fields = {
+        "name": "scale",
+        "symbol": SYMBOL,
+        "timeframe": "1m",
+        "parameters": {"fast": 10, "slow": 100},
+        "costs": {"commission_pct": 0.001},
+    }
+    response = api.post("/api/strategy", json=fields)
+    response.raise_for_status()
+    strategy_id: str = response.json()["id"]
+    return strategy_id
+
+
+def _batch(
+    api: httpx.Client,
+    database: Database[Document],
+    strategy: str,
+    count: int,
+    combinations: int,
+    offset: int,
+) -> float:
+    """Submit `count` optimizations at once; the seconds until the last has completed."""
+    started = time.perf_counter()
+    ids = []
+    for index in range(count):
+        params = {
+            "start_date": "2000-01-01T00:00:00Z",
+            "end_date": "2100-01-01T00:00:00Z",
+            "initial_capital": 10_000 + offset + index,
+            "sweep": {"grid": {"fast": list(range(5, 5 + combinations)), "slow": [200]}},
+        }
+        response = api.post(f"/api/strategy/{strategy}/optimize", json=params)
+        if response.status_code != 202:
+            raise RuntimeError(f"refused: {response.text}")
+        ids.append(response.json()["id"])
+    # One query of the executions every quarter second: polling the API for each
+    # backtest would take a share of the two cores the workers are measured on.
+    executions = database["executions"]
+    while (
+        executions.count_documents({"backtest_id": {"$in": ids}, "status": {"$in": FINAL}}) < count
+    ):
+        time.sleep(0.25)
+    failed = executions.count_documents(
+        {"backtest_id": {"$in": ids}, "status": {"$ne": "completed"}}
+    )
+    if failed:
+        raise RuntimeError(f"{failed} of the batch did not complete")
+    return time.perf_counter() - started
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,302 @@
+"""Fleet mode (EXECUTOR=celery) against the RabbitMQ on loopback, with real processes:
+the services, and `botclub worker` processes the tests start, kill and count.
+
+Without a broker these tests are skipped (outside CI) with how to get one; under
+CI=true a missing broker fails them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from helpers import (
+    FINAL,
+    Mongo,
+    Stack,
+    backtest_params,
+    import_long_symbol,
+    long_run_params,
+    submit_backtest,
+    wait_for,
+    wait_for_backtest,
+)
+from kombu import Connection
+from pymongo.database import Database
+
+from backend.tokens import issue_token
+from backend.users import USERS_COLLECTION
+from backend_services.market_data.importer import load_missing_samples
+from backend_services.market_data.store import ensure_indexes
+from botclub.local_stack import ChildProcess, spawn, wait_until
+from shared.mongo import Document, sync_client
+from shared.paths import COMPUTE_RUN_PATH
+from shared.signing import ServiceSignature
+
+pytestmark = pytest.mark.integration
+
+BROKER_URL = os.environ.get("BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+FLEET_TIMINGS = {
+    "HEARTBEAT_INTERVAL_S": "0.5",
+    "HEARTBEAT_TIMEOUT_S": "3",
+    "SUPERVISE_INTERVAL_S": "1",
+    "DELIVERY_MAX_DELAY_S": "1",
+    "MAX_ATTEMPTS": "2",
+}
+
+
+@pytest.fixture(scope="module")
+def broker() -> str:
+    try:
+        with Connection(BROKER_URL, connect_timeout=2) as connection:
+            connection.ensure_connection(max_retries=1)
+    except Exception as error:
+        message = (
+            f"no RabbitMQ answers at {BROKER_URL} ({error!r}): start one "
+            "(`sudo apt install rabbitmq-server`, or `docker run -p 5672:5672 rabbitmq:3`) "
+            "or point BROKER_URL at one"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return BROKER_URL
+
+
+@pytest.fixture(scope="module")
+def fleet_db(mongo: Mongo) -> Iterator[Database[Document]]:
+    client = sync_client(mongo.url)
+    database = client[f"{mongo.database_name}_fleet"]
+    ensure_indexes(database)
+    load_missing_samples(database)
+    import_long_symbol(database)
+    yield database
+    client.drop_database(database.name)
+    client.close()
+
+
+class FleetStack(Stack):
+    """The services' settings serve the workers too (MongoDB, broker, queue, timings)."""
+
+    def worker_env(self) -> dict[str, str]:
+        return self._env()
+
+
+class Fleet:
+    """The services in fleet mode over a queue of their own, and the workers a test
+    starts."""
+
+    def __init__(self, stack: FleetStack, logs_dir: Path) -> None:
+        self.stack = stack
+        self.logs_dir = logs_dir
+        self.workers: list[ChildProcess] = []
+
+    def start_worker(self, concurrency: int = 1) -> ChildProcess:
+        name = f"worker-{uuid.uuid4().hex[:6]}"
+        command = [
+            str(Path(sys.executable).parent / "botclub"),
+            "worker",
+            f"--concurrency={concurrency}",
+            f"--name={name}@%h",
+        ]
+        child = spawn(name, command, self.logs_dir, self.stack.worker_env())
+        self.workers.append(child)
+        wait_until(lambda: " ready." in child.log_tail(200), child, 60.0)
+        return child
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        self.stack.stop()
+        with Connection(self.stack.extra_env["BROKER_URL"], connect_timeout=2) as connection:
+            channel = connection.default_channel
+            queue = self.stack.extra_env["FLEET_QUEUE"]
+            channel.queue_delete(queue)
+            channel.exchange_delete(queue)
+
+
+@pytest.fixture
+def fleet(
+    broker: str, mongo: Mongo, fleet_db: Database[Document], logs_dir: Path
+) -> Iterator[Fleet]:
+    stack = FleetStack(
+        mongo_url=mongo.url,
+        database_name=fleet_db.name,
+        logs_dir=logs_dir,
+        secret=uuid.uuid4().hex,
+        extra_env=FLEET_TIMINGS
+        | {
+            "EXECUTOR": "celery",
+            "BROKER_URL": broker,
+            "FLEET_QUEUE": f"backtests-test-{uuid.uuid4().hex[:8]}",
+        },
+    )
+    fleet = Fleet(stack, logs_dir)
+    stack.start_backend_services()
+    stack.start_backend()
+    yield fleet
+    fleet.stop()
+
+
+@pytest.fixture
+def member(fleet: Fleet, fleet_db: Database[Document]) -> Iterator[httpx.Client]:
+    _, token = issue_token(fleet_db[USERS_COLLECTION], f"member-{uuid.uuid4().hex[:8]}")
+    with httpx.Client(
+        base_url=fleet.stack.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    ) as client:
+        yield client
+
+
+def _submit_long_run(api: httpx.Client) -> str:
+    return submit_backtest(api, long_run_params(), symbol="SYNTH1M", timeframe="1m")
+
+
+def _execution_of(db: Database[Document], backtest_id: str) -> Document:
+    document = db["executions"].find_one({"backtest_id": backtest_id})
+    assert document is not None, "the backtest reached the compute service"
+    return document
+
+
+def _wait_execution(
+    db: Database[Document], backtest_id: str, until: Callable[[Document], bool], timeout_s: float
+) -> Document:
+    return wait_for(
+        lambda: db["executions"].find_one({"backtest_id": backtest_id}) or {},
+        lambda e: bool(e) and until(e),
+        timeout_s,
+    )
+
+
+def _worker_pid(execution: Document) -> int:
+    return int(execution["worker"].rsplit(":", 1)[1])
+
+
+def _parent_of(pid: int) -> int:
+    return int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_a_backtest_runs_on_a_fleet_worker_and_is_delivered(
+    fleet: Fleet, member: httpx.Client, fleet_db: Database[Document]
+) -> None:
+    worker = fleet.start_worker()
+
+    backtest_id = submit_backtest(member, backtest_params())
+
+    backtest = wait_for_backtest(member, backtest_id, timeout_s=60)
+    assert backtest["status"] == "completed", backtest["error"]
+    assert backtest["result"]["total_trades"] > 0
+    execution = _execution_of(fleet_db, backtest_id)
+    assert execution["attempts"] == 1
+    # Run by a pool process of the worker, not by the compute service.
+    assert _parent_of(_worker_pid(execution)) == worker.pid
+    health = httpx.get(f"{fleet.stack.services_url}/health").json()
+    assert health["worker_pool"]["kind"] == "celery"
+
+
+def test_an_urgent_request_starts_before_queued_normal_ones(
+    fleet: Fleet, member: httpx.Client, fleet_db: Database[Document]
+) -> None:
+    fleet.start_worker(concurrency=1)
+    blocker = _submit_long_run(member)
+    _wait_execution(fleet_db, blocker, lambda e: e["status"] == "running", 60)
+    queued = submit_backtest(member, backtest_params())
+    template = _wait_execution(fleet_db, queued, lambda e: e["status"] == "queued", 10)["request"]
+
+    with httpx.Client(
+        base_url=fleet.stack.services_url, auth=ServiceSignature(fleet.stack.secret), timeout=30
+    ) as compute:
+        submitted: dict[str, int] = {}
+        for priority in (5, 5, 5, 0):
+            request = template | {"backtest_id": uuid.uuid4().hex, "priority": priority}
+            response = compute.post(COMPUTE_RUN_PATH, json=request)
+            assert response.status_code == 202, response.text
+            submitted[request["backtest_id"]] = priority
+        member.delete(f"/api/backtest/{blocker}")
+
+        runs = {
+            backtest_id: _wait_execution(fleet_db, backtest_id, lambda e: e["status"] in FINAL, 90)
+            for backtest_id in submitted
+        }
+    urgent = next(runs[b]["start_time"] for b, p in submitted.items() if p == 0)
+    normal = [runs[b]["start_time"] for b, p in submitted.items() if p == 5]
+    assert all(urgent < start for start in normal), (urgent, normal)
+
+
+def test_cancel_reaches_a_queued_task_and_a_running_one(
+    fleet: Fleet, member: httpx.Client, fleet_db: Database[Document]
+) -> None:
+    fleet.start_worker(concurrency=1)
+    running = _submit_long_run(member)
+    _wait_execution(fleet_db, running, lambda e: e["status"] == "running", 60)
+    queued = submit_backtest(member, backtest_params())
+    after = submit_backtest(member, backtest_params())
+    _wait_execution(fleet_db, after, lambda e: e["status"] == "queued", 10)
+
+    assert member.delete(f"/api/backtest/{queued}").status_code == 200
+    cancelled_at = time.monotonic()
+    assert member.delete(f"/api/backtest/{running}").status_code == 200
+    started = _wait_execution(fleet_db, after, lambda e: e["start_time"] is not None, 30)
+    freed_in_s = time.monotonic() - cancelled_at
+
+    assert freed_in_s < 2.0, f"the worker took {freed_in_s:.2f} s to stop the cancelled run"
+    assert started["status"] in ("running", "completed")
+    never_started = _execution_of(fleet_db, queued)
+    assert never_started["status"] == "cancelled"
+    assert never_started["start_time"] is None
+    assert never_started["attempts"] == 0
+    assert wait_for_backtest(member, after)["status"] == "completed"
+
+
+def test_a_worker_killed_mid_run_is_replaced_by_another_and_the_run_finishes_once(
+    fleet: Fleet, member: httpx.Client, fleet_db: Database[Document]
+) -> None:
+    first = fleet.start_worker(concurrency=1)
+    backtest_id = _submit_long_run(member)
+    _wait_execution(fleet_db, backtest_id, lambda e: e["status"] == "running", 60)
+    fleet.start_worker(concurrency=1)
+
+    first.kill()  # SIGKILL to the worker and its pool processes
+    killed_at = time.monotonic()
+    retaken = _wait_execution(fleet_db, backtest_id, lambda e: e["attempts"] == 2, 60)
+    redelivered_in_s = time.monotonic() - killed_at
+
+    backtest = wait_for_backtest(member, backtest_id, timeout_s=120)
+    assert backtest["status"] == "completed", backtest["error"]
+    execution = _wait_execution(fleet_db, backtest_id, lambda e: e["delivered_at"] is not None, 30)
+    assert execution["attempts"] == 2
+    assert execution["worker"] == retaken["worker"]
+    # Heartbeat timeout (3 s here) and one heartbeat at most.
+    assert redelivered_in_s < 10, f"taken over {redelivered_in_s:.1f} s after the kill"
+
+
+def test_a_task_that_kills_its_worker_every_time_fails_after_max_attempts(
+    fleet: Fleet, member: httpx.Client, fleet_db: Database[Document]
+) -> None:
+    fleet.start_worker(concurrency=1)
+    backtest_id = _submit_long_run(member)
+
+    killed: set[int] = set()
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        execution = fleet_db["executions"].find_one({"backtest_id": backtest_id}) or {}
+        if execution.get("status") in FINAL:
+            break
+        if execution.get("status") == "running":
+            pid = _worker_pid(execution)
+            if pid not in killed:
+                killed.add(pid)
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
+
+    backtest = wait_for_backtest(member, backtest_id, timeout_s=30)
+    assert backtest["status"] == "failed"
+    assert "gave up after 2 attempts" in backtest["error"]
+    assert len(killed) == 2
+    time.sleep(2)
+    assert _execution_of(fleet_db, backtest_id)["status"] == "failed"
