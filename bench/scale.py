@@ -2,10 +2,10 @@
 CPU-bound backtests with one worker process, with two processes in one worker, and
 with two worker "machines" (two separate `botclub worker` processes, as on two hosts).
 
-    .venv/bin/python bench/scale.py [--backtests 16] [--bars 300000] [--combinations 60]
+    .venv/bin/python bench/scale.py [--backtests 8] [--bars 200000] [--combinations 1000]
 
 Each backtest is an optimization of --combinations moving-average pairs over --bars
-one-minute bars (a second or two of computing, no result reused). Every worker process
+one-minute bars (a few seconds of computing, no result reused). Every worker process
 first runs a warm-up batch, so that the bars are in its cache and the timed batch
 measures computing, not the first read. Prints the timed batch's wall time, its
 throughput, and the scaling efficiency: throughput / (processes x one process's).
@@ -36,9 +36,9 @@ FINAL = ("completed", "failed", "cancelled")
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--backtests", type=int, default=16)
-    parser.add_argument("--bars", type=int, default=300_000)
-    parser.add_argument("--combinations", type=int, default=60)
+    parser.add_argument("--backtests", type=int, default=8)
+    parser.add_argument("--bars", type=int, default=200_000)
+    parser.add_argument("--combinations", type=int, default=1000)
     args = parser.parse_args()
     broker = os.environ.get("BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
     layouts = {
@@ -56,9 +56,11 @@ def main() -> int:
         env = {"EXECUTOR": "celery", "BROKER_URL": broker, "FLEET_QUEUE": queue}
         with throwaway_stack("scale", env) as stack:
             import_bars(stack.database, SYMBOL, minute_walk(args.bars, seed=3))
-            workers = [_start_worker(stack, concurrency) for concurrency in processes]
+            workers: list[ChildProcess] = []
             db = stack.database
             try:
+                for concurrency in processes:
+                    workers.append(_start_worker(stack, concurrency))
                 with httpx.Client(
                     base_url=stack.api_url,
                     headers={"Authorization": f"Bearer {stack.token}"},
@@ -87,7 +89,7 @@ def _remove_queue(broker: str, queue: str) -> None:
 def _start_worker(stack: ThrowawayStack, concurrency: int) -> ChildProcess:
     name = f"worker-{uuid.uuid4().hex[:6]}"
     command = [str(Path(sys.executable).parent / "botclub"), "worker"]
-    command += [f"--concurrency={concurrency}", f"--name={name}@%h"]
+    command += [f"--concurrency={concurrency}", f"--name={name}@%h", "--metrics-port=0"]
     child = spawn(name, command, stack.work, stack.compute_env)
     wait_until(lambda: " ready." in child.log_tail(200), child, 60.0)
     return child
@@ -107,6 +109,13 @@ def _strategy(api: httpx.Client) -> str:
     return strategy_id
 
 
+def _grid(combinations: int) -> dict[str, list[int]]:
+    """About `combinations` moving-average pairs: up to 50 fast windows, as many slow."""
+    fast = list(range(5, 5 + min(combinations, 50)))
+    slow = [200 + 10 * k for k in range(max(1, round(combinations / len(fast))))]
+    return {"fast": fast, "slow": slow}
+
+
 def _batch(
     api: httpx.Client,
     database: Database[Document],
@@ -123,7 +132,7 @@ def _batch(
             "start_date": "2000-01-01T00:00:00Z",
             "end_date": "2100-01-01T00:00:00Z",
             "initial_capital": 10_000 + offset + index,
-            "sweep": {"grid": {"fast": list(range(5, 5 + combinations)), "slow": [200]}},
+            "sweep": {"grid": _grid(combinations)},
         }
         response = api.post(f"/api/strategy/{strategy}/optimize", json=params)
         if response.status_code != 202:

@@ -14,12 +14,22 @@ from backend.database import BACKTESTS_COLLECTION, HEALTH_PROBE_COLLECTION, ensu
 from backend.idempotency import IDEMPOTENCY_COLLECTION, IdempotentPosts
 from backend.progress_stream import ProgressHub
 from backend.rankings import RANKINGS_COLLECTION, RankingStore
-from backend.routes import backtest, health, market_data, strategy, streams, tokens, users
+from backend.routes import (
+    backtest,
+    health,
+    market_data,
+    metrics,
+    strategy,
+    streams,
+    tokens,
+    users,
+)
 from backend.routes.dashboard import install_dashboard
 from backend.services.backtest_client import BacktestServiceClient
 from backend.state import STATE_KEY, ApiState
 from backend.supervisor import BacktestSupervisor
 from shared.limits import MAX_RESULT_BYTES
+from shared.metrics import METRICS_PATH
 from shared.mongo import async_client
 from shared.paths import SAVE_RESULT_PATH
 from shared.web.health_monitor import DependencyMonitor
@@ -124,7 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app,
         settings.service_secret,
         settings.max_concurrent_requests,
-        exempt_paths=health.PROBE_PATHS,
+        exempt_paths=(*health.PROBE_PATHS, METRICS_PATH),
         body_timeout_s=settings.body_timeout_s,
         cors_origins=settings.cors_origins,
         signed_prefixes=(SAVE_RESULT_PATH,),
@@ -133,7 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             market_data.SYMBOLS_PATH: settings.max_upload_mb << 20,
         },
     )
-    for module in (health, users, strategy, backtest, streams, market_data, tokens):
+    for module in (health, metrics, users, strategy, backtest, streams, market_data, tokens):
         app.include_router(module.router)
     install_dashboard(app)
     return app

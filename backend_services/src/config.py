@@ -50,3 +50,11 @@ class Settings(SharedSettings):
         min_length=1,
         description="The broker queue of the executions (EXECUTOR=celery).",
     )
+    fair_share: float = Field(
+        default=0.5,
+        alias="FAIR_SHARE",
+        gt=0,
+        le=1,
+        description="The share of a fleet's worker slots one member may hold while "
+        "another member's work waits (at least one slot).",
+    )

@@ -11,12 +11,13 @@ from fastapi import FastAPI
 
 from backend_services.config import Settings
 from backend_services.market_data.import_runner import ImportRunner
-from backend_services.routes import backtest, health, market_data
+from backend_services.routes import backtest, health, market_data, metrics
 from backend_services.services.backtest.backtest_service import BacktestService
 from backend_services.services.backtest.execution.bars_cache import BarsCache
 from backend_services.services.market_data_service import MarketDataService
 from backend_services.state import STATE_KEY, ComputeState
 from shared.market_data.catalog import BARS_COLLECTION, BARS_INDEX_KEYS
+from shared.metrics import METRICS_PATH
 from shared.mongo import async_client
 from shared.paths import COMPUTE_MARKET_DATA_PATH, COMPUTE_RUN_PATH
 from shared.signing import ServiceSignature
@@ -102,11 +103,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app,
         settings.service_secret,
         settings.max_concurrent_requests,
-        exempt_paths=health.PROBE_PATHS,
+        exempt_paths=(*health.PROBE_PATHS, METRICS_PATH),
         body_timeout_s=settings.body_timeout_s,
         signed_prefixes=(COMPUTE_RUN_PATH.rsplit("/", 1)[0], COMPUTE_MARKET_DATA_PATH),
         body_limits={COMPUTE_MARKET_DATA_PATH: settings.max_upload_mb << 20},
     )
-    for module in (health, backtest, market_data):
+    for module in (health, metrics, backtest, market_data):
         app.include_router(module.router)
     return app

@@ -119,6 +119,15 @@ def _stack_commands(commands: Commands) -> None:
         help="backtests run at once, one process each (default: the cores)",
     )
     worker.add_argument("--name", help="the worker's name, NAME@HOST (default: celery@HOST)")
+    worker.add_argument(
+        "--metrics-port",
+        type=_port_or_off,
+        default=9540,
+        help="serve Prometheus metrics of its runs on this port, 0 for none (9540)",
+    )
+    worker.add_argument(
+        "--metrics-host", default="127.0.0.1", help="the address metrics are served on"
+    )
 
 
 def _member_commands(commands: Commands) -> None:
@@ -306,6 +315,11 @@ def _port(text: str) -> int:
     return port
 
 
+def _port_or_off(text: str) -> int:
+    """A port, or 0 for none."""
+    return 0 if text.strip() == "0" else _port(text)
+
+
 def _version() -> str:
     try:
         return version("bot-club-backtest")
@@ -340,12 +354,16 @@ def _load_samples(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from shared.metrics_dir import share_metrics_with_children
+
+    share_metrics_with_children()  # before anything imports prometheus_client
     from backend_services.config import Settings
     from backend_services.services.backtest.execution.fleet import start_worker
 
     if args.concurrency < 1:
         raise CommandFailed("--concurrency must be at least 1", code=ExitCode.USAGE)
-    start_worker(Settings(), args.concurrency, args.name)
+    metrics = (args.metrics_host, args.metrics_port) if args.metrics_port else None
+    start_worker(Settings(), args.concurrency, args.name, metrics)
     return ExitCode.OK
 
 

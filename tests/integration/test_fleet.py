@@ -7,13 +7,16 @@ CI=true a missing broker fails them.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,6 +27,7 @@ from helpers import (
     backtest_params,
     import_long_symbol,
     long_run_params,
+    strategy_fields,
     submit_backtest,
     wait_for,
     wait_for_backtest,
@@ -35,7 +39,7 @@ from backend.tokens import issue_token
 from backend.users import USERS_COLLECTION
 from backend_services.market_data.importer import load_missing_samples
 from backend_services.market_data.store import ensure_indexes
-from botclub.local_stack import ChildProcess, spawn, wait_until
+from botclub.local_stack import ChildProcess, free_port, spawn, wait_until
 from shared.mongo import Document, sync_client
 from shared.paths import COMPUTE_RUN_PATH
 from shared.signing import ServiceSignature
@@ -97,13 +101,14 @@ class Fleet:
         self.logs_dir = logs_dir
         self.workers: list[ChildProcess] = []
 
-    def start_worker(self, concurrency: int = 1) -> ChildProcess:
+    def start_worker(self, concurrency: int = 1, metrics_port: int = 0) -> ChildProcess:
         name = f"worker-{uuid.uuid4().hex[:6]}"
         command = [
             str(Path(sys.executable).parent / "botclub"),
             "worker",
             f"--concurrency={concurrency}",
             f"--name={name}@%h",
+            f"--metrics-port={metrics_port}",
         ]
         child = spawn(name, command, self.logs_dir, self.stack.worker_env())
         self.workers.append(child)
@@ -132,6 +137,7 @@ def fleet(
         secret=uuid.uuid4().hex,
         extra_env=FLEET_TIMINGS
         | {
+            "LOG_FORMAT": "json",
             "EXECUTOR": "celery",
             "BROKER_URL": broker,
             "FLEET_QUEUE": f"backtests-test-{uuid.uuid4().hex[:8]}",
@@ -145,12 +151,25 @@ def fleet(
 
 
 @pytest.fixture
-def member(fleet: Fleet, fleet_db: Database[Document]) -> Iterator[httpx.Client]:
-    _, token = issue_token(fleet_db[USERS_COLLECTION], f"member-{uuid.uuid4().hex[:8]}")
-    with httpx.Client(
-        base_url=fleet.stack.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
-    ) as client:
-        yield client
+def new_member(fleet: Fleet, fleet_db: Database[Document]) -> Iterator[Callable[[], httpx.Client]]:
+    clients: list[httpx.Client] = []
+
+    def make() -> httpx.Client:
+        _, token = issue_token(fleet_db[USERS_COLLECTION], f"member-{uuid.uuid4().hex[:8]}")
+        client = httpx.Client(
+            base_url=fleet.stack.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def member(new_member: Callable[[], httpx.Client]) -> httpx.Client:
+    return new_member()
 
 
 def _submit_long_run(api: httpx.Client) -> str:
@@ -184,9 +203,13 @@ def _parent_of(pid: int) -> int:
 def test_a_backtest_runs_on_a_fleet_worker_and_is_delivered(
     fleet: Fleet, member: httpx.Client, fleet_db: Database[Document]
 ) -> None:
-    worker = fleet.start_worker()
+    metrics_port = free_port()
+    worker = fleet.start_worker(metrics_port=metrics_port)
 
-    backtest_id = submit_backtest(member, backtest_params())
+    created = member.post("/api/strategy", json=strategy_fields())
+    started = member.post(f"/api/strategy/{created.json()['id']}/backtest", json=backtest_params())
+    assert started.status_code == 202, started.text
+    backtest_id, request_id = started.json()["id"], started.headers["X-Request-ID"]
 
     backtest = wait_for_backtest(member, backtest_id, timeout_s=60)
     assert backtest["status"] == "completed", backtest["error"]
@@ -197,6 +220,45 @@ def test_a_backtest_runs_on_a_fleet_worker_and_is_delivered(
     assert _parent_of(_worker_pid(execution)) == worker.pid
     health = httpx.get(f"{fleet.stack.services_url}/health").json()
     assert health["worker_pool"]["kind"] == "celery"
+
+    # The worker's log lines of the run are JSON carrying the member's request id.
+    run_lines = [
+        line
+        for line in map(_json_or_none, worker.log_path.read_text().splitlines())
+        if line and line.get("backtest_id") == backtest_id
+    ]
+    assert run_lines, worker.log_tail()
+    assert {line["request_id"] for line in run_lines} == {request_id}
+    assert {line["execution_id"] for line in run_lines} == {execution["_id"]}
+
+    # Metrics: the worker counts its runs, the services their requests by route.
+    worker_metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+    assert _metric(worker_metrics, "botclub_runs_started_total") == 1
+    assert _metric(worker_metrics, 'botclub_runs_ended_total{status="completed"}') == 1
+    assert _metric(worker_metrics, "botclub_queue_wait_seconds_count") == 1
+    compute_metrics = httpx.get(f"{fleet.stack.services_url}/metrics").text
+    assert _metric(compute_metrics, 'botclub_queue_depth{priority="5"}') == 0
+    assert "botclub_http_request_duration_seconds_count" in compute_metrics
+    api_metrics = httpx.get(f"{fleet.stack.api_url}/metrics").text
+    route = 'route="/api/strategy/{strategy_id}/backtest",status="202"'
+    assert f'botclub_http_request_duration_seconds_count{{method="POST",{route}}}' in api_metrics
+
+
+def _json_or_none(line: str) -> dict[str, Any] | None:
+    try:
+        parsed = json.loads(line)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _metric(exposition: str, series: str) -> float:
+    """The value of one series in Prometheus's text format."""
+    for line in exposition.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name == series:
+            return float(value)
+    raise AssertionError(f"{series} not exposed:\n{exposition}")
 
 
 def test_an_urgent_request_starts_before_queued_normal_ones(
@@ -226,6 +288,46 @@ def test_an_urgent_request_starts_before_queued_normal_ones(
     urgent = next(runs[b]["start_time"] for b, p in submitted.items() if p == 0)
     normal = [runs[b]["start_time"] for b, p in submitted.items() if p == 5]
     assert all(urgent < start for start in normal), (urgent, normal)
+
+
+def test_members_take_turns_and_none_holds_more_than_its_share_while_others_wait(
+    fleet: Fleet, new_member: Callable[[], httpx.Client], fleet_db: Database[Document]
+) -> None:
+    fleet.start_worker(concurrency=2)  # two slots; FAIR_SHARE 0.5: one each while both wait
+    first, second = new_member(), new_member()
+    first_runs = [_submit_long_run(first) for _ in range(4)]
+    for backtest_id in first_runs[:2]:  # alone, the first member may use both slots
+        _wait_execution(fleet_db, backtest_id, lambda e: e["status"] == "running", 60)
+    second_runs = [_submit_long_run(second) for _ in range(2)]
+    for backtest_id in second_runs:
+        _wait_execution(fleet_db, backtest_id, lambda e: e["status"] == "queued", 10)
+
+    ended = {
+        backtest_id: _wait_execution(fleet_db, backtest_id, lambda e: e["status"] in FINAL, 180)
+        for backtest_id in first_runs + second_runs
+    }
+
+    assert all(execution["status"] == "completed" for execution in ended.values())
+    spans = {b: (_moment(e["start_time"]), _moment(e["end_time"])) for b, e in ended.items()}
+    # The second member's first run takes the first slot that frees.
+    assert spans[second_runs[0]][0] < min(spans[b][0] for b in first_runs[2:])
+    # No run starts for a member already holding its one slot while the other waits.
+    for own, others in ((first_runs, second_runs), (second_runs, first_runs)):
+        for backtest_id in set(own) - set(first_runs[:2]):
+            starts = spans[backtest_id][0]
+            own_running = [b for b in own if b != backtest_id and _during(spans[b], starts)]
+            other_waiting = [b for b in others if spans[b][0] > starts]
+            assert not (own_running and other_waiting), (backtest_id, spans)
+
+
+def _moment(value: datetime | str) -> datetime:
+    """A stored time (a string where the embedded server kept a `$set` one as text)."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=None)
+
+
+def _during(span: tuple[datetime, datetime], moment: datetime) -> bool:
+    return span[0] <= moment < span[1]
 
 
 def test_cancel_reaches_a_queued_task_and_a_running_one(

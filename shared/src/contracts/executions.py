@@ -15,6 +15,7 @@ from shared.contracts.strategies import StrategySnapshot
 from shared.contracts.sweeps import Optimization, Sweep, check_sweep
 
 __all__ = [
+    "DEFAULT_PRIORITY",
     "FINAL_STATUS_VALUES",
     "LIVE_STATUS_VALUES",
     "BacktestExecution",
@@ -47,12 +48,17 @@ FINAL_STATUS_VALUES = (
 )
 
 
+DEFAULT_PRIORITY = 5
+
+
 class RunBacktestRequest(WireModel):
     backtest_id: Id
     user_id: Id
     strategy: StrategySnapshot
     params: BacktestParams
-    priority: int = Field(default=5, ge=0, le=9)
+    priority: int = Field(
+        default=DEFAULT_PRIORITY, ge=0, le=9, description="0 the most urgent, 9 the least."
+    )
     data_version: int | None = Field(
         default=None,
         ge=1,

@@ -15,11 +15,12 @@ import re
 import time
 import uuid
 from collections.abc import Collection
-from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.contracts.common import REQUEST_ID_PATTERN
+from shared.logs import request_id
+from shared.metrics import HTTP_SECONDS
 
 __all__ = ["REQUEST_ID_HEADER", "RequestContext", "new_request_id", "request_id", "set_user"]
 
@@ -28,7 +29,6 @@ _HEADER_KEY = REQUEST_ID_HEADER.lower().encode()
 _USABLE_ID = re.compile(REQUEST_ID_PATTERN)
 _USER_KEY = "user_id"
 
-request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 access_log = logging.getLogger("access")
 
 
@@ -68,6 +68,11 @@ class RequestContext:
             await self.app(scope, receive, send_with_id)
         finally:
             request_id.reset(token)
+            seconds = time.perf_counter() - started
+            # The route's template (/api/backtest/{backtest_id}), never the path: one
+            # series per route, however many ids are asked for.
+            route = getattr(scope.get("route"), "path", "unmatched")
+            HTTP_SECONDS.labels(scope["method"], route, str(status)).observe(seconds)
             path = scope["path"]
             if status >= 400 or path not in self.quiet_paths:
                 user = scope.get("state", {}).get(_USER_KEY, "-")
@@ -76,7 +81,7 @@ class RequestContext:
                     scope["method"],
                     path,
                     status,
-                    (time.perf_counter() - started) * 1e3,
+                    seconds * 1e3,
                     user,
                     current,
                 )

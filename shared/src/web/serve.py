@@ -14,6 +14,7 @@ import uvicorn
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.metrics_dir import share_metrics_with_children
 from shared.web.protocol import GuardedHttpProtocol
 
 __all__ = ["KEEP_ALIVE_S", "ServerSettings", "main"]
@@ -49,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args(argv)
+    share_metrics_with_children()  # before the app (and prometheus_client) is imported
     settings = ServerSettings()
     GuardedHttpProtocol.header_timeout_s = settings.header_timeout_s
     GuardedHttpProtocol.max_connections_per_client = settings.max_connections_per_client

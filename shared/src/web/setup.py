@@ -13,6 +13,7 @@ from collections.abc import Collection, Mapping, Sequence
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
+from shared.logs import configure_logging
 from shared.signing import DEFAULT_SERVICE_SECRET
 from shared.web.admission import ConcurrencyGate
 from shared.web.errors import install_error_handlers
@@ -42,9 +43,7 @@ def set_up_app(
     `exempt_paths` (health probes) skip the intake, never wait for a slot and are logged
     only when they fail; `cors_origins` may call from a browser page of theirs (bearer
     tokens, no cookies: credentials are not allowed)."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging()
     # httpx logs every call it makes at INFO: the dependency monitor's health check of
     # the other service, each second, would bury the access lines that matter.
     logging.getLogger("httpx").setLevel(logging.WARNING)

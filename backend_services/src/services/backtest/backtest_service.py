@@ -128,6 +128,9 @@ class BacktestService:
         await self._trades.delete_many({"execution_id": execution_id})
         await self._store.remove_final(execution_id)
 
+    async def queued_by_priority(self) -> dict[int, int]:
+        return await self._store.queued_by_priority()
+
     def pool_state(self) -> PoolState | None:
         return self._pool.state() if self._pool else None
 
@@ -204,7 +207,7 @@ def _deployment_pool(
         from backend_services.services.backtest.execution.fleet_pool import FleetWorkerPool
 
         return FleetWorkerPool(
-            fleet_app(settings), settings.fleet_queue, records.finished_among, on_run_ended
+            fleet_app(settings), settings.fleet_queue, records, settings.fair_share, on_run_ended
         )
     return ProcessWorkerPool(
         workers=settings.workers,

@@ -15,6 +15,7 @@ import logging
 import httpx
 
 from backend_services.services.backtest.execution.records import ExecutionRecords
+from backend_services.services.backtest.execution.run_metrics import DELIVERY_RETRIES
 from shared.contracts.common import utc_now
 from shared.contracts.executions import ExecutionReport
 from shared.paths import SAVE_RESULT_PATH
@@ -81,3 +82,4 @@ class ResultDelivery:
                 logger.exception("delivering %s failed", execution_id)
             await asyncio.sleep(delay_s)
             delay_s = min(delay_s * 2, self._max_delay_s)
+            DELIVERY_RETRIES.inc()

@@ -28,6 +28,8 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_process_init
 from kombu import Exchange, Queue
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from backend_services.config import Settings
 from backend_services.services.backtest.execution.job import (
@@ -37,6 +39,7 @@ from backend_services.services.backtest.execution.job import (
 )
 from shared.contracts.common import utc_now
 from shared.contracts.executions import ExecutionStatus
+from shared.logs import configure_logging
 
 __all__ = ["RUN_TASK", "amqp_priority", "fleet_app"]
 
@@ -108,8 +111,18 @@ def run_delivered(execution_id: str, redelivered: bool, settings: Settings) -> N
         time.sleep(settings.heartbeat_interval_s)
 
 
-def start_worker(settings: Settings, concurrency: int, name: str | None) -> None:
-    """Run a Celery worker of `concurrency` processes until it is stopped."""
+def start_worker(
+    settings: Settings, concurrency: int, name: str | None, metrics: tuple[str, int] | None
+) -> None:
+    """Run a Celery worker of `concurrency` processes until it is stopped, serving the
+    metrics of its runs at http://HOST:PORT/metrics when `metrics` names them. Call
+    `share_metrics_with_children()` before importing this module."""
+    configure_logging()
+    if metrics is not None:
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        host, port = metrics
+        start_http_server(port, addr=host, registry=registry)
     app = fleet_app(settings)
 
     @worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]

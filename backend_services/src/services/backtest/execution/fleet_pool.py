@@ -1,34 +1,41 @@
 """The service's side of fleet mode: `WorkerPool` over Celery and RabbitMQ.
 
-`submit` hands the execution to a publisher task, which publishes it (with publisher
-confirms) from a thread, retrying while the broker is away: the record is already
-stored as queued, so a broker outage delays a run and loses none. The runs end on other
-machines; a watcher reads which of the executions this service submitted have reached a
-final state (one query every WATCH_INTERVAL_S) and reports each as ended, so delivery
-follows within that interval. What another instance submitted is delivered by the
-supervision sweep.
+The execution records are the queue: `submit` only wakes the dispatcher, which
+publishes no more tasks than there are free worker slots (the workers' pool sizes, asked
+of them every BROKER_STATE_INTERVAL_S), choosing which by `fleet_scheduling`
+(priorities, then members in turn, a member's share capped while others wait). Each
+publish is confirmed by the broker and noted on the record (`dispatched_at`); one that
+fails is forgotten and retried, so a broker outage delays runs and loses none. At start
+every queued execution is published again: what was published before may be gone with
+a broker's restart, and a duplicate only finds its execution claimed.
+
+The runs end on other machines; a watcher reads which of the published executions have
+reached a final state (one query every WATCH_INTERVAL_S) and reports each as ended, so
+delivery follows within that interval.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 
 from celery import Celery
-from kombu import Connection
 
 from backend_services.services.backtest.execution.fleet import RUN_TASK, amqp_priority
+from backend_services.services.backtest.execution.fleet_scheduling import (
+    member_cap,
+    next_runs,
+)
+from backend_services.services.backtest.execution.records import ExecutionRecords
 from backend_services.services.backtest.execution.worker_pool import PoolState, RunEnded
 
 logger = logging.getLogger(__name__)
 
+DISPATCH_INTERVAL_S = 0.25
+DISPATCH_RETRY_S = 2.0
 WATCH_INTERVAL_S = 0.5
-# Queue depth and live workers are asked of the broker this often, not on every probe.
-BROKER_STATE_INTERVAL_S = 5.0
-PUBLISH_RETRY_MAX_S = 5.0
-
-FinishedAmong = Callable[[list[str]], Awaitable[list[str]]]
+BROKER_STATE_INTERVAL_S = 2.0
 
 
 class FleetWorkerPool:
@@ -36,50 +43,69 @@ class FleetWorkerPool:
         self,
         app: Celery,
         queue: str,
-        finished_among: FinishedAmong,
+        records: ExecutionRecords,
+        fair_share: float,
         on_run_ended: RunEnded,
     ) -> None:
         self._app = app
         self._queue = queue
-        self._finished_among = finished_among
+        self._records = records
+        self._fair_share = fair_share
         self._on_run_ended = on_run_ended
-        self._to_publish: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
-        self._watched: set[str] = set()
-        self._queued = 0
+        self._wake = asyncio.Event()
+        self._published: set[str] = set()
+        self._slots = 0
         self._workers = 0
+        self._state = PoolState(kind="celery", workers=0, busy=0, queued=0)
         self._tasks = [
-            asyncio.create_task(self._publish()),
+            asyncio.create_task(self._dispatch()),
             asyncio.create_task(self._watch()),
-            asyncio.create_task(self._read_broker_state()),
+            asyncio.create_task(self._read_workers()),
         ]
 
     def submit(self, execution_id: str, priority: int) -> None:
-        self._watched.add(execution_id)
-        self._to_publish.put_nowait((execution_id, priority))
+        """The record is queued already: look for a free slot now."""
+        self._wake.set()
 
     def state(self) -> PoolState:
-        queued = self._queued + self._to_publish.qsize()
-        # What this service submitted and has not seen end, less what still waits.
-        busy = max(0, len(self._watched) - queued)
-        return PoolState(kind="celery", workers=self._workers, busy=busy, queued=queued)
+        return self._state
 
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _publish(self) -> None:
+    async def _dispatch(self) -> None:
+        await self._records.forget_dispatch()
         while True:
-            execution_id, priority = await self._to_publish.get()
-            delay_s = 0.25
-            while True:
-                try:
-                    await asyncio.to_thread(self._send, execution_id, priority)
-                    break
-                except Exception as error:  # the broker away: the run waits, never lost
-                    logger.warning("publishing %s failed, retrying: %r", execution_id, error)
-                    await asyncio.sleep(delay_s)
-                    delay_s = min(delay_s * 2, PUBLISH_RETRY_MAX_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), DISPATCH_INTERVAL_S)
+            self._wake.clear()
+            try:
+                await self._fill_free_slots()
+            except Exception:
+                logger.exception("dispatching failed; trying again")
+                await asyncio.sleep(DISPATCH_RETRY_S)
+
+    async def _fill_free_slots(self) -> None:
+        waiting = await self._records.waiting_to_dispatch()
+        held = await self._records.slots_held()
+        busy = sum(held.values())
+        self._state = PoolState(
+            kind="celery", workers=self._workers, busy=busy, queued=len(waiting)
+        )
+        # Before any worker has answered, one run at a time, so work starts at once.
+        slots = max(self._slots, 1)
+        for run in next_runs(waiting, held, slots - busy, member_cap(slots, self._fair_share)):
+            if not await self._records.mark_dispatched(run.execution_id):
+                continue
+            try:
+                await asyncio.to_thread(self._send, run.execution_id, run.priority)
+            except Exception as error:  # the broker away: the run waits, never lost
+                logger.warning("publishing %s failed: %r", run.execution_id, error)
+                await self._records.forget_dispatch(run.execution_id)
+                return
+            self._published.add(run.execution_id)
 
     def _send(self, execution_id: str, priority: int) -> None:
         self._app.send_task(
@@ -93,32 +119,40 @@ class FleetWorkerPool:
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(WATCH_INTERVAL_S)
-            if not self._watched:
+            if not self._published:
                 continue
             try:
-                finished = await self._finished_among(sorted(self._watched))
+                finished = await self._records.finished_among(sorted(self._published))
             except Exception:
                 logger.exception("reading finished executions failed; trying again")
                 continue
             for execution_id in finished:
-                self._watched.discard(execution_id)
+                self._published.discard(execution_id)
+                self._wake.set()  # a slot is free
                 try:
                     await self._on_run_ended(execution_id, None)
                 except Exception:
                     logger.exception("handling the end of %s failed", execution_id)
 
-    async def _read_broker_state(self) -> None:
+    async def _read_workers(self) -> None:
         while True:
             try:
-                self._queued, self._workers = await asyncio.to_thread(self._broker_state)
+                self._workers, self._slots = await asyncio.to_thread(self._worker_slots)
             except Exception as error:
-                logger.warning("reading the broker's state failed: %r", error)
+                logger.warning("asking the workers their size failed: %r", error)
             await asyncio.sleep(BROKER_STATE_INTERVAL_S)
 
-    def _broker_state(self) -> tuple[int, int]:
-        """(messages waiting in the queue, workers that answer a ping)."""
-        with Connection(self._app.conf.broker_url, connect_timeout=2) as connection:
-            channel = connection.default_channel
-            _, waiting, _ = channel.queue_declare(self._queue, passive=True)
-        answers = self._app.control.ping(timeout=1.0) or []
-        return int(waiting), len(answers)
+    def _worker_slots(self) -> tuple[int, int]:
+        """(workers consuming this queue, the processes they run backtests in). Asked of
+        the workers that answer: those of other queues on the same broker do not count."""
+        consuming = self._app.control.inspect(timeout=1.0).active_queues() or {}
+        ours = [
+            worker
+            for worker, queues in consuming.items()
+            if any(queue["name"] == self._queue for queue in queues)
+        ]
+        if not ours:
+            return 0, 0
+        stats = self._app.control.inspect(destination=ours, timeout=1.0).stats() or {}
+        slots = sum(int(worker["pool"]["max-concurrency"]) for worker in stats.values())
+        return len(stats), slots

@@ -19,9 +19,10 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from types import TracebackType
 from typing import TypeVar
@@ -39,8 +40,15 @@ from backend_services.services.backtest.backtest_engine import (
 from backend_services.services.backtest.execution.bars_cache import BarsCache
 from backend_services.services.backtest.execution.records import (
     EXECUTIONS_COLLECTION,
+    Claim,
     RunRecord,
     stored_status,
+)
+from backend_services.services.backtest.execution.run_metrics import (
+    QUEUE_WAIT_SECONDS,
+    RUN_SECONDS,
+    RUNS_ENDED,
+    RUNS_STARTED,
 )
 from backend_services.services.backtest.execution.series import load_series
 from backend_services.services.backtest.execution.trade_store import (
@@ -48,8 +56,12 @@ from backend_services.services.backtest.execution.trade_store import (
     write_trades,
 )
 from shared.contracts.backtests import ResolvedBacktest
+from shared.contracts.common import utc_now
 from shared.contracts.executions import ExecutionStatus, RunBacktestRequest
 from shared.contracts.sweeps import Optimization
+from shared.logs import backtest_id as log_backtest_id
+from shared.logs import execution_id as log_execution_id
+from shared.logs import request_id as log_request_id
 from shared.market_data.bars import MarketDataError
 from shared.mongo import Document, sync_client
 
@@ -103,13 +115,31 @@ def run_claimed(
     )
     if claim is None:
         return False
-    record = claim.record
+    with _logged_for(execution_id, claim.request_fields):
+        started = time.monotonic()
+        RUNS_STARTED.inc()
+        if claim.attempt == 1:
+            QUEUE_WAIT_SECONDS.observe(_seconds_since(claim.submitted_at))
+        logger.info("run %d of %s started on %s", claim.attempt, execution_id, worker_name())
+        status = _run_to_the_end(database, claim, max_attempts)
+        RUNS_ENDED.labels(status.value).inc()
+        RUN_SECONDS.observe(time.monotonic() - started)
+        logger.info("run %d of %s ended %s", claim.attempt, execution_id, status.value)
+    return True
+
+
+def _run_to_the_end(
+    database: Database[Document], claim: Claim, max_attempts: int | None
+) -> ExecutionStatus:
+    """The claimed run, to the final state it ends in (and stores, unless cancelled)."""
+    record, execution_id = claim.record, claim.record.execution_id
     if max_attempts is not None and claim.attempt > max_attempts:
         record.fail(
             f"its worker died while running it {claim.attempt - 1} times; "
             f"gave up after {max_attempts} attempts"
         )
-        return True
+        return ExecutionStatus.FAILED
+    status = ExecutionStatus.FAILED
     with Heartbeat(record, _WorkerContext.heartbeat_interval_s) as heartbeat:
         progress = ProgressRecorder(record, heartbeat.cancelled)
         try:
@@ -123,8 +153,9 @@ def run_claimed(
                 first_run=claim.attempt == 1,
             )
             finish: Callable[[], None] = partial(record.complete, run.result, optimization)
+            status = ExecutionStatus.COMPLETED
         except ExecutionCancelled:
-            return True
+            return ExecutionStatus.CANCELLED
         except ConnectionFailure:
             # Transient: the record stays running; the service queues the run again.
             raise
@@ -134,7 +165,29 @@ def run_claimed(
             logger.exception("execution %s failed", execution_id)
             finish = partial(record.fail, f"internal error: {type(error).__name__}")
     _retry_while_disconnected(finish)
-    return True
+    return status
+
+
+@contextmanager
+def _logged_for(execution_id: str, request_fields: Document) -> Iterator[None]:
+    """Every log line of the run names the execution, its backtest and the member's
+    request that started it."""
+    tokens = [
+        (log_execution_id, log_execution_id.set(execution_id)),
+        (log_backtest_id, log_backtest_id.set(request_fields.get("backtest_id"))),
+        (log_request_id, log_request_id.set(request_fields.get("request_id"))),
+    ]
+    try:
+        yield
+    finally:
+        for variable, token in reversed(tokens):
+            variable.reset(token)
+
+
+def _seconds_since(moment: datetime) -> float:
+    if moment.tzinfo is None:  # stored without its zone: MongoDB keeps UTC
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (utc_now() - moment).total_seconds())
 
 
 def execution_status(execution_id: str) -> ExecutionStatus | None:

@@ -20,8 +20,10 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
+from backend_services.services.backtest.execution.fleet_scheduling import WaitingRun
 from shared.contracts.common import utc_now
 from shared.contracts.executions import (
+    DEFAULT_PRIORITY,
     FINAL_STATUS_VALUES,
     LIVE_STATUS_VALUES,
     BacktestExecution,
@@ -86,6 +88,7 @@ class ExecutionRecords:
             "user_id": request.user_id,
             "strategy_id": request.strategy.id,
             "request": request.model_dump(mode="json"),
+            "priority": request.priority,
             "request_id": request.request_id,
             "status": ExecutionStatus.QUEUED.value,
             "progress": 0.0,
@@ -100,6 +103,7 @@ class ExecutionRecords:
             "delivery_refused": None,
             "run_id": None,
             "heartbeat_at": None,
+            "dispatched_at": None,
         }
         try:
             await self._collection.insert_one(document)
@@ -161,7 +165,14 @@ class ExecutionRecords:
         if stale_before is not None:
             query["heartbeat_at"] = {"$lt": stale_before}
         outcome = await self._collection.update_one(
-            query, {"$set": {"status": ExecutionStatus.QUEUED.value, "run_id": None}}
+            query,
+            {
+                "$set": {
+                    "status": ExecutionStatus.QUEUED.value,
+                    "run_id": None,
+                    "dispatched_at": None,
+                }
+            },
         )
         return outcome.modified_count == 1
 
@@ -172,6 +183,52 @@ class ExecutionRecords:
             {"attempts": 1},
         )
         return [(document["_id"], int(document["attempts"])) async for document in cursor]
+
+    async def queued_by_priority(self) -> dict[int, int]:
+        """How many executions wait, by priority (0 to 9, each present)."""
+        counts = dict.fromkeys(range(10), 0)
+        cursor = self._collection.find({"status": ExecutionStatus.QUEUED.value}, {"priority": 1})
+        async for document in cursor:
+            counts[_priority(document)] += 1
+        return counts
+
+    async def waiting_to_dispatch(self) -> list[WaitingRun]:
+        """Queued executions no fleet task has been published for, oldest first."""
+        cursor = self._collection.find(
+            {"status": ExecutionStatus.QUEUED.value, "dispatched_at": None},
+            {"user_id": 1, "priority": 1, "created_at": 1},
+        ).sort("created_at", ASCENDING)
+        return [
+            WaitingRun(d["_id"], d["user_id"], _priority(d), d["created_at"]) async for d in cursor
+        ]
+
+    async def slots_held(self) -> dict[str, int]:
+        """Per member, the executions running or published and not yet started."""
+        held: dict[str, int] = {}
+        for query in (
+            {"status": ExecutionStatus.RUNNING.value},
+            {"status": ExecutionStatus.QUEUED.value, "dispatched_at": {"$ne": None}},
+        ):
+            async for document in self._collection.find(query, {"user_id": 1}):
+                held[document["user_id"]] = held.get(document["user_id"], 0) + 1
+        return held
+
+    async def mark_dispatched(self, execution_id: str) -> bool:
+        """Note that a task was published for the queued execution; False if another
+        instance did it first or it is no longer queued."""
+        outcome = await self._collection.update_one(
+            {"_id": execution_id, "status": ExecutionStatus.QUEUED.value, "dispatched_at": None},
+            {"$set": {"dispatched_at": utc_now()}},
+        )
+        return outcome.modified_count == 1
+
+    async def forget_dispatch(self, execution_id: str | None = None) -> None:
+        """Publish again: the queued execution named (its publish failed), or, at a
+        fleet's start, every queued one (what was published may not be in the broker)."""
+        query: Document = {"status": ExecutionStatus.QUEUED.value}
+        if execution_id is not None:
+            query["_id"] = execution_id
+        await self._collection.update_many(query, {"$set": {"dispatched_at": None}})
 
     async def queued(self) -> list[tuple[str, int]]:
         """(id, priority) of every queued execution, oldest first."""
@@ -229,6 +286,7 @@ class Claim:
     record: RunRecord
     request_fields: Document
     attempt: int
+    submitted_at: datetime
 
 
 class RunRecord:
@@ -277,12 +335,13 @@ class RunRecord:
             claimed = executions.find_one_and_update(
                 query,
                 claim,
-                {"request": 1, "attempts": 1},
+                {"request": 1, "attempts": 1, "created_at": 1},
                 return_document=ReturnDocument.AFTER,
             )
             if claimed is not None:
                 record = cls(executions, execution_id, run_id)
-                return Claim(record, claimed["request"], int(claimed["attempts"]))
+                attempt = int(claimed["attempts"])
+                return Claim(record, claimed["request"], attempt, claimed["created_at"])
         return None
 
     @property
@@ -321,3 +380,9 @@ def stored_status(executions: Collection[Document], execution_id: str) -> Execut
     """The execution's status as stored now; None if there is no such execution."""
     document = executions.find_one({"_id": execution_id}, {"status": 1})
     return ExecutionStatus(document["status"]) if document else None
+
+
+def _priority(document: Document) -> int:
+    """The execution's priority; records written before it was kept apart have the
+    request's default."""
+    return int(document.get("priority", DEFAULT_PRIORITY))
