@@ -7,10 +7,15 @@ CI=true a missing broker fails them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
+import socket
+import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -101,7 +106,9 @@ class Fleet:
         self.logs_dir = logs_dir
         self.workers: list[ChildProcess] = []
 
-    def start_worker(self, concurrency: int = 1, metrics_port: int = 0) -> ChildProcess:
+    def start_worker(
+        self, concurrency: int = 1, metrics_port: int = 0, mongo_url: str | None = None
+    ) -> ChildProcess:
         name = f"worker-{uuid.uuid4().hex[:6]}"
         command = [
             str(Path(sys.executable).parent / "botclub"),
@@ -110,7 +117,8 @@ class Fleet:
             f"--name={name}@%h",
             f"--metrics-port={metrics_port}",
         ]
-        child = spawn(name, command, self.logs_dir, self.stack.worker_env())
+        env = self.stack.worker_env() | ({"MONGO_URL": mongo_url} if mongo_url else {})
+        child = spawn(name, command, self.logs_dir, env)
         self.workers.append(child)
         wait_until(lambda: " ready." in child.log_tail(200), child, 60.0)
         return child
@@ -402,3 +410,114 @@ def test_a_task_that_kills_its_worker_every_time_fails_after_max_attempts(
     assert len(killed) == 2
     time.sleep(2)
     assert _execution_of(fleet_db, backtest_id)["status"] == "failed"
+
+
+def test_a_broker_restart_loses_no_queued_or_running_backtest(
+    fleet: Fleet, member: httpx.Client, fleet_db: Database[Document]
+) -> None:
+    rabbitmqctl = shutil.which("rabbitmqctl")
+    if rabbitmqctl is None or os.geteuid() != 0:
+        pytest.skip("restarting the broker needs rabbitmqctl, as root, on this machine")
+    fleet.start_worker(concurrency=1)
+    running = _submit_long_run(member)
+    _wait_execution(fleet_db, running, lambda e: e["status"] == "running", 60)
+    queued = [submit_backtest(member, backtest_params()) for _ in range(3)]
+    for backtest_id in queued:
+        _wait_execution(fleet_db, backtest_id, lambda e: e["status"] == "queued", 10)
+
+    try:
+        subprocess.run([rabbitmqctl, "stop_app"], check=True, capture_output=True, timeout=60)
+        time.sleep(1)
+    finally:
+        subprocess.run([rabbitmqctl, "start_app"], check=True, capture_output=True, timeout=60)
+
+    for backtest_id in [running, *queued]:
+        backtest = wait_for_backtest(member, backtest_id, timeout_s=120)
+        assert backtest["status"] == "completed", backtest["error"]
+    assert _execution_of(fleet_db, running)["attempts"] == 1  # it ran on, never twice
+    assert all(_execution_of(fleet_db, b)["attempts"] == 1 for b in queued)
+
+
+def test_a_worker_cut_off_from_mongodb_is_replaced_and_its_late_writes_refused(
+    fleet: Fleet, member: httpx.Client, fleet_db: Database[Document], mongo: Mongo
+) -> None:
+    with MongoCut(mongo.url) as cut:
+        fleet.start_worker(concurrency=1, mongo_url=cut.url)
+        backtest_id = _submit_long_run(member)
+        first = _wait_execution(fleet_db, backtest_id, lambda e: e["status"] == "running", 60)
+        fleet.start_worker(concurrency=1)
+
+        cut.cut()
+        retaken = _wait_execution(fleet_db, backtest_id, lambda e: e["attempts"] == 2, 60)
+        assert retaken["worker"] != first["worker"]
+        backtest = wait_for_backtest(member, backtest_id, timeout_s=120)
+        assert backtest["status"] == "completed", backtest["error"]
+        done = _execution_of(fleet_db, backtest_id)
+        cut.restore()  # the first run's writes arrive now, fenced by its old run id
+        time.sleep(3)
+
+    after = _execution_of(fleet_db, backtest_id)
+    assert (after["status"], after["run_id"], after["end_time"]) == (
+        "completed",
+        done["run_id"],
+        done["end_time"],
+    )
+    stored_trades = fleet_db["execution_trades"].count_documents({"execution_id": after["_id"]})
+    assert stored_trades > 0
+
+
+class MongoCut:
+    """A TCP relay to MongoDB that the test can cut (every connection dropped, new ones
+    refused) and restore: a worker behind it loses MongoDB while the others keep it."""
+
+    def __init__(self, mongo_url: str) -> None:
+        target = mongo_url.removeprefix("mongodb://").split("/")[0]
+        host, _, port = target.rpartition(":")
+        self._target = (host, int(port))
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"mongodb://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._open = threading.Event()
+        self._open.set()
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> MongoCut:
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._listener.close()
+        self.cut()
+
+    def cut(self) -> None:
+        self._open.clear()
+        with self._lock:
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            self._sockets.clear()
+
+    def restore(self) -> None:
+        self._open.set()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            if not self._open.is_set():
+                client.close()
+                continue
+            server = socket.create_connection(self._target)
+            with self._lock:
+                self._sockets += [client, server]
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=_relay, args=(source, sink), daemon=True).start()
+
+
+def _relay(source: socket.socket, sink: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
