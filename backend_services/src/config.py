@@ -58,3 +58,9 @@ class Settings(SharedSettings):
         description="The share of a fleet's worker slots one member may hold while "
         "another member's work waits (at least one slot).",
     )
+    sweep_part_size: int = Field(
+        default=100,
+        alias="SWEEP_PART_SIZE",
+        ge=1,
+        description="Combinations per part of a sweep a fleet fans out (EXECUTOR=celery).",
+    )

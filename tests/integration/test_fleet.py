@@ -58,6 +58,7 @@ FLEET_TIMINGS = {
     "SUPERVISE_INTERVAL_S": "1",
     "DELIVERY_MAX_DELAY_S": "1",
     "MAX_ATTEMPTS": "2",
+    "SWEEP_PART_SIZE": "10",
 }
 
 
@@ -336,6 +337,72 @@ def _moment(value: datetime | str) -> datetime:
 
 def _during(span: tuple[datetime, datetime], moment: datetime) -> bool:
     return span[0] <= moment < span[1]
+
+
+def test_a_sweep_fans_out_over_the_workers_and_merges_to_the_single_process_result(
+    fleet: Fleet,
+    member: httpx.Client,
+    fleet_db: Database[Document],
+    api: httpx.Client,
+    long_symbol: str,
+) -> None:
+    fleet.start_worker(concurrency=1)
+    fleet.start_worker(concurrency=1)
+    sweep = {"grid": {"fast": list(range(100, 130)), "slow": [800, 900]}}  # 6 parts of 10
+    params = long_run_params() | {"sweep": sweep}
+
+    fanned = _optimize(member, params)
+    whole = _optimize(api, params)  # the session's stack runs sweeps in one process
+    seen: list[dict[str, Any]] = []
+    fleet_run = wait_for_backtest(member, fanned, timeout_s=180, seen=seen)
+    single_run = wait_for_backtest(api, whole, timeout_s=180)
+
+    assert fleet_run["status"] == single_run["status"] == "completed", fleet_run["error"]
+    assert fleet_run["optimization"] == single_run["optimization"]
+    statistics = ("total_return", "sharpe_ratio", "max_drawdown", "total_trades")
+    assert [fleet_run["result"][s] for s in statistics] == [
+        single_run["result"][s] for s in statistics
+    ]
+    assert [state["progress"] for state in seen] == sorted(state["progress"] for state in seen)
+    execution = _execution_of(fleet_db, fanned)
+    assert len(set(execution["part_workers"])) == 2, execution["part_workers"]
+    assert fleet_db["sweep_parts"].count_documents({"execution_id": execution["_id"]}) == 0
+
+
+def test_one_cancel_stops_every_part_of_a_fanned_out_sweep(
+    fleet: Fleet, member: httpx.Client, fleet_db: Database[Document]
+) -> None:
+    fleet.start_worker(concurrency=1)
+    fleet.start_worker(concurrency=1)
+    sweep = {"grid": {"fast": list(range(100, 200)), "slow": [800, 900]}}
+    backtest_id = _optimize(member, long_run_params() | {"sweep": sweep})
+    execution = _wait_execution(fleet_db, backtest_id, lambda e: e["status"] == "running", 60)
+    wait_for(
+        lambda: {
+            "running": fleet_db["sweep_parts"].count_documents(
+                {"execution_id": execution["_id"], "state": "running"}
+            )
+        },
+        lambda parts: parts["running"] == 2,  # a part on each worker
+        60,
+    )
+
+    assert member.delete(f"/api/backtest/{backtest_id}").status_code == 200
+    cancelled_at = time.monotonic()
+    after = submit_backtest(member, backtest_params())
+    started = _wait_execution(fleet_db, after, lambda e: e["start_time"] is not None, 30)
+    assert time.monotonic() - cancelled_at < 3.0
+    assert started["status"] in ("running", "completed")
+    assert wait_for_backtest(member, backtest_id)["status"] == "cancelled"
+
+
+def _optimize(api: httpx.Client, params: dict[str, Any]) -> str:
+    created = api.post("/api/strategy", json=strategy_fields(symbol="SYNTH1M", timeframe="1m"))
+    assert created.status_code == 201, created.text
+    started = api.post(f"/api/strategy/{created.json()['id']}/optimize", json=params)
+    assert started.status_code == 202, started.text
+    backtest_id: str = started.json()["id"]
+    return backtest_id
 
 
 def test_cancel_reaches_a_queued_task_and_a_running_one(

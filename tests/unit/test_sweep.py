@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import UTC, datetime
 
@@ -244,3 +245,23 @@ def test_the_ranking_is_columns_that_give_back_its_rows() -> None:
 
 def test_the_ranking_columns_are_the_rows_fields() -> None:
     assert set(RankedTable.model_fields) == set(SweepRow.model_fields)
+
+
+@pytest.mark.parametrize("bounds", [(0, 7, 19, 24), (0, 1, 24), (0, 24)])
+def test_a_sweep_run_in_parts_and_merged_is_the_sweep_run_whole(
+    bounds: tuple[int, ...],
+) -> None:
+    bars, backtest = _walk(), _backtest()
+    sweep = Sweep(grid={"fast": [5, 10, 15, 20, 25, 30], "slow": [20, 40, 60, 80]})
+    engine = BacktestEngine()
+
+    whole_run, whole = engine.optimize(bars, backtest, sweep, "s1")
+    rows = [
+        row
+        for start, stop in itertools.pairwise(bounds)
+        for row in engine.sweep_part(bars, backtest, sweep, range(start, stop))
+    ]
+    run, merged = engine.merge_sweep(bars, backtest, sweep, rows, "s1")
+
+    assert merged.model_dump() == whole.model_dump()
+    assert run.result.model_dump() == whole_run.result.model_dump()

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from backend_services.services.backtest.engine.evaluate import SharedSeries
+from backend_services.services.backtest.engine.evaluate import SharedSeries, shared_series
 from backend_services.services.backtest.engine.rule_functions import call
 from backend_services.services.backtest.engine.run import (
     BacktestRun,
@@ -20,11 +20,16 @@ from backend_services.services.backtest.engine.run import (
     run_backtest,
 )
 from backend_services.services.backtest.engine.sized_lru import SizedLRU
-from backend_services.services.backtest.engine.sweep import optimize
+from backend_services.services.backtest.engine.sweep import (
+    SHARED_SERIES_BYTES,
+    merge_rows,
+    optimize,
+    sweep_rows,
+)
 from backend_services.services.backtest.engine.trade_table import TradeTable
 from shared.contracts.backtests import ResolvedBacktest
 from shared.contracts.strategies import Costs, Orders, Rules
-from shared.contracts.sweeps import Optimization, Sweep
+from shared.contracts.sweeps import Optimization, Sweep, SweepRow
 from shared.market_data.bars import Bars
 from shared.rules.functions import FUNCTIONS, ArgKind
 
@@ -70,6 +75,25 @@ class BacktestEngine:
     ) -> tuple[BacktestRun, Optimization]:
         """Every combination of the sweep, ranked; the run is the best one's, in full."""
         return optimize(bars, backtest, sweep, strategy_id, self._on_progress)
+
+    def sweep_part(
+        self, bars: Bars, backtest: ResolvedBacktest, sweep: Sweep, indices: range
+    ) -> list[SweepRow]:
+        """The rows of the sweep's combinations at `indices`: a sweep split into parts
+        run anywhere, merged with `merge_sweep`, gives what `optimize` gives."""
+        shared = shared_series(SHARED_SERIES_BYTES)
+        return sweep_rows(bars, backtest, sweep, indices, shared, self._on_progress)
+
+    def merge_sweep(
+        self,
+        bars: Bars,
+        backtest: ResolvedBacktest,
+        sweep: Sweep,
+        rows: list[SweepRow],
+        strategy_id: str,
+    ) -> tuple[BacktestRun, Optimization]:
+        """The parts' rows, in grid order, ranked; the run is the best one's, in full."""
+        return merge_rows(bars, backtest, sweep, rows, strategy_id)
 
 
 def warm_up() -> None:

@@ -9,7 +9,7 @@ combination's statistics are kept; the best one is then run in full (trades, cur
 
 from __future__ import annotations
 
-from backend_services.services.backtest.engine.evaluate import shared_series
+from backend_services.services.backtest.engine.evaluate import SharedSeries, shared_series
 from backend_services.services.backtest.engine.metrics import Calendar, compute_statistics
 from backend_services.services.backtest.engine.run import (
     BacktestRun,
@@ -41,8 +41,31 @@ def optimize(
     """Run every combination the sweep keeps; returns the full run of the best and the
     ranking. `on_progress` gets the fraction done and may raise to abandon the sweep."""
     check_enough_bars(bars, backtest)
-    combinations = sweep.combinations(backtest.parameters)
     shared = shared_series(SHARED_SERIES_BYTES)
+    count = len(sweep.combinations(backtest.parameters))
+    rows = sweep_rows(
+        bars,
+        backtest,
+        sweep,
+        range(count),
+        shared,
+        lambda fraction: on_progress(_GRID_SHARE * fraction),
+    )
+    return merge_rows(bars, backtest, sweep, rows, strategy_id, shared)
+
+
+def sweep_rows(
+    bars: Bars,
+    backtest: ResolvedBacktest,
+    sweep: Sweep,
+    indices: range,
+    shared: SharedSeries,
+    on_progress: ProgressCallback = lambda fraction: None,
+) -> list[SweepRow]:
+    """The rows of the combinations at `indices` (of `sweep.combinations`, in grid
+    order): the same rows, in the same order, whichever way the grid is split."""
+    check_enough_bars(bars, backtest)
+    combinations = sweep.combinations(backtest.parameters)[indices.start : indices.stop]
     calendar = Calendar.of(bars.time)
     rows: list[SweepRow] = []
     for done, parameters in enumerate(combinations):
@@ -52,7 +75,19 @@ def optimize(
             bars, simulation, backtest.initial_capital, calendar, against_the_asset=False
         )
         rows.append(_row(sweep, parameters, statistics))
-        on_progress(_GRID_SHARE * (done + 1) / len(combinations))
+        on_progress((done + 1) / len(combinations))
+    return rows
+
+
+def merge_rows(
+    bars: Bars,
+    backtest: ResolvedBacktest,
+    sweep: Sweep,
+    rows: list[SweepRow],
+    strategy_id: str,
+    shared: SharedSeries | None = None,
+) -> tuple[BacktestRun, Optimization]:
+    """Every combination's row (in grid order) ranked, and the best run in full."""
     ranked = sorted(rows, key=_rank)
     best_parameters = backtest.parameters | ranked[0].parameters
     best = run_backtest(

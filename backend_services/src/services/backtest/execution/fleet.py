@@ -32,11 +32,15 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from backend_services.config import Settings
+from backend_services.services.backtest.execution.fanned_sweep import FanOut
 from backend_services.services.backtest.execution.job import (
     execution_status,
+    fan_sweeps_out,
+    help_sweep,
     init_worker,
     run_claimed,
 )
+from backend_services.services.backtest.execution.sweep_parts import AskForHelpers
 from shared.contracts.common import utc_now
 from shared.contracts.executions import ExecutionStatus
 from shared.logs import configure_logging
@@ -44,9 +48,12 @@ from shared.logs import configure_logging
 __all__ = ["RUN_TASK", "amqp_priority", "fleet_app"]
 
 RUN_TASK = "botclub.run_execution"
+HELP_TASK = "botclub.help_sweep"
 # RabbitMQ's priorities run 0 (lowest) to x-max-priority; a request's run 0 (most urgent)
-# to 9, so they are mirrored.
-MAX_PRIORITY = 9
+# to 9, so they are mirrored onto 10 to 1, under a sweep's helpers (0): a worker helps
+# with a sweep only when no execution waits.
+MAX_PRIORITY = 10
+HELPER_PRIORITY = 0
 
 
 def amqp_priority(priority: int) -> int:
@@ -88,7 +95,21 @@ def fleet_app(settings: Settings) -> Celery:
         redelivered = bool((task.request.delivery_info or {}).get("redelivered"))
         run_delivered(execution_id, redelivered, settings)
 
+    @app.task(name=HELP_TASK)  # type: ignore[untyped-decorator]
+    def lend_a_hand(execution_id: str, run_id: str) -> None:
+        help_sweep(execution_id, run_id)
+
     return app
+
+
+def _asking(app: Celery, queue: str) -> AskForHelpers:
+    def ask_for_helpers(execution_id: str, run_id: str, count: int) -> None:
+        for _ in range(count):
+            app.send_task(
+                HELP_TASK, args=[execution_id, run_id], queue=queue, priority=HELPER_PRIORITY
+            )
+
+    return ask_for_helpers
 
 
 def run_delivered(execution_id: str, redelivered: bool, settings: Settings) -> None:
@@ -134,6 +155,14 @@ def start_worker(
             settings.heartbeat_interval_s,
             settings.market_data_cache_mb << 20,
             os.getppid(),
+        )
+        fan_sweeps_out(
+            FanOut(
+                ask_for_helpers=_asking(app, settings.fleet_queue),
+                part_size=settings.sweep_part_size,
+                stale_after_s=settings.heartbeat_timeout_s,
+                beat_interval_s=settings.heartbeat_interval_s,
+            )
         )
 
     arguments = [

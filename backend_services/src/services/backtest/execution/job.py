@@ -15,16 +15,12 @@ a cancel (the record no longer running under this `run_id`), and the run stops.
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
-from types import TracebackType
 from typing import TypeVar
 
 from pydantic import ValidationError
@@ -38,11 +34,23 @@ from backend_services.services.backtest.backtest_engine import (
     warm_up,
 )
 from backend_services.services.backtest.execution.bars_cache import BarsCache
+from backend_services.services.backtest.execution.fanned_sweep import (
+    FanOut,
+    SweepJob,
+    help_with_parts,
+    run_owned_sweep,
+)
 from backend_services.services.backtest.execution.records import (
     EXECUTIONS_COLLECTION,
     Claim,
     RunRecord,
     stored_status,
+)
+from backend_services.services.backtest.execution.run_liveness import (
+    ExecutionCancelled,
+    Heartbeat,
+    ProgressRecorder,
+    worker_name,
 )
 from backend_services.services.backtest.execution.run_metrics import (
     QUEUE_WAIT_SECONDS,
@@ -50,7 +58,8 @@ from backend_services.services.backtest.execution.run_metrics import (
     RUNS_ENDED,
     RUNS_STARTED,
 )
-from backend_services.services.backtest.execution.series import load_series
+from backend_services.services.backtest.execution.series import Series, load_series
+from backend_services.services.backtest.execution.sweep_parts import PARTS_COLLECTION, SweepParts
 from backend_services.services.backtest.execution.trade_store import (
     TRADES_COLLECTION,
     write_trades,
@@ -68,7 +77,6 @@ from shared.mongo import Document, sync_client
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-PROGRESS_WRITE_INTERVAL_S = 0.25
 OUTCOME_WRITE_DEADLINE_S = 120.0
 WORKER_NICENESS = 10
 
@@ -77,10 +85,12 @@ class _WorkerContext:
     database: Database[Document] | None = None
     heartbeat_interval_s = 1.0
     cache = BarsCache(0)
+    fan_out: FanOut | None = None  # a fleet worker's way of splitting sweeps
 
 
-class ExecutionCancelled(Exception):
-    """The record stopped being `running` under this run while the work was under way."""
+def fan_sweeps_out(fan_out: FanOut) -> None:
+    """In a fleet worker's process, after `init_worker`: split large sweeps into parts."""
+    _WorkerContext.fan_out = fan_out
 
 
 def init_worker(
@@ -144,7 +154,7 @@ def _run_to_the_end(
         progress = ProgressRecorder(record, heartbeat.cancelled)
         try:
             request = RunBacktestRequest.model_validate(claim.request_fields)
-            run, optimization = _backtest(database, request, progress)
+            run, optimization = _backtest(database, request, progress, record)
             write_trades(
                 database[TRADES_COLLECTION],
                 execution_id,
@@ -201,89 +211,17 @@ def _worker_database() -> Database[Document]:
     return database
 
 
-def worker_name() -> str:
-    """host:pid of this process, written on the runs it claims."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-class Heartbeat:
-    """A thread refreshing the record's heartbeat every `interval_s`; sets `cancelled`
-    once the record is no longer running under this run."""
-
-    def __init__(self, record: RunRecord, interval_s: float):
-        self.cancelled = threading.Event()
-        self._record = record
-        self._interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
-
-    def __enter__(self) -> Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _beat(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            try:
-                still_running = self._record.beat()
-            except ConnectionFailure as error:
-                logger.warning("heartbeat missed: %r", error)
-                continue
-            if not still_running:
-                self.cancelled.set()
-                return
-
-
-class ProgressRecorder:
-    """Writes a never-decreasing progress percentage to the record, at most every
-    PROGRESS_WRITE_INTERVAL_S, and raises ExecutionCancelled once the run was cancelled.
-    A write that fails for want of MongoDB is skipped: progress is not worth stopping for.
-    """
-
-    def __init__(self, record: RunRecord, cancelled: threading.Event) -> None:
-        self._record = record
-        self._cancelled = cancelled
-        self._last_write = 0.0
-
-    def report(self, percent: float) -> None:
-        if self._cancelled.is_set():
-            raise ExecutionCancelled(self._record.execution_id)
-        now = time.monotonic()
-        if now - self._last_write < PROGRESS_WRITE_INTERVAL_S:
-            return
-        self._last_write = now
-        try:
-            still_running = self._record.record_progress(round(min(percent, 99.0), 1))
-        except ConnectionFailure as error:
-            logger.warning("progress not recorded: %r", error)
-            return
-        if not still_running:
-            raise ExecutionCancelled(self._record.execution_id)
-
-
 def _backtest(
-    database: Database[Document], request: RunBacktestRequest, progress: ProgressRecorder
+    database: Database[Document],
+    request: RunBacktestRequest,
+    progress: ProgressRecorder,
+    record: RunRecord,
 ) -> tuple[BacktestRun, Optimization | None]:
     """The run, its result marked with the data version it read, and for a sweep the
     ranking (the run is then the best combination's)."""
     backtest = ResolvedBacktest.resolve(request.strategy, request.params)
     progress.report(1)
-    series = load_series(
-        database,
-        _WorkerContext.cache,
-        backtest.symbol,
-        backtest.timeframe,
-        request.data_version,
-        on_bucket=lambda fraction: progress.report(2 + 48 * fraction),
-    )
+    series = _series_of(database, request, backtest, lambda f: progress.report(2 + 48 * f))
     bars = series.bars.between(
         int(backtest.start_date.timestamp()), int(backtest.end_date.timestamp())
     )
@@ -293,12 +231,62 @@ def _backtest(
 
     engine = BacktestEngine(on_progress)
     optimization = None
+    fan_out = _WorkerContext.fan_out
     if request.sweep is None:
         run = engine.run(bars, backtest, request.strategy.id)
+    elif fan_out and len(request.sweep.combinations(backtest.parameters)) > fan_out.part_size:
+        job = SweepJob(bars, backtest, request.sweep, request.strategy.id)
+        run, optimization, workers = run_owned_sweep(
+            database, job, record.execution_id, record.run_id, progress, fan_out
+        )
+        record.note_part_workers(workers)
     else:
         run, optimization = engine.optimize(bars, backtest, request.sweep, request.strategy.id)
     result = run.result.model_copy(update={"data_version": series.version})
     return replace(run, result=result), optimization
+
+
+def help_sweep(execution_id: str, run_id: str) -> None:
+    """A fleet worker's help with the parts of a sweep another worker's run owns (see
+    `sweep_parts`); returns when no part is left, or the sweep is over."""
+    database, fan_out = _worker_database(), _WorkerContext.fan_out
+    if fan_out is None:
+        raise RuntimeError("fan_sweeps_out() must run in this process first")
+    executions = database[EXECUTIONS_COLLECTION]
+    owner = RunRecord(executions, execution_id, run_id)
+    document = owner.request_while_running()
+    if document is None:
+        return
+    with (
+        _logged_for(execution_id, document),
+        Heartbeat(owner, _WorkerContext.heartbeat_interval_s) as heartbeat,
+    ):
+        request = RunBacktestRequest.model_validate(document)
+        if request.sweep is None:
+            return
+        backtest = ResolvedBacktest.resolve(request.strategy, request.params)
+        bars = _series_of(database, request, backtest, lambda f: None).bars.between(
+            int(backtest.start_date.timestamp()), int(backtest.end_date.timestamp())
+        )
+        job = SweepJob(bars, backtest, request.sweep, request.strategy.id)
+        parts = SweepParts(database[PARTS_COLLECTION], execution_id, run_id)
+        help_with_parts(parts, job, fan_out, ProgressRecorder(owner, heartbeat.cancelled))
+
+
+def _series_of(
+    database: Database[Document],
+    request: RunBacktestRequest,
+    backtest: ResolvedBacktest,
+    on_bucket: Callable[[float], None],
+) -> Series:
+    return load_series(
+        database,
+        _WorkerContext.cache,
+        backtest.symbol,
+        backtest.timeframe,
+        request.data_version,
+        on_bucket=on_bucket,
+    )
 
 
 def _retry_while_disconnected(write: Callable[[], T]) -> T:

@@ -359,6 +359,15 @@ class RunRecord:
         outcome = self._executions.update_one(self._this_run, {"$max": {"progress": percent}})
         return outcome.matched_count == 1
 
+    def request_while_running(self) -> Document | None:
+        """The stored request, while the execution runs under this run; else None."""
+        document = self._executions.find_one(self._this_run, {"request": 1})
+        return document["request"] if document else None
+
+    def note_part_workers(self, workers: list[str]) -> None:
+        """The workers that ran the parts of this run's sweep (host:pid each)."""
+        self._executions.update_one(self._this_run, {"$set": {"part_workers": workers}})
+
     def complete(self, result: BacktestResult, optimization: Optimization | None) -> None:
         outcome: Document = {
             "status": ExecutionStatus.COMPLETED.value,
