@@ -15,7 +15,14 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import CLUB_ORIGIN, Mongo, Stack, import_long_symbol, strategy_fields
+from helpers import (
+    CLUB_ORIGIN,
+    Mongo,
+    Stack,
+    import_long_symbol,
+    member_clients,
+    strategy_fields,
+)
 from pymongo import MongoClient
 from pymongo.database import Database
 
@@ -87,19 +94,8 @@ def stack(mongo: Mongo, db: Database[Document], logs_dir: Path) -> Iterator[Stac
 @pytest.fixture
 def new_client(stack: Stack, db: Database[Document]) -> Iterator[Callable[[], httpx.Client]]:
     """Factory: an API client authenticated as a brand-new user."""
-    clients: list[httpx.Client] = []
-
-    def make() -> httpx.Client:
-        _, token = issue_token(db[USERS_COLLECTION], f"member-{uuid.uuid4().hex[:8]}")
-        client = httpx.Client(
-            base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
-        )
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
+    with member_clients(db[USERS_COLLECTION], stack.api_url) as make:
+        yield make
 
 
 @pytest.fixture

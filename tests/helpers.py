@@ -7,19 +7,24 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
+from pymongo.collection import Collection
 from pymongo.database import Database
 
-from backend_services.market_data.importer import import_bars
+from backend.tokens import issue_token
+from backend_services.market_data.importer import import_bars, load_missing_samples
+from backend_services.market_data.store import ensure_indexes
 from botclub.local_stack import ChildProcess, free_port, start_service
 from shared.market_data.bars import Bars
-from shared.mongo import Document
+from shared.mongo import Document, sync_client
 
 FINAL = ("completed", "failed", "cancelled")
 LONG_SYMBOL = "SYNTH1M"
@@ -224,3 +229,41 @@ def run_botclub(
         text=True,
         timeout=timeout,
     )
+
+
+@contextmanager
+def database_of_its_own(mongo: Mongo, suffix: str) -> Iterator[Database[Document]]:
+    """A database beside the session's, with the samples and the long symbol, dropped
+    at the end: for tests that restart or kill the services using it."""
+    client = sync_client(mongo.url)
+    database = client[f"{mongo.database_name}_{suffix}"]
+    ensure_indexes(database)
+    load_missing_samples(database)
+    import_long_symbol(database)
+    try:
+        yield database
+    finally:
+        client.drop_database(database.name)
+        client.close()
+
+
+@contextmanager
+def member_clients(
+    users: Collection[Document], api_url: str
+) -> Iterator[Callable[[], httpx.Client]]:
+    """A factory of API clients, each signed in as a brand-new member; closed at the end."""
+    clients: list[httpx.Client] = []
+
+    def make() -> httpx.Client:
+        _, token = issue_token(users, f"member-{uuid.uuid4().hex[:8]}")
+        client = httpx.Client(
+            base_url=api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+        clients.append(client)
+        return client
+
+    try:
+        yield make
+    finally:
+        for client in clients:
+            client.close()

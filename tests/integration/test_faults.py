@@ -19,8 +19,10 @@ from helpers import (
     Mongo,
     Stack,
     backtest_params,
+    database_of_its_own,
     import_long_symbol,
     long_run_params,
+    member_clients,
     submit_backtest,
     wait_for,
     wait_for_backtest,
@@ -51,14 +53,8 @@ FAST_RECOVERY = {
 
 @pytest.fixture(scope="module")
 def fault_db(mongo: Mongo) -> Iterator[Database[Document]]:
-    client = sync_client(mongo.url)
-    database = client[f"{mongo.database_name}_faults"]
-    ensure_indexes(database)
-    load_missing_samples(database)
-    import_long_symbol(database)
-    yield database
-    client.drop_database(database.name)
-    client.close()
+    with database_of_its_own(mongo, "faults") as database:
+        yield database
 
 
 @pytest.fixture
@@ -76,14 +72,9 @@ def services(mongo: Mongo, fault_db: Database[Document], logs_dir: Path) -> Iter
 
 
 @pytest.fixture
-def member(services: Stack, fault_db: Database[Document]) -> Callable[[], httpx.Client]:
-    def client() -> httpx.Client:
-        _, token = issue_token(fault_db[USERS_COLLECTION], f"member-{uuid.uuid4().hex[:8]}")
-        return httpx.Client(
-            base_url=services.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
-        )
-
-    return client
+def member(services: Stack, fault_db: Database[Document]) -> Iterator[Callable[[], httpx.Client]]:
+    with member_clients(fault_db[USERS_COLLECTION], services.api_url) as make:
+        yield make
 
 
 def _start_long_run(

@@ -30,8 +30,9 @@ from helpers import (
     Mongo,
     Stack,
     backtest_params,
-    import_long_symbol,
+    database_of_its_own,
     long_run_params,
+    member_clients,
     strategy_fields,
     submit_backtest,
     wait_for,
@@ -40,12 +41,9 @@ from helpers import (
 from kombu import Connection
 from pymongo.database import Database
 
-from backend.tokens import issue_token
 from backend.users import USERS_COLLECTION
-from backend_services.market_data.importer import load_missing_samples
-from backend_services.market_data.store import ensure_indexes
 from botclub.local_stack import ChildProcess, free_port, spawn, wait_until
-from shared.mongo import Document, sync_client
+from shared.mongo import Document
 from shared.paths import COMPUTE_RUN_PATH
 from shared.signing import ServiceSignature
 
@@ -81,14 +79,8 @@ def broker() -> str:
 
 @pytest.fixture(scope="module")
 def fleet_db(mongo: Mongo) -> Iterator[Database[Document]]:
-    client = sync_client(mongo.url)
-    database = client[f"{mongo.database_name}_fleet"]
-    ensure_indexes(database)
-    load_missing_samples(database)
-    import_long_symbol(database)
-    yield database
-    client.drop_database(database.name)
-    client.close()
+    with database_of_its_own(mongo, "fleet") as database:
+        yield database
 
 
 class FleetStack(Stack):
@@ -161,19 +153,8 @@ def fleet(
 
 @pytest.fixture
 def new_member(fleet: Fleet, fleet_db: Database[Document]) -> Iterator[Callable[[], httpx.Client]]:
-    clients: list[httpx.Client] = []
-
-    def make() -> httpx.Client:
-        _, token = issue_token(fleet_db[USERS_COLLECTION], f"member-{uuid.uuid4().hex[:8]}")
-        client = httpx.Client(
-            base_url=fleet.stack.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
-        )
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
+    with member_clients(fleet_db[USERS_COLLECTION], fleet.stack.api_url) as make:
+        yield make
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ helper the owner asked the fleet for."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ from shared.mongo import Document
 __all__ = ["FanOut", "help_with_parts", "run_owned_sweep"]
 
 PART_POLL_S = 0.25
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,5 +136,15 @@ def _run_part(
             parts.beat(part, me)
             last_beat = time.monotonic()
 
+    started = time.monotonic()
     engine = BacktestEngine(beating)
-    parts.store(part, me, engine.sweep_part(job.bars, job.backtest, job.sweep, part.indices))
+    rows = engine.sweep_part(job.bars, job.backtest, job.sweep, part.indices)
+    computed = time.monotonic()
+    parts.store(part, me, rows)
+    logger.info(
+        "part %d: %d combinations in %.2f s, stored in %.2f s",
+        part.index,
+        len(part.indices),
+        computed - started,
+        time.monotonic() - computed,
+    )

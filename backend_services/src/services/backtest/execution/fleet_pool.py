@@ -10,8 +10,8 @@ every queued execution is published again: what was published before may be gone
 a broker's restart, and a duplicate only finds its execution claimed.
 
 The runs end on other machines; a watcher reads which of the published executions have
-reached a final state (one query every WATCH_INTERVAL_S) and reports each as ended, so
-delivery follows within that interval.
+reached a final state (one query every WATCH_INTERVAL_S) and reports each as ended, which
+frees its slot for the next publish and starts its delivery.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 DISPATCH_INTERVAL_S = 0.25
 DISPATCH_RETRY_S = 2.0
-WATCH_INTERVAL_S = 0.5
+WATCH_INTERVAL_S = 0.2
 BROKER_STATE_INTERVAL_S = 2.0
 
 
