@@ -81,11 +81,7 @@ def main() -> int:
             try:
                 for concurrency in processes:
                     workers.append(_start_worker(stack, concurrency))
-                with httpx.Client(
-                    base_url=stack.api_url,
-                    headers={"Authorization": f"Bearer {stack.token}"},
-                    timeout=60,
-                ) as api:
+                with _member(stack) as api:
                     strategy = _strategy(api)
                     _batch(api, db, strategy, 2 * sum(processes), args.combinations, offset=0)
                     wall = _batch(api, db, strategy, args.backtests, args.combinations, 1_000)
@@ -118,6 +114,11 @@ def _start_worker(stack: ThrowawayStack, concurrency: int) -> ChildProcess:
     child = spawn(name, command, stack.work, stack.compute_env)
     wait_until(lambda: " ready." in child.log_tail(200), child, 60.0)
     return child
+
+
+def _member(stack: ThrowawayStack) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {stack.token}"}
+    return httpx.Client(base_url=stack.api_url, headers=headers, timeout=60)
 
 
 def _strategy(api: httpx.Client) -> str:
@@ -204,11 +205,7 @@ def _fault_timings(args: argparse.Namespace, broker: str) -> None:
         workers: list[ChildProcess] = []
         try:
             workers.append(_start_worker(stack, 1))
-            with httpx.Client(
-                base_url=stack.api_url,
-                headers={"Authorization": f"Bearer {stack.token}"},
-                timeout=60,
-            ) as api:
+            with _member(stack) as api:
                 strategy = _strategy(api)
                 running = _optimize(api, strategy, args.sweep_combinations, 3_000)
                 wait(running, lambda e: e["status"] == "running")
