@@ -493,9 +493,14 @@ def test_a_worker_cut_off_from_mongodb_is_replaced_and_its_late_writes_refused(
         fleet.start_worker(concurrency=1, mongo_url=cut.url)
         backtest_id = _submit_long_run(member)
         first = _wait_execution(fleet_db, backtest_id, lambda e: e["status"] == "running", 60)
-        fleet.start_worker(concurrency=1)
 
-        cut.cut()
+        cut.cut()  # while the run loads its bars: it fails, and the worker stays up
+        # The stale run queued again and its task published again, which only the cut
+        # worker consumes until the other starts: it must hand the task back, not lose it.
+        _wait_execution(fleet_db, backtest_id, lambda e: e["status"] == "queued", 60)
+        _wait_execution(fleet_db, backtest_id, lambda e: e["dispatched_at"] is not None, 10)
+        time.sleep(8)  # MongoDB's server selection (5 s) fails in the cut worker
+        fleet.start_worker(concurrency=1)
         retaken = _wait_execution(fleet_db, backtest_id, lambda e: e["attempts"] == 2, 60)
         assert retaken["worker"] != first["worker"]
         backtest = wait_for_backtest(member, backtest_id, timeout_s=120)

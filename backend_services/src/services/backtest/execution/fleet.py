@@ -20,16 +20,19 @@ The settings, and why (Celery's and RabbitMQ's documentation on reliability):
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from datetime import timedelta
 from typing import Any
 
 from celery import Celery
+from celery.exceptions import Reject
 from celery.signals import worker_process_init
 from kombu import Exchange, Queue
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.multiprocess import MultiProcessCollector
+from pymongo.errors import ConnectionFailure
 
 from backend_services.config import Settings
 from backend_services.services.backtest.execution.fanned_sweep import FanOut
@@ -46,6 +49,8 @@ from shared.contracts.executions import ExecutionStatus
 from shared.logs import configure_logging
 
 __all__ = ["RUN_TASK", "amqp_priority", "fleet_app"]
+
+logger = logging.getLogger(__name__)
 
 RUN_TASK = "botclub.run_execution"
 HELP_TASK = "botclub.help_sweep"
@@ -93,7 +98,15 @@ def fleet_app(settings: Settings) -> Celery:
     @app.task(name=RUN_TASK, bind=True)  # type: ignore[untyped-decorator]
     def run(task: Any, execution_id: str) -> None:
         redelivered = bool((task.request.delivery_info or {}).get("redelivered"))
-        run_delivered(execution_id, redelivered, settings)
+        try:
+            run_delivered(execution_id, redelivered, settings)
+        except ConnectionFailure as error:
+            # This worker cannot reach MongoDB: the task goes back to the queue for
+            # another worker (a run it had claimed is re-run once its heartbeat is
+            # stale). Acknowledged, the task would be lost with its execution queued.
+            logger.warning("MongoDB unreachable, handing %s back: %r", execution_id, error)
+            time.sleep(settings.heartbeat_interval_s)
+            raise Reject(str(error), requeue=True) from error
 
     @app.task(name=HELP_TASK)  # type: ignore[untyped-decorator]
     def lend_a_hand(execution_id: str, run_id: str) -> None:
