@@ -99,17 +99,17 @@ def run_owned_sweep(
 
 
 def help_with_parts(
-    parts: SweepParts, job: SweepJob, fan_out: FanOut, cancelled: ProgressRecorder
+    parts: SweepParts, job: SweepJob, fan_out: FanOut, owner: ProgressRecorder
 ) -> None:
-    """Run waiting parts until none is left; stops at once when `cancelled` says the
-    sweep was cancelled or given up on."""
+    """Run waiting parts until none is left; stops at once when the `owner` run's
+    record says the sweep was cancelled or given up on."""
     me = worker_name()
     while True:
         part = parts.claim(me, utc_now() - timedelta(seconds=fan_out.stale_after_s))
         if part is None:
             return
         try:
-            _run_part(parts, part, job, me, fan_out, lambda fraction: cancelled.check())
+            _run_part(parts, part, job, me, fan_out, lambda fraction: owner.check())
         except ExecutionCancelled:
             return
 

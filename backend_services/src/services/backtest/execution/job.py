@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import TypeVar
 
@@ -129,7 +129,8 @@ def run_claimed(
         started = time.monotonic()
         RUNS_STARTED.inc()
         if claim.attempt == 1:
-            QUEUE_WAIT_SECONDS.observe(_seconds_since(claim.submitted_at))
+            waited = (utc_now() - claim.submitted_at).total_seconds()
+            QUEUE_WAIT_SECONDS.observe(max(0.0, waited))
         logger.info("run %d of %s started on %s", claim.attempt, execution_id, worker_name())
         status = _run_to_the_end(database, claim, max_attempts)
         RUNS_ENDED.labels(status.value).inc()
@@ -192,12 +193,6 @@ def _logged_for(execution_id: str, request_fields: Document) -> Iterator[None]:
     finally:
         for variable, token in reversed(tokens):
             variable.reset(token)
-
-
-def _seconds_since(moment: datetime) -> float:
-    if moment.tzinfo is None:  # stored without its zone: MongoDB keeps UTC
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (utc_now() - moment).total_seconds())
 
 
 def execution_status(execution_id: str) -> ExecutionStatus | None:
