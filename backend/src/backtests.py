@@ -1,25 +1,32 @@
-"""Backtests in MongoDB. A final status (completed, failed, cancelled) is never left:
-every update that changes the status is conditional on the current one not being final.
+"""Backtests in MongoDB: what the member asked for, the hand-over to the compute service
+and the final result. Live state (claimed, progress) is not kept here: it is pushed to
+the API and held by `progress_stream.ProgressHub`.
+
+Every update that changes the status is guarded by the lifecycle table
+(`shared.contracts.lifecycle.movable_to`), so a final status is never left and a repeat
+or a race never moves a backtest backwards. Each final state stored is handed to
+`on_final` (the progress hub), so its subscribers have it as it happens.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from backend.rankings import RankingStore, outline_of
-from backend.schemas import Backtest, BacktestState, BacktestStatus, BacktestSummary
+from backend.schemas import Backtest, BacktestState, BacktestSummary
 from shared.contracts.backtests import BacktestParams
 from shared.contracts.common import utc_now
-from shared.contracts.executions import (
+from shared.contracts.executions import ExecutionReport, RunBacktestRequest
+from shared.contracts.lifecycle import (
     FINAL_STATUS_VALUES,
     LIVE_STATUS_VALUES,
-    BacktestExecution,
-    ExecutionReport,
-    RunBacktestRequest,
+    BacktestStatus,
+    movable_to,
 )
 from shared.contracts.results import BacktestStatistics
 from shared.contracts.strategies import StrategySnapshot
@@ -27,15 +34,24 @@ from shared.contracts.sweeps import Sweep
 from shared.mongo import Document
 
 MAX_LISTED = 500
-_NOT_FINAL = {"$nin": FINAL_STATUS_VALUES}
 _LIVE = {"$in": LIVE_STATUS_VALUES}
+_LIVE_STATUSES = (BacktestStatus.QUEUED, BacktestStatus.RUNNING)
 _SUMMARY_FIELDS = [name for name in BacktestSummary.model_fields if name != "id"]
 
 
+FinalListener = Callable[[Backtest], None]
+
+
 class BacktestStore:
-    def __init__(self, collection: AsyncCollection[Document], rankings: RankingStore) -> None:
+    def __init__(
+        self,
+        collection: AsyncCollection[Document],
+        rankings: RankingStore,
+        on_final: FinalListener | None = None,
+    ) -> None:
         self._collection = collection
         self._rankings = rankings
+        self._on_final = on_final
 
     async def create(
         self,
@@ -70,6 +86,7 @@ class BacktestStore:
             "request_id": request_id,
             "created_at": now,
             "updated_at": now,
+            "stages": {"accepted": now},
         }
         earlier = await self._collection.find_one(
             {"input_key": input_key, "status": BacktestStatus.COMPLETED.value},
@@ -118,16 +135,22 @@ class BacktestStore:
         )
         return [_summary(document) async for document in cursor]
 
-    async def mark_dispatched(self, backtest_id: str, execution_id: str, status: str) -> bool:
-        """Record the execution id; False if the backtest left `pending` meanwhile."""
+    async def mark_dispatched(self, backtest_id: str, execution_id: str) -> bool:
+        """Record the hand-over (queued, with the execution id); False if the backtest
+        left `pending` meanwhile (cancelled, or its final state already arrived)."""
+        now = utc_now()
         outcome = await self._collection.update_one(
-            {"_id": backtest_id, "status": BacktestStatus.PENDING.value},
+            {
+                "_id": backtest_id,
+                "status": movable_to(BacktestStatus.QUEUED, BacktestStatus.PENDING),
+            },
             {
                 "$set": {
                     "execution_id": execution_id,
-                    "status": status,
+                    "status": BacktestStatus.QUEUED.value,
                     "error": None,
-                    "updated_at": utc_now(),
+                    "updated_at": now,
+                    "stages.dispatched": now,
                 }
             },
         )
@@ -138,23 +161,23 @@ class BacktestStore:
         )
         return False
 
-    async def record_progress(self, backtest_id: str, execution: BacktestExecution) -> None:
-        """Mirror a live execution's status and progress, never going backwards."""
+    async def touch(self, backtest_id: str) -> None:
+        """Note that a live backtest was heard of (its execution is alive), so the
+        supervisor asks about it again only after RECONCILE_AFTER_S."""
         await self._collection.update_one(
-            {"_id": backtest_id, "status": _NOT_FINAL},
-            {
-                "$set": {"status": execution.status.value, "updated_at": utc_now()},
-                "$max": {"progress": execution.progress},
-            },
+            {"_id": backtest_id, "status": _LIVE}, {"$set": {"updated_at": utc_now()}}
         )
 
-    async def record_final(self, report: ExecutionReport) -> bool:
-        """Store a final state once; False if the backtest was already final."""
+    async def record_final(self, report: ExecutionReport) -> Backtest | None:
+        """Store a final state once, and hand it to `on_final`; None if the backtest was
+        already final (or belongs to another execution)."""
+        now = utc_now()
         changes: Document = {
             "status": report.status.value,
             "execution_id": report.execution_id,
             "error": report.error,
-            "updated_at": utc_now(),
+            "updated_at": now,
+            "stages.saved": now,
         }
         if report.result is not None:
             optimization = None
@@ -164,15 +187,16 @@ class BacktestStore:
                 await self._rankings.save(report.execution_id, optimization["ranked"])
                 optimization = outline_of(optimization)
             changes |= _result_fields(report.result.model_dump(), optimization)
-        outcome = await self._collection.update_one(
+        document = await self._collection.find_one_and_update(
             {
                 "_id": report.backtest_id,
-                "status": _NOT_FINAL,
+                "status": movable_to(report.status),
                 "execution_id": {"$in": [None, report.execution_id]},
             },
             {"$set": changes},
+            return_document=ReturnDocument.AFTER,
         )
-        return outcome.matched_count == 1
+        return self._finished(document)
 
     async def trades_execution(self, user_id: str, backtest_id: str) -> str | None:
         """The execution holding a completed backtest's trades (an earlier one's, for a
@@ -236,7 +260,11 @@ class BacktestStore:
     async def redispatch(self, backtest_id: str, lost_execution_id: str, reason: str) -> None:
         """The compute service no longer knows the execution: send the backtest again."""
         await self._collection.update_one(
-            {"_id": backtest_id, "execution_id": lost_execution_id, "status": _LIVE},
+            {
+                "_id": backtest_id,
+                "execution_id": lost_execution_id,
+                "status": movable_to(BacktestStatus.PENDING, *_LIVE_STATUSES),
+            },
             {
                 "$set": {
                     "status": BacktestStatus.PENDING.value,
@@ -248,8 +276,12 @@ class BacktestStore:
         )
 
     async def fail_pending(self, backtest_id: str, reason: str) -> None:
-        await self._collection.update_one(
-            {"_id": backtest_id, "status": BacktestStatus.PENDING.value},
+        """The compute service refused the backtest: it fails, with its reason."""
+        document = await self._collection.find_one_and_update(
+            {
+                "_id": backtest_id,
+                "status": movable_to(BacktestStatus.FAILED, BacktestStatus.PENDING),
+            },
             {
                 "$set": {
                     "status": BacktestStatus.FAILED.value,
@@ -257,12 +289,17 @@ class BacktestStore:
                     "updated_at": utc_now(),
                 }
             },
+            return_document=ReturnDocument.AFTER,
         )
+        self._finished(document)
 
     async def cancel_pending(self, backtest_id: str) -> Backtest | None:
         """Cancel a backtest the compute service does not have yet."""
         document = await self._collection.find_one_and_update(
-            {"_id": backtest_id, "status": BacktestStatus.PENDING.value},
+            {
+                "_id": backtest_id,
+                "status": movable_to(BacktestStatus.CANCELLED, BacktestStatus.PENDING),
+            },
             {
                 "$set": {
                     "status": BacktestStatus.CANCELLED.value,
@@ -272,7 +309,16 @@ class BacktestStore:
             },
             return_document=ReturnDocument.AFTER,
         )
-        return Backtest.from_document(document) if document else None
+        return self._finished(document)
+
+    def _finished(self, document: Document | None) -> Backtest | None:
+        """The backtest a final move returned, handed to `on_final`."""
+        if document is None:
+            return None
+        backtest = Backtest.from_document(document)
+        if self._on_final is not None:
+            self._on_final(backtest)
+        return backtest
 
 
 def _result_fields(result: Document, optimization: Document | None) -> Document:

@@ -23,12 +23,6 @@ class Settings(SharedSettings):
         gt=0,
         description="A live backtest not heard of this long is checked with the compute service.",
     )
-    progress_interval_s: float = Field(
-        default=0.25,
-        alias="PROGRESS_INTERVAL_S",
-        gt=0,
-        description="How often a followed backtest's state is read for its subscribers.",
-    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         alias="CORS_ORIGINS",

@@ -68,9 +68,11 @@ async def _ranking_store(database: DatabaseDep) -> RankingStore:
 RankingStoreDep = Annotated[RankingStore, Depends(_ranking_store)]
 
 
-async def _backtest_store(database: DatabaseDep, rankings: RankingStoreDep) -> BacktestStore:
+async def _backtest_store(
+    state: StateDep, database: DatabaseDep, rankings: RankingStoreDep
+) -> BacktestStore:
     return BacktestStore(
-        database[BACKTESTS_COLLECTION], RankingStore(database[RANKINGS_COLLECTION])
+        database[BACKTESTS_COLLECTION], rankings, on_final=state.progress_hub.publish_final
     )
 
 

@@ -31,7 +31,7 @@ from backend.supervisor import BacktestSupervisor
 from shared.limits import MAX_RESULT_BYTES
 from shared.metrics import METRICS_PATH
 from shared.mongo import async_client
-from shared.paths import SAVE_RESULT_PATH
+from shared.paths import EVENTS_PATH, SAVE_RESULT_PATH
 from shared.web.health_monitor import DependencyMonitor
 from shared.web.mongo_checks import ping_check, write_check
 from shared.web.openapi import install_openapi, operation_id
@@ -77,10 +77,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         database = mongo[settings.mongo_db]
         await ensure_indexes(database)
         client = BacktestServiceClient(settings.backend_services_url, settings.service_secret)
+        hub = ProgressHub()
         backtests = BacktestStore(
-            database[BACKTESTS_COLLECTION], RankingStore(database[RANKINGS_COLLECTION])
+            database[BACKTESTS_COLLECTION],
+            RankingStore(database[RANKINGS_COLLECTION]),
+            on_final=hub.publish_final,
         )
-        hub = ProgressHub(backtests, client, settings.progress_interval_s)
         supervisor = BacktestSupervisor(
             backtests,
             client,
@@ -109,7 +111,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             for task in background:
                 task.cancel()
-            await hub.close()
             await client.aclose()
             await mongo.close()
 
@@ -128,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         IdempotentPosts,
         keys_of=lambda scope: scope["state"][STATE_KEY].database[IDEMPOTENCY_COLLECTION],
         prefix="/api/",
-        excluded=frozenset({SAVE_RESULT_PATH}),
+        excluded=frozenset({SAVE_RESULT_PATH, EVENTS_PATH}),
     )
     set_up_app(
         app,
@@ -137,7 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         exempt_paths=(*health.PROBE_PATHS, METRICS_PATH),
         body_timeout_s=settings.body_timeout_s,
         cors_origins=settings.cors_origins,
-        signed_prefixes=(SAVE_RESULT_PATH,),
+        signed_prefixes=(SAVE_RESULT_PATH, EVENTS_PATH),
         body_limits={
             SAVE_RESULT_PATH: MAX_RESULT_BYTES,
             market_data.SYMBOLS_PATH: settings.max_upload_mb << 20,

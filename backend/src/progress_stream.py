@@ -1,39 +1,36 @@
 """Live progress of backtests, pushed to any number of subscribers (Server-Sent Events,
-WebSocket) from one watcher per backtest.
+WebSocket) as it happens.
 
-A watcher reads the backtest the way a member's read does (the stored record, brought
-in line with the compute service's execution while it is live) every `interval_s`, and
-publishes a `ProgressEvent` whenever the status or progress moved; after the final
-state it publishes once more and ends, and with it every subscription. However many
-subscribe to a backtest, there is one watcher, so the compute service is asked once per
-interval.
+Nothing here reads on a timer. The compute service's workers push each live change
+(claimed, progress) to `POST /api/backtest/events`, which hands it to `publish_live`;
+every final state the API stores reaches `publish_final` (`BacktestStore.on_final`),
+whether it came with `save_result`, a cancel, or a supervisor's sweep that recovered a
+lost callback. The hub keeps the latest live state of each running backtest in memory
+(what `GET /api/backtest/{id}` shows while it runs) and recent final states, so a
+subscriber that arrives just after the end still gets it.
 
 An event is a snapshot, not a change, and its id grows with the state (status first,
 then progress, which never decreases): a subscriber resuming after event N needs only
 the current state if its id is greater than N, whatever happened in between, even after
-a restart of the API.
+a restart of the API. A lost live event is harmless: the next one, or the final state,
+carries everything.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
-import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections import OrderedDict
+from collections.abc import AsyncIterator
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from backend.backtests import BacktestStore
-from backend.reconcile import reconcile
-from backend.schemas import Backtest, BacktestStatus
-from backend.services.backtest_client import BacktestServiceClient
+from backend.schemas import Backtest
+from shared.contracts.executions import ExecutionUpdate
+from shared.contracts.lifecycle import BacktestStatus
 
 __all__ = ["HEADLINE_STATISTICS", "ProgressEvent", "ProgressHub", "event_of"]
-
-logger = logging.getLogger(__name__)
 
 HEADLINE_STATISTICS = (
     "total_return",
@@ -54,6 +51,10 @@ _STAGE = {
 }
 # Progress in tenths of a percent, so each stage spans ids 1,001 apart.
 _STAGE_SPAN = 1_001
+# Live states held at most (one per running backtest), and final states kept for
+# subscribers that arrive just after the end.
+MAX_LIVE = 100_000
+MAX_RECENT_FINALS = 10_000
 
 
 class ProgressEvent(BaseModel):
@@ -78,16 +79,21 @@ class ProgressEvent(BaseModel):
         return "final" if self.final else "progress"
 
 
-def event_of(backtest: Backtest, eta_s: float | None = None) -> ProgressEvent:
+def _event_id(status: BacktestStatus, progress: float) -> int:
+    return _STAGE[status] * _STAGE_SPAN + round(progress * 10)
+
+
+def event_of(backtest: Backtest) -> ProgressEvent:
+    """The event of a backtest's stored state."""
     statistics = None
     if backtest.result is not None:
         statistics = {name: getattr(backtest.result, name) for name in HEADLINE_STATISTICS}
     return ProgressEvent(
-        id=_STAGE[backtest.status] * _STAGE_SPAN + round(backtest.progress * 10),
+        id=_event_id(backtest.status, backtest.progress),
         backtest_id=backtest.id,
         status=backtest.status,
         progress=backtest.progress,
-        eta_s=None if backtest.status.is_final else eta_s,
+        eta_s=None,
         final=backtest.status.is_final,
         error=backtest.error,
         statistics=statistics,
@@ -100,94 +106,96 @@ class _Eta:
     def __init__(self) -> None:
         self._start: tuple[float, float] | None = None
 
-    def estimate(self, backtest: Backtest) -> float | None:
-        if backtest.status is not BacktestStatus.RUNNING:
+    def estimate(self, status: BacktestStatus, progress: float) -> float | None:
+        if status is not BacktestStatus.RUNNING:
             return None
         now = time.monotonic()
         if self._start is None:
-            self._start = (now, backtest.progress)
+            self._start = (now, progress)
             return None
         started_at, started_progress = self._start
-        done = backtest.progress - started_progress
+        done = progress - started_progress
         if done <= 0:
             return None
-        return round((now - started_at) * (100 - backtest.progress) / done, 1)
+        return round((now - started_at) * (100 - progress) / done, 1)
 
 
-class _Watcher:
-    def __init__(
-        self,
-        backtest: Backtest,
-        user_id: str,
-        read: Callable[[str, str], Any],
-        interval_s: float,
-    ) -> None:
-        self.latest = event_of(backtest)
-        self.subscribers: set[asyncio.Queue[ProgressEvent | None]] = set()
-        self._backtest_id = backtest.id
-        self._user_id = user_id
-        self._read = read
-        self._interval_s = interval_s
-        self._eta = _Eta()
-        self.ended = False
+class _Live:
+    """A running backtest's latest pushed state."""
 
-    async def run(self) -> None:
-        """Until the final state, or until nobody listens."""
-        try:
-            while not self.latest.final:
-                await asyncio.sleep(self._interval_s)
-                if not self.subscribers:
-                    return
-                try:
-                    backtest: Backtest | None = await self._read(self._user_id, self._backtest_id)
-                except Exception:  # MongoDB or the compute service away: try again
-                    logger.warning("watching %s failed; retrying", self._backtest_id, exc_info=True)
-                    continue
-                if backtest is None:  # deleted meanwhile
-                    return
-                event = event_of(backtest, self._eta.estimate(backtest))
-                if event.id > self.latest.id:
-                    self._publish(event)
-        finally:
-            self.ended = True
-            for queue in self.subscribers:
-                queue.put_nowait(None)
-
-    def _publish(self, event: ProgressEvent) -> None:
-        self.latest = event
-        for queue in self.subscribers:
-            queue.put_nowait(event)
+    def __init__(self, event: ProgressEvent) -> None:
+        self.event = event
+        self.eta = _Eta()
 
 
 class ProgressHub:
-    """The watchers of the backtests someone is subscribed to."""
+    """The latest state of every live backtest, and the subscribers of each."""
 
-    def __init__(
-        self, store: BacktestStore, client: BacktestServiceClient, interval_s: float
-    ) -> None:
-        self._store = store
-        self._client = client
-        self._interval_s = interval_s
-        self._watchers: dict[str, _Watcher] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+    def __init__(self) -> None:
+        self._live: OrderedDict[str, _Live] = OrderedDict()
+        self._finals: OrderedDict[str, ProgressEvent] = OrderedDict()
+        self._subscribers: dict[str, set[asyncio.Queue[ProgressEvent]]] = {}
 
     @property
     def watching(self) -> int:
-        """How many backtests are watched now (one watcher each)."""
-        return len(self._watchers)
+        """How many backtests have subscribers now."""
+        return len(self._subscribers)
+
+    def current(self, backtest: Backtest) -> Backtest:
+        """The backtest with its latest pushed live state (status and progress), for a
+        member's read while it runs; as stored once it is final."""
+        if backtest.status.is_final:
+            return backtest
+        event = self._newest(backtest)
+        if event.id <= event_of(backtest).id:
+            return backtest
+        return backtest.model_copy(update={"status": event.status, "progress": event.progress})
+
+    def publish_live(self, update: ExecutionUpdate) -> None:
+        """A worker's push: claimed, or progress. Ignored unless newer than what the hub
+        holds, or once the backtest is final."""
+        if update.backtest_id in self._finals or update.status.is_final:
+            return
+        live = self._live.get(update.backtest_id)
+        event_id = _event_id(update.status, update.progress)
+        if live is not None and event_id <= live.event.id:
+            return
+        if live is None:
+            live = _Live(_placeholder(update.backtest_id))
+            self._live[update.backtest_id] = live
+            if len(self._live) > MAX_LIVE:
+                self._live.popitem(last=False)
+        live.event = ProgressEvent(
+            id=event_id,
+            backtest_id=update.backtest_id,
+            status=update.status,
+            progress=update.progress,
+            eta_s=live.eta.estimate(update.status, update.progress),
+            final=False,
+        )
+        self._send(live.event)
+
+    def publish_final(self, backtest: Backtest) -> None:
+        """A final state, as stored: sent to every subscriber, whose streams then end."""
+        event = event_of(backtest)
+        self._live.pop(backtest.id, None)
+        self._finals[backtest.id] = event
+        if len(self._finals) > MAX_RECENT_FINALS:
+            self._finals.popitem(last=False)
+        self._send(event)
 
     async def subscribe(
-        self, backtest: Backtest, user_id: str, after: int | None = None
+        self, backtest: Backtest, after: int | None = None
     ) -> AsyncIterator[ProgressEvent]:
         """The backtest's events from its current state on (or, resuming `after` an
         event id, from the first newer state), until the final one."""
-        watcher = self._watcher(backtest, user_id)
-        queue: asyncio.Queue[ProgressEvent | None] = asyncio.Queue()
-        watcher.subscribers.add(queue)
+        queue: asyncio.Queue[ProgressEvent] = asyncio.Queue()
+        subscribers = self._subscribers.setdefault(backtest.id, set())
+        subscribers.add(queue)
         try:
             sent = after if after is not None else -1
-            event: ProgressEvent | None = watcher.latest
-            while event is not None:
+            event = self._newest(backtest)
+            while True:
                 if event.id > sent:
                     sent = event.id
                     yield event
@@ -195,34 +203,30 @@ class ProgressHub:
                     return
                 event = await queue.get()
         finally:
-            watcher.subscribers.discard(queue)
+            subscribers.discard(queue)
+            if not subscribers:
+                self._subscribers.pop(backtest.id, None)
 
-    async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+    def _newest(self, backtest: Backtest) -> ProgressEvent:
+        """The newest of the stored state, the pushed live state and a recent final."""
+        candidates = [event_of(backtest)]
+        if (final := self._finals.get(backtest.id)) is not None:
+            candidates.append(final)
+        elif (live := self._live.get(backtest.id)) is not None:
+            candidates.append(live.event)
+        return max(candidates, key=lambda event: (event.final, event.id))
 
-    def _watcher(self, backtest: Backtest, user_id: str) -> _Watcher:
-        watcher = self._watchers.get(backtest.id)
-        if watcher is None or watcher.ended:
-            watcher = _Watcher(backtest, user_id, self._read, self._interval_s)
-            self._watchers[backtest.id] = watcher
-            task = asyncio.create_task(watcher.run())
-            self._tasks.add(task)
-            task.add_done_callback(functools.partial(self._forget, backtest.id))
-        return watcher
+    def _send(self, event: ProgressEvent) -> None:
+        for queue in self._subscribers.get(event.backtest_id, ()):
+            queue.put_nowait(event)
 
-    def _forget(self, backtest_id: str, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if (watcher := self._watchers.get(backtest_id)) is not None and watcher.ended:
-            del self._watchers[backtest_id]
-        with contextlib.suppress(asyncio.CancelledError):
-            if task.exception() is not None:
-                logger.error("watcher of %s failed", backtest_id, exc_info=task.exception())
 
-    async def _read(self, user_id: str, backtest_id: str) -> Backtest | None:
-        backtest = await self._store.get(user_id, backtest_id)
-        if backtest is not None and backtest.status.is_live and backtest.execution_id:
-            await reconcile(self._store, self._client, backtest.id, backtest.execution_id)
-            backtest = await self._store.get(user_id, backtest_id)
-        return backtest
+def _placeholder(backtest_id: str) -> ProgressEvent:
+    return ProgressEvent(
+        id=-1,
+        backtest_id=backtest_id,
+        status=BacktestStatus.QUEUED,
+        progress=0.0,
+        eta_s=None,
+        final=False,
+    )

@@ -1,8 +1,10 @@
 """Bringing a backtest in line with its execution on the compute service.
 
-Used when a member reads a live backtest and by BacktestSupervisor when a callback is
-overdue: progress is mirrored, a final state the callback has not brought yet is stored
-as if it had, and an execution the compute service no longer knows is dispatched again.
+Used by BacktestSupervisor when a live backtest has not been heard of for a while (a
+lost callback, a compute service restarted): a final state the callback has not brought
+yet is stored as if it had, a live one is noted as alive (asked about again only after
+RECONCILE_AFTER_S), and an execution the compute service no longer knows is dispatched
+again. Members' reads never wait on this: they show the state pushed to the API.
 """
 
 from __future__ import annotations
@@ -40,4 +42,4 @@ async def reconcile(
     if execution.status.is_final:
         await store.record_final(ExecutionReport.of(execution))
     else:
-        await store.record_progress(backtest_id, execution)
+        await store.touch(backtest_id)

@@ -4,7 +4,6 @@ shared.contracts)."""
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -12,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from backend.rankings import OptimizationOutline, outline_of
 from shared.contracts.backtests import BACKTEST_PARAMS_EXAMPLE, BacktestParams
 from shared.contracts.common import Symbol, Text
-from shared.contracts.executions import FINAL_STATUS_VALUES, LIVE_STATUS_VALUES
+from shared.contracts.lifecycle import BacktestStatus
 from shared.contracts.results import BacktestResult, BacktestStatistics
 from shared.contracts.strategies import (
     DEFAULT_PARAMETERS,
@@ -114,26 +113,6 @@ class Strategy(StrategyFields):
             {name: document[name] for name in cls.model_fields if name in document}
             | {"id": document["_id"]}
         )
-
-
-class BacktestStatus(StrEnum):
-    """An execution's status, plus `pending` before the compute service has it."""
-
-    PENDING = "pending"
-    QUEUED = "queued"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def is_final(self) -> bool:
-        return self.value in FINAL_STATUS_VALUES
-
-    @property
-    def is_live(self) -> bool:
-        """Queued or running on the compute service."""
-        return self.value in LIVE_STATUS_VALUES
 
 
 class BacktestState(BaseModel):

@@ -1,4 +1,5 @@
-"""Backtests: read, cancel, and the compute service's `save_result` callback."""
+"""Backtests: read, cancel, and the compute service's pushes: live changes (`events`)
+and final states (`save_result`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from backend.deps import (
     BacktestStoreDep,
     CurrentUser,
     OwnedBacktest,
+    ProgressHubDep,
     RankingStoreDep,
     StrategyStoreDep,
 )
@@ -20,10 +22,11 @@ from backend.exports import ranking_csv, trades_csv
 from backend.rankings import RankingPage, RankingSort, RankingStore, page_of
 from backend.reconcile import reconcile
 from backend.report import report_html
-from backend.schemas import Backtest, BacktestStatus, SaveResultAck
+from backend.schemas import Backtest, SaveResultAck
 from backend.services.backtest_client import BacktestServiceClient, BacktestServiceRejected
 from backend.users import User
-from shared.contracts.executions import ExecutionReport
+from shared.contracts.executions import ExecutionReport, ExecutionUpdate
+from shared.contracts.lifecycle import BacktestStatus
 from shared.contracts.results import TradePage
 from shared.errors import (
     BadGateway,
@@ -46,24 +49,13 @@ router = APIRouter(
 
 
 @router.get("/{backtest_id}", summary="Get a backtest")
-async def get_backtest(
-    backtest: OwnedBacktest,
-    user: CurrentUser,
-    store: BacktestStoreDep,
-    client: BacktestClientDep,
-) -> Backtest:
+async def get_backtest(backtest: OwnedBacktest, hub: ProgressHubDep) -> Backtest:
     """The backtest with its status, progress and, once completed, its result.
 
-    While it runs, status and progress are read from the compute service (and kept); if
-    that service has finished but its callback has not arrived yet, the final state is
-    taken from it directly.
+    While it runs, status and progress are the latest its worker pushed to this service:
+    a read never waits on the compute service.
     """
-    if backtest.status.is_live and backtest.execution_id:
-        await reconcile(store, client, backtest.id, backtest.execution_id)
-        refreshed = await store.get(user.id, backtest.id)
-        if refreshed is not None:
-            return refreshed
-    return backtest
+    return hub.current(backtest)
 
 
 @router.delete(
@@ -103,9 +95,8 @@ async def cancel_backtest(
             raise rejected.as_domain_error() from None
         await reconcile(store, client, backtest.id, backtest.execution_id)
         raise Conflict("backtest has already finished") from None
-    await store.record_final(ExecutionReport.of(execution))
-    final = await store.get(user.id, backtest.id)
-    return final or backtest
+    final = await store.record_final(ExecutionReport.of(execution))
+    return final or await store.get(user.id, backtest.id) or backtest
 
 
 async def _purge(
@@ -256,9 +247,10 @@ async def save_result(report: ExecutionReport, store: BacktestStoreDep) -> SaveR
     body is read), with an execution's final state.
 
     Idempotent on `execution_id`: a repeat, or a report for a backtest that is already
-    final, is acknowledged and changes nothing.
+    final, is acknowledged and changes nothing. A final state stored reaches the
+    backtest's subscribers at once.
     """
-    if await store.record_final(report):
+    if await store.record_final(report) is not None:
         return SaveResultAck(stored=True)
     state = await store.state_of(report.backtest_id)
     if state is None:
@@ -266,6 +258,20 @@ async def save_result(report: ExecutionReport, store: BacktestStoreDep) -> SaveR
     if state.execution_id not in (None, report.execution_id):
         raise Conflict("backtest belongs to another execution")
     return SaveResultAck(stored=False)
+
+
+@router.post(
+    "/events",
+    summary="Receive an execution's live change (compute service only)",
+    status_code=status.HTTP_204_NO_CONTENT,
+    include_in_schema=False,
+)
+async def receive_event(update: ExecutionUpdate, hub: ProgressHubDep) -> Response:
+    """Called by the worker running an execution, signed, when it claims the execution
+    and as its progress moves: handed to the backtest's subscribers, and shown by reads
+    while it runs. Nothing is stored: the final state arrives through `save_result`."""
+    hub.publish_live(update)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 async def _ranking_rows(

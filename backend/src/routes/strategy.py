@@ -23,7 +23,6 @@ from backend.market_data import check_market
 from backend.schemas import (
     STRATEGY_EXAMPLE,
     Backtest,
-    BacktestStatus,
     BacktestSummary,
     OptimizeRequest,
     Strategy,
@@ -32,8 +31,11 @@ from backend.schemas import (
     StrategyUpdate,
 )
 from backend.services.backtest_client import BacktestServiceClient
+from backend.services.backtest_starter import StartedBacktest
 from backend.services.dispatch import dispatch_backtest
 from shared.contracts.backtests import BacktestParams
+from shared.contracts.executions import RunBacktestRequest
+from shared.contracts.lifecycle import BacktestStatus
 from shared.errors import InvalidInput, NotFound, PayloadTooLarge, Unauthorized
 from shared.web.errors import error_body, responses_for
 
@@ -127,10 +129,16 @@ class BackgroundDispatch:
         self._client = client
         self._attempts = settings.dispatch_attempts
 
-    def __call__(self, backtest: Backtest) -> Backtest:
+    def __call__(self, started: StartedBacktest) -> Backtest:
+        backtest = started.backtest
         if backtest.status is BacktestStatus.PENDING:
             self._background.add_task(
-                run_backtest_task, backtest.id, self._store, self._client, self._attempts
+                run_backtest_task,
+                backtest.id,
+                self._store,
+                self._client,
+                self._attempts,
+                started.run_request,
             )
         return backtest
 
@@ -192,8 +200,13 @@ async def list_backtests(
 
 
 async def run_backtest_task(
-    backtest_id: str, store: BacktestStore, client: BacktestServiceClient, attempts: int
+    backtest_id: str,
+    store: BacktestStore,
+    client: BacktestServiceClient,
+    attempts: int,
+    run_request: RunBacktestRequest | None = None,
 ) -> None:
     """Hand a new backtest to the compute service in the background, retrying while it
-    is unreachable; BacktestSupervisor takes over if it stays so (`dispatch_backtest`)."""
-    await dispatch_backtest(backtest_id, store, client, attempts)
+    is unreachable; BacktestSupervisor takes over if it stays so (`dispatch_backtest`).
+    `run_request`: what was just recorded, sent without reading it back."""
+    await dispatch_backtest(backtest_id, store, client, attempts, run_request=run_request)

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Header, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 
-from backend.deps import BacktestStoreDep, CurrentUser, OwnedBacktest, ProgressHubDep, TokenStoreDep
+from backend.deps import BacktestStoreDep, OwnedBacktest, ProgressHubDep, TokenStoreDep
 from backend.progress_stream import ProgressEvent, ProgressHub
 from backend.schemas import Backtest
 from shared.errors import NotFound, Unauthorized
@@ -57,7 +57,6 @@ router = APIRouter(
 )
 async def follow_events(
     backtest: OwnedBacktest,
-    user: CurrentUser,
     hub: ProgressHubDep,
     last_event_id: Annotated[
         int | None,
@@ -68,7 +67,7 @@ async def follow_events(
     estimate of the time left), then its final state with the headline statistics;
     the stream ends there. Each event's `id` grows with the state, so a client that
     reconnects with `Last-Event-ID` receives only what is newer."""
-    events = hub.subscribe(backtest, user.id, after=last_event_id)
+    events = hub.subscribe(backtest, after=last_event_id)
     return StreamingResponse(
         _server_sent(events),
         media_type="text/event-stream",
@@ -148,13 +147,13 @@ async def follow_socket(
     if backtest is None:
         await socket.close(CLOSE_NOT_FOUND, "backtest not found")
         return
-    await _send_events(socket, hub, backtest, user.id, sign_in.last_event_id)
+    await _send_events(socket, hub, backtest, sign_in.last_event_id)
 
 
 async def _send_events(
-    socket: WebSocket, hub: ProgressHub, backtest: Backtest, user_id: str, after: int | None
+    socket: WebSocket, hub: ProgressHub, backtest: Backtest, after: int | None
 ) -> None:
-    events = hub.subscribe(backtest, user_id, after=after)
+    events = hub.subscribe(backtest, after=after)
     try:
         async for event in events:
             await socket.send_text(event.model_dump_json())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -10,13 +12,23 @@ from backend.market_data import check_data_for, range_note
 from backend.schemas import Backtest, Strategy
 from shared.contracts.backtests import BacktestParams, ResolvedBacktest
 from shared.contracts.common import InconsistentRequest
+from shared.contracts.executions import RunBacktestRequest
 from shared.contracts.strategies import StrategySnapshot
 from shared.contracts.sweeps import Sweep, check_sweep
 from shared.errors import InvalidInput
 from shared.mongo import Document
 from shared.web.request_context import request_id
 
-__all__ = ["BacktestStarter"]
+__all__ = ["BacktestStarter", "StartedBacktest"]
+
+
+@dataclass(frozen=True, slots=True)
+class StartedBacktest:
+    """A backtest just recorded, and what to hand the compute service if it is pending
+    (built from what was recorded, so its dispatch reads nothing back)."""
+
+    backtest: Backtest
+    run_request: RunBacktestRequest
 
 
 class BacktestStarter:
@@ -31,7 +43,7 @@ class BacktestStarter:
 
     async def start(
         self, strategy: Strategy, params: BacktestParams, sweep: Sweep | None
-    ) -> Backtest:
+    ) -> StartedBacktest:
         snapshot = StrategySnapshot.model_validate(
             strategy.model_dump(include=set(StrategySnapshot.model_fields))
         )
@@ -48,7 +60,7 @@ class BacktestStarter:
         entry = await check_data_for(self._database, resolved)
         input_key = resolved.input_key(entry.version, sweep)
         notes = [note] if (note := range_note(resolved, entry)) else []
-        return await self._store.create(
+        backtest = await self._store.create(
             self._user_id,
             snapshot,
             params,
@@ -58,3 +70,13 @@ class BacktestStarter:
             notes,
             request_id.get(),
         )
+        run_request = RunBacktestRequest(
+            backtest_id=backtest.id,
+            user_id=self._user_id,
+            strategy=snapshot,
+            params=params,
+            data_version=entry.version,
+            sweep=sweep,
+            request_id=request_id.get(),
+        )
+        return StartedBacktest(backtest, run_request)

@@ -7,12 +7,13 @@ import asyncio
 import logging
 
 from backend.backtests import BacktestStore
-from backend.schemas import BacktestStatus
 from backend.services.backtest_client import (
     BacktestServiceClient,
     BacktestServiceRejected,
     BacktestServiceUnavailable,
 )
+from shared.contracts.executions import RunBacktestRequest
+from shared.contracts.lifecycle import BacktestStatus
 
 __all__ = ["FIRST_RETRY_DELAY_S", "dispatch_backtest"]
 
@@ -27,15 +28,18 @@ async def dispatch_backtest(
     client: BacktestServiceClient,
     attempts: int,
     first_delay_s: float = FIRST_RETRY_DELAY_S,
+    run_request: RunBacktestRequest | None = None,
 ) -> None:
     """Hand a pending backtest to the compute service, retrying with exponential backoff
     while it is unreachable. If it stays unreachable the backtest stays pending, with
     the reason in `error`, and BacktestSupervisor dispatches it again later. Safe to
     repeat: the compute service runs one execution per backtest_id. A backtest
-    cancelled meanwhile is cancelled there too."""
+    cancelled meanwhile is cancelled there too. `run_request`, when given, is sent on the
+    first attempt instead of being read (the backtest was recorded a moment ago)."""
     delay_s = first_delay_s
     for attempt in range(1, attempts + 1):
-        request = await store.run_request(backtest_id)
+        request = run_request if attempt == 1 and run_request else None
+        request = request or await store.run_request(backtest_id)
         if request is None:  # cancelled, or dispatched by someone else meanwhile
             return
         try:
@@ -53,7 +57,7 @@ async def dispatch_backtest(
                 await asyncio.sleep(delay_s)
                 delay_s *= 2
             continue
-        if not await store.mark_dispatched(backtest_id, accepted.execution_id, accepted.status):
+        if not await store.mark_dispatched(backtest_id, accepted.execution_id):
             await _cancel_if_cancelled(backtest_id, accepted.execution_id, store, client)
         return
     await store.note_dispatch_failure(

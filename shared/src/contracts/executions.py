@@ -3,49 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Self
 
 from pydantic import Field, model_validator
 
 from shared.contracts.backtests import BacktestParams, ResolvedBacktest
 from shared.contracts.common import Count, Id, RequestId, Text, WireModel
+from shared.contracts.lifecycle import BacktestStatus
 from shared.contracts.results import BacktestResult
 from shared.contracts.strategies import StrategySnapshot
 from shared.contracts.sweeps import Optimization, Sweep, check_sweep
 
 __all__ = [
     "DEFAULT_PRIORITY",
-    "FINAL_STATUS_VALUES",
-    "LIVE_STATUS_VALUES",
     "BacktestExecution",
     "ExecutionReport",
-    "ExecutionStatus",
+    "ExecutionUpdate",
     "RunBacktestAccepted",
     "RunBacktestRequest",
 ]
-
-
-class ExecutionStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def is_final(self) -> bool:
-        return self.value in FINAL_STATUS_VALUES
-
-
-# The one set of status groups, as the values MongoDB queries take; the backend's
-# BacktestStatus (the same values plus `pending`) reads them too.
-LIVE_STATUS_VALUES = (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value)
-FINAL_STATUS_VALUES = (
-    ExecutionStatus.COMPLETED.value,
-    ExecutionStatus.FAILED.value,
-    ExecutionStatus.CANCELLED.value,
-)
 
 
 DEFAULT_PRIORITY = 5
@@ -82,7 +58,7 @@ class RunBacktestRequest(WireModel):
 
 class RunBacktestAccepted(WireModel):
     execution_id: Id
-    status: ExecutionStatus
+    status: BacktestStatus
 
 
 class BacktestExecution(WireModel):
@@ -92,7 +68,7 @@ class BacktestExecution(WireModel):
     backtest_id: Id
     user_id: Id
     strategy_id: Id
-    status: ExecutionStatus
+    status: BacktestStatus
     progress: float = Field(ge=0, le=100)
     created_at: datetime
     start_time: datetime | None = None
@@ -116,7 +92,7 @@ class ExecutionReport(WireModel):
 
     execution_id: Id
     backtest_id: Id
-    status: ExecutionStatus
+    status: BacktestStatus
     end_time: datetime | None = None
     result: BacktestResult | None = None
     optimization: Optimization | None = None
@@ -126,7 +102,7 @@ class ExecutionReport(WireModel):
     def _is_final(self) -> Self:
         if not self.status.is_final:
             raise ValueError("only a final status can be reported")
-        if self.status is ExecutionStatus.COMPLETED and self.result is None:
+        if self.status is BacktestStatus.COMPLETED and self.result is None:
             raise ValueError("a completed execution must carry its result")
         return self
 
@@ -141,3 +117,19 @@ class ExecutionReport(WireModel):
             optimization=execution.optimization,
             error=execution.error,
         )
+
+
+class ExecutionUpdate(WireModel):
+    """Body of `POST /api/backtest/events`: a live change of an execution (claimed, or
+    progress), pushed by the worker running it as it happens."""
+
+    backtest_id: Id
+    execution_id: Id
+    status: BacktestStatus
+    progress: float = Field(ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _is_live(self) -> Self:
+        if not self.status.is_live:
+            raise ValueError("only a queued or running state is pushed live")
+        return self

@@ -43,7 +43,8 @@ from backend_services.services.backtest.execution.worker_pool import (
     WorkerPool,
 )
 from shared.contracts.common import utc_now
-from shared.contracts.executions import BacktestExecution, ExecutionStatus, RunBacktestRequest
+from shared.contracts.executions import BacktestExecution, RunBacktestRequest
+from shared.contracts.lifecycle import BacktestStatus
 from shared.contracts.results import TradePage
 from shared.mongo import Document
 
@@ -151,18 +152,20 @@ class BacktestService:
                 logger.exception("supervision sweep failed; trying again next time")
 
     async def on_run_ended(self, execution_id: str, error: Exception | None) -> None:
-        """Called by the pool after every run, however it ended."""
-        execution = await self._store.get(execution_id)
-        if execution.status.is_final:
-            self._delivery.deliver(execution_id)
+        """Called by the pool after a run that may have left something to do: a final
+        state its worker could not push, or no final state at all."""
+        status, attempts, delivered = await self._store.outcome_of(execution_id)
+        if status.is_final:
+            if not delivered:
+                self._delivery.deliver(execution_id)
             return
-        if execution.status is ExecutionStatus.QUEUED:
+        if status is BacktestStatus.QUEUED:
             # Never claimed (the worker could not reach MongoDB, say): try again shortly.
             await asyncio.sleep(RETRY_QUEUED_AFTER_S)
             self._worker_pool.submit(execution_id, await self._store.priority_of(execution_id))
             return
         reason = str(error) if isinstance(error, WorkerLost) else "the worker stopped early"
-        await self._retry_or_fail(execution_id, execution.attempts, reason)
+        await self._retry_or_fail(execution_id, attempts, reason)
 
     async def _sweep(self, include_refused: bool) -> None:
         stale_before = utc_now() - self._heartbeat_timeout
@@ -219,6 +222,8 @@ def _deployment_pool(
             settings.heartbeat_interval_s,
             settings.market_data_cache_mb << 20,
             os.getpid(),
+            settings.api_service_url,
+            settings.service_secret,
         ),
         on_run_ended=on_run_ended,
     )

@@ -1,10 +1,13 @@
 """Delivering finished executions to the backend's `save_result`, until acknowledged.
 
-The final state is in the execution record before delivery starts, so delivery can be
-retried for as long as it takes: with exponential backoff while this process lives,
-from the service's periodic sweep, and after a restart (the record's `delivered_at`
-stays empty until the backend answers 2xx). A refusal (4xx other than 408 and 429) is
-recorded and retried only after a restart, when a configuration fix may have cured it.
+The worker that ran an execution pushes its final state itself (`api_push`); this makes
+sure it arrives when that push did not: the cancels this service makes, and the runs
+whose push failed or whose worker died before it. The final state is in the execution
+record before delivery starts, so delivery can be retried for as long as it takes: with
+exponential backoff while this process lives, from the service's periodic sweep, and
+after a restart (the record's `delivered_at` stays empty until the backend answers 2xx).
+A refusal (4xx other than 408 and 429) is recorded and retried only after a restart,
+when a configuration fix may have cured it.
 """
 
 from __future__ import annotations
@@ -14,12 +17,16 @@ import logging
 
 import httpx
 
+from backend_services.services.backtest.execution.api_push import (
+    DeliveryVerdict,
+    report_headers,
+    verdict_of,
+)
 from backend_services.services.backtest.execution.records import ExecutionRecords
 from backend_services.services.backtest.execution.run_metrics import DELIVERY_RETRIES
 from shared.contracts.common import utc_now
 from shared.contracts.executions import ExecutionReport
 from shared.paths import SAVE_RESULT_PATH
-from shared.web.request_context import REQUEST_ID_HEADER
 
 logger = logging.getLogger(__name__)
 
@@ -59,18 +66,16 @@ class ResultDelivery:
         while True:
             try:
                 execution = await self._store.get(execution_id)
-                headers = {"Content-Type": "application/json"}
-                if execution.request_id:  # the backend's log line of it names the same request
-                    headers[REQUEST_ID_HEADER] = execution.request_id
                 response = await self._http.post(
                     SAVE_RESULT_PATH,
                     content=ExecutionReport.of(execution).model_dump_json(),
-                    headers=headers,
+                    headers=report_headers(execution.request_id),
                 )
-                if response.is_success:
+                verdict = verdict_of(response)
+                if verdict is DeliveryVerdict.DELIVERED:
                     await self._store.mark_delivered(execution_id, utc_now())
                     return
-                if response.status_code < 500 and response.status_code not in (408, 429):
+                if verdict is DeliveryVerdict.REFUSED:
                     refusal = f"{response.status_code}: {response.text[:200]}"
                     logger.error("backend refused %s (%s)", execution_id, refusal)
                     await self._store.mark_refused(execution_id, refusal)

@@ -37,6 +37,7 @@ from pymongo.errors import ConnectionFailure
 from backend_services.config import Settings
 from backend_services.services.backtest.execution.fanned_sweep import FanOut
 from backend_services.services.backtest.execution.job import (
+    RunOutcome,
     execution_status,
     fan_sweeps_out,
     help_sweep,
@@ -45,7 +46,7 @@ from backend_services.services.backtest.execution.job import (
 )
 from backend_services.services.backtest.execution.sweep_parts import AskForHelpers
 from shared.contracts.common import utc_now
-from shared.contracts.executions import ExecutionStatus
+from shared.contracts.lifecycle import BacktestStatus
 from shared.logs import configure_logging
 
 __all__ = ["RUN_TASK", "amqp_priority", "fleet_app"]
@@ -138,9 +139,10 @@ def run_delivered(execution_id: str, redelivered: bool, settings: Settings) -> N
     deadline = time.monotonic() + patience
     while time.monotonic() < deadline:
         stale_before = utc_now() - timedelta(seconds=settings.heartbeat_timeout_s)
-        if run_claimed(execution_id, stale_before, settings.max_attempts):
+        outcome = run_claimed(execution_id, stale_before, settings.max_attempts)
+        if outcome is not RunOutcome.NOT_CLAIMED:
             return
-        if execution_status(execution_id) not in (ExecutionStatus.RUNNING, ExecutionStatus.QUEUED):
+        if execution_status(execution_id) not in (BacktestStatus.RUNNING, BacktestStatus.QUEUED):
             return
         time.sleep(settings.heartbeat_interval_s)
 
@@ -168,6 +170,8 @@ def start_worker(
             settings.heartbeat_interval_s,
             settings.market_data_cache_mb << 20,
             os.getppid(),
+            settings.api_service_url,
+            settings.service_secret,
         )
         fan_sweeps_out(
             FanOut(

@@ -3,13 +3,15 @@
 It claims the execution (queued -> running, with a fresh `run_id`), loads and resamples
 the bars, runs the engine, stores every trade in chunks (`trade_store`) and the outcome,
 with the first trades, in the execution record, all through a synchronous MongoDB
-client of its own. Every write it makes is fenced by its `run_id`,
+client of its own. What happens is pushed to the API as it happens (`api_push`): the
+claim and the progress in the background, the final state once stored, from the
+outcome in hand. Every write it makes is fenced by its `run_id`,
 so a run that was given up on (its heartbeat went stale and the execution was queued
 again) can never overwrite the state of the run that replaced it.
 
-While it runs, a thread refreshes the record's `heartbeat_at`; the service re-runs
-executions whose heartbeat went stale. The same thread and every progress write notice
-a cancel (the record no longer running under this `run_id`), and the run stops.
+While it runs, a thread refreshes the record's `heartbeat_at` (and stores the progress);
+the service re-runs executions whose heartbeat went stale. The same thread notices a
+cancel (the record no longer running under this `run_id`), and the run stops.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
+from enum import Enum
 from functools import partial
 from typing import TypeVar
 
@@ -33,6 +36,7 @@ from backend_services.services.backtest.backtest_engine import (
     BacktestRun,
     warm_up,
 )
+from backend_services.services.backtest.execution.api_push import ApiPush, DeliveryVerdict
 from backend_services.services.backtest.execution.bars_cache import BarsCache
 from backend_services.services.backtest.execution.fanned_sweep import (
     FanOut,
@@ -66,7 +70,9 @@ from backend_services.services.backtest.execution.trade_store import (
 )
 from shared.contracts.backtests import ResolvedBacktest
 from shared.contracts.common import utc_now
-from shared.contracts.executions import ExecutionStatus, RunBacktestRequest
+from shared.contracts.executions import ExecutionReport, ExecutionUpdate, RunBacktestRequest
+from shared.contracts.lifecycle import BacktestStatus
+from shared.contracts.results import BacktestResult
 from shared.contracts.sweeps import Optimization
 from shared.logs import backtest_id as log_backtest_id
 from shared.logs import execution_id as log_execution_id
@@ -86,6 +92,13 @@ class _WorkerContext:
     heartbeat_interval_s = 1.0
     cache = BarsCache(0)
     fan_out: FanOut | None = None  # a fleet worker's way of splitting sweeps
+    push: ApiPush | None = None
+
+
+class RunOutcome(Enum):
+    NOT_CLAIMED = "not claimed"
+    ENDED = "ended"  # delivering its final state, if it has one, is left to the service
+    DELIVERED = "delivered"  # its final state reached the API: nothing is left to do
 
 
 def fan_sweeps_out(fan_out: FanOut) -> None:
@@ -94,37 +107,48 @@ def fan_sweeps_out(fan_out: FanOut) -> None:
 
 
 def init_worker(
-    mongo_url: str, mongo_db: str, heartbeat_interval_s: float, cache_bytes: int, service: int
+    mongo_url: str,
+    mongo_db: str,
+    heartbeat_interval_s: float,
+    cache_bytes: int,
+    service: int,
+    api_url: str,
+    service_secret: str,
 ) -> None:
     """Process-pool initializer: one MongoDB client and one bars cache per worker
     process, and a lower CPU priority, so that when backtests keep every core busy the
     services' event loops (and MongoDB) still get the CPU at once and the API stays
     responsive. The engine's compiled loops are readied before the first backtest.
-    `service` is the pid of the service that started the pool (it dies with it)."""
+    `service` is the pid of the service that started the pool (it dies with it); runs
+    are pushed to the API at `api_url`, signed with `service_secret`."""
     bind_to_parent(service, niceness=WORKER_NICENESS)
     _WorkerContext.database = sync_client(mongo_url)[mongo_db]
+    _WorkerContext.push = ApiPush(api_url, service_secret)
     _WorkerContext.heartbeat_interval_s = heartbeat_interval_s
     _WorkerContext.cache = BarsCache(cache_bytes)
     warm_up()
 
 
-def run_execution(execution_id: str) -> None:
-    """Run one queued execution to a final state; returns quietly if it is not queued."""
-    run_claimed(execution_id)
+def run_execution(execution_id: str) -> bool:
+    """Run one queued execution to a final state; True when that state reached the API
+    (the service has nothing left to do), False when it was not queued or its delivery
+    is left to the service."""
+    return run_claimed(execution_id) is RunOutcome.DELIVERED
 
 
 def run_claimed(
     execution_id: str, stale_before: datetime | None = None, max_attempts: int | None = None
-) -> bool:
-    """Claim the execution (see `RunRecord.claim`) and run it to a final state; False
-    when there was nothing to claim. A run taken over from a dead one beyond its
-    `max_attempts`-th attempt is failed with the reason instead of run again."""
+) -> RunOutcome:
+    """Claim the execution (see `RunRecord.claim`) and run it to a final state. A run
+    taken over from a dead one beyond its `max_attempts`-th attempt is failed with the
+    reason instead of run again."""
     database = _worker_database()
     claim = RunRecord.claim(
         database[EXECUTIONS_COLLECTION], execution_id, worker_name(), stale_before
     )
     if claim is None:
-        return False
+        return RunOutcome.NOT_CLAIMED
+    _push_live(claim, 0.0)
     with _logged_for(execution_id, claim.request_fields):
         started = time.monotonic()
         RUNS_STARTED.inc()
@@ -132,30 +156,39 @@ def run_claimed(
             waited = (utc_now() - claim.submitted_at).total_seconds()
             QUEUE_WAIT_SECONDS.observe(max(0.0, waited))
         logger.info("run %d of %s started on %s", claim.attempt, execution_id, worker_name())
-        status = _run_to_the_end(database, claim, max_attempts)
+        status, ended = _run_to_the_end(database, claim, max_attempts)
         RUNS_ENDED.labels(status.value).inc()
         RUN_SECONDS.observe(time.monotonic() - started)
         logger.info("run %d of %s ended %s", claim.attempt, execution_id, status.value)
-    return True
+        return _deliver(claim, ended) if ended is not None else RunOutcome.ENDED
 
 
 def _run_to_the_end(
     database: Database[Document], claim: Claim, max_attempts: int | None
-) -> ExecutionStatus:
-    """The claimed run, to the final state it ends in (and stores, unless cancelled)."""
+) -> tuple[BacktestStatus, ExecutionReport | None]:
+    """The claimed run, to the final state it ends in, and the report of that state
+    once stored (None when it was cancelled, or given up on meanwhile)."""
     record, execution_id = claim.record, claim.record.execution_id
+    report = partial(
+        ExecutionReport, execution_id=execution_id, backtest_id=claim.request_fields["backtest_id"]
+    )
     if max_attempts is not None and claim.attempt > max_attempts:
-        record.fail(
+        given_up = (
             f"its worker died while running it {claim.attempt - 1} times; "
             f"gave up after {max_attempts} attempts"
         )
-        return ExecutionStatus.FAILED
-    status = ExecutionStatus.FAILED
+        ended = _retry_while_disconnected(partial(record.fail, given_up))
+        failed = report(status=BacktestStatus.FAILED, end_time=ended, error=given_up)
+        return BacktestStatus.FAILED, failed if ended else None
+    stages: dict[str, datetime] = {}
+    result: BacktestResult | None = None
+    optimization: Optimization | None = None
+    reason: str | None = None
     with Heartbeat(record, _WorkerContext.heartbeat_interval_s) as heartbeat:
-        progress = ProgressRecorder(record, heartbeat.cancelled)
+        progress = ProgressRecorder(heartbeat, partial(_push_live, claim))
         try:
             request = RunBacktestRequest.model_validate(claim.request_fields)
-            run, optimization = _backtest(database, request, progress, record)
+            run, optimization = _backtest(database, request, progress, record, stages)
             write_trades(
                 database[TRADES_COLLECTION],
                 execution_id,
@@ -163,20 +196,58 @@ def _run_to_the_end(
                 run.trades,
                 first_run=claim.attempt == 1,
             )
-            finish: Callable[[], None] = partial(record.complete, run.result, optimization)
-            status = ExecutionStatus.COMPLETED
+            stages["trades_stored"] = utc_now()
+            result = run.result
+            finish = partial(record.complete, result, optimization, stages)
         except ExecutionCancelled:
-            return ExecutionStatus.CANCELLED
+            return BacktestStatus.CANCELLED, None
         except ConnectionFailure:
             # Transient: the record stays running; the service queues the run again.
             raise
         except (MarketDataError, ValidationError) as error:
-            finish = partial(record.fail, str(error))
+            reason = str(error)
+            finish = partial(record.fail, reason, stages)
         except Exception as error:
             logger.exception("execution %s failed", execution_id)
-            finish = partial(record.fail, f"internal error: {type(error).__name__}")
-    _retry_while_disconnected(finish)
-    return status
+            reason = f"internal error: {type(error).__name__}"
+            finish = partial(record.fail, reason, stages)
+    ended = _retry_while_disconnected(finish)
+    status = BacktestStatus.COMPLETED if result is not None else BacktestStatus.FAILED
+    if ended is None:
+        return status, None
+    return status, report(
+        status=status, end_time=ended, result=result, optimization=optimization, error=reason
+    )
+
+
+def _deliver(claim: Claim, report: ExecutionReport) -> RunOutcome:
+    """Push a stored final state to the API and note its acknowledgement; whatever goes
+    wrong here is left to the service's delivery, which reads the record."""
+    push = _WorkerContext.push
+    if push is None:
+        return RunOutcome.ENDED
+    verdict = push.deliver(report, claim.request_fields.get("request_id"))
+    if verdict is not DeliveryVerdict.DELIVERED:
+        return RunOutcome.ENDED
+    try:
+        claim.record.mark_delivered(utc_now())
+    except ConnectionFailure as error:
+        logger.warning("noting the delivery of %s failed: %r", report.execution_id, error)
+        return RunOutcome.ENDED
+    return RunOutcome.DELIVERED
+
+
+def _push_live(claim: Claim, progress: float) -> None:
+    """Push the run's state (running, at `progress` percent) to the API."""
+    if _WorkerContext.push is not None:
+        _WorkerContext.push.update(
+            ExecutionUpdate(
+                backtest_id=claim.request_fields["backtest_id"],
+                execution_id=claim.record.execution_id,
+                status=BacktestStatus.RUNNING,
+                progress=progress,
+            )
+        )
 
 
 @contextmanager
@@ -195,7 +266,7 @@ def _logged_for(execution_id: str, request_fields: Document) -> Iterator[None]:
             variable.reset(token)
 
 
-def execution_status(execution_id: str) -> ExecutionStatus | None:
+def execution_status(execution_id: str) -> BacktestStatus | None:
     return stored_status(_worker_database()[EXECUTIONS_COLLECTION], execution_id)
 
 
@@ -211,12 +282,15 @@ def _backtest(
     request: RunBacktestRequest,
     progress: ProgressRecorder,
     record: RunRecord,
+    stages: dict[str, datetime],
 ) -> tuple[BacktestRun, Optimization | None]:
     """The run, its result marked with the data version it read, and for a sweep the
-    ranking (the run is then the best combination's)."""
+    ranking (the run is then the best combination's); the times its bars were loaded
+    and the engine was done go to `stages`."""
     backtest = ResolvedBacktest.resolve(request.strategy, request.params)
     progress.report(1)
     series = _series_of(database, request, backtest, lambda f: progress.report(2 + 48 * f))
+    stages["bars_loaded"] = utc_now()
     bars = series.bars.between(
         int(backtest.start_date.timestamp()), int(backtest.end_date.timestamp())
     )
@@ -237,6 +311,7 @@ def _backtest(
         record.note_part_workers(workers)
     else:
         run, optimization = engine.optimize(bars, backtest, request.sweep, request.strategy.id)
+    stages["engine_done"] = utc_now()
     result = run.result.model_copy(update={"data_version": series.version})
     return replace(run, result=result), optimization
 
@@ -265,7 +340,7 @@ def help_sweep(execution_id: str, run_id: str) -> None:
         )
         job = SweepJob(bars, backtest, request.sweep, request.strategy.id)
         parts = SweepParts(database[PARTS_COLLECTION], execution_id, run_id)
-        help_with_parts(parts, job, fan_out, ProgressRecorder(owner, heartbeat.cancelled))
+        help_with_parts(parts, job, fan_out, ProgressRecorder(heartbeat))
 
 
 def _series_of(

@@ -4,8 +4,11 @@
 An execution document holds the BacktestExecution fields (with `_id` for `id`), the
 request it runs (`request`), the current run's `run_id` and `heartbeat_at` (written by
 the worker), and `delivered_at`, set once the backend has acknowledged its final state
-(or `delivery_refused`, the backend's answer when it refused it). Every state change is
-a conditional update on the current status, so two writers racing (a cancel and a
+(or `delivery_refused`, the backend's answer when it refused it), and `stages`: when
+each step of its lifecycle happened (queued, claimed, bars_loaded, engine_done,
+trades_stored, result_stored, delivered), written with the writes that happen anyway.
+Every state change is an update guarded by the lifecycle table
+(`shared.contracts.lifecycle.movable_to`), so two writers racing (a cancel and a
 completion) leave exactly one final state.
 """
 
@@ -22,14 +25,8 @@ from pymongo.errors import DuplicateKeyError
 
 from backend_services.services.backtest.execution.fleet_scheduling import WaitingRun
 from shared.contracts.common import utc_now
-from shared.contracts.executions import (
-    DEFAULT_PRIORITY,
-    FINAL_STATUS_VALUES,
-    LIVE_STATUS_VALUES,
-    BacktestExecution,
-    ExecutionStatus,
-    RunBacktestRequest,
-)
+from shared.contracts.executions import DEFAULT_PRIORITY, BacktestExecution, RunBacktestRequest
+from shared.contracts.lifecycle import FINAL_STATUS_VALUES, BacktestStatus, movable_to
 from shared.contracts.results import BacktestResult
 from shared.contracts.sweeps import Optimization
 from shared.errors import Conflict, NotFound
@@ -47,7 +44,8 @@ __all__ = [
 
 EXECUTIONS_COLLECTION = "executions"
 MAX_ERROR_CHARS = 2_000
-_RUNNING = ExecutionStatus.RUNNING.value
+_RUNNING = BacktestStatus.RUNNING.value
+_LIVE = (BacktestStatus.QUEUED, BacktestStatus.RUNNING)
 
 
 class ExecutionNotFound(NotFound):
@@ -82,6 +80,7 @@ class ExecutionRecords:
 
     async def create(self, request: RunBacktestRequest) -> tuple[BacktestExecution, bool]:
         """The execution of `request.backtest_id`, created if new; True when created."""
+        now = utc_now()
         document: Document = {
             "_id": str(uuid.uuid4()),
             "backtest_id": request.backtest_id,
@@ -90,9 +89,10 @@ class ExecutionRecords:
             "request": request.model_dump(mode="json"),
             "priority": request.priority,
             "request_id": request.request_id,
-            "status": ExecutionStatus.QUEUED.value,
+            "status": BacktestStatus.QUEUED.value,
             "progress": 0.0,
-            "created_at": utc_now(),
+            "created_at": now,
+            "stages": {"queued": now},
             "start_time": None,
             "end_time": None,
             "attempts": 0,
@@ -139,7 +139,7 @@ class ExecutionRecords:
         )
         if document is None:
             raise ExecutionNotFound(execution_id)
-        if document["status"] != ExecutionStatus.COMPLETED.value:
+        if document["status"] != BacktestStatus.COMPLETED.value:
             raise ExecutionNotCompleted(f"execution {execution_id} is {document['status']}")
         return document["run_id"], int(document["result"]["total_trades"])
 
@@ -149,26 +149,36 @@ class ExecutionRecords:
 
     async def cancel(self, execution_id: str) -> BacktestExecution:
         """Move a queued or running execution to cancelled; the worker notices and stops."""
-        return await self._finish_active(
-            execution_id, {"status": ExecutionStatus.CANCELLED.value, "error": "cancelled"}
-        )
+        return await self._finish_active(execution_id, BacktestStatus.CANCELLED, "cancelled")
 
     async def fail(self, execution_id: str, reason: str) -> BacktestExecution:
-        return await self._finish_active(
-            execution_id, {"status": ExecutionStatus.FAILED.value, "error": reason}
+        return await self._finish_active(execution_id, BacktestStatus.FAILED, reason)
+
+    async def outcome_of(self, execution_id: str) -> tuple[BacktestStatus, int, bool]:
+        """The status, attempts so far and whether the API has acknowledged its final
+        state, read in one small query."""
+        document = await self._collection.find_one(
+            {"_id": execution_id}, {"status": 1, "attempts": 1, "delivered_at": 1}
         )
+        if document is None:
+            raise ExecutionNotFound(execution_id)
+        delivered = document.get("delivered_at") is not None
+        return BacktestStatus(document["status"]), int(document["attempts"]), delivered
 
     async def requeue(self, execution_id: str, stale_before: datetime | None = None) -> bool:
         """Put a running execution whose worker was lost back in the queue; with
         `stale_before`, only if its heartbeat is still older than that."""
-        query: Document = {"_id": execution_id, "status": ExecutionStatus.RUNNING.value}
+        query: Document = {
+            "_id": execution_id,
+            "status": movable_to(BacktestStatus.QUEUED, BacktestStatus.RUNNING),
+        }
         if stale_before is not None:
             query["heartbeat_at"] = {"$lt": stale_before}
         outcome = await self._collection.update_one(
             query,
             {
                 "$set": {
-                    "status": ExecutionStatus.QUEUED.value,
+                    "status": BacktestStatus.QUEUED.value,
                     "run_id": None,
                     "dispatched_at": None,
                 }
@@ -179,7 +189,7 @@ class ExecutionRecords:
     async def stale_running(self, stale_before: datetime) -> list[tuple[str, int]]:
         """(id, attempts) of running executions whose heartbeat is older than given."""
         cursor = self._collection.find(
-            {"status": ExecutionStatus.RUNNING.value, "heartbeat_at": {"$lt": stale_before}},
+            {"status": BacktestStatus.RUNNING.value, "heartbeat_at": {"$lt": stale_before}},
             {"attempts": 1},
         )
         return [(document["_id"], int(document["attempts"])) async for document in cursor]
@@ -187,7 +197,7 @@ class ExecutionRecords:
     async def queued_by_priority(self) -> dict[int, int]:
         """How many executions wait, by priority (0 to 9, each present)."""
         counts = dict.fromkeys(range(10), 0)
-        cursor = self._collection.find({"status": ExecutionStatus.QUEUED.value}, {"priority": 1})
+        cursor = self._collection.find({"status": BacktestStatus.QUEUED.value}, {"priority": 1})
         async for document in cursor:
             counts[_priority(document)] += 1
         return counts
@@ -195,7 +205,7 @@ class ExecutionRecords:
     async def waiting_to_dispatch(self) -> list[WaitingRun]:
         """Queued executions no fleet task has been published for, oldest first."""
         cursor = self._collection.find(
-            {"status": ExecutionStatus.QUEUED.value, "dispatched_at": None},
+            {"status": BacktestStatus.QUEUED.value, "dispatched_at": None},
             {"user_id": 1, "priority": 1, "created_at": 1},
         ).sort("created_at", ASCENDING)
         return [
@@ -206,8 +216,8 @@ class ExecutionRecords:
         """Per member, the executions running or published and not yet started."""
         held: dict[str, int] = {}
         for query in (
-            {"status": ExecutionStatus.RUNNING.value},
-            {"status": ExecutionStatus.QUEUED.value, "dispatched_at": {"$ne": None}},
+            {"status": BacktestStatus.RUNNING.value},
+            {"status": BacktestStatus.QUEUED.value, "dispatched_at": {"$ne": None}},
         ):
             async for document in self._collection.find(query, {"user_id": 1}):
                 held[document["user_id"]] = held.get(document["user_id"], 0) + 1
@@ -217,7 +227,7 @@ class ExecutionRecords:
         """Note that a task was published for the queued execution; False if another
         instance did it first or it is no longer queued."""
         outcome = await self._collection.update_one(
-            {"_id": execution_id, "status": ExecutionStatus.QUEUED.value, "dispatched_at": None},
+            {"_id": execution_id, "status": BacktestStatus.QUEUED.value, "dispatched_at": None},
             {"$set": {"dispatched_at": utc_now()}},
         )
         return outcome.modified_count == 1
@@ -225,7 +235,7 @@ class ExecutionRecords:
     async def forget_dispatch(self, execution_id: str | None = None) -> None:
         """Publish again: the queued execution named (its publish failed), or, at a
         fleet's start, every queued one (what was published may not be in the broker)."""
-        query: Document = {"status": ExecutionStatus.QUEUED.value}
+        query: Document = {"status": BacktestStatus.QUEUED.value}
         if execution_id is not None:
             query["_id"] = execution_id
         await self._collection.update_many(query, {"$set": {"dispatched_at": None}})
@@ -233,7 +243,7 @@ class ExecutionRecords:
     async def queued(self) -> list[tuple[str, int]]:
         """(id, priority) of every queued execution, oldest first."""
         cursor = self._collection.find(
-            {"status": ExecutionStatus.QUEUED.value}, {"request": 1}
+            {"status": BacktestStatus.QUEUED.value}, {"request": 1}
         ).sort("created_at", ASCENDING)
         return [(d["_id"], int(d["request"]["priority"])) async for d in cursor]
 
@@ -258,7 +268,8 @@ class ExecutionRecords:
 
     async def mark_delivered(self, execution_id: str, at: datetime) -> None:
         await self._collection.update_one(
-            {"_id": execution_id}, {"$set": {"delivered_at": at, "delivery_refused": None}}
+            {"_id": execution_id},
+            {"$set": {"delivered_at": at, "delivery_refused": None, "stages.delivered": at}},
         )
 
     async def mark_refused(self, execution_id: str, reason: str) -> None:
@@ -266,10 +277,12 @@ class ExecutionRecords:
             {"_id": execution_id}, {"$set": {"delivery_refused": reason}}
         )
 
-    async def _finish_active(self, execution_id: str, changes: Document) -> BacktestExecution:
+    async def _finish_active(
+        self, execution_id: str, status: BacktestStatus, reason: str
+    ) -> BacktestExecution:
         document = await self._collection.find_one_and_update(
-            {"_id": execution_id, "status": {"$in": LIVE_STATUS_VALUES}},
-            {"$set": {**changes, "end_time": utc_now()}},
+            {"_id": execution_id, "status": movable_to(status, *_LIVE)},
+            {"$set": {"status": status.value, "error": reason, "end_time": utc_now()}},
             return_document=ReturnDocument.AFTER,
         )
         if document is not None:
@@ -287,6 +300,7 @@ class Claim:
     request_fields: Document
     attempt: int
     submitted_at: datetime
+    claimed_at: datetime
 
 
 class RunRecord:
@@ -323,13 +337,21 @@ class RunRecord:
                 "start_time": now,
                 "heartbeat_at": now,
                 "worker": worker,
+                "stages.claimed": now,
             },
             "$inc": {"attempts": 1},
         }
-        claimable: list[Document] = [{"_id": execution_id, "status": ExecutionStatus.QUEUED.value}]
+        running = BacktestStatus.RUNNING
+        claimable: list[Document] = [
+            {"_id": execution_id, "status": movable_to(running, BacktestStatus.QUEUED)}
+        ]
         if stale_before is not None:
             claimable.append(
-                {"_id": execution_id, "status": _RUNNING, "heartbeat_at": {"$lt": stale_before}}
+                {
+                    "_id": execution_id,
+                    "status": movable_to(running, running),
+                    "heartbeat_at": {"$lt": stale_before},
+                }
             )
         for query in claimable:
             claimed = executions.find_one_and_update(
@@ -341,7 +363,7 @@ class RunRecord:
             if claimed is not None:
                 record = cls(executions, execution_id, run_id)
                 attempt = int(claimed["attempts"])
-                return Claim(record, claimed["request"], attempt, claimed["created_at"])
+                return Claim(record, claimed["request"], attempt, claimed["created_at"], now)
         return None
 
     @property
@@ -349,14 +371,13 @@ class RunRecord:
         run_id: str = self._this_run["run_id"]
         return run_id
 
-    def beat(self) -> bool:
-        """Refresh `heartbeat_at`; False once the record no longer runs under this run."""
-        outcome = self._executions.update_one(self._this_run, {"$set": {"heartbeat_at": utc_now()}})
-        return outcome.matched_count == 1
-
-    def record_progress(self, percent: float) -> bool:
-        """Raise the progress (never lower it); False once the run was cancelled."""
-        outcome = self._executions.update_one(self._this_run, {"$max": {"progress": percent}})
+    def beat(self, progress: float) -> bool:
+        """Refresh `heartbeat_at` and raise the stored progress to `progress` (never
+        lower it), in one write; False once the record no longer runs under this run."""
+        outcome = self._executions.update_one(
+            self._this_run,
+            {"$set": {"heartbeat_at": utc_now()}, "$max": {"progress": progress}},
+        )
         return outcome.matched_count == 1
 
     def request_while_running(self) -> Document | None:
@@ -368,27 +389,59 @@ class RunRecord:
         """The workers that ran the parts of this run's sweep (host:pid each)."""
         self._executions.update_one(self._this_run, {"$set": {"part_workers": workers}})
 
-    def complete(self, result: BacktestResult, optimization: Optimization | None) -> None:
+    def complete(
+        self,
+        result: BacktestResult,
+        optimization: Optimization | None,
+        stages: dict[str, datetime],
+    ) -> datetime | None:
+        """Store the result, with the times of the run's stages; the time it ended, or
+        None when the record no longer runs under this run (cancelled, given up on)."""
         outcome: Document = {
-            "status": ExecutionStatus.COMPLETED.value,
             "progress": 100.0,
             "result": result.model_dump(mode="json"),
         }
         if optimization is not None:
             outcome["optimization"] = optimization.model_dump(mode="json")
-        self._finish(outcome)
+        return self._finish(BacktestStatus.COMPLETED, outcome, stages)
 
-    def fail(self, reason: str) -> None:
-        self._finish({"status": ExecutionStatus.FAILED.value, "error": reason[:MAX_ERROR_CHARS]})
+    def fail(self, reason: str, stages: dict[str, datetime] | None = None) -> datetime | None:
+        """Store the failure and its reason; as `complete`."""
+        return self._finish(
+            BacktestStatus.FAILED, {"error": reason[:MAX_ERROR_CHARS]}, stages or {}
+        )
 
-    def _finish(self, outcome: Document) -> None:
-        self._executions.update_one(self._this_run, {"$set": {**outcome, "end_time": utc_now()}})
+    def mark_delivered(self, at: datetime) -> None:
+        """The API acknowledged the final state this run pushed."""
+        self._executions.update_one(
+            {"_id": self.execution_id},
+            {"$set": {"delivered_at": at, "delivery_refused": None, "stages.delivered": at}},
+        )
+
+    def _finish(
+        self, status: BacktestStatus, outcome: Document, stages: dict[str, datetime]
+    ) -> datetime | None:
+        ended = utc_now()
+        stage_times = {f"stages.{name}": at for name, at in stages.items()}
+        stored = self._executions.update_one(
+            {**self._this_run, "status": movable_to(status, BacktestStatus.RUNNING)},
+            {
+                "$set": {
+                    **outcome,
+                    **stage_times,
+                    "status": status.value,
+                    "end_time": ended,
+                    "stages.result_stored": ended,
+                }
+            },
+        )
+        return ended if stored.matched_count == 1 else None
 
 
-def stored_status(executions: Collection[Document], execution_id: str) -> ExecutionStatus | None:
+def stored_status(executions: Collection[Document], execution_id: str) -> BacktestStatus | None:
     """The execution's status as stored now; None if there is no such execution."""
     document = executions.find_one({"_id": execution_id}, {"status": 1})
-    return ExecutionStatus(document["status"]) if document else None
+    return BacktestStatus(document["status"]) if document else None
 
 
 def _priority(document: Document) -> int:

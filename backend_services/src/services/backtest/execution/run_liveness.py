@@ -1,6 +1,7 @@
 """A run's hold on its execution record while it works: the heartbeat that keeps it
-alive, and progress written at a bounded rate; both notice when the run was cancelled
-or given up on (the record no longer running under its run id)."""
+alive and stores its progress, which is pushed to the API at a bounded rate; the
+heartbeat notices when the run was cancelled or given up on (the record no longer
+running under its run id)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 
 from pymongo.errors import ConnectionFailure
@@ -19,7 +21,7 @@ __all__ = ["ExecutionCancelled", "Heartbeat", "ProgressRecorder", "worker_name"]
 
 logger = logging.getLogger(__name__)
 
-PROGRESS_WRITE_INTERVAL_S = 0.25
+PUSH_INTERVAL_S = 0.1
 
 
 class ExecutionCancelled(Exception):
@@ -32,12 +34,13 @@ def worker_name() -> str:
 
 
 class Heartbeat:
-    """A thread refreshing the record's heartbeat every `interval_s`; sets `cancelled`
-    once the record is no longer running under this run."""
+    """A thread refreshing the record's heartbeat, with the run's progress, every
+    `interval_s`; sets `cancelled` once the record is no longer running under this run."""
 
     def __init__(self, record: RunRecord, interval_s: float):
+        self.record = record
         self.cancelled = threading.Event()
-        self._record = record
+        self.progress = 0.0  # raised by the run's ProgressRecorder, stored with each beat
         self._interval_s = interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
@@ -58,7 +61,7 @@ class Heartbeat:
     def _beat(self) -> None:
         while not self._stop.wait(self._interval_s):
             try:
-                still_running = self._record.beat()
+                still_running = self.record.beat(self.progress)
             except ConnectionFailure as error:
                 logger.warning("heartbeat missed: %r", error)
                 continue
@@ -68,31 +71,29 @@ class Heartbeat:
 
 
 class ProgressRecorder:
-    """Writes a never-decreasing progress percentage to the record, at most every
-    PROGRESS_WRITE_INTERVAL_S, and raises ExecutionCancelled once the run was cancelled.
-    A write that fails for want of MongoDB is skipped: progress is not worth stopping for.
-    """
+    """A run's progress: a never-decreasing percentage pushed to the API at most every
+    PUSH_INTERVAL_S (`push`) and stored by the heartbeat with its next beat, so progress
+    costs the database no write of its own. Raises ExecutionCancelled once the run was
+    cancelled."""
 
-    def __init__(self, record: RunRecord, cancelled: threading.Event) -> None:
-        self._record = record
-        self._cancelled = cancelled
-        self._last_write = 0.0
+    def __init__(self, heartbeat: Heartbeat, push: Callable[[float], None] | None = None) -> None:
+        self._heartbeat = heartbeat
+        self._push = push
+        self._last_push = 0.0
 
     def check(self) -> None:
         """Raise ExecutionCancelled once the run was cancelled."""
-        if self._cancelled.is_set():
-            raise ExecutionCancelled(self._record.execution_id)
+        if self._heartbeat.cancelled.is_set():
+            raise ExecutionCancelled(self._heartbeat.record.execution_id)
 
     def report(self, percent: float) -> None:
         self.check()
+        percent = round(min(percent, 99.0), 1)
+        if percent <= self._heartbeat.progress:
+            return
+        self._heartbeat.progress = percent
         now = time.monotonic()
-        if now - self._last_write < PROGRESS_WRITE_INTERVAL_S:
+        if self._push is None or now - self._last_push < PUSH_INTERVAL_S:
             return
-        self._last_write = now
-        try:
-            still_running = self._record.record_progress(round(min(percent, 99.0), 1))
-        except ConnectionFailure as error:
-            logger.warning("progress not recorded: %r", error)
-            return
-        if not still_running:
-            raise ExecutionCancelled(self._record.execution_id)
+        self._last_push = now
+        self._push(percent)

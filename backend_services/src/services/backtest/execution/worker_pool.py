@@ -2,10 +2,11 @@
 implementation, a pool of worker processes fed from a priority queue.
 
 The interface is deliberately narrow (submit an execution id with a priority, be told
-when its run ended, report state) and everything else goes through the execution
-record: a worker claims the execution there, writes progress there, notices a cancel
-there and stores the outcome there. The fleet deployment (`fleet_pool`, Celery over
-RabbitMQ) implements the same interface, and BacktestService stays as it is.
+when its run ended with something left to do, report state) and everything else goes
+through the execution record: a worker claims the execution there, stores progress
+there, notices a cancel there and stores the outcome there. The fleet deployment
+(`fleet_pool`, Celery over RabbitMQ) implements the same interface, and BacktestService
+stays as it is.
 """
 
 from __future__ import annotations
@@ -49,15 +50,16 @@ class WorkerPool(Protocol):
 class ProcessWorkerPool:
     """`workers` processes, each running one execution at a time.
 
-    `job(execution_id)` runs in a worker process; `on_run_ended(execution_id, error)` is
-    awaited on the event loop after each run, with WorkerLost when the process died or
-    the job's exception when it raised.
+    `job(execution_id)` runs in a worker process and returns True when its run left
+    nothing to do (its final state reached the API); otherwise `on_run_ended(execution_id,
+    error)` is awaited on the event loop after the run, with WorkerLost when the process
+    died or the job's exception when it raised.
     """
 
     def __init__(
         self,
         workers: int,
-        job: Callable[[str], None],
+        job: Callable[[str], bool],
         initializer: Callable[..., None],
         initargs: tuple[object, ...],
         on_run_ended: RunEnded,
@@ -95,7 +97,8 @@ class ProcessWorkerPool:
             executor = self._executor
             error: Exception | None = None
             try:
-                await loop.run_in_executor(executor, self._job, execution_id)
+                if await loop.run_in_executor(executor, self._job, execution_id):
+                    continue
             except BrokenProcessPool:
                 error = WorkerLost(f"worker process died while running {execution_id}")
                 self._replace_broken(executor)
