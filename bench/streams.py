@@ -1,18 +1,17 @@
-"""Live progress: how long a progress write takes to reach a subscriber, and 200
+"""Live progress: how long a worker's push takes to reach a subscriber, and 200
 subscribers on one backtest.
 
-    .venv/bin/python bench/streams.py [--writes 60] [--subscribers 200]
+    .venv/bin/python bench/streams.py [--pushes 60] [--subscribers 200]
 
 A throw-away stack with one worker, kept busy by a long optimization, so the measured
-backtest waits in the queue: the benchmark then plays its worker, marking the execution
-running and writing progress to its record in MongoDB as a worker does, each write
+backtest waits in the queue: the benchmark then plays its worker, pushing its claim and
+progress to the API (`POST /api/backtest/events`, signed) as a worker does, each push
 timed, and a subscriber on `/api/backtest/{id}/events` times its arrival. The path
-measured is the product's: MongoDB, the compute service's status, the backend's one
-watcher (which reads every PROGRESS_INTERVAL_S, 0.25 s), the event stream.
+measured is the product's: the signed push, the API's progress hub, the event stream.
 
-Then `--subscribers` streams follow the same backtest: one more progress write, and the
-time until each has it; then a cancel, and the time until every stream has its final
-event and has ended.
+Then `--subscribers` streams follow the same backtest: one more push, and the time
+until each has it; then a cancel, and the time until every stream has its final event
+and has ended.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -38,6 +36,10 @@ from synthetic import minute_walk
 from throwaway_stack import ThrowawayStack, throwaway_stack
 
 from backend_services.market_data.importer import import_bars
+from shared.contracts.executions import ExecutionUpdate
+from shared.contracts.lifecycle import BacktestStatus
+from shared.paths import EVENTS_PATH
+from shared.signing import ServiceSignature
 
 BLOCKER_SYMBOL = "STREAMBENCH"
 BLOCKER_BARS = 1_000_000
@@ -45,16 +47,16 @@ BLOCKER_BARS = 1_000_000
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--writes", type=int, default=60)
+    parser.add_argument("--pushes", type=int, default=60)
     parser.add_argument("--subscribers", type=int, default=200)
     args = parser.parse_args()
     env = {"WORKERS": "1", "MAX_CONNECTIONS_PER_CLIENT": str(args.subscribers + 50)}
     with throwaway_stack("streams", env) as stack:
         import_bars(stack.database, BLOCKER_SYMBOL, minute_walk(BLOCKER_BARS, seed=5))
-        asyncio.run(_measure(stack, args.writes, args.subscribers))
+        asyncio.run(_measure(stack, args.pushes, args.subscribers))
 
 
-async def _measure(stack: ThrowawayStack, writes: int, subscribers: int) -> None:
+async def _measure(stack: ThrowawayStack, pushes: int, subscribers: int) -> None:
     headers = {"Authorization": f"Bearer {stack.token}"}
     limits = httpx.Limits(max_connections=subscribers + 20)
     async with httpx.AsyncClient(
@@ -67,43 +69,49 @@ async def _measure(stack: ThrowawayStack, writes: int, subscribers: int) -> None
             await asyncio.sleep(0.1)
         measured = await _start(api, "GOOG", "1d", sweep=False)
         execution_id = await _execution_of(api, measured)
-        executions = stack.database["executions"]
-        now = datetime.now(UTC)
-        executions.update_one(
-            {"_id": execution_id},
-            {"$set": {"status": "running", "run_id": "bench", "heartbeat_at": now,
-                      "start_time": now, "progress": 0.0}},
-        )  # fmt: skip
+        worker = httpx.AsyncClient(
+            base_url=stack.api_url, auth=ServiceSignature(stack.compute_env["SERVICE_SECRET"])
+        )
+
+        async def push(progress: float) -> None:
+            update = ExecutionUpdate(
+                backtest_id=measured,
+                execution_id=execution_id,
+                status=BacktestStatus.RUNNING,
+                progress=progress,
+            )
+            pushed = await worker.post(
+                EVENTS_PATH,
+                content=update.model_dump_json(),
+                headers={"Content-Type": "application/json"},
+            )
+            pushed.raise_for_status()
+
+        await push(0.0)
 
         arrivals: dict[float, float] = {}
         follower = asyncio.create_task(_follow(api, measured, arrivals))
         await asyncio.sleep(1.0)
         latencies = []
-        for step in range(1, writes + 1):
+        for step in range(1, pushes + 1):
             progress = float(step)
-            await asyncio.sleep(random.uniform(0.05, 0.35))  # any phase of the watcher's
-            written = time.perf_counter()
-            await asyncio.to_thread(
-                executions.update_one,
-                {"_id": execution_id},
-                {"$set": {"progress": progress, "heartbeat_at": datetime.now(UTC)}},
-            )
+            await asyncio.sleep(random.uniform(0.05, 0.35))
+            pushed = time.perf_counter()
+            await push(progress)
             await _until(partial(operator.contains, arrivals, progress))
-            latencies.append(arrivals[progress] - written)
-        _report("progress write -> subscriber", latencies)
+            latencies.append(arrivals[progress] - pushed)
+        _report("worker push -> subscriber", latencies)
 
         streams: list[dict[float, float]] = [{} for _ in range(subscribers)]
         tasks = [asyncio.create_task(_follow(api, measured, into)) for into in streams]
         await asyncio.sleep(3.0)  # all connected and past their first event
-        progress = float(writes + 10)
-        written = time.perf_counter()
-        await asyncio.to_thread(
-            executions.update_one, {"_id": execution_id}, {"$set": {"progress": progress}}
-        )
+        progress = float(pushes + 10)
+        pushed = time.perf_counter()
+        await push(progress)
         await _until(lambda: all(progress in into for into in streams))
         _report(
-            f"{subscribers} subscribers, one progress write -> each subscriber",
-            [into[progress] - written for into in streams],
+            f"{subscribers} subscribers, one push -> each subscriber",
+            [into[progress] - pushed for into in streams],
         )
         cancelled = time.perf_counter()
         await api.delete(f"/api/backtest/{measured}")
@@ -111,6 +119,7 @@ async def _measure(stack: ThrowawayStack, writes: int, subscribers: int) -> None
         ended = time.perf_counter() - cancelled
         print(f"cancel -> all {subscribers + 1} streams ended with the final event: {ended:.2f} s")
         await api.delete(f"/api/backtest/{blocker}")
+        await worker.aclose()
 
 
 async def _start(api: httpx.AsyncClient, symbol: str, timeframe: str, sweep: bool) -> str:

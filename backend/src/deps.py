@@ -20,6 +20,7 @@ from backend.progress_stream import ProgressHub
 from backend.rankings import RANKINGS_COLLECTION, RankingStore
 from backend.schemas import Backtest, Strategy
 from backend.services.backtest_client import BacktestServiceClient
+from backend.services.backtest_outcomes import BacktestOutcomes
 from backend.services.backtest_starter import BacktestStarter
 from backend.state import ApiState, api_state
 from backend.strategies import StrategyStore
@@ -133,3 +134,12 @@ async def _backtest_starter(
 
 
 StarterDep = Annotated[BacktestStarter, Depends(_backtest_starter)]
+
+
+async def _backtest_outcomes(
+    store: BacktestStoreDep, rankings: RankingStoreDep, client: BacktestClientDep
+) -> BacktestOutcomes:
+    return BacktestOutcomes(store, rankings, client)
+
+
+OutcomesDep = Annotated[BacktestOutcomes, Depends(_backtest_outcomes)]

@@ -144,11 +144,10 @@ class ProgressHub:
     def current(self, backtest: Backtest) -> Backtest:
         """The backtest with its latest pushed live state (status and progress), for a
         member's read while it runs; as stored once it is final."""
-        if backtest.status.is_final:
+        live = self._live.get(backtest.id)
+        if backtest.status.is_final or live is None or live.event.id <= event_of(backtest).id:
             return backtest
-        event = self._newest(backtest)
-        if event.id <= event_of(backtest).id:
-            return backtest
+        event = live.event
         return backtest.model_copy(update={"status": event.status, "progress": event.progress})
 
     def publish_live(self, update: ExecutionUpdate) -> None:

@@ -13,6 +13,7 @@ from backend.deps import (
     BacktestClientDep,
     BacktestStoreDep,
     CurrentUser,
+    OutcomesDep,
     OwnedBacktest,
     ProgressHubDep,
     RankingStoreDep,
@@ -20,13 +21,11 @@ from backend.deps import (
 )
 from backend.exports import ranking_csv, trades_csv
 from backend.rankings import RankingPage, RankingSort, RankingStore, page_of
-from backend.reconcile import reconcile
 from backend.report import report_html
 from backend.schemas import Backtest, SaveResultAck
-from backend.services.backtest_client import BacktestServiceClient, BacktestServiceRejected
+from backend.services.backtest_client import BacktestServiceRejected
 from backend.users import User
 from shared.contracts.executions import ExecutionReport, ExecutionUpdate
-from shared.contracts.lifecycle import BacktestStatus
 from shared.contracts.results import TradePage
 from shared.errors import (
     BadGateway,
@@ -68,9 +67,7 @@ async def get_backtest(backtest: OwnedBacktest, hub: ProgressHubDep) -> Backtest
 async def cancel_backtest(
     backtest: OwnedBacktest,
     user: CurrentUser,
-    store: BacktestStoreDep,
-    rankings: RankingStoreDep,
-    client: BacktestClientDep,
+    outcomes: OutcomesDep,
     purge: Annotated[
         bool, Query(description="Delete the finished backtest, its trades and ranking.")
     ] = False,
@@ -79,47 +76,9 @@ async def cancel_backtest(
     delete a finished one instead, with its trades and ranking unless another backtest
     answered from it still reads them (409 while it runs: cancel it first)."""
     if purge:
-        await _purge(backtest, user, store, rankings, client)
+        await outcomes.purge(user.id, backtest)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
-    if backtest.status is BacktestStatus.PENDING:
-        cancelled = await store.cancel_pending(backtest.id)
-        if cancelled is not None:
-            return cancelled
-        backtest = await store.get(user.id, backtest.id) or backtest
-    if not backtest.status.is_live or backtest.execution_id is None:
-        raise Conflict(f"backtest is already {backtest.status.value}")
-    try:
-        execution = await client.cancel_backtest(backtest.execution_id)
-    except BacktestServiceRejected as rejected:
-        if rejected.status_code != Conflict.status_code:
-            raise rejected.as_domain_error() from None
-        await reconcile(store, client, backtest.id, backtest.execution_id)
-        raise Conflict("backtest has already finished") from None
-    final = await store.record_final(ExecutionReport.of(execution))
-    return final or await store.get(user.id, backtest.id) or backtest
-
-
-async def _purge(
-    backtest: Backtest,
-    user: User,
-    store: BacktestStore,
-    rankings: RankingStore,
-    client: BacktestServiceClient,
-) -> None:
-    if not backtest.status.is_final:
-        raise Conflict(f"backtest is {backtest.status.value}: cancel it before deleting it")
-    source = await store.trades_execution(user.id, backtest.id) or backtest.execution_id
-    if source is not None and not await store.execution_in_use(source, besides=backtest.id):
-        # The compute service's part first: if it cannot be reached now, the backtest
-        # stays, and deleting it again finishes the job.
-        try:
-            await client.remove_execution(source)
-        except BacktestServiceRejected as rejected:
-            if rejected.status_code != NotFound.status_code:
-                raise rejected.as_domain_error() from None
-        await rankings.delete(source)
-    if not await store.delete_final(user.id, backtest.id):
-        raise NotFound("backtest not found")
+    return await outcomes.cancel(user.id, backtest)
 
 
 @router.get(
@@ -242,7 +201,7 @@ async def download_report(
     summary="Receive an execution's final state (compute service only)",
     include_in_schema=False,
 )
-async def save_result(report: ExecutionReport, store: BacktestStoreDep) -> SaveResultAck:
+async def save_result(report: ExecutionReport, outcomes: OutcomesDep) -> SaveResultAck:
     """Called by the compute service, signed (checked by the request intake before the
     body is read), with an execution's final state.
 
@@ -250,14 +209,7 @@ async def save_result(report: ExecutionReport, store: BacktestStoreDep) -> SaveR
     final, is acknowledged and changes nothing. A final state stored reaches the
     backtest's subscribers at once.
     """
-    if await store.record_final(report) is not None:
-        return SaveResultAck(stored=True)
-    state = await store.state_of(report.backtest_id)
-    if state is None:
-        raise NotFound("backtest not found")
-    if state.execution_id not in (None, report.execution_id):
-        raise Conflict("backtest belongs to another execution")
-    return SaveResultAck(stored=False)
+    return await outcomes.save_result(report)
 
 
 @router.post(

@@ -342,29 +342,30 @@ class RunRecord:
             "$inc": {"attempts": 1},
         }
         running = BacktestStatus.RUNNING
-        claimable: list[Document] = [
-            {"_id": execution_id, "status": movable_to(running, BacktestStatus.QUEUED)}
-        ]
-        if stale_before is not None:
-            claimable.append(
+        fields = {"request": 1, "attempts": 1, "created_at": 1}
+        after = ReturnDocument.AFTER
+        claimed = executions.find_one_and_update(
+            {"_id": execution_id, "status": movable_to(running, BacktestStatus.QUEUED)},
+            claim,
+            fields,
+            return_document=after,
+        )
+        if claimed is None and stale_before is not None:
+            claimed = executions.find_one_and_update(
                 {
                     "_id": execution_id,
                     "status": movable_to(running, running),
                     "heartbeat_at": {"$lt": stale_before},
-                }
-            )
-        for query in claimable:
-            claimed = executions.find_one_and_update(
-                query,
+                },
                 claim,
-                {"request": 1, "attempts": 1, "created_at": 1},
-                return_document=ReturnDocument.AFTER,
+                fields,
+                return_document=after,
             )
-            if claimed is not None:
-                record = cls(executions, execution_id, run_id)
-                attempt = int(claimed["attempts"])
-                return Claim(record, claimed["request"], attempt, claimed["created_at"], now)
-        return None
+        if claimed is None:
+            return None
+        record = cls(executions, execution_id, run_id)
+        attempt = int(claimed["attempts"])
+        return Claim(record, claimed["request"], attempt, claimed["created_at"], now)
 
     @property
     def run_id(self) -> str:

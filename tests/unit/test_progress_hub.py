@@ -1,0 +1,117 @@
+"""The API's progress hub: pushed changes reach subscribers at once, in order, never
+backwards, and a final state ends every stream, however late its subscriber comes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from backend.progress_stream import ProgressEvent, ProgressHub
+from backend.schemas import Backtest
+from shared.contracts.backtests import BacktestParams
+from shared.contracts.executions import ExecutionUpdate
+from shared.contracts.lifecycle import BacktestStatus
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _backtest(status: BacktestStatus = BacktestStatus.QUEUED, progress: float = 0.0) -> Backtest:
+    return Backtest(
+        id="b1",
+        strategy_id="s1",
+        status=status,
+        progress=progress,
+        params=BacktestParams(start_date=NOW, end_date=NOW.replace(year=2027)),
+        execution_id="e1",
+        created_at=NOW,
+        updated_at=NOW,
+        result=None,
+        error="cancelled" if status is BacktestStatus.CANCELLED else None,
+    )
+
+
+def _running(progress: float) -> ExecutionUpdate:
+    return ExecutionUpdate(
+        backtest_id="b1", execution_id="e1", status=BacktestStatus.RUNNING, progress=progress
+    )
+
+
+async def _collect(
+    hub: ProgressHub, backtest: Backtest, after: int | None = None
+) -> list[ProgressEvent]:
+    return [event async for event in hub.subscribe(backtest, after)]
+
+
+async def test_pushed_changes_reach_a_subscriber_at_once_and_the_final_state_ends_it() -> None:
+    hub = ProgressHub()
+    backtest = _backtest()
+    stream = asyncio.ensure_future(_collect(hub, backtest))
+    await asyncio.sleep(0)
+
+    for progress in (0.0, 40.0, 20.0, 70.0):  # 20 arrives late: never sent backwards
+        hub.publish_live(_running(progress))
+    hub.publish_final(_backtest(BacktestStatus.CANCELLED, 70.0))
+    events = await asyncio.wait_for(stream, 1.0)
+
+    assert [(e.status, e.progress) for e in events] == [
+        (BacktestStatus.QUEUED, 0.0),
+        (BacktestStatus.RUNNING, 0.0),
+        (BacktestStatus.RUNNING, 40.0),
+        (BacktestStatus.RUNNING, 70.0),
+        (BacktestStatus.CANCELLED, 70.0),
+    ]
+    assert [e.final for e in events] == [False] * 4 + [True]
+    assert hub.watching == 0
+
+
+async def test_a_subscriber_arriving_after_the_final_state_gets_it_and_ends() -> None:
+    hub = ProgressHub()
+    hub.publish_live(_running(50.0))
+    hub.publish_final(_backtest(BacktestStatus.CANCELLED, 50.0))
+
+    # Read from the store just before the final state was stored: still queued.
+    events = await asyncio.wait_for(_collect(hub, _backtest()), 1.0)
+
+    assert [(e.status, e.final) for e in events] == [(BacktestStatus.CANCELLED, True)]
+
+
+async def test_a_late_change_after_the_final_state_is_ignored() -> None:
+    hub = ProgressHub()
+    hub.publish_final(_backtest(BacktestStatus.CANCELLED))
+    hub.publish_live(_running(90.0))
+
+    assert hub.current(_backtest()).status is BacktestStatus.QUEUED  # as stored, not live
+    events = await asyncio.wait_for(_collect(hub, _backtest()), 1.0)
+    assert [e.status for e in events] == [BacktestStatus.CANCELLED]
+
+
+async def test_a_resumed_stream_sends_only_newer_states() -> None:
+    hub = ProgressHub()
+    hub.publish_live(_running(30.0))
+    seen = hub.current(_backtest())
+    first = [e async for e in _first(hub.subscribe(_backtest()))]
+
+    hub.publish_live(_running(60.0))
+    resumed = asyncio.ensure_future(_collect(hub, _backtest(), after=first[0].id))
+    await asyncio.sleep(0)
+    hub.publish_final(_backtest(BacktestStatus.CANCELLED, 60.0))
+    events = await asyncio.wait_for(resumed, 1.0)
+
+    assert (seen.status, seen.progress) == (BacktestStatus.RUNNING, 30.0)
+    assert [e.progress for e in events] == [60.0, 60.0]
+    assert [e.final for e in events] == [False, True]
+
+
+def test_a_read_shows_the_pushed_state_only_while_it_is_newer_than_the_stored_one() -> None:
+    hub = ProgressHub()
+    hub.publish_live(_running(10.0))
+
+    assert hub.current(_backtest()).progress == 10.0
+    assert hub.current(_backtest(BacktestStatus.CANCELLED)).status is BacktestStatus.CANCELLED
+
+
+async def _first(events: AsyncIterator[ProgressEvent]) -> AsyncIterator[ProgressEvent]:
+    async for event in events:
+        yield event
+        return
