@@ -206,7 +206,6 @@ async def small(bench: Bench) -> None:
     member = bench.member(0)
     strategy_id = await member.strategy(SMALL_STRATEGY)
     symbol = (await member.http.get("/api/market-data/symbols/GOOG")).json()
-    await _warm_every_worker(member, strategy_id, False, bench.args.workers)
     batch = await bench.measure(lambda: _in_turn(member, strategy_id, False, bench.args.runs))
     print(f"\na) a small backtest (GOOG 1d, {symbol['rows']} bars), one after another:")
     print(f"  submit -> final event: {_ms(_end_to_end(batch.runs))}")
@@ -239,10 +238,12 @@ async def upload(bench: Bench, content: bytes) -> float:
 
 async def cold(bench: Bench, content: bytes) -> None:
     member = bench.member(0)
-    strategy_id = await member.strategy(BIG_STRATEGY)
-    batches, uploads = [], []
-    for _ in range(bench.args.cold_runs):
-        uploads.append(await upload(bench, content))
+    uploads = [await upload(bench, content)]
+    strategy_id = await member.strategy(BIG_STRATEGY)  # made once its symbol has bars
+    batches = []
+    for number in range(bench.args.cold_runs):
+        if number:
+            uploads.append(await upload(bench, content))
         batches.append(await bench.measure(lambda: _in_turn(member, strategy_id, True, 1)))
     runs = [run for batch in batches for run in batch.runs]
     print(f"\nc) the first backtest of {bench.args.bars:,} one-minute bars after an upload:")
@@ -298,7 +299,6 @@ async def warm(bench: Bench, bars: Bars, content: bytes) -> None:
 async def many(bench: Bench) -> None:
     clients = [bench.member(number) for number in range(bench.args.clients)]
     strategies = await asyncio.gather(*(client.strategy(SMALL_STRATEGY) for client in clients))
-    await _warm_every_worker(clients[0], strategies[0], False, bench.args.workers)
     numbers = iter(range(bench.args.many))  # shared: each client takes the next
 
     async def client_runs(client: Member, strategy_id: str) -> list[Run]:
@@ -381,6 +381,9 @@ async def run_parts(stack: ThrowawayStack, args: argparse.Namespace) -> list[str
     async with httpx.AsyncClient(timeout=60) as http:
         bench = Bench(stack, args, http)
         try:
+            member = bench.member(0)
+            warm_up = await member.strategy(SMALL_STRATEGY | {"name": "e2e warm-up"})
+            await _warm_every_worker(member, warm_up, False, args.workers)
             await idle_background(bench)
             if "small" in parts:
                 await small(bench)

@@ -70,7 +70,8 @@ class Member:
 
     async def strategy(self, fields: dict[str, Any]) -> str:
         response = await self.http.post("/api/strategy", json=fields)
-        response.raise_for_status()
+        if response.status_code != 201:
+            raise RuntimeError(f"strategy: {response.status_code} {response.text[:300]}")
         strategy_id: str = response.json()["id"]
         return strategy_id
 

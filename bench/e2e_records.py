@@ -40,7 +40,7 @@ _DERIVED = (
     ("executions", "delivered_at", "delivered"),
     ("backtests", "updated_at", "saved"),
 )
-CLIENT_STAGES = ("POST answered (client)", "final event received (client)")
+CLIENT_STAGES = ("POST answered (client)", "final state seen (client)")
 
 # Commands by (service, name).
 CommandCounts = Counter[tuple[str, str]]
