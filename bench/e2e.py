@@ -207,7 +207,7 @@ async def small(bench: Bench) -> None:
     strategy_id = await member.strategy(SMALL_STRATEGY)
     symbol = (await member.http.get("/api/market-data/symbols/GOOG")).json()
     batch = await bench.measure(lambda: _in_turn(member, strategy_id, False, bench.args.runs))
-    print(f"\na) a small backtest (GOOG 1d, {symbol['rows']} bars), one after another:")
+    print(f"a) a small backtest (GOOG 1d, {symbol['rows']} bars), one after another:")
     print(f"  submit -> final event: {_ms(_end_to_end(batch.runs))}")
     print(f"  POST alone:            {_ms([run.post_s for run in batch.runs])}")
     bench.report("small", [batch])
@@ -246,7 +246,7 @@ async def cold(bench: Bench, content: bytes) -> None:
             uploads.append(await upload(bench, content))
         batches.append(await bench.measure(lambda: _in_turn(member, strategy_id, True, 1)))
     runs = [run for batch in batches for run in batch.runs]
-    print(f"\nc) the first backtest of {bench.args.bars:,} one-minute bars after an upload:")
+    print(f"c) the first backtest of {bench.args.bars:,} one-minute bars after an upload:")
     print(f"  submit -> final event: {_ms(_end_to_end(runs))}")
     print(f"  (each upload through the API: median {statistics.median(uploads):.1f} s)")
     bench.report("cold", batches)
@@ -289,7 +289,7 @@ async def warm(bench: Bench, bars: Bars, content: bytes) -> None:
     batch = await bench.measure(lambda: _in_turn(member, strategy_id, True, bench.args.warm_runs))
     engine_s = await asyncio.to_thread(engine_seconds, bars)
     end_to_end = statistics.median(_end_to_end(batch.runs)) if batch.runs else float("nan")
-    print(f"\nb) {bench.args.bars:,} one-minute bars already cached, one after another:")
+    print(f"b) {bench.args.bars:,} one-minute bars already cached, one after another:")
     print(f"  submit -> final event: {_ms(_end_to_end(batch.runs))}")
     print(f"  BacktestEngine alone, in this process: median {engine_s * 1e3:.0f} ms")
     print(f"  end to end / engine: {end_to_end / engine_s:.1f}x")
@@ -314,7 +314,7 @@ async def many(bench: Bench) -> None:
     completed = [run for run in batch.runs if run.status == "completed"]
     ends = [run.final_at for run in batch.runs if run.final_at is not None]
     span = max(ends) - min(run.submitted for run in batch.runs)
-    print(f"\nd) {bench.args.many} small backtests from {bench.args.clients} members at once:")
+    print(f"d) {bench.args.many} small backtests from {bench.args.clients} members at once:")
     print(
         f"  {len(completed)} completed in {span:.1f} s: {len(completed) / span:.1f} backtests/s; "
         f"lost {len(batch.runs) - len(ends)}"
@@ -357,7 +357,7 @@ async def load(bench: Bench, content: bytes) -> None:
     completed = [run for run in batch.runs if run.status == "completed"]
     span = time.monotonic() - started - SETTLE_S
     print(
-        f"\nf) load: {len(members)} members for {bench.args.duration:.0f} s "
+        f"f) load: {len(members)} members for {bench.args.duration:.0f} s "
         f"(half polling GET /api/backtest/{{id}} every 0.5 s, half on SSE, one run in ten big):"
     )
     print(
@@ -385,18 +385,20 @@ async def run_parts(stack: ThrowawayStack, args: argparse.Namespace) -> list[str
             warm_up = await member.strategy(SMALL_STRATEGY | {"name": "e2e warm-up"})
             await _warm_every_worker(member, warm_up, False, args.workers)
             await idle_background(bench)
-            if "small" in parts:
-                await small(bench)
             bars = minute_walk(args.bars, seed=BIG_SEED)
             content = _parquet(bars) if parts & {"cold", "warm", "load"} else b""
-            if "cold" in parts:
-                await cold(bench, content)
-            if "warm" in parts:
-                await warm(bench, bars, content)
-            if "many" in parts:
-                await many(bench)
-            if "load" in parts:
-                await load(bench, content)
+            steps: dict[str, Callable[[], Awaitable[None]]] = {
+                "small": lambda: small(bench),
+                "cold": lambda: cold(bench, content),
+                "warm": lambda: warm(bench, bars, content),
+                "many": lambda: many(bench),
+                "load": lambda: load(bench, content),
+            }
+            for part in PARTS:
+                if part in parts:
+                    # Other work on the machine shows in every figure: say how busy it was.
+                    print(f"\n[{part}: the machine's load average {os.getloadavg()[0]:.1f}]")
+                    await steps[part]()
         finally:
             for member in bench.members:
                 await member.close()
