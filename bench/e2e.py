@@ -52,7 +52,7 @@ import httpx
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from e2e_member import Member, Run
+from e2e_member import POLL_INTERVAL_S, Member, Run
 from e2e_records import CommandCounts, command_counts, percentile, print_round_trips, print_stages
 from synthetic import minute_walk
 from throwaway_stack import ThrowawayStack, throwaway_stack
@@ -154,6 +154,8 @@ class Bench:
 
 
 def _ms(seconds: list[float]) -> str:
+    if not seconds:
+        return "none ended"
     return (
         f"median {statistics.median(seconds) * 1e3:.0f} ms, "
         f"p90 {percentile(seconds, 0.9) * 1e3:.0f} ms, "
@@ -313,7 +315,7 @@ async def many(bench: Bench) -> None:
     batch = await bench.measure(all_runs)
     completed = [run for run in batch.runs if run.status == "completed"]
     ends = [run.final_at for run in batch.runs if run.final_at is not None]
-    span = max(ends) - min(run.submitted for run in batch.runs)
+    span = max(ends, default=time.time()) - min(run.submitted for run in batch.runs)
     print(f"d) {bench.args.many} small backtests from {bench.args.clients} members at once:")
     print(
         f"  {len(completed)} completed in {span:.1f} s: {len(completed) / span:.1f} backtests/s; "
@@ -342,7 +344,9 @@ async def load(bench: Bench, content: bytes) -> None:
             big = next(numbers) % 10 == 9
             run = await member.submit(big_ids[index] if big else small_ids[index],
                                       BIG_PARAMS if big else SMALL_PARAMS, big)  # fmt: skip
-            if index % 2:
+            if run.status and run.status.startswith("refused"):
+                await asyncio.sleep(POLL_INTERVAL_S)  # the member tries again shortly
+            elif index % 2:
                 await member.follow(run, drain_deadline - time.monotonic())
             else:
                 await member.poll(run, get_latencies, drain_deadline)
@@ -361,7 +365,8 @@ async def load(bench: Bench, content: bytes) -> None:
         f"(half polling GET /api/backtest/{{id}} every 0.5 s, half on SSE, one run in ten big):"
     )
     print(
-        f"  GET /api/backtest/{{id}}: {_ms(get_latencies)}, max {max(get_latencies) * 1e3:.0f} ms"
+        f"  GET /api/backtest/{{id}}: {_ms(get_latencies)}, "
+        f"max {max(get_latencies, default=0) * 1e3:.0f} ms"
     )
     print(
         f"  {len(completed)} completed in {span:.0f} s: {len(completed) / span:.2f} backtests/s "

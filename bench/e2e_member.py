@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["FINAL", "Member", "Run", "distinct_capital"]
+__all__ = ["FINAL", "POLL_INTERVAL_S", "Member", "Run", "distinct_capital"]
 
 FINAL = ("completed", "failed", "cancelled")
 POLL_INTERVAL_S = 0.5
@@ -76,13 +76,18 @@ class Member:
         return strategy_id
 
     async def submit(self, strategy_id: str, params: dict[str, Any], big: bool) -> Run:
-        """POST a backtest; raises unless it is accepted (202)."""
+        """POST a backtest. One not accepted (202) is final at once, its status saying
+        why (`refused: ...`), so the checks count it."""
         body = params | {"initial_capital": distinct_capital()}
         submitted = time.time()
-        response = await self.http.post(f"/api/strategy/{strategy_id}/backtest", json=body)
+        try:
+            response = await self.http.post(f"/api/strategy/{strategy_id}/backtest", json=body)
+        except httpx.TransportError as error:
+            return Run("", big, submitted, time.time(), time.time(), f"refused: {error!r}")
         answered = time.time()
         if response.status_code != 202:
-            raise RuntimeError(f"submit: {response.status_code} {response.text[:300]}")
+            refusal = f"refused: {response.status_code} {response.text[:200]}"
+            return Run("", big, submitted, answered, answered, refusal)
         record = response.json()
         run = Run(record["id"], big, submitted, answered)
         if record["status"] in FINAL:  # answered from the result cache, or refused

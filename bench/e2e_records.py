@@ -132,6 +132,7 @@ def print_round_trips(
     the services send per second with nothing to do (health probes, sweeps), so the part
     of the total that is not the backtests' own can be told."""
     spent = after - before
+    backtests = max(backtests, 1)
     total = sum(spent.values()) / backtests
     background = idle_per_s * seconds / backtests
     print(

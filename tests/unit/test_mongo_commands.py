@@ -3,20 +3,46 @@ counts reach /metrics: the round trips a backtest costs are measured, not estima
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 from helpers import Mongo
 from prometheus_client import REGISTRY
 
 from shared.metrics import exposition
+from shared.metrics_dir import METRICS_DIR_VARIABLE
 from shared.mongo import async_client, sync_client
 
 _LOADED_BY_THE_SERVER = """
 import sys
 import shared.mongo, shared.web.serve
 print("prometheus_client" in sys.modules)
+"""
+
+
+# A service's process tree in small: the folder chosen first, then a child process (as a
+# worker is) sends one command, and the parent's exposition counts it.
+_COUNTED_ACROSS_THE_TREE = """
+import multiprocessing, sys
+from shared.metrics_dir import share_metrics_with_children
+share_metrics_with_children()
+from shared.metrics import exposition
+from shared.metrics_dir import METRICS_DIR_VARIABLE
+from shared.mongo import sync_client
+
+def one_find(url, database):
+    client = sync_client(url)
+    client[database]["tree"].find_one({})
+    client.close()
+
+if __name__ == "__main__":
+    child = multiprocessing.get_context("spawn").Process(target=one_find, args=sys.argv[1:])
+    child.start()
+    child.join(60)
+    print(exposition().decode())
 """
 
 
@@ -101,3 +127,22 @@ def test_importing_the_client_factory_leaves_prometheus_client_unloaded() -> Non
     ).stdout
 
     assert loaded.split() == ["False"]
+
+
+def test_commands_of_a_child_process_are_counted_by_its_parent(
+    mongo: Mongo, tmp_path: Path
+) -> None:
+    script = tmp_path / "tree.py"
+    script.write_text(_COUNTED_ACROSS_THE_TREE)
+    environment = {k: v for k, v in os.environ.items() if k != METRICS_DIR_VARIABLE}
+
+    text = subprocess.run(
+        [sys.executable, str(script), mongo.url, mongo.database_name],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment,
+    ).stdout
+
+    assert 'botclub_mongo_commands_total{command="find"} 1.0' in text
