@@ -138,6 +138,10 @@ class Bench:
         lost = [run.backtest_id for run in runs if run.final_at is None]
         failed = [run for run in runs if run.final_at is not None and run.status != "completed"]
         cached = [run.backtest_id for run in runs if run.cached]
+        print(
+            f"  checks: {len(runs)} backtests, lost {len(lost)}, not completed {len(failed)}, "
+            f"answered from the cache {len(cached)}"
+        )
         for what, which in (("lost (no final state)", lost), ("not completed", failed)):
             if which:
                 self.failures.append(f"{title}: {len(which)} {what}: {which[:5]}")
