@@ -136,7 +136,11 @@ class Bench:
 
     def check(self, title: str, runs: list[Run]) -> None:
         lost = [run.backtest_id for run in runs if run.final_at is None]
-        failed = [run for run in runs if run.final_at is not None and run.status != "completed"]
+        failed = [
+            f"{run.backtest_id} {run.status}"
+            for run in runs
+            if run.final_at is not None and run.status != "completed"
+        ]
         cached = [run.backtest_id for run in runs if run.cached]
         print(
             f"  checks: {len(runs)} backtests, lost {len(lost)}, not completed {len(failed)}, "
@@ -153,7 +157,7 @@ class Bench:
         spent: CommandCounts = sum((batch.spent for batch in batches), Counter())
         seconds = sum(batch.seconds for batch in batches)
         print_stages(title, self.stack.database, runs)
-        print_round_trips(Counter(), spent, len(runs), self.idle_per_s, seconds)
+        print_round_trips(spent, len(runs), self.idle_per_s, seconds)
         self.check(title, runs)
 
 
@@ -381,7 +385,7 @@ async def load(bench: Bench, content: bytes) -> None:
         if runs:
             print(f"  {kind} submit -> final (SSE or poll): {_ms(_end_to_end(runs))}")
             print_stages(f"load, {kind}", bench.stack.database, runs)
-    print_round_trips(Counter(), batch.spent, len(batch.runs), bench.idle_per_s, batch.seconds)
+    print_round_trips(batch.spent, len(batch.runs), bench.idle_per_s, batch.seconds)
     bench.check("load", batch.runs)
 
 

@@ -122,16 +122,11 @@ async def command_counts(http: httpx.AsyncClient, urls: dict[str, str]) -> Comma
 
 
 def print_round_trips(
-    before: CommandCounts,
-    after: CommandCounts,
-    backtests: int,
-    idle_per_s: float,
-    seconds: float,
+    spent: CommandCounts, backtests: int, idle_per_s: float, seconds: float
 ) -> None:
-    """Commands per backtest by service and name, and in total; `idle_per_s` is what
-    the services send per second with nothing to do (health probes, sweeps), so the part
-    of the total that is not the backtests' own can be told."""
-    spent = after - before
+    """The commands `spent` over `seconds` per backtest, by service and name, and in
+    total; `idle_per_s` is what the services send per second with nothing to do (health
+    probes, sweeps), so the part of the total that is not the backtests' own can be told."""
     backtests = max(backtests, 1)
     total = sum(spent.values()) / backtests
     background = idle_per_s * seconds / backtests
