@@ -36,6 +36,7 @@ class ThrowawayStack:
     # The compute service's environment and log folder (for workers a bench starts).
     compute_env: dict[str, str]
     work: Path
+    services_url: str
 
 
 @contextmanager
@@ -63,10 +64,11 @@ def throwaway_stack(
         common |= {"SERVICE_SECRET": uuid.uuid4().hex}
         api_url = f"http://127.0.0.1:{api_port}"
         services_env = common | {"API_SERVICE_URL": api_url} | (compute_env or {})
+        services_url = f"http://127.0.0.1:{services_port}"
         children.append(start_service("backend_services", services_port, services_env, work))
-        backend_env = common | {"BACKEND_SERVICES_URL": f"http://127.0.0.1:{services_port}"}
+        backend_env = common | {"BACKEND_SERVICES_URL": services_url}
         children.append(start_service("backend", api_port, backend_env, work))
-        yield ThrowawayStack(api_url, api_port, token, database, services_env, work)
+        yield ThrowawayStack(api_url, api_port, token, database, services_env, work, services_url)
         if mongo_url == os.environ.get("MONGO_URL"):
             client.drop_database(database_name)
         client.close()

@@ -1,6 +1,7 @@
-"""Prometheus metrics both services and the workers expose at /metrics, and the one
-histogram every HTTP request feeds. In a process tree sharing a metrics folder
-(`shared.metrics_dir`), the exposition adds up every process's counters."""
+"""Prometheus metrics both services and the workers expose at /metrics: the histogram
+every HTTP request feeds and the counter of every command sent to MongoDB. In a process
+tree sharing a metrics folder (`shared.metrics_dir`), the exposition adds up every
+process's counters."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
+    Counter,
     Histogram,
     generate_latest,
 )
@@ -20,7 +22,7 @@ from prometheus_client.registry import Collector
 
 from shared.metrics_dir import METRICS_DIR_VARIABLE
 
-__all__ = ["CONTENT_TYPE", "HTTP_SECONDS", "METRICS_PATH", "exposition"]
+__all__ = ["CONTENT_TYPE", "HTTP_SECONDS", "METRICS_PATH", "MONGO_COMMANDS", "exposition"]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -29,6 +31,13 @@ HTTP_SECONDS = Histogram(
     "Time from a request's first byte to its response's last, by route and status.",
     ["method", "route", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+
+MONGO_COMMANDS = Counter(
+    "botclub_mongo_commands",
+    "Commands sent to MongoDB (each a round trip), by command name: find, insert, update, "
+    "getMore, ...",
+    ["command"],
 )
 
 
