@@ -79,6 +79,7 @@ class BacktestStore:
             reused = earlier["result"] | {"strategy_id": strategy.id, "cached": True}
             document |= _result_fields(reused, earlier.get("optimization")) | {
                 "status": BacktestStatus.COMPLETED.value,
+                "cached": True,  # on the record too, so a list need not read the result
                 # Its trades are the earlier run's, kept by the compute service.
                 "trades_execution_id": earlier.get("trades_execution_id")
                 or earlier.get("execution_id"),
@@ -287,5 +288,6 @@ def _result_fields(result: Document, optimization: Document | None) -> Document:
 
 def _summary(document: Document) -> BacktestSummary:
     return BacktestSummary.model_validate(
-        {name: document.get(name) for name in _SUMMARY_FIELDS} | {"id": document["_id"]}
+        {name: document.get(name) for name in _SUMMARY_FIELDS}
+        | {"id": document["_id"], "cached": bool(document.get("cached"))}
     )
