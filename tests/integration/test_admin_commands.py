@@ -17,8 +17,11 @@ from helpers import Mongo, run_botclub
 from pymongo.database import Database
 
 from backend.users import USERS_COLLECTION
+from backend_services.market_data.importer import import_table
+from backend_services.market_data.table_files import read_sample
 from botclub.local_stack import free_port
 from botclub.stack_file import RunningStack, write_stack
+from shared.contracts.market_data import ImportOptions
 from shared.market_data.catalog import CATALOG_COLLECTION, SYSTEM_OWNER
 from shared.mongo import Document, sync_client
 
@@ -142,3 +145,23 @@ def test_botclub_run_refuses_a_data_folder_a_running_stack_uses(tmp_path: Path) 
         f"error: a stack is already running from {tmp_path}/.data (pid {os.getpid()}, API "
         "http://api); stop it first, or give another --data-dir"
     )
+
+
+def test_samples_stored_before_they_had_an_owner_are_given_the_system(
+    mongo: Mongo, tmp_path: Path
+) -> None:
+    client = sync_client(mongo.url)
+    database = client[f"{mongo.database_name}_unowned_{uuid.uuid4().hex[:6]}"]
+    try:
+        import_table(database, read_sample("GOOG"), ImportOptions(symbol="GOOG"))
+        loaded = run_botclub(
+            tmp_path, {"MONGO_DB": database.name}, "load-samples", "--mongo-url", mongo.url
+        )
+
+        assert loaded.returncode == 0, loaded.stderr
+        assert loaded.stdout.startswith("EURUSD: ")  # GOOG was stored already
+        owners = {entry["_id"]: entry["owner_id"] for entry in database[CATALOG_COLLECTION].find()}
+        assert owners == {"GOOG": SYSTEM_OWNER, "EURUSD": SYSTEM_OWNER}
+    finally:
+        client.drop_database(database.name)
+        client.close()

@@ -95,7 +95,6 @@ def botclub_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotclubRun
         "MONGO_URL": "",
         "MONGO_DB": f"walkthrough_{uuid.uuid4().hex[:8]}",
         "XDG_CONFIG_HOME": str(home / "config"),
-        "XDG_STATE_HOME": str(home / "state"),
     }
     process = subprocess.Popen(
         [
