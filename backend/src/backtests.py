@@ -30,6 +30,8 @@ MAX_LISTED = 500
 _NOT_FINAL = {"$nin": FINAL_STATUS_VALUES}
 _LIVE = {"$in": LIVE_STATUS_VALUES}
 _SUMMARY_FIELDS = [name for name in BacktestSummary.model_fields if name != "id"]
+# The strategy's snapshot gives the parameters it ran with.
+_SUMMARY_PROJECTION = dict.fromkeys([*_SUMMARY_FIELDS, "strategy"], 1)
 
 
 class BacktestStore:
@@ -112,7 +114,7 @@ class BacktestStore:
         cursor = (
             self._collection.find(
                 {"user_id": user_id, "strategy_id": strategy_id},
-                dict.fromkeys(_SUMMARY_FIELDS, 1),
+                _SUMMARY_PROJECTION,
             )
             .sort("created_at", DESCENDING)
             .limit(MAX_LISTED)
@@ -289,5 +291,10 @@ def _result_fields(result: Document, optimization: Document | None) -> Document:
 def _summary(document: Document) -> BacktestSummary:
     return BacktestSummary.model_validate(
         {name: document.get(name) for name in _SUMMARY_FIELDS}
-        | {"id": document["_id"], "cached": bool(document.get("cached"))}
+        | {
+            "id": document["_id"],
+            "parameters": document["strategy"]["parameters"]
+            | (document["params"].get("parameters") or {}),
+            "cached": bool(document.get("cached")),
+        }
     )

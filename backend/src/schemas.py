@@ -246,6 +246,7 @@ class BacktestSummary(BaseModel):
                         "initial_capital": 10000,
                         "parameters": {"fast": 8},
                     },
+                    "parameters": {"fast": 8, "slow": 30},
                     "created_at": "2026-11-30T09:13:02Z",
                     "error": "0 1d bar(s) of GOOG in the range: a backtest needs at least 2",
                     "statistics": None,
@@ -261,6 +262,10 @@ class BacktestSummary(BaseModel):
     status: BacktestStatus
     progress: float
     params: BacktestParams
+    parameters: Parameters = Field(
+        description="The parameter values it ran with: the strategy's when it started, "
+        "with the params' overrides (an optimization's swept ones aside)."
+    )
     created_at: datetime
     error: str | None
     statistics: BacktestStatistics | None = Field(

@@ -160,10 +160,13 @@ def _database_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--data-dir",
         type=Path,
+        metavar="DIR",
         help=f"the data folder of the stack `botclub run` runs ({DEFAULT_DATA_DIR})",
     )
     command.add_argument(
-        "--mongo-url", help="this MongoDB instead (database: MONGO_DB, or bot_club_db)"
+        "--mongo-url",
+        metavar="URL",
+        help="this MongoDB instead (database: MONGO_DB, or bot_club_db)",
     )
 
 

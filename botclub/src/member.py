@@ -463,8 +463,7 @@ def _show_backtest(found: dict[str, Any]) -> None:
 
 def _run_row(run: dict[str, Any], strategy: dict[str, Any]) -> list[Any]:
     params, statistics = run["params"], run["statistics"] or {}
-    parameters = strategy["parameters"] | (params.get("parameters") or {})
-    described = _parameters(parameters)
+    described = _parameters(run["parameters"])
     if run.get("sweep"):
         described += f" (swept: {', '.join(run['sweep']['grid'])})"
     return [

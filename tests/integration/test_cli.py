@@ -242,6 +242,7 @@ def test_a_strategys_runs_are_listed_with_their_parameters_and_a_cached_one_flag
     assert [run["cached"] for run in listed] == [True, False]
     assert listed[1]["id"] == computed["id"]
     assert listed[0]["params"]["parameters"] == {"fast": 7}
+    assert listed[0]["parameters"] == {"fast": 7, "slow": 30}
     assert listed[0]["params"]["initial_capital"] == 23456
     header, _, newest, oldest = table
     assert header.split() == ["id", "created", "status", "from", "to", "timeframe", "capital",
