@@ -11,7 +11,6 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from botclub.failures import CommandFailed, ExitCode
 from botclub.member_config import MemberConfig, load_config, save_config
 from botclub.output import ProgressBar, print_json, print_statistics, print_table
 from botclub.stack_file import NoStackRunning, running_stack
+from botclub.stored_range import check_within, name_the_range
 
 __all__ = [
     "backtests",
@@ -136,7 +136,7 @@ def run(
             started = api.post(f"/api/strategy/{strategy['id']}/{kind}", params)
         except CommandFailed as refused:
             if refused.code is ExitCode.REFUSED and "date" in str(refused):
-                _name_the_range(api, params.get("symbol") or strategy["symbol"], refused)
+                name_the_range(api, params.get("symbol") or strategy["symbol"], refused)
             raise
         return _started(api, started, follow_it, as_json)
 
@@ -194,7 +194,7 @@ def trades(backtest_id: str, csv_file: Path | None, as_json: bool) -> int:
 
 def symbols(as_json: bool) -> int:
     with _api() as api:
-        me = api.get("/api/me")["id"]
+        me = None if as_json else api.get("/api/me")["id"]
     return _listing(
         "/api/market-data/symbols",
         as_json,
@@ -348,51 +348,10 @@ def _params(
     if "start_date" not in params or "end_date" not in params:
         symbol = params.get("symbol") or strategy["symbol"]
         stored = api.get(f"/api/market-data/symbols/{symbol}")
-        start, end = _moment(params.get("start_date")), _moment(params.get("end_date"))
-        first, last = _moment(stored["first"]), _moment(stored["last"])
-        if start and last and start > last:
-            raise CommandFailed(
-                f"no {symbol} bars from {params['start_date']}: {_stored_range(stored)}",
-                ExitCode.REFUSED,
-            )
-        if end and first and end < first:
-            raise CommandFailed(
-                f"no {symbol} bars until {params['end_date']}: {_stored_range(stored)}",
-                ExitCode.REFUSED,
-            )
+        check_within(stored, params)
         params.setdefault("start_date", stored["first"])
         params.setdefault("end_date", stored["last"])
     return params
-
-
-def _name_the_range(api: ApiClient, symbol: str, refused: CommandFailed) -> None:
-    """Give a refusal about dates the symbol's stored range as its hint, unless the
-    server's message already names it."""
-    try:
-        stored = api.get(f"/api/market-data/symbols/{symbol}")
-    except CommandFailed:
-        return  # the refusal itself says what is wrong with the symbol
-    if f"{stored['first'][:10]} to {stored['last'][:10]}" not in str(refused):
-        refused.hint = _stored_range(stored)
-
-
-def _stored_range(stored: dict[str, Any]) -> str:
-    return (
-        f"{stored['symbol']} has {stored['timeframe']} bars from {stored['first'][:10]} "
-        f"to {stored['last'][:10]}"
-    )
-
-
-def _moment(text: str | None) -> datetime | None:
-    """A date or time as the API reads it (naive: UTC), or None when it is not one
-    (the API then says what is wrong with it)."""
-    try:
-        moment = datetime.fromisoformat(text) if text else None
-    except ValueError:
-        return None
-    if moment is not None and moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment
 
 
 def _started(api: ApiClient, started: dict[str, Any], follow_it: bool, as_json: bool) -> int:
@@ -481,7 +440,7 @@ def _run_row(run: dict[str, Any], strategy: dict[str, Any]) -> list[Any]:
     ]
 
 
-def _owner(owner_id: str | None, me: str) -> str:
+def _owner(owner_id: str | None, me: str | None) -> str:
     """Whose a symbol is: yours, the system's (the bundled samples), another member's."""
     if owner_id == me:
         return "you"
