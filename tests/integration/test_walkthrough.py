@@ -27,6 +27,7 @@ from helpers import (
     backtest_params,
     run_botclub,
     strategy_fields,
+    submit_backtest,
     wait_for,
     wait_for_backtest,
 )
@@ -148,17 +149,38 @@ def test_the_readme_walkthrough_on_a_stack_botclub_run_started(botclub_run: Botc
     assert len(written) == 1 + json.loads(backtest.stdout)["result"]["total_trades"]
 
 
-def test_a_compute_service_killed_mid_backtest_is_restarted_and_the_backtest_completes(
-    botclub_run: BotclubRun,
-) -> None:
-    stack = botclub_run.stack()
+@pytest.fixture(scope="module")
+def member_api(botclub_run: BotclubRun) -> Iterator[httpx.Client]:
+    """A member of the module's stack, signed in to its API."""
     created = run_botclub(botclub_run.home, botclub_run.env, "create-user", "bea")
     assert created.returncode == 0, created.stderr
-    api = httpx.Client(
-        base_url=stack["api_url"],
+    with httpx.Client(
+        base_url=botclub_run.stack()["api_url"],
         headers={"Authorization": f"Bearer {created.stdout.strip()}"},
         timeout=30,
-    )
+    ) as api:
+        yield api
+
+
+def serving_again(
+    run: BotclubRun, api: httpx.Client, process: str, dependency: str, killed: int
+) -> float:
+    """Seconds from now until `process` runs again (a new pid in the stack file) and
+    the API's readiness reached `dependency` after this moment."""
+    killed_at, killed_at_utc = time.monotonic(), datetime.now(UTC)
+    wait_for(
+        lambda: {"restarted": run.stack()["processes"][process] != killed,
+                 "reached": reached_since(api, dependency, killed_at_utc)},
+        lambda serving: serving["restarted"] and serving["reached"],
+        timeout_s=30,
+    )  # fmt: skip
+    return time.monotonic() - killed_at
+
+
+def test_a_compute_service_killed_mid_backtest_is_restarted_and_the_backtest_completes(
+    botclub_run: BotclubRun, member_api: httpx.Client
+) -> None:
+    api = member_api
     strategy = api.post("/api/strategy", json=strategy_fields(symbol="EURUSD", timeframe="1h"))
     assert strategy.status_code == 201, strategy.text
     sweep = {"grid": {"fast": list(range(2, 62)), "slow": list(range(70, 270, 10))}}
@@ -171,20 +193,12 @@ def test_a_compute_service_killed_mid_backtest_is_restarted_and_the_backtest_com
     assert started.status_code == 202, started.text
     backtest_id = started.json()["id"]
     wait_for_backtest(api, backtest_id, lambda b: b["status"] == "running", timeout_s=60)
-    killed = stack["processes"]["backend_services"]
+    killed = botclub_run.stack()["processes"]["backend_services"]
 
     os.kill(killed, signal.SIGKILL)
-    killed_at, killed_at_utc = time.monotonic(), datetime.now(UTC)
-    wait_for(
-        lambda: {"restarted": botclub_run.stack()["processes"]["backend_services"] != killed,
-                 "reached": compute_reached_since(api, killed_at_utc)},
-        lambda serving: serving["restarted"] and serving["reached"],
-        timeout_s=30,
-    )  # fmt: skip
-    served_again_s = time.monotonic() - killed_at
+    served_again_s = serving_again(botclub_run, api, "backend_services", "backend_services", killed)
     finished = wait_for_backtest(api, backtest_id, timeout_s=180)
 
-    api.close()
     assert served_again_s < RESTART_LIMIT_S
     assert finished["status"] == "completed", finished["error"]
     assert finished["optimization"]["combinations"] == 60 * 20
@@ -197,11 +211,26 @@ def test_a_compute_service_killed_mid_backtest_is_restarted_and_the_backtest_com
     )
 
 
-def compute_reached_since(api: httpx.Client, moment: datetime) -> bool:
-    """The API's readiness says it reached the compute service after `moment`."""
+def test_the_embedded_mongodb_killed_is_restarted_and_the_stack_serves_again(
+    botclub_run: BotclubRun, member_api: httpx.Client
+) -> None:
+    killed = botclub_run.stack()["processes"]["mongo"]
+
+    os.kill(killed, signal.SIGKILL)
+    served_again_s = serving_again(botclub_run, member_api, "mongo", "mongo", killed)
+    backtest_id = submit_backtest(member_api, backtest_params())
+    finished = wait_for_backtest(member_api, backtest_id, timeout_s=120)
+
+    assert served_again_s < RESTART_LIMIT_S
+    assert finished["status"] == "completed", finished["error"]
+    said = botclub_run.output.wait_for("mongo is back", 5)
+    assert said == f"mongo is back (pid {botclub_run.stack()['processes']['mongo']})"
+
+
+def reached_since(api: httpx.Client, dependency: str, moment: datetime) -> bool:
+    """The API's readiness says it reached `dependency` after `moment`."""
     try:
-        compute = api.get("/api/health").json()["dependencies"]["backend_services"]
-    except (ValueError, KeyError):  # while it is down, the answer may say less
+        checked = api.get("/api/health").json()["dependencies"][dependency]
+    except (ValueError, KeyError):  # while one is down, the answer may say less
         return False
-    checked_at = datetime.fromisoformat(compute["checked_at"])
-    return bool(compute["state"] == "up" and checked_at > moment)
+    return bool(checked["state"] == "up" and datetime.fromisoformat(checked["checked_at"]) > moment)
