@@ -37,6 +37,8 @@ MAX_LISTED = 500
 _LIVE = {"$in": LIVE_STATUS_VALUES}
 _LIVE_STATUSES = (BacktestStatus.QUEUED, BacktestStatus.RUNNING)
 _SUMMARY_FIELDS = [name for name in BacktestSummary.model_fields if name != "id"]
+# The strategy's snapshot gives the parameters it ran with.
+_SUMMARY_PROJECTION = dict.fromkeys([*_SUMMARY_FIELDS, "strategy"], 1)
 
 
 FinalListener = Callable[[Backtest], None]
@@ -96,6 +98,7 @@ class BacktestStore:
             reused = earlier["result"] | {"strategy_id": strategy.id, "cached": True}
             document |= _result_fields(reused, earlier.get("optimization")) | {
                 "status": BacktestStatus.COMPLETED.value,
+                "cached": True,  # on the record too, so a list need not read the result
                 # Its trades are the earlier run's, kept by the compute service.
                 "trades_execution_id": earlier.get("trades_execution_id")
                 or earlier.get("execution_id"),
@@ -128,7 +131,7 @@ class BacktestStore:
         cursor = (
             self._collection.find(
                 {"user_id": user_id, "strategy_id": strategy_id},
-                dict.fromkeys(_SUMMARY_FIELDS, 1),
+                _SUMMARY_PROJECTION,
             )
             .sort("created_at", DESCENDING)
             .limit(MAX_LISTED)
@@ -333,5 +336,11 @@ def _result_fields(result: Document, optimization: Document | None) -> Document:
 
 def _summary(document: Document) -> BacktestSummary:
     return BacktestSummary.model_validate(
-        {name: document.get(name) for name in _SUMMARY_FIELDS} | {"id": document["_id"]}
+        {name: document.get(name) for name in _SUMMARY_FIELDS}
+        | {
+            "id": document["_id"],
+            "parameters": document["strategy"]["parameters"]
+            | (document["params"].get("parameters") or {}),
+            "cached": bool(document.get("cached")),
+        }
     )

@@ -219,9 +219,17 @@ class BacktestSummary(BaseModel):
                     "strategy_id": "5b0d7c3e-8f0a-4c1e-9d55-2f7f3c1a9b10",
                     "status": "failed",
                     "progress": 12.5,
+                    "params": {
+                        "start_date": "2005-01-01T00:00:00Z",
+                        "end_date": "2012-12-31T00:00:00Z",
+                        "initial_capital": 10000,
+                        "parameters": {"fast": 8},
+                    },
+                    "parameters": {"fast": 8, "slow": 30},
                     "created_at": "2026-11-30T09:13:02Z",
                     "error": "0 1d bar(s) of GOOG in the range: a backtest needs at least 2",
                     "statistics": None,
+                    "cached": False,
                     "sweep": None,
                 }
             ]
@@ -232,10 +240,19 @@ class BacktestSummary(BaseModel):
     strategy_id: str
     status: BacktestStatus
     progress: float
+    params: BacktestParams
+    parameters: Parameters = Field(
+        description="The parameter values it ran with: the strategy's when it started, "
+        "with the params' overrides (an optimization's swept ones aside)."
+    )
     created_at: datetime
     error: str | None
     statistics: BacktestStatistics | None = Field(
         description="For an optimization, the best combination's."
+    )
+    cached: bool = Field(
+        default=False,
+        description="True when answered with the stored result of an identical backtest.",
     )
     sweep: Sweep | None = Field(default=None, description="Set for an optimization.")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from botclub.failures import CommandFailed, ExitCode
+from botclub.failures import CommandFailed, ExitCode, exit_code_for
 from botclub.member_config import MemberConfig
 
 __all__ = ["ApiClient", "describe_error"]
@@ -15,8 +15,6 @@ __all__ = ["ApiClient", "describe_error"]
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 # Imports parse and check every row before answering.
 UPLOAD_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
-_CODES = {401: ExitCode.NOT_SIGNED_IN, 404: ExitCode.NOT_FOUND}
-_REFUSALS = {400, 409, 413, 415, 422}
 
 
 class ApiClient:
@@ -68,12 +66,9 @@ class ApiClient:
             ) from None
         if response.is_success:
             return response.json() if response.content else None
-        message = describe_error(response)
-        if response.status_code in _REFUSALS:
-            raise CommandFailed(message, ExitCode.REFUSED)
-        if response.status_code == 401:
-            raise CommandFailed(message, ExitCode.NOT_SIGNED_IN, "botclub login --token TOKEN")
-        raise CommandFailed(message, _CODES.get(response.status_code, ExitCode.FAILED))
+        code = exit_code_for(response.status_code)
+        hint = "botclub login --token TOKEN" if code is ExitCode.NOT_SIGNED_IN else ""
+        raise CommandFailed(describe_error(response), code, hint)
 
 
 def describe_error(response: httpx.Response) -> str:

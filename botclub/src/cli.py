@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from botclub import member
-from botclub.failures import CommandFailed, ExitCode
+from botclub.failures import CommandFailed, ExitCode, exit_code_lines
+from botclub.stack_file import DEFAULT_DATA_DIR
 
 __all__ = ["main"]
 
@@ -28,25 +29,38 @@ first steps:
   botclub backtest "SMA 10/30" --follow
   botclub trades BACKTEST_ID --csv trades.csv
 
-exit codes: 0 done; 1 the work failed or was cancelled, or the server failed; 2 bad
-command line; 3 not signed in; 4 not found; 5 refused by the server (the message says
-why); 6 the API or the database did not answer.
+exit codes:
 """
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        try:
+            return _execute(argv)
+        finally:
+            sys.stdout.flush()  # a reader gone shows here, not as an error at exit
+    except BrokenPipeError:
+        # Nothing more can be said to the reader; stdout points at /dev/null so that the
+        # interpreter's last flush has nowhere to fail (Python's own advice for pipes).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitCode.PIPE_CLOSED
+
+
+def _execute(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
         code: int = args.handler(args)
         return code
+    except BrokenPipeError:
+        raise
     except CommandFailed as failure:
         print(f"error: {failure}", file=sys.stderr)
         if failure.hint:
             print(f"hint: {failure.hint}", file=sys.stderr)
         return failure.code
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.INTERRUPTED
     except Exception as error:  # one line, never a traceback (BOTCLUB_DEBUG=1 shows it)
         if os.environ.get("BOTCLUB_DEBUG"):
             raise
@@ -59,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="botclub",
         description="Bot Club Backtest: run the stack, and backtest strategies from a terminal.",
-        epilog=_EPILOG,
+        epilog=_EPILOG + "\n".join(f"  {line}" for line in exit_code_lines()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -85,7 +99,12 @@ def _stack_commands(commands: Commands) -> None:
     run = _command(
         commands, "run", "run the whole stack on this machine with a demo backtest", _run
     )
-    run.add_argument("--data-dir", default=".data", help="embedded database and logs (.data)")
+    run.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help=f"embedded database, logs and stack.json ({DEFAULT_DATA_DIR})",
+    )
     run.add_argument("--port", type=_port, default=8000, help="the API's port (8000)")
     run.add_argument(
         "--services-port", type=_port, default=8001, help="the compute service's port (8001)"
@@ -106,6 +125,8 @@ def _stack_commands(commands: Commands) -> None:
         commands, "load-samples", "load the bundled sample series into the database", _load_samples
     )
     samples.add_argument("--force", action="store_true", help="load them again if stored")
+    for admin in (user, samples):
+        _database_options(admin)
     worker = _command(
         commands,
         "worker",
@@ -130,14 +151,42 @@ def _stack_commands(commands: Commands) -> None:
     )
 
 
+def _database_options(command: argparse.ArgumentParser) -> None:
+    command.description = (
+        f"{command.description}. The database: --mongo-url; else the stack running from "
+        "--data-dir when given; else MONGO_URL (and MONGO_DB); else the stack running from "
+        f"{DEFAULT_DATA_DIR}. Never another stack's."
+    )
+    command.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help=f"the data folder of the stack `botclub run` runs ({DEFAULT_DATA_DIR})",
+    )
+    command.add_argument(
+        "--mongo-url",
+        metavar="URL",
+        help="this MongoDB instead (database: MONGO_DB, or bot_club_db)",
+    )
+
+
 def _member_commands(commands: Commands) -> None:
     login = _command(
         commands,
         "login",
         "sign in to a server with an API token",
-        lambda a: member.login(a.server, a.token),
+        lambda a: member.login(a.server, a.token, a.data_dir),
     )
-    login.add_argument("--server", help="the API's URL (default: the running stack's)")
+    login.add_argument(
+        "--server",
+        help="the API's URL (default: that of the stack running from --data-dir)",
+    )
+    login.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help=f"the data folder of the stack to sign in to ({DEFAULT_DATA_DIR})",
+    )
     login.add_argument("--token", help="the API token (asked for when left out)")
     _json(
         _command(
@@ -228,6 +277,14 @@ def _member_commands(commands: Commands) -> None:
     )
     trades.add_argument("backtest_id", help="the backtest's id")
     trades.add_argument("--csv", type=Path, metavar="FILE", help="write them to a CSV file")
+    _json(
+        _command(
+            commands,
+            "backtests",
+            "a strategy's backtests and optimizations, newest first, with their parameters",
+            lambda a: member.backtests(a.strategy, a.json),
+        )
+    ).add_argument("strategy", help="the strategy's id or name")
 
     _json(_command(commands, "symbols", "the stored market data", lambda a: member.symbols(a.json)))
     upload = _json(
@@ -336,21 +393,21 @@ def _run(args: argparse.Namespace) -> int:
     from botclub.run_stack import run
 
     try:
-        return run(Path(args.data_dir), args.port, args.services_port)
+        return run(args.data_dir, args.port, args.services_port)
     except StackError as error:
         raise CommandFailed(str(error)) from None
 
 
 def _create_user(args: argparse.Namespace) -> int:
-    from botclub.admin import create_user
+    from botclub.admin import DatabaseChoice, create_user
 
-    return create_user(args.name, args.password)
+    return create_user(args.name, args.password, DatabaseChoice(args.mongo_url, args.data_dir))
 
 
 def _load_samples(args: argparse.Namespace) -> int:
-    from botclub.admin import load_samples
+    from botclub.admin import DatabaseChoice, load_samples
 
-    return load_samples(args.force)
+    return load_samples(args.force, DatabaseChoice(args.mongo_url, args.data_dir))
 
 
 def _worker(args: argparse.Namespace) -> int:

@@ -176,7 +176,17 @@ def start_service(
 
 
 def wait_until(ready: Callable[[], bool], child: ChildProcess, timeout_s: float) -> None:
-    """Poll `ready()` until true; fail early, with the child's log, if the child exits."""
+    """Poll `ready()` until true; fail early, with the child's log, if the child exits.
+    A child that never gets ready, or whose wait is interrupted (Ctrl-C), is killed:
+    nothing else holds it yet."""
+    try:
+        _wait_until(ready, child, timeout_s)
+    except BaseException:
+        child.kill()
+        raise
+
+
+def _wait_until(ready: Callable[[], bool], child: ChildProcess, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not child.running():

@@ -20,9 +20,11 @@ from botclub.api_client import ApiClient
 from botclub.failures import CommandFailed, ExitCode
 from botclub.member_config import MemberConfig, load_config, save_config
 from botclub.output import ProgressBar, print_json, print_statistics, print_table
-from botclub.stack_file import running_stack
+from botclub.stack_file import NoStackRunning, running_stack
+from botclub.stored_range import check_within, name_the_range
 
 __all__ = [
+    "backtests",
     "cancel",
     "delete_backtest",
     "delete_symbol",
@@ -49,10 +51,10 @@ TRADES_PAGE = 5_000  # the most the API gives in one page
 SHOWN_RANKED = 10
 
 
-def login(server: str | None, token: str | None) -> int:
-    """Check the token with the server and keep both for the other commands."""
-    stack = running_stack()
-    chosen = server or (stack.api_url if stack else None) or load_config().server
+def login(server: str | None, token: str | None, data_dir: Path) -> int:
+    """Check the token with the server (by default the API of the stack running from
+    `data_dir`, else the one signed in to before) and keep both for the other commands."""
+    chosen = server or _stack_api(data_dir) or load_config().server
     token = token or getpass.getpass("API token (botclub create-user NAME prints one): ")
     config = MemberConfig(server=chosen.rstrip("/"), token=token.strip())
     with ApiClient(config) as api:
@@ -130,7 +132,12 @@ def run(
         kind = "backtest" if sweep is None else "optimize"
         if sweep is not None:
             params["sweep"] = sweep
-        started = api.post(f"/api/strategy/{strategy['id']}/{kind}", params)
+        try:
+            started = api.post(f"/api/strategy/{strategy['id']}/{kind}", params)
+        except CommandFailed as refused:
+            if refused.code is ExitCode.REFUSED and "date" in str(refused):
+                name_the_range(api, params.get("symbol") or strategy["symbol"], refused)
+            raise
         return _started(api, started, follow_it, as_json)
 
 
@@ -186,13 +193,29 @@ def trades(backtest_id: str, csv_file: Path | None, as_json: bool) -> int:
 
 
 def symbols(as_json: bool) -> int:
+    with _api() as api:
+        me = None if as_json else api.get("/api/me")["id"]
     return _listing(
         "/api/market-data/symbols",
         as_json,
-        ["symbol", "timeframe", "first", "last", "rows", "version"],
+        ["symbol", "timeframe", "first", "last", "rows", "version", "owner"],
         lambda s: [s["symbol"], s["timeframe"], s["first"][:10], s["last"][:10], s["rows"],
-                   s["version"]],
+                   s["version"], _owner(s["owner_id"], me)],
     )  # fmt: skip
+
+
+def backtests(reference: str, as_json: bool) -> int:
+    """A strategy's backtests and optimizations, newest first, with their parameters."""
+    with _api() as api:
+        strategy = _strategy(api, reference)
+        runs: list[dict[str, Any]] = api.get(f"/api/strategy/{strategy['id']}/backtests")
+    if as_json:
+        print_json(runs)
+        return ExitCode.OK
+    headers = ["id", "created", "status", "from", "to", "timeframe", "capital", "parameters",
+               "return", "sharpe", "cached"]  # fmt: skip
+    print_table(headers, [_run_row(run, strategy) for run in runs])
+    return ExitCode.OK
 
 
 def import_file(symbol: str, file: Path, query: dict[str, Any], as_json: bool) -> int:
@@ -270,6 +293,13 @@ def _listing(
     return ExitCode.OK
 
 
+def _stack_api(data_dir: Path) -> str | None:
+    try:
+        return running_stack(data_dir).api_url
+    except NoStackRunning:
+        return None
+
+
 def _api() -> ApiClient:
     return ApiClient(load_config())
 
@@ -318,6 +348,7 @@ def _params(
     if "start_date" not in params or "end_date" not in params:
         symbol = params.get("symbol") or strategy["symbol"]
         stored = api.get(f"/api/market-data/symbols/{symbol}")
+        check_within(stored, params)
         params.setdefault("start_date", stored["first"])
         params.setdefault("end_date", stored["last"])
     return params
@@ -333,7 +364,8 @@ def _started(api: ApiClient, started: dict[str, Any], follow_it: bool, as_json: 
     else:
         print(started["id"])
         print(
-            f"{started['status']}: follow it with `botclub follow {started['id']}`",
+            f"{started['status']}{_cached(started)}: follow it with "
+            f"`botclub follow {started['id']}`",
             file=sys.stderr,
         )
     return ExitCode.OK
@@ -358,7 +390,7 @@ def _followed(api: ApiClient, backtest_id: str, as_json: bool) -> int:
 
 
 def _show_backtest(found: dict[str, Any]) -> None:
-    print(f"backtest {found['id']}: {found['status']}")
+    print(f"backtest {found['id']}: {found['status']}{_cached(found)}")
     for note in found.get("notes", []):
         print(f"note: {note}")
     if found.get("error"):
@@ -386,6 +418,40 @@ def _show_backtest(found: dict[str, Any]) -> None:
     if found.get("result"):
         print()
         print_statistics(found["result"])
+
+
+def _run_row(run: dict[str, Any], strategy: dict[str, Any]) -> list[Any]:
+    params, statistics = run["params"], run["statistics"] or {}
+    described = _parameters(run["parameters"])
+    if run.get("sweep"):
+        described += f" (swept: {', '.join(run['sweep']['grid'])})"
+    return [
+        run["id"],
+        run["created_at"][:16].replace("T", " "),
+        run["status"],
+        params["start_date"][:10],
+        params["end_date"][:10],
+        params.get("timeframe") or strategy["timeframe"],
+        params["initial_capital"],
+        described,
+        statistics.get("total_return"),
+        statistics.get("sharpe_ratio"),
+        "yes" if run.get("cached") else "",
+    ]
+
+
+def _owner(owner_id: str | None, me: str | None) -> str:
+    """Whose a symbol is: yours, the system's (the bundled samples), another member's."""
+    if owner_id == me:
+        return "you"
+    return owner_id if owner_id == "system" else ("another member" if owner_id else "-")
+
+
+def _cached(found: dict[str, Any]) -> str:
+    """Said of a backtest answered with an identical earlier one's stored result."""
+    if (found.get("result") or {}).get("cached"):
+        return " (cached: the result of an identical earlier backtest, not computed again)"
+    return ""
 
 
 def _final_code(found: dict[str, Any]) -> int:

@@ -3,12 +3,14 @@
 MongoDB is MONGO_URL when it answers, otherwise the embedded nx-27017 server storing in
 `<data dir>/mongo/` (a file per database), kept across restarts. The sample series are loaded on
 first start, a `demo` user gets a fresh token, and a demo backtest is submitted through
-the real API, its progress and statistics printed. Then it serves until Ctrl-C. While it
-runs, the other commands find its database and API through `stack_file`.
+the real API, its progress and statistics printed. Then it serves until Ctrl-C,
+starting again any process that dies (`supervisor`). While it runs, the commands given
+the same data folder find its database and API through `stack_file`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -23,7 +25,6 @@ from backend.users import USERS_COLLECTION
 from backend_services.market_data.importer import load_missing_samples
 from backend_services.market_data.store import ensure_indexes
 from botclub.local_stack import (
-    ChildProcess,
     StackError,
     free_port,
     mongo_reachable,
@@ -32,7 +33,14 @@ from botclub.local_stack import (
     start_service,
 )
 from botclub.output import print_statistics
-from botclub.stack_file import RunningStack, forget_stack, write_stack
+from botclub.stack_file import (
+    NoStackRunning,
+    RunningStack,
+    forget_stack,
+    running_stack,
+    write_stack,
+)
+from botclub.supervisor import StackSupervisor
 from shared.mongo import sync_client
 
 DEMO_STRATEGY = {
@@ -56,10 +64,23 @@ def run(data_dir: Path, backend_port: int, services_port: int) -> int:
     mongo_db = os.environ.get("MONGO_DB", "bot_club_db")
     secret = os.environ.get("SERVICE_SECRET") or secrets.token_urlsafe(32)
     log_dir = data_dir / "logs"
+    with contextlib.suppress(NoStackRunning):
+        other = running_stack(data_dir)
+        raise StackError(
+            f"a stack is already running from {data_dir} (pid {other.pid}, API "
+            f"{other.api_url}); stop it first, or give another --data-dir"
+        )
     for port in (backend_port, services_port):
         if port_in_use(port):
             raise StackError(f"port {port} is already in use; stop what uses it or pick another")
-    children: list[ChildProcess] = []
+    api = f"http://127.0.0.1:{backend_port}"
+    stack = RunningStack(pid=os.getpid(), mongo_url="", mongo_db=mongo_db, api_url=api)
+
+    def publish() -> None:
+        stack.processes = supervisor.pids()
+        write_stack(data_dir, stack)
+
+    supervisor = StackSupervisor(on_change=publish)
     for stop_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(stop_signal, _stop_requested)
     try:
@@ -68,53 +89,44 @@ def run(data_dir: Path, backend_port: int, services_port: int) -> int:
             print(f"MongoDB: {mongo_url}")
         else:
             port = free_port()
-            children.append(start_embedded_mongo(data_dir / "mongo", port, log_dir))
+            supervisor.start(lambda: start_embedded_mongo(data_dir / "mongo", port, log_dir))
             mongo_url = f"mongodb://127.0.0.1:{port}"
             print(f"MongoDB: embedded nx-27017 at {mongo_url} (data in {data_dir / 'mongo'})")
+        stack.mongo_url = mongo_url
         token = _prepare_database(mongo_url, mongo_db)
         common = {"MONGO_URL": mongo_url, "MONGO_DB": mongo_db, "SERVICE_SECRET": secret}
-        children.append(
-            start_service(
+        services = supervisor.start(
+            lambda: start_service(
                 "backend_services",
                 services_port,
-                common
-                | {
-                    "SERVICE_PORT": str(services_port),
-                    "API_SERVICE_URL": f"http://127.0.0.1:{backend_port}",
-                },
+                common | {"SERVICE_PORT": str(services_port), "API_SERVICE_URL": api},
                 log_dir,
             )
         )
-        children.append(
-            start_service(
+        backend = supervisor.start(
+            lambda: start_service(
                 "backend",
                 backend_port,
                 common | {"BACKEND_SERVICES_URL": f"http://127.0.0.1:{services_port}"},
                 log_dir,
             )
         )
-        api = f"http://127.0.0.1:{backend_port}"
-        write_stack(
-            RunningStack(pid=os.getpid(), mongo_url=mongo_url, mongo_db=mongo_db, api_url=api)
-        )
+        publish()
         print(
-            f"backend_services: http://127.0.0.1:{services_port}   backend: {api}   logs: {log_dir}"
+            f"backend_services: http://127.0.0.1:{services_port} (pid {services.pid})   "
+            f"backend: {api} (pid {backend.pid})   logs: {log_dir}"
         )
         print(f"demo user token: {token}")
         run_demo(api, token)
         print(f"\nServing. Dashboard at {api}/ (botclub create-user NAME --password to sign in),")
-        print(f"API docs at {api}/docs. Press Ctrl-C to stop.")
-        while all(child.running() for child in children):
-            time.sleep(0.5)
-        stopped = next(child for child in children if not child.running())
-        raise StackError(f"{stopped.name} stopped unexpectedly:\n{stopped.log_tail()}")
+        print(f"API docs at {api}/docs. A process that dies is started again. Ctrl-C stops all.")
+        supervisor.watch()
     except KeyboardInterrupt:
         print("\nStopping...")
         return 0
     finally:
-        forget_stack(os.getpid())
-        for child in reversed(children):
-            child.stop()
+        forget_stack(data_dir, os.getpid())
+        supervisor.stop()
 
 
 def _stop_requested(signum: int, frame: object) -> None:

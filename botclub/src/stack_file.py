@@ -1,6 +1,8 @@
-"""Where a running `botclub run` stack can be found: it writes its MongoDB, database and
-API addresses to a file in the user's state folder while it runs, so the other commands
-find them without being told (an embedded MongoDB listens on a port chosen at start)."""
+"""Where the stack `botclub run` started from a data folder can be found: while it runs,
+it keeps its MongoDB, database and API addresses, and its processes' ids, in
+`stack.json` inside that folder. A command given the same folder finds that stack and
+no other, however many stacks run on the machine (an embedded MongoDB listens on a
+port chosen at start, so nothing else could tell)."""
 
 from __future__ import annotations
 
@@ -8,47 +10,72 @@ import contextlib
 import os
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-__all__ = ["RunningStack", "forget_stack", "running_stack", "stack_file", "write_stack"]
+__all__ = [
+    "DEFAULT_DATA_DIR",
+    "NoStackRunning",
+    "RunningStack",
+    "forget_stack",
+    "running_stack",
+    "stack_file",
+    "write_stack",
+]
+
+# `botclub run`'s data folder unless told otherwise, relative to where it is started.
+DEFAULT_DATA_DIR = Path(".data")
 
 
 class RunningStack(BaseModel):
-    pid: int
+    pid: int = Field(description="The `botclub run` process.")
     mongo_url: str
     mongo_db: str
     api_url: str
+    processes: dict[str, int] = Field(
+        default_factory=dict, description="The pid of each process it runs, by name."
+    )
 
 
-def stack_file() -> Path:
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / "botclub" / "stack.json"
+class NoStackRunning(Exception):
+    """No stack runs from the folder; the message says what was found there."""
 
 
-def write_stack(stack: RunningStack) -> None:
-    path = stack_file()
+def stack_file(data_dir: Path) -> Path:
+    return data_dir.resolve() / "stack.json"
+
+
+def write_stack(data_dir: Path, stack: RunningStack) -> None:
+    """Replaced whole (written aside, then renamed), so a reader never sees half of it."""
+    path = stack_file(data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(stack.model_dump_json())
+    written = path.with_suffix(".json.new")
+    written.write_text(stack.model_dump_json(indent=2))
+    written.replace(path)
 
 
-def forget_stack(pid: int) -> None:
+def forget_stack(data_dir: Path, pid: int) -> None:
     """Remove the file if it still describes the stack of process `pid`."""
-    stack = running_stack()
-    if stack is not None and stack.pid == pid:
-        with contextlib.suppress(OSError):
-            stack_file().unlink()
+    with contextlib.suppress(NoStackRunning):
+        if running_stack(data_dir).pid == pid:
+            with contextlib.suppress(OSError):
+                stack_file(data_dir).unlink()
 
 
-def running_stack() -> RunningStack | None:
-    """The stack described by the file, if the process that wrote it still runs."""
+def running_stack(data_dir: Path) -> RunningStack:
+    """The stack running from `data_dir`, or NoStackRunning saying why there is none."""
+    path = stack_file(data_dir)
     try:
-        stack = RunningStack.model_validate_json(stack_file().read_text())
-    except (OSError, ValueError):
-        return None
+        stack = RunningStack.model_validate_json(path.read_text())
+    except FileNotFoundError:
+        raise NoStackRunning(f"no stack is running from {path.parent} (no {path})") from None
+    except (OSError, ValueError) as error:
+        raise NoStackRunning(f"{path} cannot be read: {error}") from None
     try:
         os.kill(stack.pid, 0)
     except ProcessLookupError:
-        return None
+        raise NoStackRunning(
+            f"the stack that ran from {path.parent} (pid {stack.pid}) has ended"
+        ) from None
     except PermissionError:  # alive, run by another user
         pass
     return stack

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import stat
 import subprocess
+import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -48,6 +50,15 @@ def strategy_file(home: Path, name: str) -> Path:
     path = home / f"{name}.yaml"
     path.write_text(SMA_YAML.format(name=name))
     return path
+
+
+def daily_prices(home: Path) -> Path:
+    """A CSV file of 28 daily bars in January 2020."""
+    prices = home / "prices.csv"
+    lines = ["date,open,high,low,close,volume"]
+    lines += [f"2020-01-{day:02d},10,20,9,{10 + day / 10},100" for day in range(1, 29)]
+    prices.write_text("\n".join(lines) + "\n")
+    return prices
 
 
 def test_login_keeps_the_token_readable_by_its_owner_only(
@@ -162,10 +173,7 @@ def test_a_member_imports_and_deletes_their_own_symbol(
     member: Botclub, home: Path, botclub: Botclub
 ) -> None:
     symbol = f"CLI{uuid.uuid4().hex[:6].upper()}"
-    prices = home / "prices.csv"
-    lines = ["date,open,high,low,close,volume"]
-    lines += [f"2020-01-{day:02d},10,20,9,{10 + day / 10},100" for day in range(1, 29)]
-    prices.write_text("\n".join(lines) + "\n")
+    prices = daily_prices(home)
 
     imported = member("import", symbol, str(prices))
     listed = json.loads(member("symbols", "--json").stdout)
@@ -214,3 +222,99 @@ def test_yaml_strategy_files_round_trip(member: Botclub, home: Path) -> None:
         written["parameters"],
         written["costs"]["commission_pct"],
     )
+
+
+def test_a_strategys_runs_are_listed_with_their_parameters_and_a_cached_one_flagged(
+    member: Botclub, home: Path
+) -> None:
+    name = f"SMA {uuid.uuid4().hex[:6]}"
+    member("strategy", "create", str(strategy_file(home, name)))
+    run = ("backtest", name, "--from", "2006-01-01", "--to", "2011-12-31", "--capital", "23456",
+           "--set", "fast=7", "--follow", "--json")  # fmt: skip
+    computed = json.loads(member(*run).stdout)
+    again = member(*run[:-1])  # the same backtest, answered from the stored result
+
+    listed = json.loads(member("backtests", name, "--json").stdout)
+    table = member("backtests", name).stdout.splitlines()
+
+    assert again.returncode == 0, again.stderr
+    assert "completed (cached: the result of an identical earlier backtest" in again.stdout
+    assert [run["cached"] for run in listed] == [True, False]
+    assert listed[1]["id"] == computed["id"]
+    assert listed[0]["params"]["parameters"] == {"fast": 7}
+    assert listed[0]["parameters"] == {"fast": 7, "slow": 30}
+    assert listed[0]["params"]["initial_capital"] == 23456
+    header, _, newest, oldest = table
+    assert header.split() == ["id", "created", "status", "from", "to", "timeframe", "capital",
+                              "parameters", "return", "sharpe", "cached"]  # fmt: skip
+    for row, cached in ((newest, True), (oldest, False)):
+        assert "completed  2006-01-01  2011-12-31  1d" in row
+        assert "fast=7 slow=30" in row
+        assert row.endswith(" yes") is cached
+
+
+def test_dates_outside_the_stored_bars_are_refused_naming_their_range(
+    member: Botclub, home: Path
+) -> None:
+    name = f"SMA {uuid.uuid4().hex[:6]}"
+    member("strategy", "create", str(strategy_file(home, name)))
+    stored = "GOOG has 1d bars from 2004-08-19 to 2013-03-01"
+
+    after = member("backtest", name, "--from", "2020-01-01")
+    before = member("backtest", name, "--to", "2001-01-01")
+    backwards = member("backtest", name, "--from", "2012-01-01", "--to", "2011-01-01")
+    outside = member("backtest", name, "--from", "2020-01-01", "--to", "2021-01-01")
+
+    for refused in (after, before, backwards, outside):
+        assert refused.returncode == 5, refused.stderr
+    assert after.stderr == f"error: no GOOG bars from 2020-01-01: {stored}\n"
+    assert before.stderr == f"error: no GOOG bars until 2001-01-01: {stored}\n"
+    assert "end_date must be after start_date" in backwards.stderr
+    assert backwards.stderr.splitlines()[1] == f"hint: {stored}"
+    # The API's own refusal names the range already: said once.
+    assert len(outside.stderr.splitlines()) == 1
+    assert "stored: 2004-08-19 to 2013-03-01" in outside.stderr
+
+
+def test_trades_piped_into_a_reader_that_stops_reading_end_quietly(
+    member: Botclub, home: Path
+) -> None:
+    name = f"SMA {uuid.uuid4().hex[:6]}"
+    member("strategy", "create", str(strategy_file(home, name)))
+    backtest = json.loads(member("backtest", name, "--follow", "--json").stdout)
+
+    trades = subprocess.Popen(
+        [sys.executable, "-m", "botclub.cli", "trades", backtest["id"]],
+        cwd=home,
+        env={**os.environ, "XDG_CONFIG_HOME": str(home / "config")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert trades.stdout is not None
+    trades.stdout.close()  # as `head` does once it has its lines
+
+    assert trades.wait(60) == 141
+    assert trades.communicate()[1] == b""
+
+
+def test_the_bundled_samples_belong_to_the_system_and_imports_to_their_member(
+    member: Botclub, home: Path
+) -> None:
+    symbol = f"OWN{uuid.uuid4().hex[:6].upper()}"
+    prices = daily_prices(home)
+    member("import", symbol, str(prices))
+
+    table = member("symbols").stdout.splitlines()
+    listed = {entry["symbol"]: entry for entry in json.loads(member("symbols", "--json").stdout)}
+    delete_sample = member("delete-symbol", "GOOG")
+    replace_sample = member("import", "GOOG", str(prices))
+
+    assert table[0].split()[-1] == "owner"
+    owners = {row.split()[0]: row.split()[-1] for row in table[2:]}
+    assert owners["GOOG"] == owners["EURUSD"] == "system"
+    assert owners[symbol] == "you"
+    assert listed["GOOG"]["owner_id"] == "system"
+    for refused in (delete_sample, replace_sample):
+        assert refused.returncode == 4
+        assert refused.stderr == "error: 403: GOOG belongs to the system (a bundled sample)\n"
+    assert json.loads(member("symbols", "--json").stdout) == list(listed.values())

@@ -11,10 +11,7 @@ from backend_services.market_data.table_files import SAMPLE_FILES, RawTable, rea
 from backend_services.market_data.validation import SHORTEST_STEP, checked_bars, describe_stored
 from shared.contracts.market_data import ImportMode, ImportOptions, ImportOutcome
 from shared.market_data.bars import Bars, MarketDataError, concatenate, detect_timeframe
-from shared.market_data.catalog import (
-    CATALOG_COLLECTION,
-    SymbolEntry,
-)
+from shared.market_data.catalog import CATALOG_COLLECTION, SYSTEM_OWNER, SymbolEntry
 from shared.mongo import Document
 from shared.timeframes import TIMEFRAME_SECONDS
 
@@ -31,7 +28,7 @@ def import_table(db: Database[Document], table: RawTable, options: ImportOptions
     when nothing was stored."""
     current = find_symbol_or_none(db, options.symbol)
     if current and options.owner_id is not None and current.owner_id != options.owner_id:
-        raise NotOwner(f"{options.symbol} belongs to another user")
+        raise NotOwner(f"{options.symbol} belongs to {current.owner_in_words()}")
     appending_to = current if options.mode is ImportMode.APPEND else None
     bars, report = checked_bars(
         table, options.duplicates, appending_to.timeframe if appending_to else None
@@ -86,11 +83,17 @@ def import_bars(db: Database[Document], symbol: str, bars: Bars) -> SymbolEntry:
 
 
 def load_missing_samples(db: Database[Document], reload: bool = False) -> list[SymbolEntry]:
-    """Import the bundled sample series that are not stored yet (all of them if `reload`)."""
+    """Import the bundled sample series that are not stored yet (all of them if `reload`),
+    owned by the system; samples stored before they had an owner are given it."""
+    db[CATALOG_COLLECTION].update_many(
+        {"_id": {"$in": list(SAMPLE_FILES)}, "owner_id": None},
+        {"$set": {"owner_id": SYSTEM_OWNER}},
+    )
     entries = []
     for symbol in SAMPLE_FILES:
         if reload or db[CATALOG_COLLECTION].find_one({"_id": symbol}) is None:
-            outcome = import_table(db, read_sample(symbol), ImportOptions(symbol=symbol))
+            options = ImportOptions(symbol=symbol, owner_id=SYSTEM_OWNER)
+            outcome = import_table(db, read_sample(symbol), options)
             if outcome.entry is not None:
                 entries.append(outcome.entry)
     return entries

@@ -55,6 +55,6 @@ class MarketDataService:
         if entry is None:
             raise NotFound(f"no market data for {symbol}")
         if entry.owner_id != owner_id:
-            raise Forbidden(f"{symbol} was imported by someone else")
+            raise Forbidden(f"{symbol} belongs to {entry.owner_in_words()}")
         if not await delete_symbol(self._database, entry):
             raise Conflict(f"{symbol} changed meanwhile; try again")

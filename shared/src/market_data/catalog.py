@@ -15,6 +15,7 @@ __all__ = [
     "BARS_INDEX_KEYS",
     "CATALOG_COLLECTION",
     "SESSION_START_LIMIT_MINUTES",
+    "SYSTEM_OWNER",
     "VERSIONS_COLLECTION",
     "SymbolEntry",
     "find_symbol",
@@ -26,6 +27,8 @@ BARS_COLLECTION = "bars"
 # One counter per symbol, so that concurrent imports never write the same version.
 VERSIONS_COLLECTION = "symbol_versions"
 MAX_SYMBOLS_LISTED = 1_000
+# The owner of the bundled sample series; no member's id (a UUID) takes this form.
+SYSTEM_OWNER = "system"
 BARS_INDEX_KEYS = [("symbol", 1), ("version", 1), ("seq", 1)]
 # A trading day may start up to half a day before or after midnight UTC.
 SESSION_START_LIMIT_MINUTES = 12 * 60
@@ -41,7 +44,9 @@ class SymbolEntry(BaseModel):
     rows: int
     version: int
     owner_id: str | None = Field(
-        default=None, description="Who imported it; null for the bundled samples."
+        default=None,
+        description=f"Who imported it: a member's id, {SYSTEM_OWNER!r} for the bundled "
+        "samples, null for an administrator's import.",
     )
     session_start_minutes: int = Field(
         default=0,
@@ -55,6 +60,12 @@ class SymbolEntry(BaseModel):
     def can_serve(self, timeframe: Timeframe) -> bool:
         """Bars can be aggregated into coarser timeframes, never split into finer ones."""
         return TIMEFRAME_SECONDS[timeframe] >= TIMEFRAME_SECONDS[self.timeframe]
+
+    def owner_in_words(self) -> str:
+        """Whom it belongs to, for a member who is not its owner."""
+        if self.owner_id == SYSTEM_OWNER:
+            return "the system (a bundled sample)"
+        return "another member" if self.owner_id else "the administrator"
 
     def usable_timeframes(self) -> list[Timeframe]:
         """Every timeframe a backtest on this symbol can use."""
