@@ -26,8 +26,8 @@ from backend.routes import (
 )
 from backend.routes.dashboard import install_dashboard
 from backend.services.backtest_client import BacktestServiceClient
+from backend.services.supervisor import BacktestSupervisor
 from backend.state import STATE_KEY, ApiState
-from backend.supervisor import BacktestSupervisor
 from shared.limits import MAX_RESULT_BYTES
 from shared.metrics import METRICS_PATH
 from shared.mongo import async_client

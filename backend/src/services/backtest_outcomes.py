@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from backend.backtests import BacktestStore
 from backend.rankings import RankingStore
-from backend.reconcile import reconcile
 from backend.schemas import Backtest, SaveResultAck
 from backend.services.backtest_client import BacktestServiceClient, BacktestServiceRejected
+from backend.services.reconcile import reconcile
 from shared.contracts.executions import ExecutionReport
 from shared.contracts.lifecycle import BacktestStatus
 from shared.errors import Conflict, NotFound

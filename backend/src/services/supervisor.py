@@ -13,9 +13,9 @@ import logging
 from datetime import timedelta
 
 from backend.backtests import BacktestStore
-from backend.reconcile import reconcile
 from backend.services.backtest_client import BacktestServiceClient
 from backend.services.dispatch import dispatch_backtest
+from backend.services.reconcile import reconcile
 from shared.contracts.common import utc_now
 
 logger = logging.getLogger(__name__)
