@@ -184,7 +184,7 @@ def test_parquet_columns_expanding_past_their_bound_are_refused_from_the_metadat
     long_times = pa.array([f"2020-01-01T00:{i:02d}:00Z" + " " * 5_000 for i in range(100)])
     content = parquet(bars_table(100, time=long_times), use_dictionary=False)
 
-    with pytest.raises(TooLarge, match="row group 1 expands to .* for 100 rows"):
+    with pytest.raises(TooLarge, match=r"row group 1 expands to .* for 100 rows"):
         read_table(content, TableFormat.PARQUET)
 
 

@@ -14,7 +14,12 @@ import io
 import pandas as pd
 
 from backend_services.market_data.import_limits import ImportLimits, TooLarge
-from backend_services.market_data.table_columns import RawTable, choose_columns, raw_table
+from backend_services.market_data.table_columns import (
+    RawTable,
+    choose_columns,
+    converted,
+    raw_table,
+)
 from shared.market_data.bars import MarketDataError
 
 __all__ = ["MAX_HEADER_BYTES", "header_names", "read_csv"]
@@ -43,7 +48,7 @@ def read_csv(content: bytes, limits: ImportLimits) -> RawTable:
             "split it and append the parts (mode=append)"
         )
     frame.columns = pd.Index(fields)
-    return raw_table(choice, {field: [frame[field]] for field in fields})
+    return raw_table(choice, {field: [converted(field, frame[field])] for field in fields})
 
 
 def header_names(content: bytes, max_columns: int) -> list[str]:

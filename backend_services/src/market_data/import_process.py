@@ -14,6 +14,7 @@ from multiprocessing.connection import Connection
 
 from pydantic import BaseModel
 from pymongo.database import Database
+from pymongo.errors import OperationFailure, PyMongoError
 
 from backend_services.child_processes import bind_to_parent
 from backend_services.market_data.import_limits import ImportLimits, TooLarge
@@ -25,9 +26,17 @@ from shared.contracts.market_data import ImportOptions, ImportOutcome, ImportRep
 from shared.market_data.bars import MarketDataError
 from shared.mongo import Document, sync_client
 
-__all__ = ["ImportAnswer", "ImportJob", "ImportRefusal", "run_import", "serve_imports"]
+__all__ = [
+    "READY",
+    "ImportAnswer",
+    "ImportJob",
+    "ImportRefusal",
+    "run_import",
+    "serve_imports",
+]
 
 IMPORT_NICENESS = 10
+READY = b"ready"
 
 
 class ImportRefusal(StrEnum):
@@ -36,6 +45,8 @@ class ImportRefusal(StrEnum):
     OUT_OF_MEMORY = "out_of_memory"  # beyond the import process's memory limit
     NOT_OWNER = "not_owner"
     CONFLICT = "conflict"
+    DATABASE_REFUSED = "database_refused"  # a write refused (a full disk, say)
+    DATABASE_UNREACHABLE = "database_unreachable"
 
 
 class ImportJob(BaseModel):
@@ -52,32 +63,32 @@ class ImportAnswer(BaseModel):
     refusal: ImportRefusal | None = None
     message: str = ""
     report: ImportReport | None = None
+    code: int | None = None  # MongoDB's error code, for a write it refused
 
 
 def serve_imports(
     connection: Connection, parent: int, mongo_url: str, mongo_db: str, limits_json: str
 ) -> None:
-    """The import process's life: a job and its file in, an answer out, until the
-    service closes the connection, or an import ran out of memory."""
+    """The import process's life: READY once set up, then a job and its file in, an
+    answer out, until the service closes the connection or an import ran out of
+    memory."""
     bind_to_parent(parent, IMPORT_NICENESS)
     limits = ImportLimits.model_validate_json(limits_json)
-    client = sync_client(mongo_url)
-    db = client[mongo_db]
-    ensure_indexes(db)
+    client = sync_client(mongo_url)  # connects at its first use
     memory_bytes = limits.memory_mb << 20
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     try:
+        connection.send_bytes(READY)
         while True:
-            try:
-                job = ImportJob.model_validate_json(connection.recv_bytes())
-                content = connection.recv_bytes()
-            except EOFError:
-                return
-            answer = run_import(db, content, job, limits)
+            job = ImportJob.model_validate_json(connection.recv_bytes())
+            content = connection.recv_bytes()
+            answer = run_import(client[mongo_db], content, job, limits)
             del content
             connection.send_bytes(answer.model_dump_json().encode())
             if answer.refusal is ImportRefusal.OUT_OF_MEMORY:
                 return
+    except (EOFError, BrokenPipeError):  # the service closed the connection: done
+        return
     finally:
         client.close()
 
@@ -88,13 +99,10 @@ def run_import(
     """Parse, check and store one file; what happened, as the answer to send."""
     try:
         table = read_table(content, job.table_format, limits)
+        ensure_indexes(db)
         return ImportAnswer(outcome=import_table(db, table, job.options, limits.max_rows))
     except MemoryError:
-        message = (
-            f"importing this file needs more than the {limits.memory_mb:,} MiB of memory an "
-            "import may use; nothing was stored: split it and append the parts (mode=append)"
-        )
-        return ImportAnswer(refusal=ImportRefusal.OUT_OF_MEMORY, message=message)
+        pass  # answered below, once the exception has let go of what the import held
     except InvalidBars as invalid:
         return ImportAnswer(
             refusal=ImportRefusal.INVALID, message=str(invalid), report=invalid.report
@@ -107,3 +115,16 @@ def run_import(
         return ImportAnswer(refusal=ImportRefusal.CONFLICT, message=str(conflict))
     except MarketDataError as refused:
         return ImportAnswer(refusal=ImportRefusal.INVALID, message=str(refused))
+    except OperationFailure as database_refused:
+        return ImportAnswer(
+            refusal=ImportRefusal.DATABASE_REFUSED,
+            message=str(database_refused),
+            code=database_refused.code,
+        )
+    except PyMongoError as database_error:
+        return ImportAnswer(refusal=ImportRefusal.DATABASE_UNREACHABLE, message=str(database_error))
+    message = (
+        f"importing this file needs more than the {limits.memory_mb:,} MiB of memory an "
+        "import may use; nothing was stored: split it and append the parts (mode=append)"
+    )
+    return ImportAnswer(refusal=ImportRefusal.OUT_OF_MEMORY, message=message)

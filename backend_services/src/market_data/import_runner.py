@@ -18,8 +18,11 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
+from pymongo.errors import ConnectionFailure, OperationFailure
+
 from backend_services.market_data.import_limits import ImportLimits
 from backend_services.market_data.import_process import (
+    READY,
     ImportAnswer,
     ImportJob,
     ImportRefusal,
@@ -32,6 +35,11 @@ __all__ = ["ImportRunner"]
 
 logger = logging.getLogger(__name__)
 _SPAWN = multiprocessing.get_context("spawn")
+# Read by an import process as it starts: Arrow's own allocator reserves address space a
+# gigabyte at a time, and the C library 64 MiB per thread, which the import's memory
+# limit (its address space) would count as used. So both allocate through the C
+# library, in at most two arenas: an idle import process then takes 450 MiB, not 1.8 GiB.
+_ALLOCATOR_ENVIRONMENT = {"ARROW_DEFAULT_MEMORY_POOL": "system", "MALLOC_ARENA_MAX": "2"}
 
 
 class ImportProcessDied(Exception):
@@ -51,6 +59,18 @@ class _ImportProcess:
         )
         self._process.start()
         child_end.close()
+        self._ready = False
+
+    def wait_ready(self) -> None:
+        """Wait until the process has started (a second or two, once)."""
+        if self._ready:
+            return
+        try:
+            if self._connection.recv_bytes() != READY:
+                raise ImportProcessDied
+        except (EOFError, OSError):
+            raise ImportProcessDied from None
+        self._ready = True
 
     def exchange(self, job: ImportJob, content: bytes) -> ImportAnswer:
         try:
@@ -82,9 +102,14 @@ class ImportRunner:
     error that says why: InvalidInput (with the report when rows were refused),
     PayloadTooLarge (beyond the import's bounds, its memory or its time), Forbidden
     (another user's symbol), Conflict (a symbol named alike, or another import switched
-    the symbol first), Unavailable (the import process died; a new one is started)."""
+    the symbol first); MongoDB's errors as PyMongo raised them, for the one error path
+    to answer. An import process that dies is replaced, its import refused as too
+    large: what kills it is nearly always the file (an allocation failing in native
+    code past the memory limit)."""
 
     def __init__(self, mongo_url: str, mongo_db: str, limits: ImportLimits, slots: int) -> None:
+        for name, value in _ALLOCATOR_ENVIRONMENT.items():
+            os.environ.setdefault(name, value)  # inherited by the import processes
         self._mongo = (mongo_url, mongo_db)
         self._limits = limits
         self._free: asyncio.Queue[_ImportProcess] = asyncio.Queue()
@@ -102,6 +127,7 @@ class ImportRunner:
             process = await self._free.get()
             reusable = False
             try:
+                await self._started(process)
                 answer = await asyncio.wait_for(
                     asyncio.to_thread(process.exchange, job, content), self._limits.timeout_s
                 )
@@ -115,7 +141,11 @@ class ImportRunner:
                 ) from None
             except ImportProcessDied:
                 logger.error("the import process died; starting a new one")
-                raise Unavailable("the import stopped unexpectedly; nothing was stored") from None
+                raise PayloadTooLarge(
+                    "the import stopped while reading this file: it needs more than the "
+                    f"{self._limits.memory_mb:,} MiB of memory an import may use, or is not "
+                    "what it seems; nothing was stored"
+                ) from None
             finally:  # a cancelled request's import is stopped too: its process is busy
                 self._free.put_nowait(process if reusable else self._replaced(process))
         return _outcome_or_refusal(answer)
@@ -123,6 +153,14 @@ class ImportRunner:
     def close(self) -> None:
         while not self._free.empty():
             self._free.get_nowait().close()
+
+    @staticmethod
+    async def _started(process: _ImportProcess) -> None:
+        """Wait for a new process to start (not counted as the import's time)."""
+        try:
+            await asyncio.to_thread(process.wait_ready)
+        except ImportProcessDied:
+            raise Unavailable("the import process could not start; try again shortly") from None
 
     def _start(self) -> _ImportProcess:
         return _ImportProcess(*self._mongo, self._limits)
@@ -151,6 +189,10 @@ class ImportRunner:
 
 
 def _outcome_or_refusal(answer: ImportAnswer) -> ImportOutcome:
+    if answer.refusal is ImportRefusal.DATABASE_REFUSED:
+        raise OperationFailure(answer.message, answer.code)
+    if answer.refusal is ImportRefusal.DATABASE_UNREACHABLE:
+        raise ConnectionFailure(answer.message)
     if answer.refusal is ImportRefusal.NOT_OWNER:
         raise Forbidden(answer.message)
     if answer.refusal is ImportRefusal.CONFLICT:

@@ -10,12 +10,22 @@ stores them so: their distinct values are converted once, never expanded row by 
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from backend_services.market_data.import_limits import ImportLimits, TooLarge
-from backend_services.market_data.table_columns import RawTable, choose_columns, raw_table
+from backend_services.market_data.table_columns import (
+    RawTable,
+    choose_columns,
+    converted,
+    missing_value,
+    raw_table,
+)
 from shared.market_data.bars import MarketDataError
 
 __all__ = ["MAX_BYTES_PER_VALUE", "MAX_FOOTER_BYTES", "read_parquet"]
@@ -55,15 +65,30 @@ def read_parquet(content: bytes, limits: ImportLimits) -> RawTable:
         _check_expanded_size(group, set(fields.values()), index)
     text = [name for name in fields.values() if _is_text(schema.field(name).type)]
     parquet = pq.ParquetFile(pa.BufferReader(content), metadata=metadata, read_dictionary=text)
-    parts: dict[str, list[pd.Series]] = {field: [] for field in fields}
+    parts: dict[str, list[npt.NDArray[Any]]] = {field: [] for field in fields}
     try:
         for index in range(len(groups)):
             group_table = parquet.read_row_group(index, columns=list(fields.values()))
             for field, name in fields.items():
-                parts[field].append(group_table.column(name).to_pandas())
+                parts[field] += [_part(field, chunk) for chunk in group_table.column(name).chunks]
+            del group_table
     except (pa.ArrowException, OSError, ValueError) as error:
         raise MarketDataError(f"not a readable parquet file: {error}") from None
     return raw_table(choice, parts)
+
+
+def _part(field: str, chunk: pa.Array) -> npt.NDArray[Any]:
+    """A chunk of a column converted; a dictionary-encoded one by converting its
+    distinct values once and picking from them, so a few long strings repeated a
+    million times are never expanded."""
+    if not pa.types.is_dictionary(chunk.type):
+        return converted(field, pd.Series(chunk.to_pandas()))
+    values = converted(field, pd.Series(chunk.dictionary.to_pandas()))
+    indices = chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    picked = np.full(indices.shape[0], missing_value(values), dtype=values.dtype)
+    present = indices >= 0
+    picked[present] = values[indices[present]]
+    return picked
 
 
 def _metadata(content: bytes) -> pq.FileMetaData:

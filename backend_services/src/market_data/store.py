@@ -45,6 +45,9 @@ __all__ = [
 ]
 
 BUCKET_SIZE = 10_000
+# Buckets encoded and sent at a time (about 8 MB), so a large import never holds a
+# second copy of its bars as documents.
+_BUCKETS_PER_INSERT = 16
 _PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
 # The catalog field holding a symbol's name in lower case: unique, so `acme` cannot be
 # stored beside `ACME` even by two imports racing (entries stored before it was kept
@@ -106,11 +109,13 @@ def write_version(
         rows=len(bars),
         version=version,
     )
-    buckets = [
-        _bucket_document(symbol, version, seq, bars, start)
-        for seq, start in enumerate(range(0, len(bars), BUCKET_SIZE))
-    ]
-    db[BARS_COLLECTION].insert_many(buckets, ordered=False)
+    starts = range(0, len(bars), BUCKET_SIZE)
+    for first in range(0, len(starts), _BUCKETS_PER_INSERT):
+        batch = enumerate(starts[first : first + _BUCKETS_PER_INSERT], start=first)
+        db[BARS_COLLECTION].insert_many(
+            [_bucket_document(symbol, version, seq, bars, start) for seq, start in batch],
+            ordered=False,
+        )
     if not _switch(db, entry, replacing):
         db[BARS_COLLECTION].delete_many({"symbol": symbol, "version": version})
         raise ImportConflict(f"{symbol} was changed by another import meanwhile; try again")

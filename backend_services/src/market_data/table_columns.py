@@ -13,9 +13,9 @@ refused by its count before any of this runs, and what is left must never be qua
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +31,8 @@ __all__ = [
     "ColumnChoice",
     "RawTable",
     "choose_columns",
+    "converted",
+    "missing_value",
     "raw_table",
 ]
 
@@ -41,8 +43,6 @@ PRICE_COLUMNS = ("open", "high", "low", "close")
 EPOCH_MS_ABOVE = 100_000_000_000
 # A time that could not be read; always refused by validation.
 UNREADABLE_TIME = np.iinfo(np.int64).min
-
-Value = TypeVar("Value", bound=np.generic)
 
 
 @dataclass(frozen=True)
@@ -108,77 +108,49 @@ def _plain_name(name: str, position: int) -> str:
     return plain or f"unnamed: {position}"
 
 
-def raw_table(choice: ColumnChoice, parts: Mapping[str, Sequence[pd.Series]]) -> RawTable:
-    """The table of the chosen columns, each read in parts (`parts[field]`)."""
-    time = epoch_seconds(parts["time"])
+def raw_table(choice: ColumnChoice, parts: Mapping[str, Sequence[npt.NDArray[Any]]]) -> RawTable:
+    """The table of the chosen columns, each read in parts converted by `converted`."""
+    time = _epoch_seconds(parts["time"])
     if choice.has_volume:
-        volume, notes = numbers(parts["volume"]), []
+        volume, notes = _joined(parts["volume"], np.float64), []
     else:
         volume, notes = np.zeros(len(time)), ["no volume column: volume is stored as 0"]
-    prices = {name: numbers(parts[name]) for name in PRICE_COLUMNS}
+    prices = {name: _joined(parts[name], np.float64) for name in PRICE_COLUMNS}
     return RawTable(time=time, volume=volume, notes=notes, **prices)
 
 
-def numbers(parts: Sequence[pd.Series]) -> FloatArray:
-    """A column read in parts as floats, NaN where a value is not a number."""
-    return _joined([_decoded(part, _as_numbers, np.nan, np.float64) for part in parts], np.float64)
-
-
-def epoch_seconds(parts: Sequence[pd.Series]) -> IntArray:
-    """A time column read in parts (a Parquet file's row groups; one part for a CSV
-    file) as epoch seconds. Epoch numbers are seconds or milliseconds by the largest of
-    the whole column, as if it were read at once."""
-    if parts and _holds_epoch_numbers(parts[0]):
-        every = _joined([np.asarray(part, dtype=np.float64) for part in parts], np.float64)
-        return _from_epoch_numbers(every)
-    return _joined(
-        [_decoded(part, _from_datetimes, UNREADABLE_TIME, np.int64) for part in parts], np.int64
-    )
-
-
-def _holds_epoch_numbers(column: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
-
-
-def _from_epoch_numbers(values: FloatArray) -> IntArray:
-    finite = np.isfinite(values)
-    in_ms = np.nanmax(np.abs(values), initial=0.0) > EPOCH_MS_ABOVE
-    seconds = np.floor(values / 1000.0) if in_ms else np.floor(values)
-    return np.where(finite, seconds, UNREADABLE_TIME).astype(np.int64)
-
-
-def _from_datetimes(column: pd.Series) -> IntArray:
+def converted(field: str, column: pd.Series) -> npt.NDArray[Any]:
+    """One part of a column (a Parquet file's row group; a whole CSV column) as arrays:
+    prices and volume as floats, NaN where not a number; times as epoch seconds, or as
+    epoch numbers (floats) whose unit is told once the whole column is in."""
+    if field != "time":
+        return np.asarray(pd.to_numeric(column, errors="coerce"), dtype=np.float64)
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        return np.asarray(column, dtype=np.float64)
     times = pd.to_datetime(column, utc=True, errors="coerce", format="ISO8601")
     unreadable = np.asarray(times.isna())
     seconds = np.asarray(times.dt.as_unit("s").astype("int64"), dtype=np.int64)
     return np.where(unreadable, UNREADABLE_TIME, seconds)
 
 
-def _as_numbers(column: pd.Series) -> FloatArray:
-    return np.asarray(pd.to_numeric(column, errors="coerce"), dtype=np.float64)
+def missing_value(values: npt.NDArray[Any]) -> float:
+    """What `converted` gives for a missing value in arrays like `values`."""
+    return float(UNREADABLE_TIME) if values.dtype == np.int64 else np.nan
 
 
-def _decoded(
-    column: pd.Series,
-    convert: Callable[[pd.Series], npt.NDArray[Value]],
-    missing: float,
-    dtype: type[Value],
-) -> npt.NDArray[Value]:
-    """`convert` applied to a column; a dictionary-encoded (categorical) one converts
-    its distinct values once and picks from them, so a few long strings repeated a
-    million times are never expanded."""
-    if not isinstance(column.dtype, pd.CategoricalDtype):
-        return convert(column)
-    categories = pd.Series(column.cat.categories)
-    codes = np.asarray(column.cat.codes, dtype=np.intp)
-    result = np.full(codes.shape[0], missing, dtype=dtype)
-    if len(categories):
-        present = codes >= 0
-        result[present] = convert(categories)[codes[present]]
-    return result
+def _epoch_seconds(parts: Sequence[npt.NDArray[Any]]) -> IntArray:
+    """Epoch numbers are seconds or milliseconds by the largest of the whole column, as
+    if it were read at once."""
+    if not parts or parts[0].dtype != np.float64:
+        return _joined(parts, np.int64)
+    values = _joined(parts, np.float64)
+    finite = np.isfinite(values)
+    in_ms = np.nanmax(np.abs(values), initial=0.0) > EPOCH_MS_ABOVE
+    seconds = np.floor(values / 1000.0) if in_ms else np.floor(values)
+    return np.where(finite, seconds, UNREADABLE_TIME).astype(np.int64)
 
 
-def _joined(parts: list[npt.NDArray[Value]], dtype: type[Value]) -> npt.NDArray[Value]:
+def _joined(parts: Sequence[npt.NDArray[Any]], dtype: type[np.generic]) -> npt.NDArray[Any]:
     if not parts:
         return np.empty(0, dtype=dtype)
     return np.concatenate(parts) if len(parts) > 1 else parts[0]
