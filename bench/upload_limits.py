@@ -55,23 +55,26 @@ def million_columns_csv(path: Path) -> None:
 
 
 def thirty_million_rows_parquet(path: Path) -> None:
-    """30 M minute bars of one price: delta-encoded times and one-value dictionaries."""
-    rows = 30_000_000
-    columns = {"timestamp": pa.array(START_S + 60 * np.arange(rows, dtype=np.int64))}
-    columns |= {name: pa.array(np.ones(rows)) for name in ("open", "high", "low", "close")}
-    columns["volume"] = pa.array(np.ones(rows))
-    pq.write_table(
-        pa.table(columns),
+    """30 M minute bars of one price, a million at a time: delta-encoded times and
+    one-value dictionaries make them under a megabyte."""
+    names = ("open", "high", "low", "close", "volume")
+    schema = pa.schema([("timestamp", pa.int64())] + [(name, pa.float64()) for name in names])
+    ones = pa.array(np.ones(1_000_000))
+    with pq.ParquetWriter(
         path,
+        schema,
         compression="zstd",
-        use_dictionary=["open", "high", "low", "close", "volume"],
+        use_dictionary=list(names),
         column_encoding={"timestamp": "DELTA_BINARY_PACKED"},
-    )
+    ) as writer:
+        for first in range(0, 30_000_000, 1_000_000):
+            times = pa.array(START_S + 60 * np.arange(first, first + 1_000_000, dtype=np.int64))
+            writer.write_table(pa.Table.from_arrays([times, *[ones] * len(names)], schema=schema))
 
 
-def walk(rows: int) -> dict[str, np.ndarray]:
+def walk(rows: int, price: float = 100.0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(7)
-    close = np.round(100 * np.exp(np.cumsum(rng.normal(0, 0.0005, rows))), 4)
+    close = np.round(price * np.exp(np.cumsum(rng.normal(0, 0.0005, rows))), 4)
     open_ = np.concatenate([[close[0]], close[:-1]])
     return {
         "open": open_,
@@ -86,9 +89,12 @@ def iso_times(rows: int) -> np.ndarray:
     return np.datetime_as_string((START_S + 60 * np.arange(rows)).astype("datetime64[s]"))
 
 
-def write_csv(path: Path, times: np.ndarray, rows: int, limit_bytes: int) -> int:
+def write_csv(
+    path: Path, times: np.ndarray, limit_bytes: int, price: float = 100.0, decimals: int = 4
+) -> int:
     """The bars as CSV, cut after the last whole row within `limit_bytes`; rows kept."""
-    pd.DataFrame({"timestamp": times, **walk(rows)}).to_csv(path, index=False, float_format="%.4f")
+    frame = pd.DataFrame({"timestamp": times, **walk(len(times), price)})
+    frame.to_csv(path, index=False, float_format=f"%.{decimals}f")
     with path.open("r+b") as file:
         content = file.read(limit_bytes + 1)
         if len(content) > limit_bytes:
@@ -138,8 +144,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--skip-largest", action="store_true", help="only the hostile files")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="botclub-uploads-") as folder:
+        return measure(Path(folder), largest_too=not args.skip_largest)
+
+
+def measure(folder: Path, largest_too: bool) -> int:
     limits = ImportLimits()
-    folder = Path(tempfile.mkdtemp(prefix="botclub-uploads-"))
     hostile: list[tuple[str, Path, Callable[[Path], None]]] = [
         ("1 M columns, CSV", folder / "columns.csv", million_columns_csv),
         ("30 M rows, Parquet", folder / "rows.parquet", thirty_million_rows_parquet),
@@ -147,17 +157,18 @@ def main() -> int:
     for _, path, make in hostile:
         make(path)
     largest: list[tuple[str, Path]] = []
-    if not args.skip_largest:
+    if largest_too:
         rows = limits.max_rows
-        iso_rows = write_csv(folder / "iso.csv", iso_times(rows), rows, MAX_UPLOAD_MB << 20)
+        iso_rows = write_csv(folder / "iso.csv", iso_times(rows), MAX_UPLOAD_MB << 20)
         epoch = START_S + 60 * np.arange(rows, dtype=np.int64)
-        write_csv(folder / "epoch.csv", epoch, rows, MAX_UPLOAD_MB << 20)
+        # Prices of two digits and two decimals: every row fits in MAX_UPLOAD_MB.
+        epoch_rows = write_csv(folder / "epoch.csv", epoch, MAX_UPLOAD_MB << 20, 10.0, 2)
         write_parquet(folder / "text.parquet", pa.array(iso_times(rows)), rows)
         timestamps = pa.array((START_S + 60 * np.arange(rows)).astype("datetime64[s]"))
         write_parquet(folder / "timestamps.parquet", timestamps, rows)
         largest = [
             (f"CSV, ISO times, {iso_rows:,} rows", folder / "iso.csv"),
-            (f"CSV, epoch times, {rows:,} rows", folder / "epoch.csv"),
+            (f"CSV, epoch times, {epoch_rows:,} rows", folder / "epoch.csv"),
             (f"Parquet, text times, {rows:,} rows", folder / "text.parquet"),
             (f"Parquet, timestamps, {rows:,} rows", folder / "timestamps.parquet"),
         ]

@@ -66,7 +66,7 @@ class Settings(SharedSettings):
         alias="IMPORT_SLOTS",
         ge=1,
         le=16,
-        description="Import processes running uploads side by side (one per member at once).",
+        description="Import processes running uploads side by side (one per member at a time).",
     )
     delivery_max_delay_s: float = Field(
         default=30.0, alias="DELIVERY_MAX_DELAY_S", gt=0, description="Longest retry backoff."

@@ -1,9 +1,11 @@
 """The import processes: each import held to its time and memory limits and refused in
-words past them, the process replaced; one member's slow import never holds another's."""
+words past them, the process replaced; one member's slow import never holds another's,
+and a member has one import at a time."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -18,7 +20,7 @@ from pymongo.database import Database
 from backend_services.market_data.import_limits import ImportLimits
 from backend_services.market_data.import_runner import ImportRunner
 from shared.contracts.market_data import ImportOptions, TableFormat
-from shared.errors import PayloadTooLarge
+from shared.errors import Conflict, PayloadTooLarge
 from shared.market_data.catalog import CATALOG_COLLECTION
 from shared.mongo import Document
 
@@ -100,13 +102,16 @@ async def test_a_slow_import_holds_neither_another_members_import_nor_a_slot_onc
 ) -> None:
     runner = start_runner(slots=2)
     slow = asyncio.create_task(run(runner, minute_bars_parquet(2_000_000), new_symbol(), "alice"))
-    alices_next = asyncio.create_task(run(runner, SMALL_FILE, new_symbol(), "alice"))
+    await asyncio.sleep(0)  # alice's import has taken a slot
 
     await asyncio.wait_for(run(runner, SMALL_FILE, new_symbol(), "bob"), timeout=30)
 
     assert not slow.done()
-    assert not alices_next.done()  # alice's imports take their turn, one at a time
+    with pytest.raises(Conflict, match="another upload of yours is being imported"):
+        await run(runner, SMALL_FILE, new_symbol(), "alice")  # one at a time, not in line
     slow.cancel()  # a member gone: the import is stopped and its slot freed
-    await asyncio.wait_for(alices_next, timeout=30)
+    with contextlib.suppress(asyncio.CancelledError):
+        await slow
+    await asyncio.wait_for(run(runner, SMALL_FILE, new_symbol(), "alice"), timeout=30)
     await asyncio.wait_for(run(runner, SMALL_FILE, new_symbol(), "carol"), timeout=30)
     await asyncio.wait_for(run(runner, SMALL_FILE, new_symbol(), "dave"), timeout=30)

@@ -8,6 +8,7 @@ exits to be replaced: the service and the other imports never see that memory pr
 
 from __future__ import annotations
 
+import logging
 import resource
 from enum import StrEnum
 from multiprocessing.connection import Connection
@@ -35,6 +36,7 @@ __all__ = [
     "serve_imports",
 ]
 
+logger = logging.getLogger(__name__)
 IMPORT_NICENESS = 10
 READY = b"ready"
 
@@ -123,6 +125,12 @@ def run_import(
         )
     except PyMongoError as database_error:
         return ImportAnswer(refusal=ImportRefusal.DATABASE_UNREACHABLE, message=str(database_error))
+    except Exception:  # a reader's failure no check foresaw: the file's, said as such
+        logger.exception("an import of %s failed", job.options.symbol)
+        return ImportAnswer(
+            refusal=ImportRefusal.INVALID,
+            message=f"this {job.table_format.value} file could not be read as a table of bars",
+        )
     message = (
         f"importing this file needs more than the {limits.memory_mb:,} MiB of memory an "
         "import may use; nothing was stored: split it and append the parts (mode=append)"

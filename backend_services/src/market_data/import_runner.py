@@ -2,8 +2,8 @@
 seconds of CPU that the event loop must never spend.
 
 `slots` import processes run imports side by side; each import is held to the limits
-(`ImportLimits`: rows, columns, memory, time), and one member's imports take their turn
-one at a time, so a member never holds more than one slot. An import past its time
+(`ImportLimits`: rows, columns, memory, time), and a member has one import at a time, so
+a member never holds more than one slot. An import past its time
 limit is stopped by killing its process, which a new one replaces: a slow or huge
 upload costs its member a refusal and nobody else more than its slot for that long.
 """
@@ -15,7 +15,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from typing import Any
 
 from pymongo.errors import ConnectionFailure, OperationFailure
@@ -92,7 +92,7 @@ class _ImportProcess:
         self._connection.close()
 
     def close(self) -> None:
-        """Let the process finish the import it runs, then end."""
+        """Let an idle process end."""
         self._connection.close()
         self._process.join()
 
@@ -101,11 +101,11 @@ class ImportRunner:
     """Imports run by a pool of import processes. A refused import raises the domain
     error that says why: InvalidInput (with the report when rows were refused),
     PayloadTooLarge (beyond the import's bounds, its memory or its time), Forbidden
-    (another user's symbol), Conflict (a symbol named alike, or another import switched
-    the symbol first); MongoDB's errors as PyMongo raised them, for the one error path
-    to answer. An import process that dies is replaced, its import refused as too
-    large: what kills it is nearly always the file (an allocation failing in native
-    code past the memory limit)."""
+    (another user's symbol), Conflict (a symbol named alike, another import switched
+    the symbol first, or the member's other import still runs); MongoDB's errors as
+    PyMongo raised them, for the one error path to answer. An import process that dies
+    is replaced, its import refused as too large: what kills it is nearly always the
+    file (an allocation failing in native code past the memory limit)."""
 
     def __init__(self, mongo_url: str, mongo_db: str, limits: ImportLimits, slots: int) -> None:
         for name, value in _ALLOCATOR_ENVIRONMENT.items():
@@ -116,15 +116,16 @@ class ImportRunner:
         for _ in range(slots):
             self._free.put_nowait(self._start())
         self._reaping: set[asyncio.Task[None]] = set()
-        self._members: dict[str | None, asyncio.Lock] = {}
-        self._waiting: dict[str | None, int] = {}
+        self._importing: set[str | None] = set()
 
     async def run(
         self, content: bytes, table_format: TableFormat, options: ImportOptions
     ) -> ImportOutcome:
         job = ImportJob(table_format=table_format, options=options)
-        async with self._turn_of(options.owner_id):
+        with self._turn_of(options.owner_id):
             process = await self._free.get()
+            if not process.alive():  # ended while idle (killed from outside, say)
+                process = self._replaced(process)
             reusable = False
             try:
                 await self._started(process)
@@ -174,18 +175,19 @@ class ImportRunner:
         reaping.add_done_callback(self._reaping.discard)
         return self._start()
 
-    @contextlib.asynccontextmanager
-    async def _turn_of(self, member: str | None) -> AsyncIterator[None]:
-        """One import at a time per member; the lock is dropped once nobody waits."""
-        lock = self._members.setdefault(member, asyncio.Lock())
-        self._waiting[member] = self._waiting.get(member, 0) + 1
+    @contextlib.contextmanager
+    def _turn_of(self, member: str | None) -> Iterator[None]:
+        """One import at a time per member: a second one meanwhile is refused, so that
+        no member's uploads, waiting in line, hold the service's request slots."""
+        if member in self._importing:
+            raise Conflict(
+                "another upload of yours is being imported; send this one when it has finished"
+            )
+        self._importing.add(member)
         try:
-            async with lock:
-                yield
+            yield
         finally:
-            self._waiting[member] -= 1
-            if not self._waiting[member]:
-                del self._waiting[member], self._members[member]
+            self._importing.discard(member)
 
 
 def _outcome_or_refusal(answer: ImportAnswer) -> ImportOutcome:

@@ -57,6 +57,18 @@ def read_parquet(content: bytes, limits: ImportLimits) -> RawTable:
     groups = [metadata.row_group(index) for index in range(metadata.num_row_groups)]
     if sum(group.num_rows for group in groups) != metadata.num_rows:
         raise MarketDataError("not a readable parquet file: its row groups and rows disagree")
+    try:
+        return _read_bars(content, metadata, groups)
+    except MarketDataError:
+        raise
+    except (pa.ArrowException, OSError, ValueError) as error:
+        raise MarketDataError(f"not a readable parquet file: {error}") from None
+
+
+def _read_bars(
+    content: bytes, metadata: pq.FileMetaData, groups: list[pq.RowGroupMetaData]
+) -> RawTable:
+    """The bars' columns, a row group at a time, once their stated sizes are in bounds."""
     schema = metadata.schema.to_arrow_schema()
     names, stored_as = _frame_columns(schema)
     choice = choose_columns(names)
@@ -66,14 +78,11 @@ def read_parquet(content: bytes, limits: ImportLimits) -> RawTable:
     text = [name for name in fields.values() if _is_text(schema.field(name).type)]
     parquet = pq.ParquetFile(pa.BufferReader(content), metadata=metadata, read_dictionary=text)
     parts: dict[str, list[npt.NDArray[Any]]] = {field: [] for field in fields}
-    try:
-        for index in range(len(groups)):
-            group_table = parquet.read_row_group(index, columns=list(fields.values()))
-            for field, name in fields.items():
-                parts[field] += [_part(field, chunk) for chunk in group_table.column(name).chunks]
-            del group_table
-    except (pa.ArrowException, OSError, ValueError) as error:
-        raise MarketDataError(f"not a readable parquet file: {error}") from None
+    for index in range(len(groups)):
+        group_table = parquet.read_row_group(index, columns=list(fields.values()))
+        for field, name in fields.items():
+            parts[field] += [_part(field, chunk) for chunk in group_table.column(name).chunks]
+        del group_table
     return raw_table(choice, parts)
 
 
