@@ -180,6 +180,13 @@ def test_parquet_rows_and_columns_are_refused_from_the_metadata_before_any_page(
         read_table(bytes(many_columns), TableFormat.PARQUET, SMALL)
 
 
+def test_a_parquet_footer_stating_a_huge_length_is_refused_before_it_is_read() -> None:
+    content = b"PAR1" + b"\x00" * 64 + (100 << 20).to_bytes(4, "little") + b"PAR1"
+
+    with pytest.raises(TooLarge, match="metadata takes 104,857,600 bytes"):
+        read_table(content, TableFormat.PARQUET)
+
+
 def test_parquet_columns_expanding_past_their_bound_are_refused_from_the_metadata() -> None:
     long_times = pa.array([f"2020-01-01T00:{i:02d}:00Z" + " " * 5_000 for i in range(100)])
     content = parquet(bars_table(100, time=long_times), use_dictionary=False)
