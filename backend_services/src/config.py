@@ -7,6 +7,13 @@ from typing import Literal
 
 from pydantic import Field
 
+from backend_services.market_data.import_limits import (
+    DEFAULT_MAX_COLUMNS,
+    DEFAULT_MAX_ROWS,
+    DEFAULT_MEMORY_MB,
+    DEFAULT_TIMEOUT_S,
+    ImportLimits,
+)
 from shared.settings import SharedSettings
 
 
@@ -29,6 +36,37 @@ class Settings(SharedSettings):
         alias="MARKET_DATA_CACHE_MB",
         ge=0,
         description="Bars each worker process keeps loaded, least recently used first out.",
+    )
+    max_import_rows: int = Field(
+        default=DEFAULT_MAX_ROWS,
+        alias="MAX_IMPORT_ROWS",
+        ge=1,
+        description="Rows one upload may hold, and bars a symbol may hold after an append.",
+    )
+    max_import_columns: int = Field(
+        default=DEFAULT_MAX_COLUMNS,
+        alias="MAX_IMPORT_COLUMNS",
+        ge=6,
+        description="Columns an uploaded file may have.",
+    )
+    import_memory_mb: int = Field(
+        default=DEFAULT_MEMORY_MB,
+        alias="IMPORT_MEMORY_MB",
+        ge=512,
+        description="The address space of each import process; a file needing more is refused.",
+    )
+    import_timeout_s: float = Field(
+        default=DEFAULT_TIMEOUT_S,
+        alias="IMPORT_TIMEOUT_S",
+        gt=0,
+        description="The time one import may take before it is stopped and refused.",
+    )
+    import_slots: int = Field(
+        default=2,
+        alias="IMPORT_SLOTS",
+        ge=1,
+        le=16,
+        description="Import processes running uploads side by side (one per member at a time).",
     )
     delivery_max_delay_s: float = Field(
         default=30.0, alias="DELIVERY_MAX_DELAY_S", gt=0, description="Longest retry backoff."
@@ -64,3 +102,11 @@ class Settings(SharedSettings):
         ge=1,
         description="Combinations per part of a sweep a fleet fans out (EXECUTOR=celery).",
     )
+
+    def import_limits(self) -> ImportLimits:
+        return ImportLimits(
+            max_rows=self.max_import_rows,
+            max_columns=self.max_import_columns,
+            memory_mb=self.import_memory_mb,
+            timeout_s=self.import_timeout_s,
+        )

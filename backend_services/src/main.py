@@ -61,7 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
         )
         backtests = await BacktestService.start(database, http, settings)
-        imports = ImportRunner(settings.mongo_url, settings.mongo_db)
+        imports = ImportRunner(
+            settings.mongo_url, settings.mongo_db, settings.import_limits(), settings.import_slots
+        )
         monitor = DependencyMonitor(
             {
                 "mongo": ping_check(database),

@@ -337,8 +337,8 @@ def _still_alive_after(pids: list[int], timeout_s: float) -> list[int]:
 
 
 def _with_an_import_process(services: Stack, member: Callable[[], httpx.Client]) -> ChildProcess:
-    """Both services up; a backtest has started a worker process, and an upload the
-    compute service's import process."""
+    """Both services up; a backtest has started a worker process, and an upload run in
+    one of the compute service's import processes."""
     services.start_backend_services()
     services.start_backend()
     api = member()
@@ -360,7 +360,7 @@ def test_a_service_killed_with_sigkill_takes_its_child_processes_with_it(
 ) -> None:
     compute = _with_an_import_process(services, member)
     children = _children_of(compute.pid)
-    assert len(_worker_pids(compute)) == 2  # the backtest worker and the import process
+    assert len(_worker_pids(compute)) == 3  # the backtest worker and the two import processes
 
     os.kill(compute.pid, signal.SIGKILL)
     compute.process.wait()

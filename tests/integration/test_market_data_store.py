@@ -9,9 +9,11 @@ from unittest import mock
 import numpy as np
 import pytest
 from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
 
 from backend_services.market_data import store
-from backend_services.market_data.importer import NotOwner, import_table
+from backend_services.market_data.import_limits import TooLarge
+from backend_services.market_data.importer import NameTaken, NotOwner, import_table
 from backend_services.market_data.store import BUCKET_SIZE, ImportConflict, find_symbol, load_bars
 from backend_services.market_data.table_files import RawTable
 from backend_services.market_data.validation import InvalidBars
@@ -19,7 +21,7 @@ from backend_services.services.backtest.execution.bars_cache import BarsCache
 from backend_services.services.backtest.execution.series import load_series
 from shared.contracts.market_data import ImportMode, ImportOptions
 from shared.market_data.bars import MarketDataError
-from shared.market_data.catalog import BARS_COLLECTION
+from shared.market_data.catalog import BARS_COLLECTION, CATALOG_COLLECTION
 from shared.mongo import Document
 
 HOUR = 3_600
@@ -161,6 +163,29 @@ def test_append_of_another_timeframe_is_refused(db: Database[Document]) -> None:
 
     with pytest.raises(MarketDataError, match="stored as 1h bars"):
         import_table(db, minutes, ImportOptions(symbol=symbol, mode=ImportMode.APPEND))
+
+
+def test_an_append_past_the_bars_a_symbol_may_hold_is_refused(db: Database[Document]) -> None:
+    symbol = new_symbol()
+    import_table(db, hourly(100), ImportOptions(symbol=symbol), max_rows=120)
+    append = ImportOptions(symbol=symbol, mode=ImportMode.APPEND)
+
+    with pytest.raises(TooLarge, match=f"{symbol} holds 100 bars; 30 more would pass the 120"):
+        import_table(db, hourly(30, start=START + 100 * HOUR), append, max_rows=120)
+    assert find_symbol(db, symbol).rows == 100
+    import_table(db, hourly(20, start=START + 100 * HOUR), append, max_rows=120)
+    assert find_symbol(db, symbol).rows == 120
+
+
+def test_symbol_names_are_unique_regardless_of_case(db: Database[Document]) -> None:
+    symbol = new_symbol()
+    import_table(db, hourly(10), ImportOptions(symbol=symbol))
+
+    with pytest.raises(NameTaken, match=f"{symbol} is stored already"):
+        import_table(db, hourly(10), ImportOptions(symbol=symbol.lower()))
+    with pytest.raises(DuplicateKeyError):  # two imports racing past that check
+        db[CATALOG_COLLECTION].insert_one({"_id": symbol.lower(), "folded": symbol.lower()})
+    assert find_symbol(db, symbol).rows == 10
 
 
 def test_only_the_owner_changes_a_symbol(db: Database[Document]) -> None:

@@ -6,8 +6,11 @@ import io
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
+from backend_services.market_data.import_limits import ImportLimits, TooLarge
 from backend_services.market_data.table_files import UNREADABLE_TIME, RawTable, read_table
 from backend_services.market_data.validation import InvalidBars, checked_bars, find_gaps
 from shared.contracts.market_data import DuplicatePolicy, TableFormat
@@ -100,6 +103,131 @@ def test_unreadable_files_are_refused(
 ) -> None:
     with pytest.raises(MarketDataError, match=message):
         read_table(content, table_format)
+
+
+SMALL = ImportLimits(max_rows=10, max_columns=8)
+BAR_VALUES = {"open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5, "volume": 10.0}
+
+
+def parquet(table: pa.Table, **write_options: object) -> bytes:
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, **write_options)
+    return buffer.getvalue()
+
+
+def bars_table(rows: int, time: pa.Array | None = None, extra_columns: int = 0) -> pa.Table:
+    columns = {"time": time if time is not None else pa.array(JAN_1_2020 + 60 * np.arange(rows))}
+    columns |= {name: pa.array(np.full(rows, value)) for name, value in BAR_VALUES.items()}
+    columns |= {f"extra{i}": pa.array(np.zeros(rows)) for i in range(extra_columns)}
+    return pa.table(columns)
+
+
+def test_a_million_columns_are_refused_from_the_header_alone() -> None:
+    header = ",".join(["date", "open", "high", "low", "close"] + [f"c{i}" for i in range(10**6)])
+
+    with pytest.raises(TooLarge, match="1,000,005 columns; an import reads files of up to 8"):
+        read_table(f"{header}\n2020-01-01,1,2,0.5,1.5\n".encode(), TableFormat.CSV, SMALL)
+
+
+def test_quoted_names_holding_commas_are_counted_as_one_column_each() -> None:
+    header = 'date,open,high,low,close,"a, b, c, d, e, f, g"'
+
+    raw = read_table(f"{header}\n2020-01-01,1,2,0.5,1.5,x\n".encode(), TableFormat.CSV, SMALL)
+
+    assert raw.close.tolist() == [1.5]
+
+
+def test_a_header_line_beyond_its_bound_is_refused_unparsed() -> None:
+    header = '"' + "x" * (100 << 10) + '",date,open,high,low,close'
+
+    with pytest.raises(TooLarge, match="header line is 102,427 bytes long"):
+        read_table(f"{header}\n".encode(), TableFormat.CSV, SMALL)
+
+
+def test_csv_reading_stops_past_the_row_bound() -> None:
+    rows = "".join(f"{JAN_1_2020 + 60 * i},1,2,0.5,1.5,1\n" for i in range(11))
+    content = f"time,open,high,low,close,volume\n{rows}".encode()
+
+    assert (
+        len(read_table(content[: content.rindex(b"\n", 0, -1) + 1], TableFormat.CSV, SMALL)) == 10
+    )
+    with pytest.raises(TooLarge, match="more than 10 rows, the most one import takes"):
+        read_table(content, TableFormat.CSV, SMALL)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "date,open,high,low,close,close",
+        "date,Open,high,low,close,OPEN",
+        "date,open,high,low,close, Date",
+    ],
+)
+def test_columns_named_alike_are_refused_naming_them(header: str) -> None:
+    with pytest.raises(MarketDataError, match="columns named alike"):
+        csv(f"{header}\n2020-01-01,1,2,0.5,1.5,1\n")
+
+
+def test_parquet_rows_and_columns_are_refused_from_the_metadata_before_any_page() -> None:
+    many_rows = bytearray(parquet(bars_table(11), compression="none"))
+    many_columns = bytearray(parquet(bars_table(2, extra_columns=3), compression="none"))
+    for content in (many_rows, many_columns):  # the pages are garbage: never read
+        content[4:200] = b"\xff" * 196
+
+    with pytest.raises(TooLarge, match="the file holds 11 rows; one import takes at most 10"):
+        read_table(bytes(many_rows), TableFormat.PARQUET, SMALL)
+    with pytest.raises(TooLarge, match="the file has 9 columns; an import reads files of up to 8"):
+        read_table(bytes(many_columns), TableFormat.PARQUET, SMALL)
+
+
+def test_a_parquet_footer_stating_a_huge_length_is_refused_before_it_is_read() -> None:
+    content = b"PAR1" + b"\x00" * 64 + (100 << 20).to_bytes(4, "little") + b"PAR1"
+
+    with pytest.raises(TooLarge, match="metadata takes 104,857,600 bytes"):
+        read_table(content, TableFormat.PARQUET)
+
+
+def test_parquet_columns_expanding_past_their_bound_are_refused_from_the_metadata() -> None:
+    long_times = pa.array([f"2020-01-01T00:{i:02d}:00Z" + " " * 5_000 for i in range(100)])
+    content = parquet(bars_table(100, time=long_times), use_dictionary=False)
+
+    with pytest.raises(TooLarge, match=r"row group 1 expands to .* for 100 rows"):
+        read_table(content, TableFormat.PARQUET)
+
+
+def test_parquet_is_read_a_row_group_at_a_time_and_text_by_its_distinct_values() -> None:
+    times = pa.array(["2020-01-01T00:00:00Z", "2020-01-01T00:01:00Z", "not a time", None] * 3)
+    content = parquet(bars_table(12, time=times), row_group_size=5)
+    assert pq.ParquetFile(io.BytesIO(content)).metadata.num_row_groups == 3
+
+    raw = read_table(content, TableFormat.PARQUET)
+
+    assert raw.time.tolist() == [JAN_1_2020, JAN_1_2020 + 60, UNREADABLE_TIME, UNREADABLE_TIME] * 3
+    assert raw.close.tolist() == [1.5] * 12
+
+
+def test_parquet_epoch_milliseconds_are_told_from_the_whole_column() -> None:
+    first_group_small = pa.array([0, 60_000, JAN_1_2020 * 1000, JAN_1_2020 * 1000 + 60_000])
+    content = parquet(bars_table(4, time=first_group_small), row_group_size=2)
+
+    raw = read_table(content, TableFormat.PARQUET)
+
+    assert raw.time.tolist() == [0, 60, JAN_1_2020, JAN_1_2020 + 60]
+
+
+def test_parquet_without_a_volume_column_and_with_a_named_index() -> None:
+    frame = pd.DataFrame(
+        {"Open": [1.0], "High": [2.0], "Low": [0.5], "Close": [1.5]},
+        index=pd.Index(["2020-01-01"], name="Date"),
+    )
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer)
+
+    raw = read_table(buffer.getvalue(), TableFormat.PARQUET)
+
+    assert raw.time.tolist() == [JAN_1_2020]
+    assert raw.volume.tolist() == [0]
+    assert raw.notes == ["no volume column: volume is stored as 0"]
 
 
 def test_bad_rows_are_refused_with_their_row_numbers() -> None:

@@ -16,6 +16,7 @@ from shared.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    PayloadTooLarge,
     Unavailable,
 )
 from shared.paths import COMPUTE_MARKET_DATA_PATH, COMPUTE_RUN_PATH
@@ -51,7 +52,8 @@ class BacktestServiceRejected(Exception):
 
 
 _RELAYED: dict[int, type[DomainError]] = {
-    error.status_code: error for error in (Forbidden, NotFound, Conflict, InvalidInput)
+    error.status_code: error
+    for error in (Forbidden, NotFound, Conflict, PayloadTooLarge, InvalidInput)
 }
 
 

@@ -6,7 +6,13 @@ from __future__ import annotations
 import numpy as np
 from pymongo.database import Database
 
-from backend_services.market_data.store import find_symbol_or_none, load_bars, write_version
+from backend_services.market_data.import_limits import DEFAULT_MAX_ROWS, TooLarge
+from backend_services.market_data.store import (
+    find_symbol_named_alike,
+    find_symbol_or_none,
+    load_bars,
+    write_version,
+)
 from backend_services.market_data.table_files import SAMPLE_FILES, RawTable, read_sample
 from backend_services.market_data.validation import SHORTEST_STEP, checked_bars, describe_stored
 from shared.contracts.market_data import ImportMode, ImportOptions, ImportOutcome
@@ -15,18 +21,33 @@ from shared.market_data.catalog import CATALOG_COLLECTION, SYSTEM_OWNER, SymbolE
 from shared.mongo import Document
 from shared.timeframes import TIMEFRAME_SECONDS
 
-__all__ = ["NotOwner", "import_bars", "import_table", "load_missing_samples"]
+__all__ = ["NameTaken", "NotOwner", "import_bars", "import_table", "load_missing_samples"]
 
 
 class NotOwner(MarketDataError):
     """The symbol belongs to someone else."""
 
 
-def import_table(db: Database[Document], table: RawTable, options: ImportOptions) -> ImportOutcome:
+class NameTaken(MarketDataError):
+    """Another symbol has the same name but for case."""
+
+
+def import_table(
+    db: Database[Document],
+    table: RawTable,
+    options: ImportOptions,
+    max_rows: int = DEFAULT_MAX_ROWS,
+) -> ImportOutcome:
     """Check `table` and store it as the symbol's new version (replacing it, or appended
-    to it). InvalidBars (with the report), NotOwner, ImportConflict or MarketDataError
-    when nothing was stored."""
+    to it). InvalidBars (with the report), NotOwner, NameTaken, ImportConflict, TooLarge
+    (a symbol holds at most `max_rows` bars) or MarketDataError when nothing was
+    stored."""
     current = find_symbol_or_none(db, options.symbol)
+    if current is None and (stored := find_symbol_named_alike(db, options.symbol)):
+        raise NameTaken(
+            f"{stored} is stored already, and symbol names are told apart regardless of "
+            f"case: upload to {stored}, or choose another name"
+        )
     if current and options.owner_id is not None and current.owner_id != options.owner_id:
         raise NotOwner(f"{options.symbol} belongs to {current.owner_in_words()}")
     appending_to = current if options.mode is ImportMode.APPEND else None
@@ -39,6 +60,12 @@ def import_table(db: Database[Document], table: RawTable, options: ImportOptions
         if not newer.any():
             report.notes.append(f"nothing newer than {appending_to.last:%Y-%m-%d %H:%M} UTC")
             return ImportOutcome(entry=None, report=report)
+        new_rows = int(np.count_nonzero(newer))
+        if appending_to.rows + new_rows > max_rows:
+            raise TooLarge(
+                f"{options.symbol} holds {appending_to.rows:,} bars; {new_rows:,} more would "
+                f"pass the {max_rows:,} a symbol may hold"
+            )
         step = int(bars.time[newer][0]) - int(appending_to.last.timestamp())
         if step < TIMEFRAME_SECONDS[appending_to.timeframe] * SHORTEST_STEP:
             raise MarketDataError(

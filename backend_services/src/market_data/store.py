@@ -12,6 +12,7 @@ removed at the next switch.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -37,13 +38,21 @@ __all__ = [
     "ImportConflict",
     "ensure_indexes",
     "find_symbol",
+    "find_symbol_named_alike",
     "find_symbol_or_none",
     "load_bars",
     "write_version",
 ]
 
 BUCKET_SIZE = 10_000
+# Buckets encoded and sent at a time (about 8 MB), so a large import never holds a
+# second copy of its bars as documents.
+_BUCKETS_PER_INSERT = 16
 _PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
+# The catalog field holding a symbol's name in lower case: unique, so `acme` cannot be
+# stored beside `ACME` even by two imports racing (entries stored before it was kept
+# lack it, hence sparse, and are found by `find_symbol_named_alike`).
+_FOLDED_NAME = "folded"
 
 
 class ImportConflict(MarketDataError):
@@ -52,11 +61,23 @@ class ImportConflict(MarketDataError):
 
 def ensure_indexes(db: Database[Document]) -> None:
     db[BARS_COLLECTION].create_index(BARS_INDEX_KEYS, unique=True)
+    db[CATALOG_COLLECTION].create_index(_FOLDED_NAME, unique=True, sparse=True)
 
 
 def find_symbol_or_none(db: Database[Document], symbol: str) -> SymbolEntry | None:
     document = db[CATALOG_COLLECTION].find_one({"_id": symbol})
     return SymbolEntry.model_validate(document) if document else None
+
+
+def find_symbol_named_alike(db: Database[Document], symbol: str) -> str | None:
+    """A stored symbol whose name differs from `symbol` in case only, if any."""
+    document = db[CATALOG_COLLECTION].find_one(
+        {
+            "_id": {"$regex": f"^{re.escape(symbol)}$", "$options": "i", "$ne": symbol},
+        },
+        {"_id": 1},
+    )
+    return str(document["_id"]) if document else None
 
 
 def find_symbol(db: Database[Document], symbol: str) -> SymbolEntry:
@@ -88,11 +109,13 @@ def write_version(
         rows=len(bars),
         version=version,
     )
-    buckets = [
-        _bucket_document(symbol, version, seq, bars, start)
-        for seq, start in enumerate(range(0, len(bars), BUCKET_SIZE))
-    ]
-    db[BARS_COLLECTION].insert_many(buckets, ordered=False)
+    starts = range(0, len(bars), BUCKET_SIZE)
+    for first in range(0, len(starts), _BUCKETS_PER_INSERT):
+        batch = enumerate(starts[first : first + _BUCKETS_PER_INSERT], start=first)
+        db[BARS_COLLECTION].insert_many(
+            [_bucket_document(symbol, version, seq, bars, start) for seq, start in batch],
+            ordered=False,
+        )
     if not _switch(db, entry, replacing):
         db[BARS_COLLECTION].delete_many({"symbol": symbol, "version": version})
         raise ImportConflict(f"{symbol} was changed by another import meanwhile; try again")
@@ -144,7 +167,7 @@ def _reserve_version(db: Database[Document], symbol: str) -> int:
 
 
 def _switch(db: Database[Document], entry: SymbolEntry, replacing: SymbolEntry | None) -> bool:
-    document = {"_id": entry.symbol, **entry.model_dump()}
+    document = {"_id": entry.symbol, _FOLDED_NAME: entry.symbol.lower(), **entry.model_dump()}
     if replacing is None:
         try:
             db[CATALOG_COLLECTION].insert_one(document)

@@ -11,6 +11,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict
 
+from shared.market_data.symbol_names import MAX_SYMBOL_CHARS, SYMBOL_PATTERN, symbol_name
+
 __all__ = [
     "EARLIEST_DATE",
     "LATEST_DATE",
@@ -51,9 +53,11 @@ Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]
 # A client's own request id is used as given when it looks like one (a uuid, a trace id).
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,128}$"
 RequestId = Annotated[str, Field(pattern=REQUEST_ID_PATTERN)]
-SYMBOL_PATTERN = r"^[A-Za-z0-9._\-]+$"
-MAX_SYMBOL_CHARS = 32
-Symbol = Annotated[str, Field(min_length=1, max_length=MAX_SYMBOL_CHARS, pattern=SYMBOL_PATTERN)]
+Symbol = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_SYMBOL_CHARS, json_schema_extra={"pattern": SYMBOL_PATTERN}),
+    AfterValidator(symbol_name),
+]
 Text = Annotated[str, Field(max_length=2_000), AfterValidator(_storable)]
 
 Count = Annotated[int, Field(ge=0, le=10**12)]
