@@ -35,7 +35,7 @@ def test_naive_dates_are_read_as_utc() -> None:
         ({"initial_capital": 0}, "greater than 0"),
         ({"initial_capital": 1e13}, "less than or equal to"),
         ({"timeframe": "2h"}, "Input should be"),
-        ({"symbol": "a/b"}, "String should match pattern"),
+        ({"symbol": "a/b"}, "a symbol name is letters, digits"),
         ({"parameters": {"Fast": 10}}, "String should match pattern"),
         ({"surprise": True}, "Extra inputs are not permitted"),
     ],

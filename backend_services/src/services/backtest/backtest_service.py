@@ -33,6 +33,7 @@ from backend_services.services.backtest.execution.records import (
 from backend_services.services.backtest.execution.trade_store import (
     TRADES_COLLECTION,
     ensure_trade_indexes,
+    inline_page,
     read_trades,
 )
 from backend_services.services.backtest.execution.worker_pool import (
@@ -70,6 +71,7 @@ class BacktestService:
         self._max_attempts = max_attempts
         self._heartbeat_timeout = timedelta(seconds=heartbeat_timeout_s)
         self._pool: WorkerPool | None = None
+        self._undelivered: set[str] = set()
 
     @classmethod
     async def start(
@@ -111,9 +113,11 @@ class BacktestService:
 
     async def trades(self, execution_id: str, offset: int, limit: int) -> TradePage:
         """A page of a completed execution's trades; raises if unknown or not completed."""
-        run_id, total = await self._store.completed_run(execution_id)
-        page = await read_trades(self._trades, execution_id, run_id, offset, limit)
-        return TradePage(total=total, offset=offset, trades=page)
+        run_id, result = await self._store.completed_run(execution_id)
+        page = inline_page(result, offset, limit)
+        if page is None:
+            page = await read_trades(self._trades, execution_id, run_id, offset, limit)
+        return TradePage(total=int(result["total_trades"]), offset=offset, trades=page)
 
     async def cancel(self, execution_id: str) -> BacktestExecution:
         """Cancel a queued or running execution; raises if unknown or already finished."""
@@ -173,7 +177,12 @@ class BacktestService:
             await self._retry_or_fail(
                 execution_id, attempts, "its worker stopped sending heartbeats", stale_before
             )
-        for execution_id in await self._store.undelivered_ids(include_refused):
+        undelivered = await self._store.undelivered_ids(include_refused)
+        # A worker pushes the final state it stored itself: one still undelivered a
+        # sweep later is this service's to deliver (at start-up, every one is).
+        due = undelivered if include_refused else self._undelivered & set(undelivered)
+        self._undelivered = set(undelivered)
+        for execution_id in due:
             self._delivery.deliver(execution_id)
 
     async def _retry_or_fail(

@@ -1,19 +1,24 @@
 """A worker's line to the API: what happens to a run is pushed as it happens.
 
-- Live changes (claimed, progress) go to `POST /api/backtest/events` from a thread of
-  their own, newest first: the run never waits for them, and of several changes of one
-  execution made while a push was under way only the newest is sent. A push that fails
-  is dropped: the next change, or the final state, carries everything.
-- The final state goes to `POST /api/backtest/save_result` at once, from the outcome
-  the run has in hand (nothing is read back). It was stored in the execution record
-  first, so when this push fails the service's delivery (`delivery.ResultDelivery`,
-  with its retries and sweeps) takes over.
+Both go from a thread of their own, so a run never waits for them and its worker takes
+the next run at once:
+- Live changes (claimed, progress) go to `POST /api/backtest/events`; of several
+  changes of one execution made while a push was under way only the newest is sent. A
+  push that fails is dropped: the next change, or the final state, carries everything.
+- Final states go to `POST /api/backtest/save_result` before any live change, from the
+  outcome the run had in hand (nothing is read back), and once acknowledged the run's
+  `on_delivered` notes it on the record. Each was stored in the execution record first,
+  so when its push fails the service's delivery (`delivery.ResultDelivery`, with its
+  retries and sweeps) takes over.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 
 import httpx
@@ -53,54 +58,78 @@ def report_headers(request_id: str | None) -> dict[str, str]:
     return headers
 
 
+@dataclass(frozen=True, slots=True)
+class _Final:
+    report: ExecutionReport
+    request_id: str | None
+    on_delivered: Callable[[], None]
+
+
 class ApiPush:
     def __init__(self, api_url: str, secret: str) -> None:
         self._http = httpx.Client(
             base_url=api_url, auth=ServiceSignature(secret), timeout=PUSH_TIMEOUT
         )
-        self._waiting: dict[str, ExecutionUpdate] = {}
+        self._updates: dict[str, ExecutionUpdate] = {}
+        self._finals: deque[_Final] = deque()
         self._wake = threading.Condition()
-        self._thread = threading.Thread(target=self._send_updates, name="api-push", daemon=True)
+        self._thread = threading.Thread(target=self._send, name="api-push", daemon=True)
         self._thread.start()
 
     def update(self, update: ExecutionUpdate) -> None:
-        """Push a live change in the background, replacing one of the same execution
-        not sent yet."""
+        """Push a live change, replacing one of the same execution not sent yet."""
         with self._wake:
-            self._waiting[update.execution_id] = update
+            self._updates[update.execution_id] = update
             self._wake.notify()
 
-    def deliver(self, report: ExecutionReport, request_id: str | None) -> DeliveryVerdict:
-        """Push a final state now; RETRY when the API could not be reached or failed."""
+    def deliver(
+        self, report: ExecutionReport, request_id: str | None, on_delivered: Callable[[], None]
+    ) -> None:
+        """Push a stored final state; `on_delivered` runs once the API acknowledged it."""
+        with self._wake:
+            self._updates.pop(report.execution_id, None)
+            self._finals.append(_Final(report, request_id, on_delivered))
+            self._wake.notify()
+
+    def _send(self) -> None:
+        while True:
+            with self._wake:
+                while not (self._finals or self._updates):
+                    self._wake.wait()
+                final = self._finals.popleft() if self._finals else None
+                update = None if final else self._updates.popitem()[1]
+            if final is not None:
+                self._send_final(final)
+            elif update is not None:
+                self._send_update(update)
+
+    def _send_final(self, final: _Final) -> None:
+        execution_id = final.report.execution_id
         try:
             response = self._http.post(
                 SAVE_RESULT_PATH,
-                content=report.model_dump_json(),
-                headers=report_headers(request_id),
+                content=final.report.model_dump_json(),
+                headers=report_headers(final.request_id),
             )
         except httpx.HTTPError as error:
-            logger.warning("pushing the final state of %s failed: %r", report.execution_id, error)
-            return DeliveryVerdict.RETRY
-        verdict = verdict_of(response)
-        if verdict is not DeliveryVerdict.DELIVERED:
+            logger.warning("pushing the final state of %s failed: %r", execution_id, error)
+            return
+        if verdict_of(response) is not DeliveryVerdict.DELIVERED:
             logger.warning(
-                "the API answered %s to the final state of %s",
-                response.status_code,
-                report.execution_id,
+                "the API answered %s to the final state of %s", response.status_code, execution_id
             )
-        return verdict
+            return
+        try:
+            final.on_delivered()
+        except Exception:
+            logger.exception("noting the delivery of %s failed", execution_id)
 
-    def _send_updates(self) -> None:
-        while True:
-            with self._wake:
-                while not self._waiting:
-                    self._wake.wait()
-                _, update = self._waiting.popitem()
-            try:
-                self._http.post(
-                    EVENTS_PATH,
-                    content=update.model_dump_json(),
-                    headers={"Content-Type": "application/json"},
-                )
-            except httpx.HTTPError as error:
-                logger.info("pushing a change of %s failed: %r", update.execution_id, error)
+    def _send_update(self, update: ExecutionUpdate) -> None:
+        try:
+            self._http.post(
+                EVENTS_PATH,
+                content=update.model_dump_json(),
+                headers={"Content-Type": "application/json"},
+            )
+        except httpx.HTTPError as error:
+            logger.info("pushing a change of %s failed: %r", update.execution_id, error)

@@ -36,7 +36,7 @@ from backend_services.services.backtest.backtest_engine import (
     BacktestRun,
     warm_up,
 )
-from backend_services.services.backtest.execution.api_push import ApiPush, DeliveryVerdict
+from backend_services.services.backtest.execution.api_push import ApiPush
 from backend_services.services.backtest.execution.bars_cache import BarsCache
 from backend_services.services.backtest.execution.fanned_sweep import (
     FanOut,
@@ -98,7 +98,9 @@ class _WorkerContext:
 class RunOutcome(Enum):
     NOT_CLAIMED = "not claimed"
     ENDED = "ended"  # delivering its final state, if it has one, is left to the service
-    DELIVERED = "delivered"  # its final state reached the API: nothing is left to do
+    # Its final state is stored and being pushed; a push that fails is left to the
+    # service's sweep of undelivered executions.
+    PUSHED = "pushed"
 
 
 def fan_sweeps_out(fan_out: FanOut) -> None:
@@ -130,10 +132,10 @@ def init_worker(
 
 
 def run_execution(execution_id: str) -> bool:
-    """Run one queued execution to a final state; True when that state reached the API
-    (the service has nothing left to do), False when it was not queued or its delivery
-    is left to the service."""
-    return run_claimed(execution_id) is RunOutcome.DELIVERED
+    """Run one queued execution to a final state; True when that state is stored and
+    being pushed to the API (the service has nothing left to do), False when it was not
+    queued or its delivery is left to the service."""
+    return run_claimed(execution_id) is RunOutcome.PUSHED
 
 
 def run_claimed(
@@ -221,20 +223,16 @@ def _run_to_the_end(
 
 
 def _deliver(claim: Claim, report: ExecutionReport) -> RunOutcome:
-    """Push a stored final state to the API and note its acknowledgement; whatever goes
-    wrong here is left to the service's delivery, which reads the record."""
+    """Push a stored final state to the API, its acknowledgement noted on the record."""
     push = _WorkerContext.push
     if push is None:
         return RunOutcome.ENDED
-    verdict = push.deliver(report, claim.request_fields.get("request_id"))
-    if verdict is not DeliveryVerdict.DELIVERED:
-        return RunOutcome.ENDED
-    try:
-        claim.record.mark_delivered(utc_now())
-    except ConnectionFailure as error:
-        logger.warning("noting the delivery of %s failed: %r", report.execution_id, error)
-        return RunOutcome.ENDED
-    return RunOutcome.DELIVERED
+    push.deliver(
+        report,
+        claim.request_fields.get("request_id"),
+        lambda: claim.record.mark_delivered(utc_now()),
+    )
+    return RunOutcome.PUSHED
 
 
 def _push_live(claim: Claim, progress: float) -> None:

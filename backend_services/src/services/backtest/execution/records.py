@@ -132,8 +132,8 @@ class ExecutionRecords:
             {"_id": execution_id, "status": {"$in": FINAL_STATUS_VALUES}}
         )
 
-    async def completed_run(self, execution_id: str) -> tuple[str, int]:
-        """The run_id and number of trades of a completed execution."""
+    async def completed_run(self, execution_id: str) -> tuple[str, Document]:
+        """The run_id and stored result of a completed execution."""
         document = await self._collection.find_one(
             {"_id": execution_id}, {"status": 1, "run_id": 1, "result": 1}
         )
@@ -141,7 +141,8 @@ class ExecutionRecords:
             raise ExecutionNotFound(execution_id)
         if document["status"] != BacktestStatus.COMPLETED.value:
             raise ExecutionNotCompleted(f"execution {execution_id} is {document['status']}")
-        return document["run_id"], int(document["result"]["total_trades"])
+        result: Document = document["result"]
+        return document["run_id"], result
 
     async def priority_of(self, execution_id: str) -> int:
         document = await self._collection.find_one({"_id": execution_id}, {"request": 1})
@@ -380,6 +381,10 @@ class RunRecord:
             {"$set": {"heartbeat_at": utc_now()}, "$max": {"progress": progress}},
         )
         return outcome.matched_count == 1
+
+    def still_running(self) -> bool:
+        """Whether the record still runs under this run (not cancelled, not given up on)."""
+        return self._executions.find_one(self._this_run, {"_id": 1}) is not None
 
     def request_while_running(self) -> Document | None:
         """The stored request, while the execution runs under this run; else None."""

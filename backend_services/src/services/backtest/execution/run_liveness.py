@@ -22,6 +22,9 @@ __all__ = ["ExecutionCancelled", "Heartbeat", "ProgressRecorder", "worker_name"]
 logger = logging.getLogger(__name__)
 
 PUSH_INTERVAL_S = 0.1
+# A run longer than this asks its record whether it was cancelled this often, so a
+# cancel stops it within a fraction of a second (the heartbeat notices it too, later).
+CANCEL_CHECK_INTERVAL_S = 0.25
 
 
 class ExecutionCancelled(Exception):
@@ -74,12 +77,13 @@ class ProgressRecorder:
     """A run's progress: a never-decreasing percentage pushed to the API at most every
     PUSH_INTERVAL_S (`push`) and stored by the heartbeat with its next beat, so progress
     costs the database no write of its own. Raises ExecutionCancelled once the run was
-    cancelled."""
+    cancelled, which a report asks the record at most every CANCEL_CHECK_INTERVAL_S."""
 
     def __init__(self, heartbeat: Heartbeat, push: Callable[[float], None] | None = None) -> None:
         self._heartbeat = heartbeat
         self._push = push
         self._last_push = 0.0
+        self._last_check = time.monotonic()
 
     def check(self) -> None:
         """Raise ExecutionCancelled once the run was cancelled."""
@@ -88,12 +92,25 @@ class ProgressRecorder:
 
     def report(self, percent: float) -> None:
         self.check()
+        now = time.monotonic()
+        if now - self._last_check >= CANCEL_CHECK_INTERVAL_S:
+            self._last_check = now
+            self._ask_the_record()
         percent = round(min(percent, 99.0), 1)
         if percent <= self._heartbeat.progress:
             return
         self._heartbeat.progress = percent
-        now = time.monotonic()
         if self._push is None or now - self._last_push < PUSH_INTERVAL_S:
             return
         self._last_push = now
         self._push(percent)
+
+    def _ask_the_record(self) -> None:
+        try:
+            still_running = self._heartbeat.record.still_running()
+        except ConnectionFailure as error:
+            logger.warning("cancel check skipped: %r", error)
+            return
+        if not still_running:
+            self._heartbeat.cancelled.set()
+            self.check()

@@ -2,7 +2,8 @@
 however many trades a run makes (100,000 trades are twenty documents of about 1 MB).
 
 The execution's result carries the first `shared.limits.MAX_INLINE_TRADES`; all are read in
-pages.
+pages. A run with no more trades than that stores no chunk: its result holds them all,
+and they are read from there (`inline_page`), so a small backtest costs no write here.
 Chunks are tagged with the run that wrote them, and read under the run_id of the
 completed record, so a run that was given up on can never mix its trades in.
 """
@@ -15,6 +16,7 @@ from pymongo.collection import Collection
 
 from backend_services.services.backtest.backtest_engine import TradeTable
 from shared.contracts.results import Trade
+from shared.limits import MAX_INLINE_TRADES
 from shared.mongo import Document
 
 TRADES_COLLECTION = "execution_trades"
@@ -28,21 +30,33 @@ def write_trades(
     trades: TradeTable,
     first_run: bool,
 ) -> None:
-    """Store a run's trades; unless this is the execution's first run, remove those an
-    earlier run may have left."""
-    chunks = [
-        {
-            "execution_id": execution_id,
-            "run_id": run_id,
-            "seq": seq,
-            "trades": trades.documents(start, start + TRADES_PER_CHUNK),
-        }
-        for seq, start in enumerate(range(0, len(trades), TRADES_PER_CHUNK))
-    ]
+    """Store a run's trades (none when its result carries them all); unless this is the
+    execution's first run, remove those an earlier run may have left."""
+    chunks = (
+        []
+        if len(trades) <= MAX_INLINE_TRADES
+        else [
+            {
+                "execution_id": execution_id,
+                "run_id": run_id,
+                "seq": seq,
+                "trades": trades.documents(start, start + TRADES_PER_CHUNK),
+            }
+            for seq, start in enumerate(range(0, len(trades), TRADES_PER_CHUNK))
+        ]
+    )
     if chunks:
         collection.insert_many(chunks, ordered=False)
     if not first_run:
         collection.delete_many({"execution_id": execution_id, "run_id": {"$ne": run_id}})
+
+
+def inline_page(result: Document, offset: int, limit: int) -> list[Trade] | None:
+    """Trades offset .. offset + limit - 1 from a stored result that carries them all;
+    None when it carries only the first of them (read them from the chunks)."""
+    if int(result["total_trades"]) > MAX_INLINE_TRADES:
+        return None
+    return [Trade.model_validate(trade) for trade in result["trades"][offset : offset + limit]]
 
 
 async def read_trades(
