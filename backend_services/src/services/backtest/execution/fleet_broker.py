@@ -15,8 +15,9 @@ a task whose worker died is run again, the most urgent task goes first.
   is acknowledged, and puts it back in the queue when the worker hands it back (a pool
   process lost, or MongoDB out of reach), when its connection closes in order, or else
   once it has been held longer than `visibility_timeout` (checked by a worker when it
-  starts, then every 100 s or so). A worker killed outright is therefore not waited for: the service's
-  stale-run sweep queues its run again once the heartbeat stops, and publishes it anew.
+  starts, then every 100 s or so). A worker killed outright is therefore not waited
+  for: the service's stale-run sweep queues its run again once the heartbeat stops,
+  and publishes it anew.
   A run still going past the visibility timeout is delivered again too, to a worker that
   finds its heartbeat fresh and leaves it alone (the claim is fenced by the heartbeat):
   harmless, but that worker slot is held for HEARTBEAT_TIMEOUT_S, so
