@@ -1,7 +1,7 @@
-"""Fleet throughput (EXECUTOR=celery over the RabbitMQ at BROKER_URL): the same batch of
-CPU-bound backtests, then one large sweep, with one worker process, with two processes
-in one worker, and with two worker "machines" (two separate `botclub worker`
-processes, as on two hosts).
+"""Fleet throughput (EXECUTOR=celery over the broker at BROKER_URL, RabbitMQ or Redis):
+the same batch of CPU-bound backtests, then one large sweep, with one worker process,
+with two processes in one worker, and with two worker "machines" (two separate
+`botclub worker` processes, as on two hosts).
 
     .venv/bin/python bench/scale.py [--backtests 8] [--bars 200000] [--combinations 1000]
                                     [--sweep-combinations 4000]

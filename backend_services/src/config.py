@@ -80,7 +80,16 @@ class Settings(SharedSettings):
     broker_url: str = Field(
         default="amqp://guest:guest@localhost:5672//",
         alias="BROKER_URL",
-        description="The RabbitMQ the service publishes executions to (EXECUTOR=celery).",
+        description="The broker the service publishes executions to (EXECUTOR=celery): "
+        "RabbitMQ (amqp://) or Redis (redis://, rediss://).",
+    )
+    broker_visibility_timeout_s: float = Field(
+        default=86400.0,
+        alias="BROKER_VISIBILITY_TIMEOUT_S",
+        gt=0,
+        description="Redis only: how long a worker may hold a task before it is delivered "
+        "again to another (late acknowledgement makes it the length of a run); longer "
+        "than the longest run.",
     )
     fleet_queue: str = Field(
         default="backtests",

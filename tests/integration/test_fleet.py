@@ -1,5 +1,6 @@
-"""Fleet mode (EXECUTOR=celery) against the RabbitMQ on loopback, with real processes:
-the services, and `botclub worker` processes the tests start, kill and count.
+"""Fleet mode (EXECUTOR=celery) with real processes, each test against both brokers
+(the RabbitMQ on loopback, and a Redis the tests start: `fleet_brokers`): the services,
+and `botclub worker` processes the tests start, kill and count.
 
 Without a broker these tests are skipped (outside CI) with how to get one; under
 CI=true a missing broker fails them.
@@ -10,10 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -25,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fleet_brokers import FleetBroker, OwnRedis, RabbitMQ, remove_queue
 from helpers import (
     FINAL,
     Mongo,
@@ -32,16 +32,22 @@ from helpers import (
     backtest_params,
     database_of_its_own,
     long_run_params,
+    long_sweep_params,
     member_clients,
     strategy_fields,
     submit_backtest,
     wait_for,
     wait_for_backtest,
 )
-from kombu import Connection
 from pymongo.database import Database
 
 from backend.users import USERS_COLLECTION
+from backend_services.config import Settings
+from backend_services.services.backtest.execution.fleet import HELP_TASK, RUN_TASK, fleet_app
+from backend_services.services.backtest.execution.fleet_broker import (
+    helper_priority,
+    task_priority,
+)
 from botclub.local_stack import ChildProcess, free_port, spawn, wait_until
 from shared.mongo import Document
 from shared.paths import COMPUTE_RUN_PATH
@@ -49,7 +55,6 @@ from shared.signing import ServiceSignature
 
 pytestmark = pytest.mark.integration
 
-BROKER_URL = os.environ.get("BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 FLEET_TIMINGS = {
     "HEARTBEAT_INTERVAL_S": "0.5",
     "HEARTBEAT_TIMEOUT_S": "3",
@@ -60,21 +65,17 @@ FLEET_TIMINGS = {
 }
 
 
-@pytest.fixture(scope="module")
-def broker() -> str:
-    try:
-        with Connection(BROKER_URL, connect_timeout=2) as connection:
-            connection.ensure_connection(max_retries=1)
-    except Exception as error:
-        message = (
-            f"no RabbitMQ answers at {BROKER_URL} ({error!r}): start one "
-            "(`sudo apt install rabbitmq-server`, or `docker run -p 5672:5672 rabbitmq:3`) "
-            "or point BROKER_URL at one"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return BROKER_URL
+@pytest.fixture(scope="module", params=["rabbitmq", "redis"])
+def broker(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, logs_dir: Path
+) -> Iterator[FleetBroker]:
+    server: FleetBroker = (
+        RabbitMQ()
+        if request.param == "rabbitmq"
+        else OwnRedis(tmp_path_factory.mktemp("redis"), logs_dir)
+    )
+    yield server
+    server.close()
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +101,11 @@ class Fleet:
         self.workers: list[ChildProcess] = []
 
     def start_worker(
-        self, concurrency: int = 1, metrics_port: int = 0, mongo_url: str | None = None
+        self,
+        concurrency: int = 1,
+        metrics_port: int = 0,
+        mongo_url: str | None = None,
+        settings: dict[str, str] | None = None,
     ) -> ChildProcess:
         name = f"worker-{uuid.uuid4().hex[:6]}"
         command = [
@@ -110,7 +115,11 @@ class Fleet:
             f"--name={name}@%h",
             f"--metrics-port={metrics_port}",
         ]
-        env = self.stack.worker_env() | ({"MONGO_URL": mongo_url} if mongo_url else {})
+        env = (
+            self.stack.worker_env()
+            | ({"MONGO_URL": mongo_url} if mongo_url else {})
+            | (settings or {})
+        )
         child = spawn(name, command, self.logs_dir, env)
         self.workers.append(child)
         wait_until(lambda: " ready." in child.log_tail(200), child, 60.0)
@@ -120,27 +129,33 @@ class Fleet:
         for worker in self.workers:
             worker.stop()
         self.stack.stop()
-        with Connection(self.stack.extra_env["BROKER_URL"], connect_timeout=2) as connection:
-            channel = connection.default_channel
-            queue = self.stack.extra_env["FLEET_QUEUE"]
-            channel.queue_delete(queue)
-            channel.exchange_delete(queue)
+        remove_queue(self.stack.extra_env["BROKER_URL"], self.stack.extra_env["FLEET_QUEUE"])
+
+
+@pytest.fixture
+def fleet_timings() -> dict[str, str]:
+    """The fleet's timings; a test parametrized with `fleet_timings` sets its own."""
+    return FLEET_TIMINGS
 
 
 @pytest.fixture
 def fleet(
-    broker: str, mongo: Mongo, fleet_db: Database[Document], logs_dir: Path
+    broker: FleetBroker,
+    mongo: Mongo,
+    fleet_db: Database[Document],
+    logs_dir: Path,
+    fleet_timings: dict[str, str],
 ) -> Iterator[Fleet]:
     stack = FleetStack(
         mongo_url=mongo.url,
         database_name=fleet_db.name,
         logs_dir=logs_dir,
         secret=uuid.uuid4().hex,
-        extra_env=FLEET_TIMINGS
+        extra_env=fleet_timings
         | {
             "LOG_FORMAT": "json",
             "EXECUTOR": "celery",
-            "BROKER_URL": broker,
+            "BROKER_URL": broker.url,
             "FLEET_QUEUE": f"backtests-test-{uuid.uuid4().hex[:8]}",
         },
     )
@@ -249,6 +264,29 @@ def _metric(exposition: str, series: str) -> float:
         if name == series:
             return float(value)
     raise AssertionError(f"{series} not exposed:\n{exposition}")
+
+
+def test_the_broker_hands_out_urgent_tasks_first_and_sweep_helpers_last(
+    broker: FleetBroker,
+) -> None:
+    settings = Settings(BROKER_URL=broker.url, FLEET_QUEUE=f"priorities-{uuid.uuid4().hex[:8]}")
+    app = fleet_app(settings)
+    app.send_task(HELP_TASK, args=["helper"], priority=helper_priority(broker.url))
+    for priority in (9, 0, 5):
+        app.send_task(RUN_TASK, args=[priority], priority=task_priority(broker.url, priority))
+
+    handed_out: list[Any] = []
+    try:
+        with app.connection_for_read() as connection:
+            queue = connection.SimpleQueue(app.conf.task_queues[0])
+            with contextlib.suppress(queue.Empty):
+                while len(handed_out) < 5:
+                    message = queue.get(timeout=2)
+                    message.ack()
+                    handed_out.append(message.payload[0][0])
+    finally:
+        remove_queue(broker.url, settings.fleet_queue)
+    assert handed_out == [0, 5, 9, "helper"]
 
 
 def test_an_urgent_request_starts_before_queued_normal_ones(
@@ -461,11 +499,9 @@ def test_a_task_that_kills_its_worker_every_time_fails_after_max_attempts(
 
 
 def test_a_broker_restart_loses_no_queued_or_running_backtest(
-    fleet: Fleet, member: httpx.Client, fleet_db: Database[Document]
+    fleet: Fleet, member: httpx.Client, fleet_db: Database[Document], broker: FleetBroker
 ) -> None:
-    rabbitmqctl = shutil.which("rabbitmqctl")
-    if rabbitmqctl is None or os.geteuid() != 0:
-        pytest.skip("restarting the broker needs rabbitmqctl, as root, on this machine")
+    broker.skip_unless_restartable()
     fleet.start_worker(concurrency=1)
     running = _submit_long_run(member)
     _wait_execution(fleet_db, running, lambda e: e["status"] == "running", 60)
@@ -473,17 +509,72 @@ def test_a_broker_restart_loses_no_queued_or_running_backtest(
     for backtest_id in queued:
         _wait_execution(fleet_db, backtest_id, lambda e: e["status"] == "queued", 10)
 
-    try:
-        subprocess.run([rabbitmqctl, "stop_app"], check=True, capture_output=True, timeout=60)
-        time.sleep(1)
-    finally:
-        subprocess.run([rabbitmqctl, "start_app"], check=True, capture_output=True, timeout=60)
+    broker.restart()
 
     for backtest_id in [running, *queued]:
         backtest = wait_for_backtest(member, backtest_id, timeout_s=120)
         assert backtest["status"] == "completed", backtest["error"]
     assert _execution_of(fleet_db, running)["attempts"] == 1  # it ran on, never twice
     assert all(_execution_of(fleet_db, b)["attempts"] == 1 for b in queued)
+
+
+@pytest.mark.parametrize("broker", ["redis"], indirect=True)
+def test_published_backtests_lost_with_a_redis_restart_are_published_again(
+    fleet: Fleet, member: httpx.Client, fleet_db: Database[Document], broker: OwnRedis
+) -> None:
+    # No worker yet: the service publishes one task (one slot until a worker answers),
+    # which waits in Redis until Redis restarts without it, as one keeping nothing on disk.
+    backtest_id = submit_backtest(member, backtest_params())
+    _wait_execution(fleet_db, backtest_id, lambda e: e["dispatched_at"] is not None, 10)
+    broker.restart(losing_its_data=True)
+
+    fleet.start_worker(concurrency=1)
+    backtest = wait_for_backtest(member, backtest_id, timeout_s=60)
+    assert backtest["status"] == "completed", backtest["error"]
+    assert _execution_of(fleet_db, backtest_id)["attempts"] == 1
+
+
+@pytest.mark.parametrize("broker", ["redis"], indirect=True)
+# A run is taken for dead after the default 15 s without a heartbeat, not the 3 s of the
+# other tests: on a loaded machine, a live run's heartbeat can be that late, and the
+# duplicate would then rightly take the run over.
+@pytest.mark.parametrize("fleet_timings", [FLEET_TIMINGS | {"HEARTBEAT_TIMEOUT_S": "15"}])
+def test_a_run_held_past_redis_visibility_timeout_is_delivered_again_and_run_once(
+    fleet: Fleet, member: httpx.Client, fleet_db: Database[Document], broker: OwnRedis
+) -> None:
+    # A sweep run whole (no parts to fan out): seconds of progress once the bars are
+    # loaded.
+    whole = {"SWEEP_PART_SIZE": "1000"}
+    workers = [fleet.start_worker(settings=whole), fleet.start_worker(settings=whole)]
+    backtest_id = _optimize(member, long_sweep_params())
+    running = _wait_execution(fleet_db, backtest_id, lambda e: e["progress"] > 0, 60)
+    time.sleep(1.1)
+    # The running task comes again, to the idle worker, which finds its run beating and
+    # leaves it alone.
+    _hand_back_tasks_held_longer_than(broker.url, 1.0)
+
+    backtest = wait_for_backtest(member, backtest_id, timeout_s=120)
+    assert backtest["status"] == "completed", backtest["error"]
+    execution = _execution_of(fleet_db, backtest_id)
+    assert (execution["attempts"], execution["worker"]) == (1, running["worker"])
+    received = [
+        worker.name
+        for worker in workers
+        for line in map(_json_or_none, worker.log_path.read_text().splitlines())
+        if line
+        and line["message"].startswith(f"Task {RUN_TASK}[")
+        and line["message"].endswith("received")
+    ]
+    assert sorted(received) == sorted(worker.name for worker in workers), received
+
+
+def _hand_back_tasks_held_longer_than(broker_url: str, timeout_s: float) -> None:
+    """What kombu's Redis transport has every worker do when it starts and every 100 s
+    or so: each task held longer than the visibility timeout back into its queue,
+    marked as delivered again."""
+    settings = Settings(BROKER_URL=broker_url, BROKER_VISIBILITY_TIMEOUT_S=timeout_s)
+    with fleet_app(settings).connection_for_write() as connection:
+        connection.default_channel.qos.restore_visible()
 
 
 def test_a_worker_cut_off_from_mongodb_is_replaced_and_its_late_writes_refused(

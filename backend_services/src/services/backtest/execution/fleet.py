@@ -1,21 +1,23 @@
-"""Fleet mode (EXECUTOR=celery): each execution is published as a Celery task to
-RabbitMQ and run by `botclub worker` processes on any machine that reaches the broker
-and MongoDB. The execution record stays the single truth: a task only names an
-execution, which its worker claims, runs and finishes there, fenced by its run id.
+"""Fleet mode (EXECUTOR=celery): each execution is published as a Celery task to the
+broker (RabbitMQ or Redis, BROKER_URL) and run by `botclub worker` processes on any
+machine that reaches the broker and MongoDB. The execution record stays the single
+truth: a task only names an execution, which its worker claims, runs and finishes there,
+fenced by its run id.
 
-The settings, and why (Celery's and RabbitMQ's documentation on reliability):
+The settings, and why (Celery's, RabbitMQ's and kombu's documentation on reliability;
+`fleet_broker` says how each broker provides them):
 - Late acknowledgement, and rejection when the worker is lost: a task is acknowledged
   once its run has ended; a worker killed mid-run (or cut from the broker) leaves its
-  message unacknowledged, and RabbitMQ delivers it again at once.
+  task unacknowledged, and the broker delivers it again.
 - Prefetch multiplier 1: a worker process holds no task beyond the one it runs, so a
   queued task goes to whichever worker frees first, and priorities decide among all
   queued tasks rather than within each worker's private prefetch.
-- A durable queue with `x-max-priority` 10, persistent messages and publisher
-  confirms: a published task survives a broker restart; higher priorities go first.
+- Priorities: a sweep's helpers after every waiting execution.
 - No result backend: the execution record is the result.
 - RabbitMQ closes a channel whose delivery stays unacknowledged past its
   `consumer_timeout` (30 minutes by default): set it above the longest run in
-  rabbitmq.conf (docker-compose.yml sets 24 hours).
+  rabbitmq.conf (docker-compose.yml sets 24 hours). Redis's counterpart is
+  BROKER_VISIBILITY_TIMEOUT_S.
 """
 
 from __future__ import annotations
@@ -29,13 +31,16 @@ from typing import Any
 from celery import Celery
 from celery.exceptions import Reject
 from celery.signals import worker_process_init
-from kombu import Exchange, Queue
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.multiprocess import MultiProcessCollector
 from pymongo.errors import ConnectionFailure
 
 from backend_services.config import Settings
 from backend_services.services.backtest.execution.fanned_sweep import FanOut
+from backend_services.services.backtest.execution.fleet_broker import (
+    fleet_broker_settings,
+    helper_priority,
+)
 from backend_services.services.backtest.execution.job import (
     RunOutcome,
     execution_status,
@@ -49,38 +54,19 @@ from shared.contracts.common import utc_now
 from shared.contracts.lifecycle import BacktestStatus
 from shared.logs import configure_logging
 
-__all__ = ["RUN_TASK", "amqp_priority", "fleet_app"]
+__all__ = ["RUN_TASK", "fleet_app"]
 
 logger = logging.getLogger(__name__)
 
 RUN_TASK = "botclub.run_execution"
 HELP_TASK = "botclub.help_sweep"
-# RabbitMQ's priorities run 0 (lowest) to x-max-priority; a request's run 0 (most urgent)
-# to 9, so they are mirrored onto 10 to 1, under a sweep's helpers (0): a worker helps
-# with a sweep only when no execution waits.
-MAX_PRIORITY = 10
-HELPER_PRIORITY = 0
-
-
-def amqp_priority(priority: int) -> int:
-    return MAX_PRIORITY - priority
 
 
 def fleet_app(settings: Settings) -> Celery:
     """The Celery application both ends use: the service publishes with it, a worker
     consumes with it."""
     app = Celery("botclub", broker=settings.broker_url, set_as_current=False)
-    exchange = Exchange(settings.fleet_queue, type="direct", durable=True)
     app.conf.update(
-        task_queues=[
-            Queue(
-                settings.fleet_queue,
-                exchange,
-                routing_key=settings.fleet_queue,
-                durable=True,
-                queue_arguments={"x-max-priority": MAX_PRIORITY},
-            )
-        ],
         task_default_queue=settings.fleet_queue,
         task_default_exchange=settings.fleet_queue,
         task_default_routing_key=settings.fleet_queue,
@@ -89,11 +75,10 @@ def fleet_app(settings: Settings) -> Celery:
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],
-        task_queue_max_priority=MAX_PRIORITY,
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
-        broker_transport_options={"confirm_publish": True},
         broker_connection_retry_on_startup=True,
+        **fleet_broker_settings(settings),
     )
 
     @app.task(name=RUN_TASK, bind=True)  # type: ignore[untyped-decorator]
@@ -117,11 +102,11 @@ def fleet_app(settings: Settings) -> Celery:
 
 
 def _asking(app: Celery, queue: str) -> AskForHelpers:
+    priority = helper_priority(app.conf.broker_url)
+
     def ask_for_helpers(execution_id: str, run_id: str, count: int) -> None:
         for _ in range(count):
-            app.send_task(
-                HELP_TASK, args=[execution_id, run_id], queue=queue, priority=HELPER_PRIORITY
-            )
+            app.send_task(HELP_TASK, args=[execution_id, run_id], queue=queue, priority=priority)
 
     return ask_for_helpers
 

@@ -1,13 +1,14 @@
-"""The service's side of fleet mode: `WorkerPool` over Celery and RabbitMQ.
+"""The service's side of fleet mode: `WorkerPool` over Celery and its broker.
 
 The execution records are the queue: `submit` only wakes the dispatcher, which
 publishes no more tasks than there are free worker slots (the workers' pool sizes, asked
 of them every BROKER_STATE_INTERVAL_S), choosing which by `fleet_scheduling`
 (priorities, then members in turn, a member's share capped while others wait). Each
-publish is confirmed by the broker and noted on the record (`dispatched_at`); one that
-fails is forgotten and retried, so a broker outage delays runs and loses none. At start
-every queued execution is published again: what was published before may be gone with
-a broker's restart, and a duplicate only finds its execution claimed.
+publish is accepted by the broker and noted on the record (`dispatched_at`); one that
+fails is forgotten and retried, so a broker outage delays runs and loses none. At start,
+and when Redis restarts (`fleet_broker`), every queued execution is published again:
+what was published before may be gone with the broker's restart, and a duplicate only
+finds its execution claimed.
 
 The runs end on other machines; a watcher reads which of the published executions have
 reached a final state (one query every WATCH_INTERVAL_S) and reports each as ended, which
@@ -22,7 +23,11 @@ import logging
 
 from celery import Celery
 
-from backend_services.services.backtest.execution.fleet import RUN_TASK, amqp_priority
+from backend_services.services.backtest.execution.fleet import RUN_TASK
+from backend_services.services.backtest.execution.fleet_broker import (
+    broker_run_id,
+    task_priority,
+)
 from backend_services.services.backtest.execution.fleet_scheduling import (
     member_cap,
     next_runs,
@@ -60,7 +65,7 @@ class FleetWorkerPool:
         self._tasks = [
             asyncio.create_task(self._dispatch()),
             asyncio.create_task(self._watch()),
-            asyncio.create_task(self._read_workers()),
+            asyncio.create_task(self._read_broker()),
         ]
 
     def submit(self, execution_id: str, priority: int) -> None:
@@ -112,7 +117,7 @@ class FleetWorkerPool:
             RUN_TASK,
             args=[execution_id],
             queue=self._queue,
-            priority=amqp_priority(priority),
+            priority=task_priority(self._app.conf.broker_url, priority),
             retry=False,
         )
 
@@ -134,12 +139,22 @@ class FleetWorkerPool:
                 except Exception:
                     logger.exception("handling the end of %s failed", execution_id)
 
-    async def _read_workers(self) -> None:
+    async def _read_broker(self) -> None:
+        run_id: str | None = None
         while True:
             try:
                 self._workers, self._slots = await asyncio.to_thread(self._worker_slots)
             except Exception as error:
                 logger.warning("asking the workers their size failed: %r", error)
+            try:
+                now_run_id = await asyncio.to_thread(broker_run_id, self._app)
+                if run_id is not None and now_run_id != run_id:
+                    logger.warning("the broker restarted: publishing every queued execution again")
+                    await self._records.forget_dispatch()
+                    self._wake.set()
+                run_id = now_run_id
+            except Exception as error:
+                logger.warning("reading the broker's run id failed: %r", error)
             await asyncio.sleep(BROKER_STATE_INTERVAL_S)
 
     def _worker_slots(self) -> tuple[int, int]:
