@@ -32,7 +32,7 @@ from shared.timeframes import Timeframe
 __all__ = ["BACKTEST_PARAMS_EXAMPLE", "ENGINE_VERSION", "BacktestParams", "ResolvedBacktest"]
 
 # Raised whenever a change to the engine changes results, so none computed before is reused.
-ENGINE_VERSION = 4
+ENGINE_VERSION = 5
 
 
 BACKTEST_PARAMS_EXAMPLE: dict[str, Any] = {

@@ -16,6 +16,7 @@ from shared.contracts.strategies import (
     ParameterName,
     Parameters,
     ParameterValue,
+    RulesRefused,
     RuleText,
     check_rules,
 )
@@ -50,8 +51,10 @@ def check_sweep(sweep: Sweep, backtest: ResolvedBacktest) -> int:
         if wrong is not None:  # the rules' own check says which rule and why
             try:
                 check_rules(backtest.rules, backtest.parameters | {name: wrong})
-            except ValueError as error:
-                raise InconsistentRequest("sweep", f"sweep.grid.{name}: {error}") from None
+            except RulesRefused as error:
+                raise InconsistentRequest(
+                    "sweep", f"sweep.grid.{name}: {error.message()}"
+                ) from None
     if count == 0:
         raise InconsistentRequest(
             "sweep", "sweep.constraint: no combination of the grid satisfies it"

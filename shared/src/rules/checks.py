@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from shared.rules.functions import FUNCTIONS, MAX_PERIOD, ArgKind
+from shared.rules.functions import FUNCTIONS, MAX_PERIOD, ArgKind, Argument
 from shared.rules.parser import Binary, Call, Node, Number, Parameter, Shift, Unary
 
 __all__ = [
@@ -73,31 +73,40 @@ def binary(op: str, left: Value, right: Value) -> Value:
 
 def parameters_used_as_periods(node: Node) -> set[str]:
     """Names of the parameters a rule passes where a whole number of bars is needed."""
-    return {name for name, kind in _parameter_uses(node) if kind is ArgKind.PERIOD}
+    return {
+        name
+        for name, argument in _parameter_uses(node)
+        if argument is not None and argument.kind is ArgKind.PERIOD
+    }
 
 
 def check_period_values(node: Node, parameters: Mapping[str, float]) -> None:
-    """ValueError naming the first parameter whose value cannot be a period."""
-    for name in sorted(parameters_used_as_periods(node)):
+    """ValueError naming the first parameter whose value cannot be the period it is
+    used as (the shortest period the function takes applies)."""
+    lowest: dict[str, int] = {}
+    for name, argument in _parameter_uses(node):
+        if argument is not None and argument.kind is ArgKind.PERIOD:
+            lowest[name] = max(lowest.get(name, 1), int(argument.low or 1))
+    for name in sorted(lowest):
         value = parameters[name]
-        if not is_period(value):
+        if not is_period(value, lowest[name]):
             raise ValueError(
-                f"parameter '{name}' is a period: it must be a whole number from 1 to "
-                f"{MAX_PERIOD}, not {value:g}"
+                f"parameter '{name}' is a period: it must be a whole number from "
+                f"{lowest[name]} to {MAX_PERIOD}, not {value:g}"
             )
 
 
-def is_period(value: float) -> bool:
-    """Whether a value can serve as a number of bars."""
-    return float(value).is_integer() and 1 <= value <= MAX_PERIOD
+def is_period(value: float, low: int = 1) -> bool:
+    """Whether a value can serve as a number of bars (at least `low` of them)."""
+    return float(value).is_integer() and low <= value <= MAX_PERIOD
 
 
-def _parameter_uses(node: Node) -> Iterator[tuple[str, ArgKind | None]]:
+def _parameter_uses(node: Node) -> Iterator[tuple[str, Argument | None]]:
     match node:
         case Call(function=function, args=args):
-            for kind, arg in zip(FUNCTIONS[function].args, args, strict=False):
+            for argument, arg in zip(FUNCTIONS[function].args, args, strict=False):
                 if isinstance(arg, Parameter):
-                    yield arg.name, kind
+                    yield arg.name, argument
                 else:
                     yield from _parameter_uses(arg)
         case Parameter(name=name):
