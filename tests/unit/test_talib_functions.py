@@ -131,9 +131,7 @@ def test_an_indicator_of_an_indicator_starts_where_ta_lib_starts_it() -> None:
 
 def test_a_moving_average_type_is_named_and_computed_as_ta_lib_numbers_it() -> None:
     engine = _through_the_engine("stoch_slowd(high, low, close, 14, 3, ema, 3, t3)")
-    direct = talib.STOCH(
-        BARS.high, BARS.low, BARS.close, 14, 3, MA_Type.EMA, 3, MA_Type.T3
-    )[1]
+    direct = talib.STOCH(BARS.high, BARS.low, BARS.close, 14, 3, MA_Type.EMA, 3, MA_Type.T3)[1]
 
     np.testing.assert_array_equal(engine, direct)
 

@@ -4,6 +4,7 @@ engine and the constraint check apply: numpy only, nothing computed over bars.""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,10 +14,12 @@ from shared.rules.parser import Binary, Call, Node, Number, Parameter, Shift, Un
 
 __all__ = [
     "BoolArray",
+    "HistoryNeed",
     "Value",
     "binary",
     "check_period_values",
     "constraint_mask",
+    "history_needed",
     "is_period",
     "parameters_used_as_periods",
     "unary",
@@ -116,3 +119,57 @@ def _parameter_uses(node: Node) -> Iterator[tuple[str, Argument | None]]:
         case Binary(left=left, right=right):
             yield from _parameter_uses(left)
             yield from _parameter_uses(right)
+
+
+@dataclass(frozen=True)
+class HistoryNeed:
+    """The bars a rule needs for the first value of its most demanding call."""
+
+    bars: int
+    function: str
+
+
+def history_needed(node: Node, parameters: Mapping[str, float]) -> HistoryNeed | None:
+    """Of every function call in the rule, the one needing the most bars before it has
+    a value (its lookback on top of its inputs', plus one), with those bars; None for a
+    rule calling no function."""
+    _, need = _lookback(node, parameters)
+    return need
+
+
+def _lookback(node: Node, parameters: Mapping[str, float]) -> tuple[int, HistoryNeed | None]:
+    """Bars before the node's first value, and the most demanding call inside it."""
+    match node:
+        case Call(function=name, args=args):
+            inner = [_lookback(arg, parameters) for arg in args]
+            values = [_constant(arg, parameters) for arg in args]
+            lookback = FUNCTIONS[name].lookback(values) + max((lb for lb, _ in inner), default=0)
+            needs = [need for _, need in inner if need is not None]
+            return lookback, max([*needs, HistoryNeed(lookback + 1, name)], key=_bars)
+        case Shift(operand=operand, bars=bars):
+            lookback, need = _lookback(operand, parameters)
+            return lookback + bars, need
+        case Unary(operand=operand):
+            return _lookback(operand, parameters)
+        case Binary(left=left, right=right):
+            (left_bars, left_need), (right_bars, right_need) = (
+                _lookback(left, parameters),
+                _lookback(right, parameters),
+            )
+            needs = [need for need in (left_need, right_need) if need is not None]
+            return max(left_bars, right_bars), max(needs, key=_bars) if needs else None
+    return 0, None
+
+
+def _bars(need: HistoryNeed) -> int:
+    return need.bars
+
+
+def _constant(node: Node, parameters: Mapping[str, float]) -> float:
+    """A constant argument's value; 0 for a series (its value is not read)."""
+    match node:
+        case Number(value=value):
+            return value
+        case Parameter(name=name):
+            return float(parameters[name])
+    return 0.0

@@ -97,7 +97,7 @@ class Function:
     def inputs_from_bars(self) -> bool:
         """Whether the series inputs may all be left out, meaning the bars' own
         (`atr(14)` is `atr(high, low, close, 14)`)."""
-        return bool(self.inputs) and all(arg.default in PRICE_SERIES for arg in self.inputs)
+        return bool(self.inputs) and all(arg.default is not None for arg in self.inputs)
 
     @property
     def min_args(self) -> int:
@@ -155,7 +155,10 @@ def _talib_functions() -> dict[str, Function]:
     functions: dict[str, Function] = {}
     for upper, entry in _catalogue()["functions"].items():
         lower = upper.lower()
-        args = tuple(Argument(name, ArgKind.SERIES, name) for name in entry["inputs"])
+        args = tuple(
+            Argument(name, ArgKind.SERIES, name if name in PRICE_SERIES else None)
+            for name in entry["inputs"]
+        )
         args += tuple(
             Argument(
                 arg["name"],
