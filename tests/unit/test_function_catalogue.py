@@ -74,3 +74,16 @@ def test_every_lookback_is_ta_libs(name: str) -> None:
         ]
 
         assert function.lookback(given) == expected, values
+
+
+def test_the_readme_lists_every_function_as_the_catalogue_describes_it() -> None:
+    path = Path(__file__).parents[2] / "scripts/function_table.py"
+    spec = importlib.util.spec_from_file_location("function_table", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    readme = module.README.read_text()
+
+    assert module.START in readme
+    assert module.with_table(readme) == readme
