@@ -6,12 +6,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import TypeAdapter, ValidationError
 
 from backend_services.services.backtest.engine import indicators
 from backend_services.services.backtest.engine.evaluate import RuleEvaluator
+from shared.contracts.strategies import Parameters
 from shared.market_data.bars import Bars
 from shared.rules.checks import parameters_used_as_periods
-from shared.rules.parser import MAX_DEPTH, MAX_RULE_CHARS, RuleError, parse_rule
+from shared.rules.parser import (
+    MAX_DEPTH,
+    MAX_RULE_CHARS,
+    Binary,
+    Parameter,
+    RuleError,
+    parse_rule,
+)
 
 PARAMETERS = {"fast": 3.0, "slow": 5.0, "level": 101.0}
 
@@ -240,3 +249,26 @@ def test_atr_by_wilders_definition() -> None:
     expected = np.concatenate([[np.nan], _seeded_by_definition(true_range, 14, 1 / 14)])
 
     np.testing.assert_allclose(indicators.atr(bars.high, bars.low, bars.close, 14), expected)
+
+
+def test_a_parameter_may_share_a_functions_name() -> None:
+    """A name followed by "(" is the function, elsewhere the parameter: strategies
+    saved with a parameter named like one of TA-Lib's functions keep working."""
+    node = parse_rule("max(close, 5) > max", {"max": 101.0})
+
+    assert isinstance(node, Binary)
+    assert node.right == Parameter("max")
+    fired_bars = RuleEvaluator(BARS, {"max": 102.0}).condition(node)
+    assert np.flatnonzero(fired_bars).tolist() == [8, 9, 10, 11]
+
+
+@pytest.mark.parametrize("name", ["Fast", "9lives", "f\u0661", "x" * 33, ""])
+def test_a_bad_parameter_name_is_refused_in_words(name: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        TypeAdapter(Parameters).validate_python({name: 1})
+
+    [error] = refused.value.errors()
+    assert error["msg"] == (
+        "a parameter's name is 1 to 32 lower-case letters (a-z), digits and _, not starting "
+        f"with a digit; '{name}' is not"
+    )

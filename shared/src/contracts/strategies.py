@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, StrictFloat, StrictInt, model_validator
+from pydantic import AfterValidator, Field, StrictFloat, StrictInt, model_validator
 from pydantic_core import PydanticCustomError
 
 from shared.contracts.common import MAX_CAPITAL, Id, Number, Symbol, Text, WireModel
@@ -27,13 +28,26 @@ __all__ = [
     "check_rules",
 ]
 
+_PARAMETER_NAME = r"^[a-z_][a-z0-9_]{0,31}$"
+
+
+def _parameter_name(name: str) -> str:
+    if re.fullmatch(_PARAMETER_NAME, name, re.ASCII) is None:
+        raise PydanticCustomError(
+            "parameter_name",
+            "a parameter's name is 1 to 32 lower-case letters (a-z), digits and _, not "
+            "starting with a digit; '{name}' is not",
+            {"name": name[:40]},
+        )
+    return name
+
+
 ParameterName = Annotated[
     str,
+    AfterValidator(_parameter_name),
     Field(
-        min_length=1,
-        max_length=32,
-        pattern=r"^[a-z_][a-z0-9_]*$",
         description="Lower case letters, digits and _, not starting with a digit.",
+        json_schema_extra={"pattern": _PARAMETER_NAME, "minLength": 1, "maxLength": 32},
     ),
 ]
 # A whole number stays one (`"fast": 14` comes back as 14, not 14.0).

@@ -70,7 +70,9 @@ MAX_RULE_CHARS = 500
 MAX_DEPTH = 24
 MAX_NODES = 200
 KEYWORDS = ("and", "or", "not")
-RESERVED_NAMES = frozenset({*PRICE_SERIES, *KEYWORDS, *FUNCTIONS})
+# Names a parameter cannot take. A function's name is free for a parameter: a name
+# followed by "(" is always the function.
+RESERVED_NAMES = frozenset({*PRICE_SERIES, *KEYWORDS, *MOVING_AVERAGES})
 # ASCII only: `\d` and `\s` would also take other scripts' digits and spaces.
 _TOKEN = re.compile(
     r"\s*(?:(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
@@ -412,7 +414,8 @@ class _Parser:
         if token.kind != "name" or token.text in KEYWORDS:
             self.stop(f"expected a value, found '{token.text}'", token.offset)
         name = token.text
-        if name in self._parameters:
+        called = self._peek().text == "(" and self._peek().kind == "op"
+        if name in self._parameters and not (called and not self._constraint):
             return self._node(Parameter(name))
         if self._constraint:
             known = sorted(self._parameters)
@@ -422,7 +425,7 @@ class _Parser:
                 _did_you_mean(name, known),
             )
             return self._stand_in(Kind.NUMBER)
-        if self._peek().text == "(" and self._peek().kind == "op":
+        if called:
             return self._call(token)
         if name in PRICE_SERIES:
             return self._node(Price(name))
