@@ -106,6 +106,8 @@ def test_a_rule_never_fires_where_its_history_is_missing() -> None:
         ("close > \u0661\u0662", "unexpected character '\u0661': numbers are written with"),
         ("close[2.5] > 1", "a bar offset must be a whole number, found '2.5' at 1:7"),
         ("close.real > 1", "unexpected character '.' at 1:6"),
+        ("close >\u00a01", "unexpected character U+00A0 at 1:8"),
+        ("close > 1\u202e", "unexpected character U+202E at 1:10"),
         ("__import__('os') > 1", "unexpected character '''"),
         ("sma > 1", "'sma' is a function at 1:1, call it: sma(...)"),
         ("1 < 2", "comparing two constants is always the same at 1:3"),

@@ -137,7 +137,7 @@ def _linear(constant: int, per: Mapping[str, int]) -> Callable[[Mapping[str, flo
     return lambda values: constant + sum(int(values[name]) * c for name, c in per.items())
 
 
-def output_name(function: str, output: str) -> str:
+def _output_name(function: str, output: str) -> str:
     """`stoch` and `slowk` -> `stoch_slowk`. An output starting with its function's
     name, or sharing four letters or more with it, loses them, and `band` at its end:
     `macd` (the main output), `macd_signal`, `macdext_signal`, `aroon_up`,
@@ -174,7 +174,7 @@ def _talib_functions() -> dict[str, Function]:
             WRITTEN_OUT[upper] if linear is None else _linear(linear["constant"], linear["per"])
         )
         outputs = tuple(entry["outputs"])
-        names = [lower] if len(outputs) == 1 else [output_name(lower, o) for o in outputs]
+        names = [lower] if len(outputs) == 1 else [_output_name(lower, o) for o in outputs]
         for index, name in enumerate(names):
             suffix = "" if len(outputs) == 1 else f" ({outputs[index]})"
             functions[name] = Function(

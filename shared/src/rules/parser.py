@@ -73,6 +73,7 @@ KEYWORDS = ("and", "or", "not")
 # Names a parameter cannot take. A function's name is free for a parameter: a name
 # followed by "(" is always the function.
 RESERVED_NAMES = frozenset({*PRICE_SERIES, *KEYWORDS, *MOVING_AVERAGES})
+_SPACE = " \t\n\r\f\v"
 # ASCII only: `\d` and `\s` would also take other scripts' digits and spaces.
 _TOKEN = re.compile(
     r"\s*(?:(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
@@ -256,11 +257,11 @@ class _Parser:
 
     def _tokenize(self) -> list[_Token]:
         tokens, offset = [], 0
-        stripped_end = len(self._text.rstrip())
+        stripped_end = len(self._text.rstrip(_SPACE))
         while offset < stripped_end:
             match = _TOKEN.match(self._text, offset)
             if match is None or match.lastgroup is None:
-                bad = offset + len(self._text[offset:]) - len(self._text[offset:].lstrip())
+                bad = offset + len(self._text[offset:]) - len(self._text[offset:].lstrip(_SPACE))
                 self.refuse(_unexpected_character(self._text[bad]), bad)
                 offset = bad + 1
                 continue
@@ -526,8 +527,10 @@ class _Argument:
 
 
 def _unexpected_character(character: str) -> str:
-    if character.isdigit():
+    if character.isdigit() and not character.isascii():
         return f"unexpected character '{character}': numbers are written with the digits 0-9"
+    if character.isspace() or not character.isprintable():  # invisible: say which it is
+        return f"unexpected character U+{ord(character):04X}"
     return f"unexpected character '{character}'"
 
 
