@@ -99,6 +99,7 @@ def test_a_rule_never_fires_where_its_history_is_missing() -> None:
         ("crossover(close, 3)", "argument 2 of crossover (b) must be a series, not a number"),
         ("rsi(close, 14, 3) > 1", "rsi takes (close, timeperiod=14)"),
         ("stdev(close) > 1", "stdev takes (series, period), given 1 argument(s) at 1:1"),
+        ("adx(14, 3) > 1", "adx takes (high, low, close, timeperiod=14), given 2 argument(s)"),
         ("ma(close, 30, 1) > 1", "argument 3 of ma (matype) is a moving-average type, by name"),
         ("crossover(close, sma)", "not a moving-average type at 1:18, call it: sma(...)"),
         ("t3(close, 5, 1.5) > 1", "argument 3 of t3 (vfactor) must be at most 1 at 1:14"),
@@ -272,5 +273,6 @@ def test_a_bad_parameter_name_is_refused_in_words(name: str) -> None:
     [error] = refused.value.errors()
     assert error["msg"] == (
         "a parameter's name is 1 to 32 lower-case letters (a-z), digits and _, not starting "
-        f"with a digit; '{name}' is not"
+        "with a digit"
     )
+    assert error["loc"] == (name, "[key]")

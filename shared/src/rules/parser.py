@@ -454,12 +454,13 @@ class _Parser:
                 self._expect(",")
         if function is None:
             return self._stand_in(Kind.SERIES)
+        given = len(args)
         if function.inputs_from_bars and (not args or args[0].node.kind is not Kind.SERIES):
             bar_inputs = [_Argument(Price(str(arg.default)), name_token) for arg in function.inputs]
             args = bar_inputs + args
         if not function.min_args <= len(args) <= len(function.args):
             self.refuse(
-                f"{name} takes {function.signature()}, given {len(args)} argument(s)",
+                f"{name} takes {function.signature()}, given {given} argument(s)",
                 name_token.offset,
             )
             return self._stand_in(function.result)
