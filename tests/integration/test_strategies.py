@@ -81,7 +81,7 @@ def test_every_error_of_every_rule_is_reported_at_once_in_words(api: httpx.Clien
 
     assert response.status_code == 422
     assert response.json()["detail"] == (
-        "refused: rules.long_entry: argument 2 of rsi (timeperiod): a period is a whole "
+        "refused: rules.long_entry: argument 2 of rsi (timeperiod) must be a whole "
         "number from 2 to 1000 at 1:12; unknown name 'clse' at 1:24, did you mean 'close'?; "
         "rules.long_exit: unexpected character '\u0661': numbers are written with the digits "
         "0-9 at 1:9; unexpected character '\u0662': numbers are written with the digits 0-9 "

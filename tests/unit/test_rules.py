@@ -3,6 +3,8 @@ the indicators compute, checked against independent computations."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +14,7 @@ from backend_services.services.backtest.engine import indicators
 from backend_services.services.backtest.engine.evaluate import RuleEvaluator
 from shared.contracts.strategies import Parameters
 from shared.market_data.bars import Bars
-from shared.rules.checks import parameters_used_as_periods
+from shared.rules.checks import check_parameter_values, parameters_used_as_periods
 from shared.rules.parser import (
     MAX_DEPTH,
     MAX_RULE_CHARS,
@@ -84,13 +86,13 @@ def test_a_rule_never_fires_where_its_history_is_missing() -> None:
         ("close > 1 and 2", "'and' needs conditions, not a number at 1:11"),
         (
             "sma(close, 0) > 1",
-            "sma (timeperiod): a period is a whole number from 1 to 1000 at 1:12",
+            "sma (timeperiod) must be a whole number from 1 to 1000 at 1:12",
         ),
         (
             "rsi(close, 1) > 1",
-            "rsi (timeperiod): a period is a whole number from 2 to 1000 at 1:12",
+            "rsi (timeperiod) must be a whole number from 2 to 1000 at 1:12",
         ),
-        ("sma(close, 2.5) > 1", "a period is a whole number"),
+        ("sma(close, 2.5) > 1", "(timeperiod) must be a whole number"),
         ("sma(close, close) > 1", "argument 2 of sma (timeperiod) must be a number or a parameter"),
         (
             "sma(3 * close, 5, 2) > 1",
@@ -102,8 +104,8 @@ def test_a_rule_never_fires_where_its_history_is_missing() -> None:
         ("adx(14, 3) > 1", "adx takes (high, low, close, timeperiod=14), given 2 argument(s)"),
         ("ma(close, 30, 1) > 1", "argument 3 of ma (matype) is a moving-average type, by name"),
         ("crossover(close, sma)", "not a moving-average type at 1:18, call it: sma(...)"),
-        ("t3(close, 5, 1.5) > 1", "argument 3 of t3 (vfactor) must be at most 1 at 1:14"),
-        ("sar(high, low, -0.02) > 1", "argument 3 of sar (acceleration) must be at least 0"),
+        ("t3(close, 5, 1.5) > 1", "argument 3 of t3 (vfactor) must be 1 or less at 1:14"),
+        ("sar(high, low, -0.02) > 1", "argument 3 of sar (acceleration) must be 0 or more"),
         ("close > \u0661\u0662", "unexpected character '\u0661': numbers are written with"),
         ("close[2.5] > 1", "a bar offset must be a whole number, found '2.5' at 1:7"),
         ("close.real > 1", "unexpected character '.' at 1:6"),
@@ -132,7 +134,7 @@ def test_every_error_of_a_rule_is_reported_at_once() -> None:
     assert [str(problem) for problem in refused.value.problems] == [
         "unknown function 'smaa' at 1:1, did you mean 'sma'?",
         "unknown name 'clos' at 1:18, did you mean 'close'?",
-        "argument 2 of rsi (timeperiod): a period is a whole number from 2 to 1000 at 1:38",
+        "argument 2 of rsi (timeperiod) must be a whole number from 2 to 1000 at 1:38",
         "'and' needs conditions, not a series at 1:45",
     ]
     assert str(unreadable.value) == (
@@ -276,3 +278,17 @@ def test_a_bad_parameter_name_is_refused_in_words(name: str) -> None:
         "with a digit"
     )
     assert error["loc"] == (name, "[key]")
+
+
+@pytest.mark.parametrize(
+    ("rule", "parameters", "message"),
+    [
+        ("t3(close, 5, k) > 1", {"k": 1.5}, "parameter 'k' is vfactor: it must be 1 or less"),
+        ("rsi(close, n) > 1", {"n": 1}, "parameter 'n' is a period: it must be a whole number"),
+    ],
+)
+def test_a_parameter_value_an_argument_cannot_take_is_refused_in_words(
+    rule: str, parameters: dict[str, float], message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        check_parameter_values(parse_rule(rule, parameters), parameters)

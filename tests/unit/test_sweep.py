@@ -299,3 +299,18 @@ def test_ta_lib_series_are_computed_once_per_call_and_arguments_across_a_sweep(
         ("ADX", (14.0,)),
         ("BBANDS", (20.0, 2.0, 2.0, 0.0)),
     ]
+
+
+def test_a_sweep_value_a_bounded_argument_cannot_take_is_refused_in_words() -> None:
+    backtest = _backtest().model_copy(
+        update={
+            "parameters": {"factor": 0.7},
+            "rules": Rules(long_entry="close > t3(close, 5, factor)", long_exit=None),
+        }
+    )
+
+    with pytest.raises(ValueError, match=re.escape(
+        "sweep.grid.factor: rules.long_entry: parameter 'factor' is vfactor: it must be 1 "
+        "or less, not 1.5"
+    )):  # fmt: skip
+        check_sweep(Sweep(grid={"factor": [0.5, 1.5]}), backtest)

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Field, StrictFloat, StrictInt, model_valida
 from pydantic_core import PydanticCustomError
 
 from shared.contracts.common import MAX_CAPITAL, Id, Number, Symbol, Text, WireModel
-from shared.rules.checks import check_period_values
+from shared.rules.checks import check_parameter_values
 from shared.rules.parser import MAX_RULE_CHARS, RESERVED_NAMES, RuleError, parse_rule
 from shared.timeframes import Timeframe
 
@@ -68,7 +68,7 @@ def check_rules(rules: Rules, parameters: dict[str, float]) -> None:
     problems = []
     for name, text in named.items():
         try:
-            check_period_values(parse_rule(text, parameters), parameters)
+            check_parameter_values(parse_rule(text, parameters), parameters)
         except (RuleError, ValueError) as error:
             problems.append(f"rules.{name}: {error}")
     if problems:

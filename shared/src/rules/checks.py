@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from shared.rules.functions import FUNCTIONS, MAX_PERIOD, ArgKind, Argument
+from shared.rules.functions import FUNCTIONS, ArgKind, Argument
 from shared.rules.parser import Binary, Call, Node, Number, Parameter, Shift, Unary
 
 __all__ = [
@@ -17,10 +17,10 @@ __all__ = [
     "HistoryNeed",
     "Value",
     "binary",
-    "check_period_values",
+    "check_parameter_values",
     "constraint_mask",
     "history_needed",
-    "is_period",
+    "parameters_as_arguments",
     "parameters_used_as_periods",
     "unary",
 ]
@@ -83,25 +83,27 @@ def parameters_used_as_periods(node: Node) -> set[str]:
     }
 
 
-def check_period_values(node: Node, parameters: Mapping[str, float]) -> None:
-    """ValueError naming the first parameter whose value cannot be the period it is
-    used as (the shortest period the function takes applies)."""
-    lowest: dict[str, int] = {}
+def parameters_as_arguments(node: Node) -> dict[str, list[Argument]]:
+    """The arguments each parameter is passed as, by its name."""
+    uses: dict[str, list[Argument]] = {}
     for name, argument in _parameter_uses(node):
-        if argument is not None and argument.kind is ArgKind.PERIOD:
-            lowest[name] = max(lowest.get(name, 1), int(argument.low or 1))
-    for name in sorted(lowest):
+        if argument is not None:
+            uses.setdefault(name, []).append(argument)
+    return uses
+
+
+def check_parameter_values(node: Node, parameters: Mapping[str, float]) -> None:
+    """ValueError naming the first parameter whose value an argument it is passed as
+    cannot take (a period of 2.5, a factor above its bound)."""
+    for name, arguments in sorted(parameters_as_arguments(node).items()):
         value = parameters[name]
-        if not is_period(value, lowest[name]):
-            raise ValueError(
-                f"parameter '{name}' is a period: it must be a whole number from "
-                f"{lowest[name]} to {MAX_PERIOD}, not {value:g}"
-            )
-
-
-def is_period(value: float, low: int = 1) -> bool:
-    """Whether a value can serve as a number of bars (at least `low` of them)."""
-    return float(value).is_integer() and low <= value <= MAX_PERIOD
+        for argument in arguments:
+            refusal = argument.refusal(value)
+            if refusal is not None:
+                what = "a period" if argument.kind is ArgKind.PERIOD else argument.name
+                raise ValueError(
+                    f"parameter '{name}' is {what}: it must be {refusal}, not {value:g}"
+                )
 
 
 def _parameter_uses(node: Node) -> Iterator[tuple[str, Argument | None]]:

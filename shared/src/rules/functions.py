@@ -62,6 +62,18 @@ class Argument:
     low: float | None = None
     high: float | None = None
 
+    def refusal(self, value: float) -> str | None:
+        """What this argument must be, in words, when `value` is not it; else None."""
+        if self.kind is ArgKind.PERIOD:
+            low = int(self.low or 1)
+            if not (float(value).is_integer() and low <= value <= MAX_PERIOD):
+                return f"a whole number from {low} to {MAX_PERIOD}"
+        elif self.low is not None and value < self.low:
+            return f"{self.low:g} or more"
+        elif self.high is not None and value > self.high:
+            return f"{self.high:g} or less"
+        return None
+
     def describe(self) -> str:
         if self.default is None:
             return self.name

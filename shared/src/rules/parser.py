@@ -40,7 +40,6 @@ from shared.rules.functions import (
     MOVING_AVERAGES,
     PRICE_SERIES,
     ArgKind,
-    Argument,
     Function,
     Kind,
 )
@@ -454,13 +453,13 @@ class _Parser:
                 self._expect(",")
         if function is None:
             return self._stand_in(Kind.SERIES)
-        given = len(args)
+        written = len(args)
         if function.inputs_from_bars and (not args or args[0].node.kind is not Kind.SERIES):
             bar_inputs = [_Argument(Price(str(arg.default)), name_token) for arg in function.inputs]
             args = bar_inputs + args
         if not function.min_args <= len(args) <= len(function.args):
             self.refuse(
-                f"{name} takes {function.signature()}, given {given} argument(s)",
+                f"{name} takes {function.signature()}, given {written} argument(s)",
                 name_token.offset,
             )
             return self._stand_in(function.result)
@@ -504,20 +503,8 @@ class _Parser:
                 self.refuse(f"{where} must be a series, not a {node.kind.value}", offset)
         elif not isinstance(node, Number | Parameter):
             self.refuse(f"{where} must be a number or a parameter", offset)
-        elif isinstance(node, Number):
-            self._check_bounds(expected, node.value, where, offset)
-
-    def _check_bounds(self, expected: Argument, value: float, where: str, offset: int) -> None:
-        if expected.kind is ArgKind.PERIOD:
-            low = int(expected.low or 1)
-            if not (value.is_integer() and low <= value <= MAX_PERIOD):
-                self.refuse(
-                    f"{where}: a period is a whole number from {low} to {MAX_PERIOD}", offset
-                )
-        elif expected.low is not None and value < expected.low:
-            self.refuse(f"{where} must be at least {expected.low:g}", offset)
-        elif expected.high is not None and value > expected.high:
-            self.refuse(f"{where} must be at most {expected.high:g}", offset)
+        elif isinstance(node, Number) and (refusal := expected.refusal(node.value)):
+            self.refuse(f"{where} must be {refusal}", offset)
 
 
 @dataclass(frozen=True)
