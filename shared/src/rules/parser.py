@@ -224,7 +224,7 @@ class _Parser:
         self._nodes = 0
         # Nodes standing for something already refused (an unknown name or function):
         # their kind is a guess, so no further error is reported about it.
-        self._unknown: set[int] = set()
+        self._stand_ins: list[Node] = []
 
     def rule(self) -> Node:
         if self.problems:  # unreadable characters: nothing to parse
@@ -247,11 +247,11 @@ class _Parser:
         raise _Stop
 
     def unknown(self, node: Node) -> bool:
-        return id(node) in self._unknown
+        return any(node is stand_in for stand_in in self._stand_ins)
 
     def _stand_in(self, kind: Kind) -> Node:
         node: Node = Price("close") if kind is Kind.SERIES else Number(0.0)
-        self._unknown.add(id(node))
+        self._stand_ins.append(node)
         return node
 
     def _tokenize(self) -> list[_Token]:
