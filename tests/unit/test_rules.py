@@ -104,6 +104,7 @@ def test_a_rule_never_fires_where_its_history_is_missing() -> None:
         ("adx(14, 3) > 1", "adx takes (high, low, close, timeperiod=14), given 2 argument(s)"),
         ("ma(close, 30, 1) > 1", "argument 3 of ma (matype) is a moving-average type, by name"),
         ("crossover(close, sma)", "not a moving-average type at 1:18, call it: sma(...)"),
+        ("mavp(close, close, 30, 5) > 1", "mavp cannot take these arguments together at 1:1"),
         ("t3(close, 5, 1.5) > 1", "argument 3 of t3 (vfactor) must be 1 or less at 1:14"),
         ("sar(high, low, -0.02) > 1", "argument 3 of sar (acceleration) must be 0 or more"),
         ("close > \u0661\u0662", "unexpected character '\u0661': numbers are written with"),
@@ -285,6 +286,11 @@ def test_a_bad_parameter_name_is_refused_in_words(name: str) -> None:
     [
         ("t3(close, 5, k) > 1", {"k": 1.5}, "parameter 'k' is vfactor: it must be 1 or less"),
         ("rsi(close, n) > 1", {"n": 1}, "parameter 'n' is a period: it must be a whole number"),
+        (
+            "mavp(close, close, shortest, longest) > 1",
+            {"shortest": 30, "longest": 5},
+            "mavp cannot take these arguments together (parameters longest, shortest)",
+        ),
     ],
 )
 def test_a_parameter_value_an_argument_cannot_take_is_refused_in_words(

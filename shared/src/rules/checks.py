@@ -104,6 +104,25 @@ def check_parameter_values(node: Node, parameters: Mapping[str, float]) -> None:
                 raise ValueError(
                     f"parameter '{name}' is {what}: it must be {refusal}, not {value:g}"
                 )
+    for call in _calls(node):
+        if FUNCTIONS[call.function].lookback([_constant(a, parameters) for a in call.args]) < 0:
+            named = ", ".join(sorted({arg.name for arg in call.args if isinstance(arg, Parameter)}))
+            raise ValueError(
+                f"{call.function} cannot take these arguments together (parameters {named})"
+            )
+
+
+def _calls(node: Node) -> Iterator[Call]:
+    match node:
+        case Call(args=args):
+            yield node
+            for arg in args:
+                yield from _calls(arg)
+        case Shift(operand=operand) | Unary(operand=operand):
+            yield from _calls(operand)
+        case Binary(left=left, right=right):
+            yield from _calls(left)
+            yield from _calls(right)
 
 
 def _parameter_uses(node: Node) -> Iterator[tuple[str, Argument | None]]:

@@ -1,6 +1,7 @@
 """Lookbacks (bars of history before a first value) of the TA-Lib functions whose
 lookback is not a linear formula of their periods: those that take a moving-average
-type, or the larger of two periods. The others are in `talib_functions.json`. Each
+type, or the larger of two periods. As in TA-Lib, -1 means arguments it refuses
+together. The others are in `talib_functions.json`. Each
 equals TA-Lib's own `lookback` (tests/unit/test_function_catalogue.py checks them all
 on random arguments)."""
 
@@ -97,7 +98,12 @@ WRITTEN_OUT: dict[str, Callable[[Values], int]] = {
         )
         + moving_average_lookback(v["signalmatype"], v["signalperiod"])
     ),
-    "MAVP": _ma("matype", "maxperiod"),
+    # TA-Lib refuses a shortest period above the longest (its lookback is -1 then).
+    "MAVP": lambda v: (
+        -1
+        if v["minperiod"] > v["maxperiod"]
+        else moving_average_lookback(v["matype"], v["maxperiod"])
+    ),
     "MINUS_DM": lambda v: max(int(v["timeperiod"]) - 1, 1),
     "PLUS_DM": lambda v: max(int(v["timeperiod"]) - 1, 1),
     "PPO": _oscillator,

@@ -468,7 +468,13 @@ class _Parser:
         # Defaults written out, so that a call equals the same call written in full.
         given = [arg.node for arg in args]
         defaults = [Number(float(value)) for value in function.with_defaults(given)[len(given) :]]
-        return self._node(Call(name, (*given, *defaults), function.result))
+        call = Call(name, (*given, *defaults), function.result)
+        if _refused_together(call):
+            self.refuse(
+                f"{name} cannot take these arguments together", name_token.offset,
+                f"see its arguments: {name}{function.signature()}",
+            )  # fmt: skip
+        return self._node(call)
 
     def _argument(self) -> _Argument:
         """One argument of a call; a moving-average type's name stands for its number."""
@@ -505,6 +511,20 @@ class _Parser:
             self.refuse(f"{where} must be a number or a parameter", offset)
         elif isinstance(node, Number) and (refusal := expected.refusal(node.value)):
             self.refuse(f"{where} must be {refusal}", offset)
+
+
+def _refused_together(call: Call) -> bool:
+    """Whether a call's constant arguments, each valid, are refused together (MAVP's
+    shortest period above its longest); arguments from parameters are not known yet."""
+    constants = [arg.value if isinstance(arg, Number) else None for arg in call.args]
+    function = FUNCTIONS[call.function]
+    if any(
+        value is None
+        for value, arg in zip(constants, function.args, strict=True)
+        if arg.kind is not ArgKind.SERIES
+    ):
+        return False
+    return function.lookback(constants) < 0
 
 
 @dataclass(frozen=True)
