@@ -16,6 +16,12 @@ with an empty numba cache, then in another that loads the cache, as every worker
 the first does). Also prints the peak resident memory of a fresh process making this
 engine's largest run (interpreter and libraries included) and the trades each engine made.
 
+Indicators: a run on the largest size whose rules use TA-Lib's adx and stoch and the
+Bollinger bands (`INDICATOR_RULES`), and a sweep of --adx-combinations over the ADX
+period (10 values) and the threshold it must exceed, on --grid-bars bars: each in a
+fresh process, after a warm-up on a few bars, with its time and peak resident memory.
+--indicators-only runs these alone (no backtesting.py or vectorbt needed).
+
 Grid: every fast < slow pair of --grid-windows windows (10, 12, 14, ...; 46 give 1,035
 combinations) on --grid-bars bars, ranked by Sharpe ratio: this engine's parameter
 sweep (`sweep.optimize`, which also runs the best combination in full) against
@@ -88,6 +94,62 @@ def _backtest(fast: int, slow: int) -> ResolvedBacktest:
         rules=Rules(),
         orders=Orders(),
         costs=Costs(commission_pct=COMMISSION),
+    )
+
+
+INDICATOR_RULES = Rules(
+    long_entry="adx(high, low, close, period) > level"
+    " and stoch_slowk(high, low, close) > stoch_slowd(high, low, close)",
+    long_exit="close > bbands_upper(close, 20, 2, 2) or adx(period) < level - 5",
+)
+ADX_PERIODS = list(range(5, 55, 5))
+
+
+def _indicator_backtest() -> ResolvedBacktest:
+    return _backtest(FAST, SLOW).model_copy(
+        update={"parameters": {"period": 14, "level": 25}, "rules": INDICATOR_RULES}
+    )
+
+
+def _indicator_run_in_this_process(size: int) -> tuple[float, float, int]:
+    """(seconds, peak resident MB, trades) of one run with INDICATOR_RULES."""
+    BacktestEngine().run(random_walk(2_000), _indicator_backtest(), "bench")
+    bars = random_walk(size)
+    started = time.perf_counter()
+    trades = len(BacktestEngine().run(bars, _indicator_backtest(), "bench").trades)
+    return time.perf_counter() - started, peak_resident_mb(), trades
+
+
+def _adx_grid_in_this_process(size: int, combinations: int) -> tuple[float, float, str]:
+    """(seconds, peak resident MB, summary) of a sweep over the ADX period and level."""
+    levels = [round(10 + 40 * i / (combinations // len(ADX_PERIODS)), 4)
+              for i in range(combinations // len(ADX_PERIODS))]  # fmt: skip
+    backtest = _indicator_backtest().model_copy(update={"initial_capital": GRID_CAPITAL})
+    optimize(random_walk(2_000), backtest, Sweep(grid={"period": [5, 10], "level": [20]}), "bench")
+    bars = random_walk(size)
+    started = time.perf_counter()
+    _, optimization = optimize(
+        bars, backtest, Sweep(grid={"period": ADX_PERIODS, "level": levels}), "bench"
+    )
+    seconds = time.perf_counter() - started
+    [best] = optimization.ranked.rows(0, 1)
+    return (
+        seconds,
+        peak_resident_mb(),
+        f"{optimization.combinations} combinations, best {best.parameters}",
+    )
+
+
+def indicator_section(size: int, grid_bars: int, combinations: int) -> None:
+    seconds, memory, trades = in_fresh_process(_indicator_run_in_this_process, size)
+    print(
+        f"{size:>10,} bars, adx + stoch + bbands rules: {seconds * 1e3:,.0f} ms, "
+        f"peak {memory:,.0f} MB, {trades} trades"
+    )
+    seconds, memory, summary = in_fresh_process(_adx_grid_in_this_process, grid_bars, combinations)
+    print(
+        f"ADX period x threshold sweep on {grid_bars:,} bars: {seconds:.1f} s, "
+        f"peak {memory:,.0f} MB, {summary}"
     )
 
 
@@ -241,7 +303,14 @@ def main() -> int:
         default=1_000_000,
         help="skip backtesting.py above this many bars (it takes about a minute per million)",
     )
+    parser.add_argument("--adx-combinations", type=int, default=1_000)
+    parser.add_argument(
+        "--indicators-only", action="store_true", help="only the TA-Lib indicator timings"
+    )
     args = parser.parse_args()
+    if args.indicators_only:
+        indicator_section(args.sizes[-1], args.grid_bars, args.adx_combinations)
+        return 0
 
     with tempfile.TemporaryDirectory() as cache:
         compiling = in_fresh_process(_first_call_s, args.sizes[0], numba_cache=cache)
@@ -285,6 +354,7 @@ def main() -> int:
         f"vectorbt's grid is {vbt_grid[0] / grid[0]:.1f}x slower "
         f"and peaks at {vbt_grid[1] / grid[1]:.1f}x the memory"
     )
+    indicator_section(args.sizes[-1], args.grid_bars, args.adx_combinations)
     return 0
 
 

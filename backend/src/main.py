@@ -16,6 +16,7 @@ from backend.progress_stream import ProgressHub
 from backend.rankings import RANKINGS_COLLECTION, RankingStore
 from backend.routes import (
     backtest,
+    functions,
     health,
     market_data,
     metrics,
@@ -144,7 +145,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             market_data.SYMBOLS_PATH: settings.max_upload_mb << 20,
         },
     )
-    for module in (health, metrics, users, strategy, backtest, streams, market_data, tokens):
+    for module in (
+        health,
+        metrics,
+        users,
+        strategy,
+        functions,
+        backtest,
+        streams,
+        market_data,
+        tokens,
+    ):
         app.include_router(module.router)
     install_dashboard(app)
     return app

@@ -72,4 +72,15 @@ async def check_data_for(
             f"stored: {entry.first:%Y-%m-%d} to {entry.last:%Y-%m-%d}",
             "no_market_data",
         )
+    shortfall = backtest.history_shortfall(_bars_at_most(backtest, entry), "at most ")
+    if shortfall is not None:
+        raise InvalidInput.at("", shortfall, "not_enough_history")
     return entry
+
+
+def _bars_at_most(backtest: ResolvedBacktest, entry: SymbolEntry) -> int:
+    """An upper bound of the bars the backtest gets from the stored ones: one per
+    timeframe step of the range they cover, and no more than are stored."""
+    start, end = max(backtest.start_date, entry.first), min(backtest.end_date, entry.last)
+    steps = int((end - start).total_seconds() // TIMEFRAME_SECONDS[backtest.timeframe]) + 1
+    return min(steps, entry.rows)

@@ -14,7 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from botclub import member
+from botclub import member, reference
 from botclub.failures import CommandFailed, ExitCode, exit_code_lines
 from botclub.stack_file import DEFAULT_DATA_DIR
 
@@ -287,6 +287,15 @@ def _member_commands(commands: Commands) -> None:
     ).add_argument("strategy", help="the strategy's id or name")
 
     _json(_command(commands, "symbols", "the stored market data", lambda a: member.symbols(a.json)))
+    reference_command = _json(
+        _command(
+            commands,
+            "functions",
+            "the functions a rule may call, or one of them in full",
+            lambda a: reference.functions(a.name, a.json),
+        )
+    )
+    reference_command.add_argument("name", nargs="?", help="a function's name, e.g. adx")
     upload = _json(
         _command(
             commands, "import", "upload a CSV or Parquet file of bars as a symbol you own", _import

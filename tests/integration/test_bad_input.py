@@ -59,7 +59,8 @@ def test_malformed_json_gets_422(api: httpx.Client) -> None:
 def test_a_range_with_too_few_bars_fails_with_a_readable_error(
     api: httpx.Client, create_strategy: Callable[..., dict[str, Any]]
 ) -> None:
-    strategy = create_strategy()
+    # A rule that needs no history: the range is not refused for it before the run.
+    strategy = create_strategy(rules={"long_entry": "close > open", "long_exit": "close < open"})
     # Saturday to Sunday: inside the stored range, but no trading day in it.
     params = backtest_params(start_date="2010-01-02T00:00:00Z", end_date="2010-01-03T00:00:00Z")
 
@@ -143,6 +144,30 @@ def test_a_range_wider_than_the_data_says_the_range_used(
     assert finished["notes"] == [note]
     assert finished["result"]["start"].startswith("2004-08-19")
     assert finished["result"]["end"].startswith("2013-03-01")
+
+
+def test_a_range_shorter_than_a_rule_needs_is_refused_before_anything_is_stored(
+    api: httpx.Client, create_strategy: Callable[..., dict[str, Any]]
+) -> None:
+    """adx(14) has its first value on the 28th bar; GOOG's daily bars from 2010-01-04 to
+    2010-01-22 are at most 19 (15 with the weekends)."""
+    strategy = create_strategy(
+        rules={"long_entry": "adx(high, low, close, 14) > 25", "long_exit": "close < sma(close, 5)"}
+    )
+    short = backtest_params(start_date="2010-01-04T00:00:00Z", end_date="2010-01-22T00:00:00Z")
+    enough = backtest_params(start_date="2010-01-04T00:00:00Z", end_date="2010-03-31T00:00:00Z")
+
+    refused = api.post(f"/api/strategy/{strategy['id']}/backtest", json=short)
+    accepted = api.post(f"/api/strategy/{strategy['id']}/backtest", json=enough)
+
+    assert refused.status_code == 422
+    assert refused.json()["detail"] == (
+        "refused: rules.long_entry: adx needs 28 1d bars for a first value; GOOG has at "
+        "most 19 between 2010-01-04 00:00 and 2010-01-22 00:00"
+    )
+    assert accepted.status_code == 202
+    stored = api.get(f"/api/strategy/{strategy['id']}/backtests").json()
+    assert [backtest["id"] for backtest in stored] == [accepted.json()["id"]]
 
 
 @pytest.mark.parametrize(

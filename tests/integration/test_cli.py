@@ -169,6 +169,27 @@ def test_an_optimization_runs_over_a_grid_and_shows_its_ranking(
     assert "the best combination in full:" in run.stdout
 
 
+def test_functions_lists_the_rule_language_and_describes_one(member: Botclub) -> None:
+    listed = member("functions")
+    every = json.loads(member("functions", "--json").stdout)
+    adx = member("functions", "ADX")
+    misspelt = member("functions", "stochh_slowk")
+
+    assert listed.returncode == 0, listed.stderr
+    assert "adx(high, low, close, timeperiod=14)" in listed.stdout
+    assert len(every) == len(listed.stdout.splitlines()) - 2  # the header and its rule
+    assert adx.stdout.splitlines()[:4] == [
+        "adx(high, low, close, timeperiod=14)",
+        "  Average Directional Movement Index (Momentum Indicators); gives a series",
+        "  TA-Lib: ADX",
+        "  first value after 27 bars (with the defaults)",
+    ]
+    assert "timeperiod" in adx.stdout
+    assert "2..1000" in adx.stdout
+    assert misspelt.returncode == 4
+    assert "did you mean stoch_slowk" in misspelt.stderr
+
+
 def test_a_member_imports_and_deletes_their_own_symbol(
     member: Botclub, home: Path, botclub: Botclub
 ) -> None:

@@ -161,6 +161,41 @@ def test_a_member_writes_runs_and_reads_a_backtest(
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 400
 
 
+def test_the_rule_editor_suggests_names_and_shows_the_signature(
+    page: Any, member: tuple[str, str]
+) -> None:
+    name, _ = member
+    sign_in(page, name)
+    page.click("text=New strategy")
+    page.fill("input[name=name]", "Suggested")
+    page.select_option("select[name=symbol]", "GOOG")
+    rule = page.locator("textarea[name=long_entry]")
+    rule.fill("")
+
+    rule.press_sequentially("stoch_s")
+    suggested = page.locator("#long_entry-suggestions li")
+    suggested.first.wait_for()
+    names = suggested.evaluate_all("items => items.map((item) => item.dataset.name)")
+    rule.press("ArrowDown")
+    rule.press("Enter")
+    picked = rule.input_value()
+    signature = page.locator("textarea[name=long_entry] ~ .signature").text_content()
+    rule.press_sequentially("high, low, close) > 80 and cdleng")
+    page.click("#long_entry-suggestions li[data-name=cdlengulfing_bullish]")
+    rule.press_sequentially("open, high, low, close)")
+    screenshot(page, "rule-suggestions")
+
+    assert names == ["stoch_slowd", "stoch_slowk"]
+    assert picked == "stoch_slowk("
+    assert signature is not None
+    assert signature.startswith("stoch_slowk(high, low, close, fastk_period=5, slowk_period=3")
+    assert rule.input_value() == (
+        "stoch_slowk(high, low, close) > 80 and cdlengulfing_bullish(open, high, low, close)"
+    )
+    page.wait_for_selector(".message:has-text('valid')")
+    assert page.locator(".message").first.text_content() == "The rules are valid."
+
+
 def test_an_optimization_shows_its_heatmap_and_ranking(
     page: Any, member: tuple[str, str], stack: Stack
 ) -> None:

@@ -9,6 +9,9 @@ import httpx
 import pytest
 from helpers import Stack, backtest_params, strategy_fields, wait_for_backtest
 
+from shared.rules.functions import FUNCTIONS
+from shared.rules.parser import parse_rule
+
 pytestmark = pytest.mark.integration
 
 
@@ -62,9 +65,62 @@ def test_a_bad_rule_is_refused_with_its_position_and_a_hint(api: httpx.Client) -
     assert response.status_code == 422
     (error,) = response.json()["errors"]
     assert error["loc"] == ["body"]
-    assert error["msg"] == (
-        "Value error, rules.long_entry: unknown function 'smaa' at 1:11, did you mean 'sma'?"
+    assert error["msg"] == "rules.long_entry: unknown function 'smaa' at 1:11, did you mean 'sma'?"
+    assert response.json()["detail"] == f"refused: {error['msg']}"
+
+
+def test_every_error_of_every_rule_is_reported_at_once_in_words(api: httpx.Client) -> None:
+    fields = strategy_fields(
+        rules={
+            "long_entry": "rsi(close, 1) > 70 and clse > 1",
+            "long_exit": "close < \u0661\u0662",
+        }
     )
+
+    response = api.post("/api/strategy", json=fields)
+
+    assert response.status_code == 422
+    assert response.json()["detail"] == (
+        "refused: rules.long_entry: argument 2 of rsi (timeperiod) must be a whole "
+        "number from 2 to 1000 at 1:12; unknown name 'clse' at 1:24, did you mean 'close'?; "
+        "rules.long_exit: unexpected character '\u0661': numbers are written with the digits "
+        "0-9 at 1:9; unexpected character '\u0662': numbers are written with the digits 0-9 "
+        "at 1:10"
+    )
+
+
+def test_the_function_reference_lists_every_callable_name_and_only_those(
+    api: httpx.Client,
+) -> None:
+    listed = api.get("/api/functions")
+
+    assert listed.status_code == 200
+    functions = {function["name"]: function for function in listed.json()}
+    assert functions.keys() == FUNCTIONS.keys()
+    for name, function in functions.items():  # each parses with what it must be given
+        given = [
+            str(arg["default"] or "close") if arg["kind"] == "series" else "5"
+            for arg in function["arguments"]
+            if arg["kind"] == "series" or arg["default"] is None
+        ]
+        call = f"{name}({', '.join(given)})"
+        parse_rule(call if function["result"] == "condition" else f"{call} != 0", [])
+    assert functions["adx"] == {
+        "name": "adx",
+        "group": "Momentum Indicators",
+        "doc": "Average Directional Movement Index",
+        "signature": "adx(high, low, close, timeperiod=14)",
+        "arguments": [
+            {"name": "high", "kind": "series", "default": "high", "low": None, "high": None},
+            {"name": "low", "kind": "series", "default": "low", "low": None, "high": None},
+            {"name": "close", "kind": "series", "default": "close", "low": None, "high": None},
+            {"name": "timeperiod", "kind": "period", "default": 14.0, "low": 2.0, "high": 1000.0},
+        ],
+        "result": "series",
+        "ta_lib": "ADX",
+        "lookback": 27,
+    }
+    assert functions["cdlengulfing_bullish"]["result"] == "condition"
 
 
 def test_requests_without_a_valid_token_get_401(stack: Stack) -> None:

@@ -36,7 +36,7 @@ def test_naive_dates_are_read_as_utc() -> None:
         ({"initial_capital": 1e13}, "less than or equal to"),
         ({"timeframe": "2h"}, "Input should be"),
         ({"symbol": "a/b"}, "a symbol name is letters, digits"),
-        ({"parameters": {"Fast": 10}}, "String should match pattern"),
+        ({"parameters": {"Fast": 10}}, "a parameter's name is 1 to 32 lower-case letters"),
         ({"surprise": True}, "Extra inputs are not permitted"),
     ],
 )

@@ -5,12 +5,14 @@ from __future__ import annotations
 import itertools
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
 from backend_services.services.backtest.backtest_engine import BacktestEngine
+from backend_services.services.backtest.engine import rule_functions
 from backend_services.services.backtest.engine.evaluate import RuleEvaluator, shared_series
 from backend_services.services.backtest.engine.sweep import optimize
 from shared.contracts.backtests import ResolvedBacktest
@@ -24,6 +26,7 @@ from shared.contracts.sweeps import (
     check_sweep,
 )
 from shared.market_data.bars import Bars
+from shared.rules.functions import Function
 from shared.rules.parser import RuleError, parse_constraint, parse_rule
 
 DAY = 86_400
@@ -265,3 +268,49 @@ def test_a_sweep_run_in_parts_and_merged_is_the_sweep_run_whole(
 
     assert merged.model_dump() == whole.model_dump()
     assert run.result.model_dump() == whole_run.result.model_dump()
+
+
+def test_ta_lib_series_are_computed_once_per_call_and_arguments_across_a_sweep(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every output of one TA-Lib call serves its siblings (bbands_upper and
+    bbands_lower), and a series serves every combination with the same arguments."""
+    computed: list[tuple[str, tuple[float, ...]]] = []
+    compute = rule_functions._talib_outputs
+
+    def counted(function: Function, values: list[Any]) -> Any:
+        computed.append((function.talib, tuple(v for v in values if np.ndim(v) == 0)))
+        return compute(function, values)
+
+    monkeypatch.setattr(rule_functions, "_talib_outputs", counted)
+    rules = Rules(
+        long_entry="adx(high, low, close, period) > level and close > bbands_upper(close, 20)",
+        long_exit="close < bbands_lower(close, 20) or adx(period) < level",
+    )
+    backtest = _backtest().model_copy(
+        update={"parameters": {"period": 14, "level": 25}, "rules": rules}
+    )
+    sweep = Sweep(grid={"level": [15, 20, 25, 30, 35], "period": [10, 14]})
+
+    optimize(_walk(), backtest, sweep, "s")
+
+    assert sorted(computed) == [
+        ("ADX", (10.0,)),
+        ("ADX", (14.0,)),
+        ("BBANDS", (20.0, 2.0, 2.0, 0.0)),
+    ]
+
+
+def test_a_sweep_value_a_bounded_argument_cannot_take_is_refused_in_words() -> None:
+    backtest = _backtest().model_copy(
+        update={
+            "parameters": {"factor": 0.7},
+            "rules": Rules(long_entry="close > t3(close, 5, factor)", long_exit=None),
+        }
+    )
+
+    with pytest.raises(ValueError, match=re.escape(
+        "sweep.grid.factor: rules.long_entry: parameter 'factor' is vfactor: it must be 1 "
+        "or less, not 1.5"
+    )):  # fmt: skip
+        check_sweep(Sweep(grid={"factor": [0.5, 1.5]}), backtest)

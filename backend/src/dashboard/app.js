@@ -2,6 +2,7 @@
 // script makes), signed in with a token kept in this browser's local storage.
 
 import { barChart, candleChart, heatmapChart, lineChart } from "./charts.js";
+import { attachSuggestions, loadReference } from "./rule_editor.js";
 
 const TOKEN_KEY = "botclub.token";
 const TIMEFRAMES = ["1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w"];
@@ -196,9 +197,10 @@ function strategyFields(form) {
 }
 
 async function strategyPage(id) {
-  const [symbols, strategy] = await Promise.all([
+  const [symbols, strategy, functions] = await Promise.all([
     api("/api/market-data/symbols"),
     id === "new" ? Promise.resolve(null) : api(`/api/strategy/${id}`),
+    loadReference(api),
   ]);
   const s = strategy || { name: "", description: "", symbol: symbols[0]?.symbol || "", timeframe: "1d",
     parameters: { fast: 10, slow: 30 }, rules: { long_entry: "crossover(sma(close, fast), sma(close, slow))",
@@ -220,6 +222,7 @@ async function strategyPage(id) {
     el("label", {}, "Commission %", el("input", { name: "commission_pct", inputmode: "decimal", value: percent(s.costs.commission_pct) })),
     el("label", {}, "Slippage %", el("input", { name: "slippage_pct", inputmode: "decimal", value: percent(s.costs.slippage_pct) })),
   );
+  for (const rule of RULES) attachSuggestions(form.elements[rule], functions, el);
   const save = el("button", { class: "primary", type: "button", text: strategy ? "Save" : "Create" });
   let timer;
   const validate = async () => {

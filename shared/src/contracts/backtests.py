@@ -27,12 +27,14 @@ from shared.contracts.strategies import (
     StrategySnapshot,
     check_rules,
 )
+from shared.rules.checks import history_needed
+from shared.rules.parser import parse_rule
 from shared.timeframes import Timeframe
 
 __all__ = ["BACKTEST_PARAMS_EXAMPLE", "ENGINE_VERSION", "BacktestParams", "ResolvedBacktest"]
 
 # Raised whenever a change to the engine changes results, so none computed before is reused.
-ENGINE_VERSION = 4
+ENGINE_VERSION = 5
 
 
 BACKTEST_PARAMS_EXAMPLE: dict[str, Any] = {
@@ -102,6 +104,20 @@ class ResolvedBacktest(WireModel):
     def _rules_parse(self) -> Self:
         check_rules(self.rules, self.parameters)
         return self
+
+    def history_shortfall(self, bars: int, counted: str) -> str | None:
+        """Why `bars` bars (`counted`: how they were counted, such as "at most ") are
+        too few for a rule, naming the rule, its function and the bars it needs; None
+        when every rule can have a value."""
+        for name, text in self.rules.named().items():
+            need = history_needed(parse_rule(text, self.parameters), self.parameters)
+            if need is not None and need.bars > bars:
+                return (
+                    f"rules.{name}: {need.function} needs {need.bars} {self.timeframe} bars "
+                    f"for a first value; {self.symbol} has {counted}{bars} between "
+                    f"{self.start_date:%Y-%m-%d %H:%M} and {self.end_date:%Y-%m-%d %H:%M}"
+                )
+        return None
 
     def input_key(self, data_version: int, sweep: BaseModel | None = None) -> str:
         """Identifies the work: equal keys give equal results, so a finished result can be

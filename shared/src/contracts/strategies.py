@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, StrictFloat, StrictInt, model_validator
+from pydantic import AfterValidator, Field, StrictFloat, StrictInt, model_validator
+from pydantic_core import PydanticCustomError
 
 from shared.contracts.common import MAX_CAPITAL, Id, Number, Symbol, Text, WireModel
-from shared.rules.checks import check_period_values
+from shared.rules.checks import check_parameter_values
 from shared.rules.parser import MAX_RULE_CHARS, RESERVED_NAMES, RuleError, parse_rule
 from shared.timeframes import Timeframe
 
@@ -20,18 +22,31 @@ __all__ = [
     "Parameters",
     "RuleText",
     "Rules",
+    "RulesRefused",
     "Sizing",
     "StrategySnapshot",
     "check_rules",
 ]
 
+_PARAMETER_NAME = r"^[a-z_][a-z0-9_]{0,31}$"
+
+
+def _parameter_name(name: str) -> str:
+    if re.fullmatch(_PARAMETER_NAME, name, re.ASCII) is None:
+        raise PydanticCustomError(  # the name itself is in the error's place (`loc`)
+            "parameter_name",
+            "a parameter's name is 1 to 32 lower-case letters (a-z), digits and _, not "
+            "starting with a digit",
+        )
+    return name
+
+
 ParameterName = Annotated[
     str,
+    AfterValidator(_parameter_name),
     Field(
-        min_length=1,
-        max_length=32,
-        pattern=r"^[a-z_][a-z0-9_]*$",
         description="Lower case letters, digits and _, not starting with a digit.",
+        json_schema_extra={"pattern": _PARAMETER_NAME, "minLength": 1, "maxLength": 32},
     ),
 ]
 # A whole number stays one (`"fast": 14` comes back as 14, not 14.0).
@@ -41,19 +56,31 @@ RuleText = Annotated[str, Field(min_length=1, max_length=MAX_RULE_CHARS)]
 
 
 def check_rules(rules: Rules, parameters: dict[str, float]) -> None:
-    """ValueError naming the first rule that does not parse with these parameters, or the
-    parameter whose value cannot serve where a rule uses it as a period."""
+    """RulesRefused naming every rule that does not parse with these parameters, with
+    each of its problems, or the parameter whose value cannot serve where a rule uses
+    it as a period."""
     named = rules.named()
     if "long_entry" not in named and "short_entry" not in named:
-        raise ValueError("a strategy needs a long_entry or a short_entry rule")
+        raise RulesRefused("a strategy needs a long_entry or a short_entry rule")
     clashes = sorted(set(parameters) & RESERVED_NAMES)
     if clashes:
-        raise ValueError(f"parameter names clash with the rule language: {', '.join(clashes)}")
+        raise RulesRefused(f"parameter names clash with the rule language: {', '.join(clashes)}")
+    problems = []
     for name, text in named.items():
         try:
-            check_period_values(parse_rule(text, parameters), parameters)
+            check_parameter_values(parse_rule(text, parameters), parameters)
         except (RuleError, ValueError) as error:
-            raise ValueError(f"rules.{name}: {error}") from None
+            problems.append(f"rules.{name}: {error}")
+    if problems:
+        raise RulesRefused("; ".join(problems))
+
+
+class RulesRefused(PydanticCustomError):
+    """Rules that cannot be used, said in words: a validator raising it reports its
+    message as it is (a ValueError would come out as "Value error, ...")."""
+
+    def __new__(cls, message: str) -> RulesRefused:
+        return super().__new__(cls, "rules", "{problems}", {"problems": message})
 
 
 class Costs(WireModel):

@@ -16,10 +16,12 @@ from shared.contracts.strategies import (
     ParameterName,
     Parameters,
     ParameterValue,
+    RulesRefused,
     RuleText,
     check_rules,
 )
-from shared.rules.checks import constraint_mask, is_period, parameters_used_as_periods
+from shared.rules.checks import constraint_mask, parameters_as_arguments
+from shared.rules.functions import Argument
 from shared.rules.parser import RuleError, parse_constraint, parse_rule
 
 __all__ = [
@@ -39,19 +41,26 @@ def check_sweep(sweep: Sweep, backtest: ResolvedBacktest) -> int:
     """The number of combinations a sweep runs over the backtest; InconsistentRequest if
     it names an unknown parameter, has a value the rules cannot use or keeps none."""
     count = len(sweep.combinations(backtest.parameters))
-    periods = set().union(
-        *(
-            parameters_used_as_periods(parse_rule(text, backtest.parameters))
-            for text in backtest.rules.named().values()
+    arguments: dict[str, list[Argument]] = {}
+    for text in backtest.rules.named().values():
+        for name, used in parameters_as_arguments(parse_rule(text, backtest.parameters)).items():
+            arguments.setdefault(name, []).extend(used)
+    for name in sorted(arguments.keys() & sweep.grid.keys()):
+        wrong = next(
+            (
+                value
+                for value in sweep.grid[name]
+                if any(argument.refusal(value) for argument in arguments[name])
+            ),
+            None,
         )
-    )
-    for name in sorted(periods & sweep.grid.keys()):
-        wrong = next((value for value in sweep.grid[name] if not is_period(value)), None)
         if wrong is not None:  # the rules' own check says which rule and why
             try:
                 check_rules(backtest.rules, backtest.parameters | {name: wrong})
-            except ValueError as error:
-                raise InconsistentRequest("sweep", f"sweep.grid.{name}: {error}") from None
+            except RulesRefused as error:
+                raise InconsistentRequest(
+                    "sweep", f"sweep.grid.{name}: {error.message()}"
+                ) from None
     if count == 0:
         raise InconsistentRequest(
             "sweep", "sweep.constraint: no combination of the grid satisfies it"

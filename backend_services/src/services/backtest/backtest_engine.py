@@ -6,14 +6,12 @@ modules of `engine/`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 
 from backend_services.services.backtest.engine.evaluate import SharedSeries, shared_series
-from backend_services.services.backtest.engine.rule_functions import call
+from backend_services.services.backtest.engine.rule_functions import outputs
 from backend_services.services.backtest.engine.run import (
     BacktestRun,
     ProgressCallback,
@@ -31,7 +29,7 @@ from shared.contracts.backtests import ResolvedBacktest
 from shared.contracts.strategies import Costs, Orders, Rules
 from shared.contracts.sweeps import Optimization, Sweep, SweepRow
 from shared.market_data.bars import Bars
-from shared.rules.functions import FUNCTIONS, ArgKind
+from shared.rules.functions import FUNCTIONS
 
 __all__ = [
     "BacktestEngine",
@@ -123,15 +121,9 @@ def warm_up() -> None:
         costs=Costs(),
     )
     for name, function in FUNCTIONS.items():  # every indicator, whatever the rules use
-        arguments = [_WARM_UP_ARGUMENTS[kind](bars) for kind in function.args]
-        call(name, bars, arguments)
+        series = [getattr(bars, str(arg.default), bars.close) for arg in function.inputs]
+        periods = [3 for arg in function.args[len(series) :] if arg.default is None]
+        outputs(name, [*series, *periods])
     engine = BacktestEngine()
     engine.run(bars, backtest, "warm-up")
     engine.optimize(bars, backtest, Sweep(grid={"fast": [2, 3]}), "warm-up")
-
-
-_WARM_UP_ARGUMENTS: dict[ArgKind, Callable[[Bars], Any]] = {
-    ArgKind.SERIES: lambda bars: bars.close,
-    ArgKind.PERIOD: lambda bars: 3,
-    ArgKind.NUMBER: lambda bars: 2.0,
-}

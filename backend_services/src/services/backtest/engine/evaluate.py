@@ -1,4 +1,5 @@
-"""Evaluating parsed rules over bars, vectorised: one numpy operation per tree node."""
+"""Evaluating parsed rules over bars, vectorised: one numpy operation (or indicator
+call) per distinct tree node."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from typing import Any
 import numpy as np
 
 from backend_services.services.backtest.engine.indicators import BoolArray, shift
-from backend_services.services.backtest.engine.rule_functions import call
+from backend_services.services.backtest.engine.rule_functions import outputs
 from backend_services.services.backtest.engine.sized_lru import SizedLRU
 from shared.market_data.bars import Bars
 from shared.rules.checks import Value, binary, unary
-from shared.rules.functions import Kind
+from shared.rules.functions import FUNCTIONS, Kind
 from shared.rules.parser import Binary, Call, Node, Number, Parameter, Price, Shift, Unary
 
 SharedSeries = SizedLRU[tuple[Any, ...], np.ndarray[Any, Any]]
@@ -44,10 +45,11 @@ class RuleEvaluator:
 
     def condition(self, node: Node) -> BoolArray:
         """The rule's value on every bar; False wherever it needs history that is missing."""
-        value = self._value(node)
+        value = self.value(node)
         return np.broadcast_to(np.asarray(value, dtype=bool), (len(self._bars),))
 
-    def _value(self, node: Node) -> Value:
+    def value(self, node: Node) -> Value:
+        """The node's value: a number, or an array of one value per bar."""
         key = self._key(node)
         value = self._computed.get(key)
         if value is None and self._shared is not None:
@@ -70,18 +72,34 @@ class RuleEvaluator:
                 series: np.ndarray[Any, Any] = getattr(self._bars, name)
                 return series
             case Call(function=function, args=args):
-                return call(function, self._bars, [self._value(arg) for arg in args])
+                computed = outputs(function, [self.value(arg) for arg in args])
+                self._keep_siblings(function, args, computed)
+                return computed[function]
             case Shift(operand=operand, bars=bars):
-                earlier = np.asarray(self._value(operand))
+                earlier = np.asarray(self.value(operand))
                 if earlier.dtype == np.bool_:
                     held: np.ndarray[Any, Any] = shift(earlier.astype(np.float64), bars) == 1.0
                     return held
                 return shift(earlier, bars)
             case Unary(op=op, operand=operand):
-                return unary(op, self._value(operand))
+                return unary(op, self.value(operand))
             case Binary(op=op, left=left, right=right):
-                return binary(op, self._value(left), self._value(right))
+                return binary(op, self.value(left), self.value(right))
         raise TypeError(f"not a rule node: {node!r}")
+
+    def _keep_siblings(
+        self, function: str, args: tuple[Node, ...], computed: dict[str, np.ndarray[Any, Any]]
+    ) -> None:
+        """What the call gave besides `function` (the other outputs of a TA-Lib function,
+        a pattern's conditions), kept for the calls of them with the same arguments."""
+        keys = [self._key(arg) for arg in args]
+        for sibling, values in computed.items():
+            if sibling == function:
+                continue
+            key = ("call", sibling, *keys)
+            self._computed[key] = values
+            if self._shared is not None and FUNCTIONS[sibling].result is Kind.SERIES:
+                self._shared.put(key, values)
 
     def _key(self, node: Node) -> tuple[Any, ...]:
         """What the node computes, with parameters replaced by their values."""

@@ -1,11 +1,14 @@
 """Technical indicators as plain functions over float64 arrays of shape (n,).
 
 Values that need more history than exists are NaN, so a signal can never be computed
-from bars before the first one. Exponential averages start from the first value with
-smoothing 2 / (period + 1) (Wilder's 1 / period for rsi and atr) and are NaN for their
-first period - 1 bars. Standard deviations are population ones (divided by the period).
-Windows are computed exactly (`windows`): a window's value depends on its values alone,
-never on where in the series it lies.
+from bars before the first one. The definitions are TA-Lib's (and Wilder's, and
+TradingView's), warm-up included: exponential averages (smoothing 2 / (period + 1),
+Wilder's 1 / period for rsi and atr) start from the simple mean of their first period,
+and the MACD lines appear together, once the signal line has its first period.
+Standard deviations are population ones (divided by the period). Windows are computed
+exactly (`windows`): a window's value depends on its values alone, never on where in
+the series it lies. A series starting with missing values (NaN: an indicator of an
+indicator) is taken from its first value on, as TA-Lib does.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ def sma(values: FloatArray, period: int) -> FloatArray:
 
 
 def ema(values: FloatArray, period: int) -> FloatArray:
-    return _warm(smoothed(values, 2.0 / (period + 1)), period)
+    return seeded(values, period, 2.0 / (period + 1))
 
 
 def wma(values: FloatArray, period: int) -> FloatArray:
@@ -45,27 +48,31 @@ def wma(values: FloatArray, period: int) -> FloatArray:
 
 
 def rsi(values: FloatArray, period: int) -> FloatArray:
-    """Wilder's relative strength index, 0..100."""
-    change = np.diff(values, prepend=np.nan)  # NaN first: smoothing starts at bar 1
-    gains = smoothed(np.where(change < 0, 0.0, change), 1.0 / period)
-    losses = smoothed(np.where(change > 0, 0.0, -change), 1.0 / period)
+    """Wilder's relative strength index, 0..100: 100 * gains / (gains + losses), each
+    the mean of the first `period` changes, then smoothed; 0 where nothing moved."""
+    change = np.diff(values, prepend=np.nan)  # NaN first: the changes start at bar 1
+    gains = seeded(np.where(change < 0, 0.0, change), period, 1.0 / period)
+    losses = seeded(np.where(change > 0, 0.0, -change), period, 1.0 / period)
+    moved = gains + losses
     with np.errstate(divide="ignore", invalid="ignore"):
-        index = 100.0 - 100.0 / (1.0 + gains / losses)
-    index = np.where(losses == 0, 100.0, index)
-    return _warm(index, period + 1)
+        return np.where(moved == 0, 0.0, 100.0 * gains / moved)
 
 
-def macd(values: FloatArray, fast: int, slow: int) -> FloatArray:
-    return _warm(smoothed(values, 2.0 / (fast + 1)) - smoothed(values, 2.0 / (slow + 1)), slow)
-
-
-def macd_signal(values: FloatArray, fast: int, slow: int, signal: int) -> FloatArray:
-    line = smoothed(values, 2.0 / (fast + 1)) - smoothed(values, 2.0 / (slow + 1))
-    return _warm(smoothed(line, 2.0 / (signal + 1)), slow + signal - 1)
-
-
-def macd_hist(values: FloatArray, fast: int, slow: int, signal: int) -> FloatArray:
-    return macd(values, fast, slow) - macd_signal(values, fast, slow, signal)
+def macd_lines(
+    values: FloatArray, fast: int, slow: int, signal: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The MACD line, its signal and their difference, as TA-Lib computes them: both
+    averages start on the bar the slow one has its first period (the fast one from the
+    mean of its own last `fast` values there), and all three lines start once the
+    signal has its first period. Periods in either order (the larger is the slow)."""
+    fast, slow = min(fast, slow), max(fast, slow)
+    start = _first_finite(values)
+    fast_average = np.full(values.shape, np.nan)
+    fast_average[start + slow - fast :] = ema(values[start + slow - fast :], fast)
+    line = fast_average - ema(values, slow)
+    signal_line = ema(line, signal)
+    line = _warm(line, start + slow + signal - 1)
+    return line, signal_line, line - signal_line
 
 
 def stdev(values: FloatArray, period: int) -> FloatArray:
@@ -82,7 +89,8 @@ def atr(high: FloatArray, low: FloatArray, close: FloatArray, period: int) -> Fl
     """Wilder's average true range."""
     previous = np.concatenate([[np.nan], close[:-1]])
     true_range = np.fmax(high - low, np.fmax(np.abs(high - previous), np.abs(low - previous)))
-    return _warm(smoothed(true_range, 1.0 / period), period)
+    true_range[0] = np.nan  # no previous close: TA-Lib's true range starts at bar 1
+    return seeded(true_range, period, 1.0 / period)
 
 
 def highest(values: FloatArray, period: int) -> FloatArray:
@@ -94,9 +102,10 @@ def lowest(values: FloatArray, period: int) -> FloatArray:
 
 
 def roc(values: FloatArray, period: int) -> FloatArray:
-    """Rate of change over `period` bars, as a fraction."""
+    """Rate of change over `period` bars, in percent (TA-Lib's ROC); 0 after a 0."""
+    earlier = shift(values, period)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return values / shift(values, period) - 1.0
+        return np.where(earlier == 0, 0.0, (values / earlier - 1.0) * 100.0)
 
 
 def shift(values: FloatArray, bars: int) -> FloatArray:
@@ -123,6 +132,27 @@ def crossover(fast: FloatArray, slow: FloatArray) -> BoolArray:
 def crossunder(fast: FloatArray, slow: FloatArray) -> BoolArray:
     """True on bars where `fast` closes below `slow` after closing at or above it."""
     return crossover(slow, fast)
+
+
+def seeded(values: FloatArray, period: int, alpha: float) -> FloatArray:
+    """Exponential smoothing (`windows.smoothed`) that starts, at the end of the first
+    `period` values (from the first finite one), from their mean; NaN before it."""
+    start = _first_finite(values)
+    result = np.full(values.shape, np.nan)
+    first = start + period - 1
+    if first >= values.shape[0]:
+        return result
+    head = values[start : first + 1]
+    result[first:] = smoothed(
+        np.concatenate([[window_mean(head, period)[-1]], values[first + 1 :]]), alpha
+    )
+    return result
+
+
+def _first_finite(values: FloatArray) -> int:
+    """The index of the first finite value; the length when there is none."""
+    finite = np.flatnonzero(np.isfinite(values))
+    return int(finite[0]) if finite.size else values.shape[0]
 
 
 def _warm(values: FloatArray, bars_needed: int) -> FloatArray:
