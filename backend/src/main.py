@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from backend.backtests import BacktestStore
+from backend.compute_health import compute_service_check
 from backend.config import Settings
 from backend.database import BACKTESTS_COLLECTION, HEALTH_PROBE_COLLECTION, ensure_indexes
 from backend.idempotency import IDEMPOTENCY_COLLECTION, IdempotentPosts
@@ -91,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {
                 "mongo": ping_check(database),
                 "storage": write_check(database[HEALTH_PROBE_COLLECTION]),
-                "backend_services": client.health,
+                "backend_services": compute_service_check(client),
             }
         )
         await monitor.check_all()

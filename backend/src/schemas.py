@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from backend.rankings import OptimizationOutline, outline_of
 from shared.contracts.backtests import BACKTEST_PARAMS_EXAMPLE, BacktestParams
-from shared.contracts.common import Symbol, Text
+from shared.contracts.common import Name, Symbol, Text
 from shared.contracts.executions import FINAL_STATUS_VALUES, LIVE_STATUS_VALUES
 from shared.contracts.results import BacktestResult, BacktestStatistics
 from shared.contracts.strategies import (
@@ -67,6 +67,8 @@ class StrategyFields(BaseModel):
 class StrategyCreate(StrategyFields):
     """A strategy: its market, rules, parameters, orders and costs."""
 
+    name: Name
+
 
 class StrategyCheck(BaseModel):
     """Whether a strategy would be saved as it is and, if not, why (as an error body)."""
@@ -88,6 +90,8 @@ class StrategyCheck(BaseModel):
 
 class StrategyUpdate(StrategyFields):
     """A full replacement of a strategy's fields."""
+
+    name: Name
 
 
 class Strategy(StrategyFields):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 __all__ = [
+    "UNAVAILABLE_RETRY_AFTER_S",
     "BadGateway",
     "Conflict",
     "DomainError",
@@ -18,10 +19,15 @@ __all__ = [
     "InvalidInput",
     "NotFound",
     "PayloadTooLarge",
+    "TooManyRequests",
     "Unauthorized",
     "Unavailable",
     "UnsupportedMediaType",
 ]
+
+# How long a client should wait before trying again a call refused because a dependency
+# is down: about the time MongoDB's client takes to give up on finding a server.
+UNAVAILABLE_RETRY_AFTER_S = 5
 
 
 class DomainError(Exception):
@@ -29,6 +35,9 @@ class DomainError(Exception):
 
     status_code: ClassVar[int] = 500
     summary: ClassVar[str] = "Internal error"
+    # Sent as Retry-After when set: how many seconds a client should wait before trying
+    # again.
+    retry_after_s: int | None = None
 
     def __init__(self, detail: Any) -> None:
         super().__init__(detail if isinstance(detail, str) else repr(detail))
@@ -92,6 +101,17 @@ class InvalidInput(DomainError):
         return cls([{"loc": location, "msg": message, "type": kind}])
 
 
+class TooManyRequests(DomainError):
+    """Too many attempts (failed sign-ins): refused until `retry_after_s` has passed."""
+
+    status_code = 429
+    summary = "Too many attempts: wait the seconds Retry-After says"
+
+    def __init__(self, detail: Any, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = max(1, retry_after_s)
+
+
 class BadGateway(DomainError):
     """The other service answered something this one cannot use."""
 
@@ -104,3 +124,4 @@ class Unavailable(DomainError):
 
     status_code = 503
     summary = "Temporarily unavailable"
+    retry_after_s = UNAVAILABLE_RETRY_AFTER_S

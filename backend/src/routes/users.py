@@ -12,6 +12,7 @@ from backend.deps import CurrentUser, DatabaseDep, TokenStoreDep
 from backend.passwords import check_password
 from backend.tokens import IssuedToken
 from backend.users import USERS_COLLECTION, User
+from shared.contracts.common import Name
 from shared.errors import InvalidInput, Unauthorized
 from shared.web.errors import responses_for
 
@@ -28,7 +29,7 @@ class SignIn(BaseModel):
         json_schema_extra={"examples": [{"name": "alice", "password": "correct horse battery"}]},
     )
 
-    name: Annotated[str, Field(min_length=1, max_length=100)]
+    name: Name
     password: Annotated[str, Field(min_length=1, max_length=1_000)]
 
 

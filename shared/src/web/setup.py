@@ -16,7 +16,7 @@ from starlette.middleware.cors import CORSMiddleware
 from shared.logs import configure_logging
 from shared.signing import DEFAULT_SERVICE_SECRET
 from shared.web.admission import ConcurrencyGate
-from shared.web.errors import install_error_handlers
+from shared.web.errors import ErrorGuard, install_error_handlers
 from shared.web.intake import BODY_DEADLINE_S, RequestIntake, SignedPaths
 from shared.web.request_context import REQUEST_ID_HEADER, RequestContext
 
@@ -50,7 +50,7 @@ def set_up_app(
     if service_secret == DEFAULT_SERVICE_SECRET:
         logger.warning("SERVICE_SECRET is not set: using the public default; set it in production")
     # Starlette runs the middleware added last first: the intake reads the body before
-    # the gate hands out a slot.
+    # the gate hands out a slot, and the error guard answers whatever either raises.
     app.add_middleware(ConcurrencyGate, limit=max_concurrent_requests, exempt=exempt_paths)
     app.add_middleware(
         RequestIntake,
@@ -59,8 +59,9 @@ def set_up_app(
         exempt=exempt_paths,
         body_timeout_s=body_timeout_s,
     )
+    app.add_middleware(ErrorGuard)
     if cors_origins:
-        # Outside the intake, so its refusals (401, 413) reach the page readable too.
+        # Outside the intake and the guard, so their answers reach the page readable too.
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(cors_origins),
