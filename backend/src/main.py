@@ -35,8 +35,12 @@ from shared.mongo import async_client
 from shared.paths import SAVE_RESULT_PATH
 from shared.web.health_monitor import DependencyMonitor
 from shared.web.mongo_checks import ping_check, write_check
+from shared.web.nonces import NONCES_STATE_KEY, ensure_nonce_index
 from shared.web.openapi import install_openapi, operation_id
 from shared.web.setup import freeze_startup_heap, set_up_app
+
+# The nonces of the signed calls this service has accepted (the compute service's callbacks).
+NONCES_COLLECTION = "api_nonces"
 
 API_DESCRIPTION = """\
 Backtest trading strategies written as rules, over stored market data.
@@ -73,10 +77,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, ApiState]]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, object]]:
         mongo = async_client(settings.mongo_url)
         database = mongo[settings.mongo_db]
         await ensure_indexes(database)
+        await ensure_nonce_index(database[NONCES_COLLECTION])
         client = BacktestServiceClient(settings.backend_services_url, settings.service_secret)
         backtests = BacktestStore(
             database[BACKTESTS_COLLECTION], RankingStore(database[RANKINGS_COLLECTION])
@@ -106,7 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         freeze_startup_heap()
         try:
-            yield {STATE_KEY: state}
+            yield {STATE_KEY: state, NONCES_STATE_KEY: database[NONCES_COLLECTION]}
         finally:
             for task in background:
                 task.cancel()

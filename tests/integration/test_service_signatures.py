@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import secrets
 import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
-from helpers import Stack
+from helpers import Mongo, Stack
 
+from shared.mongo import sync_client
 from shared.signing import (
     NONCE_HEADER,
     SIGNATURE_HEADER,
@@ -88,6 +92,50 @@ def test_a_captured_request_replayed_is_refused(stack: Stack, service: str, path
     for replay in replays:
         assert replay.status_code == 401
         assert "replayed" in replay.json()["detail"]
+
+
+@pytest.fixture(scope="module")
+def restartable(mongo: Mongo, logs_dir: Path) -> Iterator[Stack]:
+    """Both services, in a database of their own, for a test to restart."""
+    database_name = f"{mongo.database_name}_replays"
+    pair = Stack(
+        mongo_url=mongo.url,
+        database_name=database_name,
+        logs_dir=logs_dir,
+        secret=uuid.uuid4().hex,
+    )
+    pair.start_backend_services()
+    pair.start_backend()
+    yield pair
+    pair.stop()
+    client = sync_client(mongo.url)
+    client.drop_database(database_name)
+    client.close()
+
+
+@pytest.mark.parametrize(
+    ("service", "path"),
+    [("api", "/api/backtest/save_result"), ("compute", "/backtest/run")],
+)
+def test_a_captured_request_replayed_after_a_restart_is_refused(
+    restartable: Stack, service: str, path: str
+) -> None:
+    base = restartable.api_url if service == "api" else restartable.services_url
+    captured = _headers(restartable.secret, path, int(time.time()))
+    first = httpx.post(f"{base}{path}", content=BODY, headers=captured)
+
+    receiver = restartable.backend if service == "api" else restartable.backend_services
+    assert receiver is not None
+    receiver.stop()
+    if service == "api":
+        restartable.start_backend()
+    else:
+        restartable.start_backend_services()
+    replay = httpx.post(f"{base}{path}", content=BODY, headers=captured)
+
+    assert first.status_code != 401
+    assert replay.status_code == 401
+    assert "replayed" in replay.json()["detail"]
 
 
 def test_the_query_string_is_signed(stack: Stack) -> None:
