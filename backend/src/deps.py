@@ -88,14 +88,19 @@ BacktestStoreDep = Annotated[BacktestStore, Depends(_backtest_store)]
 TokenStoreDep = Annotated[TokenStore, Depends(_token_store)]
 
 
-async def _current_user(
-    request: Request,
-    tokens: TokenStoreDep,
+async def _presented_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
+) -> str:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("missing bearer token", challenge="Bearer")
-    user = await tokens.user_of(credentials.credentials)
+    return credentials.credentials
+
+
+PresentedToken = Annotated[str, Depends(_presented_token)]
+
+
+async def _current_user(request: Request, tokens: TokenStoreDep, token: PresentedToken) -> User:
+    user = await tokens.user_of(token)
     if user is None:
         raise Unauthorized("invalid, expired or revoked token", challenge="Bearer")
     set_user(request.scope["state"], user.id)

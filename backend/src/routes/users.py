@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.deps import CurrentUser, DatabaseDep, TokenStoreDep
+from backend.deps import CurrentUser, DatabaseDep, PresentedToken, TokenStoreDep
 from backend.passwords import check_password
 from backend.tokens import IssuedToken
 from backend.users import USERS_COLLECTION, User
@@ -47,6 +47,14 @@ async def sign_in(fields: SignIn, database: DatabaseDep, tokens: TokenStoreDep) 
     if user is None:
         raise Unauthorized("wrong name or password")
     return await tokens.create(user, SESSION_TOKEN_NAME, SESSION_LIFETIME)
+
+
+@router.delete("/session", summary="Sign out", status_code=status.HTTP_204_NO_CONTENT)
+async def sign_out(user: CurrentUser, token: PresentedToken, tokens: TokenStoreDep) -> Response:
+    """Revoke the token this request carries, at once (the dashboard's Sign out); the
+    member's other tokens stay valid."""
+    await tokens.revoke_token(token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/me", summary="The signed-in user")

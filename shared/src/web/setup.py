@@ -2,7 +2,8 @@
 request id and access-log line per request, the origins browsers may call from, the
 request intake (bounded bodies, signed paths checked before anything is parsed), a bound
 on the requests worked on at once, error responses as JSON `{"detail": ...}` that never
-carry a stack trace, and a garbage collector that leaves the start-up heap alone."""
+carry a stack trace, security headers on every response, and a garbage collector that
+leaves the start-up heap alone."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from shared.web.admission import ConcurrencyGate
 from shared.web.errors import ErrorGuard, install_error_handlers
 from shared.web.intake import BODY_DEADLINE_S, RequestIntake, SignedPaths
 from shared.web.request_context import REQUEST_ID_HEADER, RequestContext
+from shared.web.security_headers import SecurityHeaders
 
 __all__ = ["CORS_HEADERS", "CORS_METHODS", "freeze_startup_heap", "set_up_app"]
 
@@ -71,6 +73,7 @@ def set_up_app(
             max_age=600,
         )
     app.add_middleware(RequestContext, quiet_paths=exempt_paths)
+    app.add_middleware(SecurityHeaders)  # outermost: every answer carries them
     install_error_handlers(app)
 
 
