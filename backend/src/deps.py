@@ -16,11 +16,13 @@ from starlette.requests import HTTPConnection
 from backend.backtests import BacktestStore
 from backend.config import Settings
 from backend.database import BACKTESTS_COLLECTION, STRATEGIES_COLLECTION
+from backend.passwords import PasswordChecks
 from backend.progress_stream import ProgressHub
 from backend.rankings import RANKINGS_COLLECTION, RankingStore
 from backend.schemas import Backtest, Strategy
 from backend.services.backtest_client import BacktestServiceClient
 from backend.services.backtest_starter import BacktestStarter
+from backend.sign_in_throttle import SignInThrottle
 from backend.state import ApiState, api_state
 from backend.strategies import StrategyStore
 from backend.tokens import TOKENS_COLLECTION, TokenStore
@@ -80,6 +82,18 @@ async def _token_store(database: DatabaseDep) -> TokenStore:
 
 async def _progress_hub(state: StateDep) -> ProgressHub:
     return state.progress_hub
+
+
+async def _password_checks(state: StateDep) -> PasswordChecks:
+    return state.password_checks
+
+
+async def _sign_in_throttle(state: StateDep) -> SignInThrottle:
+    return state.sign_in_throttle
+
+
+PasswordChecksDep = Annotated[PasswordChecks, Depends(_password_checks)]
+SignInThrottleDep = Annotated[SignInThrottle, Depends(_sign_in_throttle)]
 
 
 ProgressHubDep = Annotated[ProgressHub, Depends(_progress_hub)]

@@ -13,6 +13,7 @@ from backend.compute_health import compute_service_check
 from backend.config import Settings
 from backend.database import BACKTESTS_COLLECTION, HEALTH_PROBE_COLLECTION, ensure_indexes
 from backend.idempotency import IDEMPOTENCY_COLLECTION, IdempotentPosts
+from backend.passwords import PasswordChecks
 from backend.progress_stream import ProgressHub
 from backend.rankings import RANKINGS_COLLECTION, RankingStore
 from backend.routes import (
@@ -27,6 +28,7 @@ from backend.routes import (
 )
 from backend.routes.dashboard import install_dashboard
 from backend.services.backtest_client import BacktestServiceClient
+from backend.sign_in_throttle import SignInThrottle
 from backend.state import STATE_KEY, ApiState
 from backend.supervisor import BacktestSupervisor
 from shared.limits import MAX_RESULT_BYTES
@@ -39,6 +41,10 @@ from shared.web.nonces import NONCES_STATE_KEY, ensure_nonce_index
 from shared.web.openapi import install_openapi, operation_id
 from shared.web.setup import freeze_startup_heap, set_up_app
 
+# Argon2 checks of sign-ins run on one thread of their own (a core at most, however many
+# sign-ins arrive); a few dozen may wait for it, more are refused at once.
+PASSWORD_CHECK_THREADS = 1
+MAX_WAITING_PASSWORD_CHECKS = 32
 # The nonces of the signed calls this service has accepted (the compute service's callbacks).
 NONCES_COLLECTION = "api_nonces"
 
@@ -101,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             }
         )
         await monitor.check_all()
+        password_checks = PasswordChecks(PASSWORD_CHECK_THREADS, MAX_WAITING_PASSWORD_CHECKS)
         background = [asyncio.create_task(supervisor.run()), asyncio.create_task(monitor.run())]
         state = ApiState(
             settings=settings,
@@ -108,6 +115,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             backtest_client=client,
             monitor=monitor,
             progress_hub=hub,
+            password_checks=password_checks,
+            sign_in_throttle=SignInThrottle(
+                settings.sign_in_failures_per_name, settings.sign_in_failures_per_address
+            ),
         )
         freeze_startup_heap()
         try:
@@ -116,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for task in background:
                 task.cancel()
             await hub.close()
+            password_checks.close()
             await client.aclose()
             await mongo.close()
 
@@ -141,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.service_secret,
         settings.max_concurrent_requests,
         exempt_paths=(*health.PROBE_PATHS, METRICS_PATH),
+        ungated_paths=(users.router.prefix + users.SESSION_PATH,),
         body_timeout_s=settings.body_timeout_s,
         cors_origins=settings.cors_origins,
         signed_prefixes=(SAVE_RESULT_PATH,),

@@ -35,6 +35,7 @@ def set_up_app(
     service_secret: str,
     max_concurrent_requests: int,
     exempt_paths: Collection[str],
+    ungated_paths: Collection[str] = (),
     signed_prefixes: tuple[str, ...] = (),
     body_limits: Mapping[str, int] | None = None,
     body_timeout_s: float = BODY_DEADLINE_S,
@@ -43,7 +44,8 @@ def set_up_app(
     """Shared set-up. `body_limits` sets the body bound (bytes) of paths starting with
     each of its keys; `signed_prefixes` are the paths only the other service may call;
     `exempt_paths` (health probes) skip the intake, never wait for a slot and are logged
-    only when they fail; `cors_origins` may call from a browser page of theirs (bearer
+    only when they fail; `ungated_paths` never wait for a slot (what they do is bounded
+    otherwise); `cors_origins` may call from a browser page of theirs (bearer
     tokens, no cookies: credentials are not allowed)."""
     configure_logging()
     # httpx logs every call it makes at INFO: the dependency monitor's health check of
@@ -53,7 +55,9 @@ def set_up_app(
         logger.warning("SERVICE_SECRET is not set: using the public default; set it in production")
     # Starlette runs the middleware added last first: the intake reads the body before
     # the gate hands out a slot, and the error guard answers whatever either raises.
-    app.add_middleware(ConcurrencyGate, limit=max_concurrent_requests, exempt=exempt_paths)
+    app.add_middleware(
+        ConcurrencyGate, limit=max_concurrent_requests, exempt=[*exempt_paths, *ungated_paths]
+    )
     app.add_middleware(
         RequestIntake,
         limits=dict(body_limits or {}),
