@@ -63,7 +63,7 @@ def test_a_bad_rule_is_refused_with_its_position_and_a_hint(api: httpx.Client) -
     (error,) = response.json()["errors"]
     assert error["loc"] == ["body"]
     assert error["msg"] == (
-        "Value error, rules.long_entry: unknown function 'smaa' at 1:11, did you mean 'sma'?"
+        "rules.long_entry: unknown function 'smaa' at 1:11, did you mean 'sma'?"
     )
 
 
