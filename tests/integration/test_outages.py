@@ -16,7 +16,14 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import Mongo, Stack, backtest_params, strategy_fields, wait_for
+from helpers import (
+    Mongo,
+    Stack,
+    backtest_params,
+    stack_of_its_own,
+    strategy_fields,
+    wait_for,
+)
 
 from backend.tokens import issue_token
 from backend.users import USERS_COLLECTION
@@ -100,20 +107,9 @@ def api_over_fake_compute(
     mongo: Mongo, logs_dir: Path, fake_compute: FakeComputeService
 ) -> Iterator[Stack]:
     """The API alone, in a database of its own, its compute service the fake one."""
-    database_name = f"{mongo.database_name}_outages"
-    api = Stack(
-        mongo_url=mongo.url,
-        database_name=database_name,
-        logs_dir=logs_dir,
-        secret=uuid.uuid4().hex,
-        services_port=fake_compute.port,
-    )
-    api.start_backend()
-    yield api
-    api.stop()
-    client = sync_client(mongo.url)
-    client.drop_database(database_name)
-    client.close()
+    with stack_of_its_own(mongo, logs_dir, "outages", services_port=fake_compute.port) as api:
+        api.start_backend()
+        yield api
 
 
 def _health(probe: httpx.Client) -> dict[str, Any]:

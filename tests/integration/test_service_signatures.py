@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import secrets
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from helpers import Mongo, Stack
+from helpers import Mongo, Stack, stack_of_its_own
 
-from shared.mongo import sync_client
 from shared.signing import (
     NONCE_HEADER,
     SIGNATURE_HEADER,
@@ -97,20 +95,10 @@ def test_a_captured_request_replayed_is_refused(stack: Stack, service: str, path
 @pytest.fixture(scope="module")
 def restartable(mongo: Mongo, logs_dir: Path) -> Iterator[Stack]:
     """Both services, in a database of their own, for a test to restart."""
-    database_name = f"{mongo.database_name}_replays"
-    pair = Stack(
-        mongo_url=mongo.url,
-        database_name=database_name,
-        logs_dir=logs_dir,
-        secret=uuid.uuid4().hex,
-    )
-    pair.start_backend_services()
-    pair.start_backend()
-    yield pair
-    pair.stop()
-    client = sync_client(mongo.url)
-    client.drop_database(database_name)
-    client.close()
+    with stack_of_its_own(mongo, logs_dir, "replays") as pair:
+        pair.start_backend_services()
+        pair.start_backend()
+        yield pair
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import Mongo, Stack
+from helpers import Mongo, Stack, stack_of_its_own
 from pymongo.database import Database
 
 from backend.passwords import set_password
@@ -27,38 +27,32 @@ WRONG = "not the password"
 
 
 @pytest.fixture
-def sign_in_db(mongo: Mongo) -> Iterator[Database[Document]]:
-    client = sync_client(mongo.url)
-    database = client[f"{mongo.database_name}_sign_in_{uuid.uuid4().hex[:6]}"]
-    yield database
-    client.drop_database(database.name)
+def own_api(mongo: Mongo, logs_dir: Path, stack: Stack) -> Iterator[Stack]:
+    """An API (not started) with a database of its own; the session's compute service."""
+    suffix = f"sign_in_{uuid.uuid4().hex[:6]}"
+    with stack_of_its_own(
+        mongo, logs_dir, suffix, secret=stack.secret, services_port=stack.services_port
+    ) as api:
+        yield api
+
+
+@pytest.fixture
+def sign_in_db(own_api: Stack) -> Iterator[Database[Document]]:
+    client = sync_client(own_api.mongo_url)
+    yield client[own_api.database_name]
     client.close()
 
 
 @pytest.fixture
-def api_with(
-    mongo: Mongo, sign_in_db: Database[Document], logs_dir: Path, stack: Stack
-) -> Iterator[Callable[[dict[str, str]], str]]:
-    """Starts an API (its own database; the session's compute service) with the given
-    settings; its address."""
-    started: list[Stack] = []
+def api_with(own_api: Stack) -> Callable[[dict[str, str]], str]:
+    """Starts the API with the given settings; its address."""
 
     def start(env: dict[str, str]) -> str:
-        api = Stack(
-            mongo_url=mongo.url,
-            database_name=sign_in_db.name,
-            logs_dir=logs_dir,
-            secret=stack.secret,
-            extra_env=env,
-            services_port=stack.services_port,
-        )
-        api.start_backend()
-        started.append(api)
-        return api.api_url
+        own_api.extra_env = env
+        own_api.start_backend()
+        return own_api.api_url
 
-    yield start
-    for api in started:
-        api.stop()
+    return start
 
 
 def _member(database: Database[Document], name: str) -> str:
