@@ -12,12 +12,12 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from pymongo.errors import AutoReconnect, NetworkTimeout, ServerSelectionTimeoutError
 
 from botclub.local_stack import free_port
 from shared.contracts.common import Symbol
-from shared.errors import TooManyRequests
+from shared.errors import TooManyRequests, invalid_in_words
 from shared.web.errors import error_body
 from shared.web.setup import set_up_app
 
@@ -113,11 +113,24 @@ class _Named(BaseModel):
 def test_refusals_are_in_words_without_patterns_or_prefixes() -> None:
     try:
         _Named.model_validate({"symbol": "a b", "count": 0})
-    except ValueError as error:
-        refused = error_body(error.errors())  # type: ignore[attr-defined]
+    except ValidationError as error:
+        refused = error_body(error.errors())
 
     messages = [field["msg"] for field in refused["errors"]]
     assert "^" not in refused["detail"]
     assert "pydantic" not in refused["detail"]
     assert not any(message.startswith("Value error") for message in messages)
     assert messages[1] == "Input should be greater than 0"
+
+
+def test_a_failed_run_is_told_in_words_never_in_pydantic_s_own_text() -> None:
+    try:
+        _Named.model_validate({"symbol": "a b", "count": 0.5})
+    except ValidationError as invalid:
+        told = invalid_in_words(invalid)
+
+    assert told == (
+        "symbol: contains characters that are not allowed here; "
+        "count: Input should be a valid integer, got a number with a fractional part"
+    )
+    assert "errors.pydantic.dev" not in told

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,7 +17,13 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.contracts.market_data import ImportReport
-from shared.errors import UNAVAILABLE_RETRY_AFTER_S, DomainError, Unauthorized
+from shared.errors import (
+    UNAVAILABLE_RETRY_AFTER_S,
+    DomainError,
+    Unauthorized,
+    reason_in_words,
+    refusal_in_words,
+)
 from shared.mongo import out_of_disk_space
 
 __all__ = [
@@ -33,9 +39,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 _VALIDATION_SUMMARY = "Refused input (the fields and why)"
 _BAD_TEXT_SUMMARY = "Body is not UTF-8 text"
-# What pydantic writes before the message of a validator that raised ValueError or failed
-# an assertion.
-_VALIDATOR_PREFIXES = ("Value error, ", "Assertion failed, ")
 # Errors MongoDB marks as worth retrying (an election, a connection lost mid-operation).
 _TRANSIENT_LABELS = ("RetryableWriteError", "TransientTransactionError")
 
@@ -86,14 +89,9 @@ def error_body(detail: Any) -> dict[str, Any]:
         return {"detail": str(detail.get("msg")), "errors": [], "report": detail["report"]}
     if isinstance(detail, list):
         errors = _described(detail)
-        summary = "; ".join(_where(error) + error["msg"] for error in errors)
+        summary = "; ".join(refusal_in_words(error) for error in errors)
         return {"detail": f"refused: {summary}", "errors": errors, "report": None}
     return {"detail": str(detail), "errors": [], "report": None}
-
-
-def _where(error: dict[str, Any]) -> str:
-    location = [str(part) for part in error["loc"] if part not in ("body", "query", "path")]
-    return ".".join(location) + ": " if location else ""
 
 
 def responses_for(*errors: type[DomainError] | int) -> dict[int | str, dict[str, Any]]:
@@ -221,22 +219,11 @@ def _described(errors: Sequence[Any]) -> list[dict[str, Any]]:
             "loc": [
                 part if isinstance(part, int) else _printable(str(part)) for part in error["loc"]
             ],
-            "msg": _printable(_in_words(error)),
+            "msg": _printable(reason_in_words(error)),
             "type": str(error["type"]),
         }
         for error in errors
     ]
-
-
-def _in_words(error: Mapping[str, Any]) -> str:
-    """The reason as a person would say it: without the prefix pydantic puts before a
-    validator's own message, and never a regular expression."""
-    if error["type"] == "string_pattern_mismatch":
-        return "contains characters that are not allowed here"
-    message = str(error["msg"])
-    for prefix in _VALIDATOR_PREFIXES:
-        message = message.removeprefix(prefix)
-    return message
 
 
 def _printable(text: str) -> str:

@@ -68,6 +68,7 @@ from shared.contracts.backtests import ResolvedBacktest
 from shared.contracts.common import utc_now
 from shared.contracts.executions import ExecutionStatus, RunBacktestRequest
 from shared.contracts.sweeps import Optimization
+from shared.errors import invalid_in_words
 from shared.logs import backtest_id as log_backtest_id
 from shared.logs import execution_id as log_execution_id
 from shared.logs import request_id as log_request_id
@@ -170,8 +171,10 @@ def _run_to_the_end(
         except ConnectionFailure:
             # Transient: the record stays running; the service queues the run again.
             raise
-        except (MarketDataError, ValidationError) as error:
+        except MarketDataError as error:
             finish = partial(record.fail, str(error))
+        except ValidationError as error:
+            finish = partial(record.fail, invalid_in_words(error))
         except Exception as error:
             logger.exception("execution %s failed", execution_id)
             finish = partial(record.fail, f"internal error: {type(error).__name__}")
