@@ -178,7 +178,7 @@ class BacktestServiceClient:
         return response.json() if response.content else None
 
 
-def _unreachable(error: httpx.HTTPError) -> str:
+def _unreachable(error: Exception) -> str:
     """What went wrong, in words (httpx's own message; its name when it has none)."""
     return f"compute service unreachable: {str(error) or type(error).__name__}"
 
