@@ -1,16 +1,19 @@
 """Wrong-password loops against `POST /api/session`, run in a process of their own at
 nice 10 (on a real deployment the attackers are other machines): `loops` concurrent
 connections, each sending a wrong password, waiting for the answer, and sending the
-next, until told to stop. Each loop comes from its own loopback address and tries a new
-name each time when `spread` (a distributed guesser: every attempt's password is
-checked), or all from 127.0.0.1 at one member's name otherwise."""
+next, until told to stop; paused on demand, so a benchmark can measure with and without
+it in turns, under the same background load. Each loop comes from its own loopback
+address and tries a new name each time when `spread` (a distributed guesser: every
+attempt's password is checked), or all from 127.0.0.1 at one member's name otherwise."""
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
 import os
+import time
 from collections import Counter
+from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event
 
 import httpx
@@ -18,6 +21,8 @@ import httpx
 __all__ = ["SignInFlood"]
 
 FLOOD_NICE = 10
+_POLL_S = 0.05
+_DRAIN_TIMEOUT_S = 120.0
 WRONG_PASSWORD = "not the password"  # noqa: S105 (wrong on purpose)
 
 
@@ -25,13 +30,34 @@ class SignInFlood:
     """Started on entry, stopped on exit; `answers` counts the statuses it got."""
 
     def __init__(self, api_url: str, loops: int, name: str, spread: bool) -> None:
-        self._arguments = (api_url, loops, name, spread)
         self._stop = multiprocessing.Event()
+        self._paused = multiprocessing.Event()
+        self._in_flight: Synchronized[int] = multiprocessing.Value("i", 0)
         self._results: multiprocessing.Queue[Counter[int]] = multiprocessing.Queue()
         self._process = multiprocessing.Process(
-            target=_run, args=(*self._arguments, self._stop, self._results)
+            target=_run,
+            args=(
+                api_url,
+                loops,
+                name,
+                spread,
+                self._stop,
+                self._paused,
+                self._in_flight,
+                self._results,
+            ),
         )
         self.answers: Counter[int] = Counter()
+
+    def pause(self) -> None:
+        """Stop sending, and wait until every attempt sent has been answered."""
+        self._paused.set()
+        deadline = time.monotonic() + _DRAIN_TIMEOUT_S
+        while self._in_flight.value and time.monotonic() < deadline:
+            time.sleep(_POLL_S)
+
+    def resume(self) -> None:
+        self._paused.clear()
 
     def __enter__(self) -> SignInFlood:
         self._process.start()
@@ -49,13 +75,24 @@ def _run(
     name: str,
     spread: bool,
     stop: Event,
+    paused: Event,
+    in_flight: Synchronized[int],
     results: multiprocessing.Queue[Counter[int]],
 ) -> None:
     os.nice(FLOOD_NICE)
-    results.put(asyncio.run(_flood(api_url, loops, name, spread, stop)))
+    flood = _flood(api_url, loops, name, spread, stop, paused, in_flight)
+    results.put(asyncio.run(flood))
 
 
-async def _flood(api_url: str, loops: int, name: str, spread: bool, stop: Event) -> Counter[int]:
+async def _flood(
+    api_url: str,
+    loops: int,
+    name: str,
+    spread: bool,
+    stop: Event,
+    paused: Event,
+    in_flight: Synchronized[int],
+) -> Counter[int]:
     answers: Counter[int] = Counter()
 
     async def loop(index: int) -> None:
@@ -65,10 +102,17 @@ async def _flood(api_url: str, loops: int, name: str, spread: bool, stop: Event)
         async with httpx.AsyncClient(base_url=api_url, transport=transport, timeout=120) as api:
             attempt = 0
             while not stop.is_set():
+                if paused.is_set():
+                    await asyncio.sleep(_POLL_S)
+                    continue
                 target = f"{name}-{index}-{attempt}" if spread else name
+                with in_flight.get_lock():
+                    in_flight.value += 1
                 answer = await api.post(
                     "/api/session", json={"name": target, "password": WRONG_PASSWORD}
                 )
+                with in_flight.get_lock():
+                    in_flight.value -= 1
                 answers[answer.status_code] += 1
                 attempt += 1
 
