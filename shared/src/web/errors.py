@@ -7,12 +7,13 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
 from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -112,8 +113,10 @@ def install_error_handlers(app: FastAPI) -> None:
     """Map every error to its answer (`error_response`): the framework's and the routes'
     here; anything else, and what the middleware raises, in `ErrorGuard`."""
 
-    async def handle(request: Request, error: Exception) -> Response:
-        return error_response(error, request.method, request.url.path)
+    async def handle(connection: HTTPConnection, error: Exception) -> Response:
+        # A WebSocket's errors come here too (the answer is then not sent): it has no method.
+        method = connection.scope.get("method", "WEBSOCKET")
+        return error_response(error, method, connection.url.path)
 
     for kind in (RequestValidationError, DomainError, HTTPException, PyMongoError):
         app.add_exception_handler(kind, handle)
