@@ -8,7 +8,7 @@ import asyncio
 import os
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -62,9 +62,18 @@ class PasswordChecks:
     async def matches(self, stored_hash: str, password: str) -> bool:
         if self._admitted.locked():
             raise Unavailable("too many sign-ins at once; try again in a few seconds")
-        async with self._admitted:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, _matches, stored_hash, password)
+        await self._admitted.acquire()
+        loop = asyncio.get_running_loop()
+        check = self._executor.submit(_matches, stored_hash, password)
+
+        def admit_another(_: Future[bool]) -> None:
+            # When the check is done, not when its caller stops waiting: a client that
+            # hangs up leaves its check running, and it still counts.
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(self._admitted.release)
+
+        check.add_done_callback(admit_another)
+        return await asyncio.wrap_future(check)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
