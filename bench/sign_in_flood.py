@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import time
 from collections import Counter
+from dataclasses import dataclass
 from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event
 
@@ -26,95 +27,87 @@ _DRAIN_TIMEOUT_S = 120.0
 WRONG_PASSWORD = "not the password"  # noqa: S105 (wrong on purpose)
 
 
+@dataclass(frozen=True)
+class _Orders:
+    """What the flood's process does, and how it is told to pause and stop."""
+
+    api_url: str
+    loops: int
+    name: str
+    spread: bool
+    stop: Event
+    paused: Event
+    in_flight: Synchronized[int]
+
+
 class SignInFlood:
     """Started on entry, stopped on exit; `answers` counts the statuses it got."""
 
     def __init__(self, api_url: str, loops: int, name: str, spread: bool) -> None:
-        self._stop = multiprocessing.Event()
-        self._paused = multiprocessing.Event()
-        self._in_flight: Synchronized[int] = multiprocessing.Value("i", 0)
-        self._results: multiprocessing.Queue[Counter[int]] = multiprocessing.Queue()
-        self._process = multiprocessing.Process(
-            target=_run,
-            args=(
-                api_url,
-                loops,
-                name,
-                spread,
-                self._stop,
-                self._paused,
-                self._in_flight,
-                self._results,
-            ),
+        self._orders = _Orders(
+            api_url,
+            loops,
+            name,
+            spread,
+            stop=multiprocessing.Event(),
+            paused=multiprocessing.Event(),
+            in_flight=multiprocessing.Value("i", 0),
         )
+        self._results: multiprocessing.Queue[Counter[int]] = multiprocessing.Queue()
+        self._process = multiprocessing.Process(target=_run, args=(self._orders, self._results))
         self.answers: Counter[int] = Counter()
 
     def pause(self) -> None:
         """Stop sending, and wait until every attempt sent has been answered."""
-        self._paused.set()
+        self._orders.paused.set()
         deadline = time.monotonic() + _DRAIN_TIMEOUT_S
-        while self._in_flight.value and time.monotonic() < deadline:
+        while self._orders.in_flight.value and time.monotonic() < deadline:
             time.sleep(_POLL_S)
 
     def resume(self) -> None:
-        self._paused.clear()
+        self._orders.paused.clear()
 
     def __enter__(self) -> SignInFlood:
         self._process.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
+        self._orders.stop.set()
         self.answers = self._results.get(timeout=120)
         self._process.join(30)
 
 
-def _run(
-    api_url: str,
-    loops: int,
-    name: str,
-    spread: bool,
-    stop: Event,
-    paused: Event,
-    in_flight: Synchronized[int],
-    results: multiprocessing.Queue[Counter[int]],
-) -> None:
+def _run(orders: _Orders, results: multiprocessing.Queue[Counter[int]]) -> None:
     os.nice(FLOOD_NICE)
-    flood = _flood(api_url, loops, name, spread, stop, paused, in_flight)
-    results.put(asyncio.run(flood))
+    results.put(asyncio.run(_flood(orders)))
 
 
-async def _flood(
-    api_url: str,
-    loops: int,
-    name: str,
-    spread: bool,
-    stop: Event,
-    paused: Event,
-    in_flight: Synchronized[int],
-) -> Counter[int]:
+async def _flood(orders: _Orders) -> Counter[int]:
     answers: Counter[int] = Counter()
 
     async def loop(index: int) -> None:
         # 127.0.0.2, 127.0.0.3, ...: Linux answers the whole of 127/8 on loopback.
+        spread = orders.spread
         address = f"127.0.{(index + 2) // 256}.{(index + 2) % 256}" if spread else "127.0.0.1"
         transport = httpx.AsyncHTTPTransport(local_address=address)
-        async with httpx.AsyncClient(base_url=api_url, transport=transport, timeout=120) as api:
+        async with httpx.AsyncClient(
+            base_url=orders.api_url, transport=transport, timeout=120
+        ) as api:
             attempt = 0
-            while not stop.is_set():
-                if paused.is_set():
+            while not orders.stop.is_set():
+                if orders.paused.is_set():
                     await asyncio.sleep(_POLL_S)
                     continue
-                target = f"{name}-{index}-{attempt}" if spread else name
-                with in_flight.get_lock():
-                    in_flight.value += 1
+                target = f"{orders.name}-{index}-{attempt}" if orders.spread else orders.name
+                with orders.in_flight.get_lock():
+                    orders.in_flight.value += 1
                 answer = await api.post(
                     "/api/session", json={"name": target, "password": WRONG_PASSWORD}
                 )
-                with in_flight.get_lock():
-                    in_flight.value -= 1
+                with orders.in_flight.get_lock():
+                    orders.in_flight.value -= 1
                 answers[answer.status_code] += 1
                 attempt += 1
 
-    await asyncio.gather(*(loop(index) for index in range(loops)))
+    await asyncio.gather(*(loop(index) for index in range(orders.loops)))
     return answers
