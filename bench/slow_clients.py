@@ -1,6 +1,6 @@
 """Slow and hostile clients: what they cost everyone else.
 
-    .venv/bin/python bench/slow_clients.py [--slow 64] [--requests 300]
+    .venv/bin/python bench/slow_clients.py [--slow 64] [--requests 300] [--flood 32]
 
 Starts its own stack on loopback (the embedded MongoDB unless MONGO_URL answers, in a
 throw-away database) and prints:
@@ -9,7 +9,12 @@ throw-away database) and prints:
   one byte of it (they keep trickling for the length of the measurement); goal: p99 with
   them under twice p99 without;
 - the time from sending the headers of an unsigned 60 MiB `save_result` callback to the
-  401, with no body sent (goal: under 10 ms), median of 20.
+  401, with no body sent (goal: under 10 ms), median of 20;
+- the p50 and p99 latency of a member's `GET /api/me` without and under --flood
+  wrong-password loops (`sign_in_flood.py`), in turns: from one address at the member's
+  own name (throttled: 429s), then each loop from an address of its own with a new name
+  each try (every password checked, the check pool full); goal: p99 under each flood
+  under twice p99 without. The answers each flood got are counted.
 Every loop is bounded in count and time. The per-address connection cap is raised for
 the run: every client here has the loopback address.
 """
@@ -23,8 +28,14 @@ import sys
 import time
 
 import httpx
+from sign_in_flood import SignInFlood
 from throwaway_stack import throwaway_stack
 
+from backend.passwords import set_password
+from backend.users import USERS_COLLECTION, ensure_user
+
+# Turns of measuring without and with each flood.
+FLOOD_ROUNDS = 3
 _CALLBACK_HEAD = (
     b"POST /api/backtest/save_result HTTP/1.1\r\nHost: bench\r\n"
     b"Content-Type: application/json\r\nContent-Length: 62914560\r\n\r\n"
@@ -36,13 +47,45 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def latencies(api: httpx.Client, count: int) -> list[float]:
+def latencies(api: httpx.Client, count: int, path: str = "/api/strategy") -> list[float]:
     measured = []
     for _ in range(count):
         started = time.perf_counter()
-        api.get("/api/strategy").raise_for_status()
+        api.get(path).raise_for_status()
         measured.append(time.perf_counter() - started)
     return measured
+
+
+def describe(label: str, measured: list[float], idle: list[float] | None = None) -> str:
+    p99 = percentile(measured, 0.99)
+    line = f"  {label}: p50 {statistics.median(measured) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms"
+    if idle is not None:
+        line += f" ({p99 / percentile(idle, 0.99):.2f}x; goal < 2x)"
+    return line
+
+
+def sign_in_floods(
+    api: httpx.Client, api_url: str, member: str, loops: int, count: int
+) -> list[str]:
+    """Members' `GET /api/me` without and under each flood, measured in turns (the
+    flood paused, every attempt answered; then running, its check queue full) so both
+    see the same background load; as lines to print."""
+    lines = [f"GET /api/me, {count} requests each way, {loops} wrong-password loops"]
+    for label, spread in (("one address, the member's name", False), ("spread", True)):
+        idle: list[float] = []
+        loaded: list[float] = []
+        with SignInFlood(api_url, loops, member, spread) as flood:
+            for _ in range(FLOOD_ROUNDS):
+                flood.pause()
+                idle += latencies(api, count // FLOOD_ROUNDS, "/api/me")
+                flood.resume()
+                time.sleep(2)  # every loop sending again and the check queue full
+                loaded += latencies(api, count // FLOOD_ROUNDS, "/api/me")
+        answers = ", ".join(f"{status}: {n}" for status, n in sorted(flood.answers.items()))
+        lines.append(f" {label} (answers {answers}):")
+        lines.append(describe("without", idle))
+        lines.append(describe("under the flood", loaded, idle))
+    return lines
 
 
 def trickling(port: int, count: int) -> list[socket.socket]:
@@ -73,9 +116,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--slow", type=int, default=64)
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--flood", type=int, default=32)
     args = parser.parse_args()
     env = {
-        "MAX_CONNECTIONS_PER_CLIENT": str(args.slow + 50),
+        "MAX_CONNECTIONS_PER_CLIENT": str(max(args.slow, args.flood) + 50),
         "BODY_TIMEOUT_S": "120",
         "HEADER_TIMEOUT_S": "120",
     }
@@ -90,7 +134,10 @@ def main() -> int:
             finally:
                 for connection in slow:
                     connection.close()
-        refusals = [refusal_ms(stack.api_port) for _ in range(20)]
+            refusals = [refusal_ms(stack.api_port) for _ in range(20)]
+            users = stack.database[USERS_COLLECTION]
+            set_password(users, ensure_user(users, "slow"), "the member's own password")
+            floods = sign_in_floods(api, stack.api_url, "slow", args.flood, args.requests)
     quiet_p99, loaded_p99 = percentile(quiet, 0.99), percentile(loaded, 0.99)
     print(f"GET /api/strategy, {args.requests} requests each")
     print(
@@ -105,6 +152,7 @@ def main() -> int:
         f"unsigned 60 MiB callback refused in {statistics.median(refusals):.2f} ms "
         f"(median of 20; goal < 10 ms)"
     )
+    print("\n".join(floods))
     return 0
 
 

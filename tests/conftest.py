@@ -83,6 +83,9 @@ def stack(mongo: Mongo, db: Database[Document], logs_dir: Path) -> Iterator[Stac
             "HEADER_TIMEOUT_S": "2",
             "BODY_TIMEOUT_S": "2",
             "CORS_ORIGINS": CLUB_ORIGIN,
+            # Every test signs in from 127.0.0.1: generated wrong sign-ins must not lock
+            # the dashboard's tests out (tests/integration/test_sign_in.py tests the bounds).
+            "SIGN_IN_FAILURES_PER_ADDRESS": "100000",
         },
     )
     services.start_backend_services()

@@ -267,3 +267,20 @@ def member_clients(
     finally:
         for client in clients:
             client.close()
+
+
+@contextmanager
+def stack_of_its_own(mongo: Mongo, logs_dir: Path, suffix: str, **fields: Any) -> Iterator[Stack]:
+    """A pair of services (not started: the test starts, stops and restarts them) in a
+    database of their own, `fields` the Stack's others; stopped and the database dropped
+    at the end."""
+    database_name = f"{mongo.database_name}_{suffix}"
+    fields.setdefault("secret", uuid.uuid4().hex)
+    pair = Stack(mongo_url=mongo.url, database_name=database_name, logs_dir=logs_dir, **fields)
+    try:
+        yield pair
+    finally:
+        pair.stop()
+        client = sync_client(mongo.url)
+        client.drop_database(database_name)
+        client.close()

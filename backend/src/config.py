@@ -23,6 +23,19 @@ class Settings(SharedSettings):
         gt=0,
         description="A live backtest not heard of this long is checked with the compute service.",
     )
+    sign_in_failures_per_name: int = Field(
+        default=5,
+        alias="SIGN_IN_FAILURES_PER_NAME",
+        ge=1,
+        description="Failed sign-ins for one name in 15 minutes before its sign-ins get 429.",
+    )
+    sign_in_failures_per_address: int = Field(
+        default=20,
+        alias="SIGN_IN_FAILURES_PER_ADDRESS",
+        ge=1,
+        description="Failed sign-ins from one client address in 15 minutes before its "
+        "sign-ins get 429 (behind a reverse proxy every client has the proxy's address).",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         alias="CORS_ORIGINS",

@@ -16,12 +16,14 @@ from starlette.requests import HTTPConnection
 from backend.backtests import BacktestStore
 from backend.config import Settings
 from backend.database import BACKTESTS_COLLECTION, STRATEGIES_COLLECTION
+from backend.passwords import PasswordChecks
 from backend.progress_stream import ProgressHub
 from backend.rankings import RANKINGS_COLLECTION, RankingStore
 from backend.schemas import Backtest, Strategy
 from backend.services.backtest_client import BacktestServiceClient
 from backend.services.backtest_outcomes import BacktestOutcomes
 from backend.services.backtest_starter import BacktestStarter
+from backend.sign_in_throttle import SignInThrottle
 from backend.state import ApiState, api_state
 from backend.strategies import StrategyStore
 from backend.tokens import TOKENS_COLLECTION, TokenStore
@@ -85,20 +87,37 @@ async def _progress_hub(state: StateDep) -> ProgressHub:
     return state.progress_hub
 
 
+async def _password_checks(state: StateDep) -> PasswordChecks:
+    return state.password_checks
+
+
+async def _sign_in_throttle(state: StateDep) -> SignInThrottle:
+    return state.sign_in_throttle
+
+
+PasswordChecksDep = Annotated[PasswordChecks, Depends(_password_checks)]
+SignInThrottleDep = Annotated[SignInThrottle, Depends(_sign_in_throttle)]
+
+
 ProgressHubDep = Annotated[ProgressHub, Depends(_progress_hub)]
 StrategyStoreDep = Annotated[StrategyStore, Depends(_strategy_store)]
 BacktestStoreDep = Annotated[BacktestStore, Depends(_backtest_store)]
 TokenStoreDep = Annotated[TokenStore, Depends(_token_store)]
 
 
-async def _current_user(
-    request: Request,
-    tokens: TokenStoreDep,
+async def _presented_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
+) -> str:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("missing bearer token", challenge="Bearer")
-    user = await tokens.user_of(credentials.credentials)
+    return credentials.credentials
+
+
+PresentedToken = Annotated[str, Depends(_presented_token)]
+
+
+async def _current_user(request: Request, tokens: TokenStoreDep, token: PresentedToken) -> User:
+    user = await tokens.user_of(token)
     if user is None:
         raise Unauthorized("invalid, expired or revoked token", challenge="Bearer")
     set_user(request.scope["state"], user.id)

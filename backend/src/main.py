@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from backend.backtests import BacktestStore
+from backend.compute_health import compute_service_check
 from backend.config import Settings
 from backend.database import BACKTESTS_COLLECTION, HEALTH_PROBE_COLLECTION, ensure_indexes
 from backend.idempotency import IDEMPOTENCY_COLLECTION, IdempotentPosts
+from backend.passwords import PasswordChecks
 from backend.progress_stream import ProgressHub
 from backend.rankings import RANKINGS_COLLECTION, RankingStore
 from backend.routes import (
@@ -28,6 +30,7 @@ from backend.routes import (
 from backend.routes.dashboard import install_dashboard
 from backend.services.backtest_client import BacktestServiceClient
 from backend.services.supervisor import BacktestSupervisor
+from backend.sign_in_throttle import SignInThrottle
 from backend.state import STATE_KEY, ApiState
 from shared.limits import MAX_RESULT_BYTES
 from shared.metrics import METRICS_PATH
@@ -35,8 +38,16 @@ from shared.mongo import async_client
 from shared.paths import EVENTS_PATH, SAVE_RESULT_PATH
 from shared.web.health_monitor import DependencyMonitor
 from shared.web.mongo_checks import ping_check, write_check
+from shared.web.nonces import NONCES_STATE_KEY, ensure_nonce_index
 from shared.web.openapi import install_openapi, operation_id
 from shared.web.setup import freeze_startup_heap, set_up_app
+
+# Argon2 checks of sign-ins run on one thread of their own (a core at most, however many
+# sign-ins arrive); a few dozen may wait for it, more are refused at once.
+PASSWORD_CHECK_THREADS = 1
+MAX_WAITING_PASSWORD_CHECKS = 32
+# The nonces of the signed calls this service has accepted (the compute service's callbacks).
+NONCES_COLLECTION = "api_nonces"
 
 API_DESCRIPTION = """\
 Backtest trading strategies written as rules, over stored market data.
@@ -73,10 +84,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, ApiState]]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, object]]:
         mongo = async_client(settings.mongo_url)
         database = mongo[settings.mongo_db]
         await ensure_indexes(database)
+        await ensure_nonce_index(database[NONCES_COLLECTION])
         client = BacktestServiceClient(settings.backend_services_url, settings.service_secret)
         hub = ProgressHub()
         backtests = BacktestStore(
@@ -94,10 +106,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {
                 "mongo": ping_check(database),
                 "storage": write_check(database[HEALTH_PROBE_COLLECTION]),
-                "backend_services": client.health,
+                "backend_services": compute_service_check(client),
             }
         )
         await monitor.check_all()
+        password_checks = PasswordChecks(PASSWORD_CHECK_THREADS, MAX_WAITING_PASSWORD_CHECKS)
         background = [asyncio.create_task(supervisor.run()), asyncio.create_task(monitor.run())]
         state = ApiState(
             settings=settings,
@@ -105,13 +118,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             backtest_client=client,
             monitor=monitor,
             progress_hub=hub,
+            password_checks=password_checks,
+            sign_in_throttle=SignInThrottle(
+                settings.sign_in_failures_per_name, settings.sign_in_failures_per_address
+            ),
         )
         freeze_startup_heap()
         try:
-            yield {STATE_KEY: state}
+            yield {STATE_KEY: state, NONCES_STATE_KEY: database[NONCES_COLLECTION]}
         finally:
             for task in background:
                 task.cancel()
+            password_checks.close()
             await client.aclose()
             await mongo.close()
 
@@ -137,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.service_secret,
         settings.max_concurrent_requests,
         exempt_paths=(*health.PROBE_PATHS, METRICS_PATH),
+        ungated_paths=(users.router.prefix + users.SESSION_PATH,),
         body_timeout_s=settings.body_timeout_s,
         cors_origins=settings.cors_origins,
         signed_prefixes=(SAVE_RESULT_PATH, EVENTS_PATH),

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from backend.rankings import OptimizationOutline, outline_of
 from shared.contracts.backtests import BACKTEST_PARAMS_EXAMPLE, BacktestParams
-from shared.contracts.common import Symbol, Text
+from shared.contracts.common import Name, Symbol, Text
 from shared.contracts.lifecycle import BacktestStatus
 from shared.contracts.results import BacktestResult, BacktestStatistics
 from shared.contracts.strategies import (
@@ -66,6 +66,8 @@ class StrategyFields(BaseModel):
 class StrategyCreate(StrategyFields):
     """A strategy: its market, rules, parameters, orders and costs."""
 
+    name: Name
+
 
 class StrategyCheck(BaseModel):
     """Whether a strategy would be saved as it is and, if not, why (as an error body)."""
@@ -87,6 +89,8 @@ class StrategyCheck(BaseModel):
 
 class StrategyUpdate(StrategyFields):
     """A full replacement of a strategy's fields."""
+
+    name: Name
 
 
 class Strategy(StrategyFields):

@@ -8,8 +8,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from starlette.requests import HTTPConnection
 
 from backend.config import Settings
+from backend.passwords import PasswordChecks
 from backend.progress_stream import ProgressHub
 from backend.services.backtest_client import BacktestServiceClient
+from backend.sign_in_throttle import SignInThrottle
 from shared.mongo import Document
 from shared.web.health_monitor import DependencyMonitor
 
@@ -25,6 +27,8 @@ class ApiState:
     backtest_client: BacktestServiceClient
     monitor: DependencyMonitor
     progress_hub: ProgressHub
+    password_checks: PasswordChecks
+    sign_in_throttle: SignInThrottle
 
 
 def api_state(connection: HTTPConnection) -> ApiState:

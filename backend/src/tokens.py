@@ -133,6 +133,13 @@ class TokenStore:
             )
         return TokenInfo.from_document(document) if document else None
 
+    async def revoke_token(self, token: str) -> None:
+        """Revoke `token` itself (signing out); a token revoked already stays as it was."""
+        await self._collection.update_one(
+            {"token_hash": hash_token(token), "revoked_at": None},
+            {"$set": {"revoked_at": utc_now()}},
+        )
+
     async def user_of(self, token: str) -> User | None:
         """The user a valid token belongs to; None if it is unknown, revoked or expired."""
         document = await self._collection.find_one(

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-from shared.contracts.common import utc_now
+from shared.contracts.common import MAX_NAME_CHARS, plain_name, utc_now
 from shared.mongo import Document
 
 __all__ = ["USERS_COLLECTION", "User", "ensure_user"]
@@ -28,7 +28,10 @@ class User(BaseModel):
 
 
 def ensure_user(users: Collection[Document], name: str) -> User:
-    """The user `name`, created if it is new (synchronous: for commands)."""
+    """The user `name`, created if it is new (synchronous: for commands); ValueError,
+    saying why, for a name no member may have (see `plain_name`)."""
+    if len(plain_name(name)) > MAX_NAME_CHARS:
+        raise ValueError(f"a name has at most {MAX_NAME_CHARS} characters")
     document = users.find_one({"name": name})
     if document is None:
         document = {"_id": str(uuid.uuid4()), "name": name, "created_at": utc_now()}

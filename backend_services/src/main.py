@@ -23,12 +23,15 @@ from shared.paths import COMPUTE_MARKET_DATA_PATH, COMPUTE_RUN_PATH
 from shared.signing import ServiceSignature
 from shared.web.health_monitor import DependencyMonitor
 from shared.web.mongo_checks import ping_check, write_check
+from shared.web.nonces import NONCES_STATE_KEY, ensure_nonce_index
 from shared.web.openapi import install_openapi, operation_id
 from shared.web.setup import freeze_startup_heap, set_up_app
 
 CALLBACK_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 # One document the readiness probe rewrites: MongoDB still takes this service's writes.
 HEALTH_PROBE_COLLECTION = "compute_health"
+# The nonces of the signed calls this service has accepted (the API's).
+NONCES_COLLECTION = "compute_nonces"
 
 
 COMPUTE_DESCRIPTION = """\
@@ -50,10 +53,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, ComputeState]]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, object]]:
         mongo = async_client(settings.mongo_url)
         database = mongo[settings.mongo_db]
         await database[BARS_COLLECTION].create_index(BARS_INDEX_KEYS, unique=True)
+        await ensure_nonce_index(database[NONCES_COLLECTION])
         http = httpx.AsyncClient(
             base_url=settings.api_service_url,
             auth=ServiceSignature(settings.service_secret),
@@ -85,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         freeze_startup_heap()
         try:
-            yield {STATE_KEY: state}
+            yield {STATE_KEY: state, NONCES_STATE_KEY: database[NONCES_COLLECTION]}
         finally:
             for task in background:
                 task.cancel()

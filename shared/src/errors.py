@@ -8,9 +8,13 @@ shape FastAPI's own validation errors have, so a client parses one kind of 422.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from pydantic import ValidationError
+
 __all__ = [
+    "UNAVAILABLE_RETRY_AFTER_S",
     "BadGateway",
     "Conflict",
     "DomainError",
@@ -18,10 +22,18 @@ __all__ = [
     "InvalidInput",
     "NotFound",
     "PayloadTooLarge",
+    "TooManyRequests",
     "Unauthorized",
     "Unavailable",
     "UnsupportedMediaType",
+    "invalid_in_words",
+    "reason_in_words",
+    "refusal_in_words",
 ]
+
+# How long a client should wait before trying again a call refused because a dependency
+# is down: about the time MongoDB's client takes to give up on finding a server.
+UNAVAILABLE_RETRY_AFTER_S = 5
 
 
 class DomainError(Exception):
@@ -29,6 +41,9 @@ class DomainError(Exception):
 
     status_code: ClassVar[int] = 500
     summary: ClassVar[str] = "Internal error"
+    # Sent as Retry-After when set: how many seconds a client should wait before trying
+    # again.
+    retry_after_s: int | None = None
 
     def __init__(self, detail: Any) -> None:
         super().__init__(detail if isinstance(detail, str) else repr(detail))
@@ -92,6 +107,17 @@ class InvalidInput(DomainError):
         return cls([{"loc": location, "msg": message, "type": kind}])
 
 
+class TooManyRequests(DomainError):
+    """Too many attempts (failed sign-ins): refused until `retry_after_s` has passed."""
+
+    status_code = 429
+    summary = "Too many attempts: wait the seconds Retry-After says"
+
+    def __init__(self, detail: Any, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = max(1, retry_after_s)
+
+
 class BadGateway(DomainError):
     """The other service answered something this one cannot use."""
 
@@ -104,3 +130,35 @@ class Unavailable(DomainError):
 
     status_code = 503
     summary = "Temporarily unavailable"
+    retry_after_s = UNAVAILABLE_RETRY_AFTER_S
+
+
+# What pydantic writes before the message of a validator that raised ValueError or failed
+# an assertion.
+_VALIDATOR_PREFIXES = ("Value error, ", "Assertion failed, ")
+_LOCATIONS = ("body", "query", "path")
+
+
+def reason_in_words(error: Mapping[str, Any]) -> str:
+    """Why a field was refused (one of pydantic's error dicts), as a person would say
+    it: without the prefix pydantic puts before a validator's own message, and never a
+    regular expression."""
+    if error["type"] == "string_pattern_mismatch":
+        return "contains characters that are not allowed here"
+    message = str(error["msg"])
+    for prefix in _VALIDATOR_PREFIXES:
+        message = message.removeprefix(prefix)
+    return message
+
+
+def refusal_in_words(error: Mapping[str, Any]) -> str:
+    """`field.path: why` (the request part, `body` or `query`, left out)."""
+    location = [str(part) for part in error["loc"] if part not in _LOCATIONS]
+    where = ".".join(location) + ": " if location else ""
+    return where + reason_in_words(error)
+
+
+def invalid_in_words(invalid: ValidationError) -> str:
+    """Every refusal of `invalid`, joined: never pydantic's own summary (`4 validation
+    errors for BacktestStatistics`), the values refused, or its links to its docs."""
+    return "; ".join(refusal_in_words(error) for error in invalid.errors(include_url=False))

@@ -7,8 +7,9 @@ request intake (`web/intake.py`) refuses with 401, before the body is parsed and
 any route runs, so a refused call changes nothing:
 - a signature older than `MAX_SIGNATURE_AGE_S`, or from the future by as much;
 - one that does not match (any byte of method, path, query or body changed);
-- a nonce it has already accepted while that signature is fresh: a captured request
-  replayed as it was is refused.
+- a nonce it has already accepted while that signature is fresh (kept in MongoDB,
+  `web/nonces.py`): a captured request replayed as it was is refused, even after the
+  receiving service restarted.
 """
 
 from __future__ import annotations

@@ -227,6 +227,24 @@ def test_an_optimization_shows_its_heatmap_and_ranking(
     assert page.text_content("h1") == "Backtest"
 
 
+def test_sign_out_revokes_the_token_on_the_server(
+    page: Any, member: tuple[str, str], stack: Stack
+) -> None:
+    name, _ = member
+    sign_in(page, name)
+    token = page.evaluate("() => localStorage.getItem('botclub.token')")
+    assert httpx.get(
+        f"{stack.api_url}/api/me", headers={"Authorization": f"Bearer {token}"}
+    ).is_success
+
+    page.click("#sign-out")
+    page.wait_for_selector("button[type=submit]")
+
+    after = httpx.get(f"{stack.api_url}/api/me", headers={"Authorization": f"Bearer {token}"})
+    assert after.status_code == 401
+    assert page.evaluate("() => localStorage.getItem('botclub.token')") is None
+
+
 def test_the_api_docs_page_works_offline(page: Any, stack: Stack) -> None:
     page.route(
         "**/*",

@@ -75,6 +75,8 @@ def _exercise(
     ]
     assert operations
     for operation in operations:
+        if operation.label == "DELETE /api/session":
+            continue  # signing out would revoke the token every other operation uses
 
         @EXAMPLES
         @given(case=operation.as_strategy(generation_mode=mode))

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
-from helpers import Stack
+from helpers import Mongo, Stack, stack_of_its_own
 
 from shared.signing import (
     NONCE_HEADER,
@@ -88,6 +90,40 @@ def test_a_captured_request_replayed_is_refused(stack: Stack, service: str, path
     for replay in replays:
         assert replay.status_code == 401
         assert "replayed" in replay.json()["detail"]
+
+
+@pytest.fixture(scope="module")
+def restartable(mongo: Mongo, logs_dir: Path) -> Iterator[Stack]:
+    """Both services, in a database of their own, for a test to restart."""
+    with stack_of_its_own(mongo, logs_dir, "replays") as pair:
+        pair.start_backend_services()
+        pair.start_backend()
+        yield pair
+
+
+@pytest.mark.parametrize(
+    ("service", "path"),
+    [("api", "/api/backtest/save_result"), ("compute", "/backtest/run")],
+)
+def test_a_captured_request_replayed_after_a_restart_is_refused(
+    restartable: Stack, service: str, path: str
+) -> None:
+    base = restartable.api_url if service == "api" else restartable.services_url
+    captured = _headers(restartable.secret, path, int(time.time()))
+    first = httpx.post(f"{base}{path}", content=BODY, headers=captured)
+
+    receiver = restartable.backend if service == "api" else restartable.backend_services
+    assert receiver is not None
+    receiver.stop()
+    if service == "api":
+        restartable.start_backend()
+    else:
+        restartable.start_backend_services()
+    replay = httpx.post(f"{base}{path}", content=BODY, headers=captured)
+
+    assert first.status_code != 401
+    assert replay.status_code == 401
+    assert "replayed" in replay.json()["detail"]
 
 
 def test_the_query_string_is_signed(stack: Stack) -> None:

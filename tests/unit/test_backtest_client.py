@@ -161,3 +161,22 @@ def test_timeouts_are_explicit() -> None:
 
     assert timeout.connect == 3.0
     assert timeout.read == 10.0
+
+
+@pytest.mark.parametrize(
+    ("failure", "said"),
+    [
+        (httpx.ConnectError("All connection attempts failed"), "All connection attempts failed"),
+        (httpx.ReadTimeout(""), "ReadTimeout"),
+    ],
+)
+@respx.mock
+async def test_unreachable_is_said_in_words_not_as_a_repr(
+    client: BacktestServiceClient, failure: httpx.HTTPError, said: str
+) -> None:
+    respx.get(f"{BASE}/backtest/e1/status").mock(side_effect=failure)
+
+    with pytest.raises(BacktestServiceUnavailable) as raised:
+        await client.get_backtest_status("e1")
+
+    assert raised.value.detail == f"compute service unreachable: {said}"

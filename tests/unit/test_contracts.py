@@ -32,7 +32,7 @@ def test_naive_dates_are_read_as_utc() -> None:
     ("fields", "message"),
     [
         ({"end_date": "2009-01-01"}, "end_date must be after start_date"),
-        ({"initial_capital": 0}, "greater than 0"),
+        ({"initial_capital": 0}, "greater than or equal to 1"),
         ({"initial_capital": 1e13}, "less than or equal to"),
         ({"timeframe": "2h"}, "Input should be"),
         ({"symbol": "a/b"}, "a symbol name is letters, digits"),

@@ -555,7 +555,9 @@ async function route() {
   }
 }
 
-document.getElementById("sign-out").addEventListener("click", () => {
+document.getElementById("sign-out").addEventListener("click", async () => {
+  // Revoked on the server first: a copy of the token left anywhere no longer works.
+  await api("/api/session", { method: "DELETE" }).catch(() => null);
   localStorage.removeItem(TOKEN_KEY);
   location.hash = "#/signin";
 });

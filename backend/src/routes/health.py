@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Response
 
+from backend.compute_health import ComputeReport
 from backend.deps import StateDep
 from shared.web.health import Liveness, Readiness, probe_paths, readiness
 
@@ -17,7 +16,7 @@ _REQUIRED = ("mongo", "storage")
 
 
 class Health(Readiness):
-    backend_services: dict[str, Any] | None = None
+    backend_services: ComputeReport | None = None
 
 
 @router.get(LIVE_PATH, summary="Liveness")
@@ -32,10 +31,14 @@ async def live() -> Liveness:
 @router.get(READY_PATH, summary="Readiness", responses={503: {"model": Health}})
 async def ready(state: StateDep, response: Response) -> Health:
     """Ready (200, `ok`, or `degraded` while MongoDB is slow or the compute service
-    unreachable: backtests then wait) unless MongoDB is down (503, `down`). The compute
-    service's own latest report is included as it came, null when unreachable."""
-    compute = state.monitor.outcome("backend_services")
+    unreachable, timing out or answering anything but a readiness report: backtests
+    then wait) unless MongoDB is down (503, `down`). The compute service's own latest
+    report is included as it came, null when it has sent none."""
+    compute = state.monitor.outcome("backend_services").detail
     report = readiness(
         state.monitor, ("mongo", "storage", "backend_services"), ("mongo", "storage"), response
     )
-    return Health(**report.model_dump(), backend_services=compute.detail if compute.ok else None)
+    return Health(
+        **report.model_dump(),
+        backend_services=compute if isinstance(compute, ComputeReport) else None,
+    )

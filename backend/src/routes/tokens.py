@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from backend.deps import CurrentUser, TokenStoreDep
 from backend.tokens import IssuedToken, TokenInfo
-from shared.contracts.common import Text
+from shared.contracts.common import Name
 from shared.errors import InvalidInput, NotFound, PayloadTooLarge, Unauthorized
 from shared.web.errors import responses_for
 
@@ -27,9 +27,7 @@ class TokenRequest(BaseModel):
         json_schema_extra={"examples": [{"name": "laptop", "expires_in_days": 30}]},
     )
 
-    name: Annotated[Text, Field(min_length=1, max_length=100)] = Field(
-        description="What the token is for, to tell it apart in the list."
-    )
+    name: Name = Field(description="What the token is for, to tell it apart in the list.")
     expires_in_days: Annotated[StrictInt, Field(ge=1, le=3650)] | None = Field(
         default=90, description="Null: the token does not expire."
     )

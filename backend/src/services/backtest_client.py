@@ -144,7 +144,7 @@ class BacktestServiceClient:
             response = await self._http.get("/health")
             report: dict[str, Any] = response.json()
         except (httpx.HTTPError, ValueError) as error:
-            raise BacktestServiceUnavailable(f"compute service unreachable: {error!r}") from error
+            raise BacktestServiceUnavailable(_unreachable(error)) from error
         return report
 
     async def _send(
@@ -172,12 +172,17 @@ class BacktestServiceClient:
                 timeout=http_timeout or self._http.timeout,
             )
         except httpx.HTTPError as error:
-            raise BacktestServiceUnavailable(f"compute service unreachable: {error!r}") from error
+            raise BacktestServiceUnavailable(_unreachable(error)) from error
         if response.status_code >= 500:
             raise BacktestServiceUnavailable(f"compute service answered {response.status_code}")
         if response.status_code >= 400:
             raise BacktestServiceRejected(response.status_code, _detail(response))
         return response.json() if response.content else None
+
+
+def _unreachable(error: Exception) -> str:
+    """What went wrong, in words (httpx's own message; its name when it has none)."""
+    return f"compute service unreachable: {str(error) or type(error).__name__}"
 
 
 def _detail(response: httpx.Response) -> Any:

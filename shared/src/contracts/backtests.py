@@ -12,9 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from shared.contracts.common import (
     EARLIEST_DATE,
     LATEST_DATE,
-    MAX_CAPITAL,
+    Capital,
     InconsistentRequest,
-    Number,
     Symbol,
     WireModel,
     as_utc,
@@ -53,7 +52,7 @@ class BacktestParams(WireModel):
 
     start_date: datetime
     end_date: datetime
-    initial_capital: Number = Field(default=10_000.0, gt=0, le=MAX_CAPITAL)
+    initial_capital: Capital = 10_000.0
     timeframe: Timeframe | None = None
     symbol: Symbol | None = None
     parameters: Parameters = Field(

@@ -6,6 +6,7 @@ money is in the quote currency of the symbol.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -17,16 +18,21 @@ __all__ = [
     "EARLIEST_DATE",
     "LATEST_DATE",
     "MAX_CAPITAL",
+    "MAX_NAME_CHARS",
     "MAX_SYMBOL_CHARS",
+    "MIN_CAPITAL",
     "SYMBOL_PATTERN",
+    "Capital",
     "Count",
     "Id",
     "InconsistentRequest",
+    "Name",
     "Number",
     "Symbol",
     "Text",
     "WireModel",
     "as_utc",
+    "plain_name",
     "utc_now",
 ]
 
@@ -49,6 +55,35 @@ def _storable(text: str) -> str:
     return text
 
 
+# Characters that change the direction text is shown in (U+202E shows "txt.exe" as
+# "exe.txt"): in a name, they make one name look like another.
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+MAX_NAME_CHARS = 100
+
+
+def plain_name(name: str) -> str:
+    """`name` if a person can read it as it is stored: no control characters (NUL, line
+    breaks, escapes), no characters reversing the text's direction, not blank;
+    ValueError saying which otherwise."""
+    _storable(name)
+    if not name.strip():
+        raise ValueError("a name cannot be blank")
+    for character in name:
+        if unicodedata.category(character) == "Cc":
+            raise ValueError(
+                f"a name cannot contain control characters (U+{ord(character):04X}), "
+                "such as NUL, a tab or a line break"
+            )
+        if character in _BIDI_CONTROLS:
+            raise ValueError(
+                f"a name cannot contain characters that reverse the text's direction "
+                f"(U+{ord(character):04X})"
+            )
+    return name
+
+
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
 # A client's own request id is used as given when it looks like one (a uuid, a trace id).
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,128}$"
@@ -59,11 +94,17 @@ Symbol = Annotated[
     AfterValidator(symbol_name),
 ]
 Text = Annotated[str, Field(max_length=2_000), AfterValidator(_storable)]
+# What a member names: a strategy, themselves, a token.
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS), AfterValidator(plain_name)]
 
 Count = Annotated[int, Field(ge=0, le=10**12)]
 # A number a client sends: an integer or a float, never a string or a boolean.
 Number = Annotated[float, Strict()]
+# A backtest's starting cash, in the quote currency: from one unit (below it, positions
+# and fees lose every digit that matters) to a trillion.
+MIN_CAPITAL = 1.0
 MAX_CAPITAL = 1e12
+Capital = Annotated[Number, Field(ge=MIN_CAPITAL, le=MAX_CAPITAL)]
 EARLIEST_DATE = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST_DATE = datetime(2200, 1, 1, tzinfo=UTC)
 

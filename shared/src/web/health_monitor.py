@@ -37,7 +37,12 @@ Check = Callable[[], Awaitable[Any]]
 
 
 class DependencyDown(Exception):
-    """Raised by a check whose dependency answered that it cannot serve."""
+    """Raised by a check whose dependency answered that it cannot serve; `report` is
+    what it answered, kept as the outcome's detail (else the message is)."""
+
+    def __init__(self, message: str, report: Any = None) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 class DependencyState(StrEnum):
@@ -125,8 +130,9 @@ class DependencyMonitor:
             # Bounded so a check that never returns still ends: by then it is down.
             detail = await asyncio.wait_for(self._checks[name](), self._down_after_s)
         except DependencyDown as error:
+            detail = str(error) if error.report is None else error.report
             watch.outcome = CheckOutcome(
-                state=DependencyState.DOWN, detail=str(error), checked_at=utc_now()
+                state=DependencyState.DOWN, detail=detail, checked_at=utc_now()
             )
         except Exception as error:  # no answer: slow until it lasts down_after_s
             watch.outcome = CheckOutcome(

@@ -8,7 +8,8 @@ the order that costs a hostile or broken client the most and the server the leas
    trickles its body holds a buffer, never one of the app's concurrency slots, which
    are taken only once the body is in (`ConcurrencyGate`, inside this).
 4. A signed path whose signature does not match its method, path, query and body, or
-   whose nonce was already used (a replay): 401, before the body is parsed.
+   whose nonce was already used (a replay, remembered in MongoDB: `nonces.py`): 401,
+   before the body is parsed.
 
 Only then is the request handed on, its body replayed from memory.
 """
@@ -20,7 +21,7 @@ import hmac
 import re
 import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,7 +35,7 @@ from shared.signing import (
     compute_signature,
 )
 from shared.web.errors import error_body
-from shared.web.nonces import SeenNonces
+from shared.web.nonces import first_use, nonces_of
 
 __all__ = [
     "BODY_DEADLINE_S",
@@ -57,12 +58,10 @@ _CONTENT_LENGTH = re.compile(rb"[0-9]{1,15}")
 
 @dataclass(frozen=True)
 class SignedPaths:
-    """Paths (by prefix) only the other service may call, the secret it signs with, and
-    the nonces it has used."""
+    """Paths (by prefix) only the other service may call, and the secret it signs with."""
 
     prefixes: tuple[str, ...]
     secret: str
-    seen: SeenNonces = field(default_factory=SeenNonces)
 
     def cover(self, path: str) -> bool:
         return path.startswith(self.prefixes)
@@ -123,7 +122,7 @@ class RequestIntake:
         except _ClientGone:
             return
         if signed and self._signed is not None:
-            problem = _signature_problem(self._signed, scope, headers, body)
+            problem = await _signature_problem(self._signed, scope, headers, body)
             if problem:
                 await _refuse(401, problem, scope, receive, send)
                 return
@@ -184,7 +183,7 @@ def _signature_headers_problem(headers: Mapping[bytes, bytes]) -> str | None:
     return None
 
 
-def _signature_problem(
+async def _signature_problem(
     signed: SignedPaths, scope: Scope, headers: Mapping[bytes, bytes], body: bytes
 ) -> str | None:
     timestamp = headers[TIMESTAMP_HEADER.lower().encode()].decode()
@@ -195,7 +194,7 @@ def _signature_problem(
     expected = compute_signature(signed.secret, request)
     if not hmac.compare_digest(expected.encode(), headers[SIGNATURE_HEADER.lower().encode()]):
         return "invalid service signature"
-    if not signed.seen.first_use(nonce, int(timestamp) + MAX_SIGNATURE_AGE_S):
+    if not await first_use(nonces_of(scope), nonce, int(timestamp) + MAX_SIGNATURE_AGE_S):
         return "replayed service signature: this nonce was already used"
     return None
 

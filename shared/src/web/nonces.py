@@ -1,40 +1,46 @@
-"""The nonces of signed requests accepted while their signatures are fresh: a request
-whose nonce is here again is a replay."""
+"""The nonces of signed requests accepted while their signatures are fresh, kept in
+MongoDB: a request whose nonce is there already is a replay, however often the service
+that received it first has restarted since, and whichever instance of it receives it.
+
+One insert per signed call, `_id` the nonce: the insert is the check (a duplicate key is
+the replay), so two copies of one request racing each other cannot both pass. A TTL
+index removes each nonce once its signature is stale; by then the signature's age alone
+refuses the request.
+"""
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
+from datetime import UTC, datetime
 
-__all__ = ["SeenNonces"]
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+from starlette.types import Scope
+
+from shared.mongo import Document
+
+__all__ = ["NONCES_STATE_KEY", "ensure_nonce_index", "first_use", "nonces_of"]
+
+# Each service's lifespan state holds, under this key, the collection its nonces are kept
+# in (a collection of its own: each service writes its own).
+NONCES_STATE_KEY = "signed_nonces"
 
 
-class SeenNonces:
-    """Nonces with the time their signature goes stale, oldest first: a signed request
-    is at most a few seconds old when it arrives, so expiry follows arrival order
-    closely enough that pruning from the front keeps the map to the fresh ones.
+def nonces_of(scope: Scope) -> AsyncCollection[Document]:
+    """Where the service answering `scope` keeps its nonces."""
+    nonces: AsyncCollection[Document] = scope["state"][NONCES_STATE_KEY]
+    return nonces
 
-    Held by the process that checks them: one instance of each service receives its
-    signed calls (the backend's callback, the compute service's API), so a replay to
-    that instance is refused wherever it comes from."""
 
-    def __init__(self) -> None:
-        self._expiry: OrderedDict[str, float] = OrderedDict()
+async def ensure_nonce_index(nonces: AsyncCollection[Document]) -> None:
+    """Forget each nonce once its signature is stale (MongoDB's TTL monitor, every 60 s)."""
+    await nonces.create_index("stale_at", expireAfterSeconds=0)
 
-    def first_use(self, nonce: str, stale_at: float) -> bool:
-        """Record `nonce` until `stale_at` (unix seconds); False if already recorded."""
-        self._forget_stale(time.time())
-        if nonce in self._expiry:
-            return False
-        self._expiry[nonce] = stale_at
-        return True
 
-    def __len__(self) -> int:
-        return len(self._expiry)
-
-    def _forget_stale(self, now: float) -> None:
-        while self._expiry:
-            nonce, stale_at = next(iter(self._expiry.items()))
-            if stale_at > now:
-                return
-            del self._expiry[nonce]
+async def first_use(nonces: AsyncCollection[Document], nonce: str, stale_at_s: int) -> bool:
+    """Record `nonce` until `stale_at_s` (unix seconds); False if it is recorded already."""
+    stale_at = datetime.fromtimestamp(stale_at_s, UTC)
+    try:
+        await nonces.insert_one({"_id": nonce, "stale_at": stale_at})
+    except DuplicateKeyError:
+        return False
+    return True

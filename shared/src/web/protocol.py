@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from shared.web.errors import error_body
+from shared.web.security_headers import SECURITY_HEADERS
 
 __all__ = ["GuardedHttpProtocol"]
 
@@ -29,7 +30,11 @@ logger = logging.getLogger(__name__)
 _BUSY = json.dumps(error_body("too many connections from this address")).encode()
 _BUSY_RESPONSE = (
     b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
-    b"connection: close\r\ncontent-length: " + str(len(_BUSY)).encode() + b"\r\n\r\n" + _BUSY
+    + b"".join(f"{name}: {value}\r\n".encode() for name, value in SECURITY_HEADERS.items())
+    + b"connection: close\r\ncontent-length: "
+    + str(len(_BUSY)).encode()
+    + b"\r\n\r\n"
+    + _BUSY
 )
 
 

@@ -74,6 +74,7 @@ from shared.contracts.executions import ExecutionReport, ExecutionUpdate, RunBac
 from shared.contracts.lifecycle import BacktestStatus
 from shared.contracts.results import BacktestResult
 from shared.contracts.sweeps import Optimization
+from shared.errors import invalid_in_words
 from shared.logs import backtest_id as log_backtest_id
 from shared.logs import execution_id as log_execution_id
 from shared.logs import request_id as log_request_id
@@ -206,8 +207,11 @@ def _run_to_the_end(
         except ConnectionFailure:
             # Transient: the record stays running; the service queues the run again.
             raise
-        except (MarketDataError, ValidationError) as error:
+        except MarketDataError as error:
             reason = str(error)
+            finish = partial(record.fail, reason, stages)
+        except ValidationError as error:
+            reason = invalid_in_words(error)
             finish = partial(record.fail, reason, stages)
         except Exception as error:
             logger.exception("execution %s failed", execution_id)
