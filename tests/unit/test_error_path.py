@@ -130,7 +130,8 @@ def test_a_failed_run_is_told_in_words_never_in_pydantic_s_own_text() -> None:
         told = invalid_in_words(invalid)
 
     assert told == (
-        "symbol: contains characters that are not allowed here; "
+        "symbol: a symbol name is letters, digits, '.', '_' and '-', starting with a "
+        "letter or a digit (e.g. GOOG, EURUSD, BRK.B); "
         "count: Input should be a valid integer, got a number with a fractional part"
     )
     assert "errors.pydantic.dev" not in told
