@@ -79,8 +79,8 @@ async def _backtest_store(
     )
 
 
-async def _token_store(database: DatabaseDep) -> TokenStore:
-    return TokenStore(database[TOKENS_COLLECTION])
+async def _token_store(state: StateDep, database: DatabaseDep) -> TokenStore:
+    return TokenStore(database[TOKENS_COLLECTION], state.token_cache)
 
 
 async def _progress_hub(state: StateDep) -> ProgressHub:

@@ -32,6 +32,7 @@ from backend.services.backtest_client import BacktestServiceClient
 from backend.services.supervisor import BacktestSupervisor
 from backend.sign_in_throttle import SignInThrottle
 from backend.state import STATE_KEY, ApiState
+from backend.token_cache import TokenCache
 from shared.limits import MAX_RESULT_BYTES
 from shared.metrics import METRICS_PATH
 from shared.mongo import async_client
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             monitor=monitor,
             progress_hub=hub,
             password_checks=password_checks,
+            token_cache=TokenCache(),
             sign_in_throttle=SignInThrottle(
                 settings.sign_in_failures_per_name, settings.sign_in_failures_per_address
             ),

@@ -12,6 +12,7 @@ from backend.passwords import PasswordChecks
 from backend.progress_stream import ProgressHub
 from backend.services.backtest_client import BacktestServiceClient
 from backend.sign_in_throttle import SignInThrottle
+from backend.token_cache import TokenCache
 from shared.mongo import Document
 from shared.web.health_monitor import DependencyMonitor
 
@@ -29,6 +30,7 @@ class ApiState:
     progress_hub: ProgressHub
     password_checks: PasswordChecks
     sign_in_throttle: SignInThrottle
+    token_cache: TokenCache
 
 
 def api_state(connection: HTTPConnection) -> ApiState:

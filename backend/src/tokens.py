@@ -15,6 +15,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.collection import Collection
 
+from backend.token_cache import TokenCache
 from backend.users import User, ensure_user
 from shared.contracts.common import as_utc, utc_now
 from shared.mongo import Document
@@ -103,8 +104,11 @@ def issue_token(
 
 
 class TokenStore:
-    def __init__(self, collection: AsyncCollection[Document]) -> None:
+    def __init__(
+        self, collection: AsyncCollection[Document], cache: TokenCache | None = None
+    ) -> None:
         self._collection = collection
+        self._cache = cache or TokenCache(ttl_s=0.0)
 
     async def create(self, user: User, name: str, lifetime: timedelta | None) -> IssuedToken:
         document, token = new_token_document(user, name, lifetime)
@@ -127,6 +131,7 @@ class TokenStore:
             projection={"token_hash": 0},
             return_document=ReturnDocument.AFTER,
         )
+        self._cache.forget(token_id=token_id)
         if document is None:
             document = await self._collection.find_one(
                 {"_id": token_id, "user_id": user_id}, {"token_hash": 0}
@@ -135,15 +140,20 @@ class TokenStore:
 
     async def revoke_token(self, token: str) -> None:
         """Revoke `token` itself (signing out); a token revoked already stays as it was."""
+        token_hash = hash_token(token)
+        self._cache.forget(token_hash=token_hash)
         await self._collection.update_one(
-            {"token_hash": hash_token(token), "revoked_at": None},
-            {"$set": {"revoked_at": utc_now()}},
+            {"token_hash": token_hash, "revoked_at": None}, {"$set": {"revoked_at": utc_now()}}
         )
 
     async def user_of(self, token: str) -> User | None:
-        """The user a valid token belongs to; None if it is unknown, revoked or expired."""
+        """The user a valid token belongs to; None if it is unknown, revoked or expired
+        (a token seen valid a moment ago is taken from the cache)."""
+        token_hash = hash_token(token)
+        if (cached := self._cache.get(token_hash)) is not None:
+            return cached
         document = await self._collection.find_one(
-            {"token_hash": hash_token(token)},
+            {"token_hash": token_hash},
             {"user_id": 1, "user_name": 1, "expires_at": 1, "revoked_at": 1},
         )
         if document is None:
@@ -153,10 +163,13 @@ class TokenStore:
             return None
         if check.expires_at is not None and as_utc(check.expires_at) <= utc_now():
             return None
-        return User(id=check.user_id, name=check.user_name)
+        user = User(id=check.user_id, name=check.user_name)
+        self._cache.put(token_hash, check.id, user, check.expires_at)
+        return user
 
 
 class _TokenCheck(BaseModel):
+    id: str = Field(alias="_id")
     user_id: str
     user_name: str
     expires_at: datetime | None = None

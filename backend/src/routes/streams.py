@@ -4,12 +4,17 @@ after the final one.
 
 A browser cannot put a header on a WebSocket, and a token in its URL would be written
 to every access log on the way: the socket's first message carries the token instead.
+
+A stream lasts only as long as its token: every TOKEN_CHECK_S it asks whether the token
+is still valid (answered from the token cache most of the time), and a revoked or
+expired token ends it, the socket with 4401, the event stream with a `signed_out` event.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -17,16 +22,24 @@ from fastapi import APIRouter, Header, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 
-from backend.deps import BacktestStoreDep, OwnedBacktest, ProgressHubDep, TokenStoreDep
-from backend.progress_stream import ProgressEvent, ProgressHub
-from backend.schemas import Backtest
+from backend.deps import (
+    BacktestStoreDep,
+    OwnedBacktest,
+    PresentedToken,
+    ProgressHubDep,
+    TokenStoreDep,
+)
+from backend.progress_stream import ProgressEvent
+from backend.tokens import TokenStore
 from shared.errors import NotFound, Unauthorized
 from shared.web.errors import responses_for
 
 __all__ = ["router"]
 
-# A comment line this often keeps proxies from closing a quiet stream.
+# A comment line this often keeps proxies from closing a quiet stream; a stream checks
+# its token as often.
 KEEP_ALIVE_S = 15.0
+TOKEN_CHECK_S = 2.0
 # How long a socket may take to send its token.
 SIGN_IN_TIMEOUT_S = 5.0
 # Close codes: the 4000 range is the application's, mirroring the HTTP statuses.
@@ -58,6 +71,8 @@ router = APIRouter(
 async def follow_events(
     backtest: OwnedBacktest,
     hub: ProgressHubDep,
+    token: PresentedToken,
+    tokens: TokenStoreDep,
     last_event_id: Annotated[
         int | None,
         Header(description="Resume: only states newer than this event's are sent."),
@@ -66,34 +81,64 @@ async def follow_events(
     """The backtest's state now, then every change of status or progress (with an
     estimate of the time left), then its final state with the headline statistics;
     the stream ends there. Each event's `id` grows with the state, so a client that
-    reconnects with `Last-Event-ID` receives only what is newer."""
+    reconnects with `Last-Event-ID` receives only what is newer. A `signed_out` event
+    ends it early when its token is revoked or expires."""
     events = hub.subscribe(backtest, after=last_event_id)
     return StreamingResponse(
-        _server_sent(events),
+        _server_sent(_while_signed_in(events, tokens, token)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-async def _server_sent(events: AsyncIterator[ProgressEvent]) -> AsyncIterator[str]:
-    async for event in _with_keep_alive(events):
-        if event is None:
-            yield ": still running\n\n"
-        else:
+async def _server_sent(
+    events: AsyncIterator[ProgressEvent | SignedOut | None],
+) -> AsyncIterator[str]:
+    quiet_since = time.monotonic()
+    async for event in events:
+        if isinstance(event, SignedOut):
+            yield f"event: signed_out\ndata: {event.model_dump_json()}\n\n"
+            return
+        if event is not None:
+            quiet_since = time.monotonic()
             yield f"id: {event.id}\nevent: {event.kind}\ndata: {event.model_dump_json()}\n\n"
+        elif time.monotonic() - quiet_since >= KEEP_ALIVE_S:
+            quiet_since = time.monotonic()
+            yield ": still running\n\n"
 
 
-async def _with_keep_alive(
-    events: AsyncIterator[ProgressEvent],
+class SignedOut(BaseModel):
+    """The last message of a stream whose token was revoked or expired."""
+
+    detail: str = "the token was revoked or expired"
+
+
+async def _while_signed_in(
+    events: AsyncIterator[ProgressEvent], tokens: TokenStore, token: str
+) -> AsyncIterator[ProgressEvent | SignedOut | None]:
+    """The events, None after each TOKEN_CHECK_S without one, and SignedOut (then
+    nothing) once the token is no longer valid, asked at most every TOKEN_CHECK_S."""
+    checked = time.monotonic()
+    async for event in _with_ticks(events, TOKEN_CHECK_S):
+        if time.monotonic() - checked >= TOKEN_CHECK_S:
+            checked = time.monotonic()
+            if await tokens.user_of(token) is None:
+                yield SignedOut()
+                return
+        yield event
+
+
+async def _with_ticks(
+    events: AsyncIterator[ProgressEvent], tick_s: float
 ) -> AsyncIterator[ProgressEvent | None]:
-    """The events, and None after each KEEP_ALIVE_S without one."""
+    """The events, and None after each `tick_s` without one."""
     iterator = aiter(events)
     pending: asyncio.Task[ProgressEvent] | None = None
     try:
         while True:
             if pending is None:
                 pending = asyncio.ensure_future(anext(iterator))
-            done, _ = await asyncio.wait({pending}, timeout=KEEP_ALIVE_S)
+            done, _ = await asyncio.wait({pending}, timeout=tick_s)
             if not done:
                 yield None
                 continue
@@ -147,16 +192,20 @@ async def follow_socket(
     if backtest is None:
         await socket.close(CLOSE_NOT_FOUND, "backtest not found")
         return
-    await _send_events(socket, hub, backtest, sign_in.last_event_id)
+    events = hub.subscribe(backtest, after=sign_in.last_event_id)
+    await _send_events(socket, _while_signed_in(events, tokens, sign_in.token))
 
 
 async def _send_events(
-    socket: WebSocket, hub: ProgressHub, backtest: Backtest, after: int | None
+    socket: WebSocket, events: AsyncIterator[ProgressEvent | SignedOut | None]
 ) -> None:
-    events = hub.subscribe(backtest, after=after)
     try:
         async for event in events:
-            await socket.send_text(event.model_dump_json())
+            if isinstance(event, SignedOut):
+                await _close_quietly(socket, CLOSE_UNAUTHORIZED, event.detail)
+                return
+            if event is not None:
+                await socket.send_text(event.model_dump_json())
     except WebSocketDisconnect:
         return
     await _close_quietly(socket, 1000, "final")
