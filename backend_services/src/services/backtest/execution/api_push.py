@@ -2,9 +2,11 @@
 
 Both go from a thread of their own, so a run never waits for them and its worker takes
 the next run at once:
-- Live changes (claimed, progress) go to `POST /api/backtest/events`; of several
-  changes of one execution made while a push was under way only the newest is sent. A
-  push that fails is dropped: the next change, or the final state, carries everything.
+- Live changes (claimed, progress) go to `POST /api/backtest/events` once they are
+  HOLD_S old, and only the newest of an execution's: a run shorter than that is told by
+  its final state alone (which replaces any change not sent yet), so a small backtest
+  costs the API one call, not three. A push that fails is dropped: the next change, or
+  the final state, carries everything.
 - Final states go to `POST /api/backtest/save_result` before any live change, from the
   outcome the run had in hand (nothing is read back), and once acknowledged the run's
   `on_delivered` notes it on the record. Each was stored in the execution record first,
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +36,7 @@ __all__ = ["ApiPush", "DeliveryVerdict", "report_headers", "verdict_of"]
 logger = logging.getLogger(__name__)
 
 PUSH_TIMEOUT = httpx.Timeout(10.0, connect=2.0)
+HOLD_S = 0.05
 
 
 class DeliveryVerdict(Enum):
@@ -70,7 +74,7 @@ class ApiPush:
         self._http = httpx.Client(
             base_url=api_url, auth=ServiceSignature(secret), timeout=PUSH_TIMEOUT
         )
-        self._updates: dict[str, ExecutionUpdate] = {}
+        self._updates: dict[str, tuple[ExecutionUpdate, float]] = {}
         self._finals: deque[_Final] = deque()
         self._wake = threading.Condition()
         self._thread = threading.Thread(target=self._send, name="api-push", daemon=True)
@@ -79,7 +83,9 @@ class ApiPush:
     def update(self, update: ExecutionUpdate) -> None:
         """Push a live change, replacing one of the same execution not sent yet."""
         with self._wake:
-            self._updates[update.execution_id] = update
+            held = self._updates.get(update.execution_id)
+            due = held[1] if held else time.monotonic() + HOLD_S
+            self._updates[update.execution_id] = (update, due)
             self._wake.notify()
 
     def deliver(
@@ -94,14 +100,24 @@ class ApiPush:
     def _send(self) -> None:
         while True:
             with self._wake:
-                while not (self._finals or self._updates):
-                    self._wake.wait()
-                final = self._finals.popleft() if self._finals else None
-                update = None if final else self._updates.popitem()[1]
+                final, update = self._next()
             if final is not None:
                 self._send_final(final)
             elif update is not None:
                 self._send_update(update)
+
+    def _next(self) -> tuple[_Final | None, ExecutionUpdate | None]:
+        """The next final state, or else the next live change that is due, waiting for
+        one (called holding the lock)."""
+        while True:
+            if self._finals:
+                return self._finals.popleft(), None
+            now = time.monotonic()
+            due = [key for key, (_, due_at) in self._updates.items() if due_at <= now]
+            if due:
+                return None, self._updates.pop(due[0])[0]
+            soonest = min((due_at for _, due_at in self._updates.values()), default=None)
+            self._wake.wait(None if soonest is None else soonest - now)
 
     def _send_final(self, final: _Final) -> None:
         execution_id = final.report.execution_id
