@@ -20,8 +20,8 @@ from e2e_member import Member, Run
 from e2e_records import CommandCounts, command_counts, percentile, print_round_trips, print_stages
 from throwaway_stack import ThrowawayStack
 
-from backend.tokens import issue_token
-from backend.users import USERS_COLLECTION
+from backend.stores.tokens import issue_token
+from backend.stores.users import USERS_COLLECTION
 from shared.market_data.bars import Bars
 
 __all__ = [

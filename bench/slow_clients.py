@@ -31,8 +31,8 @@ import httpx
 from sign_in_flood import SignInFlood
 from throwaway_stack import throwaway_stack
 
-from backend.passwords import set_password
-from backend.users import USERS_COLLECTION, ensure_user
+from backend.services.passwords import set_password
+from backend.stores.users import USERS_COLLECTION, ensure_user
 
 # Turns of measuring without and with each flood.
 FLOOD_ROUNDS = 3

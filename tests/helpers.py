@@ -19,7 +19,7 @@ import numpy as np
 from pymongo.collection import Collection
 from pymongo.database import Database
 
-from backend.tokens import issue_token
+from backend.stores.tokens import issue_token
 from backend_services.market_data.importer import import_bars, load_missing_samples
 from backend_services.market_data.store import ensure_indexes
 from botclub.local_stack import ChildProcess, free_port, start_service

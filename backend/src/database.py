@@ -9,9 +9,9 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
-from backend.idempotency import IDEMPOTENCY_COLLECTION, KEY_LIFETIME
-from backend.tokens import TOKENS_COLLECTION
-from backend.users import USERS_COLLECTION
+from backend.stores.idempotency import IDEMPOTENCY_COLLECTION, KEY_LIFETIME
+from backend.stores.tokens import TOKENS_COLLECTION
+from backend.stores.users import USERS_COLLECTION
 
 STRATEGIES_COLLECTION = "strategies"
 BACKTESTS_COLLECTION = "backtests"

@@ -13,21 +13,21 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pymongo.asynchronous.database import AsyncDatabase
 from starlette.requests import HTTPConnection
 
-from backend.backtests import BacktestStore
 from backend.config import Settings
 from backend.database import BACKTESTS_COLLECTION, STRATEGIES_COLLECTION
-from backend.passwords import PasswordChecks
-from backend.progress_stream import ProgressHub
-from backend.rankings import RANKINGS_COLLECTION, RankingStore
 from backend.schemas import Backtest, Strategy
 from backend.services.backtest_client import BacktestServiceClient
 from backend.services.backtest_outcomes import BacktestOutcomes
 from backend.services.backtest_starter import BacktestStarter
-from backend.sign_in_throttle import SignInThrottle
+from backend.services.passwords import PasswordChecks
+from backend.services.sign_in_throttle import SignInThrottle
 from backend.state import ApiState, api_state
-from backend.strategies import StrategyStore
-from backend.tokens import TOKENS_COLLECTION, TokenStore
-from backend.users import User
+from backend.stores.backtests import BacktestStore
+from backend.stores.rankings import RANKINGS_COLLECTION, RankingStore
+from backend.stores.strategies import StrategyStore
+from backend.stores.tokens import TOKENS_COLLECTION, TokenStore
+from backend.stores.users import User
+from backend.streams.progress_hub import ProgressHub
 from shared.errors import NotFound, Unauthorized
 from shared.mongo import Document
 from shared.web.request_context import set_user

@@ -8,14 +8,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from backend.backtests import BacktestStore
-from backend.compute_health import compute_service_check
 from backend.config import Settings
 from backend.database import BACKTESTS_COLLECTION, HEALTH_PROBE_COLLECTION, ensure_indexes
-from backend.idempotency import IDEMPOTENCY_COLLECTION, IdempotentPosts
-from backend.passwords import PasswordChecks
-from backend.progress_stream import ProgressHub
-from backend.rankings import RANKINGS_COLLECTION, RankingStore
 from backend.routes import (
     backtest,
     functions,
@@ -29,10 +23,16 @@ from backend.routes import (
 )
 from backend.routes.dashboard import install_dashboard
 from backend.services.backtest_client import BacktestServiceClient
+from backend.services.compute_health import compute_service_check
+from backend.services.passwords import PasswordChecks
+from backend.services.sign_in_throttle import SignInThrottle
 from backend.services.supervisor import BacktestSupervisor
-from backend.sign_in_throttle import SignInThrottle
 from backend.state import STATE_KEY, ApiState
-from backend.token_cache import TokenCache
+from backend.stores.backtests import BacktestStore
+from backend.stores.idempotency import IDEMPOTENCY_COLLECTION, IdempotentPosts
+from backend.stores.rankings import RANKINGS_COLLECTION, RankingStore
+from backend.stores.token_cache import TokenCache
+from backend.streams.progress_hub import ProgressHub
 from shared.limits import MAX_RESULT_BYTES
 from shared.metrics import METRICS_PATH
 from shared.mongo import async_client

@@ -8,9 +8,8 @@ from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from backend.rankings import OptimizationOutline, outline_of
 from shared.contracts.backtests import BACKTEST_PARAMS_EXAMPLE, BacktestParams
-from shared.contracts.common import Name, Symbol, Text
+from shared.contracts.common import Count, Name, Symbol, Text, WireModel
 from shared.contracts.lifecycle import BacktestStatus
 from shared.contracts.results import BacktestResult, BacktestStatistics
 from shared.contracts.strategies import (
@@ -21,7 +20,7 @@ from shared.contracts.strategies import (
     Rules,
     check_rules,
 )
-from shared.contracts.sweeps import Sweep
+from shared.contracts.sweeps import Heatmap, Objective, Optimization, Sweep, SweepRow
 from shared.timeframes import Timeframe
 
 STRATEGY_EXAMPLE: dict[str, Any] = {
@@ -37,6 +36,32 @@ STRATEGY_EXAMPLE: dict[str, Any] = {
     "orders": {"stop_loss_pct": 0.05},
     "costs": {"commission_pct": 0.001, "slippage_pct": 0.0005},
 }
+
+
+TOP_RANKED = 20
+
+
+class OptimizationOutline(WireModel):
+    """An optimization as a backtest carries it: its best rows, not the whole ranking."""
+
+    objective: Objective
+    combinations: Count = Field(description="Combinations run.")
+    excluded: Count = Field(description="Combinations the constraint left out.")
+    best_parameters: Parameters
+    ranked: list[SweepRow] = Field(
+        description=f"The best {TOP_RANKED} combinations, best first; page through all "
+        "of them at /api/backtest/{id}/ranking."
+    )
+    ranked_total: Count = Field(description="Combinations in the whole ranking.")
+    heatmap: Heatmap
+
+
+def outline_of(optimization: dict[str, Any]) -> dict[str, Any]:
+    """A stored optimization (whole, as delivered, or already outlined) as an outline."""
+    if "ranked_total" in optimization:
+        return optimization
+    table = Optimization.model_validate(optimization).ranked
+    return optimization | {"ranked": table.row_dicts(0, TOP_RANKED), "ranked_total": len(table)}
 
 
 class StrategyFields(BaseModel):

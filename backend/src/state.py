@@ -8,11 +8,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from starlette.requests import HTTPConnection
 
 from backend.config import Settings
-from backend.passwords import PasswordChecks
-from backend.progress_stream import ProgressHub
 from backend.services.backtest_client import BacktestServiceClient
-from backend.sign_in_throttle import SignInThrottle
-from backend.token_cache import TokenCache
+from backend.services.passwords import PasswordChecks
+from backend.services.sign_in_throttle import SignInThrottle
+from backend.stores.token_cache import TokenCache
+from backend.streams.progress_hub import ProgressHub
 from shared.mongo import Document
 from shared.web.health_monitor import DependencyMonitor
 

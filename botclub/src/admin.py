@@ -19,9 +19,9 @@ from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
 from backend.config import Settings
-from backend.passwords import MIN_PASSWORD_LENGTH, PasswordTooShort, set_password
-from backend.tokens import issue_token
-from backend.users import USERS_COLLECTION
+from backend.services.passwords import MIN_PASSWORD_LENGTH, PasswordTooShort, set_password
+from backend.stores.tokens import issue_token
+from backend.stores.users import USERS_COLLECTION
 from botclub.failures import CommandFailed, ExitCode
 from botclub.local_stack import mongo_reachable
 from botclub.stack_file import DEFAULT_DATA_DIR, NoStackRunning, running_stack

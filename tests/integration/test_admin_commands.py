@@ -16,7 +16,7 @@ import pytest
 from helpers import Mongo, run_botclub
 from pymongo.database import Database
 
-from backend.users import USERS_COLLECTION
+from backend.stores.users import USERS_COLLECTION
 from backend_services.market_data.importer import import_table
 from backend_services.market_data.table_files import read_sample
 from botclub.local_stack import free_port

@@ -19,9 +19,9 @@ import pytest
 from helpers import Stack, backtest_params, minute_walk, strategy_fields, wait_for_backtest
 from pymongo.database import Database
 
-from backend.passwords import set_password
-from backend.tokens import issue_token
-from backend.users import USERS_COLLECTION
+from backend.services.passwords import set_password
+from backend.stores.tokens import issue_token
+from backend.stores.users import USERS_COLLECTION
 from backend_services.market_data.importer import import_bars
 from shared.mongo import Document
 

@@ -15,8 +15,8 @@ from helpers import Stack, strategy_fields, wait_for
 from pymongo.database import Database
 from pymongo.errors import OperationFailure
 
-from backend.tokens import issue_token
-from backend.users import USERS_COLLECTION
+from backend.stores.tokens import issue_token
+from backend.stores.users import USERS_COLLECTION
 from backend_services.market_data.importer import load_missing_samples
 from botclub.local_stack import ChildProcess, free_port, start_embedded_mongo
 from shared.mongo import Document, out_of_disk_space, sync_client

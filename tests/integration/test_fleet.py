@@ -41,7 +41,7 @@ from helpers import (
 )
 from pymongo.database import Database
 
-from backend.users import USERS_COLLECTION
+from backend.stores.users import USERS_COLLECTION
 from backend_services.config import Settings
 from backend_services.services.backtest.execution.fleet import HELP_TASK, RUN_TASK, fleet_app
 from backend_services.services.backtest.execution.fleet_broker import (

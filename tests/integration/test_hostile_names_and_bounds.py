@@ -12,7 +12,7 @@ import pytest
 from helpers import backtest_params, strategy_fields
 from pymongo.database import Database
 
-from backend.users import USERS_COLLECTION, ensure_user
+from backend.stores.users import USERS_COLLECTION, ensure_user
 from shared.mongo import Document
 
 pytestmark = pytest.mark.integration

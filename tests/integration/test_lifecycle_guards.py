@@ -13,9 +13,9 @@ import pytest
 from helpers import Mongo
 from pymongo.asynchronous.database import AsyncDatabase
 
-from backend.backtests import BacktestStore
-from backend.rankings import RankingStore
 from backend.schemas import Backtest
+from backend.stores.backtests import BacktestStore
+from backend.stores.rankings import RankingStore
 from backend_services.services.backtest.execution.records import (
     ExecutionAlreadyFinished,
     ExecutionRecords,

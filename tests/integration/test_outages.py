@@ -25,8 +25,8 @@ from helpers import (
     wait_for,
 )
 
-from backend.tokens import issue_token
-from backend.users import USERS_COLLECTION
+from backend.stores.tokens import issue_token
+from backend.stores.users import USERS_COLLECTION
 from backend_services.market_data.importer import load_missing_samples
 from backend_services.market_data.store import ensure_indexes
 from botclub.local_stack import free_port, start_embedded_mongo

@@ -15,9 +15,9 @@ import pytest
 from helpers import Mongo, Stack, stack_of_its_own
 from pymongo.database import Database
 
-from backend.passwords import set_password
-from backend.tokens import issue_token
-from backend.users import USERS_COLLECTION
+from backend.services.passwords import set_password
+from backend.stores.tokens import issue_token
+from backend.stores.users import USERS_COLLECTION
 from shared.mongo import Document, sync_client
 
 pytestmark = pytest.mark.integration

@@ -14,8 +14,8 @@ import pytest
 from helpers import Stack, backtest_params, strategy_fields
 from pymongo.database import Database
 
-from backend.tokens import TOKENS_COLLECTION, issue_token
-from backend.users import USERS_COLLECTION
+from backend.stores.tokens import TOKENS_COLLECTION, issue_token
+from backend.stores.users import USERS_COLLECTION
 from shared.mongo import Document
 
 pytestmark = pytest.mark.integration

@@ -45,7 +45,7 @@ _DOORS = [
     "backend_services.market_data.table_files",
     "backend_services.market_data.validation",
     "backend.config",
-    "backend.users",
+    "backend.stores.users",
     "botclub.local_stack",
 ]
 _SHARED = [

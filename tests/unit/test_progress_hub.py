@@ -7,8 +7,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-from backend.progress_stream import ProgressEvent, ProgressHub
 from backend.schemas import Backtest
+from backend.streams.progress_hub import ProgressEvent, ProgressHub
 from shared.contracts.backtests import BacktestParams
 from shared.contracts.executions import ExecutionUpdate
 from shared.contracts.lifecycle import BacktestStatus

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from backend.token_cache import TokenCache
-from backend.users import User
+from backend.stores.token_cache import TokenCache
+from backend.stores.users import User
 from shared.contracts.common import utc_now
 
 ALICE = User(id="u1", name="alice")

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from backend.backtests import BacktestStore
 from backend.deps import (
     BacktestClientDep,
     BacktestStoreDep,
@@ -19,12 +18,13 @@ from backend.deps import (
     RankingStoreDep,
     StrategyStoreDep,
 )
-from backend.exports import ranking_csv, trades_csv
-from backend.rankings import RankingPage, RankingSort, RankingStore, page_of
-from backend.report import report_html
+from backend.outputs.exports import ranking_csv, trades_csv
+from backend.outputs.report import report_html
 from backend.schemas import Backtest, SaveResultAck
 from backend.services.backtest_client import BacktestServiceRejected
-from backend.users import User
+from backend.stores.backtests import BacktestStore
+from backend.stores.rankings import RankingPage, RankingSort, RankingStore, page_of
+from backend.stores.users import User
 from shared.contracts.executions import ExecutionReport, ExecutionUpdate
 from shared.contracts.results import TradePage
 from shared.errors import (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from backend.compute_health import ComputeReport
 from backend.deps import StateDep
+from backend.services.compute_health import ComputeReport
 from shared.web.health import Liveness, Readiness, probe_paths, readiness
 
 router = APIRouter(tags=["health"])

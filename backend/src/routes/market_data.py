@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.deps import BacktestClientDep, CurrentUser, DatabaseDep
 from backend.services.backtest_client import BacktestServiceRejected
-from backend.uploads import uploaded_table
+from backend.services.uploads import uploaded_table
 from shared.contracts.market_data import (
     MAX_CANDLES,
     Candles,

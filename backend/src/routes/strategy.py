@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Body, Depends, Response, status
 from pydantic import ValidationError
 
-from backend.backtests import BacktestStore
 from backend.deps import (
     BacktestClientDep,
     BacktestStoreDep,
@@ -19,7 +18,6 @@ from backend.deps import (
     StarterDep,
     StrategyStoreDep,
 )
-from backend.market_data import check_market
 from backend.schemas import (
     STRATEGY_EXAMPLE,
     Backtest,
@@ -33,6 +31,8 @@ from backend.schemas import (
 from backend.services.backtest_client import BacktestServiceClient
 from backend.services.backtest_starter import StartedBacktest
 from backend.services.dispatch import dispatch_backtest
+from backend.services.market_checks import check_market
+from backend.stores.backtests import BacktestStore
 from shared.contracts.backtests import BacktestParams
 from shared.contracts.executions import RunBacktestRequest
 from shared.contracts.lifecycle import BacktestStatus

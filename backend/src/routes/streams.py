@@ -29,8 +29,8 @@ from backend.deps import (
     ProgressHubDep,
     TokenStoreDep,
 )
-from backend.progress_stream import ProgressEvent
-from backend.tokens import TokenStore
+from backend.stores.tokens import TokenStore
+from backend.streams.progress_hub import ProgressEvent
 from shared.errors import NotFound, Unauthorized
 from shared.web.errors import responses_for
 

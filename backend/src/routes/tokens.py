@@ -9,7 +9,7 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from backend.deps import CurrentUser, TokenStoreDep
-from backend.tokens import IssuedToken, TokenInfo
+from backend.stores.tokens import IssuedToken, TokenInfo
 from shared.contracts.common import Name
 from shared.errors import InvalidInput, NotFound, PayloadTooLarge, Unauthorized
 from shared.web.errors import responses_for

@@ -17,9 +17,9 @@ from backend.deps import (
     SignInThrottleDep,
     TokenStoreDep,
 )
-from backend.passwords import check_password
-from backend.tokens import IssuedToken
-from backend.users import USERS_COLLECTION, User
+from backend.services.passwords import check_password
+from backend.stores.tokens import IssuedToken
+from backend.stores.users import USERS_COLLECTION, User
 from shared.contracts.common import Name
 from shared.errors import InvalidInput, TooManyRequests, Unauthorized, Unavailable
 from shared.web.errors import responses_for

@@ -8,11 +8,11 @@ backtest's subscribers through the store's `on_final`.
 
 from __future__ import annotations
 
-from backend.backtests import BacktestStore
-from backend.rankings import RankingStore
 from backend.schemas import Backtest, SaveResultAck
 from backend.services.backtest_client import BacktestServiceClient, BacktestServiceRejected
 from backend.services.reconcile import reconcile
+from backend.stores.backtests import BacktestStore
+from backend.stores.rankings import RankingStore
 from shared.contracts.executions import ExecutionReport
 from shared.contracts.lifecycle import BacktestStatus
 from shared.errors import Conflict, NotFound

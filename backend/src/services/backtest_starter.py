@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 
-from backend.backtests import BacktestStore
-from backend.market_data import check_data_for, range_note
 from backend.schemas import Backtest, Strategy
+from backend.services.market_checks import check_data_for, range_note
+from backend.stores.backtests import BacktestStore
 from shared.contracts.backtests import BacktestParams, ResolvedBacktest
 from shared.contracts.common import InconsistentRequest
 from shared.contracts.executions import RunBacktestRequest

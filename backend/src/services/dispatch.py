@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from backend.backtests import BacktestStore
 from backend.services.backtest_client import (
     BacktestServiceClient,
     BacktestServiceRejected,
     BacktestServiceUnavailable,
 )
+from backend.stores.backtests import BacktestStore
 from shared.contracts.executions import RunBacktestRequest
 from shared.contracts.lifecycle import BacktestStatus
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 
-from backend.backtests import BacktestStore
 from backend.services.backtest_client import (
     BacktestServiceClient,
     BacktestServiceRejected,
     BacktestServiceUnavailable,
 )
+from backend.stores.backtests import BacktestStore
 from shared.contracts.executions import ExecutionReport
 
 logger = logging.getLogger(__name__)

@@ -12,10 +12,10 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from backend.backtests import BacktestStore
 from backend.services.backtest_client import BacktestServiceClient
 from backend.services.dispatch import dispatch_backtest
 from backend.services.reconcile import reconcile
+from backend.stores.backtests import BacktestStore
 from shared.contracts.common import utc_now
 
 logger = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from datetime import datetime
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
-from backend.rankings import RankingStore, outline_of
-from backend.schemas import Backtest, BacktestState, BacktestSummary
+from backend.schemas import Backtest, BacktestState, BacktestSummary, outline_of
+from backend.stores.rankings import RankingStore
 from shared.contracts.backtests import BacktestParams
 from shared.contracts.common import utc_now
 from shared.contracts.executions import ExecutionReport, RunBacktestRequest

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
-from backend.users import User
+from backend.stores.users import User
 from shared.contracts.common import as_utc, utc_now
 
 __all__ = ["TOKEN_CACHE_TTL_S", "TokenCache"]

@@ -15,7 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.collection import Collection
 
-from backend.users import User
+from backend.stores.users import User
 from shared.errors import Unavailable
 from shared.mongo import Document
 

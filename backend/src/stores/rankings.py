@@ -1,7 +1,7 @@
 """An optimization's whole ranking, kept apart from its backtest: a 10,000-combination
 sweep ranks 10,000 rows (megabytes), which a member pages through
 (`/api/backtest/{id}/ranking`) rather than receives with every read of the backtest.
-The backtest carries the best `TOP_RANKED` rows only.
+The backtest carries the best `schemas.TOP_RANKED` rows only.
 
 One document per execution, so a backtest answered from an identical earlier one reads
 the ranking of the execution whose result it reuses, as it does that one's trades.
@@ -15,48 +15,20 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo.asynchronous.collection import AsyncCollection
 
-from shared.contracts.common import Count, WireModel
-from shared.contracts.strategies import Parameters
-from shared.contracts.sweeps import Heatmap, Objective, Optimization, RankedTable, SweepRow
+from shared.contracts.common import Count
+from shared.contracts.sweeps import RankedTable, SweepRow
 from shared.mongo import Document
 
 __all__ = [
     "RANKINGS_COLLECTION",
-    "TOP_RANKED",
-    "OptimizationOutline",
     "RankedRow",
     "RankingPage",
     "RankingSort",
     "RankingStore",
-    "outline_of",
     "page_of",
 ]
 
 RANKINGS_COLLECTION = "rankings"
-TOP_RANKED = 20
-
-
-class OptimizationOutline(WireModel):
-    """An optimization as a backtest carries it: its best rows, not the whole ranking."""
-
-    objective: Objective
-    combinations: Count = Field(description="Combinations run.")
-    excluded: Count = Field(description="Combinations the constraint left out.")
-    best_parameters: Parameters
-    ranked: list[SweepRow] = Field(
-        description=f"The best {TOP_RANKED} combinations, best first; page through all "
-        "of them at /api/backtest/{id}/ranking."
-    )
-    ranked_total: Count = Field(description="Combinations in the whole ranking.")
-    heatmap: Heatmap
-
-
-def outline_of(optimization: dict[str, Any]) -> dict[str, Any]:
-    """A stored optimization (whole, as delivered, or already outlined) as an outline."""
-    if "ranked_total" in optimization:
-        return optimization
-    table = Optimization.model_validate(optimization).ranked
-    return optimization | {"ranked": table.row_dicts(0, TOP_RANKED), "ranked_total": len(table)}
 
 
 class RankingSort(StrEnum):

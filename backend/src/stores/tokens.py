@@ -15,8 +15,8 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.collection import Collection
 
-from backend.token_cache import TokenCache
-from backend.users import User, ensure_user
+from backend.stores.token_cache import TokenCache
+from backend.stores.users import User, ensure_user
 from shared.contracts.common import as_utc, utc_now
 from shared.mongo import Document
 

@@ -1,0 +1,1 @@
+"""What a finished backtest is exported as: CSV files and the HTML report."""

@@ -1,0 +1,1 @@
+"""The API's repositories: each collection it owns, read and written in one place."""
