@@ -59,3 +59,13 @@ def test_the_cap_is_a_share_of_the_slots_and_at_least_one() -> None:
     assert member_cap(8, 0.5) == 4
     assert member_cap(3, 0.5) == 1
     assert member_cap(1, 0.25) == 1
+
+
+def test_slots_freed_at_once_go_first_to_the_member_who_waited() -> None:
+    # a's two runs ended together: a and b hold nothing, a's next runs are older than
+    # b's, but b has not been served yet.
+    waiting = _runs(("a", 5), ("a", 5), ("b", 5), ("b", 5))
+
+    chosen = next_runs(waiting, {}, free=2, cap=1, last_served={"a": 100.0})
+
+    assert _ids(chosen) == ["b2", "a0"]

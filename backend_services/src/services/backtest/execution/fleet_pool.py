@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from celery import Celery
 
@@ -59,6 +60,7 @@ class FleetWorkerPool:
         self._on_run_ended = on_run_ended
         self._wake = asyncio.Event()
         self._published: set[str] = set()
+        self._last_served: dict[str, float] = {}
         self._slots = 0
         self._workers = 0
         self._state = PoolState(kind="celery", workers=0, busy=0, queued=0)
@@ -101,9 +103,11 @@ class FleetWorkerPool:
         )
         # Before any worker has answered, one run at a time, so work starts at once.
         slots = max(self._slots, 1)
-        for run in next_runs(waiting, held, slots - busy, member_cap(slots, self._fair_share)):
+        cap = member_cap(slots, self._fair_share)
+        for run in next_runs(waiting, held, slots - busy, cap, self._last_served):
             if not await self._records.mark_dispatched(run.execution_id):
                 continue
+            self._last_served[run.user_id] = time.monotonic()
             try:
                 await asyncio.to_thread(self._send, run.execution_id, run.priority)
             except Exception as error:  # the broker away: the run waits, never lost

@@ -4,9 +4,10 @@ The broker would run tasks by priority and then in order of arrival, so one memb
 10,000-combination sweep, or a burst of a hundred backtests, would hold every worker
 while the others wait. The service therefore publishes no more tasks than there are
 free worker slots, choosing each one here: the most urgent priority first; within it,
-the member holding the fewest slots (so members take turns), then the oldest. A member
-holding `cap` slots gets no more while another member's work waits; alone, a member
-may use them all.
+the member holding the fewest slots (so members take turns), then the member served
+least recently (so when several slots free at once, the member who waited gets the
+first), then the oldest. A member holding `cap` slots gets no more while another
+member's work waits; alone, a member may use them all.
 """
 
 from __future__ import annotations
@@ -34,20 +35,35 @@ def member_cap(slots: int, share: float) -> int:
 
 
 def next_runs(
-    waiting: Sequence[WaitingRun], held: Mapping[str, int], free: int, cap: int
+    waiting: Sequence[WaitingRun],
+    held: Mapping[str, int],
+    free: int,
+    cap: int,
+    last_served: Mapping[str, float] | None = None,
 ) -> list[WaitingRun]:
     """Up to `free` of `waiting` to start now, in order; `held` counts the slots each
-    member holds (running, or published and not yet started)."""
+    member holds (running, or published and not yet started), `last_served` when each
+    member last had a run started (any increasing clock; never: first in line)."""
     holding = Counter(held)
+    served = dict(last_served or {})
+    turn = max(served.values(), default=0.0)
     left = list(waiting)
     chosen: list[WaitingRun] = []
     while len(chosen) < free and left:
         under_cap = [run for run in left if holding[run.user_id] < cap]
         candidates = under_cap or left  # over the cap only when nobody else waits
         best = min(
-            candidates, key=lambda run: (run.priority, holding[run.user_id], run.submitted_at)
+            candidates,
+            key=lambda run: (
+                run.priority,
+                holding[run.user_id],
+                served.get(run.user_id, -math.inf),
+                run.submitted_at,
+            ),
         )
         chosen.append(best)
         left.remove(best)
         holding[best.user_id] += 1
+        turn += 1
+        served[best.user_id] = turn
     return chosen
