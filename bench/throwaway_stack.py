@@ -63,7 +63,11 @@ def throwaway_stack(
         common = {"MONGO_URL": mongo_url, "MONGO_DB": database_name} | env
         common |= {"SERVICE_SECRET": uuid.uuid4().hex}
         api_url = f"http://127.0.0.1:{api_port}"
-        services_env = common | {"API_SERVICE_URL": api_url} | (compute_env or {})
+        services_env = (
+            common
+            | {"API_SERVICE_URL": api_url, "MARKET_DATA_FILES_DIR": str(work / "bars")}
+            | (compute_env or {})
+        )
         services_url = f"http://127.0.0.1:{services_port}"
         children.append(start_service("backend_services", services_port, services_env, work))
         backend_env = common | {"BACKEND_SERVICES_URL": services_url}

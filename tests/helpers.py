@@ -65,7 +65,12 @@ class Stack:
             "backend_services",
             self.services_port,
             self._env()
-            | {"SERVICE_PORT": str(self.services_port), "API_SERVICE_URL": self.api_url},
+            | {
+                "SERVICE_PORT": str(self.services_port),
+                "API_SERVICE_URL": self.api_url,
+                # Beside the logs, in the session's temporary folder: removed with it.
+                "MARKET_DATA_FILES_DIR": str(self.logs_dir / f"bars-{self.database_name}"),
+            },
             self.logs_dir,
         )
 

@@ -112,6 +112,14 @@ class Settings(SharedSettings):
         description="Combinations per part of a sweep a fleet fans out (EXECUTOR=celery).",
     )
 
+    market_data_files_dir: str = Field(
+        default="",
+        alias="MARKET_DATA_FILES_DIR",
+        description="Where this machine keeps imported bars for its workers to map from "
+        "disk (the first backtest after an upload reads nothing back from MongoDB); "
+        "empty: nowhere. `botclub run` keeps them in its data folder's `bars`.",
+    )
+
     def import_limits(self) -> ImportLimits:
         return ImportLimits(
             max_rows=self.max_import_rows,

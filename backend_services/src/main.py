@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
 
 from backend_services.config import Settings
+from backend_services.market_data.bar_files import BarFiles
 from backend_services.market_data.import_runner import ImportRunner
 from backend_services.routes import backtest, health, market_data, metrics
 from backend_services.services.backtest.backtest_service import BacktestService
@@ -66,7 +68,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         backtests = await BacktestService.start(database, http, settings)
         imports = ImportRunner(
-            settings.mongo_url, settings.mongo_db, settings.import_limits(), settings.import_slots
+            settings.mongo_url,
+            settings.mongo_db,
+            settings.import_limits(),
+            settings.import_slots,
+            settings.market_data_files_dir,
         )
         monitor = DependencyMonitor(
             {
@@ -83,7 +89,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings=settings,
             backtests=backtests,
             market_data=MarketDataService(
-                imports, database, BarsCache(settings.market_data_cache_mb << 20)
+                imports,
+                database,
+                BarsCache(settings.market_data_cache_mb << 20),
+                BarFiles(Path(files)) if (files := settings.market_data_files_dir) else None,
             ),
             monitor=monitor,
         )

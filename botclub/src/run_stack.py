@@ -99,7 +99,12 @@ def run(data_dir: Path, backend_port: int, services_port: int) -> int:
             lambda: start_service(
                 "backend_services",
                 services_port,
-                common | {"SERVICE_PORT": str(services_port), "API_SERVICE_URL": api},
+                common
+                | {
+                    "SERVICE_PORT": str(services_port),
+                    "API_SERVICE_URL": api,
+                    "MARKET_DATA_FILES_DIR": str(data_dir / "bars"),
+                },
                 log_dir,
             )
         )

@@ -4,6 +4,7 @@ worker's cache that makes a repeated load read nothing."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from unittest import mock
 
 import numpy as np
@@ -12,6 +13,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from backend_services.market_data import store
+from backend_services.market_data.bar_files import BarFiles
 from backend_services.market_data.import_limits import TooLarge
 from backend_services.market_data.importer import NameTaken, NotOwner, import_table
 from backend_services.market_data.store import BUCKET_SIZE, ImportConflict, find_symbol, load_bars
@@ -223,3 +225,30 @@ def test_a_new_version_is_loaded_even_if_an_old_one_is_cached(db: Database[Docum
 
     assert (old.version, new.version) == (1, 2)
     assert new.bars.close[0] == 500.0
+
+
+def test_bars_just_imported_are_mapped_from_this_machines_file_not_read_back(
+    db: Database[Document], tmp_path: Path
+) -> None:
+    symbol, files = new_symbol(), BarFiles(tmp_path)
+    outcome = import_table(db, hourly(BUCKET_SIZE + 7), ImportOptions(symbol=symbol), files=files)
+    assert outcome.entry is not None
+    db[BARS_COLLECTION].delete_many({"symbol": symbol})  # nothing left to read in MongoDB
+
+    series = load_series(db, BarsCache(1 << 30), symbol, "1h", None, files=files)
+
+    assert series.version == outcome.entry.version
+    assert np.array_equal(series.bars.close, hourly(BUCKET_SIZE + 7).close)
+
+
+def test_bars_read_from_mongodb_are_kept_in_a_file_for_the_next_worker(
+    db: Database[Document], tmp_path: Path
+) -> None:
+    symbol, files = new_symbol(), BarFiles(tmp_path)
+    import_table(db, hourly(500), ImportOptions(symbol=symbol))  # no file: an admin's import
+
+    first = load_series(db, BarsCache(1 << 30), symbol, "1h", None, files=files)
+    db[BARS_COLLECTION].delete_many({"symbol": symbol})
+    another_worker = load_series(db, BarsCache(1 << 30), symbol, "1h", None, files=files)
+
+    assert np.array_equal(another_worker.bars.time, first.bars.time)

@@ -12,12 +12,14 @@ import logging
 import resource
 from enum import StrEnum
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 from pydantic import BaseModel
 from pymongo.database import Database
 from pymongo.errors import OperationFailure, PyMongoError
 
 from backend_services.child_processes import bind_to_parent
+from backend_services.market_data.bar_files import BarFiles
 from backend_services.market_data.import_limits import ImportLimits, TooLarge
 from backend_services.market_data.importer import NameTaken, NotOwner, import_table
 from backend_services.market_data.store import ImportConflict, ensure_indexes
@@ -69,13 +71,19 @@ class ImportAnswer(BaseModel):
 
 
 def serve_imports(
-    connection: Connection, parent: int, mongo_url: str, mongo_db: str, limits_json: str
+    connection: Connection,
+    parent: int,
+    mongo_url: str,
+    mongo_db: str,
+    limits_json: str,
+    files_dir: str = "",
 ) -> None:
     """The import process's life: READY once set up, then a job and its file in, an
     answer out, until the service closes the connection or an import ran out of
-    memory."""
+    memory. Each version stored is also kept in `files_dir` (none when empty)."""
     bind_to_parent(parent, IMPORT_NICENESS)
     limits = ImportLimits.model_validate_json(limits_json)
+    files = BarFiles(Path(files_dir)) if files_dir else None
     client = sync_client(mongo_url)  # connects at its first use
     memory_bytes = limits.memory_mb << 20
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
@@ -84,7 +92,7 @@ def serve_imports(
         while True:
             job = ImportJob.model_validate_json(connection.recv_bytes())
             content = connection.recv_bytes()
-            answer = run_import(client[mongo_db], content, job, limits)
+            answer = run_import(client[mongo_db], content, job, limits, files)
             del content
             connection.send_bytes(answer.model_dump_json().encode())
             if answer.refusal is ImportRefusal.OUT_OF_MEMORY:
@@ -96,13 +104,18 @@ def serve_imports(
 
 
 def run_import(
-    db: Database[Document], content: bytes, job: ImportJob, limits: ImportLimits
+    db: Database[Document],
+    content: bytes,
+    job: ImportJob,
+    limits: ImportLimits,
+    files: BarFiles | None = None,
 ) -> ImportAnswer:
     """Parse, check and store one file; what happened, as the answer to send."""
     try:
         table = read_table(content, job.table_format, limits)
         ensure_indexes(db)
-        return ImportAnswer(outcome=import_table(db, table, job.options, limits.max_rows))
+        outcome = import_table(db, table, job.options, limits.max_rows, files)
+        return ImportAnswer(outcome=outcome)
     except MemoryError:
         pass  # answered below, once the exception has let go of what the import held
     except InvalidBars as invalid:

@@ -49,11 +49,18 @@ class ImportProcessDied(Exception):
 class _ImportProcess:
     """One import process and the pipe to it; its calls block (run them in a thread)."""
 
-    def __init__(self, mongo_url: str, mongo_db: str, limits: ImportLimits) -> None:
+    def __init__(self, mongo_url: str, mongo_db: str, limits: ImportLimits, files_dir: str) -> None:
         self._connection, child_end = _SPAWN.Pipe()
         self._process = _SPAWN.Process(
             target=serve_imports,
-            args=(child_end, os.getpid(), mongo_url, mongo_db, limits.model_dump_json()),
+            args=(
+                child_end,
+                os.getpid(),
+                mongo_url,
+                mongo_db,
+                limits.model_dump_json(),
+                files_dir,
+            ),
             name="import",
             daemon=True,
         )
@@ -107,11 +114,21 @@ class ImportRunner:
     is replaced, its import refused as too large: what kills it is nearly always the
     file (an allocation failing in native code past the memory limit)."""
 
-    def __init__(self, mongo_url: str, mongo_db: str, limits: ImportLimits, slots: int) -> None:
+    def __init__(
+        self,
+        mongo_url: str,
+        mongo_db: str,
+        limits: ImportLimits,
+        slots: int,
+        files_dir: str = "",
+    ) -> None:
+        """`files_dir`: where imported versions are also kept for this machine's workers
+        (`bar_files`); empty, nowhere."""
         for name, value in _ALLOCATOR_ENVIRONMENT.items():
             os.environ.setdefault(name, value)  # inherited by the import processes
         self._mongo = (mongo_url, mongo_db)
         self._limits = limits
+        self._files_dir = files_dir
         self._free: asyncio.Queue[_ImportProcess] = asyncio.Queue()
         for _ in range(slots):
             self._free.put_nowait(self._start())
@@ -164,7 +181,7 @@ class ImportRunner:
             raise Unavailable("the import process could not start; try again shortly") from None
 
     def _start(self) -> _ImportProcess:
-        return _ImportProcess(*self._mongo, self._limits)
+        return _ImportProcess(*self._mongo, self._limits, self._files_dir)
 
     def _replaced(self, process: _ImportProcess) -> _ImportProcess:
         """A new import process in place of `process`, which is killed (and reaped in

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from pymongo.database import Database
 
+from backend_services.market_data.bar_files import BarFiles
 from backend_services.market_data.import_limits import DEFAULT_MAX_ROWS, TooLarge
 from backend_services.market_data.store import (
     find_symbol_named_alike,
@@ -37,11 +38,13 @@ def import_table(
     table: RawTable,
     options: ImportOptions,
     max_rows: int = DEFAULT_MAX_ROWS,
+    files: BarFiles | None = None,
 ) -> ImportOutcome:
     """Check `table` and store it as the symbol's new version (replacing it, or appended
     to it). InvalidBars (with the report), NotOwner, NameTaken, ImportConflict, TooLarge
     (a symbol holds at most `max_rows` bars) or MarketDataError when nothing was
-    stored."""
+    stored. With `files`, the version is also kept on this machine's disk for its
+    workers."""
     current = find_symbol_or_none(db, options.symbol)
     if current is None and (stored := find_symbol_named_alike(db, options.symbol)):
         raise NameTaken(
@@ -94,6 +97,7 @@ def import_table(
             "session_start_minutes": session_start,
             "gap_count": report.gap_count,
         },
+        files,
     )
     if appending_to is not None:
         report.rows_stored = len(bars) - appending_to.rows

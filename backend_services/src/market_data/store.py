@@ -13,6 +13,7 @@ removed at the next switch.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from backend_services.market_data.bar_files import BarFiles
 from shared.market_data.bars import Bars, MarketDataError, concatenate
 from shared.market_data.catalog import (
     BARS_COLLECTION,
@@ -92,8 +94,10 @@ def write_version(
     bars: Bars,
     replacing: SymbolEntry | None,
     entry_fields: dict[str, Any],
+    files: BarFiles | None = None,
 ) -> SymbolEntry:
-    """Store `bars` as a new version and switch the catalog to it.
+    """Store `bars` as a new version and switch the catalog to it (and keep them in
+    `files` on this machine's disk, for the workers here).
 
     `replacing` is the entry this import read before it started (None for a new symbol);
     if the catalog no longer holds it, ImportConflict, and nothing changes.
@@ -108,6 +112,7 @@ def write_version(
         last=utc_datetime(int(bars.time[-1])),
         rows=len(bars),
         version=version,
+        import_id=uuid.uuid4().hex,
     )
     starts = range(0, len(bars), BUCKET_SIZE)
     for first in range(0, len(starts), _BUCKETS_PER_INSERT):
@@ -121,6 +126,8 @@ def write_version(
         raise ImportConflict(f"{symbol} was changed by another import meanwhile; try again")
     if replacing is not None:
         db[BARS_COLLECTION].delete_many({"symbol": symbol, "version": {"$lt": replacing.version}})
+    if files is not None:
+        files.write(entry, bars)
     return entry
 
 

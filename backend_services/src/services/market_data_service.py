@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from backend_services.market_data.bar_files import BarFiles
 from backend_services.market_data.import_runner import ImportRunner
 from backend_services.market_data.symbols import delete_symbol
 from backend_services.services.backtest.execution.bars_cache import BarsCache
@@ -22,11 +23,16 @@ __all__ = ["MarketDataService"]
 
 class MarketDataService:
     def __init__(
-        self, runner: ImportRunner, database: AsyncDatabase[Document], chart_cache: BarsCache
+        self,
+        runner: ImportRunner,
+        database: AsyncDatabase[Document],
+        chart_cache: BarsCache,
+        files: BarFiles | None = None,
     ) -> None:
         self._runner = runner
         self._database = database
         self._chart_cache = chart_cache
+        self._files = files
 
     async def import_file(
         self, content: bytes, table_format: TableFormat, options: ImportOptions
@@ -58,3 +64,5 @@ class MarketDataService:
             raise Forbidden(f"{symbol} belongs to {entry.owner_in_words()}")
         if not await delete_symbol(self._database, entry):
             raise Conflict(f"{symbol} changed meanwhile; try again")
+        if self._files is not None:
+            self._files.forget(symbol)

@@ -56,6 +56,11 @@ class SymbolEntry(BaseModel):
         "the day before). Daily and weekly bars made from finer ones start then.",
     )
     gap_count: int = Field(default=0, description="Gaps found when the bars were imported.")
+    import_id: str | None = Field(
+        default=None,
+        description="Unique to the import that stored this version: names its bars' file "
+        "on a worker's disk (market_data/bar_files.py); none for versions stored before.",
+    )
 
     def can_serve(self, timeframe: Timeframe) -> bool:
         """Bars can be aggregated into coarser timeframes, never split into finer ones."""

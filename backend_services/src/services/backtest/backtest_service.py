@@ -233,6 +233,7 @@ def _deployment_pool(
             os.getpid(),
             settings.api_service_url,
             settings.service_secret,
+            settings.market_data_files_dir,
         ),
         on_run_ended=on_run_ended,
     )

@@ -157,6 +157,7 @@ def start_worker(
             os.getppid(),
             settings.api_service_url,
             settings.service_secret,
+            settings.market_data_files_dir,
         )
         fan_sweeps_out(
             FanOut(

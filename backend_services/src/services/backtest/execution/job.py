@@ -24,6 +24,7 @@ from dataclasses import replace
 from datetime import datetime
 from enum import Enum
 from functools import partial
+from pathlib import Path
 from typing import TypeVar
 
 from pydantic import ValidationError
@@ -31,6 +32,7 @@ from pymongo.database import Database
 from pymongo.errors import ConnectionFailure
 
 from backend_services.child_processes import bind_to_parent
+from backend_services.market_data.bar_files import BarFiles
 from backend_services.services.backtest.backtest_engine import (
     BacktestEngine,
     BacktestRun,
@@ -94,6 +96,7 @@ class _WorkerContext:
     cache = BarsCache(0)
     fan_out: FanOut | None = None  # a fleet worker's way of splitting sweeps
     push: ApiPush | None = None
+    files: BarFiles | None = None
 
 
 class RunOutcome(Enum):
@@ -117,16 +120,19 @@ def init_worker(
     service: int,
     api_url: str,
     service_secret: str,
+    files_dir: str = "",
 ) -> None:
     """Process-pool initializer: one MongoDB client and one bars cache per worker
     process, and a lower CPU priority, so that when backtests keep every core busy the
     services' event loops (and MongoDB) still get the CPU at once and the API stays
     responsive. The engine's compiled loops are readied before the first backtest.
     `service` is the pid of the service that started the pool (it dies with it); runs
-    are pushed to the API at `api_url`, signed with `service_secret`."""
+    are pushed to the API at `api_url`, signed with `service_secret`; bars are mapped
+    from this machine's files in `files_dir` when it holds them (none when empty)."""
     bind_to_parent(service, niceness=WORKER_NICENESS)
     _WorkerContext.database = sync_client(mongo_url)[mongo_db]
     _WorkerContext.push = ApiPush(api_url, service_secret)
+    _WorkerContext.files = BarFiles(Path(files_dir)) if files_dir else None
     _WorkerContext.heartbeat_interval_s = heartbeat_interval_s
     _WorkerContext.cache = BarsCache(cache_bytes)
     warm_up()
@@ -358,6 +364,7 @@ def _series_of(
         backtest.timeframe,
         request.data_version,
         on_bucket=on_bucket,
+        files=_WorkerContext.files,
     )
 
 

@@ -1,5 +1,6 @@
 """The bars a backtest runs on: a whole stored series in the timeframe asked for, from
-the worker's cache when it holds it, else read once from MongoDB and kept."""
+the worker's cache when it holds it, else mapped from this machine's file of it
+(`bar_files`), else read once from MongoDB (and its file written), and kept."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any, NamedTuple
 
 from pymongo.database import Database
 
+from backend_services.market_data.bar_files import BarFiles
 from backend_services.market_data.store import find_symbol, load_bars
 from backend_services.services.backtest.execution.bars_cache import BarsCache, SeriesKey
 from shared.market_data.bars import Bars, MarketDataError
@@ -26,6 +28,7 @@ def load_series(
     timeframe: Timeframe,
     expected_version: int | None,
     on_bucket: Callable[[float], None] = lambda fraction: None,
+    files: BarFiles | None = None,
 ) -> Series:
     """`symbol` in `timeframe`. When the cache holds `expected_version` (the version seen
     when the backtest was submitted), nothing is read; otherwise the catalog names the
@@ -47,7 +50,11 @@ def load_series(
     base_key = SeriesKey(symbol, entry.version, entry.timeframe)
     base = cache.get(base_key)
     if base is None:
-        base = load_bars(db, entry, on_bucket=on_bucket)
+        base = files.read(entry) if files else None
+        if base is None:
+            base = load_bars(db, entry, on_bucket=on_bucket)
+            if files:
+                files.write(entry, base)
         cache.put(base_key, base)
     if timeframe == entry.timeframe:
         return Series(base, entry.version)
