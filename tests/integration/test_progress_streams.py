@@ -14,7 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import Stack, backtest_params, long_sweep_params, wait_for_backtest
+from helpers import (
+    Stack,
+    backtest_params,
+    long_run_params,
+    long_sweep_params,
+    wait_for_backtest,
+)
 from websockets.exceptions import ConnectionClosedError
 from websockets.sync.client import connect
 
@@ -230,7 +236,10 @@ def test_streams_end_within_seconds_of_their_token_being_revoked(
     create_strategy: Callable[..., dict[str, Any]],
     long_symbol: str,
 ) -> None:
-    backtest = start_long_backtest(api, create_strategy, long_symbol)
+    strategy = create_strategy(symbol=long_symbol, timeframe="1m")
+    # Minutes of work (cancelled at the end), so the token ends the streams, not the run.
+    params = long_run_params() | {"sweep": {"grid": {"fast": list(range(100, 400))}}}
+    backtest = api.post(f"/api/strategy/{strategy['id']}/optimize", json=params).json()
     issued = api.post("/api/tokens", json={"name": "follower"}).json()
     follower = httpx.Client(
         base_url=stack.api_url, headers={"Authorization": f"Bearer {issued['token']}"}

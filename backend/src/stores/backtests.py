@@ -182,14 +182,16 @@ class BacktestStore:
             "updated_at": now,
             "stages.saved": now,
         }
+        optimization = None
         if report.result is not None:
-            optimization = None
             if report.optimization is not None:
                 optimization = report.optimization.model_dump()
                 # Before the backtest turns final, so a completed one always has it.
                 await self._rankings.save(report.execution_id, optimization["ranked"])
                 optimization = outline_of(optimization)
             changes |= _result_fields(report.result.model_dump(), optimization)
+        # The result is not read back: it is the one in hand (a million-bar run's is
+        # megabytes, and validating it again would cost as much as storing it).
         document = await self._collection.find_one_and_update(
             {
                 "_id": report.backtest_id,
@@ -197,8 +199,11 @@ class BacktestStore:
                 "execution_id": {"$in": [None, report.execution_id]},
             },
             {"$set": changes},
+            projection={"result": 0, "optimization": 0, "statistics": 0},
             return_document=ReturnDocument.AFTER,
         )
+        if document is not None:
+            document |= {"result": report.result, "optimization": optimization}
         return self._finished(document)
 
     async def trades_execution(self, user_id: str, backtest_id: str) -> str | None:
