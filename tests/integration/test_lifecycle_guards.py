@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 from helpers import Mongo
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from backend.schemas import Backtest
@@ -104,14 +105,7 @@ def test_the_apis_store_moves_a_backtest_only_as_the_table_allows(
         store = BacktestStore(
             collection, RankingStore(database["rankings"]), on_final=published.append
         )
-        for name, (target, meant_for, move) in _backtest_moves(store).items():
-            document = _backtest_document(source)
-            await collection.insert_one(document)
-            await move(document["_id"])
-            stored = await collection.find_one({"_id": document["_id"]})
-            assert stored is not None
-            expected = target if can_move(source, target) and source in meant_for else source
-            assert stored["status"] == expected.value, f"{name} from {source.value}"
+        await _try_each_move(collection, _backtest_moves(store), source, _backtest_document)
 
     _run(mongo, database_name, body)
     assert all(backtest.status.is_final for backtest in published)
@@ -156,14 +150,7 @@ def test_the_compute_services_records_move_an_execution_only_as_the_table_allows
             "cancel": (CANCELLED, {"queued", "running"}, cancel),
             "requeue": (QUEUED, {"running"}, requeue),
         }
-        for name, (target, meant_for, move) in moves.items():
-            document = _execution_document(source)
-            await collection.insert_one(document)
-            await move(document["_id"])
-            stored = await collection.find_one({"_id": document["_id"]})
-            assert stored is not None
-            expected = target if can_move(source, target) and source in meant_for else source
-            assert stored["status"] == expected.value, f"{name} from {source.value}"
+        await _try_each_move(collection, moves, source, _execution_document)
 
     _run(mongo, database_name, body)
 
@@ -183,3 +170,21 @@ def test_the_compute_services_records_move_an_execution_only_as_the_table_allows
         assert stored["status"] == (FAILED if source is RUNNING else source).value
     finally:
         client.close()
+
+
+async def _try_each_move(
+    collection: AsyncCollection[Document],
+    moves: dict[str, tuple[BacktestStatus, set[str], Move]],
+    source: BacktestStatus,
+    document_in: Callable[[BacktestStatus], Document],
+) -> None:
+    """Each move, tried on a record of its own in `source`: it lands exactly when the
+    table allows it and the move is meant for that state."""
+    for name, (target, meant_for, move) in moves.items():
+        document = document_in(source)
+        await collection.insert_one(document)
+        await move(document["_id"])
+        stored = await collection.find_one({"_id": document["_id"]})
+        assert stored is not None
+        expected = target if can_move(source, target) and source in meant_for else source
+        assert stored["status"] == expected.value, f"{name} from {source.value}"
