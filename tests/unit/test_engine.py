@@ -157,8 +157,10 @@ def test_a_result_carries_the_first_trades_and_the_table_all_of_them() -> None:
     assert count == run.result.total_trades > MAX_INLINE_TRADES
     assert run.result.trades == run.trades.models() == run.trades.models(count)[:MAX_INLINE_TRADES]
     every = run.trades.models(count)
-    assert run.trades.documents(0, count) == [trade.model_dump() for trade in every]
-    assert run.trades.documents(count - 3, count + 5) == [t.model_dump() for t in every[-3:]]
+    columns = run.trades.columns(count - 3, count + 5)
+    assert columns["long"].tolist() == [trade.side == "long" for trade in every[-3:]]
+    assert columns["exit_time"].tolist() == [int(t.exit_time.timestamp()) for t in every[-3:]]
+    assert columns["exit_reason"] == [trade.exit_reason for trade in every[-3:]]
     assert sum(trade.pnl for trade in every) == pytest.approx(
         run.result.final_equity - run.result.initial_capital
     )
@@ -171,7 +173,7 @@ def test_a_trade_that_is_not_a_finite_number_is_refused() -> None:
     broken = TradeTable(replace(log, pnl=np.full(len(log), np.nan)), run.trades.time)
 
     with pytest.raises(ValueError, match="not a finite number"):
-        broken.documents(0, len(broken))
+        broken.columns(0, len(broken))
 
 
 prices = st.lists(st.floats(0.9, 1.1), min_size=30, max_size=200).map(

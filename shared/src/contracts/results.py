@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
-from pydantic import ConfigDict, Field, model_validator
+import numpy as np
+from pydantic import ConfigDict, Field, TypeAdapter, model_validator
 
 from shared.contracts.common import Count, Id, Symbol, WireModel
 from shared.timeframes import Timeframe
@@ -17,6 +19,7 @@ __all__ = [
     "ExitReason",
     "Trade",
     "TradePage",
+    "trades_from_columns",
 ]
 
 
@@ -37,6 +40,27 @@ class Trade(WireModel):
     return_fraction: float = Field(description="pnl divided by the money put in at entry.")
     exit_reason: ExitReason
     bars_held: Count
+
+
+_TRADE_LIST = TypeAdapter(list[Trade])
+_FIELDS_AFTER_SIDE = tuple(name for name in Trade.model_fields if name != "side")
+
+
+def trades_from_columns(columns: Mapping[str, Any]) -> list[Trade]:
+    """Trades from columns named as Trade's fields, `side` given as `long` (booleans) and
+    the times as epoch seconds, validated as one list: pydantic's core checks a list of
+    plain dicts several times faster than it builds the models one by one, and turns
+    epoch seconds into UTC datetimes five times faster than Python does."""
+    sides = ["long" if long else "short" for long in np.asarray(columns["long"]).tolist()]
+    values = [
+        columns[name] if isinstance(columns[name], list) else np.asarray(columns[name]).tolist()
+        for name in _FIELDS_AFTER_SIDE
+    ]
+    rows = [
+        {"side": side, **dict(zip(_FIELDS_AFTER_SIDE, row, strict=True))}
+        for side, *row in zip(sides, *values, strict=True)
+    ]
+    return _TRADE_LIST.validate_python(rows)
 
 
 class TradePage(WireModel):
