@@ -1,5 +1,5 @@
 """A backtest's progress, pushed: Server-Sent Events for curl and simple clients, and a
-WebSocket for pages. Both carry the same events (`progress_stream.ProgressEvent`) and end
+WebSocket for pages. Both carry the same events (`streams.progress_hub.ProgressEvent`) and end
 after the final one.
 
 A browser cannot put a header on a WebSocket, and a token in its URL would be written
@@ -21,6 +21,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
+from pymongo.errors import PyMongoError
 
 from backend.deps import (
     BacktestStoreDep,
@@ -122,7 +123,11 @@ async def _while_signed_in(
     async for event in _with_ticks(events, TOKEN_CHECK_S):
         if time.monotonic() - checked >= TOKEN_CHECK_S:
             checked = time.monotonic()
-            if await tokens.user_of(token) is None:
+            try:
+                signed_in = await tokens.user_of(token) is not None
+            except PyMongoError:  # MongoDB away: ask again at the next check
+                signed_in = True
+            if not signed_in:
                 yield SignedOut()
                 return
         yield event

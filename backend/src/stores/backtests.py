@@ -1,6 +1,6 @@
 """Backtests in MongoDB: what the member asked for, the hand-over to the compute service
 and the final result. Live state (claimed, progress) is not kept here: it is pushed to
-the API and held by `progress_stream.ProgressHub`.
+the API and held by `streams.progress_hub.ProgressHub`.
 
 Every update that changes the status is guarded by the lifecycle table
 (`shared.contracts.lifecycle.movable_to`), so a final status is never left and a repeat

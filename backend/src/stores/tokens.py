@@ -141,10 +141,10 @@ class TokenStore:
     async def revoke_token(self, token: str) -> None:
         """Revoke `token` itself (signing out); a token revoked already stays as it was."""
         token_hash = hash_token(token)
-        self._cache.forget(token_hash=token_hash)
         await self._collection.update_one(
             {"token_hash": token_hash, "revoked_at": None}, {"$set": {"revoked_at": utc_now()}}
         )
+        self._cache.forget(token_hash=token_hash)
 
     async def user_of(self, token: str) -> User | None:
         """The user a valid token belongs to; None if it is unknown, revoked or expired

@@ -76,18 +76,20 @@ class BarFiles:
         path = self._path_of(entry)
         if path is None:
             return
+        temporary: str | None = None
         try:
             self._folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=self._folder, suffix=".part")
             with os.fdopen(handle, "wb") as file:
                 file.write(_HEADER.pack(_MAGIC, len(bars)))
-                file.write(np.ascontiguousarray(bars.time, dtype="<i8").tobytes())
+                file.write(np.ascontiguousarray(bars.time, dtype="<i8").data)
                 for name in _PRICE_COLUMNS:
-                    column = np.ascontiguousarray(getattr(bars, name), dtype="<f8")
-                    file.write(column.tobytes())
+                    file.write(np.ascontiguousarray(getattr(bars, name), "<f8").data)
             os.replace(temporary, path)
-        except OSError as error:
+        except Exception as error:  # a cache: never worth failing what stored the bars
             logger.warning("keeping %s v%d on disk failed: %s", entry.symbol, entry.version, error)
+            if temporary is not None:
+                Path(temporary).unlink(missing_ok=True)
             return
         for older in self._folder.glob(f"{entry.symbol}@v*.bars"):
             if older != path and _version_of(older) < entry.version:

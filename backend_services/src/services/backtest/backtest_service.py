@@ -157,11 +157,19 @@ class BacktestService:
 
     async def on_run_ended(self, execution_id: str, error: Exception | None) -> None:
         """Called by the pool after a run that may have left something to do: a final
-        state its worker could not push, or no final state at all."""
+        state its worker could not push, or, when the run failed (`error`), no final
+        state at all. A run that ended without error while the record is live lost it
+        to another run (it was taken over): that one is left alone."""
         status, attempts, delivered = await self._store.outcome_of(execution_id)
         if status.is_final:
-            if not delivered:
+            if delivered:
+                return
+            if error is None:  # its worker may still be pushing it: the next sweep's
+                self._undelivered.add(execution_id)
+            else:
                 self._delivery.deliver(execution_id)
+            return
+        if error is None:
             return
         if status is BacktestStatus.QUEUED:
             # Never claimed (the worker could not reach MongoDB, say): try again shortly.

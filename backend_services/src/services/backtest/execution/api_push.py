@@ -101,10 +101,13 @@ class ApiPush:
         while True:
             with self._wake:
                 final, update = self._next()
-            if final is not None:
-                self._send_final(final)
-            elif update is not None:
-                self._send_update(update)
+            try:
+                if final is not None:
+                    self._send_final(final)
+                elif update is not None:
+                    self._send_update(update)
+            except Exception:  # never let the thread die: what it had is the sweep's
+                logger.exception("pushing to the API failed")
 
     def _next(self) -> tuple[_Final | None, ExecutionUpdate | None]:
         """The next final state, or else the next live change that is due, waiting for
@@ -142,10 +145,15 @@ class ApiPush:
 
     def _send_update(self, update: ExecutionUpdate) -> None:
         try:
-            self._http.post(
+            response = self._http.post(
                 EVENTS_PATH,
                 content=update.model_dump_json(),
                 headers={"Content-Type": "application/json"},
             )
         except httpx.HTTPError as error:
             logger.info("pushing a change of %s failed: %r", update.execution_id, error)
+            return
+        if not response.is_success:  # a wrong API_SERVICE_URL or SERVICE_SECRET, say
+            logger.warning(
+                "the API answered %s to a change of %s", response.status_code, update.execution_id
+            )

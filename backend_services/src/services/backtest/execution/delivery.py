@@ -22,7 +22,10 @@ from backend_services.services.backtest.execution.api_push import (
     report_headers,
     verdict_of,
 )
-from backend_services.services.backtest.execution.records import ExecutionRecords
+from backend_services.services.backtest.execution.records import (
+    ExecutionNotFound,
+    ExecutionRecords,
+)
 from backend_services.services.backtest.execution.run_metrics import DELIVERY_RETRIES
 from shared.contracts.common import utc_now
 from shared.contracts.executions import ExecutionReport
@@ -81,6 +84,8 @@ class ResultDelivery:
                     await self._store.mark_refused(execution_id, refusal)
                     return
                 logger.warning("backend answered %s for %s", response.status_code, execution_id)
+            except ExecutionNotFound:  # deleted meanwhile (its backtest was purged)
+                return
             except (httpx.HTTPError, OSError) as error:
                 logger.warning("delivering %s failed: %r", execution_id, error)
             except Exception:

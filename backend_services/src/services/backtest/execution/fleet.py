@@ -1,8 +1,9 @@
 """Fleet mode (EXECUTOR=celery): each execution is published as a Celery task to the
 broker (RabbitMQ or Redis, BROKER_URL) and run by `botclub worker` processes on any
-machine that reaches the broker and MongoDB. The execution record stays the single
-truth: a task only names an execution, which its worker claims, runs and finishes there,
-fenced by its run id.
+machine that reaches the broker, MongoDB and the API (API_SERVICE_URL, SERVICE_SECRET:
+a worker pushes its runs' progress and final states there). The execution record stays
+the single truth: a task only names an execution, which its worker claims, runs and
+finishes there, fenced by its run id.
 
 The settings, and why (Celery's, RabbitMQ's and kombu's documentation on reliability;
 `fleet_broker` says how each broker provides them):

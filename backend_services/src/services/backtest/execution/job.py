@@ -139,10 +139,10 @@ def init_worker(
 
 
 def run_execution(execution_id: str) -> bool:
-    """Run one queued execution to a final state; True when that state is stored and
-    being pushed to the API (the service has nothing left to do), False when it was not
-    queued or its delivery is left to the service."""
-    return run_claimed(execution_id) is RunOutcome.PUSHED
+    """Run one queued execution to a final state; True when the service has nothing
+    left to do (that state is stored and being pushed to the API, or the execution was
+    not there to claim), False when its outcome is left to the service."""
+    return run_claimed(execution_id) is not RunOutcome.ENDED
 
 
 def run_claimed(

@@ -21,7 +21,8 @@ __all__ = ["ExecutionCancelled", "Heartbeat", "ProgressRecorder", "worker_name"]
 
 logger = logging.getLogger(__name__)
 
-PUSH_INTERVAL_S = 0.1
+# Each push is a signed call, and each signed call a nonce stored by the API.
+PUSH_INTERVAL_S = 0.25
 # A run longer than this asks its record whether it was cancelled this often, so a
 # cancel stops it within a fraction of a second (the heartbeat notices it too, later).
 CANCEL_CHECK_INTERVAL_S = 0.25

@@ -5,7 +5,7 @@ The interface is deliberately narrow (submit an execution id with a priority, be
 when its run ended with something left to do, report state) and everything else goes
 through the execution record: a worker claims the execution there, stores progress
 there, notices a cancel there and stores the outcome there. The fleet deployment
-(`fleet_pool`, Celery over RabbitMQ) implements the same interface, and BacktestService
+(`fleet_pool`, Celery over RabbitMQ or Redis) implements the same interface, and BacktestService
 stays as it is.
 """
 
