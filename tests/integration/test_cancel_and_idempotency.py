@@ -9,7 +9,14 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import Stack, backtest_params, long_run_params, strategy_fields, wait_for_backtest
+from helpers import (
+    Stack,
+    backtest_params,
+    long_run_params,
+    long_sweep_params,
+    strategy_fields,
+    wait_for_backtest,
+)
 from pymongo.database import Database
 
 from shared.contracts.executions import ExecutionReport
@@ -26,7 +33,9 @@ def test_cancel_stops_a_running_backtest_within_a_second(
     long_symbol: str,
 ) -> None:
     strategy = create_strategy(symbol=long_symbol, timeframe="1m")
-    started = api.post(f"/api/strategy/{strategy['id']}/backtest", json=long_run_params()).json()
+    # An optimization: seconds of work even when a worker holds the bars already.
+    path = f"/api/strategy/{strategy['id']}/optimize"
+    started = api.post(path, json=long_sweep_params()).json()
     wait_for_backtest(api, started["id"], until=lambda b: b["status"] == "running")
 
     cancelled = api.delete(f"/api/backtest/{started['id']}")

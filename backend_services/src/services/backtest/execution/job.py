@@ -148,15 +148,29 @@ def run_execution(execution_id: str) -> bool:
 def run_claimed(
     execution_id: str, stale_before: datetime | None = None, max_attempts: int | None = None
 ) -> RunOutcome:
-    """Claim the execution (see `RunRecord.claim`) and run it to a final state. A run
-    taken over from a dead one beyond its `max_attempts`-th attempt is failed with the
-    reason instead of run again."""
+    """Claim the execution (see `RunRecord.claim`) and run it to a final state. A dead
+    run that has used its `max_attempts` is failed with the reason instead of run again
+    (never claimed, so it never shows running again)."""
     database = _worker_database()
-    claim = RunRecord.claim(
-        database[EXECUTIONS_COLLECTION], execution_id, worker_name(), stale_before
-    )
+    executions = database[EXECUTIONS_COLLECTION]
+    claim = RunRecord.claim(executions, execution_id, worker_name(), stale_before, max_attempts)
     if claim is None:
-        return RunOutcome.NOT_CLAIMED
+        if stale_before is None or max_attempts is None:
+            return RunOutcome.NOT_CLAIMED
+        given_up = RunRecord.give_up(executions, execution_id, stale_before, max_attempts)
+        if given_up is None:
+            return RunOutcome.NOT_CLAIMED
+        request, reason, given_up_at = given_up
+        report = ExecutionReport(
+            execution_id=execution_id,
+            backtest_id=request["backtest_id"],
+            status=BacktestStatus.FAILED,
+            end_time=given_up_at,
+            error=reason,
+        )
+        logger.error("giving up on %s: %s", execution_id, reason)
+        record = RunRecord(executions, execution_id, run_id="")  # only to note the delivery
+        return _push_final(report, request.get("request_id"), record)
     _push_live(claim, 0.0)
     with _logged_for(execution_id, claim.request_fields):
         started = time.monotonic()
@@ -165,7 +179,7 @@ def run_claimed(
             waited = (utc_now() - claim.submitted_at).total_seconds()
             QUEUE_WAIT_SECONDS.observe(max(0.0, waited))
         logger.info("run %d of %s started on %s", claim.attempt, execution_id, worker_name())
-        status, ended = _run_to_the_end(database, claim, max_attempts)
+        status, ended = _run_to_the_end(database, claim)
         RUNS_ENDED.labels(status.value).inc()
         RUN_SECONDS.observe(time.monotonic() - started)
         logger.info("run %d of %s ended %s", claim.attempt, execution_id, status.value)
@@ -173,7 +187,7 @@ def run_claimed(
 
 
 def _run_to_the_end(
-    database: Database[Document], claim: Claim, max_attempts: int | None
+    database: Database[Document], claim: Claim
 ) -> tuple[BacktestStatus, ExecutionReport | None]:
     """The claimed run, to the final state it ends in, and the report of that state
     once stored (None when it was cancelled, or given up on meanwhile)."""
@@ -181,14 +195,6 @@ def _run_to_the_end(
     report = partial(
         ExecutionReport, execution_id=execution_id, backtest_id=claim.request_fields["backtest_id"]
     )
-    if max_attempts is not None and claim.attempt > max_attempts:
-        given_up = (
-            f"its worker died while running it {claim.attempt - 1} times; "
-            f"gave up after {max_attempts} attempts"
-        )
-        ended = _retry_while_disconnected(partial(record.fail, given_up))
-        failed = report(status=BacktestStatus.FAILED, end_time=ended, error=given_up)
-        return BacktestStatus.FAILED, failed if ended else None
     stages: dict[str, datetime] = {}
     result: BacktestResult | None = None
     optimization: Optimization | None = None
@@ -234,14 +240,14 @@ def _run_to_the_end(
 
 def _deliver(claim: Claim, report: ExecutionReport) -> RunOutcome:
     """Push a stored final state to the API, its acknowledgement noted on the record."""
+    return _push_final(report, claim.request_fields.get("request_id"), claim.record)
+
+
+def _push_final(report: ExecutionReport, request_id: str | None, record: RunRecord) -> RunOutcome:
     push = _WorkerContext.push
     if push is None:
         return RunOutcome.ENDED
-    push.deliver(
-        report,
-        claim.request_fields.get("request_id"),
-        lambda: claim.record.mark_delivered(utc_now()),
-    )
+    push.deliver(report, request_id, lambda: record.mark_delivered(utc_now()))
     return RunOutcome.PUSHED
 
 

@@ -324,6 +324,7 @@ class RunRecord:
         execution_id: str,
         worker: str,
         stale_before: datetime | None = None,
+        max_attempts: int | None = None,
     ) -> Claim | None:
         """Move a queued execution to running under a fresh run id, naming the `worker`
         (host:pid) that runs it; with `stale_before`, also take over a run whose
@@ -352,12 +353,15 @@ class RunRecord:
             return_document=after,
         )
         if claimed is None and stale_before is not None:
+            taken_over: Document = {
+                "_id": execution_id,
+                "status": movable_to(running, running),
+                "heartbeat_at": {"$lt": stale_before},
+            }
+            if max_attempts is not None:  # one that used them all is given up instead
+                taken_over["attempts"] = {"$lt": max_attempts}
             claimed = executions.find_one_and_update(
-                {
-                    "_id": execution_id,
-                    "status": movable_to(running, running),
-                    "heartbeat_at": {"$lt": stale_before},
-                },
+                taken_over,
                 claim,
                 fields,
                 return_document=after,
@@ -367,6 +371,41 @@ class RunRecord:
         record = cls(executions, execution_id, run_id)
         attempt = int(claimed["attempts"])
         return Claim(record, claimed["request"], attempt, claimed["created_at"], now)
+
+    @staticmethod
+    def give_up(
+        executions: Collection[Document],
+        execution_id: str,
+        stale_before: datetime,
+        max_attempts: int,
+    ) -> tuple[Document, str, datetime] | None:
+        """Fail a run whose heartbeat is older than `stale_before` and that has used
+        its `max_attempts`, without claiming it (so it never shows running again);
+        its stored request, the reason and when it ended, or None if there is none
+        such."""
+        ended = utc_now()
+        reason = (
+            f"its worker died while running it {max_attempts} times; "
+            f"gave up after {max_attempts} attempts"
+        )
+        failed = executions.find_one_and_update(
+            {
+                "_id": execution_id,
+                "status": movable_to(BacktestStatus.FAILED, BacktestStatus.RUNNING),
+                "heartbeat_at": {"$lt": stale_before},
+                "attempts": {"$gte": max_attempts},
+            },
+            {
+                "$set": {
+                    "status": BacktestStatus.FAILED.value,
+                    "error": reason,
+                    "end_time": ended,
+                    "stages.result_stored": ended,
+                }
+            },
+            {"request": 1},
+        )
+        return (failed["request"], reason, ended) if failed else None
 
     @property
     def run_id(self) -> str:
