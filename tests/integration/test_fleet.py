@@ -321,12 +321,15 @@ def test_an_urgent_request_starts_before_queued_normal_ones(
 def test_members_take_turns_and_none_holds_more_than_its_share_while_others_wait(
     fleet: Fleet, new_member: Callable[[], httpx.Client], fleet_db: Database[Document]
 ) -> None:
-    fleet.start_worker(concurrency=2)  # two slots; FAIR_SHARE 0.5: one each while both wait
+    # Two slots; FAIR_SHARE 0.5: one each while both wait. Each run a sweep run whole:
+    # seconds of work however warm the workers are, so the first member's runs are
+    # still running when the second member's arrive.
+    fleet.start_worker(concurrency=2, settings={"SWEEP_PART_SIZE": "1000"})
     first, second = new_member(), new_member()
-    first_runs = [_submit_long_run(first) for _ in range(4)]
+    first_runs = [_optimize(first, long_sweep_params()) for _ in range(4)]
     for backtest_id in first_runs[:2]:  # alone, the first member may use both slots
         _wait_execution(fleet_db, backtest_id, lambda e: e["status"] == "running", 60)
-    second_runs = [_submit_long_run(second) for _ in range(2)]
+    second_runs = [_optimize(second, long_sweep_params()) for _ in range(2)]
     for backtest_id in second_runs:
         _wait_execution(fleet_db, backtest_id, lambda e: e["status"] == "queued", 10)
 
