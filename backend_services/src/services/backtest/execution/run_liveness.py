@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 PUSH_INTERVAL_S = 0.25
 # A run longer than this asks its record whether it was cancelled this often, so a
 # cancel stops it within a fraction of a second (the heartbeat notices it too, later).
-CANCEL_CHECK_INTERVAL_S = 0.25
+CANCEL_CHECK_INTERVAL_S = 0.1
 
 
 class ExecutionCancelled(Exception):
