@@ -36,7 +36,9 @@ def test_cancel_stops_a_running_backtest_within_a_second(
     # An optimization: seconds of work even when a worker holds the bars already.
     path = f"/api/strategy/{strategy['id']}/optimize"
     started = api.post(path, json=long_sweep_params()).json()
-    wait_for_backtest(api, started["id"], until=lambda b: b["status"] == "running")
+    # Into its combinations (past loading its bars), each a progress report that asks
+    # whether the run was cancelled.
+    wait_for_backtest(api, started["id"], until=lambda b: b["progress"] >= 55)
 
     cancelled = api.delete(f"/api/backtest/{started['id']}")
 
