@@ -121,11 +121,14 @@ def backtest_params(**overrides: Any) -> dict[str, Any]:
     } | overrides
 
 
-def submit_backtest(api: httpx.Client, params: dict[str, Any], **strategy: Any) -> str:
-    """A new strategy (strategy_fields with `strategy`) and its backtest; the backtest id."""
+def submit_backtest(
+    api: httpx.Client, params: dict[str, Any], action: str = "backtest", **strategy: Any
+) -> str:
+    """A new strategy (strategy_fields with `strategy`) and its backtest, started by
+    `action` (backtest or optimize); the backtest id."""
     created = api.post("/api/strategy", json=strategy_fields(**strategy))
     assert created.status_code == 201, created.text
-    started = api.post(f"/api/strategy/{created.json()['id']}/backtest", json=params)
+    started = api.post(f"/api/strategy/{created.json()['id']}/{action}", json=params)
     assert started.status_code == 202, started.text
     backtest_id: str = started.json()["id"]
     return backtest_id

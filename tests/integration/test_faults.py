@@ -22,6 +22,7 @@ from helpers import (
     database_of_its_own,
     import_long_symbol,
     long_run_params,
+    long_sweep_params,
     member_clients,
     submit_backtest,
     wait_for,
@@ -80,11 +81,14 @@ def member(services: Stack, fault_db: Database[Document]) -> Iterator[Callable[[
 def _start_long_run(
     services: Stack, member: Callable[[], httpx.Client]
 ) -> tuple[httpx.Client, str]:
-    """Both services up, and a backtest that runs for seconds caught while running."""
+    """Both services up, and an optimization (seconds of work, however warm the worker)
+    caught while running."""
     services.start_backend_services()
     services.start_backend()
     api = member()
-    backtest_id = submit_backtest(api, long_run_params(), symbol="SYNTH1M", timeframe="1m")
+    backtest_id = submit_backtest(
+        api, long_sweep_params(), action="optimize", symbol="SYNTH1M", timeframe="1m"
+    )
     wait_for_backtest(api, backtest_id, until=lambda b: b["status"] == "running")
     return api, backtest_id
 

@@ -419,12 +419,7 @@ def test_one_cancel_stops_every_part_of_a_fanned_out_sweep(
 
 
 def _optimize(api: httpx.Client, params: dict[str, Any]) -> str:
-    created = api.post("/api/strategy", json=strategy_fields(symbol="SYNTH1M", timeframe="1m"))
-    assert created.status_code == 201, created.text
-    started = api.post(f"/api/strategy/{created.json()['id']}/optimize", json=params)
-    assert started.status_code == 202, started.text
-    backtest_id: str = started.json()["id"]
-    return backtest_id
+    return submit_backtest(api, params, action="optimize", symbol="SYNTH1M", timeframe="1m")
 
 
 def test_cancel_reaches_a_queued_task_and_a_running_one(
