@@ -379,3 +379,13 @@ def test_the_charts_zoom_into_finer_candles_move_together_and_follow_a_trade(
         " return r && around && r.to - r.from < whole / 10; })",
         arg=[entry, exit_, whole],
     )
+
+    # From the keyboard: 0 shows everything again, on every chart.
+    page.focus("#chart-drawdown")
+    page.keyboard.press("0")
+    page.wait_for_function(
+        "(whole) => ['chart-equity', 'chart-candles'].every((id) => {"
+        " const r = document.getElementById(id).chart.timeScale().getVisibleRange();"
+        " return r && r.to - r.from > whole * 0.9; })",
+        arg=whole,
+    )

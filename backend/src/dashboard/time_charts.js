@@ -2,7 +2,7 @@
 // TradingView's lightweight-charts as the API serves it from its npm package.
 //
 // The charts of one page share a time axis (`TimeAxis`): zooming or panning one (wheel,
-// drag, pinch, arrow keys) moves the others. The crosshair shows the values under the
+// drag, pinch; focused, the arrows, + - and 0) moves the others. The crosshair shows the values under the
 // pointer in each chart's legend. The price chart asks for finer candles when zoomed
 // past the resolution it holds, thins its trade markers when they are dense, and draws
 // each trade in view from entry to exit, green when it made money and red when not.
@@ -106,14 +106,33 @@ function newChart(node, { timeVisible, priceFormatter }) {
     grid: { vertLines: { color: GRID }, horzLines: { color: GRID } },
     crosshair: { mode: CrosshairMode.Normal },
     rightPriceScale: { borderColor: GRID },
-    timeScale: { borderColor: GRID, timeVisible, secondsVisible: false },
+    // Everything fits at once, however many candles the finer ones added.
+    timeScale: { borderColor: GRID, timeVisible, secondsVisible: false, minBarSpacing: 0.05 },
     localization: { priceFormatter },
   });
   node.chart = chart;
   node.tabIndex = 0;
   node.setAttribute("role", "img");
+  node.onkeydown = (event) => {
+    const action = KEYS[event.key];
+    if (!action) return;
+    event.preventDefault();
+    const scale = chart.timeScale();
+    const range = scale.getVisibleLogicalRange();
+    if (range) action(scale, range, range.to - range.from);
+  };
   return chart;
 }
+
+// Focused, a chart pans with the arrows, zooms with + and -, and shows everything on 0.
+const KEYS = {
+  ArrowLeft: (scale, { from, to }, span) => scale.setVisibleLogicalRange({ from: from - span / 5, to: to - span / 5 }),
+  ArrowRight: (scale, { from, to }, span) => scale.setVisibleLogicalRange({ from: from + span / 5, to: to + span / 5 }),
+  "+": (scale, { from, to }, span) => scale.setVisibleLogicalRange({ from: from + span / 8, to: to - span / 8 }),
+  "-": (scale, { from, to }, span) => scale.setVisibleLogicalRange({ from: from - span / 6, to: to + span / 6 }),
+  0: (scale) => scale.fitContent(),
+};
+KEYS["="] = KEYS["+"];
 
 /** The legend: each entry's name and, under the crosshair, its value there. */
 function legend(node, chart, entries) {
