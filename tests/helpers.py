@@ -203,6 +203,22 @@ def daily_csv(days: int, start: str = "2020-01-01", price: float = 100.0) -> byt
     return frame.to_csv(index=False).encode()
 
 
+# The range the bars of `upload_symbol` (400 days by default) cover.
+UPLOADED_RANGE = {"start_date": "2020-01-01T00:00:00Z", "end_date": "2021-02-01T00:00:00Z"}
+
+
+def upload_symbol(api: httpx.Client, days: int = 400) -> str:
+    """A new symbol of `days` daily bars from 2020-01-01, uploaded by `api`'s member."""
+    symbol = f"S{uuid.uuid4().hex[:8].upper()}"
+    response = api.post(
+        f"/api/market-data/symbols/{symbol}",
+        content=daily_csv(days),
+        headers={"Content-Type": "text/csv"},
+    )
+    assert response.status_code == 201, response.text
+    return symbol
+
+
 def minute_walk(count: int, seed: int) -> Bars:
     """`count` one-minute bars of a random walk from 100, each opening at the previous
     close, their high and low a twentieth of a percent beyond open and close."""

@@ -7,20 +7,24 @@ values, a ranking that cannot be sorted by its columns). No console error on the
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 from browser_pages import screenshot, sign_in
-from helpers import Stack, backtest_params, daily_csv, strategy_fields, wait_for_backtest
+from helpers import (
+    UPLOADED_RANGE,
+    Stack,
+    backtest_params,
+    strategy_fields,
+    upload_symbol,
+    wait_for_backtest,
+)
 
 pytestmark = pytest.mark.integration
 
 SYMBOLS = "/api/market-data/symbols"
-# The range of the 400 daily bars `upload` stores by default.
-UPLOADED_RANGE = {"start_date": "2020-01-01T00:00:00Z", "end_date": "2021-02-01T00:00:00Z"}
 REFUSED = "Failed to load resource: the server responded with a status of {}"
 
 
@@ -28,15 +32,6 @@ def client(stack: Stack, token: str) -> httpx.Client:
     return httpx.Client(
         base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
     )
-
-
-def upload(api: httpx.Client, days: int = 400) -> str:
-    symbol = f"M{uuid.uuid4().hex[:7].upper()}"
-    response = api.post(
-        f"{SYMBOLS}/{symbol}", content=daily_csv(days), headers={"Content-Type": "text/csv"}
-    )
-    assert response.status_code == 201, response.text
-    return symbol
 
 
 def strategy_with_backtests(
@@ -66,7 +61,7 @@ def test_a_result_reads_in_full_after_its_symbol_is_deleted_by_force(
     name, token = member
     api = client(stack, token)
     other = new_client()
-    symbol = upload(api)
+    symbol = upload_symbol(api)
     strategy, (backtest,) = strategy_with_backtests(api, 1, name="Mine", symbol=symbol)
     other.post("/api/strategy", json=strategy_fields(name="Theirs", symbol=symbol))
     other_name = other.get("/api/me").json()["name"]
@@ -119,7 +114,7 @@ def test_a_new_strategy_has_no_symbol_until_one_is_chosen(
     page: Any, member: tuple[str, str], stack: Stack
 ) -> None:
     name, token = member
-    short = upload(client(stack, token), days=13)
+    short = upload_symbol(client(stack, token), days=13)
     sign_in(page, name)
 
     page.click("text=New strategy")

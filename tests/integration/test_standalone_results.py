@@ -6,30 +6,22 @@ from __future__ import annotations
 
 import csv
 import io
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-from helpers import backtest_params, daily_csv, strategy_fields, wait_for_backtest
+from helpers import (
+    UPLOADED_RANGE,
+    backtest_params,
+    strategy_fields,
+    upload_symbol,
+    wait_for_backtest,
+)
 
 pytestmark = pytest.mark.integration
 
 SYMBOLS = "/api/market-data/symbols"
-
-
-def upload_symbol(api: httpx.Client, days: int = 400) -> str:
-    symbol = f"S{uuid.uuid4().hex[:8].upper()}"
-    response = api.post(
-        f"{SYMBOLS}/{symbol}", content=daily_csv(days), headers={"Content-Type": "text/csv"}
-    )
-    assert response.status_code == 201, response.text
-    return symbol
-
-
-# The range of the bars `upload_symbol` stores.
-UPLOADED_RANGE = {"start_date": "2020-01-01T00:00:00Z", "end_date": "2021-02-01T00:00:00Z"}
 
 
 def finished_backtest(api: httpx.Client, symbol: str, name: str, **range_: str) -> dict[str, Any]:
