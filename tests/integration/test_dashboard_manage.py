@@ -17,6 +17,7 @@ from helpers import (
     UPLOADED_RANGE,
     Stack,
     backtest_params,
+    daily_csv,
     strategy_fields,
     upload_symbol,
     wait_for_backtest,
@@ -108,6 +109,17 @@ def test_a_result_reads_in_full_after_its_symbol_is_deleted_by_force(
     assert shown == f"{symbol} (bars deleted)"
     page.click("#run-backtest")
     page.wait_for_selector(f".message.bad:has-text('No bars are stored for {symbol} any more')")
+
+    # Imported again: the candles are back, said to be newer bars than the run's.
+    csv = {"Content-Type": "text/csv"}
+    again = api.post(f"{SYMBOLS}/{symbol}", content=daily_csv(400), headers=csv)
+    assert again.status_code == 201, again.text
+    page.goto(f"{stack.api_url}/#/backtest/{backtest['id']}")
+    page.wait_for_selector("body[data-drawn=true]")
+    replaced = page.text_content("#candles-replaced")
+    assert replaced is not None
+    assert "it used version 1, version 2 is stored" in replaced
+    assert page.locator("#chart-candles canvas").count() == 1
 
 
 def test_a_new_strategy_has_no_symbol_until_one_is_chosen(

@@ -435,7 +435,13 @@ function barsGone(result) {
 
 async function storedBars(result) {
   const symbols = await api("/api/market-data/symbols");
-  if (!symbols.some((entry) => entry.symbol === result.symbol)) return null;
+  const entry = symbols.find((stored) => stored.symbol === result.symbol);
+  if (!entry) return null;
+  if (result.data_version !== null && result.data_version !== undefined && entry.version !== result.data_version) {
+    chart("chart-candles").before(el("p", { class: "message", id: "candles-replaced",
+      text: `${result.symbol}'s bars were replaced after this run (it used version ${result.data_version}, `
+        + `version ${entry.version} is stored): the candles are today's bars, the rest is the run's own.` }));
+  }
   const query = new URLSearchParams({ timeframe: result.timeframe, start: result.start, end: result.end, max_points: "2000" });
   return api(`/api/market-data/symbols/${result.symbol}/bars?${query}`).catch((error) => {
     if (error.status === 404) return null;  // deleted meanwhile
