@@ -7,14 +7,23 @@ test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import re
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from browser_pages import SCREENSHOTS, screenshot, sign_in
-from helpers import Stack, backtest_params, minute_walk, strategy_fields, wait_for_backtest
+from helpers import (
+    Stack,
+    backtest_params,
+    long_run_params,
+    minute_walk,
+    strategy_fields,
+    wait_for_backtest,
+)
 from pymongo.database import Database
 
 from backend_services.market_data.importer import import_bars
@@ -236,3 +245,71 @@ def test_uploads_show_their_problems_by_row_and_backtests_compare(
     assert curves == 3
     header = page.locator("table thead th").all_text_contents()
     assert len(header) == 4  # the statistic, then one column per backtest
+
+
+def _visible_range(page: Any, chart_id: str) -> dict[str, float]:
+    range_: dict[str, float] = page.evaluate(
+        f"() => document.getElementById('{chart_id}').chart.timeScale().getVisibleRange()"
+    )
+    return range_
+
+
+def test_the_charts_zoom_into_finer_candles_move_together_and_follow_a_trade(
+    page: Any, member: tuple[str, str], stack: Stack, fresh_symbol: str
+) -> None:
+    name, token = member
+    api = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"})
+    fields = strategy_fields(name="Zoom me", symbol=fresh_symbol, timeframe="1m")
+    strategy = api.post("/api/strategy", json=fields).json()
+    started = api.post(f"/api/strategy/{strategy['id']}/backtest", json=long_run_params()).json()
+    result = wait_for_backtest(api, started["id"], timeout_s=120)["result"]
+    sign_in(page, name)
+    page.goto(f"{stack.api_url}/#/backtest/{started['id']}")
+    page.wait_for_selector("body[data-drawn=true]")
+    candles = page.locator("#chart-candles")
+    coarse = page.evaluate("() => document.getElementById('chart-candles').data[0].x.slice()")
+    assert len(coarse) <= 2000
+
+    # Hovering shows the values under the pointer.
+    candles.scroll_into_view_if_needed()
+    box = candles.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    legend = page.locator("#chart-candles .chart-legend")
+    assert re.search(r"O [\d,.]+ H [\d,.]+ L [\d,.]+ C [\d,.]+", legend.text_content() or "")
+
+    # Zooming in far asks for finer candles: more of them in view than the first answer held.
+    for _ in range(30):
+        page.mouse.wheel(0, -600)
+    page.wait_for_function("() => document.getElementById('chart-candles').data[0].x.length > 2000")
+    shown = _visible_range(page, "chart-candles")
+    coarse_in_view = sum(
+        shown["from"] <= datetime.fromisoformat(time).timestamp() <= shown["to"] for time in coarse
+    )
+    visible = page.evaluate("() => document.getElementById('chart-candles').visibleCandles()")
+    assert visible > 1.5 * coarse_in_view, (visible, coarse_in_view)
+
+    # The equity and drawdown charts show the same stretch of time.
+    equity = _visible_range(page, "chart-equity")
+    span = shown["to"] - shown["from"]
+    assert abs(equity["from"] - shown["from"]) < span * 0.05
+    assert abs(equity["to"] - shown["to"]) < span * 0.05
+
+    # A trade's row moves every chart to it (the equity curve's points are sparser than
+    # the candles: its view overlaps the trade).
+    first = result["trades"][0]
+    entry, exit_ = (
+        datetime.fromisoformat(first[time]).timestamp() for time in ("entry_time", "exit_time")
+    )
+    whole = (
+        datetime.fromisoformat(coarse[-1]).timestamp()
+        - datetime.fromisoformat(coarse[0]).timestamp()
+    )
+    page.locator("#trades tbody tr").first.locator("button").click()
+    page.wait_for_function(
+        "([entry, exit, whole]) => ['chart-equity', 'chart-candles'].every((id) => {"
+        " const r = document.getElementById(id).chart.timeScale().getVisibleRange();"
+        " const around = id === 'chart-candles' ? r.from <= entry && entry <= r.to"
+        " : r.from <= exit && entry <= r.to;"
+        " return r && around && r.to - r.from < whole / 10; })",
+        arg=[entry, exit_, whole],
+    )

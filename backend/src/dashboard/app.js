@@ -1,8 +1,9 @@
 // The dashboard: a page per hash route, built from the API alone (the same calls a
 // script makes), signed in with a token kept in this browser's local storage.
 
-import { barChart, candleChart, heatmapChart, lineChart } from "./charts.js";
+import { barChart, heatmapChart } from "./charts.js";
 import { backtestDelete, strategyActions, symbolDelete, useTools } from "./manage.js";
+import { TimeAxis, candleChart, lineChart } from "./time_charts.js";
 import { attachSuggestions, loadReference } from "./rule_editor.js";
 import { runInputs } from "./run_inputs.js";
 import { symbolOptions, symbolProblem } from "./symbol_choice.js";
@@ -396,15 +397,16 @@ async function showResult(backtest, body) {
     el("h2", { text: `Trades (${result.total_trades.toLocaleString("en")})` }), el("div", { id: "trades" }));
   body.replaceChildren(...parts);
   performance.mark("result-shown");  // milestones bench/dashboard.py reports
-  const candles = drawCandles(backtest, result);  // its data is fetched meanwhile
-  const trades = tradesTable(backtest.id, result);
+  const axis = new TimeAxis();  // equity, drawdown and price move together
+  const candles = drawCandles(backtest, result, axis);  // its data is fetched meanwhile
+  const trades = tradesTable(backtest.id, result, axis);
   const curve = result.equity_curve;
   lineChart(chart("chart-equity"), [
     { x: curve.time, y: curve.equity, name: "equity", color: "#2563eb" },
     { x: curve.time, y: curve.buy_and_hold, name: "buy and hold", color: "#9ca3af" },
-  ]);
+  ], { axis });
   lineChart(chart("chart-drawdown"), [{ x: curve.time, y: curve.drawdown, name: "drawdown", color: "#dc2626", fill: true }],
-    { percent: true });
+    { percent: true, axis });
   if (backtest.optimization) drawHeatmap(backtest.optimization);
   performance.mark("curves-drawn");
   await Promise.all([candles, trades]);
@@ -413,6 +415,8 @@ async function showResult(backtest, body) {
 
 // The markers of at most this many trades are drawn (a chart shows no more anyway).
 const MARKED_TRADES = 20_000;
+// Candles asked for at a time: the whole range at first, the visible one when zoomed.
+const CANDLES = 2000;
 
 async function allTrades(id, result) {
   // The result carries the first trades; the rest are read a page at a time.
@@ -433,7 +437,9 @@ function barsGone(result) {
       + "The statistics, equity, drawdown and trades are this backtest's own and stay as they were." }));
 }
 
-async function storedBars(result) {
+// The run's range of bars through `bars`, or null when the symbol is no longer stored
+// (asked of the catalog first, so a deleted symbol costs no failed request).
+async function storedBars(result, bars) {
   const symbols = await api("/api/market-data/symbols");
   const entry = symbols.find((stored) => stored.symbol === result.symbol);
   if (!entry) return null;
@@ -442,24 +448,22 @@ async function storedBars(result) {
       text: `${result.symbol}'s bars were replaced after this run (it used version ${result.data_version}, `
         + `version ${entry.version} is stored): the candles are today's bars, the rest is the run's own.` }));
   }
-  const query = new URLSearchParams({ timeframe: result.timeframe, start: result.start, end: result.end, max_points: "2000" });
-  return api(`/api/market-data/symbols/${result.symbol}/bars?${query}`).catch((error) => {
+  return bars(result.start, result.end).catch((error) => {
     if (error.status === 404) return null;  // deleted meanwhile
     throw error;
   });
 }
 
-async function drawCandles(backtest, result) {
-  const [candles, trades] = await Promise.all([storedBars(result), allTrades(backtest.id, result)]);
+async function drawCandles(backtest, result, axis) {
+  const bars = (start, end) => api(`/api/market-data/symbols/${result.symbol}/bars?${new URLSearchParams(
+    { timeframe: result.timeframe, start, end, max_points: String(CANDLES) })}`);
+  const [candles, trades] = await Promise.all([storedBars(result, bars), allTrades(backtest.id, result)]);
   if (candles === null) { barsGone(result); return; }
-  candleChart(chart("chart-candles"), result.symbol, candles, [
-    { name: "entries", color: "#15803d", up: true, x: trades.map((t) => t.entry_time), y: trades.map((t) => t.entry_price) },
-    { name: "exits", color: "#b91c1c", up: false, x: trades.map((t) => t.exit_time), y: trades.map((t) => t.exit_price) },
-  ]);
+  candleChart(chart("chart-candles"), result.symbol, candles, trades, { axis, loadFiner: bars, maxPoints: CANDLES });
   performance.mark("candles-drawn");
 }
 
-async function tradesTable(id, result) {
+async function tradesTable(id, result, axis) {
   const holder = document.getElementById("trades");
   const total = result.total_trades;
   let offset = 0;
@@ -467,7 +471,7 @@ async function tradesTable(id, result) {
     const inline = offset + PAGE <= result.trades.length;
     const trades = inline ? result.trades.slice(offset, offset + PAGE)
       : (await api(`/api/backtest/${id}/trades?offset=${offset}&limit=${PAGE}`)).trades;
-    const rows = trades.map((t) => [t.side, t.entry_time.slice(0, 16).replace("T", " "),
+    const rows = trades.map((t) => [tradeLink(t, axis), t.entry_time.slice(0, 16).replace("T", " "),
       t.exit_time.slice(0, 16).replace("T", " "), formatValue("", t.entry_price), formatValue("", t.exit_price),
       formatValue("", t.pnl), formatValue("return_fraction", t.return_fraction), t.exit_reason]);
     holder.replaceChildren(
@@ -475,6 +479,17 @@ async function tradesTable(id, result) {
       pager(offset, total, (next) => { offset = next; load(); }));
   };
   await load();
+}
+
+// A trade's side, as a button that shows the trade on the charts with some room around it.
+function tradeLink(trade, axis) {
+  const [entry, exit] = [Date.parse(trade.entry_time), Date.parse(trade.exit_time)];
+  const room = Math.max(exit - entry, 3_600_000) * 2;
+  return el("button", { class: "link", type: "button", text: trade.side, title: "Show on the charts",
+    onclick: () => {
+      axis.show(new Date(entry - room).toISOString(), new Date(exit + room).toISOString());
+      document.getElementById("chart-candles").scrollIntoView({ block: "center" });
+    } });
 }
 
 function pager(offset, total, go) {
