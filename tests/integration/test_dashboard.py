@@ -7,17 +7,15 @@ test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from browser_pages import SCREENSHOTS, screenshot, sign_in
 from helpers import (
     Stack,
     backtest_params,
@@ -28,17 +26,11 @@ from helpers import (
 )
 from pymongo.database import Database
 
-from backend.services.passwords import set_password
-from backend.stores.tokens import issue_token
-from backend.stores.users import USERS_COLLECTION
 from backend_services.market_data.importer import import_bars
 from shared.mongo import Document
 
 pytestmark = pytest.mark.integration
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-PASSWORD = "a long enough secret"
-TIMEOUT_MS = 60_000
 # Every value the progress bar takes, as the page draws it.
 _RECORD_PROGRESS = """() => {
   window.progressSeen = [];
@@ -48,64 +40,6 @@ _RECORD_PROGRESS = """() => {
     }
   }).observe(document.body, { subtree: true, attributes: true, attributeFilter: ["value"] });
 }"""
-
-
-def chromium_path() -> str | None:
-    return os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    path = chromium_path()
-    if path is None:
-        hint = "install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"no Chromium on this machine: {hint}")
-        pytest.skip(f"no Chromium on this machine: {hint}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=path, args=["--no-sandbox"])
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def member(db: Database[Document]) -> tuple[str, str]:
-    """A member with a password, and their token (for the API's side of the checks)."""
-    name = f"browser-{uuid.uuid4().hex[:8]}"
-    user, token = issue_token(db[USERS_COLLECTION], name)
-    set_password(db[USERS_COLLECTION], user, PASSWORD)
-    return name, token
-
-
-@pytest.fixture
-def page(browser: Any, stack: Stack) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
-    opened = context.new_page()
-    opened.set_default_timeout(TIMEOUT_MS)
-    errors: list[str] = []
-    opened.on(
-        "console", lambda message: errors.append(message.text) if message.type == "error" else None
-    )
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    opened.goto(stack.api_url + "/")
-    opened.console_errors = errors  # a test expecting a refusal takes its line out
-    yield opened
-    context.close()
-    assert errors == [], errors
-
-
-def screenshot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-def sign_in(page: Any, name: str) -> None:
-    page.fill("input[name=name]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("h1:has-text('Strategies')")
 
 
 @pytest.fixture

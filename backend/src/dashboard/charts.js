@@ -89,6 +89,38 @@ export function heatmapChart(node, { x, y, z, xName, yName, zName }) {
   };
   new ResizeObserver(() => draw()).observe(node);
   draw();
+  heatmapHover(node, { x, y, z, xName, yName, zName });
+}
+
+function cellText(value) {
+  if (value === null || value === undefined) return "no value";
+  return value.toLocaleString("en", { maximumFractionDigits: 4 });
+}
+
+// The value under the pointer, in a tooltip next to it (and as the canvas's title).
+function heatmapHover(node, { x, y, z, xName, yName, zName }) {
+  const canvas = node.querySelector("canvas");
+  const tip = document.createElement("div");
+  tip.className = "chart-tip";
+  tip.setAttribute("role", "tooltip");
+  tip.hidden = true;
+  node.style.position = "relative";
+  node.append(tip);
+  canvas.addEventListener("mousemove", (event) => {
+    const box = canvas.getBoundingClientRect();
+    const cellW = (box.width - PAD.left - 70) / x.length;
+    const cellH = (box.height - PAD.top - PAD.bottom) / y.length;
+    const j = Math.floor((event.clientX - box.left - PAD.left) / cellW);
+    const i = Math.floor((box.bottom - PAD.bottom - event.clientY) / cellH);
+    if (i < 0 || j < 0 || i >= y.length || j >= x.length) { tip.hidden = true; canvas.title = ""; return; }
+    const where = yName ? `${xName} ${x[j]}, ${yName} ${y[i]}` : `${xName} ${x[j]}`;
+    tip.textContent = `${where}: ${zName} ${cellText(z[i][j])}`;
+    canvas.title = tip.textContent;
+    tip.style.left = `${Math.min(event.clientX - box.left + 12, box.width - 200)}px`;
+    tip.style.top = `${event.clientY - box.top + 12}px`;
+    tip.hidden = false;
+  });
+  canvas.addEventListener("mouseleave", () => { tip.hidden = true; });
 }
 
 /** Bars of one value per x (a sweep over one parameter). */
