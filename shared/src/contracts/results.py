@@ -9,6 +9,7 @@ from typing import Any, Literal, Self
 import numpy as np
 from pydantic import ConfigDict, Field, TypeAdapter, model_validator
 
+from shared.contracts.analysis import BacktestAnalysis
 from shared.contracts.common import Count, Id, Symbol, WireModel
 from shared.timeframes import Timeframe
 
@@ -40,6 +41,20 @@ class Trade(WireModel):
     return_fraction: float = Field(description="pnl divided by the money put in at entry.")
     exit_reason: ExitReason
     bars_held: Count
+    # Null in trades stored before they were part of one.
+    duration_seconds: Count | None = Field(default=None, description="Exit time - entry time.")
+    notional: float | None = Field(default=None, description="Size times entry price, in money.")
+    commission: float | None = Field(default=None, description="Commission and fees paid.")
+    run_up: float | None = Field(
+        default=None,
+        description="Best price seen while open, as a fraction of the entry price in the "
+        "trade's favour (maximum favourable excursion, 0 or more).",
+    )
+    drawdown: float | None = Field(
+        default=None,
+        description="Worst price seen while open, as a fraction of the entry price against "
+        "the trade (maximum adverse excursion, 0 or less).",
+    )
 
 
 _TRADE_LIST = TypeAdapter(list[Trade])
@@ -50,14 +65,16 @@ def trades_from_columns(columns: Mapping[str, Any]) -> list[Trade]:
     """Trades from columns named as Trade's fields, `side` given as `long` (booleans) and
     the times as epoch seconds, validated as one list: pydantic's core checks a list of
     plain dicts several times faster than it builds the models one by one, and turns
-    epoch seconds into UTC datetimes five times faster than Python does."""
+    epoch seconds into UTC datetimes five times faster than Python does. Optional fields
+    may be left out of `columns`."""
     sides = ["long" if long else "short" for long in np.asarray(columns["long"]).tolist()]
+    names = [name for name in _FIELDS_AFTER_SIDE if name in columns]
     values = [
         columns[name] if isinstance(columns[name], list) else np.asarray(columns[name]).tolist()
-        for name in _FIELDS_AFTER_SIDE
+        for name in names
     ]
     rows = [
-        {"side": side, **dict(zip(_FIELDS_AFTER_SIDE, row, strict=True))}
+        {"side": side, **dict(zip(names, row, strict=True))}
         for side, *row in zip(sides, *values, strict=True)
     ]
     return _TRADE_LIST.validate_python(rows)
@@ -190,6 +207,9 @@ class BacktestResult(BacktestStatistics):
         "all of them are read in pages from the backtest's trades endpoint."
     )
     equity_curve: EquityCurve
+    analysis: BacktestAnalysis | None = Field(
+        default=None, description="Null in results stored before it was part of one."
+    )
     data_version: int | None = Field(default=None, description="Market-data version used.")
     cached: bool = Field(
         default=False,

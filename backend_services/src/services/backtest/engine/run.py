@@ -7,10 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from backend_services.services.backtest.engine.analysis import analyse
 from backend_services.services.backtest.engine.downsample import extremes_preserving_indices
 from backend_services.services.backtest.engine.evaluate import RuleEvaluator, SharedSeries
 from backend_services.services.backtest.engine.metrics import compute_statistics
 from backend_services.services.backtest.engine.simulation import Simulation, simulate
+from backend_services.services.backtest.engine.trade_extras import TradeExtras
 from backend_services.services.backtest.engine.trade_search import Signals
 from backend_services.services.backtest.engine.trade_table import TradeTable
 from shared.contracts.backtests import ResolvedBacktest
@@ -47,7 +49,13 @@ def run_backtest(
     statistics = compute_statistics(bars, simulation, backtest.initial_capital)
     curves = _curves(bars, simulation, backtest.initial_capital)
     on_progress(0.9)
-    trades = TradeTable(simulation.trades, bars.time)
+    extras = TradeExtras.of(
+        bars, simulation.trades, backtest.costs, backtest.orders.fill == "close"
+    )
+    trades = TradeTable(simulation.trades, bars.time, extras)
+    analysis = analyse(
+        bars.time, simulation, extras, backtest.initial_capital, statistics.periods_per_year
+    )
     result = BacktestResult(
         strategy_id=strategy_id,
         symbol=backtest.symbol,
@@ -58,6 +66,7 @@ def run_backtest(
         initial_capital=backtest.initial_capital,
         trades=trades.models(),
         equity_curve=curves,
+        analysis=analysis,
         **statistics.model_dump(),
     )
     return BacktestRun(result, trades)

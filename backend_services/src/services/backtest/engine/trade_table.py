@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from backend_services.services.backtest.engine.simulation import TradeLog
+from backend_services.services.backtest.engine.trade_extras import TradeExtras
 from shared.contracts.results import Trade, trades_from_columns
 from shared.limits import MAX_INLINE_TRADES
 from shared.market_data.bars import IntArray
@@ -20,10 +21,12 @@ _PRICE_FIELDS = ("entry_price", "exit_price", "size", "pnl", "return_fraction")
 
 @dataclass(frozen=True, slots=True)
 class TradeTable:
-    """`time` holds the open times of the bars `log` indexes."""
+    """`time` holds the open times of the bars `log` indexes; `extras`, when given,
+    adds their columns to every trade."""
 
     log: TradeLog
     time: IntArray
+    extras: TradeExtras | None = None
 
     def __len__(self) -> int:
         return len(self.log)
@@ -41,6 +44,7 @@ class TradeTable:
             **{name: getattr(log, name)[rows] for name in _PRICE_FIELDS},
             "exit_reason": log.exit_reason[rows],
             "bars_held": log.bars_held[rows],
+            **(self.extras.columns(rows) if self.extras is not None else {}),
         }
 
     def models(self, stop: int = MAX_INLINE_TRADES) -> list[Trade]:

@@ -40,6 +40,14 @@ _NUMBER_COLUMNS = {
     "return_fraction": "<f8",
     "bars_held": "<i8",
 }
+# Columns of trades written since they were part of a trade: absent from older chunks.
+_OPTIONAL_COLUMNS = {
+    "duration_seconds": "<i8",
+    "notional": "<f8",
+    "commission": "<f8",
+    "run_up": "<f8",
+    "drawdown": "<f8",
+}
 
 
 def write_trades(
@@ -101,8 +109,9 @@ def _encoded(columns: dict[str, Any]) -> Document:
         "long": Binary(np.asarray(columns["long"], dtype=np.uint8).tobytes()),
         "exit_reason": Binary(reasons.tobytes()),
     }
-    for name, dtype in _NUMBER_COLUMNS.items():
-        encoded[name] = Binary(np.asarray(columns[name], dtype=dtype).tobytes())
+    for name, dtype in (_NUMBER_COLUMNS | _OPTIONAL_COLUMNS).items():
+        if name in columns:
+            encoded[name] = Binary(np.asarray(columns[name], dtype=dtype).tobytes())
     return encoded
 
 
@@ -112,7 +121,9 @@ def _decoded(chunk: Document) -> list[Trade]:
     if "trades" in chunk:
         return [Trade.model_validate(trade) for trade in chunk["trades"]]
     columns: dict[str, Any] = {
-        name: np.frombuffer(chunk[name], dtype=dtype) for name, dtype in _NUMBER_COLUMNS.items()
+        name: np.frombuffer(chunk[name], dtype=dtype)
+        for name, dtype in (_NUMBER_COLUMNS | _OPTIONAL_COLUMNS).items()
+        if name in chunk
     }
     columns["long"] = np.frombuffer(chunk["long"], dtype=np.uint8).astype(bool)
     codes = np.frombuffer(chunk["exit_reason"], dtype=np.uint8).tolist()
