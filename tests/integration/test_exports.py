@@ -90,8 +90,8 @@ def test_a_report_is_one_self_contained_html_file(
     assert report.status_code == 200
     assert report.headers["content-type"].startswith("text/html")
     page = report.text
-    assert page.count("<svg") == 2  # equity with buy-and-hold, and drawdown
-    assert page.count("<polyline") == 3
+    assert page.count("<svg") == 3  # equity with buy-and-hold, drawdown, rolling Sharpe
+    assert page.count("<polyline") == 4
     assert "Report &lt;SMA&gt; &amp; co: GOOG 1d" in page
     total = f"{backtest['result']['total_return'] * 100:,.2f} %"
     assert f"<td>total return</td><td>{total}</td>" in page

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
 
+from backend.outputs.analysis_report import TRADE_EXTRA_HEADERS, analysis_html, trade_extra_cells
+from backend.outputs.optimization_report import optimization_html
 from backend.schemas import Backtest
 from shared.contracts.results import BacktestResult, BacktestStatistics
 
@@ -64,6 +66,8 @@ def report_html(backtest: Backtest, strategy_name: str) -> str:
             _chart(times, [("#dc2626", curve.drawdown)], percent=True),
             "<h2>Statistics</h2>",
             _statistics(result),
+            analysis_html(result, _chart),
+            optimization_html(backtest.optimization) if backtest.optimization else "",
             f"<h2>Trades ({_trade_count(result)})</h2>",
             _trades(result),
             "</body></html>",
@@ -128,14 +132,14 @@ def _trades(result: BacktestResult) -> str:
     header = "".join(
         f"<th>{name}</th>"
         for name in ("side", "entry", "exit", "entry price", "exit price", "pnl", "return", "why")
-    )
+    ) + "".join(f"<th>{name}</th>" for name in TRADE_EXTRA_HEADERS)
     rows = "".join(
         "<tr>"
         f"<td>{trade.side}</td><td>{_minute(trade.entry_time)}</td>"
         f"<td>{_minute(trade.exit_time)}</td><td>{trade.entry_price:,.4f}</td>"
         f"<td>{trade.exit_price:,.4f}</td><td>{trade.pnl:,.2f}</td>"
         f"<td>{trade.return_fraction * 100:.2f} %</td><td>{trade.exit_reason}</td>"
-        "</tr>"
+        f"{trade_extra_cells(trade)}</tr>"
         for trade in result.trades
     )
     return f"<table><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>"
