@@ -97,7 +97,7 @@ def test_a_member_writes_runs_and_reads_a_backtest(
         page.click("#download-report")
     report = Path(download.value.path()).read_text()
     (SCREENSHOTS.parent / "report.html").write_text(report)
-    assert report.count("<svg") == 2
+    assert report.count("<svg") == 3  # equity, drawdown, rolling Sharpe
 
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "4-result-at-phone-width")

@@ -1,6 +1,7 @@
 // The dashboard: a page per hash route, built from the API alone (the same calls a
 // script makes), signed in with a token kept in this browser's local storage.
 
+import { TRADE_EXTRA_HEADERS, analysisParts, drawAnalysis, tradeExtraCells } from "./analysis.js";
 import { barChart, heatmapChart } from "./charts.js";
 import { backtestDelete, strategyActions, symbolDelete, useTools } from "./manage.js";
 import { TimeAxis, candleChart, lineChart } from "./time_charts.js";
@@ -395,6 +396,7 @@ async function showResult(backtest, body) {
     el("h2", { text: "Drawdown" }), el("div", { class: "chart small", id: "chart-drawdown" }),
     el("h2", { text: "Price and trades" }), el("div", { class: "chart", id: "chart-candles" }),
     el("h2", { text: `Trades (${result.total_trades.toLocaleString("en")})` }), el("div", { id: "trades" }));
+  parts.push(...analysisParts(el, result));
   body.replaceChildren(...parts);
   performance.mark("result-shown");  // milestones bench/dashboard.py reports
   const axis = new TimeAxis();  // equity, drawdown and price move together
@@ -407,6 +409,7 @@ async function showResult(backtest, body) {
   ], { axis });
   lineChart(chart("chart-drawdown"), [{ x: curve.time, y: curve.drawdown, name: "drawdown", color: "#dc2626", fill: true }],
     { percent: true, axis });
+  drawAnalysis(result, axis);
   if (backtest.optimization) drawHeatmap(backtest.optimization);
   performance.mark("curves-drawn");
   await Promise.all([candles, trades]);
@@ -473,9 +476,9 @@ async function tradesTable(id, result, axis) {
       : (await api(`/api/backtest/${id}/trades?offset=${offset}&limit=${PAGE}`)).trades;
     const rows = trades.map((t) => [tradeLink(t, axis), t.entry_time.slice(0, 16).replace("T", " "),
       t.exit_time.slice(0, 16).replace("T", " "), formatValue("", t.entry_price), formatValue("", t.exit_price),
-      formatValue("", t.pnl), formatValue("return_fraction", t.return_fraction), t.exit_reason]);
+      formatValue("", t.pnl), formatValue("return_fraction", t.return_fraction), t.exit_reason, ...tradeExtraCells(t)]);
     holder.replaceChildren(
-      table(["Side", "Entry", "Exit", "Entry price", "Exit price", "P&L", "Return", "Why"], rows),
+      table(["Side", "Entry", "Exit", "Entry price", "Exit price", "P&L", "Return", "Why", ...TRADE_EXTRA_HEADERS], rows),
       pager(offset, total, (next) => { offset = next; load(); }));
   };
   await load();
