@@ -326,3 +326,22 @@ def stack_of_its_own(mongo: Mongo, logs_dir: Path, suffix: str, **fields: Any) -
         client = sync_client(mongo.url)
         client.drop_database(database_name)
         client.close()
+
+
+def both_sides_backtest(api: httpx.Client) -> dict[str, Any]:
+    """A completed backtest on GOOG of a crossover that trades long and short."""
+    crossover, crossunder = (
+        f"{kind}(sma(close, fast), sma(close, slow))" for kind in ("crossover", "crossunder")
+    )
+    rules = {
+        "long_entry": crossover,
+        "long_exit": crossunder,
+        "short_entry": crossunder,
+        "short_exit": crossover,
+    }
+    fields = strategy_fields(name="Both sides", rules=rules)
+    strategy = api.post(
+        "/api/strategy", json=fields | {"costs": {"commission_pct": 0.001, "fee_per_fill": 1}}
+    ).json()
+    started = api.post(f"/api/strategy/{strategy['id']}/backtest", json=backtest_params()).json()
+    return wait_for_backtest(api, started["id"])

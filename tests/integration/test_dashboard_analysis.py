@@ -10,16 +10,9 @@ from typing import Any
 import httpx
 import pytest
 from browser_pages import screenshot, sign_in
-from helpers import Stack, backtest_params, wait_for_backtest
+from helpers import Stack, both_sides_backtest
 
 pytestmark = pytest.mark.integration
-
-RULES = {
-    "long_entry": "crossover(sma(close, fast), sma(close, slow))",
-    "long_exit": "crossunder(sma(close, fast), sma(close, slow))",
-    "short_entry": "crossunder(sma(close, fast), sma(close, slow))",
-    "short_exit": "crossover(sma(close, fast), sma(close, slow))",
-}
 
 
 def _percent(value: float) -> str:
@@ -30,23 +23,12 @@ def _percent(value: float) -> str:
 def test_a_result_page_shows_the_analysis(page: Any, member: tuple[str, str], stack: Stack) -> None:
     name, token = member
     api = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"})
-    strategy = api.post(
-        "/api/strategy",
-        json={
-            "name": "Both sides",
-            "symbol": "GOOG",
-            "timeframe": "1d",
-            "parameters": {"fast": 10, "slow": 30},
-            "rules": RULES,
-            "costs": {"commission_pct": 0.001},
-        },
-    ).json()
-    started = api.post(f"/api/strategy/{strategy['id']}/backtest", json=backtest_params()).json()
-    result = wait_for_backtest(api, started["id"])["result"]
+    backtest = both_sides_backtest(api)
+    result = backtest["result"]
     analysis = result["analysis"]
     sign_in(page, name)
 
-    page.goto(f"{stack.api_url}/#/backtest/{started['id']}")
+    page.goto(f"{stack.api_url}/#/backtest/{backtest['id']}")
     page.wait_for_selector("body[data-drawn=true]")
     page.locator("#monthly-returns").scroll_into_view_if_needed()
     screenshot(page, "analysis-result")

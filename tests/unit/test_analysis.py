@@ -175,23 +175,6 @@ def test_rolling_sharpe_over_a_window_of_bars() -> None:
     assert rolling.sharpe[-1] is None  # ten flat bars have no variance
 
 
-def _both_sides() -> ResolvedBacktest:
-    return ResolvedBacktest(
-        symbol="TEST",
-        timeframe="1d",
-        start_date=datetime(2000, 1, 1, tzinfo=UTC),
-        end_date=datetime(2030, 1, 1, tzinfo=UTC),
-        initial_capital=1_000,
-        parameters={"fast": 5, "slow": 20},
-        rules=Rules(
-            short_entry="crossunder(sma(close, fast), sma(close, slow))",
-            short_exit="crossover(sma(close, fast), sma(close, slow))",
-        ),
-        orders=Orders(),
-        costs=Costs(commission_pct=0.001, fee_per_fill=0.5),
-    )
-
-
 def test_a_run_carries_its_analysis_and_the_sides_add_up_to_all() -> None:
     rng = np.random.default_rng(3)
     close = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, 800)))
@@ -204,7 +187,25 @@ def test_a_run_carries_its_analysis_and_the_sides_add_up_to_all() -> None:
         close=close,
         volume=np.ones(800),
     )
-    result = BacktestEngine().run(bars, _both_sides(), "s1").result
+    crossings = ("crossunder", "crossover")
+    rules = {
+        f"short_{kind}": f"{crossing}(sma(close, fast), sma(close, slow))"
+        for kind, crossing in zip(("entry", "exit"), crossings, strict=True)
+    }
+    backtest = ResolvedBacktest.model_validate(
+        {
+            "symbol": "TEST",
+            "timeframe": "1d",
+            "start_date": "2000-01-01T00:00:00Z",
+            "end_date": "2030-01-01T00:00:00Z",
+            "initial_capital": 1_000,
+            "parameters": {"fast": 5, "slow": 20},
+            "rules": Rules(**rules),
+            "orders": Orders(),
+            "costs": Costs(commission_pct=0.001, fee_per_fill=0.5),
+        }
+    )
+    result = BacktestEngine().run(bars, backtest, "s1").result
     analysis = result.analysis
     assert analysis is not None
 

@@ -30,6 +30,7 @@ _SIDE_ROWS: tuple[tuple[str, str], ...] = (
     ("average_trade_duration_bars", "ratio"),
     ("commission", "money"),
 )
+_FORMATS = {"money": "{:,.2f}", "ratio": "{:,.2f}", "count": "{:,.0f}"}
 TRADE_EXTRA_HEADERS = ("duration", "size", "notional", "commission", "run-up", "drawdown")
 _STYLE = (
     "<style>td.up{color:#15803d}td.down{color:#b91c1c}"
@@ -132,13 +133,7 @@ def trade_extra_cells(trade: Trade) -> str:
 def _value(value: float | None, kind: str) -> str:
     if value is None:
         return "n/a"
-    if kind == "percent":
-        return _percent(value)
-    if kind == "money":
-        return f"{value:,.2f}"
-    if kind == "count":
-        return f"{int(value):,}"
-    return f"{value:,.2f}"
+    return _percent(value) if kind == "percent" else _FORMATS[kind].format(value)
 
 
 def _percent(value: float) -> str:

@@ -48,14 +48,13 @@ def _heatmap(heatmap: Heatmap, objective: str) -> str:
     columns, rows = len(heatmap.x_values), len(heatmap.values)
     cell_w = (_WIDTH - _LEFT - _RIGHT) / max(columns, 1)
     cell_h = (_HEIGHT - _TOP - _BOTTOM) / max(rows, 1)
-    y_values = heatmap.y_values or [""]
     cells = []
     for i, row in enumerate(heatmap.values):
         for j, value in enumerate(row):
             x, y = _LEFT + j * cell_w, _HEIGHT - _BOTTOM - (i + 1) * cell_h
             where = f"{heatmap.x} = {heatmap.x_values[j]}"
             if heatmap.y:
-                where += f", {heatmap.y} = {y_values[i]}"
+                where += f", {heatmap.y} = {heatmap.y_values[i]}"
             shown = "no value" if value is None else f"{value:,.4g}"
             cells.append(
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{cell_w + 0.5:.1f}" '

@@ -13,35 +13,16 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import backtest_params, wait_for_backtest
+from helpers import backtest_params, both_sides_backtest, wait_for_backtest
 
 pytestmark = pytest.mark.integration
 
-BOTH_SIDES = {
-    "long_entry": "crossover(sma(close, fast), sma(close, slow))",
-    "long_exit": "crossunder(sma(close, fast), sma(close, slow))",
-    "short_entry": "crossunder(sma(close, fast), sma(close, slow))",
-    "short_exit": "crossover(sma(close, fast), sma(close, slow))",
-}
 EXTRA_COLUMNS = ("duration_seconds", "notional", "commission", "run_up", "drawdown")
 
 
 @pytest.fixture
 def both_sides(api: httpx.Client) -> dict[str, Any]:
-    """A completed backtest on GOOG that trades long and short."""
-    strategy = api.post(
-        "/api/strategy",
-        json={
-            "name": "Both sides",
-            "symbol": "GOOG",
-            "timeframe": "1d",
-            "parameters": {"fast": 10, "slow": 30},
-            "rules": BOTH_SIDES,
-            "costs": {"commission_pct": 0.001, "fee_per_fill": 1},
-        },
-    ).json()
-    started = api.post(f"/api/strategy/{strategy['id']}/backtest", json=backtest_params()).json()
-    return wait_for_backtest(api, started["id"])
+    return both_sides_backtest(api)
 
 
 def test_a_result_carries_its_analysis(both_sides: dict[str, Any]) -> None:
