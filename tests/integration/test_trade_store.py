@@ -97,3 +97,23 @@ def test_chunks_stored_as_documents_before_are_still_read(
     )
 
     assert _read(mongo, db.name, execution_id, 5, 20) == every[5:25]
+
+
+def test_column_chunks_written_before_the_per_trade_analysis_are_still_read(
+    mongo: Mongo, db: Database[Document]
+) -> None:
+    every, table = _many_trades()
+    execution_id = str(uuid.uuid4())
+    write_trades(db[TRADES_COLLECTION], execution_id, "r1", table, first_run=True)
+    added = ["duration_seconds", "notional", "commission", "run_up", "drawdown"]
+    db[TRADES_COLLECTION].update_many(
+        {"execution_id": execution_id}, {"$unset": dict.fromkeys(added, "")}
+    )
+
+    read = _read(mongo, db.name, execution_id, 5, 20)
+
+    assert [trade.model_dump(exclude=set(added)) for trade in read] == [
+        trade.model_dump(exclude=set(added)) for trade in every[5:25]
+    ]
+    assert all(getattr(trade, name) is None for trade in read for name in added)
+    assert every[5].run_up is not None
