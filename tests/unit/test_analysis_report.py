@@ -38,9 +38,7 @@ def test_a_result_stored_before_its_analysis_says_so() -> None:
 
 def test_a_trade_stored_before_its_extra_columns_shows_empty_cells() -> None:
     added = ("duration_seconds", "notional", "commission", "run_up", "drawdown")
-    trade = (
-        _result().trades[0].model_copy(update=dict.fromkeys(added)).model_copy(update={"size": 3.5})
-    )
+    trade = _result().trades[0].model_copy(update=dict.fromkeys(added) | {"size": 3.5})
     assert trade_extra_cells(trade) == "<td></td><td>3.5000</td>" + "<td></td>" * 4
     with_extras = trade.model_copy(
         update={
