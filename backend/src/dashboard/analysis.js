@@ -49,7 +49,14 @@ function returnCell(el, value) {
   return el("td", { class: value > 0 ? "up" : value < 0 ? "down" : "", text: percent(value) });
 }
 
-/** The analysis sections of a result (the rolling Sharpe's chart is drawn by drawAnalysis). */
+/** The rolling Sharpe's place among the charts over time (drawAnalysis draws it). */
+export function rollingSharpeParts(el, result) {
+  if (!result.analysis) return [];
+  const bars = result.analysis.rolling_sharpe.window_bars.toLocaleString("en");
+  return [el("h2", { text: `Rolling Sharpe ratio (${bars} bars)` }), el("div", { class: "chart small", id: "chart-sharpe" })];
+}
+
+/** The analysis tables of a result. */
 export function analysisParts(el, result) {
   const analysis = result.analysis;
   if (!analysis) return [el("h2", { text: "Analysis" }),
@@ -63,8 +70,6 @@ export function analysisParts(el, result) {
   const sides = SIDE_ROWS.map(([name, kind]) => [name.replaceAll("_", " "),
     shown(all[name], kind), shown(long[name], kind), shown(short[name], kind)]);
   return [
-    el("h2", { text: `Rolling Sharpe ratio (${analysis.rolling_sharpe.window_bars.toLocaleString("en")} bars)` }),
-    el("div", { class: "chart small", id: "chart-sharpe" }),
     el("h2", { text: "Monthly returns" }),
     grid(el, "monthly-returns", ["Year", ...MONTHS, "Total"], monthly),
     el("h2", { text: "Worst drawdowns" }),

@@ -1,7 +1,7 @@
 // The dashboard: a page per hash route, built from the API alone (the same calls a
 // script makes), signed in with a token kept in this browser's local storage.
 
-import { TRADE_EXTRA_HEADERS, analysisParts, drawAnalysis, tradeExtraCells } from "./analysis.js";
+import { TRADE_EXTRA_HEADERS, analysisParts, drawAnalysis, rollingSharpeParts, tradeExtraCells } from "./analysis.js";
 import { barChart, heatmapChart } from "./charts.js";
 import { backtestDelete, strategyActions, symbolDelete, useTools } from "./manage.js";
 import { TimeAxis, candleChart, lineChart } from "./time_charts.js";
@@ -394,6 +394,7 @@ async function showResult(backtest, body) {
     el("div", {}, el("span", { text: label(name) }), el("strong", { "data-statistic": name, text: formatValue(name, result[name]) })))));
   parts.push(el("h2", { text: "Equity" }), el("div", { class: "chart", id: "chart-equity" }),
     el("h2", { text: "Drawdown" }), el("div", { class: "chart small", id: "chart-drawdown" }),
+    ...rollingSharpeParts(el, result),
     el("h2", { text: "Price and trades" }), el("div", { class: "chart", id: "chart-candles" }),
     el("h2", { text: `Trades (${result.total_trades.toLocaleString("en")})` }), el("div", { id: "trades" }));
   parts.push(...analysisParts(el, result));
