@@ -24,9 +24,9 @@ import numpy as np
 from backend_services.services.backtest.engine.compiled import compiled
 from backend_services.services.backtest.engine.drawdowns import Drawdowns
 from backend_services.services.backtest.engine.metrics import (
-    _mean_or_none,
-    _profit_factor,
-    _ratio,
+    annualised_ratio,
+    mean_or_none,
+    profit_factor_of,
 )
 from backend_services.services.backtest.engine.simulation import Simulation, TradeLog
 from backend_services.services.backtest.engine.trade_extras import TradeExtras
@@ -54,6 +54,8 @@ def analyse(
     initial_capital: float,
     periods_per_year: float,
 ) -> BacktestAnalysis:
+    """The analysis of a simulation over `time` (its bars' open times, epoch seconds);
+    `extras` are its trades' (for the commission of each side)."""
     monthly, yearly = period_returns(time, simulation.equity, initial_capital)
     return BacktestAnalysis(
         monthly_returns=monthly,
@@ -67,6 +69,7 @@ def analyse(
 def period_returns(
     time: IntArray, equity: FloatArray, initial_capital: float
 ) -> tuple[list[MonthlyReturn], list[YearlyReturn]]:
+    """The return of every month and year with bars, in order."""
     # Searching for each month's first second costs a few steps per month, not a pass
     # over the bars.
     first, last = (
@@ -111,6 +114,8 @@ def _last_of_runs(keys: IntArray) -> IntArray:
 
 
 def worst_drawdowns(time: IntArray, drawdowns: Drawdowns) -> list[DrawdownPeriod]:
+    """The WORST_DRAWDOWNS deepest periods below the peak, deepest first (the earlier of
+    two as deep)."""
     deepest = np.argsort(drawdowns.depths, kind="stable")[:WORST_DRAWDOWNS]
     n = time.shape[0]
     periods = zip(
@@ -134,6 +139,7 @@ def worst_drawdowns(time: IntArray, drawdowns: Drawdowns) -> list[DrawdownPeriod
 
 
 def side_split(trades: TradeLog, extras: TradeExtras) -> SideSplit:
+    """The trade statistics of all trades, the long ones and the short ones."""
     every = np.ones(len(trades), dtype=bool)
     return SideSplit(
         all=_side(trades, extras, every),
@@ -146,19 +152,20 @@ def _side(trades: TradeLog, extras: TradeExtras, chosen: np.ndarray) -> SideStat
     pnls, returns = trades.pnl[chosen], trades.return_fraction[chosen]
     return SideStatistics(
         trades=int(pnls.size),
-        win_rate=_mean_or_none(pnls > 0),
-        profit_factor=_profit_factor(pnls),
+        win_rate=mean_or_none(pnls > 0),
+        profit_factor=profit_factor_of(pnls),
         total_pnl=float(pnls.sum()),
-        expectancy=_mean_or_none(pnls),
-        average_trade=_mean_or_none(returns),
+        expectancy=mean_or_none(pnls),
+        average_trade=mean_or_none(returns),
         best_trade=float(returns.max()) if returns.size else None,
         worst_trade=float(returns.min()) if returns.size else None,
-        average_trade_duration_bars=_mean_or_none(trades.bars_held[chosen]),
+        average_trade_duration_bars=mean_or_none(trades.bars_held[chosen]),
         commission=float(extras.commission[chosen].sum()),
     )
 
 
 def rolling_sharpe(time: IntArray, equity: FloatArray, periods_per_year: float) -> RollingSharpe:
+    """The Sharpe ratio of the window of bars ending at each block's last bar."""
     returns = equity.shape[0] - 1
     wanted = max(MIN_SHARPE_WINDOW, round(periods_per_year / 4))
     window = max(1, min(wanted, returns // 2))
@@ -178,7 +185,7 @@ def rolling_sharpe(time: IntArray, equity: FloatArray, periods_per_year: float) 
     for n, s, q in zip(count.tolist(), total.tolist(), square.tolist(), strict=True):
         variance = (q - s * s / n) / (n - 1) if n > 1 else 0.0
         sharpe.append(
-            _ratio(s / n, math.sqrt(variance), periods_per_year) if variance > 0 else None
+            annualised_ratio(s / n, math.sqrt(variance), periods_per_year) if variance > 0 else None
         )
     return RollingSharpe.model_validate(
         {

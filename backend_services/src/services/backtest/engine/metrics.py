@@ -103,8 +103,8 @@ def compute_statistics(
         alpha=total_return - beta * buy_and_hold_return if beta is not None else None,
         cagr=cagr,
         volatility=returns.deviation * np.sqrt(periods),
-        sharpe_ratio=_ratio(returns.mean, returns.deviation, periods),
-        sortino_ratio=_ratio(returns.mean, returns.downside, periods),
+        sharpe_ratio=annualised_ratio(returns.mean, returns.deviation, periods),
+        sortino_ratio=annualised_ratio(returns.mean, returns.downside, periods),
         calmar_ratio=cagr / -max_drawdown if max_drawdown < 0 else None,
         max_drawdown=max_drawdown,
         average_drawdown=float(np.mean(depths)) if depths.size else 0.0,
@@ -112,14 +112,14 @@ def compute_statistics(
         average_drawdown_duration_bars=float(np.mean(lengths)) if lengths.size else 0.0,
         exposure=np.count_nonzero(simulation.in_position) / equity.shape[0],
         total_trades=len(simulation.trades),
-        win_rate=_mean_or_none(trade_pnls > 0),
-        profit_factor=_profit_factor(trade_pnls),
+        win_rate=mean_or_none(trade_pnls > 0),
+        profit_factor=profit_factor_of(trade_pnls),
         best_trade=float(trade_returns.max()) if trade_returns.size else None,
         worst_trade=float(trade_returns.min()) if trade_returns.size else None,
-        average_trade=_mean_or_none(trade_returns),
+        average_trade=mean_or_none(trade_returns),
         max_trade_duration_bars=int(held.max()) if held.size else None,
-        average_trade_duration_bars=_mean_or_none(held),
-        expectancy=_mean_or_none(trade_pnls),
+        average_trade_duration_bars=mean_or_none(held),
+        expectancy=mean_or_none(trade_pnls),
         sqn=_sqn(trade_returns),
         kelly_criterion=_kelly(trade_pnls),
         trading_days_per_year=trading_days,
@@ -276,17 +276,20 @@ def _cagr(growth: float, duration_days: float) -> float:
     return float(growth ** (DAYS_PER_YEAR / duration_days) - 1)
 
 
-def _ratio(mean: float, deviation: float, periods_per_year: float) -> float | None:
+def annualised_ratio(mean: float, deviation: float, periods_per_year: float) -> float | None:
+    """mean / deviation, annualised; None where the deviation is 0 or undefined."""
     if deviation == 0 or not np.isfinite(deviation):
         return None
     return float(mean / deviation * np.sqrt(periods_per_year))
 
 
-def _mean_or_none(values: np.ndarray) -> float | None:
+def mean_or_none(values: np.ndarray) -> float | None:
+    """The mean; None without any value."""
     return float(np.mean(values)) if values.size else None
 
 
-def _profit_factor(pnls: FloatArray) -> float | None:
+def profit_factor_of(pnls: FloatArray) -> float | None:
+    """Gross profit over gross loss; None without a loss."""
     gross_loss = -float(pnls[pnls < 0].sum())
     if gross_loss == 0:
         return None

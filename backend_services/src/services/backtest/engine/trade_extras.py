@@ -37,6 +37,8 @@ class TradeExtras:
 
     @classmethod
     def of(cls, bars: Bars, trades: TradeLog, costs: Costs, fill_at_close: bool) -> TradeExtras:
+        """The columns of `trades`, made on `bars` with `costs`; `fill_at_close` as the
+        orders' `fill == "close"`."""
         at_close = _AT_CLOSE_REASONS | ({"signal"} if fill_at_close else set())
         exit_at_close = np.array([reason in at_close for reason in trades.exit_reason], bool)
         run_up, drawdown = _excursions(
@@ -60,6 +62,7 @@ class TradeExtras:
         )
 
     def columns(self, rows: slice) -> dict[str, np.ndarray]:
+        """Rows `rows` of every column, by name."""
         return {column.name: getattr(self, column.name)[rows] for column in fields(self)}
 
 
