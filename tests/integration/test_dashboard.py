@@ -276,6 +276,10 @@ def test_the_charts_zoom_into_finer_candles_move_together_and_follow_a_trade(
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     legend = page.locator("#chart-candles .chart-legend")
     assert re.search(r"O [\d,.]+ H [\d,.]+ L [\d,.]+ C [\d,.]+", legend.text_content() or "")
+    # The rules' indicators are drawn over the candles, their values in the legend too.
+    lines = page.evaluate("() => document.getElementById('chart-candles').lineNames")
+    assert lines == ["sma(close, 200)", "sma(close, 800)"]
+    assert re.search(r"sma\(close, 800\) [\d,.]+", legend.text_content() or "")
 
     # Zooming in far asks for finer candles: more of them in view than the first answer held.
     for _ in range(30):

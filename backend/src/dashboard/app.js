@@ -455,8 +455,9 @@ async function storedBars(result, bars) {
 }
 
 async function drawCandles(backtest, result, axis) {
-  const bars = (start, end) => api(`/api/market-data/symbols/${result.symbol}/bars?${new URLSearchParams(
-    { timeframe: result.timeframe, start, end, max_points: String(CANDLES) })}`);
+  // The run's bars with the indicator lines its rules use.
+  const bars = (start, end) => api(`/api/backtest/${backtest.id}/candles?${new URLSearchParams(
+    { start, end, max_points: String(CANDLES) })}`);
   const [candles, trades] = await Promise.all([storedBars(result, bars), allTrades(backtest.id, result)]);
   if (candles === null) { barsGone(result); return; }
   candleChart(chart("chart-candles"), result.symbol, candles, trades, { axis, loadFiner: bars, maxPoints: CANDLES });
