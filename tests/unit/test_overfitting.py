@@ -78,7 +78,9 @@ def test_block_moments_are_counts_and_power_sums_of_each_blocks_returns() -> Non
     moments = _moments(returns)[0]
 
     for block, rows in enumerate(np.array_split(returns[:, 0], BLOCKS)):
-        assert moments[:, block] == pytest.approx([rows.size, *(np.sum(rows**k) for k in (1, 2, 3, 4))])
+        assert moments[:, block] == pytest.approx(
+            [rows.size, *(np.sum(rows**k) for k in (1, 2, 3, 4))]
+        )
 
 
 def test_the_deflated_sharpe_ratio_is_the_papers_formula() -> None:
