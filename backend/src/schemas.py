@@ -12,6 +12,7 @@ from shared.contracts.backtests import BACKTEST_PARAMS_EXAMPLE, BacktestParams
 from shared.contracts.common import Count, Name, Symbol, Text, WireModel
 from shared.contracts.lifecycle import BacktestStatus
 from shared.contracts.results import BacktestResult, BacktestStatistics
+from shared.contracts.search import DeflatedSharpe, Overfitting, SearchMethod
 from shared.contracts.strategies import (
     DEFAULT_PARAMETERS,
     Costs,
@@ -20,7 +21,6 @@ from shared.contracts.strategies import (
     Rules,
     check_rules,
 )
-from shared.contracts.search import DeflatedSharpe, Overfitting, SearchMethod
 from shared.contracts.sweeps import Heatmap, Objective, Optimization, Sweep, SweepRow
 from shared.timeframes import Timeframe
 
@@ -56,9 +56,15 @@ class OptimizationOutline(WireModel):
     )
     ranked_total: Count = Field(description="Combinations in the whole ranking.")
     heatmap: Heatmap
-    trial_objectives: list[float | None] | None = Optimization.model_fields["trial_objectives"]
-    deflated_sharpe: DeflatedSharpe | None = Optimization.model_fields["deflated_sharpe"]
-    pbo: Overfitting | None = Optimization.model_fields["pbo"]
+    trial_objectives: list[float | None] | None = Field(
+        default=None, description=Optimization.model_fields["trial_objectives"].description
+    )
+    deflated_sharpe: DeflatedSharpe | None = Field(
+        default=None, description=Optimization.model_fields["deflated_sharpe"].description
+    )
+    pbo: Overfitting | None = Field(
+        default=None, description=Optimization.model_fields["pbo"].description
+    )
 
 
 def outline_of(optimization: dict[str, Any]) -> dict[str, Any]:

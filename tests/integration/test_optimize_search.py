@@ -41,7 +41,8 @@ def test_a_tpe_search_returns_its_trials_and_how_likely_its_winner_is_luck(
     assert all((row["parameters"]["slow"] - 10) % 5 == 0 for row in report["ranked"])
     dsr, pbo = report["deflated_sharpe"], report["pbo"]
     assert dsr["trials"] == pbo["trials"] == 24
-    assert 0 <= dsr["value"] <= 1 and 0 <= pbo["value"] <= 1
+    assert 0 <= dsr["value"] <= 1
+    assert 0 <= pbo["value"] <= 1
     assert (pbo["blocks"], pbo["splits"]) == (16, 12_870)
     assert dsr["observations"] > 1_000  # daily bars, 2005 to 2012
     assert optimization["result"]["sharpe_ratio"] == pytest.approx(report["ranked"][0]["objective"])

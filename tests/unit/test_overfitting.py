@@ -94,7 +94,9 @@ def test_the_deflated_sharpe_ratio_is_the_papers_formula() -> None:
     assert measured is not None
     assert measured.value == pytest.approx(_direct_deflated_sharpe(returns, best), rel=1e-9)
     assert (measured.trials, measured.observations) == (30, 800)
-    assert best == 7 and measured.skew > 1 and measured.kurtosis > 5
+    assert best == 7
+    assert measured.skew > 1
+    assert measured.kurtosis > 5
 
 
 def test_the_deflated_sharpe_ratio_falls_as_the_number_of_trials_grows() -> None:
@@ -106,7 +108,8 @@ def test_the_deflated_sharpe_ratio_falls_as_the_number_of_trials_grows() -> None
     values = []
     for times in (1, 2, 10, 100):
         measured = deflated_sharpe(np.concatenate([moments] * times), 0)
-        assert measured is not None and measured.trials == 10 * times
+        assert measured is not None
+        assert measured.trials == 10 * times
         values.append(measured.value)
 
     assert values == sorted(values, reverse=True)
@@ -120,7 +123,8 @@ def test_a_single_trial_is_judged_against_a_sharpe_ratio_of_zero() -> None:
     returns = _returns(500, 1, seed=5, drift=0.001)
     measured = deflated_sharpe(_moments(returns), 0)
 
-    assert measured is not None and measured.expected_max_sharpe == 0.0
+    assert measured is not None
+    assert measured.expected_max_sharpe == 0.0
     sharpe = returns.mean() / returns.std(ddof=1)
     assert measured.sharpe == pytest.approx(sharpe, rel=1e-9)
 

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from helpers import minute_walk
 from pydantic import ValidationError
 from pymongo.database import Database
-from helpers import minute_walk
 
 from backend_services.services.backtest.backtest_engine import BacktestEngine
 from backend_services.services.backtest.execution.search import optuna_search
@@ -77,7 +77,8 @@ def test_a_tpe_search_finds_the_grids_best_of_a_smooth_objective_in_a_fraction_o
     searched = _search(tpe, _bowl)
     at_random = _search(drawn, _bowl)
 
-    assert grid.grid_size == 3_600 and len(searched) == 100
+    assert grid.grid_size == 3_600
+    assert len(searched) == 100
     assert max(searched, key=_bowl) == grid_best == {"fast": 37, "slow": 21}
     assert max(map(_bowl, at_random)) < 0  # a hundred draws at random do not find it
 
@@ -151,7 +152,8 @@ def test_a_search_of_a_strategy_ranks_its_trials_as_single_backtests_report_them
     )
 
     assert (optimization.method, optimization.combinations) == ("tpe", 25)
-    assert optimization.trial_objectives is not None and len(optimization.trial_objectives) == 25
+    assert optimization.trial_objectives is not None
+    assert len(optimization.trial_objectives) == 25
     rows = optimization.ranked.rows()
     assert sorted(r.objective or 0 for r in rows) == sorted(
         o or 0 for o in optimization.trial_objectives
@@ -164,10 +166,13 @@ def test_a_search_of_a_strategy_ranks_its_trials_as_single_backtests_report_them
     assert optimization.best_parameters == backtest.parameters | rows[0].parameters
     assert optimization.heatmap.x_values == sorted({r.parameters["fast"] for r in rows})
     dsr, pbo = optimization.deflated_sharpe, optimization.pbo
-    assert dsr is not None and pbo is not None
+    assert dsr is not None
+    assert pbo is not None
     assert (dsr.trials, pbo.trials, dsr.observations) == (25, 25, len(bars.time) - 1)
-    assert 0 <= dsr.value <= 1 and 0 <= pbo.value <= 1
-    assert progress == sorted(progress) and progress[-1] == pytest.approx(0.9)  # then the best
+    assert 0 <= dsr.value <= 1
+    assert 0 <= pbo.value <= 1
+    assert progress == sorted(progress)
+    assert progress[-1] == pytest.approx(0.9)
 
 
 def test_a_search_the_constraint_leaves_nothing_to_is_refused_in_words() -> None:
@@ -242,7 +247,8 @@ def test_a_grid_fanned_out_in_stored_parts_has_the_single_process_dsr_and_pbo(
     parts.remove()
 
     assert (count, workers) == (4, ["worker-a"])
-    assert whole.deflated_sharpe is not None and whole.pbo is not None
+    assert whole.deflated_sharpe is not None
+    assert whole.pbo is not None
     assert merged.deflated_sharpe == whole.deflated_sharpe
     assert merged.pbo == whole.pbo
     assert merged.model_dump() == whole.model_dump()

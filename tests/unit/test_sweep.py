@@ -266,7 +266,8 @@ def test_a_sweep_run_in_parts_and_merged_is_the_sweep_run_whole(
     run, merged = engine.merge_sweep(bars, backtest, sweep, SweepBatch.joined(parts), "s1")
 
     assert merged.model_dump() == whole.model_dump()  # the DSR and the PBO included
-    assert whole.deflated_sharpe is not None and whole.pbo is not None
+    assert whole.deflated_sharpe is not None
+    assert whole.pbo is not None
     assert run.result.model_dump() == whole_run.result.model_dump()
 
 

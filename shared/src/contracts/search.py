@@ -39,7 +39,7 @@ class ParameterRange(WireModel):
         """The values whose refusal by the rules would refuse the range: its ends, and
         a value between whole numbers when it can draw one."""
         ends = [self.low, self.high]
-        if self.integer or self.step is not None and float(self.step).is_integer():
+        if self.integer or (self.step is not None and float(self.step).is_integer()):
             return ends
         return [*ends, self.low + (self.high - self.low) / 2 + 1e-3]
 

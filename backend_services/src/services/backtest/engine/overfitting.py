@@ -29,8 +29,8 @@ powers are kept (`block_moments`, shape (5, BLOCKS)). A 10,000-trial sweep keeps
 
 from __future__ import annotations
 
-import itertools
 import math
+
 import numpy as np
 
 from backend_services.services.backtest.engine.compiled import compiled
@@ -156,12 +156,11 @@ def probability_of_backtest_overfitting(moments: FloatArray) -> Overfitting | No
 
 
 def _splits(blocks: int) -> FloatArray:
-    """Every choice of half the blocks, one row of 0/1 per choice: C(S, S/2) rows."""
-    halves = list(itertools.combinations(range(blocks), blocks // 2))
-    splits = np.zeros((len(halves), blocks))
-    for row, half in enumerate(halves):
-        splits[row, list(half)] = 1.0
-    return splits
+    """Every choice of half the blocks, one row of 0/1 per choice: C(S, S/2) rows (the
+    S-bit numbers with S/2 bits set)."""
+    numbers = np.arange(1 << blocks, dtype=np.int64)
+    bits = (numbers[:, np.newaxis] >> np.arange(blocks)) & 1
+    return bits[bits.sum(axis=1) == blocks // 2].astype(np.float64)
 
 
 def _sharpe(count: FloatArray, total: FloatArray, squares: FloatArray) -> FloatArray:

@@ -19,19 +19,19 @@ import numpy as np
 
 from backend_services.services.backtest.engine.evaluate import SharedSeries, shared_series
 from backend_services.services.backtest.engine.metrics import Calendar, compute_statistics
-from backend_services.services.backtest.engine.run import (
-    BacktestRun,
-    ProgressCallback,
-    check_enough_bars,
-    run_backtest,
-    simulate_backtest,
-)
 from backend_services.services.backtest.engine.overfitting import (
     BLOCKS,
     MOMENTS,
     block_moments,
     deflated_sharpe,
     probability_of_backtest_overfitting,
+)
+from backend_services.services.backtest.engine.run import (
+    BacktestRun,
+    ProgressCallback,
+    check_enough_bars,
+    run_backtest,
+    simulate_backtest,
 )
 from shared.contracts.backtests import ResolvedBacktest
 from shared.contracts.common import InconsistentRequest

@@ -93,7 +93,9 @@ def run_owned_sweep(
         time.sleep(PART_POLL_S)
     batch, workers = parts.rows()
     engine = BacktestEngine(lambda fraction: progress.report(95 + 4 * fraction))
-    run, optimization = engine.merge_sweep(job.bars, job.backtest, job.sweep, batch, job.strategy_id)
+    run, optimization = engine.merge_sweep(
+        job.bars, job.backtest, job.sweep, batch, job.strategy_id
+    )
     parts.remove()
     return run, optimization, workers
 

@@ -88,12 +88,12 @@ def space_of(sweep: Sweep) -> dict[str, BaseDistribution]:
 def _distribution(span: ParameterRange) -> BaseDistribution:
     if span.integer:
         step = int(span.step or 1)
-        high = int(span.low) + (int(span.high) - int(span.low)) // step * step
-        return IntDistribution(int(span.low), high, step=step)
+        last = int(span.low) + (int(span.high) - int(span.low)) // step * step
+        return IntDistribution(int(span.low), last, step=step)
     if span.step is None:
         return FloatDistribution(span.low, span.high)
-    high = span.low + math.floor((span.high - span.low) / span.step + 1e-9) * span.step
-    return FloatDistribution(span.low, high, step=span.step)
+    steps = math.floor((span.high - span.low) / span.step + 1e-9)
+    return FloatDistribution(span.low, span.low + steps * span.step, step=span.step)
 
 
 def _value(sweep: Sweep, name: str, value: float) -> float:
