@@ -55,27 +55,3 @@ def test_a_tpe_search_returns_its_trials_and_how_likely_its_winner_is_luck(
     assert [row["parameters"] for row in repeated["ranked"]] == [
         row["parameters"] for row in report["ranked"]
     ]
-
-
-@pytest.mark.parametrize(
-    ("sweep", "message"),
-    [
-        ({"method": "tpe", "ranges": {"fast": {"low": 2, "high": 9}}, "trials": 5}, "whole number"),
-        ({"method": "random", "ranges": {"fats": {"low": 2, "high": 9}}, "trials": 5}, "fats"),
-        ({"method": "random", "ranges": {"fast": {"low": 2, "high": 9}}}, "number of trials"),
-    ],
-)
-def test_a_search_that_cannot_run_is_refused_before_anything_is_stored(
-    api: httpx.Client,
-    create_strategy: Callable[..., dict[str, Any]],
-    sweep: dict[str, Any],
-    message: str,
-) -> None:
-    strategy = create_strategy()
-    response = api.post(
-        f"/api/strategy/{strategy['id']}/optimize", json=backtest_params(sweep=sweep)
-    )
-
-    assert response.status_code == 422
-    assert message in response.text
-    assert api.get(f"/api/strategy/{strategy['id']}/backtests").json() == []
