@@ -2,6 +2,7 @@
 // script makes), signed in with a token kept in this browser's local storage.
 
 import { barChart, candleChart, heatmapChart, lineChart } from "./charts.js";
+import { drawTrials, honestyParts, searchFields, searchSweep } from "./optimizer.js";
 import { attachSuggestions, loadReference } from "./rule_editor.js";
 
 const TOKEN_KEY = "botclub.token";
@@ -268,6 +269,7 @@ function runSections(strategy, symbols) {
     el("label", { class: "wide" }, "Grid to optimize over", el("input", { name: "grid", placeholder: "fast=5:50:5; slow=20,40,60" })),
     el("label", {}, "Constraint", el("input", { name: "constraint", placeholder: "fast < slow" })),
     el("label", {}, "Objective", el("select", { name: "objective" }, OBJECTIVES.map((o) => el("option", { value: o, text: label(o) })))),
+    ...searchFields(el),
   );
   const params = () => {
     const value = (name) => form.elements[name].value.trim();
@@ -286,7 +288,7 @@ function runSections(strategy, symbols) {
       const body = params();
       if (kind === "optimize") {
         const value = (name) => form.elements[name].value.trim();
-        body.sweep = { grid: parseGrid(value("grid")), objective: value("objective") };
+        body.sweep = { ...searchSweep(value, parseGrid(value("grid"))), objective: value("objective") };
         if (value("constraint")) body.sweep.constraint = value("constraint");
       }
       const started = await api(`/api/strategy/${strategy.id}/${kind}`, { method: "POST", json: body });
@@ -382,6 +384,7 @@ async function showResult(backtest, body) {
   lineChart(chart("chart-drawdown"), [{ x: curve.time, y: curve.drawdown, name: "drawdown", color: "#dc2626", fill: true }],
     { percent: true });
   if (backtest.optimization) drawHeatmap(backtest.optimization);
+  if (backtest.optimization) drawTrials(backtest.optimization);
   performance.mark("curves-drawn");
   await Promise.all([candles, trades]);
   document.body.dataset.drawn = "true";
@@ -461,6 +464,7 @@ function optimizationParts(backtest) {
     el("p", {}, "Best: ", el("strong", { text: assignments(o.best_parameters) }), " ",
       el("button", { class: "primary", type: "button", id: "open-best", text: "Open the best as a backtest",
         onclick: () => backtestWith(backtest, o.best_parameters) })),
+    ...honestyParts(o, el),
     el("div", { class: "chart", id: "chart-heatmap" }),
     el("div", { class: "actions" }, el("label", {}, "Sort by", sorter),
       el("button", { class: "secondary", type: "button", text: "Ranking as CSV",

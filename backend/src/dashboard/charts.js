@@ -12,7 +12,7 @@ const MUTED = "#5b6475";
 const PAD = { left: 64, right: 16, top: 26, bottom: 30 };
 const VIRIDIS = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
 
-function canvasFor(node) {
+export function canvasFor(node) {
   let canvas = node.querySelector("canvas");
   if (!canvas) {
     canvas = document.createElement("canvas");
@@ -47,7 +47,7 @@ function dateLabel(ms, span) {
   return span < 3 * 86_400_000 ? iso.slice(5, 16).replace("T", " ") : iso.slice(0, 10);
 }
 
-function numberLabel(value, percent) {
+export function numberLabel(value, percent) {
   if (percent) return `${(value * 100).toFixed(0)} %`;
   const size = Math.abs(value);
   if (size >= 1e6) return `${(value / 1e6).toFixed(1)}M`;
