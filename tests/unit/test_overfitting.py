@@ -170,3 +170,18 @@ def test_the_pbo_of_one_truly_better_strategy_among_noise_is_near_zero() -> None
 def test_too_few_trials_or_bars_give_no_pbo() -> None:
     assert probability_of_backtest_overfitting(_moments(_returns(400, 1, seed=9))) is None
     assert probability_of_backtest_overfitting(_moments(_returns(20, 5, seed=9))) is None
+
+
+def test_a_trial_whose_equity_is_gone_counts_with_a_sharpe_ratio_of_zero_where_it_has_none() -> (
+    None
+):
+    returns = _returns(1_600, 10, seed=10)
+    moments = _moments(returns)
+    gone = np.concatenate([100 * np.cumprod(1 + returns[:400, 0]), np.zeros(1_201)])
+    with_gone = np.concatenate([moments, block_moments(gone, BLOCKS)[np.newaxis]])
+
+    measured = probability_of_backtest_overfitting(with_gone)
+
+    assert measured is not None
+    assert measured.trials == 11
+    assert 0 <= measured.value <= 1

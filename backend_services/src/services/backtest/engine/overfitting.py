@@ -128,10 +128,10 @@ def expected_max_sharpe(variance: float, trials: int) -> float:
 
 def probability_of_backtest_overfitting(moments: FloatArray) -> Overfitting | None:
     """PBO of choosing the highest Sharpe ratio among the trials of `moments` (shape
-    (N, MOMENTS, S), S even); None with fewer than two trials, or blocks of fewer than
-    two returns."""
+    (N, MOMENTS, S), S even); None with fewer than two trials, or fewer than two returns
+    per block. (A trial without returns in a half, its equity gone, has Sharpe ratio 0.)"""
     trials, _, blocks = moments.shape
-    if trials < 2 or blocks % 2 or moments[:, 0, :].min(initial=np.inf) < 2:
+    if trials < 2 or blocks % 2 or moments[:, 0, :].sum(axis=1).max(initial=0) < 2 * blocks:
         return None
     count, total, squares = (moments[:, k, :].T for k in range(3))  # (S, N) each
     splits = _splits(blocks)
@@ -168,7 +168,8 @@ def _sharpe(count: FloatArray, total: FloatArray, squares: FloatArray) -> FloatA
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = total / count
         variance = (squares - total * mean) / (count - 1)
-        return np.where(variance > 0, mean / np.sqrt(np.maximum(variance, 0.0)), np.nan)
+        defined = (count > 1) & (variance > 0)
+        return np.where(defined, mean / np.sqrt(np.where(defined, variance, 1.0)), np.nan)
 
 
 def _normal_cdf(x: float) -> float:
