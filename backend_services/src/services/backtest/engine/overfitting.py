@@ -33,9 +33,9 @@ import math
 
 import numpy as np
 
-from backend_services.services.backtest.engine.compiled import compiled
+from backend_services.services.backtest.engine.compiled import compiled, inlined
 from shared.contracts.search import DeflatedSharpe, Overfitting
-from shared.market_data.bars import FloatArray
+from shared.market_data.bars import FloatArray, IntArray
 
 __all__ = [
     "BLOCKS",
@@ -48,8 +48,6 @@ __all__ = [
 BLOCKS = 16
 MOMENTS = 5  # count, sum r, sum r^2, sum r^3, sum r^4
 EULER_MASCHERONI = 0.5772156649015329
-# The splits' Sharpe ratios are computed for this many (split, trial) pairs at a time.
-_PAIRS_AT_ONCE = 1 << 20
 
 
 @compiled
@@ -133,34 +131,81 @@ def probability_of_backtest_overfitting(moments: FloatArray) -> Overfitting | No
     trials, _, blocks = moments.shape
     if trials < 2 or blocks % 2 or moments[:, 0, :].sum(axis=1).max(initial=0) < 2 * blocks:
         return None
-    count, total, squares = (moments[:, k, :].T for k in range(3))  # (S, N) each
-    splits = _splits(blocks)
-    chunk = max(1, _PAIRS_AT_ONCE // trials)
-    at_or_below_median = 0
-    for start in range(0, splits.shape[0], chunk):
-        chosen = splits[start : start + chunk]
-        left_out = 1.0 - chosen
-        inside = _sharpe(chosen @ count, chosen @ total, chosen @ squares)
-        outside = _sharpe(left_out @ count, left_out @ total, left_out @ squares)
-        inside, outside = np.nan_to_num(inside), np.nan_to_num(outside)
-        winner = np.argmax(inside, axis=1)
-        its = outside[np.arange(chosen.shape[0]), winner][:, np.newaxis]
-        rank = (outside < its).sum(axis=1) + ((outside == its).sum(axis=1) + 1) / 2
-        at_or_below_median += int(np.count_nonzero(rank / (trials + 1) <= 0.5))
+    halves = _halves_with_the_first_block(blocks)
+    sums = np.ascontiguousarray(moments[:, :3, :].transpose(1, 2, 0))  # (3, S, N)
+    at_or_below_median = _winners_at_or_below_median(halves, sums)
+    splits = 2 * halves.shape[0]
     return Overfitting(
-        value=at_or_below_median / splits.shape[0],
-        blocks=blocks,
-        splits=splits.shape[0],
-        trials=trials,
+        value=at_or_below_median / splits, blocks=blocks, splits=splits, trials=trials
     )
 
 
-def _splits(blocks: int) -> FloatArray:
-    """Every choice of half the blocks, one row of 0/1 per choice: C(S, S/2) rows (the
-    S-bit numbers with S/2 bits set)."""
+def _halves_with_the_first_block(blocks: int) -> IntArray:
+    """The blocks of each half that holds block 0, one row per half: with its
+    complement, each is one pair of the C(S, S/2) splits (the S-bit numbers with S/2
+    bits set, bit 0 among them)."""
     numbers = np.arange(1 << blocks, dtype=np.int64)
     bits = (numbers[:, np.newaxis] >> np.arange(blocks)) & 1
-    return bits[bits.sum(axis=1) == blocks // 2].astype(np.float64)
+    chosen = bits[(bits.sum(axis=1) == blocks // 2) & (bits[:, 0] == 1)]
+    return np.nonzero(chosen)[1].reshape(chosen.shape[0], blocks // 2)
+
+
+@compiled
+def _winners_at_or_below_median(halves: IntArray, sums: FloatArray) -> int:
+    """Over every split of `sums` (count, sum and sum of squares of the returns, by
+    block and trial: shape (3, S, N)), each half of a pair being the other's
+    out-of-sample: how many in-sample winners rank at or below the median out of
+    sample. One pass per pair, no (splits x trials) arrays."""
+    trials = sums.shape[2]
+    whole = np.zeros((3, trials))
+    for k in range(3):
+        for block in range(sums.shape[1]):
+            whole[k] += sums[k, block]
+    half = np.zeros((3, trials))
+    sharpe_in = np.empty(trials)
+    sharpe_out = np.empty(trials)
+    below = 0
+    for pair in range(halves.shape[0]):
+        half[:] = 0.0
+        for k in range(3):
+            for block in halves[pair]:
+                into, add = half[k], sums[k, block]
+                for n in range(trials):
+                    into[n] += add[n]
+        for n in range(trials):
+            sharpe_in[n] = _sharpe_or_zero(half[0, n], half[1, n], half[2, n])
+            sharpe_out[n] = _sharpe_or_zero(
+                whole[0, n] - half[0, n], whole[1, n] - half[1, n], whole[2, n] - half[2, n]
+            )
+        below += _at_or_below_median(sharpe_in, sharpe_out)
+        below += _at_or_below_median(sharpe_out, sharpe_in)
+    return below
+
+
+@inlined
+def _sharpe_or_zero(count: float, total: float, squares: float) -> float:
+    if count <= 1:
+        return 0.0
+    mean = total / count
+    variance = (squares - total * mean) / (count - 1)
+    return mean / np.sqrt(variance) if variance > 0 else 0.0
+
+
+@inlined
+def _at_or_below_median(inside: FloatArray, outside: FloatArray) -> int:
+    """1 if the trial best `inside` (the first of equals) ranks at or below the median
+    `outside` (rank 1 the worst, equals sharing their average rank), else 0."""
+    winner = 0
+    for n in range(1, inside.shape[0]):
+        if inside[n] > inside[winner]:
+            winner = n
+    its = outside[winner]
+    lower = equal = 0
+    for n in range(outside.shape[0]):
+        lower += outside[n] < its
+        equal += outside[n] == its
+    rank = lower + (equal + 1) / 2
+    return 1 if rank / (outside.shape[0] + 1) <= 0.5 else 0
 
 
 def _sharpe(count: FloatArray, total: FloatArray, squares: FloatArray) -> FloatArray:
