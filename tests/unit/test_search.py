@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from pymongo.database import Database
 
 from backend_services.services.backtest.backtest_engine import BacktestEngine
+from backend_services.services.backtest.engine.heatmap import MAX_AXIS_VALUES
 from backend_services.services.backtest.execution.search import optuna_search
 from backend_services.services.backtest.execution.sweep_parts import PARTS_COLLECTION, SweepParts
 from shared.contracts.backtests import ResolvedBacktest
@@ -33,7 +34,8 @@ def _walk() -> Bars:
 
 
 def _backtest(**parameters: float) -> ResolvedBacktest:
-    """The default crossover of averages, `fast` and `slow` bars long, on minute bars."""
+    """Long from a crossover of averages `fast` and `slow` bars long until the close is
+    `stop` below the slow one, on minute bars."""
     return ResolvedBacktest.model_validate(
         {
             "symbol": "WALK",
@@ -41,8 +43,8 @@ def _backtest(**parameters: float) -> ResolvedBacktest:
             "start_date": datetime(2020, 1, 1, tzinfo=UTC),
             "end_date": datetime(2021, 1, 1, tzinfo=UTC),
             "initial_capital": 1_000,
-            "parameters": {"fast": 10, "slow": 30} | parameters,
-            "rules": Rules(),
+            "parameters": {"fast": 10, "slow": 30, "stop": 0.01} | parameters,
+            "rules": Rules(long_exit="close < sma(close, slow) * (1 - stop)"),
             "orders": Orders(stop_loss_pct=0.01),
             "costs": Costs(),
         }
@@ -173,6 +175,29 @@ def test_a_search_of_a_strategy_ranks_its_trials_as_single_backtests_report_them
     assert 0 <= pbo.value <= 1
     assert progress == sorted(progress)
     assert progress[-1] == pytest.approx(0.9)
+
+
+def test_a_search_over_real_numbers_bins_its_heatmap_axis() -> None:
+    """Eighty trials of a stop over real numbers take eighty values: the heatmap keeps
+    fifty bins of them, each the best of the trials that fell into it."""
+    ranges = {"stop": {"low": 0.0002, "high": 0.005}}
+    sweep = Sweep(method="random", ranges=ranges, trials=80, seed=2)
+
+    _, optimization = BacktestEngine().search(_walk(), _backtest(), sweep, "s", optuna_search)
+
+    rows = optimization.ranked.rows()
+    stops = sorted(row.parameters["stop"] for row in rows)
+    heatmap = optimization.heatmap
+    assert (heatmap.x, heatmap.y, len(heatmap.x_values)) == ("stop", None, MAX_AXIS_VALUES)
+    width = (stops[-1] - stops[0]) / MAX_AXIS_VALUES
+    assert heatmap.x_values[0] == pytest.approx(stops[0] + width / 2, rel=1e-5)
+    assert max(v for v in heatmap.values[0] if v is not None) == rows[0].objective
+    best_by_bin: dict[int, float] = {}
+    for row in rows:
+        j = min(int((row.parameters["stop"] - stops[0]) / width), MAX_AXIS_VALUES - 1)
+        if row.objective is not None:
+            best_by_bin[j] = max(best_by_bin.get(j, row.objective), row.objective)
+    assert heatmap.values[0] == [best_by_bin.get(j) for j in range(MAX_AXIS_VALUES)]
 
 
 def test_a_search_the_constraint_leaves_nothing_to_is_refused_in_words() -> None:

@@ -275,7 +275,8 @@ class Heatmap(WireModel):
     """The objective over the first swept parameter (`x`) and the second (`y`, null when
     one is swept): `values[i][j]` belongs to y_values[i] and x_values[j], the best over
     any further swept parameters, null where no combination ran (the constraint left it
-    out) or the objective is undefined."""
+    out) or the objective is undefined. A search's axes are the values its trials took,
+    or past 50 of them 50 equal bins, each named by its centre."""
 
     x: ParameterName
     x_values: list[ParameterValue]

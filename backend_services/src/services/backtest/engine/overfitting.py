@@ -141,13 +141,15 @@ def probability_of_backtest_overfitting(moments: FloatArray) -> Overfitting | No
 
 
 def _halves_with_the_first_block(blocks: int) -> IntArray:
-    """The blocks of each half that holds block 0, one row per half: with its
-    complement, each is one pair of the C(S, S/2) splits (the S-bit numbers with S/2
-    bits set, bit 0 among them)."""
+    """The blocks of each half that holds block 0, one row per half, in lexicographic
+    order (consecutive halves share their first blocks): with its complement, each is
+    one pair of the C(S, S/2) splits (the S-bit numbers with S/2 bits set, bit 0 among
+    them)."""
     numbers = np.arange(1 << blocks, dtype=np.int64)
     bits = (numbers[:, np.newaxis] >> np.arange(blocks)) & 1
     chosen = bits[(bits.sum(axis=1) == blocks // 2) & (bits[:, 0] == 1)]
-    return np.nonzero(chosen)[1].reshape(chosen.shape[0], blocks // 2)
+    halves = np.nonzero(chosen)[1].reshape(chosen.shape[0], blocks // 2)
+    return halves[np.lexsort(halves.T[::-1])]
 
 
 @compiled
@@ -155,57 +157,65 @@ def _winners_at_or_below_median(halves: IntArray, sums: FloatArray) -> int:
     """Over every split of `sums` (count, sum and sum of squares of the returns, by
     block and trial: shape (3, S, N)), each half of a pair being the other's
     out-of-sample: how many in-sample winners rank at or below the median out of
-    sample. One pass per pair, no (splits x trials) arrays."""
-    trials = sums.shape[2]
+    sample. One pass per pair, no (splits x trials) arrays: a half's sums are kept
+    block by block (`prefix`), and only those after the first block that differs from
+    the previous half's are added again. Sharpe ratios are compared as
+    sign(SR) * SR^2, which orders them alike without a square root."""
+    size, trials = halves.shape[1], sums.shape[2]
     whole = np.zeros((3, trials))
     for k in range(3):
         for block in range(sums.shape[1]):
             whole[k] += sums[k, block]
-    half = np.zeros((3, trials))
-    sharpe_in = np.empty(trials)
-    sharpe_out = np.empty(trials)
+    prefix = np.zeros((size + 1, 3, trials))
+    inside = np.empty(trials)
+    outside = np.empty(trials)
     below = 0
     for pair in range(halves.shape[0]):
-        half[:] = 0.0
-        for k in range(3):
-            for block in halves[pair]:
-                into, add = half[k], sums[k, block]
+        first = 0
+        while pair and first < size and halves[pair, first] == halves[pair - 1, first]:
+            first += 1
+        for position in range(first, size):
+            block = halves[pair, position]
+            for k in range(3):
+                before, after, add = prefix[position, k], prefix[position + 1, k], sums[k, block]
                 for n in range(trials):
-                    into[n] += add[n]
+                    after[n] = before[n] + add[n]
+        half = prefix[size]
+        best_inside = best_outside = 0
         for n in range(trials):
-            sharpe_in[n] = _sharpe_or_zero(half[0, n], half[1, n], half[2, n])
-            sharpe_out[n] = _sharpe_or_zero(
+            inside[n] = _signed_square_sharpe(half[0, n], half[1, n], half[2, n])
+            outside[n] = _signed_square_sharpe(
                 whole[0, n] - half[0, n], whole[1, n] - half[1, n], whole[2, n] - half[2, n]
             )
-        below += _at_or_below_median(sharpe_in, sharpe_out)
-        below += _at_or_below_median(sharpe_out, sharpe_in)
+            if inside[n] > inside[best_inside]:
+                best_inside = n
+            if outside[n] > outside[best_outside]:
+                best_outside = n
+        below += _at_or_below_median(outside, outside[best_inside])
+        below += _at_or_below_median(inside, inside[best_outside])
     return below
 
 
 @inlined
-def _sharpe_or_zero(count: float, total: float, squares: float) -> float:
+def _signed_square_sharpe(count: float, total: float, squares: float) -> float:
+    """sign(SR) * SR^2 of returns given their count and sums; 0 where SR is undefined."""
     if count <= 1:
         return 0.0
     mean = total / count
     variance = (squares - total * mean) / (count - 1)
-    return mean / np.sqrt(variance) if variance > 0 else 0.0
+    return mean * abs(mean) / variance if variance > 0 else 0.0
 
 
 @inlined
-def _at_or_below_median(inside: FloatArray, outside: FloatArray) -> int:
-    """1 if the trial best `inside` (the first of equals) ranks at or below the median
-    `outside` (rank 1 the worst, equals sharing their average rank), else 0."""
-    winner = 0
-    for n in range(1, inside.shape[0]):
-        if inside[n] > inside[winner]:
-            winner = n
-    its = outside[winner]
+def _at_or_below_median(values: FloatArray, its: float) -> int:
+    """1 if `its` ranks at or below the median of `values` (rank 1 the lowest, equals
+    sharing their average rank), else 0."""
     lower = equal = 0
-    for n in range(outside.shape[0]):
-        lower += outside[n] < its
-        equal += outside[n] == its
+    for n in range(values.shape[0]):
+        lower += values[n] < its
+        equal += values[n] == its
     rank = lower + (equal + 1) / 2
-    return 1 if rank / (outside.shape[0] + 1) <= 0.5 else 0
+    return 1 if rank / (values.shape[0] + 1) <= 0.5 else 0
 
 
 def _sharpe(count: FloatArray, total: FloatArray, squares: FloatArray) -> FloatArray:

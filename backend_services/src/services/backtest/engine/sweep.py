@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backend_services.services.backtest.engine.evaluate import SharedSeries, shared_series
+from backend_services.services.backtest.engine.heatmap import heatmap
 from backend_services.services.backtest.engine.metrics import Calendar, compute_statistics
 from backend_services.services.backtest.engine.overfitting import (
     BLOCKS,
@@ -36,7 +37,7 @@ from backend_services.services.backtest.engine.run import (
 from shared.contracts.backtests import ResolvedBacktest
 from shared.contracts.common import InconsistentRequest
 from shared.contracts.results import BacktestStatistics
-from shared.contracts.sweeps import Heatmap, Optimization, RankedTable, Sweep, SweepRow
+from shared.contracts.sweeps import Optimization, RankedTable, Sweep, SweepRow
 from shared.market_data.bars import Bars, FloatArray
 
 SHARED_SERIES_BYTES = 256 << 20
@@ -224,34 +225,6 @@ def merge_rows(
         pbo=probability_of_backtest_overfitting(batch.moments),
     )
     return best, optimization
-
-
-def heatmap(sweep: Sweep, rows: list[SweepRow]) -> Heatmap:
-    """The objective over the first two swept parameters, the best over any others; a
-    search's axes are the values its trials took."""
-    names = sweep.swept
-    x, y = names[0], names[1] if len(names) > 1 else None
-
-    def values_of(name: str) -> list[float]:
-        if sweep.method == "grid":
-            return sweep.grid[name]
-        return sorted({row.parameters[name] for row in rows})
-
-    x_values = values_of(x)
-    y_values = values_of(y) if y is not None else []
-    column = {value: j for j, value in enumerate(x_values)}
-    line = {value: i for i, value in enumerate(y_values)}
-    empty: list[float | None] = [None] * len(x_values)
-    values = [list(empty) for _ in range(max(len(y_values), 1))]
-    for row in rows:
-        if row.objective is None:
-            continue
-        i = line[row.parameters[y]] if y is not None else 0
-        j = column[row.parameters[x]]
-        current = values[i][j]
-        if current is None or row.objective > current:
-            values[i][j] = row.objective
-    return Heatmap(x=x, x_values=x_values, y=y, y_values=y_values, values=values)
 
 
 def _row(sweep: Sweep, parameters: dict[str, float], statistics: BacktestStatistics) -> SweepRow:
