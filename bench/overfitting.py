@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import UTC, datetime
 
 import numpy as np
+from engine import GRID_CAPITAL
+from engine import _backtest as grid_backtest
 from synthetic import minute_walk
 
 from backend_services.services.backtest.engine.overfitting import (
@@ -30,23 +31,7 @@ from backend_services.services.backtest.engine.overfitting import (
 )
 from backend_services.services.backtest.engine.sweep import optimize
 from backend_services.services.backtest.execution.search import optuna_search
-from shared.contracts.backtests import ResolvedBacktest
-from shared.contracts.strategies import Costs, Orders, Rules
 from shared.contracts.sweeps import Sweep
-
-
-def _backtest() -> ResolvedBacktest:
-    return ResolvedBacktest(
-        symbol="BENCH",
-        timeframe="1m",
-        start_date=datetime(2020, 1, 1, tzinfo=UTC),
-        end_date=datetime(2030, 1, 1, tzinfo=UTC),
-        initial_capital=1e6,
-        parameters={"fast": 10, "slow": 30},
-        rules=Rules(),
-        orders=Orders(),
-        costs=Costs(commission_pct=0.001),
-    )
 
 
 def main() -> None:
@@ -56,7 +41,7 @@ def main() -> None:
     parser.add_argument("--slow", type=int, default=100)
     parser.add_argument("--trials", type=int, default=500)
     args = parser.parse_args()
-    backtest = _backtest()
+    backtest = grid_backtest(10, 30).model_copy(update={"initial_capital": GRID_CAPITAL})
     optimize(minute_walk(500, seed=1), backtest, Sweep(grid={"fast": [2, 3]}), "warm-up")
 
     bars = minute_walk(args.bars, seed=7)

@@ -196,15 +196,20 @@ def test_the_rule_editor_suggests_names_and_shows_the_signature(
     assert page.locator(".message").first.text_content() == "The rules are valid."
 
 
+def _strategy_page(page: Any, member: tuple[str, str], stack: Stack, name: str) -> httpx.Client:
+    """A new strategy's page, its member signed in; the member's API client."""
+    user, token = member
+    api = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"})
+    strategy = api.post("/api/strategy", json=strategy_fields(name=name)).json()
+    sign_in(page, user)
+    page.goto(f"{stack.api_url}/#/strategy/{strategy['id']}")
+    return api
+
+
 def test_an_optimization_shows_its_heatmap_and_ranking(
     page: Any, member: tuple[str, str], stack: Stack
 ) -> None:
-    name, token = member
-    api = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"})
-    strategy = api.post("/api/strategy", json=strategy_fields(name="Sweep me")).json()
-    sign_in(page, name)
-
-    page.goto(f"{stack.api_url}/#/strategy/{strategy['id']}")
+    _strategy_page(page, member, stack, "Sweep me")
     page.fill("input[name=grid]", "fast=5:20:5; slow=30,40,50")
     page.fill("input[name=constraint]", "fast < slow")
     page.click("#run-optimization")
@@ -230,12 +235,7 @@ def test_an_optimization_shows_its_heatmap_and_ranking(
 def test_a_tpe_search_shows_its_trials_and_how_likely_its_winner_is_luck(
     page: Any, member: tuple[str, str], stack: Stack
 ) -> None:
-    name, token = member
-    api = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"})
-    strategy = api.post("/api/strategy", json=strategy_fields(name="Search me")).json()
-    sign_in(page, name)
-
-    page.goto(f"{stack.api_url}/#/strategy/{strategy['id']}")
+    api = _strategy_page(page, member, stack, "Search me")
     page.select_option("select[name=method]", "tpe")
     page.fill("input[name=ranges]", "fast=2:20; slow=25:60:5")
     page.fill("input[name=trials]", "15")

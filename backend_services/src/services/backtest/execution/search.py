@@ -13,19 +13,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-
-import optuna
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-)
-from optuna.trial import TrialState
+from typing import TYPE_CHECKING
 
 from backend_services.services.backtest.backtest_engine import ProgressCallback
 from shared.contracts.search import ParameterRange
 from shared.contracts.sweeps import Sweep
+
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
 
 __all__ = ["MAX_DRAWS_PER_TRIAL", "optuna_search", "space_of"]
 
@@ -34,7 +29,6 @@ MAX_DRAWS_PER_TRIAL = 10
 _STEP_DECIMALS = 10
 
 Combination = dict[str, float]
-optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 def optuna_search(
@@ -46,7 +40,13 @@ def optuna_search(
     """Draw and run `sweep.trials` combinations (see the module docstring); `evaluate`
     gives a combination's objective, the higher the better (None: undefined, told to
     Optuna as pruned), and `on_progress` may raise to abandon the search."""
+    # Optuna (and SQLAlchemy with it) takes half a second to import: only a search pays it,
+    # not every worker's start.
+    import optuna
+    from optuna.trial import TrialState
+
     assert sweep.trials is not None, "a search has a trial budget"
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = (
         optuna.samplers.TPESampler(seed=sweep.seed)
         if sweep.method == "tpe"
@@ -77,6 +77,8 @@ def optuna_search(
 
 def space_of(sweep: Sweep) -> dict[str, BaseDistribution]:
     """Optuna's distribution of each swept parameter: a grid's values as choices."""
+    from optuna.distributions import CategoricalDistribution
+
     space: dict[str, BaseDistribution] = {
         name: CategoricalDistribution(values) for name, values in sweep.grid.items()
     }
@@ -86,6 +88,8 @@ def space_of(sweep: Sweep) -> dict[str, BaseDistribution]:
 
 
 def _distribution(span: ParameterRange) -> BaseDistribution:
+    from optuna.distributions import FloatDistribution, IntDistribution
+
     if span.integer:
         step = int(span.step or 1)
         last = int(span.low) + (int(span.high) - int(span.low)) // step * step
