@@ -74,13 +74,15 @@ def _direct_pbo(returns: np.ndarray, blocks: int) -> float:
 
 
 def test_block_moments_are_counts_and_power_sums_of_each_blocks_returns() -> None:
-    returns = _returns(160, 1, seed=1)
-    moments = _moments(returns)[0]
+    returns = _returns(170, 1, seed=1)[:, 0]  # blocks of 10 and 11 returns
+    moments = _moments(returns[:, np.newaxis])[0]
 
-    for block, rows in enumerate(np.array_split(returns[:, 0], BLOCKS)):
-        assert moments[:, block] == pytest.approx(
-            [rows.size, *(np.sum(rows**k) for k in (1, 2, 3, 4))]
-        )
+    block_of = (np.arange(170) * BLOCKS) // 170  # return i is of bar i + 1
+    for block in range(BLOCKS):
+        rows = returns[block_of == block]
+        expected = [rows.size, *(np.sum(rows**k) for k in (1, 2, 3, 4))]
+        assert moments[:, block] == pytest.approx(expected, rel=1e-12)
+    assert sorted({int(n) for n in moments[0]}) == [10, 11]
 
 
 def test_the_deflated_sharpe_ratio_is_the_papers_formula() -> None:

@@ -55,20 +55,25 @@ def block_moments(equity: FloatArray, blocks: int) -> FloatArray:
     """Of the per-bar returns of `equity` (float64, shape (n,)): for each of `blocks`
     contiguous blocks of bars, the count of returns and the sums of their powers 1 to
     4; shape (MOMENTS, blocks). Bar i (1 <= i < n) is in block (i - 1) * blocks //
-    (n - 1)."""
+    (n - 1). Each block is one loop of plain sums, without a division to find it."""
     moments = np.zeros((MOMENTS, blocks))
     steps = equity.shape[0] - 1
-    for i in range(1, equity.shape[0]):
-        before = equity[i - 1]
-        if before > 0:
-            change = (equity[i] - before) / before
-            block = (i - 1) * blocks // steps
-            square = change * change
-            moments[0, block] += 1.0
-            moments[1, block] += change
-            moments[2, block] += square
-            moments[3, block] += square * change
-            moments[4, block] += square * square
+    for block in range(blocks):
+        start = 1 + (block * steps + blocks - 1) // blocks
+        stop = 1 + ((block + 1) * steps + blocks - 1) // blocks
+        count = first = second = third = fourth = 0.0
+        for i in range(start, stop):
+            before = equity[i - 1]
+            if before > 0:
+                change = (equity[i] - before) / before
+                square = change * change
+                count += 1.0
+                first += change
+                second += square
+                third += square * change
+                fourth += square * square
+        moments[0, block], moments[1, block], moments[2, block] = count, first, second
+        moments[3, block], moments[4, block] = third, fourth
     return moments
 
 
