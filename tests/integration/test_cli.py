@@ -175,11 +175,11 @@ def test_a_tpe_search_shows_its_trials_and_how_likely_its_winner_is_luck(
 ) -> None:
     name = f"SMA {uuid.uuid4().hex[:6]}"
     member("strategy", "create", str(strategy_file(home, name)))
+    ranges = ["--range", "fast=2:20", "--range", "slow=20:60:10"]
+    search = ["--method", "tpe", *ranges, "--trials", "12", "--seed", "3"]
 
-    run = member(
-        "optimize", name, "--method", "tpe", "--range", "fast=2:20", "--range", "slow=20:60:10",
-        "--trials", "12", "--seed", "3", "--follow",
-    )  # fmt: skip
+    started = json.loads(member("optimize", name, *search, "--json").stdout)
+    run = member("follow", started["id"])
 
     assert run.returncode == 0, run.stderr
     assert "12 combinations by sharpe_ratio; the best 10 of 12:" in run.stdout
