@@ -20,6 +20,7 @@ from botclub.api_client import ApiClient
 from botclub.failures import CommandFailed, ExitCode
 from botclub.member_config import MemberConfig, load_config, save_config
 from botclub.output import ProgressBar, print_json, print_statistics, print_table
+from botclub.search_view import search_lines
 from botclub.stack_file import NoStackRunning, running_stack
 from botclub.stored_range import check_within, name_the_range
 
@@ -415,6 +416,7 @@ def _show_backtest(found: dict[str, Any]) -> None:
             for row in optimization["ranked"][:SHOWN_RANKED]
         ]
         print_table(["parameters", "objective", "return", "sharpe", "drawdown", "trades"], rows)
+        print("\n" + "\n".join(search_lines(optimization)))
         print("\nthe best combination in full:")
     if found.get("result"):
         print()

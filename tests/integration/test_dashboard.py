@@ -139,15 +139,20 @@ def test_the_rule_editor_suggests_names_and_shows_the_signature(
     assert page.locator(".message").first.text_content() == "The rules are valid."
 
 
+def _strategy_page(page: Any, member: tuple[str, str], stack: Stack, name: str) -> httpx.Client:
+    """A new strategy's page, its member signed in; the member's API client."""
+    user, token = member
+    api = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"})
+    strategy = api.post("/api/strategy", json=strategy_fields(name=name)).json()
+    sign_in(page, user)
+    page.goto(f"{stack.api_url}/#/strategy/{strategy['id']}")
+    return api
+
+
 def test_an_optimization_shows_its_heatmap_and_ranking(
     page: Any, member: tuple[str, str], stack: Stack
 ) -> None:
-    name, token = member
-    api = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"})
-    strategy = api.post("/api/strategy", json=strategy_fields(name="Sweep me")).json()
-    sign_in(page, name)
-
-    page.goto(f"{stack.api_url}/#/strategy/{strategy['id']}")
+    _strategy_page(page, member, stack, "Sweep me")
     page.fill("input[name=grid]", "fast=5:20:5; slow=30,40,50")
     page.fill("input[name=constraint]", "fast < slow")
     page.click("#run-optimization")
@@ -168,6 +173,33 @@ def test_an_optimization_shows_its_heatmap_and_ranking(
     page.wait_for_function(f"() => location.href !== {optimization_url!r}")
     page.wait_for_selector("body[data-drawn=true]")
     assert page.text_content("h1") == "Backtest"
+
+
+def test_a_tpe_search_shows_its_trials_and_how_likely_its_winner_is_luck(
+    page: Any, member: tuple[str, str], stack: Stack
+) -> None:
+    api = _strategy_page(page, member, stack, "Search me")
+    page.select_option("select[name=method]", "tpe")
+    page.fill("input[name=ranges]", "fast=2:20; slow=25:60:5")
+    page.fill("input[name=trials]", "15")
+    page.click("#run-optimization")
+    page.wait_for_selector("body[data-drawn=true]")
+    screenshot(page, "5b-search")
+
+    backtest = api.get(f"/api/backtest/{page.url.rsplit('/', 1)[-1]}").json()
+    optimization = backtest["optimization"]
+    trials = page.evaluate(
+        "() => document.getElementById('chart-trials').data.map((t) => [t.type, t.y])"
+    )
+    objectives = optimization["trial_objectives"]
+    assert (optimization["method"], len(objectives)) == ("tpe", 15)
+    assert trials[0] == ["markers", objectives]
+    assert trials[1][1][-1] == max(v for v in objectives if v is not None)
+    dsr, pbo = optimization["deflated_sharpe"]["value"], optimization["pbo"]["value"]
+    assert f"{dsr * 100:.1f} %" in page.text_content("#deflated-sharpe")
+    assert "the luckiest of 15 tries" in page.text_content("#deflated-sharpe")
+    assert f"{pbo * 100:.1f} %" in page.text_content("#pbo")
+    assert "TPE search: 15 trials" in page.text_content("#search-summary")
 
 
 def test_sign_out_revokes_the_token_on_the_server(

@@ -3,6 +3,7 @@
 
 import { barChart, heatmapChart } from "./charts.js";
 import { backtestDelete, strategyActions, symbolDelete, useTools } from "./manage.js";
+import { drawTrials, honestyParts, searchFields, searchSweep } from "./optimizer.js";
 import { TimeAxis, candleChart, lineChart } from "./time_charts.js";
 import { attachSuggestions, loadReference } from "./rule_editor.js";
 import { runInputs } from "./run_inputs.js";
@@ -285,6 +286,7 @@ function runSections(strategy, symbols) {
     el("label", { class: "wide" }, "Grid to optimize over", el("input", { name: "grid", placeholder: "fast=5:50:5; slow=20,40,60" })),
     el("label", {}, "Constraint", el("input", { name: "constraint", placeholder: "fast < slow" })),
     el("label", {}, "Objective", el("select", { name: "objective" }, OBJECTIVES.map((o) => el("option", { value: o, text: label(o) })))),
+    ...searchFields(el),
   );
   const params = () => {
     const value = (name) => form.elements[name].value.trim();
@@ -306,7 +308,7 @@ function runSections(strategy, symbols) {
       const body = params();
       if (kind === "optimize") {
         const value = (name) => form.elements[name].value.trim();
-        body.sweep = { grid: parseGrid(value("grid")), objective: value("objective") };
+        body.sweep = { ...searchSweep(value, parseGrid(value("grid"))), objective: value("objective") };
         if (value("constraint")) body.sweep.constraint = value("constraint");
       }
       const started = await api(`/api/strategy/${strategy.id}/${kind}`, { method: "POST", json: body });
@@ -408,6 +410,7 @@ async function showResult(backtest, body) {
   lineChart(chart("chart-drawdown"), [{ x: curve.time, y: curve.drawdown, name: "drawdown", color: "#dc2626", fill: true }],
     { percent: true, axis });
   if (backtest.optimization) drawHeatmap(backtest.optimization);
+  if (backtest.optimization) drawTrials(backtest.optimization);
   performance.mark("curves-drawn");
   await Promise.all([candles, trades]);
   document.body.dataset.drawn = "true";
@@ -527,6 +530,7 @@ function optimizationParts(backtest) {
     el("p", {}, "Best: ", el("strong", { text: assignments(o.best_parameters) }), " ",
       el("button", { class: "primary", type: "button", id: "open-best", text: "Open the best as a backtest",
         onclick: () => backtestWith(backtest, o.best_parameters) })),
+    ...honestyParts(o, el),
     el("div", { class: "chart", id: "chart-heatmap" }),
     el("div", { class: "actions" },
       el("button", { class: "secondary", type: "button", text: "Ranking as CSV",

@@ -20,14 +20,17 @@ from backend_services.services.backtest.engine.run import (
 from backend_services.services.backtest.engine.sized_lru import SizedLRU
 from backend_services.services.backtest.engine.sweep import (
     SHARED_SERIES_BYTES,
+    Searcher,
+    SweepBatch,
     merge_rows,
     optimize,
+    search,
     sweep_rows,
 )
 from backend_services.services.backtest.engine.trade_table import TradeTable
 from shared.contracts.backtests import ResolvedBacktest
 from shared.contracts.strategies import Costs, Orders, Rules
-from shared.contracts.sweeps import Optimization, Sweep, SweepRow
+from shared.contracts.sweeps import Optimization, Sweep
 from shared.market_data.bars import Bars
 from shared.rules.functions import FUNCTIONS
 
@@ -36,7 +39,9 @@ __all__ = [
     "BacktestRun",
     "Bars",
     "ProgressCallback",
+    "Searcher",
     "SizedLRU",
+    "SweepBatch",
     "TradeTable",
     "warm_up",
 ]
@@ -74,9 +79,21 @@ class BacktestEngine:
         """Every combination of the sweep, ranked; the run is the best one's, in full."""
         return optimize(bars, backtest, sweep, strategy_id, self._on_progress)
 
+    def search(
+        self,
+        bars: Bars,
+        backtest: ResolvedBacktest,
+        sweep: Sweep,
+        strategy_id: str,
+        searcher: Searcher,
+    ) -> tuple[BacktestRun, Optimization]:
+        """A random or TPE search's trials, as `searcher` draws them, ranked; the run is
+        the best one's, in full."""
+        return search(bars, backtest, sweep, strategy_id, searcher, self._on_progress)
+
     def sweep_part(
         self, bars: Bars, backtest: ResolvedBacktest, sweep: Sweep, indices: range
-    ) -> list[SweepRow]:
+    ) -> SweepBatch:
         """The rows of the sweep's combinations at `indices`: a sweep split into parts
         run anywhere, merged with `merge_sweep`, gives what `optimize` gives."""
         shared = shared_series(SHARED_SERIES_BYTES)
@@ -87,11 +104,12 @@ class BacktestEngine:
         bars: Bars,
         backtest: ResolvedBacktest,
         sweep: Sweep,
-        rows: list[SweepRow],
+        batch: SweepBatch,
         strategy_id: str,
     ) -> tuple[BacktestRun, Optimization]:
-        """The parts' rows, in grid order, ranked; the run is the best one's, in full."""
-        return merge_rows(bars, backtest, sweep, rows, strategy_id)
+        """The parts' rows (`SweepBatch.joined`, in grid order) ranked; the run is the
+        best one's, in full."""
+        return merge_rows(bars, backtest, sweep, batch, strategy_id)
 
 
 def warm_up() -> None:

@@ -91,9 +91,11 @@ def run_owned_sweep(
             break
         report(parts.combinations_done())  # raises once the sweep was cancelled
         time.sleep(PART_POLL_S)
-    rows, workers = parts.rows()
+    batch, workers = parts.rows()
     engine = BacktestEngine(lambda fraction: progress.report(95 + 4 * fraction))
-    run, optimization = engine.merge_sweep(job.bars, job.backtest, job.sweep, rows, job.strategy_id)
+    run, optimization = engine.merge_sweep(
+        job.bars, job.backtest, job.sweep, batch, job.strategy_id
+    )
     parts.remove()
     return run, optimization, workers
 
@@ -138,9 +140,9 @@ def _run_part(
 
     started = time.monotonic()
     engine = BacktestEngine(beating)
-    rows = engine.sweep_part(job.bars, job.backtest, job.sweep, part.indices)
+    batch = engine.sweep_part(job.bars, job.backtest, job.sweep, part.indices)
     computed = time.monotonic()
-    parts.store(part, me, rows)
+    parts.store(part, me, batch)
     logger.info(
         "part %d: %d combinations in %.2f s, stored in %.2f s",
         part.index,

@@ -64,6 +64,7 @@ from backend_services.services.backtest.execution.run_metrics import (
     RUNS_ENDED,
     RUNS_STARTED,
 )
+from backend_services.services.backtest.execution.search import optuna_search
 from backend_services.services.backtest.execution.series import Series, load_series
 from backend_services.services.backtest.execution.sweep_parts import PARTS_COLLECTION, SweepParts
 from backend_services.services.backtest.execution.trade_store import (
@@ -317,6 +318,9 @@ def _backtest(
     fan_out = _WorkerContext.fan_out
     if request.sweep is None:
         run = engine.run(bars, backtest, request.strategy.id)
+    elif request.sweep.method != "grid":  # sequential: run here, not fanned out
+        sweep, strategy_id = request.sweep, request.strategy.id
+        run, optimization = engine.search(bars, backtest, sweep, strategy_id, optuna_search)
     elif fan_out and len(request.sweep.combinations(backtest.parameters)) > fan_out.part_size:
         job = SweepJob(bars, backtest, request.sweep, request.strategy.id)
         run, optimization, workers = run_owned_sweep(
