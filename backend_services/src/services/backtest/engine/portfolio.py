@@ -1,0 +1,391 @@
+"""One strategy's rules over a basket of symbols with one account.
+
+- The rules are evaluated on each symbol's own bars, exactly as a single backtest of
+  that symbol evaluates them, and its trades are found on those bars.
+- The portfolio's calendar is the union of the symbols' bar times. A symbol without a
+  bar at a time keeps its last close (its position is valued at it; before its first
+  bar its share is cash) and cannot trade then: no fill ever happens off its own bars.
+- The account's equity is split into one share per symbol by weight (equal, or fixed).
+  Without rebalancing each share is exactly a single backtest of its symbol with the
+  weight times the initial capital, so a one-symbol portfolio is the single backtest.
+  With rebalancing every N bars, days or weeks, the shares are reset towards their
+  weights by moving cash between them (`portfolio_account`), so each symbol's next
+  position is sized from its weight of the shared equity.
+- Statistics are the single backtest's, computed from the account's equity on the
+  calendar; buy-and-hold is the basket bought at the weights (a symbol held as cash
+  until its first bar), and beta is against it. Each symbol's contribution is the pnl
+  of its trades (they add up to the account's), and the correlation matrix is of the
+  per-bar returns of the symbols' shares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from backend_services.services.backtest.engine.compiled import compiled
+from backend_services.services.backtest.engine.indicators import BoolArray
+from backend_services.services.backtest.engine.metrics import DAY_S, compute_statistics
+from backend_services.services.backtest.engine.portfolio_account import (
+    Bookings,
+    SharedAccount,
+    run_shared_account,
+)
+from backend_services.services.backtest.engine.run import (
+    ProgressCallback,
+    check_enough_bars,
+    equity_curves,
+    signals_of,
+)
+from backend_services.services.backtest.engine.simulation import (
+    Simulation,
+    TradeLog,
+    TradePlan,
+    held_bars,
+    held_until,
+    simulate,
+)
+from backend_services.services.backtest.engine.trade_search import EXIT_REASONS, LIQUIDATION
+from backend_services.services.backtest.engine.trade_table import TradeTable
+from shared.contracts.backtests import ResolvedBacktest
+from shared.contracts.portfolios import (
+    Portfolio,
+    PortfolioResult,
+    Rebalance,
+    SymbolContribution,
+)
+from shared.contracts.results import BacktestResult
+from shared.market_data.bars import Bars, FloatArray, IntArray
+from shared.timeframes import utc_datetime
+
+_WEEK_ORIGIN_S = 4 * DAY_S  # 1970-01-01 was a Thursday: weeks start on Monday
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioTradeTable(TradeTable):
+    """Every trade of the basket, ordered by entry time (then by symbol), each tagged
+    with its symbol: `symbol[k]` indexes `symbols`."""
+
+    symbols: tuple[str, ...]
+    symbol: IntArray
+
+    def columns(self, start: int, stop: int) -> dict[str, Any]:
+        names = self.symbols
+        return TradeTable.columns(self, start, stop) | {
+            "symbol": [names[code] for code in self.symbol[start:stop].tolist()]
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioRun:
+    result: BacktestResult
+    trades: PortfolioTradeTable
+
+
+@dataclass(frozen=True, slots=True)
+class _Member:
+    symbol: str
+    bars: Bars
+    weight: float
+    calendar_index: IntArray  # each own bar's place on the calendar
+    last_bar: IntArray  # at each calendar time, the last own bar up to it (-1: none yet)
+
+
+def run_portfolio(
+    members: Sequence[tuple[str, Bars]],
+    backtest: ResolvedBacktest,
+    portfolio: Portfolio,
+    strategy_id: str,
+    data_versions: Sequence[int | None] = (),
+    on_progress: ProgressCallback = lambda fraction: None,
+) -> PortfolioRun:
+    """The basket's run: `members` are the symbols' bars in the order of
+    `portfolio.symbols`; see the module docstring for the rules."""
+    for symbol, bars in members:
+        check_enough_bars(bars, backtest.model_copy(update={"symbol": symbol}))
+    time = union_calendar([bars.time for _, bars in members])
+    weights = portfolio.resolved_weights()
+    sleeves = [
+        _Member(
+            symbol,
+            bars,
+            weight,
+            np.searchsorted(time, bars.time),
+            np.searchsorted(bars.time, time, side="right") - 1,
+        )
+        for (symbol, bars), weight in zip(members, weights, strict=True)
+    ]
+    rebalance_at = rebalance_bars(time, portfolio.rebalance)
+    plans, logs, equity, returns, rebalances = [], [], None, None, 0
+    if portfolio.rebalance != "never":
+        for count, member in enumerate(sleeves):
+            plans.append(
+                TradePlan.of(
+                    member.bars, _signals(member, backtest), backtest.orders, backtest.costs
+                )
+            )
+            on_progress(0.5 * (count + 1) / len(sleeves))
+        bookings = _bookings(sleeves, plans)
+        account = run_shared_account(
+            bookings,
+            time.shape[0],
+            np.array(weights),
+            backtest.initial_capital,
+            rebalance_at,
+            backtest.orders.sizing,
+            backtest.costs,
+        )
+        equity, returns, rebalances = account.equity, account.returns, account.rebalances
+        for s, plan in enumerate(plans):
+            rows = slice(bookings.trade_start[s], bookings.trade_start[s + 1])
+            logs.append(_settled_log(plan, account, rows, int(bookings.bar_start[s]), backtest))
+    else:
+        equity = np.zeros(time.shape[0])
+        returns = np.zeros((len(sleeves), time.shape[0]))
+        for count, member in enumerate(sleeves):
+            simulation = simulate(
+                member.bars,
+                _signals(member, backtest),
+                member.weight * backtest.initial_capital,
+                backtest.orders,
+                backtest.costs,
+            )
+            share = _on_calendar(
+                member, simulation.equity, member.weight * backtest.initial_capital
+            )
+            equity += share
+            _share_returns(share, returns[count])
+            logs.append(simulation.trades)
+            on_progress(0.7 * (count + 1) / len(sleeves))
+    in_position = np.zeros(time.shape[0], dtype=bool)
+    for member, log in zip(sleeves, logs, strict=True):
+        held = held_bars(len(member.bars), log.entry_bar, _held_to(log, backtest))
+        in_position |= _on_calendar(member, held, False) & (time <= member.bars.time[-1])
+    trades = _merged(sleeves, logs, time)
+    simulation = Simulation(equity=equity, in_position=in_position, trades=trades.log)
+    basket = _basket(sleeves, time)
+    statistics = compute_statistics(basket, simulation, backtest.initial_capital)
+    on_progress(0.9)
+    versions = list(data_versions) or [None] * len(sleeves)
+    result = BacktestResult(
+        strategy_id=strategy_id,
+        symbol=sleeves[0].symbol,
+        timeframe=backtest.timeframe,
+        start=utc_datetime(int(time[0])),
+        end=utc_datetime(int(time[-1])),
+        bars=time.shape[0],
+        initial_capital=backtest.initial_capital,
+        trades=trades.models(),
+        equity_curve=equity_curves(basket, simulation, backtest.initial_capital),
+        portfolio=PortfolioResult(
+            weighting=portfolio.weighting,
+            rebalance=portfolio.rebalance,
+            rebalances=rebalances,
+            symbols=[
+                SymbolContribution(
+                    symbol=member.symbol,
+                    weight=member.weight,
+                    bars=len(member.bars),
+                    trades=len(log),
+                    pnl=float(log.pnl.sum()),
+                    return_contribution=float(log.pnl.sum()) / backtest.initial_capital,
+                    data_version=version,
+                )
+                for member, log, version in zip(sleeves, logs, versions, strict=True)
+            ],
+            correlation=_correlation(returns),
+        ),
+        **statistics.model_dump(),
+    )
+    return PortfolioRun(result, trades)
+
+
+def union_calendar(times: Sequence[IntArray]) -> IntArray:
+    """Every time any of the series has a bar at, in order (the common case, series
+    with the same times, costs no copy)."""
+    first = times[0]
+    if all(np.array_equal(first, other) for other in times[1:]):
+        return first
+    calendar: IntArray = np.unique(np.concatenate(times))
+    return calendar
+
+
+def rebalance_bars(time: IntArray, rebalance: Literal["never"] | Rebalance) -> BoolArray:
+    """Whether the shares are reset at each calendar bar's close: every `every` bars
+    (bars every, 2 every, ... counted from 1), or at the first bar of each new period of
+    `every` UTC days or weeks (weeks from Monday). Never after the last bar."""
+    at: BoolArray = np.zeros(time.shape[0], dtype=bool)
+    if rebalance == "never":
+        return at
+    if rebalance.unit == "bars":
+        at[rebalance.every - 1 :: rebalance.every] = True
+    else:
+        weeks = rebalance.unit == "weeks"
+        width = rebalance.every * DAY_S * (7 if weeks else 1)
+        period = (time - (_WEEK_ORIGIN_S if weeks else 0)) // width
+        at[1:] = period[1:] != period[:-1]
+    at[-1] = False
+    return at
+
+
+def _signals(member: _Member, backtest: ResolvedBacktest) -> Any:
+    return signals_of(member.bars, backtest.model_copy(update={"symbol": member.symbol}))
+
+
+def _held_to(log: TradeLog, backtest: ResolvedBacktest) -> IntArray:
+    """The bar after each trade's last bar held, from its columns."""
+    at_close = 1 if backtest.orders.fill == "close" else 0
+    return log.entry_bar + log.bars_held + at_close
+
+
+def _bookings(members: Sequence[_Member], plans: Sequence[TradePlan]) -> Bookings:
+    bar_start = np.cumsum([0, *(len(member.bars) for member in members)])
+    trade_start = np.cumsum([0, *(plan.long.shape[0] for plan in plans)])
+    offsets = bar_start[:-1]
+    return Bookings(
+        union_bar=np.concatenate([member.calendar_index for member in members]),
+        close=np.concatenate([member.bars.close for member in members]),
+        bar_start=bar_start.astype(np.int64),
+        trade_start=trade_start.astype(np.int64),
+        long=np.concatenate([plan.long for plan in plans]),
+        entry_bar=np.concatenate(
+            [plan.entry_bar + at for plan, at in zip(plans, offsets, strict=True)]
+        ),
+        exit_bar=np.concatenate(
+            [plan.timeline.exit_bar + at for plan, at in zip(plans, offsets, strict=True)]
+        ),
+        entry_price=np.concatenate([plan.entry_price for plan in plans]),
+        exit_price=np.concatenate([plan.exit_price for plan in plans]),
+    )
+
+
+def _settled_log(
+    plan: TradePlan,
+    account: SharedAccount,
+    rows: slice,
+    bar_offset: int,
+    backtest: ResolvedBacktest,
+) -> TradeLog:
+    """One symbol's trades as the shared account made them, on its own bars."""
+    made = account.made[rows]
+    liquidated = account.liquidated[rows][made]
+    size, pnl = account.size[rows][made], account.pnl[rows][made]
+    entry_bar, entry_price = plan.entry_bar[made], plan.entry_price[made]
+    exit_bar = account.exit_bar[rows][made] - bar_offset
+    exit_at_open = plan.timeline.exit_at_open[made] & ~liquidated
+    reasons = np.where(liquidated, LIQUIDATION, plan.timeline.exit_reason[made])
+    entry_cost = size * entry_price * backtest.costs.commission_pct + backtest.costs.fee_per_fill
+    held_to = held_until(exit_bar, exit_at_open)
+    return TradeLog(
+        long=plan.long[made],
+        entry_bar=entry_bar,
+        exit_bar=exit_bar,
+        entry_price=entry_price,
+        exit_price=account.exit_price[rows][made],
+        size=size,
+        pnl=pnl,
+        return_fraction=pnl / (size * entry_price + entry_cost),
+        exit_reason=[EXIT_REASONS[code] for code in reasons.tolist()],
+        bars_held=held_to - entry_bar - (1 if plan.at_close else 0),
+    )
+
+
+def _on_calendar(member: _Member, values: np.ndarray[Any, Any], before: Any) -> Any:
+    """`values` (one per own bar) at every calendar time: the last one up to it, and
+    `before` until the first."""
+    spread = values[np.maximum(member.last_bar, 0)]
+    if member.last_bar[0] < 0:
+        spread[member.last_bar < 0] = before
+    return spread
+
+
+@compiled
+def _share_returns(share: FloatArray, returns: FloatArray) -> None:
+    """A share's per-bar returns into `returns` (0 where its value before is not positive)."""
+    for t in range(1, share.shape[0]):
+        if share[t - 1] > 0:
+            returns[t] = (share[t] - share[t - 1]) / share[t - 1]
+
+
+@compiled
+def _correlation_matrix(returns: FloatArray) -> FloatArray:
+    """Pearson correlations of the rows, two passes over them (means, then the centred
+    sums); NaN for a row that does not vary."""
+    rows, n = returns.shape
+    means = np.zeros(rows)
+    for s in range(rows):
+        means[s] = returns[s, 1:].sum() / max(n - 1, 1)
+    sums = np.zeros((rows, rows))
+    centred = np.empty(rows)
+    for t in range(1, n):
+        for s in range(rows):
+            centred[s] = returns[s, t] - means[s]
+        for i in range(rows):
+            for j in range(i, rows):
+                sums[i, j] += centred[i] * centred[j]
+    matrix = np.full((rows, rows), np.nan)
+    for i in range(rows):
+        for j in range(i, rows):
+            if sums[i, i] > 0 and sums[j, j] > 0:
+                value = sums[i, j] / np.sqrt(sums[i, i] * sums[j, j])
+                matrix[i, j] = matrix[j, i] = min(1.0, max(-1.0, value))
+    return matrix
+
+
+def _correlation(returns: FloatArray) -> list[list[float | None]]:
+    matrix = _correlation_matrix(returns)
+    return [
+        [float(value) if np.isfinite(value) else None for value in row] for row in matrix.tolist()
+    ]
+
+
+def _merged(
+    members: Sequence[_Member], logs: Sequence[TradeLog], time: IntArray
+) -> PortfolioTradeTable:
+    """The symbols' trades as one table on the calendar, by entry time, then symbol."""
+    symbol = np.concatenate(
+        [np.full(len(log), code, dtype=np.int64) for code, log in enumerate(logs)]
+    )
+    entry_bar = np.concatenate(
+        [member.calendar_index[log.entry_bar] for member, log in zip(members, logs, strict=True)]
+    )
+    exit_bar = np.concatenate(
+        [member.calendar_index[log.exit_bar] for member, log in zip(members, logs, strict=True)]
+    )
+    order = np.lexsort((symbol, entry_bar))
+
+    def joined(name: str) -> Any:
+        return np.concatenate([getattr(log, name) for log in logs])[order]
+
+    reasons = [reason for log in logs for reason in log.exit_reason]
+    log = TradeLog(
+        long=joined("long"),
+        entry_bar=entry_bar[order],
+        exit_bar=exit_bar[order],
+        entry_price=joined("entry_price"),
+        exit_price=joined("exit_price"),
+        size=joined("size"),
+        pnl=joined("pnl"),
+        return_fraction=joined("return_fraction"),
+        exit_reason=[reasons[k] for k in order.tolist()],
+        bars_held=joined("bars_held"),
+    )
+    return PortfolioTradeTable(
+        log, time, symbols=tuple(member.symbol for member in members), symbol=symbol[order]
+    )
+
+
+def _basket(members: Sequence[_Member], time: IntArray) -> Bars:
+    """Bars on the calendar whose close is the basket bought at the weights at the
+    first close (a symbol held as cash until its first bar); one symbol: its own bars,
+    so a one-symbol portfolio's statistics are the single backtest's to the last bit."""
+    if len(members) == 1:
+        return members[0].bars
+    basket = np.zeros(time.shape[0])
+    for member in members:
+        close = member.bars.close
+        basket += member.weight * _on_calendar(member, close / close[0], 1.0)
+    return Bars(time=time, open=basket, high=basket, low=basket, close=basket, volume=basket)
