@@ -7,12 +7,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
-from helpers import backtest_params, wait_for_backtest
+from helpers import Stack, backtest_params, run_botclub, wait_for_backtest
 from pymongo.database import Database
 
 from backend_services.market_data.importer import import_bars
@@ -183,3 +184,40 @@ def test_a_portfolio_cannot_be_swept(
     refused = api.post(f"/api/strategy/{strategy['id']}/optimize", json=params)
     assert refused.status_code == 422, refused.text
     assert "cannot be swept" in refused.json()["errors"][0]["msg"]
+
+
+def test_the_command_line_runs_a_portfolio_and_shows_its_contributions_and_correlations(
+    api: httpx.Client,
+    create_strategy: Callable[..., dict[str, Any]],
+    basket: list[str],
+    stack: Stack,
+    tmp_path: Path,
+) -> None:
+    strategy = _strategy(create_strategy)
+    token = api.headers["Authorization"].removeprefix("Bearer ")
+    signed_in = run_botclub(tmp_path, {}, "login", "--server", stack.api_url, f"--token={token}")
+    assert signed_in.returncode == 0, signed_in.stderr
+    ran = run_botclub(
+        tmp_path,
+        {},
+        "backtest",
+        strategy["id"],
+        "--portfolio=PF_ALPHA,PF_BETA",
+        "--weights=0.6,0.4",
+        "--rebalance=1weeks",
+        "--from=2005-01-01",
+        "--to=2012-12-31",
+        "--follow",
+    )
+    assert ran.returncode == 0, ran.stderr
+    lines = ran.stdout.splitlines()
+    assert any(line.startswith("portfolio of 2, rebalanced ") for line in lines), ran.stdout
+    table = lines[lines.index(next(line for line in lines if line.startswith("portfolio of"))) :]
+    shares = [line.split() for line in table if line.startswith(("PF_ALPHA ", "PF_BETA "))]
+    assert [(row[0], float(row[1])) for row in shares[:2]] == [("PF_ALPHA", 0.6), ("PF_BETA", 0.4)]
+    assert [row[0] for row in shares[2:]] == ["PF_ALPHA", "PF_BETA"]  # the matrix's rows
+    assert float(shares[2][1]) == float(shares[3][2]) == 1
+
+    refused = run_botclub(tmp_path, {}, "backtest", strategy["id"], "--rebalance=often")
+    assert refused.returncode != 0
+    assert "--weights and --rebalance need --portfolio" in refused.stderr
