@@ -302,3 +302,36 @@ def test_uploads_show_their_problems_by_row_and_backtests_compare(
     assert curves == 3
     header = page.locator("table thead th").all_text_contents()
     assert len(header) == 4  # the statistic, then one column per backtest
+
+
+def test_a_portfolio_shows_its_contributions_and_correlations(
+    page: Any, member: tuple[str, str], stack: Stack
+) -> None:
+    name, token = member
+    api = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"})
+    strategy = api.post("/api/strategy", json=strategy_fields(name="Basket")).json()
+    sign_in(page, name)
+
+    page.goto(f"{stack.api_url}/#/strategy/{strategy['id']}")
+    page.fill("input[name=start]", "2004-01-01")
+    page.fill("input[name=end]", "2018-12-31")
+    page.fill("input[name=portfolio]", "GOOG, EURUSD")
+    page.fill("input[name=weights]", "0.7, 0.3")
+    page.fill("input[name=rebalance]", "4 weeks")
+    page.click("#run-backtest")
+    page.wait_for_selector("body[data-drawn=true]")
+    screenshot(page, "7-portfolio")
+
+    shares = page.locator("#portfolio-contributions tbody tr")
+    assert [shares.nth(i).locator("td").first.text_content() for i in range(2)] == [
+        "GOOG",
+        "EURUSD",
+    ]
+    cells = page.locator("#portfolio-correlation [data-correlation]")
+    diagonal = [cells.nth(i).text_content() for i in (0, 3)]
+    assert diagonal == ["1.00", "1.00"]
+    backtest = api.get(f"/api/backtest/{page.url.rsplit('/', 1)[-1]}").json()
+    part = backtest["result"]["portfolio"]
+    assert [share["weight"] for share in part["symbols"]] == [0.7, 0.3]
+    assert part["rebalance"] == {"every": 4, "unit": "weeks"}
+    assert "symbol" not in backtest["params"] or backtest["params"]["symbol"] is None

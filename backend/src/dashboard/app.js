@@ -2,6 +2,7 @@
 // script makes), signed in with a token kept in this browser's local storage.
 
 import { barChart, candleChart, heatmapChart, lineChart } from "./charts.js";
+import { portfolioBlock, portfolioFields, portfolioParts } from "./portfolio.js";
 import { attachSuggestions, loadReference } from "./rule_editor.js";
 
 const TOKEN_KEY = "botclub.token";
@@ -268,6 +269,7 @@ function runSections(strategy, symbols) {
     el("label", { class: "wide" }, "Grid to optimize over", el("input", { name: "grid", placeholder: "fast=5:50:5; slow=20,40,60" })),
     el("label", {}, "Constraint", el("input", { name: "constraint", placeholder: "fast < slow" })),
     el("label", {}, "Objective", el("select", { name: "objective" }, OBJECTIVES.map((o) => el("option", { value: o, text: label(o) })))),
+    ...portfolioFields(el),
   );
   const params = () => {
     const value = (name) => form.elements[name].value.trim();
@@ -279,6 +281,8 @@ function runSections(strategy, symbols) {
       parameters: parseAssignments(value("overrides")),
     };
     if (value("commission")) body.costs = { ...strategy.costs, commission_pct: Number(value("commission")) / 100 };
+    const basket = portfolioBlock(form);
+    if (basket) { body.portfolio = basket; delete body.symbol; }
     return body;
   };
   const start = async (kind) => {
@@ -366,6 +370,7 @@ async function showResult(backtest, body) {
   parts.push(el("h2", { text: `${result.symbol} ${result.timeframe}, ${result.start.slice(0, 10)} to ${result.end.slice(0, 10)}` }));
   parts.push(el("div", { class: "stats", id: "statistics" }, HEADLINE.filter((name) => name in result).map((name) =>
     el("div", {}, el("span", { text: label(name) }), el("strong", { "data-statistic": name, text: formatValue(name, result[name]) })))));
+  if (result.portfolio) parts.push(...portfolioParts(result.portfolio, { el, table, formatValue }));
   parts.push(el("h2", { text: "Equity" }), el("div", { class: "chart", id: "chart-equity" }),
     el("h2", { text: "Drawdown" }), el("div", { class: "chart small", id: "chart-drawdown" }),
     el("h2", { text: "Price and trades" }), el("div", { class: "chart", id: "chart-candles" }),
@@ -404,9 +409,10 @@ async function drawCandles(backtest, result) {
   const query = new URLSearchParams({ timeframe: result.timeframe, start: result.start, end: result.end, max_points: "2000" });
   const [candles, trades] = await Promise.all([
     api(`/api/market-data/symbols/${result.symbol}/bars?${query}`), allTrades(backtest.id, result)]);
+  const shown = trades.filter((t) => !t.symbol || t.symbol === result.symbol);  // a portfolio's first
   candleChart(chart("chart-candles"), result.symbol, candles, [
-    { name: "entries", color: "#15803d", up: true, x: trades.map((t) => t.entry_time), y: trades.map((t) => t.entry_price) },
-    { name: "exits", color: "#b91c1c", up: false, x: trades.map((t) => t.exit_time), y: trades.map((t) => t.exit_price) },
+    { name: "entries", color: "#15803d", up: true, x: shown.map((t) => t.entry_time), y: shown.map((t) => t.entry_price) },
+    { name: "exits", color: "#b91c1c", up: false, x: shown.map((t) => t.exit_time), y: shown.map((t) => t.exit_price) },
   ]);
   performance.mark("candles-drawn");
 }
@@ -419,7 +425,7 @@ async function tradesTable(id, result) {
     const inline = offset + PAGE <= result.trades.length;
     const trades = inline ? result.trades.slice(offset, offset + PAGE)
       : (await api(`/api/backtest/${id}/trades?offset=${offset}&limit=${PAGE}`)).trades;
-    const rows = trades.map((t) => [t.side, t.entry_time.slice(0, 16).replace("T", " "),
+    const rows = trades.map((t) => [t.symbol ? `${t.side} ${t.symbol}` : t.side, t.entry_time.slice(0, 16).replace("T", " "),
       t.exit_time.slice(0, 16).replace("T", " "), formatValue("", t.entry_price), formatValue("", t.exit_price),
       formatValue("", t.pnl), formatValue("return_fraction", t.return_fraction), t.exit_reason]);
     holder.replaceChildren(
