@@ -109,13 +109,7 @@ def run_portfolio(
     time = union_calendar([bars.time for _, bars in members])
     weights = portfolio.resolved_weights()
     sleeves = [
-        _Member(
-            symbol,
-            bars,
-            weight,
-            np.searchsorted(time, bars.time),
-            np.searchsorted(bars.time, time, side="right") - 1,
-        )
+        _Member(symbol, bars, weight, *_aligned(bars.time, time))
         for (symbol, bars), weight in zip(members, weights, strict=True)
     ]
     rebalance_at = rebalance_bars(time, portfolio.rebalance)
@@ -205,12 +199,47 @@ def run_portfolio(
 
 def union_calendar(times: Sequence[IntArray]) -> IntArray:
     """Every time any of the series has a bar at, in order (the common case, series
-    with the same times, costs no copy)."""
-    first = times[0]
-    if all(np.array_equal(first, other) for other in times[1:]):
-        return first
-    calendar: IntArray = np.unique(np.concatenate(times))
+    with the same times, costs no copy): each series merged in, in one pass."""
+    calendar = times[0]
+    for other in times[1:]:
+        if not np.array_equal(calendar, other):
+            calendar = _merge_sorted(calendar, other)
     return calendar
+
+
+@compiled
+def _merge_sorted(first: IntArray, second: IntArray) -> IntArray:
+    """The times in either of two increasing arrays, once each, in order."""
+    merged = np.empty(first.shape[0] + second.shape[0], dtype=np.int64)
+    i = j = count = 0
+    while i < first.shape[0] or j < second.shape[0]:
+        if j == second.shape[0] or (i < first.shape[0] and first[i] < second[j]):
+            merged[count] = first[i]
+            i += 1
+        elif i == first.shape[0] or second[j] < first[i]:
+            merged[count] = second[j]
+            j += 1
+        else:
+            merged[count] = first[i]
+            i += 1
+            j += 1
+        count += 1
+    return merged[:count].copy()
+
+
+@compiled
+def _aligned(own: IntArray, calendar: IntArray) -> tuple[IntArray, IntArray]:
+    """Where each of a series' times is on the calendar (which holds them all), and for
+    each calendar time the series' last bar up to it (-1 before its first), in one pass."""
+    place = np.empty(own.shape[0], dtype=np.int64)
+    last = np.empty(calendar.shape[0], dtype=np.int64)
+    bar = -1
+    for t in range(calendar.shape[0]):
+        if bar + 1 < own.shape[0] and own[bar + 1] == calendar[t]:
+            bar += 1
+            place[bar] = t
+        last[t] = bar
+    return place, last
 
 
 def rebalance_bars(time: IntArray, rebalance: Literal["never"] | Rebalance) -> BoolArray:
