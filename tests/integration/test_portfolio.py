@@ -70,12 +70,17 @@ def test_a_portfolio_completes_with_contributions_correlations_and_tagged_trades
         "weights": [0.5, 0.3, 0.2],
         "rebalance": {"every": 20, "unit": "bars"},
     }
-    started = api.post(
-        f"/api/strategy/{strategy['id']}/backtest", json=backtest_params(portfolio=portfolio)
-    )
+    params = backtest_params(portfolio=portfolio)
+    started = api.post(f"/api/strategy/{strategy['id']}/backtest", json=params)
     assert started.status_code == 202, started.text
     backtest = wait_for_backtest(api, started.json()["id"])
     assert backtest["status"] == "completed", backtest["error"]
+    again = api.post(f"/api/strategy/{strategy['id']}/backtest", json=params).json()
+    assert again["status"] == "completed"
+    assert again["result"]["cached"] is True
+    reweighted = params | {"portfolio": portfolio | {"weights": [0.4, 0.4, 0.2]}}
+    other = api.post(f"/api/strategy/{strategy['id']}/backtest", json=reweighted).json()
+    assert other["status"] == "pending"  # another basket is other work
     assert backtest["params"]["portfolio"]["symbols"] == basket
 
     result = backtest["result"]

@@ -13,7 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from backend_services.services.backtest.engine.portfolio import rebalance_bars, run_portfolio
+from backend_services.services.backtest.engine.portfolio import (
+    rebalance_bars,
+    run_portfolio,
+    union_calendar,
+)
 from backend_services.services.backtest.engine.run import run_backtest
 from backend_services.services.backtest.execution.trade_store import _decoded, _encoded
 from shared.contracts.backtests import ResolvedBacktest
@@ -247,3 +251,18 @@ def test_stored_trades_keep_their_symbols() -> None:
     )
     chunk = _encoded(run.trades.columns(0, len(run.trades)))
     assert [trade.symbol for trade in _decoded(chunk)] == ["A", "B", "B"]
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.integers(0, 200), min_size=1, max_size=60, unique=True).map(sorted),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_the_calendar_holds_every_time_of_every_symbol_once_in_order(
+    times: list[list[int]],
+) -> None:
+    calendar = union_calendar([np.array(each, dtype=np.int64) for each in times])
+    assert calendar.tolist() == sorted({time for each in times for time in each})
