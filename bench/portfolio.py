@@ -22,30 +22,17 @@ import multiprocessing
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from engine import peak_resident_mb
+from engine import crossover_backtest, peak_resident_mb
 from synthetic import minute_walk
 
 from backend_services.services.backtest.backtest_engine import BacktestEngine
-from shared.contracts.backtests import ResolvedBacktest
 from shared.contracts.portfolios import Portfolio
-from shared.contracts.strategies import Costs, Orders, Rules
 from shared.market_data.bars import Bars
 
-BACKTEST = ResolvedBacktest(
-    symbol="S0",
-    timeframe="1m",
-    start_date=datetime(2000, 1, 1, tzinfo=UTC),
-    end_date=datetime(2030, 1, 1, tzinfo=UTC),
-    initial_capital=100_000.0,
-    parameters={"fast": 50, "slow": 200},
-    rules=Rules(),
-    orders=Orders(),
-    costs=Costs(commission_pct=0.001),
-)
+BACKTEST = crossover_backtest(50, 200)
 CASES: dict[str, Any] = {
     "never rebalanced": "never",
     "rebalanced daily": {"every": 1, "unit": "days"},

@@ -15,20 +15,16 @@ __all__ = ["add_portfolio_options", "portfolio_block", "show_portfolio"]
 _REBALANCE = re.compile(r"^(\d+)(bars|days|weeks)$")
 
 
+_OPTIONS = (
+    ("--portfolio", "SYMBOL,SYMBOL,...", "run over these symbols with one account"),
+    ("--weights", "W,W,...", "a portfolio's fixed weights, summing to 1 (equal)"),
+    ("--rebalance", "N{bars,days,weeks}", "reset a portfolio's shares, e.g. 20bars (never)"),
+)
+
+
 def add_portfolio_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument(
-        "--portfolio",
-        metavar="SYMBOL,SYMBOL,...",
-        help="run over these symbols with one account (equal weights unless --weights)",
-    )
-    command.add_argument(
-        "--weights", metavar="W,W,...", help="a portfolio's fixed weights, summing to 1"
-    )
-    command.add_argument(
-        "--rebalance",
-        metavar="N{bars,days,weeks}",
-        help="reset a portfolio's shares to their weights, e.g. 20bars or 1weeks (never)",
-    )
+    for flag, metavar, summary in _OPTIONS:
+        command.add_argument(flag, metavar=metavar, help=summary)
 
 
 def portfolio_block(args: argparse.Namespace) -> dict[str, Any] | None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pytest
-from helpers import minute_walk
+from helpers import daily_bars, minute_walk
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -23,39 +22,31 @@ from backend_services.services.backtest.execution.trade_store import _decoded, _
 from shared.contracts.backtests import ResolvedBacktest
 from shared.contracts.portfolios import Portfolio, Rebalance
 from shared.contracts.strategies import Costs, Orders, Rules, Sizing
-from shared.market_data.bars import Bars
 
 DAY = 86_400
 START = 1_000_000_000 // DAY * DAY
 FOLLOW_THE_CANDLE = Rules(long_entry="close >= open", long_exit="close < open")
 
 
-def _bars(opens: Sequence[float], closes: Sequence[float], days: Sequence[int] = ()) -> Bars:
-    o, c = np.asarray(opens, dtype=float), np.asarray(closes, dtype=float)
-    day = np.asarray(days or range(len(o)), dtype=np.int64)
-    return Bars(
-        time=START + day * DAY,
-        open=o,
-        high=np.maximum(o, c),
-        low=np.minimum(o, c),
-        close=c,
-        volume=np.ones(len(o)),
-    )
-
-
 def _backtest(
     rules: Rules | None = None, orders: Orders | None = None, costs: Costs | None = None
 ) -> ResolvedBacktest:
-    return ResolvedBacktest(
-        symbol="A",
-        timeframe="1d",
-        start_date=datetime(2000, 1, 1, tzinfo=UTC),
-        end_date=datetime(2030, 1, 1, tzinfo=UTC),
-        initial_capital=1_000,
-        parameters={"fast": 5, "slow": 20},
-        rules=rules or Rules(),
-        orders=orders or Orders(),
-        costs=costs or Costs(commission_pct=0),
+    """The rules (the strategy's crossover of 5 and 20 by default) on daily bars."""
+    fields: dict[str, Any] = {
+        "symbol": "A",
+        "timeframe": "1d",
+        "start_date": datetime(2000, 1, 1, tzinfo=UTC),
+        "end_date": datetime(2030, 1, 1, tzinfo=UTC),
+        "initial_capital": 1_000,
+        "parameters": {"fast": 5, "slow": 20},
+    }
+    return ResolvedBacktest.model_validate(
+        fields
+        | {
+            "rules": rules or Rules(),
+            "orders": orders or Orders(),
+            "costs": costs or Costs(commission_pct=0),
+        }
     )
 
 
@@ -114,8 +105,8 @@ def test_a_one_symbol_portfolio_is_the_single_backtest_to_the_last_bit(
 # or above its open and leaves at the next open after one closing below.
 # A enters day 1 at 10, leaves day 4 at 12. B enters day 1 at 20, leaves day 3 at 10,
 # enters again day 4 at 10 and is closed at day 4's close, 20.
-_A = _bars([10, 10, 12, 15, 12], [10, 12, 15, 12, 12])
-_B = _bars([20, 20, 20, 10, 10], [20, 20, 10, 10, 20])
+_A = daily_bars([10, 10, 12, 15, 12], [10, 12, 15, 12, 12])
+_B = daily_bars([20, 20, 20, 10, 10], [20, 20, 10, 10, 20])
 _HALF = Orders(sizing=Sizing(kind="fraction_of_equity", value=0.5))
 
 
@@ -155,9 +146,9 @@ def test_without_rebalancing_each_share_keeps_its_own_money() -> None:
 
 
 def test_a_symbol_without_a_bar_keeps_its_last_close_and_cannot_trade_then() -> None:
-    flat = _bars([10] * 5, [10] * 5)
+    flat = daily_bars([10] * 5, [10] * 5)
     # B has no bar on day 2: its exit signal of day 1 fills at its next own bar, day 3.
-    gappy = _bars([10, 11, 14, 14], [11, 10, 14, 14], days=[0, 1, 3, 4])
+    gappy = daily_bars([10, 11, 14, 14], [11, 10, 14, 14], days=[0, 1, 3, 4])
     backtest = _backtest(FOLLOW_THE_CANDLE, Orders())
     # Rebalanced daily, B gives A the cash of its exit on day 3; nothing else changes.
     for rebalance in ("never", Rebalance(every=1, unit="days")):
@@ -217,7 +208,11 @@ def test_rebalancing_days_falls_on_the_first_bar_of_each_new_period() -> None:
     at = rebalance_bars(time, Rebalance(every=2, unit="days"))
     days = (time[at] - START) // DAY
     assert days.tolist() == [d for d in range(1, 6) if (START // DAY + d) % 2 == 0]
-    assert rebalance_bars(time, Rebalance(every=3, unit="bars")).nonzero()[0].tolist() == [2, 5, 8]
+    assert rebalance_bars(time, Rebalance(every=3, unit="bars")).nonzero()[0].tolist() == [
+        2,
+        5,
+        8,
+    ]
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ from backend_services.services.backtest.engine.sweep import (
 )
 from backend_services.services.backtest.engine.trade_table import TradeTable
 from shared.contracts.backtests import ResolvedBacktest
-from shared.contracts.portfolios import Portfolio
+from shared.contracts.portfolios import Portfolio, Rebalance
 from shared.contracts.strategies import Costs, Orders, Rules
 from shared.contracts.sweeps import Optimization, Sweep, SweepRow
 from shared.market_data.bars import Bars
@@ -144,4 +144,8 @@ def warm_up() -> None:
         outputs(name, [*series, *periods])
     engine = BacktestEngine()
     engine.run(bars, backtest, "warm-up")
+    members = [("A", bars), ("B", bars.take(slice(1, None)))]  # calendars that differ
+    for rebalance in ("never", Rebalance(every=5, unit="bars")):
+        basket = Portfolio(symbols=["A", "B"], rebalance=rebalance)
+        engine.portfolio(members, backtest, basket, "warm-up", [1, 1])
     engine.optimize(bars, backtest, Sweep(grid={"fast": [2, 3]}), "warm-up")
