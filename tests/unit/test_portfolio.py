@@ -165,6 +165,20 @@ def test_a_symbol_without_a_bar_keeps_its_last_close_and_cannot_trade_then() -> 
         assert run.result.bars == 5
 
 
+def test_a_rebalanced_share_whose_equity_reaches_zero_is_liquidated_where_it_is_nothing() -> None:
+    # A shorts 50 units at 10 with its 500 (its cash then 1,000); at day 2's close of 25
+    # its share is worth 1,000 - 50 * 25 < 0: closed at 20, where it is worth nothing.
+    rising = daily_bars([10, 10, 15, 25, 25], [10, 15, 25, 25, 25])
+    cheap = daily_bars([5] * 5, [5] * 5)  # never signals
+    backtest = _backtest(Rules(short_entry="close > 9"), Orders())
+    portfolio = Portfolio(symbols=["A", "B"], rebalance=Rebalance(every=100, unit="bars"))
+    run = run_portfolio([("A", rising), ("B", cheap)], backtest, portfolio, "s")
+    assert _equity(run) == [1000, 750, 500, 500, 500]
+    (trade,) = run.result.trades  # the next signal finds the share without cash
+    assert (trade.exit_reason, trade.exit_price, trade.pnl) == ("liquidation", 20, -500)
+    assert trade.exit_time.timestamp() == START + 2 * DAY
+
+
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 10_000), fill=st.sampled_from(["next_open", "close"]))
 def test_a_rebalance_that_never_comes_gives_the_unrebalanced_portfolio(
