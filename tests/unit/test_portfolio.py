@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from backend_services.services.backtest.engine.portfolio import (
+from backend_services.services.backtest.engine.portfolio import run_portfolio
+from backend_services.services.backtest.engine.portfolio_calendar import (
     rebalance_bars,
-    run_portfolio,
     union_calendar,
 )
 from backend_services.services.backtest.engine.run import run_backtest

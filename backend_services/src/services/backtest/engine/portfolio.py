@@ -22,17 +22,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from backend_services.services.backtest.engine.compiled import compiled
 from backend_services.services.backtest.engine.indicators import BoolArray
-from backend_services.services.backtest.engine.metrics import DAY_S, compute_statistics
+from backend_services.services.backtest.engine.metrics import compute_statistics
 from backend_services.services.backtest.engine.portfolio_account import (
     Bookings,
     SharedAccount,
     run_shared_account,
+)
+from backend_services.services.backtest.engine.portfolio_calendar import (
+    aligned,
+    rebalance_bars,
+    union_calendar,
 )
 from backend_services.services.backtest.engine.run import (
     ProgressCallback,
@@ -54,14 +59,11 @@ from shared.contracts.backtests import ResolvedBacktest
 from shared.contracts.portfolios import (
     Portfolio,
     PortfolioResult,
-    Rebalance,
     SymbolContribution,
 )
 from shared.contracts.results import BacktestResult
 from shared.market_data.bars import Bars, FloatArray, IntArray
 from shared.timeframes import utc_datetime
-
-_WEEK_ORIGIN_S = 4 * DAY_S  # 1970-01-01 was a Thursday: weeks start on Monday
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,51 +111,15 @@ def run_portfolio(
     time = union_calendar([bars.time for _, bars in members])
     weights = portfolio.resolved_weights()
     sleeves = [
-        _Member(symbol, bars, weight, *_aligned(bars.time, time))
+        _Member(symbol, bars, weight, *aligned(bars.time, time))
         for (symbol, bars), weight in zip(members, weights, strict=True)
     ]
-    rebalance_at = rebalance_bars(time, portfolio.rebalance)
-    plans, logs, equity, returns, rebalances = [], [], None, None, 0
-    if portfolio.rebalance != "never":
-        for count, member in enumerate(sleeves):
-            plans.append(
-                TradePlan.of(
-                    member.bars, _signals(member, backtest), backtest.orders, backtest.costs
-                )
-            )
-            on_progress(0.5 * (count + 1) / len(sleeves))
-        bookings = _bookings(sleeves, plans)
-        account = run_shared_account(
-            bookings,
-            time.shape[0],
-            np.array(weights),
-            backtest.initial_capital,
-            rebalance_at,
-            backtest.orders.sizing,
-            backtest.costs,
-        )
-        equity, returns, rebalances = account.equity, account.returns, account.rebalances
-        for s, plan in enumerate(plans):
-            rows = slice(bookings.trade_start[s], bookings.trade_start[s + 1])
-            logs.append(_settled_log(plan, account, rows, int(bookings.bar_start[s]), backtest))
+    if portfolio.rebalance == "never":
+        shares = _separate_shares(sleeves, time, backtest, on_progress)
     else:
-        equity = np.zeros(time.shape[0])
-        returns = np.zeros((len(sleeves), time.shape[0]))
-        for count, member in enumerate(sleeves):
-            simulation = simulate(
-                member.bars,
-                _signals(member, backtest),
-                member.weight * backtest.initial_capital,
-                backtest.orders,
-                backtest.costs,
-            )
-            share = _on_calendar(
-                member, simulation.equity, member.weight * backtest.initial_capital
-            )
-            equity += share
-            _share_returns(share, returns[count])
-            logs.append(simulation.trades)
-            on_progress(0.7 * (count + 1) / len(sleeves))
+        rebalance_at = rebalance_bars(time, portfolio.rebalance)
+        shares = _shared_account(sleeves, time, rebalance_at, backtest, on_progress)
+    equity, returns, logs = shares.equity, shares.returns, shares.logs
     in_position = np.zeros(time.shape[0], dtype=bool)
     for member, log in zip(sleeves, logs, strict=True):
         held = held_bars(len(member.bars), log.entry_bar, _held_to(log, backtest))
@@ -177,7 +143,7 @@ def run_portfolio(
         portfolio=PortfolioResult(
             weighting=portfolio.weighting,
             rebalance=portfolio.rebalance,
-            rebalances=rebalances,
+            rebalances=shares.rebalances,
             symbols=[
                 SymbolContribution(
                     symbol=member.symbol,
@@ -197,67 +163,74 @@ def run_portfolio(
     return PortfolioRun(result, trades)
 
 
-def union_calendar(times: Sequence[IntArray]) -> IntArray:
-    """Every time any of the series has a bar at, in order (the common case, series
-    with the same times, costs no copy): each series merged in, in one pass."""
-    calendar = times[0]
-    for other in times[1:]:
-        if not np.array_equal(calendar, other):
-            calendar = _merge_sorted(calendar, other)
-    return calendar
+@dataclass(frozen=True, slots=True)
+class _Shares:
+    """The account on the calendar: its equity, each share's per-bar returns (one row
+    per symbol) and trades (on its own bars), and the rebalances made."""
+
+    equity: FloatArray
+    returns: FloatArray
+    logs: list[TradeLog]
+    rebalances: int
 
 
-@compiled
-def _merge_sorted(first: IntArray, second: IntArray) -> IntArray:
-    """The times in either of two increasing arrays, once each, in order."""
-    merged = np.empty(first.shape[0] + second.shape[0], dtype=np.int64)
-    i = j = count = 0
-    while i < first.shape[0] or j < second.shape[0]:
-        if j == second.shape[0] or (i < first.shape[0] and first[i] < second[j]):
-            merged[count] = first[i]
-            i += 1
-        elif i == first.shape[0] or second[j] < first[i]:
-            merged[count] = second[j]
-            j += 1
-        else:
-            merged[count] = first[i]
-            i += 1
-            j += 1
-        count += 1
-    return merged[:count].copy()
+def _separate_shares(
+    members: Sequence[_Member],
+    time: IntArray,
+    backtest: ResolvedBacktest,
+    on_progress: ProgressCallback,
+) -> _Shares:
+    """Never rebalanced: each share is a single backtest with its part of the capital."""
+    equity = np.zeros(time.shape[0])
+    returns = np.zeros((len(members), time.shape[0]))
+    logs = []
+    for count, member in enumerate(members):
+        capital = member.weight * backtest.initial_capital
+        simulation = simulate(
+            member.bars, _signals(member, backtest), capital, backtest.orders, backtest.costs
+        )
+        share = _on_calendar(member, simulation.equity, capital)
+        equity += share
+        _share_returns(share, returns[count])
+        logs.append(simulation.trades)
+        on_progress(0.7 * (count + 1) / len(members))
+    return _Shares(equity, returns, logs, 0)
 
 
-@compiled
-def _aligned(own: IntArray, calendar: IntArray) -> tuple[IntArray, IntArray]:
-    """Where each of a series' times is on the calendar (which holds them all), and for
-    each calendar time the series' last bar up to it (-1 before its first), in one pass."""
-    place = np.empty(own.shape[0], dtype=np.int64)
-    last = np.empty(calendar.shape[0], dtype=np.int64)
-    bar = -1
-    for t in range(calendar.shape[0]):
-        if bar + 1 < own.shape[0] and own[bar + 1] == calendar[t]:
-            bar += 1
-            place[bar] = t
-        last[t] = bar
-    return place, last
-
-
-def rebalance_bars(time: IntArray, rebalance: Literal["never"] | Rebalance) -> BoolArray:
-    """Whether the shares are reset at each calendar bar's close: every `every` bars
-    (bars every, 2 every, ... counted from 1), or at the first bar of each new period of
-    `every` UTC days or weeks (weeks from Monday). Never after the last bar."""
-    at: BoolArray = np.zeros(time.shape[0], dtype=bool)
-    if rebalance == "never":
-        return at
-    if rebalance.unit == "bars":
-        at[rebalance.every - 1 :: rebalance.every] = True
-    else:
-        weeks = rebalance.unit == "weeks"
-        width = rebalance.every * DAY_S * (7 if weeks else 1)
-        period = (time - (_WEEK_ORIGIN_S if weeks else 0)) // width
-        at[1:] = period[1:] != period[:-1]
-    at[-1] = False
-    return at
+def _shared_account(
+    members: Sequence[_Member],
+    time: IntArray,
+    rebalance_at: BoolArray,
+    backtest: ResolvedBacktest,
+    on_progress: ProgressCallback,
+) -> _Shares:
+    """Rebalanced: the symbols' trades settled in one account (`portfolio_account`)."""
+    plans = []
+    for count, member in enumerate(members):
+        signals = _signals(member, backtest)
+        plans.append(TradePlan.of(member.bars, signals, backtest.orders, backtest.costs))
+        on_progress(0.5 * (count + 1) / len(members))
+    bookings = _bookings(members, plans)
+    account = run_shared_account(
+        bookings,
+        time.shape[0],
+        np.array([member.weight for member in members]),
+        backtest.initial_capital,
+        rebalance_at,
+        backtest.orders.sizing,
+        backtest.costs,
+    )
+    logs = [
+        _settled_log(
+            plan,
+            account,
+            slice(bookings.trade_start[s], bookings.trade_start[s + 1]),
+            int(bookings.bar_start[s]),
+            backtest,
+        )
+        for s, plan in enumerate(plans)
+    ]
+    return _Shares(account.equity, account.returns, logs, account.rebalances)
 
 
 def _signals(member: _Member, backtest: ResolvedBacktest) -> Any:
