@@ -306,10 +306,12 @@ def _on_calendar(member: _Member, values: np.ndarray[Any, Any], before: Any) -> 
 
 @compiled
 def _share_returns(share: FloatArray, returns: FloatArray) -> None:
-    """A share's per-bar returns into `returns` (0 where its value before is not positive)."""
-    for t in range(1, share.shape[0]):
-        if share[t - 1] > 0:
-            returns[t] = (share[t] - share[t - 1]) / share[t - 1]
+    """A share's per-bar returns into `returns` (0 where its value before is not
+    positive), without a branch, so that the loop compiles to vector code."""
+    later, earlier, out = share[1:], share[:-1], returns[1:]
+    for t in range(out.shape[0]):
+        positive = earlier[t] > 0
+        out[t] = (later[t] - earlier[t]) / (earlier[t] if positive else 1.0) * positive
 
 
 @compiled
