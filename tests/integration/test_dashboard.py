@@ -348,6 +348,7 @@ def test_a_portfolio_shows_its_contributions_and_correlations(
         "GOOG",
         "EURUSD",
     ]
+    assert page.text_content("[data-input=Portfolio]") == "GOOG, EURUSD 1d"
     cells = page.locator("#portfolio-correlation [data-correlation]")
     diagonal = [cells.nth(i).text_content() for i in (0, 3)]
     assert diagonal == ["1.00", "1.00"]
