@@ -139,15 +139,22 @@ def test_the_rule_editor_suggests_names_and_shows_the_signature(
     assert page.locator(".message").first.text_content() == "The rules are valid."
 
 
+def open_new_strategy(
+    page: Any, member: tuple[str, str], stack: Stack, strategy_name: str
+) -> httpx.Client:
+    """Sign the member in and open the page of a new strategy of theirs; their API client."""
+    name, token = member
+    api = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"})
+    strategy = api.post("/api/strategy", json=strategy_fields(name=strategy_name)).json()
+    sign_in(page, name)
+    page.goto(f"{stack.api_url}/#/strategy/{strategy['id']}")
+    return api
+
+
 def test_an_optimization_shows_its_heatmap_and_ranking(
     page: Any, member: tuple[str, str], stack: Stack
 ) -> None:
-    name, token = member
-    api = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"})
-    strategy = api.post("/api/strategy", json=strategy_fields(name="Sweep me")).json()
-    sign_in(page, name)
-
-    page.goto(f"{stack.api_url}/#/strategy/{strategy['id']}")
+    open_new_strategy(page, member, stack, "Sweep me")
     page.fill("input[name=grid]", "fast=5:20:5; slow=30,40,50")
     page.fill("input[name=constraint]", "fast < slow")
     page.click("#run-optimization")
@@ -328,12 +335,7 @@ def test_the_charts_zoom_into_finer_candles_move_together_and_follow_a_trade(
 def test_a_portfolio_shows_its_contributions_and_correlations(
     page: Any, member: tuple[str, str], stack: Stack
 ) -> None:
-    name, token = member
-    api = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"})
-    strategy = api.post("/api/strategy", json=strategy_fields(name="Basket")).json()
-    sign_in(page, name)
-
-    page.goto(f"{stack.api_url}/#/strategy/{strategy['id']}")
+    api = open_new_strategy(page, member, stack, "Basket")
     page.fill("input[name=start]", "2004-01-01")
     page.fill("input[name=end]", "2018-12-31")
     page.fill("input[name=portfolio]", "GOOG, EURUSD")
