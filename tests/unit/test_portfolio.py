@@ -179,21 +179,35 @@ def test_a_rebalanced_share_whose_equity_reaches_zero_is_liquidated_where_it_is_
     assert trade.exit_time.timestamp() == START + 2 * DAY
 
 
-@settings(max_examples=10, deadline=None)
-@given(seed=st.integers(0, 10_000), fill=st.sampled_from(["next_open", "close"]))
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    fill=st.sampled_from(["next_open", "close"]),
+    sizing=st.sampled_from(
+        [Sizing(), Sizing(kind="fixed_cash", value=300), Sizing(kind="fixed_units", value=3)]
+    ),
+    fee=st.sampled_from([0.0, 0.5]),
+)
 def test_a_rebalance_that_never_comes_gives_the_unrebalanced_portfolio(
-    seed: int, fill: Any
+    seed: int, fill: Any, sizing: Sizing, fee: float
 ) -> None:
     members = [
         ("A", minute_walk(2_000, seed)),
         ("B", minute_walk(1_500, seed + 1).take(slice(300, None))),
     ]
-    backtest = _backtest(orders=Orders(fill=fill, stop_loss_pct=0.004))
+    both_sides = Rules(
+        long_entry="crossover(sma(close, fast), sma(close, slow))",
+        short_entry="crossunder(sma(close, fast), sma(close, slow))",
+    )
+    orders = Orders(fill=fill, sizing=sizing, stop_loss_pct=0.004, take_profit_pct=0.006)
+    backtest = _backtest(both_sides, orders, Costs(commission_pct=0.001, fee_per_fill=fee))
     never = run_portfolio(members, backtest, Portfolio(symbols=["A", "B"]), "s")
     later = Portfolio(symbols=["A", "B"], rebalance=Rebalance(every=10_000, unit="bars"))
     shared = run_portfolio(members, backtest, later, "s")
     assert shared.result.final_equity == pytest.approx(never.result.final_equity, rel=1e-9)
     assert shared.result.total_trades == never.result.total_trades
+    exits = [(trade.exit_time, trade.exit_reason) for trade in never.result.trades]
+    assert [(trade.exit_time, trade.exit_reason) for trade in shared.result.trades] == exits
     assert shared.result.portfolio is not None
     assert never.result.portfolio is not None
     assert np.allclose(
