@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 from engine import GRID_CAPITAL
-from engine import _backtest as grid_backtest
+from engine import crossover_backtest as grid_backtest
 from synthetic import minute_walk
 
 from backend_services.services.backtest.engine.overfitting import (

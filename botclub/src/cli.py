@@ -16,6 +16,7 @@ from typing import Any
 
 from botclub import member, reference, search_view
 from botclub.failures import CommandFailed, ExitCode, exit_code_lines
+from botclub.portfolio import add_portfolio_options, portfolio_block
 from botclub.stack_file import DEFAULT_DATA_DIR
 
 __all__ = ["main"]
@@ -230,6 +231,8 @@ def _member_commands(commands: Commands) -> None:
             help="show the progress live and the statistics at the end",
         )
         _json(command)
+        if name == "backtest":
+            add_portfolio_options(command)
         if name == "optimize":
             command.add_argument(
                 "--grid",
@@ -441,9 +444,8 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    return member.run(
-        args.strategy, _run_options(args), args.assignments, None, args.follow, args.json
-    )
+    options = _run_options(args) | {"portfolio": portfolio_block(args)}
+    return member.run(args.strategy, options, args.assignments, None, args.follow, args.json)
 
 
 def _search_arguments(command: argparse.ArgumentParser) -> None:

@@ -20,6 +20,7 @@ from botclub.api_client import ApiClient
 from botclub.failures import CommandFailed, ExitCode
 from botclub.member_config import MemberConfig, load_config, save_config
 from botclub.output import ProgressBar, print_json, print_statistics, print_table
+from botclub.portfolio import show_portfolio
 from botclub.search_view import search_lines
 from botclub.stack_file import NoStackRunning, running_stack
 from botclub.stored_range import check_within, name_the_range
@@ -421,6 +422,7 @@ def _show_backtest(found: dict[str, Any]) -> None:
     if found.get("result"):
         print()
         print_statistics(found["result"])
+        show_portfolio(found["result"])
 
 
 def _run_row(run: dict[str, Any], strategy: dict[str, Any]) -> list[Any]:

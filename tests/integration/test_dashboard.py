@@ -139,12 +139,14 @@ def test_the_rule_editor_suggests_names_and_shows_the_signature(
     assert page.locator(".message").first.text_content() == "The rules are valid."
 
 
-def _strategy_page(page: Any, member: tuple[str, str], stack: Stack, name: str) -> httpx.Client:
-    """A new strategy's page, its member signed in; the member's API client."""
-    user, token = member
+def open_new_strategy(
+    page: Any, member: tuple[str, str], stack: Stack, strategy_name: str
+) -> httpx.Client:
+    """Sign the member in and open the page of a new strategy of theirs; their API client."""
+    name, token = member
     api = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"})
-    strategy = api.post("/api/strategy", json=strategy_fields(name=name)).json()
-    sign_in(page, user)
+    strategy = api.post("/api/strategy", json=strategy_fields(name=strategy_name)).json()
+    sign_in(page, name)
     page.goto(f"{stack.api_url}/#/strategy/{strategy['id']}")
     return api
 
@@ -152,7 +154,7 @@ def _strategy_page(page: Any, member: tuple[str, str], stack: Stack, name: str) 
 def test_an_optimization_shows_its_heatmap_and_ranking(
     page: Any, member: tuple[str, str], stack: Stack
 ) -> None:
-    _strategy_page(page, member, stack, "Sweep me")
+    open_new_strategy(page, member, stack, "Sweep me")
     page.fill("input[name=grid]", "fast=5:20:5; slow=30,40,50")
     page.fill("input[name=constraint]", "fast < slow")
     page.click("#run-optimization")
@@ -178,7 +180,7 @@ def test_an_optimization_shows_its_heatmap_and_ranking(
 def test_a_tpe_search_shows_its_trials_and_how_likely_its_winner_is_luck(
     page: Any, member: tuple[str, str], stack: Stack
 ) -> None:
-    api = _strategy_page(page, member, stack, "Search me")
+    api = open_new_strategy(page, member, stack, "Search me")
     page.select_option("select[name=method]", "tpe")
     page.fill("input[name=ranges]", "fast=2:20; slow=25:60:5")
     page.fill("input[name=trials]", "15")
@@ -359,3 +361,32 @@ def test_the_charts_zoom_into_finer_candles_move_together_and_follow_a_trade(
         " return r && r.to - r.from > whole * 0.9; })",
         arg=whole,
     )
+
+
+def test_a_portfolio_shows_its_contributions_and_correlations(
+    page: Any, member: tuple[str, str], stack: Stack
+) -> None:
+    api = open_new_strategy(page, member, stack, "Basket")
+    page.fill("input[name=start]", "2004-01-01")
+    page.fill("input[name=end]", "2018-12-31")
+    page.fill("input[name=portfolio]", "GOOG, EURUSD")
+    page.fill("input[name=weights]", "0.7, 0.3")
+    page.fill("input[name=rebalance]", "4 weeks")
+    page.click("#run-backtest")
+    page.wait_for_selector("body[data-drawn=true]")
+    screenshot(page, "7-portfolio")
+
+    shares = page.locator("#portfolio-contributions tbody tr")
+    assert [shares.nth(i).locator("td").first.text_content() for i in range(2)] == [
+        "GOOG",
+        "EURUSD",
+    ]
+    assert page.text_content("[data-input=Portfolio]") == "GOOG, EURUSD 1d"
+    cells = page.locator("#portfolio-correlation [data-correlation]")
+    diagonal = [cells.nth(i).text_content() for i in (0, 3)]
+    assert diagonal == ["1.00", "1.00"]
+    backtest = api.get(f"/api/backtest/{page.url.rsplit('/', 1)[-1]}").json()
+    part = backtest["result"]["portfolio"]
+    assert [share["weight"] for share in part["symbols"]] == [0.7, 0.3]
+    assert part["rebalance"] == {"every": 4, "unit": "weeks"}
+    assert "symbol" not in backtest["params"] or backtest["params"]["symbol"] is None

@@ -4,6 +4,7 @@
 import { barChart, heatmapChart } from "./charts.js";
 import { backtestDelete, strategyActions, symbolDelete, useTools } from "./manage.js";
 import { drawTrials, honestyParts, searchFields, searchSweep } from "./optimizer.js";
+import { portfolioBlock, portfolioFields, portfolioParts } from "./portfolio.js";
 import { TimeAxis, candleChart, lineChart } from "./time_charts.js";
 import { attachSuggestions, loadReference } from "./rule_editor.js";
 import { runInputs } from "./run_inputs.js";
@@ -287,6 +288,7 @@ function runSections(strategy, symbols) {
     el("label", {}, "Constraint", el("input", { name: "constraint", placeholder: "fast < slow" })),
     el("label", {}, "Objective", el("select", { name: "objective" }, OBJECTIVES.map((o) => el("option", { value: o, text: label(o) })))),
     ...searchFields(el),
+    ...portfolioFields(el),
   );
   const params = () => {
     const value = (name) => form.elements[name].value.trim();
@@ -301,6 +303,8 @@ function runSections(strategy, symbols) {
       parameters: parseAssignments(value("overrides")),
     };
     if (value("commission")) body.costs = { ...strategy.costs, commission_pct: Number(value("commission")) / 100 };
+    const basket = portfolioBlock(form);
+    if (basket) { body.portfolio = basket; delete body.symbol; }
     return body;
   };
   const start = async (kind) => {
@@ -393,6 +397,7 @@ async function showResult(backtest, body) {
     runInputs(el, backtest));
   parts.push(el("div", { class: "stats", id: "statistics" }, HEADLINE.filter((name) => name in result).map((name) =>
     el("div", {}, el("span", { text: label(name) }), el("strong", { "data-statistic": name, text: formatValue(name, result[name]) })))));
+  if (result.portfolio) parts.push(...portfolioParts(result.portfolio, { el, table, formatValue }));
   parts.push(el("h2", { text: "Equity" }), el("div", { class: "chart", id: "chart-equity" }),
     el("h2", { text: "Drawdown" }), el("div", { class: "chart small", id: "chart-drawdown" }),
     el("h2", { text: "Price and trades" }), el("div", { class: "chart", id: "chart-candles" }),
@@ -463,7 +468,8 @@ async function drawCandles(backtest, result, axis) {
     { start, end, max_points: String(CANDLES) })}`);
   const [candles, trades] = await Promise.all([storedBars(result, bars), allTrades(backtest.id, result)]);
   if (candles === null) { barsGone(result); return; }
-  candleChart(chart("chart-candles"), result.symbol, candles, trades, { axis, loadFiner: bars, maxPoints: CANDLES });
+  const shown = trades.filter((t) => !t.symbol || t.symbol === result.symbol);  // a portfolio's first
+  candleChart(chart("chart-candles"), result.symbol, candles, shown, { axis, loadFiner: bars, maxPoints: CANDLES });
   performance.mark("candles-drawn");
 }
 
@@ -489,7 +495,7 @@ async function tradesTable(id, result, axis) {
 function tradeLink(trade, axis) {
   const [entry, exit] = [Date.parse(trade.entry_time), Date.parse(trade.exit_time)];
   const room = Math.max(exit - entry, 3_600_000) * 2;
-  return el("button", { class: "link", type: "button", text: trade.side, title: "Show on the charts",
+  return el("button", { class: "link", type: "button", text: trade.symbol ? `${trade.side} ${trade.symbol}` : trade.side, title: "Show on the charts",
     onclick: () => {
       axis.show(new Date(entry - room).toISOString(), new Date(exit + room).toISOString());
       document.getElementById("chart-candles").scrollIntoView({ block: "center" });

@@ -174,6 +174,11 @@ async def start_backtest(
 
     Refused with 422, before anything is stored, when the parameters contradict each
     other or the stored market data cannot serve the symbol, timeframe or range.
+
+    With a `portfolio`, the rules run over its symbols with one account (equal or fixed
+    weights, rebalanced never or every N bars, days or weeks); the result adds each
+    symbol's contribution and the correlations of their returns, and every trade names
+    its symbol. Each symbol is checked as a backtest's symbol is.
     """
     return dispatch(await starter.start(strategy, params, sweep=None))
 

@@ -9,6 +9,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from backend.schemas import Backtest, Strategy
 from backend.services.market_checks import check_data_for, range_note
+from backend.services.portfolio_checks import check_portfolio
 from backend.stores.backtests import BacktestStore
 from shared.contracts.backtests import BacktestParams, ResolvedBacktest
 from shared.contracts.common import InconsistentRequest
@@ -57,15 +58,19 @@ class BacktestStarter:
             ) from None
         except InconsistentRequest as inconsistent:
             raise InvalidInput.at(inconsistent.field, str(inconsistent)) from None
-        entry = await check_data_for(self._database, resolved)
-        input_key = resolved.input_key(entry.version, sweep)
-        notes = [note] if (note := range_note(resolved, entry)) else []
+        if params.portfolio is not None:
+            basket = await check_portfolio(self._database, params, resolved, sweep)
+            input_key, data_version, notes = basket.input_key, basket.data_version, basket.notes
+        else:
+            entry = await check_data_for(self._database, resolved)
+            input_key, data_version = resolved.input_key(entry.version, sweep), entry.version
+            notes = [note] if (note := range_note(resolved, entry)) else []
         backtest = await self._store.create(
             self._user_id,
             snapshot,
             params,
             input_key,
-            entry.version,
+            data_version,
             sweep,
             notes,
             request_id.get(),
@@ -75,7 +80,7 @@ class BacktestStarter:
             user_id=self._user_id,
             strategy=snapshot,
             params=params,
-            data_version=entry.version,
+            data_version=None if params.portfolio is not None else data_version,
             sweep=sweep,
             request_id=request_id.get(),
         )

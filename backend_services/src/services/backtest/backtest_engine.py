@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from backend_services.services.backtest.engine.evaluate import SharedSeries, shared_series
+from backend_services.services.backtest.engine.portfolio import run_portfolio
 from backend_services.services.backtest.engine.rule_functions import outputs
 from backend_services.services.backtest.engine.run import (
     BacktestRun,
@@ -29,6 +30,7 @@ from backend_services.services.backtest.engine.sweep import (
 )
 from backend_services.services.backtest.engine.trade_table import TradeTable
 from shared.contracts.backtests import ResolvedBacktest
+from shared.contracts.portfolios import Portfolio, Rebalance
 from shared.contracts.strategies import Costs, Orders, Rules
 from shared.contracts.sweeps import Optimization, Sweep
 from shared.market_data.bars import Bars
@@ -72,6 +74,22 @@ class BacktestEngine:
     ) -> BacktestRun:
         """`shared` lets indicator series computed by earlier runs on these bars serve."""
         return run_backtest(bars, backtest, strategy_id, shared, self._on_progress)
+
+    def portfolio(
+        self,
+        members: list[tuple[str, Bars]],
+        backtest: ResolvedBacktest,
+        portfolio: Portfolio,
+        strategy_id: str,
+        data_versions: list[int],
+    ) -> BacktestRun:
+        """The rules over a basket of symbols with one account (`engine/portfolio.py`):
+        `members` are the symbols' bars in the order of `portfolio.symbols`; the run's
+        trades are tagged with their symbols."""
+        run = run_portfolio(
+            members, backtest, portfolio, strategy_id, data_versions, self._on_progress
+        )
+        return BacktestRun(run.result, run.trades)
 
     def optimize(
         self, bars: Bars, backtest: ResolvedBacktest, sweep: Sweep, strategy_id: str
@@ -144,4 +162,8 @@ def warm_up() -> None:
         outputs(name, [*series, *periods])
     engine = BacktestEngine()
     engine.run(bars, backtest, "warm-up")
+    members = [("A", bars), ("B", bars.take(slice(1, None)))]  # calendars that differ
+    for rebalance in ("never", Rebalance(every=5, unit="bars")):
+        basket = Portfolio(symbols=["A", "B"], rebalance=rebalance)
+        engine.portfolio(members, backtest, basket, "warm-up", [1, 1])
     engine.optimize(bars, backtest, Sweep(grid={"fast": [2, 3]}), "warm-up")

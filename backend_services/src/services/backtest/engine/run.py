@@ -45,7 +45,7 @@ def run_backtest(
     simulation = simulate_backtest(bars, backtest, shared)
     on_progress(0.7)
     statistics = compute_statistics(bars, simulation, backtest.initial_capital)
-    curves = _curves(bars, simulation, backtest.initial_capital)
+    curves = equity_curves(bars, simulation, backtest.initial_capital)
     on_progress(0.9)
     trades = TradeTable(simulation.trades, bars.time)
     result = BacktestResult(
@@ -63,7 +63,7 @@ def run_backtest(
     return BacktestRun(result, trades)
 
 
-def _curves(bars: Bars, simulation: Simulation, initial_capital: float) -> EquityCurve:
+def equity_curves(bars: Bars, simulation: Simulation, initial_capital: float) -> EquityCurve:
     """The three curves at no more than MAX_EQUITY_POINTS bars, keeping each curve's
     extremes: every curve chooses a third of the points, and all share the union.
     Buy-and-hold is the close scaled, so it is computed at the chosen bars only."""

@@ -46,6 +46,7 @@ from backend_services.services.backtest.execution.fanned_sweep import (
     help_with_parts,
     run_owned_sweep,
 )
+from backend_services.services.backtest.execution.portfolio_run import run_portfolio_backtest
 from backend_services.services.backtest.execution.records import (
     EXECUTIONS_COLLECTION,
     Claim,
@@ -304,6 +305,19 @@ def _backtest(
     and the engine was done go to `stages`."""
     backtest = ResolvedBacktest.resolve(request.strategy, request.params)
     progress.report(1)
+    if request.params.portfolio is not None:
+        context = _WorkerContext
+        run = run_portfolio_backtest(
+            database,
+            context.cache,
+            context.files,
+            backtest,
+            request.params.portfolio,
+            request.strategy.id,
+            progress,
+            stages,
+        )
+        return run, None
     series = _series_of(database, request, backtest, lambda f: progress.report(2 + 48 * f))
     stages["bars_loaded"] = utc_now()
     bars = series.bars.between(
