@@ -15,6 +15,7 @@ from shared.contracts.common import InconsistentRequest
 from shared.contracts.executions import RunBacktestRequest
 from shared.contracts.strategies import StrategySnapshot
 from shared.contracts.sweeps import Sweep, check_sweep
+from shared.contracts.validation import ValidatedSweep, Validation, check_windows
 from shared.errors import InvalidInput
 from shared.mongo import Document
 from shared.web.request_context import request_id
@@ -42,7 +43,11 @@ class BacktestStarter:
         self._store = store
 
     async def start(
-        self, strategy: Strategy, params: BacktestParams, sweep: Sweep | None
+        self,
+        strategy: Strategy,
+        params: BacktestParams,
+        sweep: Sweep | None,
+        validation: Validation | None = None,
     ) -> StartedBacktest:
         snapshot = StrategySnapshot.model_validate(
             strategy.model_dump(include=set(StrategySnapshot.model_fields))
@@ -51,6 +56,8 @@ class BacktestStarter:
             resolved = ResolvedBacktest.resolve(snapshot, params)
             if sweep is not None:
                 check_sweep(sweep, resolved)
+                if validation is not None:
+                    check_windows(validation, sweep, resolved)
         except ValidationError as invalid:
             raise InvalidInput(
                 invalid.errors(include_url=False, include_context=False, include_input=False)
@@ -58,7 +65,8 @@ class BacktestStarter:
         except InconsistentRequest as inconsistent:
             raise InvalidInput.at(inconsistent.field, str(inconsistent)) from None
         entry = await check_data_for(self._database, resolved)
-        input_key = resolved.input_key(entry.version, sweep)
+        work = ValidatedSweep(sweep=sweep, validation=validation) if sweep and validation else sweep
+        input_key = resolved.input_key(entry.version, work)
         notes = [note] if (note := range_note(resolved, entry)) else []
         backtest = await self._store.create(
             self._user_id,
@@ -69,6 +77,7 @@ class BacktestStarter:
             sweep,
             notes,
             request_id.get(),
+            validation,
         )
         run_request = RunBacktestRequest(
             backtest_id=backtest.id,
@@ -78,5 +87,6 @@ class BacktestStarter:
             data_version=entry.version,
             sweep=sweep,
             request_id=request_id.get(),
+            validation=validation,
         )
         return StartedBacktest(backtest, run_request)
