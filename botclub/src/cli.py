@@ -17,6 +17,7 @@ from typing import Any
 from botclub import member, reference
 from botclub.failures import CommandFailed, ExitCode, exit_code_lines
 from botclub.stack_file import DEFAULT_DATA_DIR
+from botclub.walk_forward import parse_windows
 
 __all__ = ["main"]
 
@@ -240,6 +241,14 @@ def _member_commands(commands: Commands) -> None:
             )
             command.add_argument("--constraint", help="combinations to keep, e.g. 'fast < slow'")
             command.add_argument("--objective", help="what to rank by (sharpe_ratio)")
+            command.add_argument(
+                "--walk-forward",
+                metavar="TRAIN:TEST[:STEP]",
+                help="validate walk-forward: bars (500:100) or durations (365d:90d)",
+            )
+            command.add_argument(
+                "--anchored", action="store_true", help="walk-forward train windows grow"
+            )
 
     follow = _command(
         commands,
@@ -445,8 +454,15 @@ def _optimize(args: argparse.Namespace) -> int:
         sweep["constraint"] = args.constraint
     if args.objective:
         sweep["objective"] = args.objective
+    validation = parse_windows(args.walk_forward, args.anchored) if args.walk_forward else None
     return member.run(
-        args.strategy, _run_options(args), args.assignments, sweep, args.follow, args.json
+        args.strategy,
+        _run_options(args),
+        args.assignments,
+        sweep,
+        args.follow,
+        args.json,
+        validation,
     )
 
 
