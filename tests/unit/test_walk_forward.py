@@ -152,7 +152,16 @@ def test_test_segments_continue_from_the_equity_the_previous_one_ended_with() ->
     if in_sample > 0:
         out_of_sample = np.mean([pair[1] for pair in pairs if pair[1] is not None])
         assert outcome.efficiency == pytest.approx(out_of_sample / in_sample)
-    assert len(outcome.in_sample_curve.time) == len(outcome.in_sample_curve.equity) > 0
+    curve = outcome.in_sample_curve
+    assert curve.time == sorted(set(curve.time))  # forward in time, overlap or not
+    assert (curve.time[0], curve.time[-1]) == (
+        outcome.windows[0].train_start,
+        outcome.windows[-1].train_end,
+    )
+    first_end = curve.time.index(outcome.windows[0].train_end)
+    first_return = outcome.windows[0].in_sample
+    assert first_return is not None
+    assert curve.equity[first_end] == pytest.approx(10_000 * (1 + first_return))
 
 
 PLANT = Rules(

@@ -3,6 +3,7 @@
 
 import { barChart, candleChart, heatmapChart, lineChart } from "./charts.js";
 import { attachSuggestions, loadReference } from "./rule_editor.js";
+import { drawWalkForward, validationOf, walkForwardInputs, walkForwardParts } from "./walk_forward.js";
 
 const TOKEN_KEY = "botclub.token";
 const TIMEFRAMES = ["1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w"];
@@ -268,6 +269,7 @@ function runSections(strategy, symbols) {
     el("label", { class: "wide" }, "Grid to optimize over", el("input", { name: "grid", placeholder: "fast=5:50:5; slow=20,40,60" })),
     el("label", {}, "Constraint", el("input", { name: "constraint", placeholder: "fast < slow" })),
     el("label", {}, "Objective", el("select", { name: "objective" }, OBJECTIVES.map((o) => el("option", { value: o, text: label(o) })))),
+    ...walkForwardInputs(el),
   );
   const params = () => {
     const value = (name) => form.elements[name].value.trim();
@@ -288,6 +290,8 @@ function runSections(strategy, symbols) {
         const value = (name) => form.elements[name].value.trim();
         body.sweep = { grid: parseGrid(value("grid")), objective: value("objective") };
         if (value("constraint")) body.sweep.constraint = value("constraint");
+        const validation = validationOf(form);
+        if (validation) body.validation = validation;
       }
       const started = await api(`/api/strategy/${strategy.id}/${kind}`, { method: "POST", json: body });
       location.hash = `#/backtest/${started.id}`;
@@ -363,6 +367,7 @@ async function showResult(backtest, body) {
     el("button", { class: "secondary", type: "button", text: "Trades as CSV",
       onclick: () => download(`/api/backtest/${backtest.id}/trades.csv`, `trades-${backtest.id}.csv`) })));
   if (backtest.optimization) parts.push(...optimizationParts(backtest));
+  if (backtest.walk_forward) parts.push(...walkForwardParts(backtest, { el, table, formatValue, label }));
   parts.push(el("h2", { text: `${result.symbol} ${result.timeframe}, ${result.start.slice(0, 10)} to ${result.end.slice(0, 10)}` }));
   parts.push(el("div", { class: "stats", id: "statistics" }, HEADLINE.filter((name) => name in result).map((name) =>
     el("div", {}, el("span", { text: label(name) }), el("strong", { "data-statistic": name, text: formatValue(name, result[name]) })))));
@@ -382,6 +387,7 @@ async function showResult(backtest, body) {
   lineChart(chart("chart-drawdown"), [{ x: curve.time, y: curve.drawdown, name: "drawdown", color: "#dc2626", fill: true }],
     { percent: true });
   if (backtest.optimization) drawHeatmap(backtest.optimization);
+  if (backtest.walk_forward) drawWalkForward(backtest, chart);
   performance.mark("curves-drawn");
   await Promise.all([candles, trades]);
   document.body.dataset.drawn = "true";

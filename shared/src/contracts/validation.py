@@ -159,6 +159,7 @@ class WalkForward(WireModel):
         "mean in-sample one; null unless the in-sample mean is positive."
     )
     in_sample_curve: EquityCurve = Field(
-        description="Each window's winner over its own train bars, chained: every "
-        "segment starts where the previous one ended (train windows may overlap)."
+        description="In sample: each window's winner over the train bars its window "
+        "added to the previous one's (the first window's: all of them), each part "
+        "starting where the one before ended; only time and equity are set."
     )

@@ -147,7 +147,8 @@ def stitch(
     in_sample = _ChainedCurve(backtest.initial_capital, MAX_EQUITY_POINTS // len(spans))
     for span, winner in zip(spans, winners, strict=True):
         chosen = backtest.model_copy(update={"parameters": backtest.parameters | winner.parameters})
-        in_sample.add(bars.take(span.train), simulate_backtest(bars.take(span.train), chosen))
+        train = bars.take(span.train)
+        in_sample.add(train, simulate_backtest(train, chosen), span.train_start)
         test, simulation = test_run(
             bars, chosen.model_copy(update={"initial_capital": capital}), span
         )
@@ -239,19 +240,28 @@ def _efficiency(windows: list[WalkForwardWindow]) -> float | None:
 
 
 class _ChainedCurve:
-    """Equity segments that each started with `start`, chained by their returns: each
-    starts where the last one ended, kept at `points` bars that preserve its extremes."""
+    """Each window's winner over the train bars its window added to those before (the
+    first window's: all), chained by their returns: each part starts where the last
+    one ended, kept at `points` bars that preserve its extremes. The curve runs forward
+    in time however much the train windows overlap."""
 
     def __init__(self, start: float, points: int) -> None:
         self._start = self._level = start
         self._points = max(points, 4)
         self._time: list[int] = []
         self._equity: list[float] = []
+        self._until = 0  # the position after the last bar covered
 
-    def add(self, bars: Bars, simulation: Simulation) -> None:
-        scaled = simulation.equity * (self._level / self._start)
+    def add(self, bars: Bars, simulation: Simulation, position: int) -> None:
+        """A simulation that started with `start` over `bars`, the first at `position`."""
+        first = max(self._until - position, 0)
+        base = float(simulation.equity[first - 1]) if first else self._start
+        self._until = position + len(bars)
+        if first >= len(bars) or base <= 0:
+            return
+        scaled = simulation.equity[first:] * (self._level / base)
         chosen = extremes_preserving_indices(scaled, self._points)
-        self._time.extend(bars.time[chosen].tolist())
+        self._time.extend(bars.time[first:][chosen].tolist())
         self._equity.extend(scaled[chosen].tolist())
         self._level = float(scaled[-1])
 
