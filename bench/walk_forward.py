@@ -23,7 +23,6 @@ import argparse
 import multiprocessing
 import os
 import time
-from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
@@ -104,9 +103,9 @@ def measure(count: int, windows: int, workers: int) -> tuple[float, float, float
         )
         seconds = time.perf_counter() - started
     digest = f"{run.result.final_equity:.6f} {[w.parameters for w in outcome.windows]}"
-    cpu: Counter[int] = Counter()
+    cpu: dict[int, float] = {}
     for _, _, pid, spent in trained:
-        cpu[pid] += spent
+        cpu[pid] = cpu.get(pid, 0.0) + spent
     return seconds, peak_mb(), max(t[1] for t in trained), max(cpu.values()), digest
 
 
