@@ -25,9 +25,12 @@ from backend_services.services.backtest.backtest_engine import (
     ProgressCallback,
     WindowSpan,
 )
-from backend_services.services.backtest.execution.fanned_sweep import FanOut
+from backend_services.services.backtest.execution.fanned_sweep import (
+    FanOut,
+    beating,
+    help_until_done,
+)
 from backend_services.services.backtest.execution.run_liveness import (
-    ExecutionCancelled,
     ProgressRecorder,
     worker_name,
 )
@@ -105,15 +108,13 @@ def help_with_windows(
 ) -> None:
     """Train waiting windows until none is left; stops at once when the `owner` run's
     record says the validation was cancelled or given up on."""
-    windows, me = job.windows(), worker_name()
-    while True:
-        part = parts.claim(me, utc_now() - timedelta(seconds=fan_out.stale_after_s))
-        if part is None:
-            return
-        try:
-            _train(parts, part, job, windows, me, fan_out, lambda fraction: owner.check())
-        except ExecutionCancelled:
-            return
+    windows = job.windows()
+    help_until_done(
+        parts,
+        fan_out,
+        owner,
+        lambda part, me, report: _train(parts, part, job, windows, me, fan_out, report),
+    )
 
 
 def _counting(progress: ProgressRecorder, done: int, count: int) -> ProgressCallback:
@@ -130,15 +131,6 @@ def _train(
     on_progress: ProgressCallback,
 ) -> None:
     """Train the part's window, beating the part as it goes, and store its winner."""
-    last_beat = time.monotonic()
-
-    def beating(fraction: float) -> None:
-        nonlocal last_beat
-        on_progress(fraction)
-        if time.monotonic() - last_beat >= fan_out.beat_interval_s:
-            parts.beat(part, me)
-            last_beat = time.monotonic()
-
-    window = windows[part.indices.start]
-    winner = BacktestEngine(beating).train_window(job.bars, job.backtest, job.sweep, window)
+    engine = BacktestEngine(beating(parts, part, me, fan_out, on_progress))
+    winner = engine.train_window(job.bars, job.backtest, job.sweep, windows[part.indices.start])
     parts.store(part, me, [winner])
