@@ -298,6 +298,9 @@ class BacktestSummary(BaseModel):
         description="True when answered with the stored result of an identical backtest.",
     )
     sweep: Sweep | None = Field(default=None, description="Set for an optimization.")
+    validation: Validation | None = Field(
+        default=None, description="Set for an optimization validated walk-forward."
+    )
 
 
 class SaveResultAck(BaseModel):

@@ -432,6 +432,8 @@ def _run_row(run: dict[str, Any], strategy: dict[str, Any]) -> list[Any]:
     described = _parameters(run["parameters"])
     if run.get("sweep"):
         described += f" (swept: {', '.join(run['sweep']['grid'])})"
+    if run.get("validation"):
+        described += " (walk-forward)"
     return [
         run["id"],
         run["created_at"][:16].replace("T", " "),

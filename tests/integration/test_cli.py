@@ -180,6 +180,7 @@ def test_a_walk_forward_shows_its_windows_and_efficiency_then_the_stitched_run(
         "--objective", "total_return", "--walk-forward", "730d:365d", "--anchored", "--follow",
     )  # fmt: skip
     wrong = member("optimize", name, "--grid", "fast=5,10", "--walk-forward", "2y")
+    listed = member("backtests", name)
 
     assert run.returncode == 0, run.stderr
     assert " anchored windows by total_return:" in run.stdout
@@ -188,6 +189,7 @@ def test_a_walk_forward_shows_its_windows_and_efficiency_then_the_stitched_run(
     assert "walk-forward efficiency: " in run.stdout
     assert "the test windows stitched:" in run.stdout
     assert "Total return" in run.stdout
+    assert "(swept: fast, slow) (walk-forward)" in listed.stdout
     assert wrong.returncode == 2
     assert "expected TRAIN:TEST or TRAIN:TEST:STEP" in wrong.stderr
 

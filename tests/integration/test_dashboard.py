@@ -266,6 +266,10 @@ def test_a_walk_forward_shows_its_windows_and_both_curves_side_by_side(
     )
     assert beside[0] == beside[1]  # at desktop width, side by side
 
+    page.goto(f"{stack.api_url}/#/strategy/{strategy['id']}")
+    listed = page.locator("section:has(h2:text('Backtests')) tbody tr").first
+    assert "walk-forward" in listed.text_content()
+
 
 def test_sign_out_revokes_the_token_on_the_server(
     page: Any, member: tuple[str, str], stack: Stack

@@ -63,6 +63,9 @@ def test_a_walk_forward_trains_each_window_and_stitches_the_test_runs(
 
     trades = api.get(f"/api/backtest/{validated['id']}/trades").json()
     assert trades["total"] == result["total_trades"]
+    [listed] = api.get(f"/api/strategy/{strategy['id']}/backtests").json()
+    assert listed["validation"] == validated["validation"]
+    assert listed["statistics"]["total_return"] == result["total_return"]
 
     repeated = api.post(f"/api/strategy/{strategy['id']}/optimize", json=params).json()
     assert repeated["status"] == "completed"

@@ -313,7 +313,7 @@ async function backtestList(strategy) {
       compare.disabled = chosen.size < 2 || chosen.size > 5;
     } }),
     el("a", { href: `#/backtest/${b.id}`, text: b.created_at.slice(0, 19).replace("T", " ") }),
-    b.sweep ? "optimization" : "backtest", el("span", { class: `status ${b.status}`, text: b.status }),
+    b.validation ? "walk-forward" : b.sweep ? "optimization" : "backtest", el("span", { class: `status ${b.status}`, text: b.status }),
     formatValue("total_return", b.statistics?.total_return), formatValue("sharpe_ratio", b.statistics?.sharpe_ratio),
   ]);
   return el("section", {}, el("h2", { text: "Backtests" }),
