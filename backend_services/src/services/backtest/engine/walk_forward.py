@@ -39,7 +39,14 @@ from shared.contracts.validation import MAX_WINDOWS, Validation, WalkForward, Wa
 from shared.market_data.bars import Bars, IntArray, MarketDataError, concatenate
 from shared.timeframes import TIMEFRAME_SECONDS, utc_datetime
 
-__all__ = ["WindowSpan", "plan_windows", "stitch", "test_run", "train_window", "walk_forward"]
+__all__ = [
+    "WindowSpan",
+    "plan_windows",
+    "run_on_test_bars",
+    "stitch",
+    "train_window",
+    "walk_forward",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +121,9 @@ def train_window(
     return min(rows, key=lambda row: (row.objective is None, -(row.objective or 0.0)))
 
 
-def test_run(bars: Bars, backtest: ResolvedBacktest, span: WindowSpan) -> tuple[Bars, Simulation]:
+def run_on_test_bars(
+    bars: Bars, backtest: ResolvedBacktest, span: WindowSpan
+) -> tuple[Bars, Simulation]:
     """The backtest over the window's test bars, its rules warmed up on the train bars
     before them: the test bars and the simulation over them."""
     warmed = bars.take(slice(span.train_start, span.test_stop))
@@ -149,7 +158,7 @@ def stitch(
         chosen = backtest.model_copy(update={"parameters": backtest.parameters | winner.parameters})
         train = bars.take(span.train)
         in_sample.add(train, simulate_backtest(train, chosen), span.train_start)
-        test, simulation = test_run(
+        test, simulation = run_on_test_bars(
             bars, chosen.model_copy(update={"initial_capital": capital}), span
         )
         statistics = compute_statistics(test, simulation, capital, against_the_asset=False)
