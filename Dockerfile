@@ -8,7 +8,7 @@ COPY backend ./backend
 COPY backend_services ./backend_services
 COPY shared ./shared
 COPY botclub ./botclub
-RUN pip install --no-cache-dir . && useradd --create-home botclub
+RUN pip install --no-cache-dir . && python -m backend.dashboard_vendor && useradd --create-home botclub
 USER botclub
 # Run from an empty folder so the source tree never shadows the installed packages.
 WORKDIR /home/botclub

@@ -37,3 +37,5 @@ if [ ! -f "$stamp" ]; then
     rm -f .venv/.installed-*
     touch "$stamp"
 fi
+# The dashboard's charting library, from its npm package, checked against its pinned hash.
+.venv/bin/python -m backend.dashboard_vendor

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from browser_pages import PASSWORD, TIMEOUT_MS, chromium_path
 from helpers import (
     CLUB_ORIGIN,
     Mongo,
@@ -26,6 +27,7 @@ from helpers import (
 from pymongo import MongoClient
 from pymongo.database import Database
 
+from backend.services.passwords import set_password
 from backend.stores.tokens import issue_token
 from backend.stores.users import USERS_COLLECTION
 from backend_services.market_data.importer import load_missing_samples
@@ -136,3 +138,45 @@ def create_strategy(api: httpx.Client) -> Callable[..., dict[str, Any]]:
 @pytest.fixture(scope="session")
 def long_symbol(db: Database[Document]) -> str:
     return import_long_symbol(db)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    path = chromium_path()
+    if path is None:
+        hint = "install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"no Chromium on this machine: {hint}")
+        pytest.skip(f"no Chromium on this machine: {hint}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=path, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def member(db: Database[Document]) -> tuple[str, str]:
+    """A member with a password, and their token (for the API's side of the checks)."""
+    name = f"browser-{uuid.uuid4().hex[:8]}"
+    user, token = issue_token(db[USERS_COLLECTION], name)
+    set_password(db[USERS_COLLECTION], user, PASSWORD)
+    return name, token
+
+
+@pytest.fixture
+def page(browser: Any, stack: Stack) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    opened = context.new_page()
+    opened.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    opened.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.goto(stack.api_url + "/")
+    opened.console_errors = errors  # a test expecting a refusal takes its line out
+    yield opened
+    context.close()
+    assert errors == [], errors

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pandas as pd
 from pymongo.collection import Collection
 from pymongo.database import Database
 
@@ -183,6 +184,39 @@ def _read(api: httpx.Client, path: str) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+def daily_csv(days: int, start: str = "2020-01-01", price: float = 100.0) -> bytes:
+    """`days` daily bars of a random walk as a CSV file, as a member uploads one."""
+    rng = np.random.default_rng(days)
+    close = price * np.exp(np.cumsum(rng.normal(0, 0.01, days)))
+    frame = pd.DataFrame(
+        {
+            "Date": pd.date_range(start, periods=days, freq="D").strftime("%Y-%m-%d"),
+            "Open": close,
+            "High": close * 1.01,
+            "Low": close * 0.99,
+            "Close": close,
+            "Volume": 1_000,
+        }
+    )
+    return frame.to_csv(index=False).encode()
+
+
+# The range the bars of `upload_symbol` (400 days by default) cover.
+UPLOADED_RANGE = {"start_date": "2020-01-01T00:00:00Z", "end_date": "2021-02-01T00:00:00Z"}
+
+
+def upload_symbol(api: httpx.Client, days: int = 400) -> str:
+    """A new symbol of `days` daily bars from 2020-01-01, uploaded by `api`'s member."""
+    symbol = f"S{uuid.uuid4().hex[:8].upper()}"
+    response = api.post(
+        f"/api/market-data/symbols/{symbol}",
+        content=daily_csv(days),
+        headers={"Content-Type": "text/csv"},
+    )
+    assert response.status_code == 201, response.text
+    return symbol
 
 
 def minute_walk(count: int, seed: int) -> Bars:

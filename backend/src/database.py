@@ -33,6 +33,8 @@ async def ensure_indexes(database: AsyncDatabase[dict[str, Any]]) -> None:
     await database[STRATEGIES_COLLECTION].create_index(
         [("user_id", ASCENDING), ("created_at", DESCENDING)]
     )
+    # A symbol's deletion asks which strategies use it.
+    await database[STRATEGIES_COLLECTION].create_index("symbol")
     await database[BACKTESTS_COLLECTION].create_index(
         [("user_id", ASCENDING), ("strategy_id", ASCENDING), ("created_at", DESCENDING)]
     )

@@ -119,6 +119,16 @@ class StrategyUpdate(StrategyFields):
     name: Name
 
 
+class StrategyRename(BaseModel):
+    """A strategy's new name; nothing else changes."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"name": "SMA 10/30"}]}
+    )
+
+    name: Name
+
+
 class Strategy(StrategyFields):
     model_config = ConfigDict(
         json_schema_extra={

@@ -326,12 +326,18 @@ def _member_commands(commands: Commands) -> None:
         metavar="MINUTES",
         help="when a trading day starts, in minutes after 00:00 UTC",
     )
-    _command(
+    delete = _command(
         commands,
         "delete-symbol",
         "delete a symbol you imported, and its bars",
-        lambda a: member.delete_symbol(a.symbol),
-    ).add_argument("symbol", help="the symbol")
+        lambda a: member.delete_symbol(a.symbol, a.force),
+    )
+    delete.add_argument("symbol", help="the symbol")
+    delete.add_argument(
+        "--force",
+        action="store_true",
+        help="delete it even though strategies use it (finished backtests stay readable)",
+    )
 
 
 def _strategy_commands(commands: Commands) -> None:

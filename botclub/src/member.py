@@ -246,9 +246,10 @@ def import_file(symbol: str, file: Path, query: dict[str, Any], as_json: bool) -
     return ExitCode.OK
 
 
-def delete_symbol(symbol: str) -> int:
+def delete_symbol(symbol: str, force: bool = False) -> int:
+    """Refused (the message lists them) while strategies use it, unless `force`."""
     with _api() as api:
-        api.delete(f"/api/market-data/symbols/{symbol}")
+        api.delete(f"/api/market-data/symbols/{symbol}", force="true" if force else None)
     print(f"deleted {symbol} and its bars", file=sys.stderr)
     return ExitCode.OK
 

@@ -223,13 +223,19 @@ def test_a_member_imports_and_deletes_their_own_symbol(
 
     imported = member("import", symbol, str(prices))
     listed = json.loads(member("symbols", "--json").stdout)
-    deleted = member("delete-symbol", symbol)
+    strategy = strategy_file(home, "Uses it")
+    strategy.write_text(strategy.read_text().replace("symbol: GOOG", f"symbol: {symbol}"))
+    member("strategy", "create", str(strategy))
+    in_use = member("delete-symbol", symbol)
+    deleted = member("delete-symbol", symbol, "--force")
     gone = member("delete-symbol", symbol)
 
     assert imported.returncode == 0, imported.stderr
     assert f"{symbol}: 28 1d bars, 2020-01-01 to 2020-01-28, version 1" in imported.stdout
     [entry] = [entry for entry in listed if entry["symbol"] == symbol]
     assert entry["owner_id"] is not None
+    assert in_use.returncode == 5
+    assert f"1 strategy uses {symbol}: 'Uses it'" in in_use.stderr
     assert deleted.returncode == 0, deleted.stderr
     assert gone.returncode == 4
 

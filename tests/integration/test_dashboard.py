@@ -7,29 +7,30 @@ test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
-import os
-import shutil
+import re
 import uuid
-from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from helpers import Stack, backtest_params, minute_walk, strategy_fields, wait_for_backtest
+from browser_pages import SCREENSHOTS, screenshot, sign_in
+from helpers import (
+    Stack,
+    backtest_params,
+    long_run_params,
+    minute_walk,
+    strategy_fields,
+    wait_for_backtest,
+)
 from pymongo.database import Database
 
-from backend.services.passwords import set_password
-from backend.stores.tokens import issue_token
-from backend.stores.users import USERS_COLLECTION
 from backend_services.market_data.importer import import_bars
 from shared.mongo import Document
 
 pytestmark = pytest.mark.integration
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-PASSWORD = "a long enough secret"
-TIMEOUT_MS = 60_000
 # Every value the progress bar takes, as the page draws it.
 _RECORD_PROGRESS = """() => {
   window.progressSeen = [];
@@ -39,64 +40,6 @@ _RECORD_PROGRESS = """() => {
     }
   }).observe(document.body, { subtree: true, attributes: true, attributeFilter: ["value"] });
 }"""
-
-
-def chromium_path() -> str | None:
-    return os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    path = chromium_path()
-    if path is None:
-        hint = "install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"no Chromium on this machine: {hint}")
-        pytest.skip(f"no Chromium on this machine: {hint}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=path, args=["--no-sandbox"])
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def member(db: Database[Document]) -> tuple[str, str]:
-    """A member with a password, and their token (for the API's side of the checks)."""
-    name = f"browser-{uuid.uuid4().hex[:8]}"
-    user, token = issue_token(db[USERS_COLLECTION], name)
-    set_password(db[USERS_COLLECTION], user, PASSWORD)
-    return name, token
-
-
-@pytest.fixture
-def page(browser: Any, stack: Stack) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
-    opened = context.new_page()
-    opened.set_default_timeout(TIMEOUT_MS)
-    errors: list[str] = []
-    opened.on(
-        "console", lambda message: errors.append(message.text) if message.type == "error" else None
-    )
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    opened.goto(stack.api_url + "/")
-    opened.console_errors = errors  # a test expecting a refusal takes its line out
-    yield opened
-    context.close()
-    assert errors == [], errors
-
-
-def screenshot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-def sign_in(page: Any, name: str) -> None:
-    page.fill("input[name=name]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("h1:has-text('Strategies')")
 
 
 @pytest.fixture
@@ -346,3 +289,81 @@ def test_uploads_show_their_problems_by_row_and_backtests_compare(
     assert curves == 3
     header = page.locator("table thead th").all_text_contents()
     assert len(header) == 4  # the statistic, then one column per backtest
+
+
+def _visible_range(page: Any, chart_id: str) -> dict[str, float]:
+    range_: dict[str, float] = page.evaluate(
+        f"() => document.getElementById('{chart_id}').chart.timeScale().getVisibleRange()"
+    )
+    return range_
+
+
+def test_the_charts_zoom_into_finer_candles_move_together_and_follow_a_trade(
+    page: Any, member: tuple[str, str], stack: Stack, fresh_symbol: str
+) -> None:
+    name, token = member
+    api = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"})
+    fields = strategy_fields(name="Zoom me", symbol=fresh_symbol, timeframe="1m")
+    strategy = api.post("/api/strategy", json=fields).json()
+    started = api.post(f"/api/strategy/{strategy['id']}/backtest", json=long_run_params()).json()
+    result = wait_for_backtest(api, started["id"], timeout_s=120)["result"]
+    sign_in(page, name)
+    page.goto(f"{stack.api_url}/#/backtest/{started['id']}")
+    page.wait_for_selector("body[data-drawn=true]")
+    candles = page.locator("#chart-candles")
+    coarse = page.evaluate("() => document.getElementById('chart-candles').data[0].x.slice()")
+    assert len(coarse) <= 2000
+
+    # Hovering shows the values under the pointer.
+    candles.scroll_into_view_if_needed()
+    box = candles.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    legend = page.locator("#chart-candles .chart-legend")
+    assert re.search(r"O [\d,.]+ H [\d,.]+ L [\d,.]+ C [\d,.]+", legend.text_content() or "")
+
+    # Zooming in far asks for finer candles: more of them in view than the first answer held.
+    for _ in range(30):
+        page.mouse.wheel(0, -600)
+    page.wait_for_function("() => document.getElementById('chart-candles').data[0].x.length > 2000")
+    shown = _visible_range(page, "chart-candles")
+    coarse_in_view = sum(
+        shown["from"] <= datetime.fromisoformat(time).timestamp() <= shown["to"] for time in coarse
+    )
+    visible = page.evaluate("() => document.getElementById('chart-candles').visibleCandles()")
+    assert visible > 1.5 * coarse_in_view, (visible, coarse_in_view)
+
+    # The equity and drawdown charts show the same stretch of time.
+    equity = _visible_range(page, "chart-equity")
+    span = shown["to"] - shown["from"]
+    assert abs(equity["from"] - shown["from"]) < span * 0.05
+    assert abs(equity["to"] - shown["to"]) < span * 0.05
+
+    # A trade's row moves every chart to it (the equity curve's points are sparser than
+    # the candles: its view overlaps the trade).
+    first = result["trades"][0]
+    entry, exit_ = (
+        datetime.fromisoformat(first[time]).timestamp() for time in ("entry_time", "exit_time")
+    )
+    whole = (
+        datetime.fromisoformat(coarse[-1]).timestamp()
+        - datetime.fromisoformat(coarse[0]).timestamp()
+    )
+    page.locator("#trades tbody tr").first.locator("button").click()
+    page.wait_for_function(
+        "([entry, exit, whole]) => ['chart-equity', 'chart-candles'].every((id) => {"
+        " const r = document.getElementById(id).chart.timeScale().getVisibleRange();"
+        " const around = id === 'chart-candles' ? r.from <= entry && entry <= r.to"
+        " : r.from <= exit && entry <= r.to;"
+        " return r && around && r.to - r.from < whole / 10; })",
+        arg=[entry, exit_, whole],
+    )
+
+    # From the keyboard: 0 shows everything again, on every chart.
+    page.focus("#chart-drawdown")
+    page.keyboard.press("0")
+    page.wait_for_function(
+        "(whole) => ['chart-equity', 'chart-candles'].every((id) => {"
+        " const r = document.getElementById(id).chart.timeScale().getVisibleRange();"
+        " return r && r.to - r.from > whole * 0.9; })",
+        arg=whole,
+    )

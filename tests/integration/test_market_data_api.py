@@ -9,31 +9,14 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-import numpy as np
 import pandas as pd
 import pytest
-from helpers import backtest_params, strategy_fields, wait_for_backtest
+from helpers import backtest_params, daily_csv, strategy_fields, wait_for_backtest
 
 pytestmark = pytest.mark.integration
 
 SYMBOLS = "/api/market-data/symbols"
 CSV = {"Content-Type": "text/csv"}
-
-
-def daily_csv(days: int, start: str = "2020-01-01", price: float = 100.0) -> bytes:
-    rng = np.random.default_rng(days)
-    close = price * np.exp(np.cumsum(rng.normal(0, 0.01, days)))
-    frame = pd.DataFrame(
-        {
-            "Date": pd.date_range(start, periods=days, freq="D").strftime("%Y-%m-%d"),
-            "Open": close,
-            "High": close * 1.01,
-            "Low": close * 0.99,
-            "Close": close,
-            "Volume": 1_000,
-        }
-    )
-    return frame.to_csv(index=False).encode()
 
 
 def new_symbol() -> str:

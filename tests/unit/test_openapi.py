@@ -77,7 +77,7 @@ def test_every_error_is_one_documented_model(either_schema: Schema) -> None:
     schema = either_schema
     components = schema["components"]["schemas"]
     assert "HTTPValidationError" not in components
-    assert set(components["ErrorBody"]["properties"]) == {"detail", "errors", "report"}
+    assert set(components["ErrorBody"]["properties"]) == {"detail", "errors", "report", "used_by"}
     for name, operation in operations(schema):
         errors = {code: r for code, r in operation["responses"].items() if code[0] in "45"}
         if name.split()[1].endswith(("/live", "/ready", "/health")):

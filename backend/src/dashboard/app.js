@@ -1,8 +1,12 @@
 // The dashboard: a page per hash route, built from the API alone (the same calls a
 // script makes), signed in with a token kept in this browser's local storage.
 
-import { barChart, candleChart, heatmapChart, lineChart } from "./charts.js";
+import { barChart, heatmapChart } from "./charts.js";
+import { backtestDelete, strategyActions, symbolDelete, useTools } from "./manage.js";
+import { TimeAxis, candleChart, lineChart } from "./time_charts.js";
 import { attachSuggestions, loadReference } from "./rule_editor.js";
+import { runInputs } from "./run_inputs.js";
+import { symbolOptions, symbolProblem } from "./symbol_choice.js";
 import { drawWalkForward, validationOf, walkForwardInputs, walkForwardParts } from "./walk_forward.js";
 
 const TOKEN_KEY = "botclub.token";
@@ -100,7 +104,7 @@ async function download(path, filename) {
 
 function table(headers, rows) {
   return el("div", { class: "table-wrap" }, el("table", {},
-    el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col", text: h })))),
+    el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))),
     el("tbody", {}, rows.map((row) => el("tr", {}, row.map((cell) =>
       el("td", {}, cell instanceof Node ? cell : String(cell ?? "")))))),
   ));
@@ -203,15 +207,14 @@ async function strategyPage(id) {
     id === "new" ? Promise.resolve(null) : api(`/api/strategy/${id}`),
     loadReference(api),
   ]);
-  const s = strategy || { name: "", description: "", symbol: symbols[0]?.symbol || "", timeframe: "1d",
+  const s = strategy || { name: "", description: "", symbol: "", timeframe: "1d",
     parameters: { fast: 10, slow: 30 }, rules: { long_entry: "crossover(sma(close, fast), sma(close, slow))",
       long_exit: "crossunder(sma(close, fast), sma(close, slow))" }, orders: {}, costs: { commission_pct: 0.001 } };
   const check = message();
   const percent = (value) => (value === null || value === undefined ? "" : String(+(value * 100).toFixed(6)));
   const form = el("form", { class: "grid", id: "strategy-form", novalidate: true },
     el("label", {}, "Name", el("input", { name: "name", value: s.name, required: true })),
-    el("label", {}, "Symbol", el("select", { name: "symbol" }, symbols.map((entry) =>
-      el("option", { value: entry.symbol, selected: entry.symbol === s.symbol, text: `${entry.symbol} (${entry.timeframe})` })))),
+    el("label", {}, "Symbol", el("select", { name: "symbol" }, symbolOptions(el, symbols, s.symbol))),
     el("label", {}, "Timeframe", el("select", { name: "timeframe" }, TIMEFRAMES.map((tf) =>
       el("option", { value: tf, selected: tf === s.timeframe, text: tf })))),
     el("label", {}, "Parameters", el("input", { name: "parameters", value: assignments(s.parameters) })),
@@ -227,6 +230,8 @@ async function strategyPage(id) {
   const save = el("button", { class: "primary", type: "button", text: strategy ? "Save" : "Create" });
   let timer;
   const validate = async () => {
+    const problem = symbolProblem(symbols, form.elements.symbol.value);
+    if (problem) { say(check, problem, "bad"); return false; }
     try {
       const verdict = await api("/api/strategy/check", { method: "POST", json: strategyFields(form) });
       if (verdict.ok) say(check, "The rules are valid.", "good");
@@ -236,6 +241,8 @@ async function strategyPage(id) {
   };
   form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(validate, 250); });
   save.addEventListener("click", async () => {
+    const problem = symbolProblem(symbols, form.elements.symbol.value);
+    if (problem) { say(check, problem, "bad"); return; }
     try {
       const fields = strategyFields(form);
       const saved = strategy
@@ -245,20 +252,30 @@ async function strategyPage(id) {
       if (!strategy) location.hash = `#/strategy/${saved.id}`;
     } catch (error) { say(check, error.message, "bad"); }
   });
+  const backtests = strategy ? await api(`/api/strategy/${strategy.id}/backtests`) : [];
   const sections = [el("h1", { text: strategy ? strategy.name : "New strategy" }), form, check,
-    el("div", { class: "actions" }, save)];
-  if (strategy) sections.push(...runSections(strategy, symbols), await backtestList(strategy));
+    el("div", { class: "actions" }, save, strategy ? strategyActions(strategy, backtests, (text, kind) => say(check, text, kind)) : null)];
+  if (strategy) sections.push(...runSections(strategy, symbols), backtestList(backtests));
   show(...sections);
 }
 
 function runSections(strategy, symbols) {
   const note = message();
-  const symbol = symbols.find((e) => e.symbol === strategy.symbol);
-  const first = symbol ? symbol.first.slice(0, 10) : "";
-  const last = symbol ? symbol.last.slice(0, 10) : "";
+  let symbol;
+  let first;
+  let last;
+  const choose = (name) => {
+    symbol = symbols.find((e) => e.symbol === name);
+    first = symbol ? symbol.first.slice(0, 10) : "";
+    last = symbol ? symbol.last.slice(0, 10) : "";
+  };
+  choose(strategy.symbol);
   const form = el("form", { class: "grid", id: "run-form" },
-    el("label", {}, "Symbol", el("select", { name: "symbol" }, symbols.map((entry) =>
-      el("option", { value: entry.symbol, selected: entry.symbol === strategy.symbol, text: entry.symbol })))),
+    el("label", {}, "Symbol", el("select", { name: "symbol", onchange: (event) => {
+      choose(event.target.value);
+      form.elements.start.value = first;
+      form.elements.end.value = last;
+    } }, symbolOptions(el, symbols, strategy.symbol))),
     el("label", {}, "From", el("input", { name: "start", type: "date", value: first })),
     el("label", {}, "To", el("input", { name: "end", type: "date", value: last })),
     el("label", {}, "Capital", el("input", { name: "capital", inputmode: "decimal", value: "10000" })),
@@ -273,6 +290,9 @@ function runSections(strategy, symbols) {
   );
   const params = () => {
     const value = (name) => form.elements[name].value.trim();
+    const problem = symbolProblem(symbols, value("symbol"));
+    if (problem) throw new Error(problem);
+    if (!value("start") || !value("end")) throw new Error("Choose the dates to run over.");
     const body = {
       // The stored range's own first and last bars when the dates were left as shown.
       start_date: symbol && value("start") === first ? symbol.first : `${value("start")}T00:00:00Z`,
@@ -302,9 +322,9 @@ function runSections(strategy, symbols) {
     el("button", { class: "secondary", type: "button", id: "run-optimization", onclick: () => start("optimize"), text: "Optimize" }))];
 }
 
-async function backtestList(strategy) {
-  const backtests = await api(`/api/strategy/${strategy.id}/backtests`);
+function backtestList(backtests) {
   const chosen = new Set();
+  const note = message();
   const compare = el("button", { class: "secondary", type: "button", disabled: true, text: "Compare selected (2 to 5)",
     onclick: () => { location.hash = `#/compare/${[...chosen].join(",")}`; } });
   const rows = backtests.map((b) => [
@@ -315,10 +335,11 @@ async function backtestList(strategy) {
     el("a", { href: `#/backtest/${b.id}`, text: b.created_at.slice(0, 19).replace("T", " ") }),
     b.validation ? "walk-forward" : b.sweep ? "optimization" : "backtest", el("span", { class: `status ${b.status}`, text: b.status }),
     formatValue("total_return", b.statistics?.total_return), formatValue("sharpe_ratio", b.statistics?.sharpe_ratio),
+    backtestDelete(b, route, (text, kind) => say(note, text, kind)),
   ]);
   return el("section", {}, el("h2", { text: "Backtests" }),
-    rows.length ? table(["", "Started", "Kind", "Status", "Return", "Sharpe"], rows) : el("p", { class: "muted", text: "None yet." }),
-    el("div", { class: "actions" }, compare));
+    rows.length ? table(["", "Started", "Kind", "Status", "Return", "Sharpe", ""], rows) : el("p", { class: "muted", text: "None yet." }),
+    note, el("div", { class: "actions" }, compare));
 }
 
 // ---- one backtest ---------------------------------------------------------------
@@ -330,14 +351,17 @@ async function backtestPage(id) {
   const cancel = el("button", { class: "secondary", type: "button", id: "cancel", text: "Cancel",
     onclick: async () => { try { await api(`/api/backtest/${id}`, { method: "DELETE" }); } catch (error) { say(state, error.message, "bad"); } } });
   const body = el("div", { id: "result" });
+  const remove = backtestDelete(backtest, () => { location.hash = `#/strategy/${backtest.strategy_id}`; },
+    (text, kind) => say(state, text, kind));
   show(el("h1", { text: backtest.sweep ? "Optimization" : "Backtest" }),
     el("p", { class: "muted" }, el("a", { href: `#/strategy/${backtest.strategy_id}`, text: "← strategy" })),
-    bar, state, el("div", { class: "actions" }, cancel), body);
+    bar, state, el("div", { class: "actions" }, cancel, remove), body);
   const render = (event) => {
     bar.value = event.progress;
     const eta = event.eta_s !== null && event.eta_s !== undefined ? `, about ${Math.ceil(event.eta_s)} s left` : "";
     state.replaceChildren(el("span", { class: `status ${event.status}`, text: event.status }), ` ${event.progress.toFixed(1)} %${eta}`);
     cancel.hidden = event.final;
+    remove.hidden = !event.final;
   };
   render({ ...backtest, final: ["completed", "failed", "cancelled"].includes(backtest.status) });
   if (["completed", "failed", "cancelled"].includes(backtest.status)) return showResult(backtest, body);
@@ -368,7 +392,8 @@ async function showResult(backtest, body) {
       onclick: () => download(`/api/backtest/${backtest.id}/trades.csv`, `trades-${backtest.id}.csv`) })));
   if (backtest.optimization) parts.push(...optimizationParts(backtest));
   if (backtest.walk_forward) parts.push(...walkForwardParts(backtest, { el, table, formatValue, label }));
-  parts.push(el("h2", { text: `${result.symbol} ${result.timeframe}, ${result.start.slice(0, 10)} to ${result.end.slice(0, 10)}` }));
+  parts.push(el("h2", { text: `${result.symbol} ${result.timeframe}, ${result.start.slice(0, 10)} to ${result.end.slice(0, 10)}` }),
+    runInputs(el, backtest));
   parts.push(el("div", { class: "stats", id: "statistics" }, HEADLINE.filter((name) => name in result).map((name) =>
     el("div", {}, el("span", { text: label(name) }), el("strong", { "data-statistic": name, text: formatValue(name, result[name]) })))));
   parts.push(el("h2", { text: "Equity" }), el("div", { class: "chart", id: "chart-equity" }),
@@ -377,15 +402,16 @@ async function showResult(backtest, body) {
     el("h2", { text: `Trades (${result.total_trades.toLocaleString("en")})` }), el("div", { id: "trades" }));
   body.replaceChildren(...parts);
   performance.mark("result-shown");  // milestones bench/dashboard.py reports
-  const candles = drawCandles(backtest, result);  // its data is fetched meanwhile
-  const trades = tradesTable(backtest.id, result);
+  const axis = new TimeAxis();  // equity, drawdown and price move together
+  const candles = drawCandles(backtest, result, axis);  // its data is fetched meanwhile
+  const trades = tradesTable(backtest.id, result, axis);
   const curve = result.equity_curve;
   lineChart(chart("chart-equity"), [
     { x: curve.time, y: curve.equity, name: "equity", color: "#2563eb" },
     { x: curve.time, y: curve.buy_and_hold, name: "buy and hold", color: "#9ca3af" },
-  ]);
+  ], { axis });
   lineChart(chart("chart-drawdown"), [{ x: curve.time, y: curve.drawdown, name: "drawdown", color: "#dc2626", fill: true }],
-    { percent: true });
+    { percent: true, axis });
   if (backtest.optimization) drawHeatmap(backtest.optimization);
   if (backtest.walk_forward) drawWalkForward(backtest, chart);
   performance.mark("curves-drawn");
@@ -395,6 +421,8 @@ async function showResult(backtest, body) {
 
 // The markers of at most this many trades are drawn (a chart shows no more anyway).
 const MARKED_TRADES = 20_000;
+// Candles asked for at a time: the whole range at first, the visible one when zoomed.
+const CANDLES = 2000;
 
 async function allTrades(id, result) {
   // The result carries the first trades; the rest are read a page at a time.
@@ -406,18 +434,42 @@ async function allTrades(id, result) {
   return inline.concat((await Promise.all(pages)).flatMap((page) => page.trades));
 }
 
-async function drawCandles(backtest, result) {
-  const query = new URLSearchParams({ timeframe: result.timeframe, start: result.start, end: result.end, max_points: "2000" });
-  const [candles, trades] = await Promise.all([
-    api(`/api/market-data/symbols/${result.symbol}/bars?${query}`), allTrades(backtest.id, result)]);
-  candleChart(chart("chart-candles"), result.symbol, candles, [
-    { name: "entries", color: "#15803d", up: true, x: trades.map((t) => t.entry_time), y: trades.map((t) => t.entry_price) },
-    { name: "exits", color: "#b91c1c", up: false, x: trades.map((t) => t.exit_time), y: trades.map((t) => t.exit_price) },
-  ]);
+// The candles are the only part of a result read from the market data: when its bars
+// are gone, the chart says so and the rest of the page (the backtest's own) stays.
+function barsGone(result) {
+  chart("chart-candles").classList.add("gone");
+  chart("chart-candles").replaceChildren(el("p", { class: "message gone", id: "candles-gone",
+    text: `The bars of ${result.symbol} are no longer stored, so its price chart cannot be drawn. `
+      + "The statistics, equity, drawdown and trades are this backtest's own and stay as they were." }));
+}
+
+// The run's range of bars through `bars`, or null when the symbol is no longer stored
+// (asked of the catalog first, so a deleted symbol costs no failed request).
+async function storedBars(result, bars) {
+  const symbols = await api("/api/market-data/symbols");
+  const entry = symbols.find((stored) => stored.symbol === result.symbol);
+  if (!entry) return null;
+  if (result.data_version !== null && result.data_version !== undefined && entry.version !== result.data_version) {
+    chart("chart-candles").before(el("p", { class: "message", id: "candles-replaced",
+      text: `${result.symbol}'s bars were replaced after this run (it used version ${result.data_version}, `
+        + `version ${entry.version} is stored): the candles are today's bars, the rest is the run's own.` }));
+  }
+  return bars(result.start, result.end).catch((error) => {
+    if (error.status === 404) return null;  // deleted meanwhile
+    throw error;
+  });
+}
+
+async function drawCandles(backtest, result, axis) {
+  const bars = (start, end) => api(`/api/market-data/symbols/${result.symbol}/bars?${new URLSearchParams(
+    { timeframe: result.timeframe, start, end, max_points: String(CANDLES) })}`);
+  const [candles, trades] = await Promise.all([storedBars(result, bars), allTrades(backtest.id, result)]);
+  if (candles === null) { barsGone(result); return; }
+  candleChart(chart("chart-candles"), result.symbol, candles, trades, { axis, loadFiner: bars, maxPoints: CANDLES });
   performance.mark("candles-drawn");
 }
 
-async function tradesTable(id, result) {
+async function tradesTable(id, result, axis) {
   const holder = document.getElementById("trades");
   const total = result.total_trades;
   let offset = 0;
@@ -425,7 +477,7 @@ async function tradesTable(id, result) {
     const inline = offset + PAGE <= result.trades.length;
     const trades = inline ? result.trades.slice(offset, offset + PAGE)
       : (await api(`/api/backtest/${id}/trades?offset=${offset}&limit=${PAGE}`)).trades;
-    const rows = trades.map((t) => [t.side, t.entry_time.slice(0, 16).replace("T", " "),
+    const rows = trades.map((t) => [tradeLink(t, axis), t.entry_time.slice(0, 16).replace("T", " "),
       t.exit_time.slice(0, 16).replace("T", " "), formatValue("", t.entry_price), formatValue("", t.exit_price),
       formatValue("", t.pnl), formatValue("return_fraction", t.return_fraction), t.exit_reason]);
     holder.replaceChildren(
@@ -433,6 +485,17 @@ async function tradesTable(id, result) {
       pager(offset, total, (next) => { offset = next; load(); }));
   };
   await load();
+}
+
+// A trade's side, as a button that shows the trade on the charts with some room around it.
+function tradeLink(trade, axis) {
+  const [entry, exit] = [Date.parse(trade.entry_time), Date.parse(trade.exit_time)];
+  const room = Math.max(exit - entry, 3_600_000) * 2;
+  return el("button", { class: "link", type: "button", text: trade.side, title: "Show on the charts",
+    onclick: () => {
+      axis.show(new Date(entry - room).toISOString(), new Date(exit + room).toISOString());
+      document.getElementById("chart-candles").scrollIntoView({ block: "center" });
+    } });
 }
 
 function pager(offset, total, go) {
@@ -448,19 +511,21 @@ function optimizationParts(backtest) {
   const o = backtest.optimization;
   const ranking = el("div", { id: "ranking" });
   let offset = 0;
-  let sort = "rank";
+  const order = { sort: "rank", descending: false };
   const load = async () => {
-    const page = await api(`/api/backtest/${backtest.id}/ranking?offset=${offset}&limit=${PAGE}&sort=${sort}`);
+    const query = new URLSearchParams({ offset, limit: PAGE, sort: order.sort, descending: order.descending });
+    const page = await api(`/api/backtest/${backtest.id}/ranking?${query}`);
     const names = Object.keys(o.best_parameters).filter((name) => page.rows[0] && name in page.rows[0].parameters);
-    ranking.replaceChildren(table(["Rank", ...names, "Objective", "Return", "Sharpe", "Max drawdown", "Trades", ""],
+    const sortable = (text, sort) => sortHeader(text, sort, order, () => { offset = 0; load(); });
+    ranking.replaceChildren(table([sortable("Rank", "rank"), ...names, sortable("Objective", "objective"),
+      sortable("Return", "total_return"), sortable("Sharpe", "sharpe_ratio"), sortable("Max drawdown", "max_drawdown"),
+      sortable("Trades", "total_trades"), ""],
       page.rows.map((row) => [row.rank, ...names.map((n) => row.parameters[n]), formatValue("", row.objective),
         formatValue("total_return", row.total_return), formatValue("sharpe_ratio", row.sharpe_ratio),
         formatValue("max_drawdown", row.max_drawdown), row.total_trades,
         el("button", { class: "link", type: "button", text: "Backtest it", onclick: () => backtestWith(backtest, row.parameters) })])),
     pager(offset, page.total, (next) => { offset = next; load(); }));
   };
-  const sorter = el("select", { "aria-label": "sort the ranking by", onchange: (event) => { sort = event.target.value; offset = 0; load(); } },
-    ["rank", "total_return", "sharpe_ratio", "max_drawdown", "total_trades", "win_rate"].map((name) => el("option", { value: name, text: label(name) })));
   load();
   return [
     el("h2", { text: `${o.combinations.toLocaleString("en")} combinations ranked by ${label(o.objective)}` }),
@@ -468,11 +533,25 @@ function optimizationParts(backtest) {
       el("button", { class: "primary", type: "button", id: "open-best", text: "Open the best as a backtest",
         onclick: () => backtestWith(backtest, o.best_parameters) })),
     el("div", { class: "chart", id: "chart-heatmap" }),
-    el("div", { class: "actions" }, el("label", {}, "Sort by", sorter),
+    el("div", { class: "actions" },
       el("button", { class: "secondary", type: "button", text: "Ranking as CSV",
         onclick: () => download(`/api/backtest/${backtest.id}/ranking.csv`, `ranking-${backtest.id}.csv`) })),
     ranking,
   ];
+}
+
+// A column header that sorts the ranking by `sort`: a first click in the column's natural
+// order (rank ascending, a statistic largest first), the next one reversed.
+function sortHeader(text, sort, order, reload) {
+  const active = order.sort === sort;
+  const arrow = active ? (order.descending ? " ▼" : " ▲") : "";
+  return el("button", { class: "sort link", type: "button", "data-sort": sort, "aria-pressed": active ? "true" : "false",
+    title: `sort by ${text.toLowerCase()}`, text: text + arrow,
+    onclick: () => {
+      order.descending = active ? !order.descending : sort !== "rank";
+      order.sort = sort;
+      reload();
+    } });
 }
 
 function drawHeatmap(o) {
@@ -510,7 +589,7 @@ async function comparePage(ids) {
 // ---- market data ---------------------------------------------------------------
 
 async function marketPage() {
-  const symbols = await api("/api/market-data/symbols");
+  const [symbols, me] = await Promise.all([api("/api/market-data/symbols"), api("/api/me")]);
   const note = message();
   const report = el("div", { id: "import-report" });
   const form = el("form", { class: "grid", id: "upload-form", onsubmit: async (event) => {
@@ -537,8 +616,9 @@ async function marketPage() {
     el("option", { value: "append", text: "append newer bars" }))),
   el("div", { class: "actions" }, el("button", { class: "primary", type: "submit", text: "Upload" })));
   show(el("h1", { text: "Market data" }),
-    table(["Symbol", "Timeframe", "From", "To", "Bars", "Version"], symbols.map((s) =>
-      [s.symbol, s.timeframe, s.first.slice(0, 10), s.last.slice(0, 10), s.rows.toLocaleString("en"), s.version])),
+    table(["Symbol", "Timeframe", "From", "To", "Bars", "Version", "Owner", ""], symbols.map((s) =>
+      [s.symbol, s.timeframe, s.first.slice(0, 10), s.last.slice(0, 10), s.rows.toLocaleString("en"), s.version,
+        s.owner_id === me.id ? "you" : s.owner, s.owner_id === me.id ? symbolDelete(s, marketPage, (text, kind) => say(note, text, kind)) : ""])),
     el("h2", { text: "Upload" }), form, note, report);
 }
 
@@ -568,4 +648,5 @@ document.getElementById("sign-out").addEventListener("click", async () => {
   location.hash = "#/signin";
 });
 window.addEventListener("hashchange", route);
+useTools({ el, api });
 route();

@@ -2,7 +2,7 @@
 // on a result the windows table with the efficiency and the stitched out-of-sample
 // curve beside the in-sample one.
 
-import { lineChart } from "./charts.js";
+import { lineChart } from "./time_charts.js";
 
 const LENGTH = /^([1-9][0-9]*)([mhdw]?)$/;
 

@@ -1,18 +1,24 @@
 """The dashboard at `/` and the API's docs page at `/docs`, with every script and
-stylesheet served from this process: the dashboard's own files (its charts included),
-and Swagger UI's as the `swagger-ui-py` package ships it. Nothing is fetched from
-another site, so both work offline."""
+stylesheet served from this process: the dashboard's own files, its charting library
+(lightweight-charts, with its licence, as `dashboard_vendor` installed it) and Swagger
+UI's as the `swagger-ui-py` package ships it. Nothing is fetched from another site, so
+both work offline."""
 
 from __future__ import annotations
 
 import importlib.util
+import logging
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
+from backend.dashboard_vendor import LIGHTWEIGHT_CHARTS
+
 __all__ = ["install_dashboard"]
+
+logger = logging.getLogger(__name__)
 
 DASHBOARD_FILES = Path(__file__).resolve().parent.parent / "dashboard"
 
@@ -46,3 +52,10 @@ def install_dashboard(app: FastAPI) -> None:
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=DASHBOARD_FILES), name="dashboard")
     app.mount("/vendor/swagger-ui", StaticFiles(directory=SWAGGER_UI), name="swagger-ui")
+    if not LIGHTWEIGHT_CHARTS.installed():
+        logger.error(
+            "the dashboard's charts are missing (%s): run `python -m backend.dashboard_vendor`",
+            LIGHTWEIGHT_CHARTS.folder,
+        )
+    charts = StaticFiles(directory=LIGHTWEIGHT_CHARTS.folder, check_dir=False)
+    app.mount("/vendor/lightweight-charts", charts, name="lightweight-charts")

@@ -10,9 +10,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
+from pymongo.asynchronous.database import AsyncDatabase
 
 from backend.deps import BacktestClientDep, CurrentUser, DatabaseDep
 from backend.services.backtest_client import BacktestServiceRejected
+from backend.services.symbol_uses import check_unused, owner_names
 from backend.services.uploads import uploaded_table
 from shared.contracts.market_data import (
     MAX_CANDLES,
@@ -34,6 +36,7 @@ from shared.errors import (
     UnsupportedMediaType,
 )
 from shared.market_data.catalog import SESSION_START_LIMIT_MINUTES, find_symbol, list_symbols
+from shared.mongo import Document
 from shared.timeframes import Timeframe
 from shared.web.errors import responses_for
 from shared.web.params import SymbolPath
@@ -51,6 +54,7 @@ _SYMBOL_EXAMPLE: dict[str, Any] = {
     "rows": 2148,
     "version": 1,
     "owner_id": None,
+    "owner": "administrator",
     "session_start_minutes": 0,
     "gap_count": 0,
     "timeframes": ["1d", "1w"],
@@ -61,6 +65,9 @@ class SymbolDetails(SymbolEntry):
     model_config = ConfigDict(json_schema_extra={"examples": [_SYMBOL_EXAMPLE]})
 
     timeframes: list[Timeframe] = Field(description="Every timeframe its bars can make.")
+    owner: str = Field(
+        description="Who imported it, by name: a member, `sample data` or `administrator`."
+    )
 
 
 class ImportResult(BaseModel):
@@ -68,7 +75,8 @@ class ImportResult(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "symbol": _SYMBOL_EXAMPLE | {"symbol": "ACME", "owner_id": "59f45441"},
+                    "symbol": _SYMBOL_EXAMPLE
+                    | {"symbol": "ACME", "owner_id": "59f45441", "owner": "alice"},
                     "report": {"rows_read": 2148, "rows_stored": 2148, "timeframe": "1d"},
                 }
             ]
@@ -79,14 +87,24 @@ class ImportResult(BaseModel):
     report: ImportReport
 
 
-def _details(entry: SymbolEntry) -> SymbolDetails:
-    return SymbolDetails(**entry.model_dump(), timeframes=entry.usable_timeframes())
+async def _described(
+    database: AsyncDatabase[Document], entries: list[SymbolEntry]
+) -> list[SymbolDetails]:
+    names = await owner_names(database, (entry.owner_id for entry in entries))
+    return [
+        SymbolDetails(
+            **entry.model_dump(),
+            timeframes=entry.usable_timeframes(),
+            owner=names.get(entry.owner_id, "a former member"),
+        )
+        for entry in entries
+    ]
 
 
 @router.get(SYMBOLS_PATH, summary="List stored symbols")
 async def symbols(user: CurrentUser, database: DatabaseDep) -> list[SymbolDetails]:
-    """Every stored symbol with its base timeframe, range, row count and version."""
-    return [_details(entry) for entry in await list_symbols(database)]
+    """Every stored symbol with its base timeframe, range, row count, version and owner."""
+    return await _described(database, await list_symbols(database))
 
 
 @router.get(
@@ -100,7 +118,7 @@ async def symbol_details(
     entry = await find_symbol(database, symbol)
     if entry is None:
         raise NotFound(f"no market data for {symbol}")
-    return _details(entry)
+    return (await _described(database, [entry]))[0]
 
 
 @router.get(
@@ -141,9 +159,19 @@ async def chart_bars(
     responses=responses_for(Forbidden, NotFound, Conflict, Unavailable),
 )
 async def remove_symbol(
-    symbol: SymbolPath, user: CurrentUser, client: BacktestClientDep
+    symbol: SymbolPath,
+    user: CurrentUser,
+    client: BacktestClientDep,
+    database: DatabaseDep,
+    force: Annotated[bool, Query(description="Delete it even though strategies use it.")] = False,
 ) -> Response:
-    """Delete a symbol and its bars; only the user who imported it may."""
+    """Delete a symbol and its bars; only the user who imported it may. Refused (409,
+    with `used_by` listing them) while strategies use it, unless `force`: finished
+    backtests keep their results, trades and reports either way, and only new runs
+    need bars."""
+    entry = await find_symbol(database, symbol)
+    if not force and entry is not None and entry.owner_id == user.id:
+        await check_unused(database, symbol, user.id)
     try:
         await client.delete_symbol(symbol, user.id)
     except BacktestServiceRejected as rejected:
@@ -199,6 +227,7 @@ async def upload_bars(
     response: Response,
     user: CurrentUser,
     client: BacktestClientDep,
+    database: DatabaseDep,
     mode: ImportMode = ImportMode.REPLACE,
     duplicates: DuplicatePolicy = DuplicatePolicy.REFUSE,
     session_start_minutes: Annotated[
@@ -230,6 +259,5 @@ async def upload_bars(
         raise rejected.as_domain_error() from None
     if outcome.entry is None:
         response.status_code = status.HTTP_200_OK
-    return ImportResult(
-        symbol=_details(outcome.entry) if outcome.entry else None, report=outcome.report
-    )
+    stored = (await _described(database, [outcome.entry]))[0] if outcome.entry else None
+    return ImportResult(symbol=stored, report=outcome.report)

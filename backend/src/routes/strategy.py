@@ -26,6 +26,7 @@ from backend.schemas import (
     Strategy,
     StrategyCheck,
     StrategyCreate,
+    StrategyRename,
     StrategyUpdate,
 )
 from backend.services.backtest_client import BacktestServiceClient
@@ -100,6 +101,18 @@ async def update_strategy(
     if updated is None:  # deleted meanwhile
         raise NotFound("strategy not found")
     return updated
+
+
+@router.patch("/{strategy_id}", summary="Rename a strategy")
+async def rename_strategy(
+    strategy: OwnedStrategy, fields: StrategyRename, user: CurrentUser, store: StrategyStoreDep
+) -> Strategy:
+    """Give one of your strategies a new name, nothing else changed: unlike a
+    replacement, it needs no stored bars for its symbol."""
+    renamed = await store.rename(user.id, strategy.id, fields.name)
+    if renamed is None:  # deleted meanwhile
+        raise NotFound("strategy not found")
+    return renamed
 
 
 @router.delete(

@@ -48,6 +48,14 @@ class StrategyStore:
         )
         return Strategy.from_document(document) if document else None
 
+    async def rename(self, user_id: str, strategy_id: str, name: str) -> Strategy | None:
+        document = await self._collection.find_one_and_update(
+            {"_id": strategy_id, "user_id": user_id},
+            {"$set": {"name": name, "updated_at": utc_now()}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return Strategy.from_document(document) if document else None
+
     async def delete(self, user_id: str, strategy_id: str) -> bool:
         outcome = await self._collection.delete_one({"_id": strategy_id, "user_id": user_id})
         return outcome.deleted_count == 1

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.contracts.market_data import ImportReport
+from shared.contracts.symbol_uses import StrategyUse
 from shared.errors import (
     UNAVAILABLE_RETRY_AFTER_S,
     DomainError,
@@ -60,6 +61,10 @@ class ErrorBody(BaseModel):
     report: ImportReport | None = Field(
         default=None, description="For an upload refused by its rows: the import's report."
     )
+    used_by: list[StrategyUse] | None = Field(
+        default=None,
+        description="Only on a symbol's deletion refused because strategies use it: which.",
+    )
 
     model_config = {
         "json_schema_extra": {
@@ -82,12 +87,19 @@ class ErrorBody(BaseModel):
 
 def error_body(detail: Any) -> dict[str, Any]:
     """A domain error's detail as the one error body: a message; a list of refused
-    fields; an import refusal `{msg, report}`; or a body already in this shape (relayed
-    from the other service)."""
+    fields; an import refusal `{msg, report}`; a deletion refused `{msg, used_by}`; or a
+    body already in this shape (relayed from the other service). `used_by` is there only
+    when it says something."""
     if isinstance(detail, dict) and "detail" in detail:
-        return ErrorBody.model_validate(detail).model_dump(mode="json")
+        body = ErrorBody.model_validate(detail).model_dump(mode="json")
+        return {name: value for name, value in body.items() if name != "used_by" or value}
     if isinstance(detail, dict) and "report" in detail:
         return {"detail": str(detail.get("msg")), "errors": [], "report": detail["report"]}
+    if isinstance(detail, dict) and "used_by" in detail:
+        uses = [
+            StrategyUse.model_validate(use).model_dump(mode="json") for use in detail["used_by"]
+        ]
+        return {"detail": str(detail.get("msg")), "errors": [], "report": None, "used_by": uses}
     if isinstance(detail, list):
         errors = _described(detail)
         summary = "; ".join(refusal_in_words(error) for error in errors)

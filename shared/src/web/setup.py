@@ -24,7 +24,7 @@ from shared.web.security_headers import SecurityHeaders
 
 __all__ = ["CORS_HEADERS", "CORS_METHODS", "freeze_startup_heap", "set_up_app"]
 
-CORS_METHODS = ["GET", "POST", "PUT", "DELETE"]
+CORS_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 CORS_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", REQUEST_ID_HEADER]
 
 logger = logging.getLogger(__name__)
