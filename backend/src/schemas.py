@@ -22,6 +22,7 @@ from shared.contracts.strategies import (
     check_rules,
 )
 from shared.contracts.sweeps import Heatmap, Objective, Optimization, Sweep, SweepRow
+from shared.contracts.validation import Validation, WalkForward
 from shared.timeframes import Timeframe
 
 STRATEGY_EXAMPLE: dict[str, Any] = {
@@ -219,6 +220,14 @@ class Backtest(BaseModel):
         default=None,
         description="An optimization's best combinations and heatmap, once completed.",
     )
+    validation: Validation | None = Field(
+        default=None, description="Set for an optimization validated walk-forward."
+    )
+    walk_forward: WalkForward | None = Field(
+        default=None,
+        description="A walk-forward validation's windows, efficiency and in-sample curve, "
+        "once completed; `result` is then the stitched out-of-sample run.",
+    )
     error: str | None
     notes: list[str] = Field(
         default_factory=list,
@@ -269,6 +278,11 @@ class OptimizeRequest(BacktestParams):
     )
 
     sweep: Sweep
+    validation: Validation | None = Field(
+        default=None,
+        description="Walk-forward windows: each is optimized on its train bars and its "
+        "winner run on the test bars after them; the result is the test runs stitched.",
+    )
 
 
 class BacktestSummary(BaseModel):
@@ -318,6 +332,9 @@ class BacktestSummary(BaseModel):
         description="True when answered with the stored result of an identical backtest.",
     )
     sweep: Sweep | None = Field(default=None, description="Set for an optimization.")
+    validation: Validation | None = Field(
+        default=None, description="Set for an optimization validated walk-forward."
+    )
 
 
 class SaveResultAck(BaseModel):

@@ -18,6 +18,7 @@ from botclub import member, reference, search_view
 from botclub.failures import CommandFailed, ExitCode, exit_code_lines
 from botclub.portfolio import add_portfolio_options, portfolio_block
 from botclub.stack_file import DEFAULT_DATA_DIR
+from botclub.walk_forward import parse_windows
 
 __all__ = ["main"]
 
@@ -244,6 +245,14 @@ def _member_commands(commands: Commands) -> None:
             command.add_argument("--constraint", help="combinations to keep, e.g. 'fast < slow'")
             command.add_argument("--objective", help="what to rank by (sharpe_ratio)")
             _search_arguments(command)
+            command.add_argument(
+                "--walk-forward",
+                metavar="TRAIN:TEST[:STEP]",
+                help="validate walk-forward: bars (500:100) or durations (365d:90d)",
+            )
+            command.add_argument(
+                "--anchored", action="store_true", help="walk-forward train windows grow"
+            )
 
     follow = _command(
         commands,
@@ -471,8 +480,15 @@ def _optimize(args: argparse.Namespace) -> int:
     sweep = search_view.sweep_of(
         member.parse_grid(args.grid), args.ranges, {name: getattr(args, name) for name in options}
     )
+    validation = parse_windows(args.walk_forward, args.anchored) if args.walk_forward else None
     return member.run(
-        args.strategy, _run_options(args), args.assignments, sweep, args.follow, args.json
+        args.strategy,
+        _run_options(args),
+        args.assignments,
+        sweep,
+        args.follow,
+        args.json,
+        validation,
     )
 
 

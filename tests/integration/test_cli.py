@@ -188,6 +188,31 @@ def test_a_tpe_search_shows_its_trials_and_how_likely_its_winner_is_luck(
     assert re.search(r"probability of backtest overfitting [\d.]+ %: how often", run.stdout)
 
 
+def test_a_walk_forward_shows_its_windows_and_efficiency_then_the_stitched_run(
+    member: Botclub, home: Path
+) -> None:
+    name = f"SMA {uuid.uuid4().hex[:6]}"
+    member("strategy", "create", str(strategy_file(home, name)))
+
+    run = member(
+        "optimize", name, "--grid", "fast=5,10", "--grid", "slow=30,40",
+        "--objective", "total_return", "--walk-forward", "730d:365d", "--anchored", "--follow",
+    )  # fmt: skip
+    wrong = member("optimize", name, "--grid", "fast=5,10", "--walk-forward", "2y")
+    listed = member("backtests", name)
+
+    assert run.returncode == 0, run.stderr
+    assert " anchored windows by total_return:" in run.stdout
+    header = next(line for line in run.stdout.splitlines() if line.startswith("train"))
+    assert header.split() == ["train", "test", "chosen", "in-sample", "out-of-sample", "trades"]
+    assert "walk-forward efficiency: " in run.stdout
+    assert "the test windows stitched:" in run.stdout
+    assert "Total return" in run.stdout
+    assert "(swept: fast, slow) (walk-forward)" in listed.stdout
+    assert wrong.returncode == 2
+    assert "expected TRAIN:TEST or TRAIN:TEST:STEP" in wrong.stderr
+
+
 def test_functions_lists_the_rule_language_and_describes_one(member: Botclub) -> None:
     listed = member("functions")
     every = json.loads(member("functions", "--json").stdout)

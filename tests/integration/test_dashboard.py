@@ -204,6 +204,50 @@ def test_a_tpe_search_shows_its_trials_and_how_likely_its_winner_is_luck(
     assert "TPE search: 15 trials" in page.text_content("#search-summary")
 
 
+def test_a_walk_forward_shows_its_windows_and_both_curves_side_by_side(
+    page: Any, member: tuple[str, str], stack: Stack
+) -> None:
+    name, token = member
+    api = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"})
+    strategy = api.post("/api/strategy", json=strategy_fields(name="Walk me")).json()
+    sign_in(page, name)
+
+    page.goto(f"{stack.api_url}/#/strategy/{strategy['id']}")
+    page.fill("input[name=grid]", "fast=5,10; slow=30,40")
+    page.fill("input[name=wf_train]", "730d")
+    page.fill("input[name=wf_test]", "365d")
+    page.click("#run-optimization")
+    page.wait_for_selector("body[data-drawn=true]")
+    screenshot(page, "5b-walk-forward")
+
+    backtest = api.get(f"/api/backtest/{page.url.rsplit('/', 1)[1]}").json()
+    windows = backtest["walk_forward"]["windows"]
+    assert backtest["validation"] == {
+        "mode": "rolling",
+        "train": "730d",
+        "test": "365d",
+        "step": None,
+    }
+    rows = page.locator("#walk-forward-windows tbody tr")
+    assert rows.count() == len(windows) > 1
+    assert "Walk-forward efficiency" in page.text_content("#walk-forward-efficiency")
+    points = page.evaluate(
+        "() => ['chart-out-of-sample', 'chart-in-sample'].map("
+        "(id) => document.getElementById(id).data[0].x.length)"
+    )
+    curve = backtest["walk_forward"]["in_sample_curve"]
+    assert points == [len(backtest["result"]["equity_curve"]["time"]), len(curve["time"])]
+    beside = page.evaluate(
+        "() => ['chart-out-of-sample', 'chart-in-sample'].map("
+        "(id) => document.getElementById(id).getBoundingClientRect().top)"
+    )
+    assert beside[0] == beside[1]  # at desktop width, side by side
+
+    page.goto(f"{stack.api_url}/#/strategy/{strategy['id']}")
+    listed = page.locator("section:has(h2:text('Backtests')) tbody tr").first
+    assert "walk-forward" in listed.text_content()
+
+
 def test_sign_out_revokes_the_token_on_the_server(
     page: Any, member: tuple[str, str], stack: Stack
 ) -> None:

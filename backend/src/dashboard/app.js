@@ -9,6 +9,7 @@ import { TimeAxis, candleChart, lineChart } from "./time_charts.js";
 import { attachSuggestions, loadReference } from "./rule_editor.js";
 import { runInputs } from "./run_inputs.js";
 import { symbolOptions, symbolProblem } from "./symbol_choice.js";
+import { drawWalkForward, validationOf, walkForwardInputs, walkForwardParts } from "./walk_forward.js";
 
 const TOKEN_KEY = "botclub.token";
 const TIMEFRAMES = ["1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w"];
@@ -289,6 +290,7 @@ function runSections(strategy, symbols) {
     el("label", {}, "Objective", el("select", { name: "objective" }, OBJECTIVES.map((o) => el("option", { value: o, text: label(o) })))),
     ...searchFields(el),
     ...portfolioFields(el),
+    ...walkForwardInputs(el),
   );
   const params = () => {
     const value = (name) => form.elements[name].value.trim();
@@ -314,6 +316,8 @@ function runSections(strategy, symbols) {
         const value = (name) => form.elements[name].value.trim();
         body.sweep = { ...searchSweep(value, parseGrid(value("grid"))), objective: value("objective") };
         if (value("constraint")) body.sweep.constraint = value("constraint");
+        const validation = validationOf(form);
+        if (validation) body.validation = validation;
       }
       const started = await api(`/api/strategy/${strategy.id}/${kind}`, { method: "POST", json: body });
       location.hash = `#/backtest/${started.id}`;
@@ -335,7 +339,7 @@ function backtestList(backtests) {
       compare.disabled = chosen.size < 2 || chosen.size > 5;
     } }),
     el("a", { href: `#/backtest/${b.id}`, text: b.created_at.slice(0, 19).replace("T", " ") }),
-    b.sweep ? "optimization" : "backtest", el("span", { class: `status ${b.status}`, text: b.status }),
+    b.validation ? "walk-forward" : b.sweep ? "optimization" : "backtest", el("span", { class: `status ${b.status}`, text: b.status }),
     formatValue("total_return", b.statistics?.total_return), formatValue("sharpe_ratio", b.statistics?.sharpe_ratio),
     backtestDelete(b, route, (text, kind) => say(note, text, kind)),
   ]);
@@ -393,6 +397,7 @@ async function showResult(backtest, body) {
     el("button", { class: "secondary", type: "button", text: "Trades as CSV",
       onclick: () => download(`/api/backtest/${backtest.id}/trades.csv`, `trades-${backtest.id}.csv`) })));
   if (backtest.optimization) parts.push(...optimizationParts(backtest));
+  if (backtest.walk_forward) parts.push(...walkForwardParts(backtest, { el, table, formatValue, label }));
   parts.push(el("h2", { text: `${result.symbol} ${result.timeframe}, ${result.start.slice(0, 10)} to ${result.end.slice(0, 10)}` }),
     runInputs(el, backtest));
   parts.push(el("div", { class: "stats", id: "statistics" }, HEADLINE.filter((name) => name in result).map((name) =>
@@ -416,6 +421,7 @@ async function showResult(backtest, body) {
     { percent: true, axis });
   if (backtest.optimization) drawHeatmap(backtest.optimization);
   if (backtest.optimization) drawTrials(backtest.optimization);
+  if (backtest.walk_forward) drawWalkForward(backtest, chart);
   performance.mark("curves-drawn");
   await Promise.all([candles, trades]);
   document.body.dataset.drawn = "true";

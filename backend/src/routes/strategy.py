@@ -201,11 +201,16 @@ async def start_optimization(
     page its trades as any backtest; an identical optimization is answered from the
     stored result, like a backtest.
 
+    With `validation`, the grid is validated walk-forward instead: optimized on each
+    window's train bars, its winner run on the test bars that follow; `walk_forward`
+    holds the windows and the efficiency, `result` the test runs stitched.
+
     Refused with 422, before anything is stored, when the grid names a parameter the
-    strategy does not have, a value the rules cannot use, or keeps no combination.
+    strategy does not have, a value the rules cannot use, or keeps no combination, and
+    when a train window is too short for the rules' longest lookback.
     """
-    params = BacktestParams.model_validate(request.model_dump(exclude={"sweep"}))
-    return dispatch(await starter.start(strategy, params, request.sweep))
+    params = BacktestParams.model_validate(request.model_dump(exclude={"sweep", "validation"}))
+    return dispatch(await starter.start(strategy, params, request.sweep, request.validation))
 
 
 @router.get("/{strategy_id}/backtests", summary="List a strategy's backtests")

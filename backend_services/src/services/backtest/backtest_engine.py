@@ -29,10 +29,18 @@ from backend_services.services.backtest.engine.sweep import (
     sweep_rows,
 )
 from backend_services.services.backtest.engine.trade_table import TradeTable
+from backend_services.services.backtest.engine.walk_forward import (
+    WindowSpan,
+    plan_windows,
+    stitch,
+    train_window,
+    walk_forward,
+)
 from shared.contracts.backtests import ResolvedBacktest
 from shared.contracts.portfolios import Portfolio, Rebalance
 from shared.contracts.strategies import Costs, Orders, Rules
-from shared.contracts.sweeps import Optimization, Sweep
+from shared.contracts.sweeps import Optimization, Sweep, SweepRow
+from shared.contracts.validation import Validation, WalkForward
 from shared.market_data.bars import Bars
 from shared.rules.functions import FUNCTIONS
 
@@ -45,6 +53,7 @@ __all__ = [
     "SizedLRU",
     "SweepBatch",
     "TradeTable",
+    "WindowSpan",
     "warm_up",
 ]
 
@@ -128,6 +137,42 @@ class BacktestEngine:
         """The parts' rows (`SweepBatch.joined`, in grid order) ranked; the run is the
         best one's, in full."""
         return merge_rows(bars, backtest, sweep, batch, strategy_id)
+
+    def walk_forward(
+        self,
+        bars: Bars,
+        backtest: ResolvedBacktest,
+        sweep: Sweep,
+        validation: Validation,
+        strategy_id: str,
+    ) -> tuple[BacktestRun, WalkForward]:
+        """The sweep validated walk-forward; the run is the stitched out-of-sample one."""
+        return walk_forward(bars, backtest, sweep, validation, strategy_id, self._on_progress)
+
+    def windows(
+        self, bars: Bars, backtest: ResolvedBacktest, validation: Validation
+    ) -> list[WindowSpan]:
+        """A walk-forward's windows over the bars: `train_window` and `stitch` them."""
+        return plan_windows(bars, validation, backtest)
+
+    def train_window(
+        self, bars: Bars, backtest: ResolvedBacktest, sweep: Sweep, window: WindowSpan
+    ) -> SweepBatch:
+        """The best combination over a window's train bars, which any worker may find."""
+        return train_window(bars, backtest, sweep, window, self._on_progress)
+
+    def stitch(
+        self,
+        bars: Bars,
+        backtest: ResolvedBacktest,
+        sweep: Sweep,
+        validation: Validation,
+        windows: list[WindowSpan],
+        winners: list[SweepRow],
+        strategy_id: str,
+    ) -> tuple[BacktestRun, WalkForward]:
+        """Every window's winner over its test bars, as `walk_forward` gives."""
+        return stitch(bars, backtest, sweep, validation, windows, winners, strategy_id)
 
 
 def warm_up() -> None:

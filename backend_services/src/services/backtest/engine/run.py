@@ -44,9 +44,20 @@ def run_backtest(
     check_enough_bars(bars, backtest)
     simulation = simulate_backtest(bars, backtest, shared)
     on_progress(0.7)
+    return run_of(bars, simulation, backtest, strategy_id, lambda: on_progress(0.9))
+
+
+def run_of(
+    bars: Bars,
+    simulation: Simulation,
+    backtest: ResolvedBacktest,
+    strategy_id: str,
+    on_curves: Callable[[], None] = lambda: None,
+) -> BacktestRun:
+    """The run of a simulation over `bars`: statistics, curves and trades."""
     statistics = compute_statistics(bars, simulation, backtest.initial_capital)
     curves = equity_curves(bars, simulation, backtest.initial_capital)
-    on_progress(0.9)
+    on_curves()
     trades = TradeTable(simulation.trades, bars.time)
     result = BacktestResult(
         strategy_id=strategy_id,
