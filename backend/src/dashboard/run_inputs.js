@@ -8,7 +8,8 @@ function percent(value) { return `${+(value * 100).toFixed(4)} %`; }
 export function runInputs(el, backtest) {
   const { params, result } = backtest;
   const rows = [
-    ["Symbol", `${result.symbol} ${result.timeframe}`],
+    params.portfolio ? ["Portfolio", `${params.portfolio.symbols.join(", ")} ${result.timeframe}`]
+      : ["Symbol", `${result.symbol} ${result.timeframe}`],
     ["Range", `${result.start.slice(0, 16).replace("T", " ")} to ${result.end.slice(0, 16).replace("T", " ")} (${result.bars.toLocaleString("en")} bars)`],
     ["Initial capital", money(result.initial_capital)],
     ["Parameters", Object.entries(params.parameters || {}).map(([name, value]) => `${name}=${value}`).join(", ") || "the strategy's"],

@@ -11,6 +11,7 @@ from pydantic import ConfigDict, Field, TypeAdapter, model_validator
 
 from shared.contracts.analysis import BacktestAnalysis
 from shared.contracts.common import Count, Id, Symbol, WireModel
+from shared.contracts.portfolios import PortfolioResult
 from shared.timeframes import Timeframe
 
 __all__ = [
@@ -55,6 +56,7 @@ class Trade(WireModel):
         description="Worst price seen while open, as a fraction of the entry price against "
         "the trade (maximum adverse excursion, 0 or less).",
     )
+    symbol: Symbol | None = Field(default=None, description="A portfolio's trade's symbol.")
 
 
 _TRADE_LIST = TypeAdapter(list[Trade])
@@ -215,4 +217,7 @@ class BacktestResult(BacktestStatistics):
         default=False,
         description="True when this is the stored result of an identical earlier backtest "
         "(same strategy, parameters and market-data version), not computed again.",
+    )
+    portfolio: PortfolioResult | None = Field(
+        default=None, description="A portfolio's contributions and correlations."
     )

@@ -11,6 +11,7 @@ favour (0 or more) and against it (0 or less)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -59,6 +60,16 @@ class TradeExtras:
             commission=traded * costs.commission_pct + 2 * costs.fee_per_fill,
             run_up=run_up,
             drawdown=drawdown,
+        )
+
+    @classmethod
+    def joined(cls, parts: Sequence[TradeExtras], order: IntArray) -> TradeExtras:
+        """The trades of `parts` one after another, then taken in `order`."""
+        return cls(
+            **{
+                column.name: np.concatenate([getattr(part, column.name) for part in parts])[order]
+                for column in fields(cls)
+            }
         )
 
     def columns(self, rows: slice) -> dict[str, np.ndarray]:

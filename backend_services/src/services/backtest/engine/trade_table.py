@@ -5,7 +5,7 @@ writes every one as columns (`columns`), so no trade is built as an object to be
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,12 +21,12 @@ _PRICE_FIELDS = ("entry_price", "exit_price", "size", "pnl", "return_fraction")
 
 @dataclass(frozen=True, slots=True)
 class TradeTable:
-    """`time` holds the open times of the bars `log` indexes; `extras`, when given,
-    adds their columns to every trade."""
+    """`time` holds the open times of the bars `log` indexes; `extras` the columns of
+    each trade beyond its fills."""
 
     log: TradeLog
     time: IntArray
-    extras: TradeExtras | None = None
+    extras: TradeExtras = field(kw_only=True)
 
     def __len__(self) -> int:
         return len(self.log)
@@ -44,7 +44,7 @@ class TradeTable:
             **{name: getattr(log, name)[rows] for name in _PRICE_FIELDS},
             "exit_reason": log.exit_reason[rows],
             "bars_held": log.bars_held[rows],
-            **(self.extras.columns(rows) if self.extras is not None else {}),
+            **self.extras.columns(rows),
         }
 
     def models(self, stop: int = MAX_INLINE_TRADES) -> list[Trade]:
