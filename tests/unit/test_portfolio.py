@@ -145,6 +145,23 @@ def test_without_rebalancing_each_share_keeps_its_own_money() -> None:
     assert [trade.size for trade in run.result.trades] == pytest.approx([30, 10, 15])
 
 
+def test_each_trade_runs_up_and_down_on_its_own_symbols_bars() -> None:
+    portfolio = Portfolio(symbols=["A", "B"], weighting="fixed", weights=[0.6, 0.4])
+    run = run_portfolio([("A", _A), ("B", _B)], _backtest(FOLLOW_THE_CANDLE, _HALF), portfolio, "s")
+    trades = run.result.trades
+    # A from 10 held days 1-3 (highs up to 15); B from 20 held days 1-2 (lows down to
+    # 10); B from 10 on day 4, held through it to its close (high 20).
+    assert [(t.symbol, t.run_up, t.drawdown) for t in trades] == [
+        ("A", 0.5, 0.0),
+        ("B", 0.0, -0.5),
+        ("B", 1.0, 0.0),
+    ]
+    assert run.result.analysis is not None
+    sides = run.result.analysis.sides
+    assert sides.all.total_pnl == pytest.approx(110.0)
+    assert sides.long.trades == 3
+
+
 def test_a_symbol_without_a_bar_keeps_its_last_close_and_cannot_trade_then() -> None:
     flat = daily_bars([10] * 5, [10] * 5)
     # B has no bar on day 2: its exit signal of day 1 fills at its next own bar, day 3.
