@@ -78,18 +78,22 @@ def _heatmap(heatmap: Heatmap, objective: str) -> str:
         f'<text x="{(_WIDTH - _RIGHT + _LEFT) / 2:.0f}" y="{_HEIGHT - 8}" font-size="12" '
         f'text-anchor="middle">{escape(heatmap.x)}</text>',
         f'<text x="14" y="{_TOP + 12}" font-size="12">{escape(heatmap.y or objective)}</text>',
-        f'<text x="{_WIDTH - _RIGHT + 12}" y="{_TOP + 12}" font-size="11">'
-        f"{objective}: {high:,.4g}</text>",
-        f'<rect x="{_WIDTH - _RIGHT + 12}" y="{_TOP + 20}" width="14" height="14" '
-        f'fill="{_color(high, low, high)}"/>',
-        f'<text x="{_WIDTH - _RIGHT + 12}" y="{_TOP + 52}" font-size="11">{low:,.4g}</text>',
-        f'<rect x="{_WIDTH - _RIGHT + 12}" y="{_TOP + 58}" width="14" height="14" '
-        f'fill="{_color(low, low, high)}"/>',
+        *_scale_end(high, _TOP, _color(high, low, high)),
+        *_scale_end(low, _TOP + 24, _color(low, low, high)),
     ]
     return (
         f'<svg id="heatmap" viewBox="0 0 {_WIDTH} {_HEIGHT}" role="img" '
         f'aria-label="{objective} over the swept parameters">' + "".join(cells + labels) + "</svg>"
     )
+
+
+def _scale_end(value: float, top: float, color: str) -> list[str]:
+    """A swatch of the scale's colour at one end, with its value beside it."""
+    left = _WIDTH - _RIGHT + 12
+    return [
+        f'<rect x="{left}" y="{top}" width="14" height="14" fill="{color}"/>',
+        f'<text x="{left + 20}" y="{top + 11}" font-size="11">{value:,.4g}</text>',
+    ]
 
 
 def _color(value: float | None, low: float, high: float) -> str:
