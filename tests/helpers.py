@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import itertools
 import os
 import subprocess
@@ -326,3 +327,8 @@ def stack_of_its_own(mongo: Mongo, logs_dir: Path, suffix: str, **fields: Any) -
         client = sync_client(mongo.url)
         client.drop_database(database_name)
         client.close()
+
+
+def csv_rows(text: str) -> list[dict[str, str]]:
+    """A CSV export's rows, after the "# " lines that describe its run."""
+    return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("# ")))

@@ -243,7 +243,7 @@ def test_uploads_show_their_problems_by_row_and_backtests_compare(
     screenshot(page, "8-compare")
     curves = page.evaluate("() => document.getElementById('chart-compare').data.length")
     assert curves == 3
-    header = page.locator("table thead th").all_text_contents()
+    header = page.locator("#compare-inputs ~ .table-wrap thead th").all_text_contents()
     assert len(header) == 4  # the statistic, then one column per backtest
 
 
