@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from shared.formatting import shown, shown_statistic
+from botclub.numbers import shown, shown_statistic
 
 __all__ = ["ProgressBar", "print_json", "print_statistics", "print_table", "statistics_lines"]
 
@@ -48,7 +48,7 @@ def print_table(
     headers: Sequence[str], rows: Sequence[Sequence[Any]], statistics: Sequence[str] = ()
 ) -> None:
     """Columns as wide as their widest cell; numbers right-aligned. `statistics` names
-    the statistic each column holds (as shared.formatting.KINDS does), so a column of
+    the statistic each column holds (botclub.numbers.KIND_OF), so a column of
     returns shows percentages; "" or none for a column that is no statistic."""
     names = [*statistics, *[""] * (len(headers) - len(statistics))]
     cells = [[_cell(value, name) for value, name in zip(row, names, strict=True)] for row in rows]

@@ -105,13 +105,14 @@ def test_a_ranking_csv_says_what_was_swept(api: httpx.Client) -> None:
 
 
 def _boxes(page: Any, selector: str) -> list[dict[str, float]]:
-    return page.evaluate(
+    boxes: list[dict[str, float]] = page.evaluate(
         """(selector) => [...document.querySelectorAll(selector)].map((node) => {
           const box = node.getBoundingClientRect();
           return { left: box.left, right: box.right, top: box.top, bottom: box.bottom };
         })""",
         selector,
     )
+    return boxes
 
 
 def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:
@@ -233,8 +234,7 @@ def _upload(page: Any, symbol: str, file: Path, drop: bool = False) -> str:
     page.set_checked("#upload-form input[name=duplicates]", drop)
     page.click("#upload")
     page.wait_for_function("() => !document.getElementById('upload').disabled")
-    note = page.locator("#upload-form ~ p.message").text_content()
-    assert note is not None
+    note: str = page.locator("#upload-form ~ p.message").text_content()
     return note
 
 

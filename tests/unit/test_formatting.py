@@ -1,17 +1,25 @@
-"""The one number formatter the report, the CSV headers and the CLI use."""
+"""The one way numbers are shown: by the report and the CSV headers
+(shared.formatting), and the same by the member commands (botclub.numbers), which may
+not import it."""
 
 from __future__ import annotations
 
 import pytest
 from formatting_cases import CASES
 
-from backend.schemas import BacktestStatistics
+from botclub import numbers
+from shared.contracts.results import BacktestStatistics
 from shared.formatting import KINDS, Kind, shown, shown_statistic
 
 
 @pytest.mark.parametrize(("kind", "value", "text"), CASES)
 def test_each_kind_is_shown_as_the_table_says(kind: Kind, value: float | None, text: str) -> None:
     assert shown(kind, value) == text
+    assert numbers.shown(kind, value) == text
+
+
+def test_the_commands_give_each_statistic_the_same_kind() -> None:
+    assert {name: KINDS[name] for name in numbers.KIND_OF} == numbers.KIND_OF
 
 
 def test_every_statistic_has_a_kind() -> None:
