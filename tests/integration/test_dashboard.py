@@ -233,8 +233,9 @@ def test_uploads_show_their_problems_by_row_and_backtests_compare(
     assert cells[2] == "2"  # the row, numbered from the first data row
 
     page.goto(f"{stack.api_url}/#/strategy/{strategy['id']}")
-    page.wait_for_selector("input[type=checkbox]")
-    checkboxes = page.locator("input[type=checkbox]").all()
+    chosen = "input[type=checkbox][aria-label^='select ']"  # the upload form has one too
+    page.wait_for_selector(chosen)
+    checkboxes = page.locator(chosen).all()
     assert len(checkboxes) == 3
     for checkbox in checkboxes:
         checkbox.check()
