@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from browser_pages import sign_in
+from browser_pages import screenshot, sign_in
 from formatting_cases import CASES
 from helpers import Stack, backtest_params, daily_csv, strategy_fields, wait_for_backtest
 
@@ -31,6 +31,7 @@ DESCRIBED = {
     "Sizing": "2,500.00 per entry",
     "Costs": "commission 0.10 %, fee 0.00 per fill, slippage 0.05 %",
 }
+GAP_PX = 4  # at least this much room between a statistic's name and its value
 MONEY = re.compile(r"^-?\d{1,3}(,\d{3})*\.\d{2}$")
 PERCENT = re.compile(r"^-?\d{1,3}(,\d{3})*\.\d{2} %$")
 
@@ -131,7 +132,9 @@ def _assert_tiles_apart(page: Any) -> None:
     labels, values = _boxes(page, "#statistics span"), _boxes(page, "#statistics strong")
     for name, value in zip(labels, values, strict=True):
         assert not _overlap(name, value), (name, value)
-        assert name["right"] <= value["left"] or name["bottom"] <= value["top"], (name, value)
+        assert name["right"] + GAP_PX <= value["left"], (name, value)
+        lines = (name["bottom"] - name["top"]) / (value["bottom"] - value["top"])
+        assert lines < 1.5, (name, value)  # a name on one line, not wrapped
     width = page.evaluate("() => document.documentElement.clientWidth")
     assert all(box["right"] <= width for box in values)
 
@@ -174,8 +177,10 @@ def test_the_pages_describe_each_run_and_show_numbers_one_way(
     assert pnl
     assert all(MONEY.match(text) for text in pnl), pnl
     _assert_tiles_apart(page)
+    screenshot(page, "9-result-describes-its-run")
     page.set_viewport_size({"width": 390, "height": 844})
     _assert_tiles_apart(page)
+    screenshot(page, "10-result-describes-its-run-at-phone-width")
     page.set_viewport_size({"width": 1280, "height": 800})
 
     kinds, agreed = page.evaluate(
@@ -199,10 +204,12 @@ def test_the_pages_describe_each_run_and_show_numbers_one_way(
         assert described["Data version"] == str(cached["data_version"])
         seen.append(described["Parameters"])
     assert sorted(seen) == ["fast=5, slow=30", "fast=8, slow=30", "fast=8, slow=30"]
+    screenshot(page, "11-backtests-describe-their-runs")
     for checkbox in page.locator("input[type=checkbox]").all():
         checkbox.check()
     page.click("button:has-text('Compare selected')")
     page.wait_for_selector("#compare-inputs tbody tr")
+    screenshot(page, "12-compare-inputs")
     compared = {
         row.locator("td").first.text_content(): row.locator("td").all_text_contents()[1:]
         for row in page.locator("#compare-inputs tbody tr").all()
@@ -269,6 +276,7 @@ def test_uploads_show_progress_keep_their_report_and_say_what_is_wrong(
     assert report["Duplicates dropped"] == "0"
     assert page.locator(f"#symbols td:text-is('{symbol}')").count() == 1
     assert page.locator("#upload-progress").is_hidden()
+    screenshot(page, "13-upload-report")
 
     twice = f"DUP{uuid.uuid4().hex[:6].upper()}"
     refused = _upload(page, twice, repeated)
