@@ -170,9 +170,7 @@ class RunInputs(BaseModel):
         description="The strategy as it was when the run started: its rules, orders "
         "(fills, sizing, exits) and costs; the params' overrides apply on top.",
     )
-    data_version: int | None = Field(
-        default=None, description="The version of the symbol's bars the run was given."
-    )
+    data_version: int | None = Field(default=None, description="Its symbol's bars' version.")
 
 
 class Backtest(RunInputs):
