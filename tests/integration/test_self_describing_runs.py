@@ -181,6 +181,7 @@ def test_the_pages_describe_each_run_and_show_numbers_one_way(
     page.set_viewport_size({"width": 390, "height": 844})
     _assert_tiles_apart(page)
     screenshot(page, "10-result-describes-its-run-at-phone-width")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
     page.set_viewport_size({"width": 1280, "height": 800})
 
     kinds, agreed = page.evaluate(
