@@ -83,7 +83,7 @@ def random_walk(count: int) -> Bars:
     )
 
 
-def _backtest(fast: int, slow: int) -> ResolvedBacktest:
+def crossover_backtest(fast: int, slow: int) -> ResolvedBacktest:
     return ResolvedBacktest(
         symbol="BENCH",
         timeframe="1m",
@@ -106,7 +106,7 @@ ADX_PERIODS = list(range(5, 55, 5))
 
 
 def _indicator_backtest() -> ResolvedBacktest:
-    return _backtest(FAST, SLOW).model_copy(
+    return crossover_backtest(FAST, SLOW).model_copy(
         update={"parameters": {"period": 14, "level": 25}, "rules": INDICATOR_RULES}
     )
 
@@ -154,7 +154,7 @@ def indicator_section(size: int, grid_bars: int, combinations: int) -> None:
 
 
 def run_ours(bars: Bars) -> int:
-    return len(BacktestEngine().run(bars, _backtest(FAST, SLOW), "bench").trades)
+    return len(BacktestEngine().run(bars, crossover_backtest(FAST, SLOW), "bench").trades)
 
 
 def frame_of(bars: Bars) -> pd.DataFrame:
@@ -205,7 +205,7 @@ def grid_windows(count: int) -> list[int]:
 
 
 def grid_ours(bars: Bars, windows: list[int]) -> str:
-    backtest = _backtest(FAST, SLOW).model_copy(update={"initial_capital": GRID_CAPITAL})
+    backtest = crossover_backtest(FAST, SLOW).model_copy(update={"initial_capital": GRID_CAPITAL})
     sweep = Sweep(grid={"fast": windows, "slow": windows}, constraint="fast < slow")
     _, optimization = optimize(bars, backtest, sweep, "bench")
     [best] = optimization.ranked.rows(0, 1)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -233,6 +233,25 @@ def minute_walk(count: int, seed: int) -> Bars:
         low=np.minimum(open_, close) * 0.9995,
         close=close,
         volume=np.ones(count),
+    )
+
+
+def daily_bars(
+    opens: Sequence[float] | np.ndarray,
+    closes: Sequence[float] | np.ndarray,
+    days: Sequence[int] = (),
+) -> Bars:
+    """Daily bars from 2001-09-09 with these opens and closes (on these days after it,
+    by default one after another), their high and low the higher and lower of the two."""
+    o, c = np.asarray(opens, dtype=float), np.asarray(closes, dtype=float)
+    day = np.asarray(days or range(len(o)), dtype=np.int64)
+    return Bars(
+        time=1_000_000_000 // 86_400 * 86_400 + day * 86_400,
+        open=o,
+        high=np.maximum(o, c),
+        low=np.minimum(o, c),
+        close=c,
+        volume=np.ones(len(o)),
     )
 
 

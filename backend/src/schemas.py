@@ -12,6 +12,7 @@ from shared.contracts.backtests import BACKTEST_PARAMS_EXAMPLE, BacktestParams
 from shared.contracts.common import Count, Name, Symbol, Text, WireModel
 from shared.contracts.lifecycle import BacktestStatus
 from shared.contracts.results import BacktestResult, BacktestStatistics
+from shared.contracts.search import DeflatedSharpe, Overfitting, SearchMethod
 from shared.contracts.strategies import (
     DEFAULT_PARAMETERS,
     Costs,
@@ -22,6 +23,7 @@ from shared.contracts.strategies import (
     check_rules,
 )
 from shared.contracts.sweeps import Heatmap, Objective, Optimization, Sweep, SweepRow
+from shared.contracts.validation import Validation, WalkForward
 from shared.timeframes import Timeframe
 
 STRATEGY_EXAMPLE: dict[str, Any] = {
@@ -46,7 +48,8 @@ class OptimizationOutline(WireModel):
     """An optimization as a backtest carries it: its best rows, not the whole ranking."""
 
     objective: Objective
-    combinations: Count = Field(description="Combinations run.")
+    method: SearchMethod = "grid"
+    combinations: Count = Field(description="Combinations run (a search's trials).")
     excluded: Count = Field(description="Combinations the constraint left out.")
     best_parameters: Parameters
     ranked: list[SweepRow] = Field(
@@ -55,6 +58,15 @@ class OptimizationOutline(WireModel):
     )
     ranked_total: Count = Field(description="Combinations in the whole ranking.")
     heatmap: Heatmap
+    trial_objectives: list[float | None] | None = Field(
+        default=None, description=Optimization.model_fields["trial_objectives"].description
+    )
+    deflated_sharpe: DeflatedSharpe | None = Field(
+        default=None, description=Optimization.model_fields["deflated_sharpe"].description
+    )
+    pbo: Overfitting | None = Field(
+        default=None, description=Optimization.model_fields["pbo"].description
+    )
 
 
 def outline_of(optimization: dict[str, Any]) -> dict[str, Any]:
@@ -220,6 +232,14 @@ class Backtest(RunInputs):
         default=None,
         description="An optimization's best combinations and heatmap, once completed.",
     )
+    validation: Validation | None = Field(
+        default=None, description="Set for an optimization validated walk-forward."
+    )
+    walk_forward: WalkForward | None = Field(
+        default=None,
+        description="A walk-forward validation's windows, efficiency and in-sample curve, "
+        "once completed; `result` is then the stitched out-of-sample run.",
+    )
     error: str | None
     notes: list[str] = Field(
         default_factory=list,
@@ -238,8 +258,8 @@ class Backtest(RunInputs):
 
 
 class OptimizeRequest(BacktestParams):
-    """A backtest's params plus the sweep: every combination of the grid runs over the
-    same data, range and costs."""
+    """A backtest's params plus the sweep: every combination of the grid (or a random or
+    TPE search's trials) runs over the same data, range and costs."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -251,12 +271,30 @@ class OptimizeRequest(BacktestParams):
                         "constraint": "fast < slow",
                         "objective": "sharpe_ratio",
                     },
-                }
+                },
+                BACKTEST_PARAMS_EXAMPLE
+                | {
+                    "sweep": {
+                        "method": "tpe",
+                        "ranges": {
+                            "fast": {"low": 2, "high": 50, "integer": True},
+                            "slow": {"low": 10, "high": 200, "integer": True},
+                        },
+                        "constraint": "fast < slow",
+                        "trials": 200,
+                        "seed": 7,
+                    },
+                },
             ]
         }
     )
 
     sweep: Sweep
+    validation: Validation | None = Field(
+        default=None,
+        description="Walk-forward windows: each is optimized on its train bars and its "
+        "winner run on the test bars after them; the result is the test runs stitched.",
+    )
 
 
 class BacktestSummary(RunInputs):
@@ -306,6 +344,9 @@ class BacktestSummary(RunInputs):
         description="True when answered with the stored result of an identical backtest.",
     )
     sweep: Sweep | None = Field(default=None, description="Set for an optimization.")
+    validation: Validation | None = Field(
+        default=None, description="Set for an optimization validated walk-forward."
+    )
 
 
 class SaveResultAck(BaseModel):

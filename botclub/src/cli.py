@@ -14,9 +14,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from botclub import member, reference
+from botclub import member, reference, search_view
 from botclub.failures import CommandFailed, ExitCode, exit_code_lines
+from botclub.portfolio import add_portfolio_options, portfolio_block
 from botclub.stack_file import DEFAULT_DATA_DIR
+from botclub.walk_forward import parse_windows
 
 __all__ = ["main"]
 
@@ -230,16 +232,27 @@ def _member_commands(commands: Commands) -> None:
             help="show the progress live and the statistics at the end",
         )
         _json(command)
+        if name == "backtest":
+            add_portfolio_options(command)
         if name == "optimize":
             command.add_argument(
                 "--grid",
                 action="append",
-                required=True,
+                default=[],
                 metavar="NAME=START:STOP:STEP",
                 help="values of a parameter: 5:50:5 or 5,10,20 (repeatable)",
             )
             command.add_argument("--constraint", help="combinations to keep, e.g. 'fast < slow'")
             command.add_argument("--objective", help="what to rank by (sharpe_ratio)")
+            _search_arguments(command)
+            command.add_argument(
+                "--walk-forward",
+                metavar="TRAIN:TEST[:STEP]",
+                help="validate walk-forward: bars (500:100) or durations (365d:90d)",
+            )
+            command.add_argument(
+                "--anchored", action="store_true", help="walk-forward train windows grow"
+            )
 
     follow = _command(
         commands,
@@ -440,19 +453,42 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    return member.run(
-        args.strategy, _run_options(args), args.assignments, None, args.follow, args.json
+    options = _run_options(args) | {"portfolio": portfolio_block(args)}
+    return member.run(args.strategy, options, args.assignments, None, args.follow, args.json)
+
+
+def _search_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--method",
+        choices=["grid", "random", "tpe"],
+        help="grid: every combination (the default); random or tpe: --trials of them",
     )
+    command.add_argument(
+        "--range",
+        dest="ranges",
+        action="append",
+        default=[],
+        metavar="NAME=LOW:HIGH[:STEP]",
+        help="a random or tpe search's range: 2:50 whole numbers, 0.01:0.2 any (repeatable)",
+    )
+    command.add_argument("--trials", type=int, help="a random or tpe search's budget")
+    command.add_argument("--seed", type=int, help="the same seed draws the same trials")
 
 
 def _optimize(args: argparse.Namespace) -> int:
-    sweep: dict[str, Any] = {"grid": member.parse_grid(args.grid)}
-    if args.constraint:
-        sweep["constraint"] = args.constraint
-    if args.objective:
-        sweep["objective"] = args.objective
+    options = ("method", "trials", "seed", "constraint", "objective")
+    sweep = search_view.sweep_of(
+        member.parse_grid(args.grid), args.ranges, {name: getattr(args, name) for name in options}
+    )
+    validation = parse_windows(args.walk_forward, args.anchored) if args.walk_forward else None
     return member.run(
-        args.strategy, _run_options(args), args.assignments, sweep, args.follow, args.json
+        args.strategy,
+        _run_options(args),
+        args.assignments,
+        sweep,
+        args.follow,
+        args.json,
+        validation,
     )
 
 

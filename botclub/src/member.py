@@ -20,8 +20,11 @@ from botclub.api_client import ApiClient
 from botclub.failures import CommandFailed, ExitCode
 from botclub.member_config import MemberConfig, load_config, save_config
 from botclub.output import ProgressBar, print_json, print_statistics, print_table
+from botclub.portfolio import show_portfolio
+from botclub.search_view import search_lines
 from botclub.stack_file import NoStackRunning, running_stack
 from botclub.stored_range import check_within, name_the_range
+from botclub.walk_forward import print_walk_forward
 
 __all__ = [
     "backtests",
@@ -123,8 +126,10 @@ def run(
     sweep: dict[str, Any] | None,
     follow_it: bool,
     as_json: bool,
+    validation: dict[str, Any] | None = None,
 ) -> int:
-    """Start a backtest of the strategy, or with `sweep` an optimization."""
+    """Start a backtest of the strategy, or with `sweep` an optimization (validated
+    walk-forward over the windows of `validation`, when given)."""
     overrides = parse_assignments(assignments)
     with _api() as api:
         strategy = _strategy(api, reference)
@@ -132,6 +137,8 @@ def run(
         kind = "backtest" if sweep is None else "optimize"
         if sweep is not None:
             params["sweep"] = sweep
+        if validation is not None:
+            params["validation"] = validation
         try:
             started = api.post(f"/api/strategy/{strategy['id']}/{kind}", params)
         except CommandFailed as refused:
@@ -420,10 +427,14 @@ def _show_backtest(found: dict[str, Any]) -> None:
             rows,
             ["", optimization["objective"], "total_return", "sharpe_ratio", "max_drawdown"],
         )
+        print("\n" + "\n".join(search_lines(optimization)))
         print("\nthe best combination in full:")
+    if found.get("walk_forward"):
+        print_walk_forward(found["walk_forward"])
     if found.get("result"):
         print()
         print_statistics(found["result"])
+        show_portfolio(found["result"])
 
 
 def _run_row(run: dict[str, Any], strategy: dict[str, Any]) -> list[Any]:
@@ -431,6 +442,8 @@ def _run_row(run: dict[str, Any], strategy: dict[str, Any]) -> list[Any]:
     described = _parameters(run["parameters"])
     if run.get("sweep"):
         described += f" (swept: {', '.join(run['sweep']['grid'])})"
+    if run.get("validation"):
+        described += " (walk-forward)"
     return [
         run["id"],
         run["created_at"][:16].replace("T", " "),

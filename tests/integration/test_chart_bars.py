@@ -6,7 +6,8 @@ from __future__ import annotations
 import httpx
 import numpy as np
 import pytest
-from helpers import LONG_SYMBOL_BARS
+import talib
+from helpers import LONG_SYMBOL_BARS, backtest_params, submit_backtest, wait_for_backtest
 from pymongo.database import Database
 
 from backend_services.market_data.store import find_symbol, load_bars
@@ -68,3 +69,49 @@ def test_what_cannot_be_drawn_is_refused(
 
     assert response.status_code == status
     assert message in response.text
+
+
+def test_a_backtests_candles_carry_the_lines_its_rules_use_warm_from_before_the_range(
+    api: httpx.Client, db: Database[Document]
+) -> None:
+    rules = {
+        "long_entry": "crossover(sma(close, fast), sma(close, slow)) and rsi(close, 14) < 70",
+        "long_exit": "crossunder(sma(close, fast), sma(close, slow))",
+    }
+    backtest_id = submit_backtest(api, backtest_params(), rules=rules)
+    result = wait_for_backtest(api, backtest_id)["result"]
+    stored = load_bars(db, find_symbol(db, "GOOG"))
+
+    response = api.get(
+        f"/api/backtest/{backtest_id}/candles",
+        params={"start": "2010-01-01T00:00:00Z", "end": "2010-12-31T00:00:00Z", "max_points": 50},
+    )
+
+    assert response.status_code == 200, response.text
+    candles = response.json()
+    assert (candles["symbol"], candles["timeframe"]) == (result["symbol"], "1d")
+    lines = {line["name"]: line for line in candles["lines"]}
+    assert list(lines) == ["sma(close, 10)", "sma(close, 30)", "rsi(close, 14)"]
+    assert [line["on_price_scale"] for line in lines.values()] == [True, True, False]
+    # Each value is the indicator at the candle's last bar, computed over every bar
+    # before the range too (warm from its first candle on).
+    per_candle = candles["bars_per_candle"]
+    first = int(np.searchsorted(stored.time, stored.time[stored.time >= 1262304000][0]))
+    ends = [min(first + (k + 1) * per_candle, first + candles["bars"]) - 1 for k in range(50)]
+    expected = {
+        "sma(close, 10)": talib.SMA(stored.close, 10),
+        "sma(close, 30)": talib.SMA(stored.close, 30),
+        "rsi(close, 14)": talib.RSI(stored.close, 14),
+    }
+    for name, values in expected.items():
+        assert len(lines[name]["values"]) == len(candles["time"])
+        assert lines[name]["values"] == pytest.approx(values[ends[: len(candles["time"])]].tolist())
+
+
+def test_a_line_that_is_no_series_is_refused_in_words(api: httpx.Client) -> None:
+    response = api.get(
+        "/api/market-data/symbols/GOOG/bars", params={"line": ["close > open", "sma(close, 5)"]}
+    )
+
+    assert response.status_code == 422
+    assert "a line must be a series, this is a condition" in response.text

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -167,6 +168,49 @@ def test_an_optimization_runs_over_a_grid_and_shows_its_ranking(
     assert "6 combinations by sharpe_ratio; the best 6 of 6:" in run.stdout
     assert "fast=5 slow=20" in run.stdout
     assert "the best combination in full:" in run.stdout
+
+
+def test_a_tpe_search_shows_its_trials_and_how_likely_its_winner_is_luck(
+    member: Botclub, home: Path
+) -> None:
+    name = f"SMA {uuid.uuid4().hex[:6]}"
+    member("strategy", "create", str(strategy_file(home, name)))
+    ranges = ["--range", "fast=2:20", "--range", "slow=20:60:10"]
+    search = ["--method", "tpe", *ranges, "--trials", "12", "--seed", "3"]
+
+    started = json.loads(member("optimize", name, *search, "--json").stdout)
+    run = member("follow", started["id"])
+
+    assert run.returncode == 0, run.stderr
+    assert "12 combinations by sharpe_ratio; the best 10 of 12:" in run.stdout
+    assert re.search(r"method tpe: 12 combinations run; the best \(.+\) found at trial", run.stdout)
+    assert re.search(r"deflated Sharpe ratio [\d.]+ %: the chance the best beats", run.stdout)
+    assert re.search(r"probability of backtest overfitting [\d.]+ %: how often", run.stdout)
+
+
+def test_a_walk_forward_shows_its_windows_and_efficiency_then_the_stitched_run(
+    member: Botclub, home: Path
+) -> None:
+    name = f"SMA {uuid.uuid4().hex[:6]}"
+    member("strategy", "create", str(strategy_file(home, name)))
+
+    run = member(
+        "optimize", name, "--grid", "fast=5,10", "--grid", "slow=30,40",
+        "--objective", "total_return", "--walk-forward", "730d:365d", "--anchored", "--follow",
+    )  # fmt: skip
+    wrong = member("optimize", name, "--grid", "fast=5,10", "--walk-forward", "2y")
+    listed = member("backtests", name)
+
+    assert run.returncode == 0, run.stderr
+    assert " anchored windows by total_return:" in run.stdout
+    header = next(line for line in run.stdout.splitlines() if line.startswith("train"))
+    assert header.split() == ["train", "test", "chosen", "in-sample", "out-of-sample", "trades"]
+    assert "walk-forward efficiency: " in run.stdout
+    assert "the test windows stitched:" in run.stdout
+    assert "Total return" in run.stdout
+    assert "(swept: fast, slow) (walk-forward)" in listed.stdout
+    assert wrong.returncode == 2
+    assert "expected TRAIN:TEST or TRAIN:TEST:STEP" in wrong.stderr
 
 
 def test_functions_lists_the_rule_language_and_describes_one(member: Botclub) -> None:

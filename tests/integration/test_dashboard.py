@@ -139,15 +139,22 @@ def test_the_rule_editor_suggests_names_and_shows_the_signature(
     assert page.locator(".message").first.text_content() == "The rules are valid."
 
 
+def open_new_strategy(
+    page: Any, member: tuple[str, str], stack: Stack, strategy_name: str
+) -> httpx.Client:
+    """Sign the member in and open the page of a new strategy of theirs; their API client."""
+    name, token = member
+    api = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"})
+    strategy = api.post("/api/strategy", json=strategy_fields(name=strategy_name)).json()
+    sign_in(page, name)
+    page.goto(f"{stack.api_url}/#/strategy/{strategy['id']}")
+    return api
+
+
 def test_an_optimization_shows_its_heatmap_and_ranking(
     page: Any, member: tuple[str, str], stack: Stack
 ) -> None:
-    name, token = member
-    api = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"})
-    strategy = api.post("/api/strategy", json=strategy_fields(name="Sweep me")).json()
-    sign_in(page, name)
-
-    page.goto(f"{stack.api_url}/#/strategy/{strategy['id']}")
+    open_new_strategy(page, member, stack, "Sweep me")
     page.fill("input[name=grid]", "fast=5:20:5; slow=30,40,50")
     page.fill("input[name=constraint]", "fast < slow")
     page.click("#run-optimization")
@@ -168,6 +175,77 @@ def test_an_optimization_shows_its_heatmap_and_ranking(
     page.wait_for_function(f"() => location.href !== {optimization_url!r}")
     page.wait_for_selector("body[data-drawn=true]")
     assert page.text_content("h1") == "Backtest"
+
+
+def test_a_tpe_search_shows_its_trials_and_how_likely_its_winner_is_luck(
+    page: Any, member: tuple[str, str], stack: Stack
+) -> None:
+    api = open_new_strategy(page, member, stack, "Search me")
+    page.select_option("select[name=method]", "tpe")
+    page.fill("input[name=ranges]", "fast=2:20; slow=25:60:5")
+    page.fill("input[name=trials]", "15")
+    page.click("#run-optimization")
+    page.wait_for_selector("body[data-drawn=true]")
+    screenshot(page, "5b-search")
+
+    backtest = api.get(f"/api/backtest/{page.url.rsplit('/', 1)[-1]}").json()
+    optimization = backtest["optimization"]
+    trials = page.evaluate(
+        "() => document.getElementById('chart-trials').data.map((t) => [t.type, t.y])"
+    )
+    objectives = optimization["trial_objectives"]
+    assert (optimization["method"], len(objectives)) == ("tpe", 15)
+    assert trials[0] == ["markers", objectives]
+    assert trials[1][1][-1] == max(v for v in objectives if v is not None)
+    dsr, pbo = optimization["deflated_sharpe"]["value"], optimization["pbo"]["value"]
+    assert f"{dsr * 100:.1f} %" in page.text_content("#deflated-sharpe")
+    assert "the luckiest of 15 tries" in page.text_content("#deflated-sharpe")
+    assert f"{pbo * 100:.1f} %" in page.text_content("#pbo")
+    assert "TPE search: 15 trials" in page.text_content("#search-summary")
+
+
+def test_a_walk_forward_shows_its_windows_and_both_curves_side_by_side(
+    page: Any, member: tuple[str, str], stack: Stack
+) -> None:
+    name, token = member
+    api = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"})
+    strategy = api.post("/api/strategy", json=strategy_fields(name="Walk me")).json()
+    sign_in(page, name)
+
+    page.goto(f"{stack.api_url}/#/strategy/{strategy['id']}")
+    page.fill("input[name=grid]", "fast=5,10; slow=30,40")
+    page.fill("input[name=wf_train]", "730d")
+    page.fill("input[name=wf_test]", "365d")
+    page.click("#run-optimization")
+    page.wait_for_selector("body[data-drawn=true]")
+    screenshot(page, "5b-walk-forward")
+
+    backtest = api.get(f"/api/backtest/{page.url.rsplit('/', 1)[1]}").json()
+    windows = backtest["walk_forward"]["windows"]
+    assert backtest["validation"] == {
+        "mode": "rolling",
+        "train": "730d",
+        "test": "365d",
+        "step": None,
+    }
+    rows = page.locator("#walk-forward-windows tbody tr")
+    assert rows.count() == len(windows) > 1
+    assert "Walk-forward efficiency" in page.text_content("#walk-forward-efficiency")
+    points = page.evaluate(
+        "() => ['chart-out-of-sample', 'chart-in-sample'].map("
+        "(id) => document.getElementById(id).data[0].x.length)"
+    )
+    curve = backtest["walk_forward"]["in_sample_curve"]
+    assert points == [len(backtest["result"]["equity_curve"]["time"]), len(curve["time"])]
+    beside = page.evaluate(
+        "() => ['chart-out-of-sample', 'chart-in-sample'].map("
+        "(id) => document.getElementById(id).getBoundingClientRect().top)"
+    )
+    assert beside[0] == beside[1]  # at desktop width, side by side
+
+    page.goto(f"{stack.api_url}/#/strategy/{strategy['id']}")
+    listed = page.locator("section:has(h2:text('Backtests')) tbody tr").first
+    assert "walk-forward" in listed.text_content()
 
 
 def test_sign_out_revokes_the_token_on_the_server(
@@ -277,6 +355,10 @@ def test_the_charts_zoom_into_finer_candles_move_together_and_follow_a_trade(
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     legend = page.locator("#chart-candles .chart-legend")
     assert re.search(r"O [\d,.]+ H [\d,.]+ L [\d,.]+ C [\d,.]+", legend.text_content() or "")
+    # The rules' indicators are drawn over the candles, their values in the legend too.
+    lines = page.evaluate("() => document.getElementById('chart-candles').lineNames")
+    assert lines == ["sma(close, 200)", "sma(close, 800)"]
+    assert re.search(r"sma\(close, 800\) [\d,.]+", legend.text_content() or "")
 
     # Zooming in far asks for finer candles: more of them in view than the first answer held.
     for _ in range(30):
@@ -324,3 +406,32 @@ def test_the_charts_zoom_into_finer_candles_move_together_and_follow_a_trade(
         " return r && r.to - r.from > whole * 0.9; })",
         arg=whole,
     )
+
+
+def test_a_portfolio_shows_its_contributions_and_correlations(
+    page: Any, member: tuple[str, str], stack: Stack
+) -> None:
+    api = open_new_strategy(page, member, stack, "Basket")
+    page.fill("input[name=start]", "2004-01-01")
+    page.fill("input[name=end]", "2018-12-31")
+    page.fill("input[name=portfolio]", "GOOG, EURUSD")
+    page.fill("input[name=weights]", "0.7, 0.3")
+    page.fill("input[name=rebalance]", "4 weeks")
+    page.click("#run-backtest")
+    page.wait_for_selector("body[data-drawn=true]")
+    screenshot(page, "7-portfolio")
+
+    shares = page.locator("#portfolio-contributions tbody tr")
+    assert [shares.nth(i).locator("td").first.text_content() for i in range(2)] == [
+        "GOOG",
+        "EURUSD",
+    ]
+    assert page.text_content("[data-input=Portfolio]") == "GOOG, EURUSD 1d"
+    cells = page.locator("#portfolio-correlation [data-correlation]")
+    diagonal = [cells.nth(i).text_content() for i in (0, 3)]
+    assert diagonal == ["1.00", "1.00"]
+    backtest = api.get(f"/api/backtest/{page.url.rsplit('/', 1)[-1]}").json()
+    part = backtest["result"]["portfolio"]
+    assert [share["weight"] for share in part["symbols"]] == [0.7, 0.3]
+    assert part["rebalance"] == {"every": 4, "unit": "weeks"}
+    assert "symbol" not in backtest["params"] or backtest["params"]["symbol"] is None

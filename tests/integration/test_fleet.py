@@ -418,6 +418,38 @@ def test_one_cancel_stops_every_part_of_a_fanned_out_sweep(
     assert wait_for_backtest(member, backtest_id)["status"] == "cancelled"
 
 
+def test_a_walk_forward_fans_its_windows_out_and_equals_the_single_process_result(
+    fleet: Fleet,
+    member: httpx.Client,
+    fleet_db: Database[Document],
+    api: httpx.Client,
+    long_symbol: str,
+) -> None:
+    fleet.start_worker(concurrency=1)
+    fleet.start_worker(concurrency=1)
+    sweep = {"grid": {"fast": list(range(100, 130)), "slow": [800]}}  # seconds a window
+    params = long_run_params() | {
+        "sweep": sweep,
+        "validation": {"train": 600_000, "test": 200_000},
+    }
+
+    fanned = _optimize(member, params)
+    whole = _optimize(api, params)  # the session's stack trains windows in turn
+    fleet_run = wait_for_backtest(member, fanned, timeout_s=180)
+    single_run = wait_for_backtest(api, whole, timeout_s=180)
+
+    assert fleet_run["status"] == single_run["status"] == "completed", fleet_run["error"]
+    assert len(fleet_run["walk_forward"]["windows"]) > 2
+    assert fleet_run["walk_forward"] == single_run["walk_forward"]
+    statistics = ("total_return", "sharpe_ratio", "max_drawdown", "total_trades", "bars")
+    assert [fleet_run["result"][s] for s in statistics] == [
+        single_run["result"][s] for s in statistics
+    ]
+    execution = _execution_of(fleet_db, fanned)
+    assert len(set(execution["part_workers"])) == 2, execution["part_workers"]
+    assert fleet_db["sweep_parts"].count_documents({"execution_id": execution["_id"]}) == 0
+
+
 def _optimize(api: httpx.Client, params: dict[str, Any]) -> str:
     return submit_backtest(api, params, action="optimize", symbol="SYNTH1M", timeframe="1m")
 

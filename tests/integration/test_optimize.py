@@ -132,6 +132,9 @@ def test_a_plain_backtest_has_no_ranking(
         ({"grid": {"fast": [5]}, "constraint": "fast < sma(close, 3)"}, "only parameters"),
         ({"grid": {"fast": list(range(1, 102)), "slow": list(range(1, 101))}}, "at most 10000"),
         ({"grid": {"fast": [5]}, "objective": "luck"}, "Input should be"),
+        ({"method": "tpe", "ranges": {"fast": {"low": 2, "high": 9}}, "trials": 5}, "whole number"),
+        ({"method": "random", "ranges": {"fats": {"low": 2, "high": 9}}, "trials": 5}, "fats"),
+        ({"method": "random", "ranges": {"fast": {"low": 2, "high": 9}}}, "number of trials"),
     ],
 )
 def test_a_sweep_that_cannot_run_is_refused_before_anything_is_stored(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import daily_bars
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,15 +28,7 @@ DAY = 86_400
 
 
 def _bars(opens: Sequence[float] | np.ndarray, closes: Sequence[float] | np.ndarray) -> Bars:
-    o, c = np.asarray(opens, dtype=float), np.asarray(closes, dtype=float)
-    return Bars(
-        time=1_000_000_000 // DAY * DAY + np.arange(len(o), dtype=np.int64) * DAY,
-        open=o,
-        high=np.maximum(o, c),
-        low=np.minimum(o, c),
-        close=c,
-        volume=np.ones(len(o)),
-    )
+    return daily_bars(opens, closes)
 
 
 def _backtest(
@@ -283,9 +276,10 @@ import importlib, pkgutil, sys
 import numba
 import numpy as np
 import backend_services.services.backtest.engine as package
+from shared.contracts.portfolios import Portfolio
 from shared.contracts.strategies import Costs, Orders, Rules, Sizing
 from backend_services.services.backtest.backtest_engine import BacktestEngine, warm_up
-sys.path.insert(0, sys.argv[1])
+sys.path[:0] = [sys.argv[1], sys.argv[1] + "/.."]  # test_engine, and its helpers
 from test_engine import _backtest, _bars
 
 modules = [importlib.import_module(f"{package.__name__}.{module.name}")
@@ -301,6 +295,10 @@ for orders in (Orders(fill="close", stop_loss_pct=0.02, trailing_stop_pct=0.03),
                Orders(take_profit_pct=0.05, sizing=Sizing(kind="fixed_units", value=2))):
     backtest = _backtest(3, 8, commission=0.001, rules=both, orders=orders, fee=1.0)
     BacktestEngine().run(_bars(closes * 1.001, closes), backtest, "s")
+    for rebalance in ("never", {"every": 9, "unit": "bars"}):  # and a portfolio of them
+        members = [("A", _bars(closes * 1.001, closes)), ("B", _bars(closes, closes * 1.002))]
+        basket = Portfolio(symbols=["A", "B"], rebalance=rebalance)
+        BacktestEngine().portfolio(members, backtest, basket, "s", [1, 1])
 print(len(loops), {name: len(loop.signatures) for name, loop in loops.items()} == compiled)
 """
     ran = subprocess.run(

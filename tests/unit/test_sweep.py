@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from backend_services.services.backtest.backtest_engine import BacktestEngine
+from backend_services.services.backtest.backtest_engine import BacktestEngine, SweepBatch
 from backend_services.services.backtest.engine import rule_functions
 from backend_services.services.backtest.engine.evaluate import RuleEvaluator, shared_series
 from backend_services.services.backtest.engine.sweep import optimize
@@ -259,14 +259,15 @@ def test_a_sweep_run_in_parts_and_merged_is_the_sweep_run_whole(
     engine = BacktestEngine()
 
     whole_run, whole = engine.optimize(bars, backtest, sweep, "s1")
-    rows = [
-        row
+    parts = [
+        engine.sweep_part(bars, backtest, sweep, range(start, stop))
         for start, stop in itertools.pairwise(bounds)
-        for row in engine.sweep_part(bars, backtest, sweep, range(start, stop))
     ]
-    run, merged = engine.merge_sweep(bars, backtest, sweep, rows, "s1")
+    run, merged = engine.merge_sweep(bars, backtest, sweep, SweepBatch.joined(parts), "s1")
 
-    assert merged.model_dump() == whole.model_dump()
+    assert merged.model_dump() == whole.model_dump()  # the DSR and the PBO included
+    assert whole.deflated_sharpe is not None
+    assert whole.pbo is not None
     assert run.result.model_dump() == whole_run.result.model_dump()
 
 

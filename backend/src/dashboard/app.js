@@ -3,12 +3,15 @@
 
 import { barChart, heatmapChart } from "./charts.js";
 import { backtestDelete, strategyActions, symbolDelete, useTools } from "./manage.js";
+import { drawTrials, honestyParts, searchFields, searchSweep } from "./optimizer.js";
+import { portfolioBlock, portfolioFields, portfolioParts } from "./portfolio.js";
 import { TimeAxis, candleChart, lineChart } from "./time_charts.js";
 import { attachSuggestions, loadReference } from "./rule_editor.js";
 import { shownStatistic } from "./format.js";
 import { runFacts, runInputs } from "./run_inputs.js";
 import { symbolOptions, symbolProblem } from "./symbol_choice.js";
 import { uploadSection } from "./upload.js";
+import { drawWalkForward, validationOf, walkForwardInputs, walkForwardParts } from "./walk_forward.js";
 
 const TOKEN_KEY = "botclub.token";
 const TIMEFRAMES = ["1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w"];
@@ -280,6 +283,9 @@ function runSections(strategy, symbols) {
     el("label", { class: "wide" }, "Grid to optimize over", el("input", { name: "grid", placeholder: "fast=5:50:5; slow=20,40,60" })),
     el("label", {}, "Constraint", el("input", { name: "constraint", placeholder: "fast < slow" })),
     el("label", {}, "Objective", el("select", { name: "objective" }, OBJECTIVES.map((o) => el("option", { value: o, text: label(o) })))),
+    ...searchFields(el),
+    ...portfolioFields(el),
+    ...walkForwardInputs(el),
   );
   const params = () => {
     const value = (name) => form.elements[name].value.trim();
@@ -294,6 +300,8 @@ function runSections(strategy, symbols) {
       parameters: parseAssignments(value("overrides")),
     };
     if (value("commission")) body.costs = { ...strategy.costs, commission_pct: Number(value("commission")) / 100 };
+    const basket = portfolioBlock(form);
+    if (basket) { body.portfolio = basket; delete body.symbol; }
     return body;
   };
   const start = async (kind) => {
@@ -301,8 +309,10 @@ function runSections(strategy, symbols) {
       const body = params();
       if (kind === "optimize") {
         const value = (name) => form.elements[name].value.trim();
-        body.sweep = { grid: parseGrid(value("grid")), objective: value("objective") };
+        body.sweep = { ...searchSweep(value, parseGrid(value("grid"))), objective: value("objective") };
         if (value("constraint")) body.sweep.constraint = value("constraint");
+        const validation = validationOf(form);
+        if (validation) body.validation = validation;
       }
       const started = await api(`/api/strategy/${strategy.id}/${kind}`, { method: "POST", json: body });
       location.hash = `#/backtest/${started.id}`;
@@ -324,7 +334,7 @@ function backtestList(backtests) {
       compare.disabled = chosen.size < 2 || chosen.size > 5;
     } }),
     el("a", { href: `#/backtest/${b.id}`, text: b.created_at.slice(0, 19).replace("T", " ") }),
-    b.sweep ? "optimization" : "backtest", el("span", { class: `status ${b.status}`, text: b.status }),
+    b.validation ? "walk-forward" : b.sweep ? "optimization" : "backtest", el("span", { class: `status ${b.status}`, text: b.status }),
     formatValue("total_return", b.statistics?.total_return), formatValue("sharpe_ratio", b.statistics?.sharpe_ratio),
     runInputs(el, b, null), backtestDelete(b, route, (text, kind) => say(note, text, kind)),
   ]);
@@ -382,10 +392,12 @@ async function showResult(backtest, body) {
     el("button", { class: "secondary", type: "button", text: "Trades as CSV",
       onclick: () => download(`/api/backtest/${backtest.id}/trades.csv`, `trades-${backtest.id}.csv`) })));
   if (backtest.optimization) parts.push(...optimizationParts(backtest));
+  if (backtest.walk_forward) parts.push(...walkForwardParts(backtest, { el, table, formatValue, label }));
   parts.push(el("h2", { text: `${result.symbol} ${result.timeframe}, ${result.start.slice(0, 10)} to ${result.end.slice(0, 10)}` }),
     runInputs(el, backtest));
   parts.push(el("div", { class: "stats", id: "statistics" }, HEADLINE.filter((name) => name in result).map((name) =>
     el("div", {}, el("span", { text: label(name) }), el("strong", { "data-statistic": name, text: formatValue(name, result[name]) })))));
+  if (result.portfolio) parts.push(...portfolioParts(result.portfolio, { el, table, formatValue }));
   parts.push(el("h2", { text: "Equity" }), el("div", { class: "chart", id: "chart-equity" }),
     el("h2", { text: "Drawdown" }), el("div", { class: "chart small", id: "chart-drawdown" }),
     el("h2", { text: "Price and trades" }), el("div", { class: "chart", id: "chart-candles" }),
@@ -403,6 +415,8 @@ async function showResult(backtest, body) {
   lineChart(chart("chart-drawdown"), [{ x: curve.time, y: curve.drawdown, name: "drawdown", color: "#dc2626", fill: true }],
     { percent: true, axis });
   if (backtest.optimization) drawHeatmap(backtest.optimization);
+  if (backtest.optimization) drawTrials(backtest.optimization);
+  if (backtest.walk_forward) drawWalkForward(backtest, chart);
   performance.mark("curves-drawn");
   await Promise.all([candles, trades]);
   document.body.dataset.drawn = "true";
@@ -450,11 +464,13 @@ async function storedBars(result, bars) {
 }
 
 async function drawCandles(backtest, result, axis) {
-  const bars = (start, end) => api(`/api/market-data/symbols/${result.symbol}/bars?${new URLSearchParams(
-    { timeframe: result.timeframe, start, end, max_points: String(CANDLES) })}`);
+  // The run's bars with the indicator lines its rules use.
+  const bars = (start, end) => api(`/api/backtest/${backtest.id}/candles?${new URLSearchParams(
+    { start, end, max_points: String(CANDLES) })}`);
   const [candles, trades] = await Promise.all([storedBars(result, bars), allTrades(backtest.id, result)]);
   if (candles === null) { barsGone(result); return; }
-  candleChart(chart("chart-candles"), result.symbol, candles, trades, { axis, loadFiner: bars, maxPoints: CANDLES });
+  const shown = trades.filter((t) => !t.symbol || t.symbol === result.symbol);  // a portfolio's first
+  candleChart(chart("chart-candles"), result.symbol, candles, shown, { axis, loadFiner: bars, maxPoints: CANDLES });
   performance.mark("candles-drawn");
 }
 
@@ -480,7 +496,7 @@ async function tradesTable(id, result, axis) {
 function tradeLink(trade, axis) {
   const [entry, exit] = [Date.parse(trade.entry_time), Date.parse(trade.exit_time)];
   const room = Math.max(exit - entry, 3_600_000) * 2;
-  return el("button", { class: "link", type: "button", text: trade.side, title: "Show on the charts",
+  return el("button", { class: "link", type: "button", text: trade.symbol ? `${trade.side} ${trade.symbol}` : trade.side, title: "Show on the charts",
     onclick: () => {
       axis.show(new Date(entry - room).toISOString(), new Date(exit + room).toISOString());
       document.getElementById("chart-candles").scrollIntoView({ block: "center" });
@@ -521,6 +537,7 @@ function optimizationParts(backtest) {
     el("p", {}, "Best: ", el("strong", { text: assignments(o.best_parameters) }), " ",
       el("button", { class: "primary", type: "button", id: "open-best", text: "Open the best as a backtest",
         onclick: () => backtestWith(backtest, o.best_parameters) })),
+    ...honestyParts(o, el),
     el("div", { class: "chart", id: "chart-heatmap" }),
     el("div", { class: "actions" },
       el("button", { class: "secondary", type: "button", text: "Ranking as CSV",

@@ -7,7 +7,7 @@ const MUTED = "#5b6475";
 const PAD = { left: 64, right: 16, top: 26, bottom: 30 };
 const VIRIDIS = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
 
-function canvasFor(node) {
+export function canvasFor(node) {
   let canvas = node.querySelector("canvas");
   if (!canvas) {
     canvas = document.createElement("canvas");
@@ -28,7 +28,7 @@ function canvasFor(node) {
   return { context, width, height, canvas };
 }
 
-function numberLabel(value) {
+export function numberLabel(value) {
   const size = Math.abs(value);
   if (size >= 1e6) return `${(value / 1e6).toFixed(1)}M`;
   if (size >= 1e4) return `${(value / 1e3).toFixed(0)}k`;

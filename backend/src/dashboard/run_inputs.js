@@ -33,7 +33,8 @@ export function runFacts(backtest) {
   const timeframe = result?.timeframe ?? params.timeframe ?? strategy?.timeframe ?? "";
   const bars = result ? ` (${shown("count", result.bars)} bars)` : "";
   const facts = [
-    ["Symbol", `${symbol} ${timeframe}`.trim()],
+    params.portfolio ? ["Portfolio", `${params.portfolio.symbols.join(", ")} ${timeframe}`.trim()]
+      : ["Symbol", `${symbol} ${timeframe}`.trim()],
     ["Range", `${minute(result?.start ?? params.start_date)} to ${minute(result?.end ?? params.end_date)}${bars}`],
     ["Initial capital", shown("money", params.initial_capital)],
     ["Parameters", assignments({ ...strategy?.parameters, ...params.parameters }) || "none"],

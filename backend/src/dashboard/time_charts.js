@@ -25,6 +25,9 @@ const SHOWN_TRADE_LINES = 60;
 // Finer candles are asked for once fewer than this share of `max_points` are in view.
 const REFINE_BELOW = 0.5;
 const SETTLE_MS = 200;
+const LINE_COLORS = ["#2563eb", "#f59e0b", "#9333ea", "#0891b2", "#db2777", "#65a30d", "#ea580c", "#475569"];
+// Each indicator that is not a price (an RSI, a MACD) gets a pane this high below the candles.
+const PANE_PX = 110;
 
 const secondsOf = (iso) => Math.floor(Date.parse(iso) / 1000);
 const isoOf = (seconds) => new Date(seconds * 1000).toISOString();
@@ -187,20 +190,46 @@ function candlePoints(candles) {
     high: candles.high[i], low: candles.low[i], close: candles.close[i] }));
 }
 
-/** Candles with the trades over them. `candles` is the bars endpoint's answer for the
- * whole range; `loadFiner(start, end)` answers the same for a narrower one; `trades`
- * have entry/exit times and prices and a pnl. */
+/** Each indicator line's points, at the candles' times (gaps while it warms up). */
+function linePoints(candles) {
+  return (candles.lines ?? []).map((line) => candles.time.map((time, i) =>
+    (line.values[i] === null ? { time: secondsOf(time) } : { time: secondsOf(time), value: line.values[i] })));
+}
+
+/** `base` with `fine` in place of its points from fine's first time to its last. */
+function spliced(base, fine) {
+  if (!fine.length) return base;
+  const [from, to] = [fine[0].time, fine[fine.length - 1].time];
+  return [...base.filter((p) => p.time < from), ...fine, ...base.filter((p) => p.time > to)];
+}
+
+/** Candles with the trades and the indicator lines over them. `candles` is the candles
+ * endpoint's answer for the whole range (with `lines`: over the price when they are
+ * prices, in panes of their own below when not); `loadFiner(start, end)` answers the
+ * same for a narrower one; `trades` have entry/exit times and prices and a pnl. */
 export function candleChart(node, name, candles, trades, { axis = null, loadFiner = null, maxPoints = 2000 } = {}) {
   const chart = newChart(node, { timeVisible: intraday(candles.time), priceFormatter: priceText });
+  const ownPanes = (candles.lines ?? []).filter((line) => !line.on_price_scale).length;
+  if (ownPanes) node.style.height = `${node.clientHeight + ownPanes * PANE_PX}px`;
+  let pane = 0;
+  const lines = (candles.lines ?? []).map((line, i) => ({
+    name: line.name,
+    color: LINE_COLORS[i % LINE_COLORS.length],
+    series: chart.addSeries(LineSeries, { color: LINE_COLORS[i % LINE_COLORS.length], lineWidth: 1,
+      priceLineVisible: false, lastValueVisible: false, crosshairMarkerVisible: false },
+    line.on_price_scale ? 0 : ++pane),
+    text: (point) => (point && "value" in point ? priceText(point.value) : ""),
+  }));
   const series = chart.addSeries(CandlestickSeries, {
     upColor: RISE, downColor: FALL, borderVisible: false, wickUpColor: RISE, wickDownColor: FALL,
     priceLineVisible: false,
   });
   const markers = createSeriesMarkers(series, []);
   const base = candlePoints(candles);
+  const baseLines = linePoints(candles);
   let times = base.map((point) => point.time);
   let detail = null;  // {from, to}: the range the finer candles cover
-  let lines = [];
+  let tradeLines = [];
   const entries = trades.map((trade) => secondsOf(trade.entry_time));
   const exits = trades.map((trade) => secondsOf(trade.exit_time));
   node.data = [
@@ -208,6 +237,7 @@ export function candleChart(node, name, candles, trades, { axis = null, loadFine
     { type: "markers", name: "entries", x: trades.map((t) => t.entry_time), y: trades.map((t) => t.entry_price) },
     { type: "markers", name: "exits", x: trades.map((t) => t.exit_time), y: trades.map((t) => t.exit_price) },
   ];
+  node.lineNames = lines.map((line) => line.name);
   node.visibleCandles = () => {
     const range = chart.timeScale().getVisibleRange();
     return range ? times.filter((time) => time >= range.from && time <= range.to).length : 0;
@@ -236,8 +266,8 @@ export function candleChart(node, name, candles, trades, { axis = null, loadFine
     }
     shownMarkers.sort((a, b) => a.time - b.time);
     markers.setMarkers(shownMarkers);
-    for (const line of lines) chart.removeSeries(line);
-    lines = [];
+    for (const line of tradeLines) chart.removeSeries(line);
+    tradeLines = [];
     if (count > SHOWN_TRADE_LINES) return;
     for (let i = first; i < first + count; i++) {
       const [from, to] = [candleTime(entries[i]), candleTime(exits[i])];
@@ -245,13 +275,14 @@ export function candleChart(node, name, candles, trades, { axis = null, loadFine
       const line = chart.addSeries(LineSeries, { color: trades[i].pnl > 0 ? RISE : FALL, lineWidth: 2,
         lineStyle: 2, priceLineVisible: false, lastValueVisible: false, crosshairMarkerVisible: false });
       line.setData([{ time: from, value: trades[i].entry_price }, { time: to, value: trades[i].exit_price }]);
-      lines.push(line);
+      tradeLines.push(line);
     }
   };
-  const setCandles = (next) => {
+  const setCandles = (next, nextLines) => {
     const range = chart.timeScale().getVisibleRange();
     times = next.map((point) => point.time);
     series.setData(next);
+    lines.forEach((line, i) => line.series.setData(nextLines[i]));
     node.data[0].x = times.map(isoOf);
     if (range) showRange(chart, range);
   };
@@ -266,9 +297,8 @@ export function candleChart(node, name, candles, trades, { axis = null, loadFine
     const finer = await loadFiner(isoOf(wanted.from), isoOf(wanted.to));
     if (!finer.time.length) return;
     const fine = candlePoints(finer);
-    const [from, to] = [fine[0].time, fine[fine.length - 1].time];
-    detail = { from, to };
-    setCandles([...base.filter((p) => p.time < from), ...fine, ...base.filter((p) => p.time > to)]);
+    detail = { from: fine[0].time, to: fine[fine.length - 1].time };
+    setCandles(spliced(base, fine), linePoints(finer).map((points, i) => spliced(baseLines[i], points)));
     drawTrades();
     node.dispatchEvent(new CustomEvent("candles-refined"));
   };
@@ -277,9 +307,10 @@ export function candleChart(node, name, candles, trades, { axis = null, loadFine
     clearTimeout(settling);
     settling = setTimeout(() => { drawTrades(); refine().catch(() => {}); }, SETTLE_MS);
   });
-  setCandles(base);
+  setCandles(base, baseLines);
   legend(node, chart, [{ name, color: INK, series, text: (bar) => (bar && "open" in bar
-    ? `O ${priceText(bar.open)} H ${priceText(bar.high)} L ${priceText(bar.low)} C ${priceText(bar.close)}` : "") }]);
+    ? `O ${priceText(bar.open)} H ${priceText(bar.high)} L ${priceText(bar.low)} C ${priceText(bar.close)}` : "") },
+  ...lines]);
   chart.timeScale().fitContent();
   drawTrades();
   axis?.join(node, chart);

@@ -21,7 +21,11 @@ def run_description(backtest: Backtest) -> list[tuple[str, str]]:
     resolved = ResolvedBacktest.resolve(backtest.strategy, params) if backtest.strategy else None
     symbol = result.symbol if result else (resolved.symbol if resolved else params.symbol)
     timeframe = result.timeframe if result else (resolved.timeframe if resolved else None)
-    lines.append(("Symbol", f"{symbol} {timeframe or ''}".strip()))
+    if params.portfolio is not None:
+        basket = ", ".join(params.portfolio.symbols)
+        lines.append(("Portfolio", f"{basket} {timeframe or ''}".strip()))
+    else:
+        lines.append(("Symbol", f"{symbol} {timeframe or ''}".strip()))
     start, end = (result.start, result.end) if result else (params.start_date, params.end_date)
     bars = f" ({shown('count', result.bars)} bars)" if result else ""
     lines.append(("Range", f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}{bars}"))

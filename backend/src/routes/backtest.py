@@ -3,6 +3,7 @@ and final states (`save_result`)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
@@ -23,14 +24,17 @@ from backend.outputs.report import report_html
 from backend.outputs.run_description import run_description
 from backend.schemas import Backtest, SaveResultAck
 from backend.services.backtest_client import BacktestServiceRejected
+from backend.services.chart_lines import chart_lines
 from backend.stores.backtests import BacktestStore
 from backend.stores.rankings import RankingPage, RankingSort, RankingStore, page_of
 from backend.stores.users import User
 from shared.contracts.executions import ExecutionReport, ExecutionUpdate
+from shared.contracts.market_data import MAX_CANDLES, Candles
 from shared.contracts.results import TradePage
 from shared.errors import (
     BadGateway,
     Conflict,
+    InvalidInput,
     NotFound,
     PayloadTooLarge,
     Unauthorized,
@@ -104,6 +108,41 @@ async def get_trades(
         return await client.get_trades(source, offset, limit)
     except BacktestServiceRejected as rejected:
         raise Conflict(rejected.detail) from None
+
+
+@router.get(
+    "/{backtest_id}/candles",
+    summary="A backtest's bars and indicator lines for a chart",
+    responses=responses_for(Conflict, InvalidInput, Unavailable),
+)
+async def get_candles(
+    backtest: OwnedBacktest,
+    user: CurrentUser,
+    store: BacktestStoreDep,
+    client: BacktestClientDep,
+    start: Annotated[datetime | None, Query(description="Default: the run's start.")] = None,
+    end: Annotated[datetime | None, Query(description="Default: the run's end.")] = None,
+    max_points: Annotated[int, Query(ge=10, le=MAX_CANDLES)] = 2_000,
+) -> Candles:
+    """The run's symbol in its timeframe between `start` and `end`, joined into at most
+    `max_points` candles (as the market-data bars endpoint), with a line for every
+    indicator series its rules use. 409 until it has a result; 404 once its bars are
+    deleted (the result itself stays readable)."""
+    strategy = await store.strategy_of(user.id, backtest.id)
+    if backtest.result is None or strategy is None:
+        raise Conflict(f"backtest is {backtest.status.value}")
+    result = backtest.result
+    query = {
+        "timeframe": result.timeframe,
+        "start": (start or result.start).isoformat(),
+        "end": (end or result.end).isoformat(),
+        "max_points": max_points,
+        "line": chart_lines(strategy, backtest),
+    }
+    try:
+        return await client.get_candles(result.symbol, query)
+    except BacktestServiceRejected as rejected:
+        raise rejected.as_domain_error() from None
 
 
 @router.get(

@@ -136,15 +136,21 @@ async def chart_bars(
     start: Annotated[datetime | None, Query(description="Default: the first bar.")] = None,
     end: Annotated[datetime | None, Query(description="Default: the last bar.")] = None,
     max_points: Annotated[int, Query(ge=10, le=MAX_CANDLES)] = 2_000,
+    line: Annotated[
+        list[str] | None,
+        Query(description="Indicator lines to draw with them, such as `sma(close, 50)`."),
+    ] = None,
 ) -> Candles:
     """The symbol's bars between `start` and `end`, joined into at most `max_points`
     candles (first open, highest high, lowest low, last close), so a million bars come
-    back as a few thousand candles that keep every high and low."""
+    back as a few thousand candles that keep every high and low; each `line` is read at
+    the candles' last bars, computed over every bar before the range too."""
     query = {
         "timeframe": timeframe,
         "start": start.isoformat() if start else None,
         "end": end.isoformat() if end else None,
         "max_points": max_points,
+        "line": line,
     }
     try:
         return await client.get_candles(symbol, query)

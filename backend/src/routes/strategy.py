@@ -174,6 +174,11 @@ async def start_backtest(
 
     Refused with 422, before anything is stored, when the parameters contradict each
     other or the stored market data cannot serve the symbol, timeframe or range.
+
+    With a `portfolio`, the rules run over its symbols with one account (equal or fixed
+    weights, rebalanced never or every N bars, days or weeks); the result adds each
+    symbol's contribution and the correlations of their returns, and every trade names
+    its symbol. Each symbol is checked as a backtest's symbol is.
     """
     return dispatch(await starter.start(strategy, params, sweep=None))
 
@@ -196,11 +201,16 @@ async def start_optimization(
     page its trades as any backtest; an identical optimization is answered from the
     stored result, like a backtest.
 
+    With `validation`, the grid is validated walk-forward instead: optimized on each
+    window's train bars, its winner run on the test bars that follow; `walk_forward`
+    holds the windows and the efficiency, `result` the test runs stitched.
+
     Refused with 422, before anything is stored, when the grid names a parameter the
-    strategy does not have, a value the rules cannot use, or keeps no combination.
+    strategy does not have, a value the rules cannot use, or keeps no combination, and
+    when a train window is too short for the rules' longest lookback.
     """
-    params = BacktestParams.model_validate(request.model_dump(exclude={"sweep"}))
-    return dispatch(await starter.start(strategy, params, request.sweep))
+    params = BacktestParams.model_validate(request.model_dump(exclude={"sweep", "validation"}))
+    return dispatch(await starter.start(strategy, params, request.sweep, request.validation))
 
 
 @router.get("/{strategy_id}/backtests", summary="List a strategy's backtests")

@@ -9,12 +9,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from backend.schemas import Backtest, Strategy
 from backend.services.market_checks import check_data_for, range_note
+from backend.services.portfolio_checks import check_portfolio
 from backend.stores.backtests import BacktestStore
 from shared.contracts.backtests import BacktestParams, ResolvedBacktest
 from shared.contracts.common import InconsistentRequest
 from shared.contracts.executions import RunBacktestRequest
 from shared.contracts.strategies import StrategySnapshot
 from shared.contracts.sweeps import Sweep, check_sweep
+from shared.contracts.validation import ValidatedSweep, Validation, check_windows
 from shared.errors import InvalidInput
 from shared.mongo import Document
 from shared.web.request_context import request_id
@@ -42,7 +44,11 @@ class BacktestStarter:
         self._store = store
 
     async def start(
-        self, strategy: Strategy, params: BacktestParams, sweep: Sweep | None
+        self,
+        strategy: Strategy,
+        params: BacktestParams,
+        sweep: Sweep | None,
+        validation: Validation | None = None,
     ) -> StartedBacktest:
         snapshot = StrategySnapshot.model_validate(
             strategy.model_dump(include=set(StrategySnapshot.model_fields))
@@ -51,32 +57,45 @@ class BacktestStarter:
             resolved = ResolvedBacktest.resolve(snapshot, params)
             if sweep is not None:
                 check_sweep(sweep, resolved)
+                if validation is not None:
+                    check_windows(validation, sweep, resolved)
         except ValidationError as invalid:
             raise InvalidInput(
                 invalid.errors(include_url=False, include_context=False, include_input=False)
             ) from None
         except InconsistentRequest as inconsistent:
             raise InvalidInput.at(inconsistent.field, str(inconsistent)) from None
-        entry = await check_data_for(self._database, resolved)
-        input_key = resolved.input_key(entry.version, sweep)
-        notes = [note] if (note := range_note(resolved, entry)) else []
+        if params.portfolio is not None:
+            basket = await check_portfolio(self._database, params, resolved, sweep)
+            input_key, data_version, notes = basket.input_key, basket.data_version, basket.notes
+        else:
+            entry = await check_data_for(self._database, resolved)
+            work = (
+                ValidatedSweep(sweep=sweep, validation=validation)
+                if sweep and validation
+                else sweep
+            )
+            input_key, data_version = resolved.input_key(entry.version, work), entry.version
+            notes = [note] if (note := range_note(resolved, entry)) else []
         backtest = await self._store.create(
             self._user_id,
             snapshot,
             params,
             input_key,
-            entry.version,
+            data_version,
             sweep,
             notes,
             request_id.get(),
+            validation,
         )
         run_request = RunBacktestRequest(
             backtest_id=backtest.id,
             user_id=self._user_id,
             strategy=snapshot,
             params=params,
-            data_version=entry.version,
+            data_version=None if params.portfolio is not None else data_version,
             sweep=sweep,
             request_id=request_id.get(),
+            validation=validation,
         )
         return StartedBacktest(backtest, run_request)

@@ -31,6 +31,7 @@ from shared.contracts.lifecycle import (
 from shared.contracts.results import BacktestStatistics
 from shared.contracts.strategies import StrategySnapshot
 from shared.contracts.sweeps import Sweep
+from shared.contracts.validation import Validation
 from shared.mongo import Document
 
 MAX_LISTED = 500
@@ -65,6 +66,7 @@ class BacktestStore:
         sweep: Sweep | None = None,
         notes: list[str] | None = None,
         request_id: str | None = None,
+        validation: Validation | None = None,
     ) -> Backtest:
         """Record a backtest. If an identical one (same `input_key`) has completed, this
         one is completed at once with a copy of its result, marked `cached`; otherwise it
@@ -77,6 +79,7 @@ class BacktestStore:
             "strategy": strategy.model_dump(mode="json"),
             "params": params.model_dump(mode="json"),
             "sweep": sweep.model_dump(mode="json") if sweep else None,
+            "validation": validation.model_dump(mode="json") if validation else None,
             "input_key": input_key,
             "data_version": data_version,
             "status": BacktestStatus.PENDING.value,
@@ -92,11 +95,19 @@ class BacktestStore:
         }
         earlier = await self._collection.find_one(
             {"input_key": input_key, "status": BacktestStatus.COMPLETED.value},
-            {"result": 1, "optimization": 1, "execution_id": 1, "trades_execution_id": 1},
+            {
+                "result": 1,
+                "optimization": 1,
+                "walk_forward": 1,
+                "execution_id": 1,
+                "trades_execution_id": 1,
+            },
         )
         if earlier is not None and earlier.get("result") is not None:
             reused = earlier["result"] | {"strategy_id": strategy.id, "cached": True}
-            document |= _result_fields(reused, earlier.get("optimization")) | {
+            document |= _result_fields(
+                reused, earlier.get("optimization"), earlier.get("walk_forward")
+            ) | {
                 "status": BacktestStatus.COMPLETED.value,
                 "cached": True,  # on the record too, so a list need not read the result
                 # Its trades are the earlier run's, kept by the compute service.
@@ -109,6 +120,13 @@ class BacktestStore:
     async def get(self, user_id: str, backtest_id: str) -> Backtest | None:
         document = await self._collection.find_one({"_id": backtest_id, "user_id": user_id})
         return Backtest.from_document(document) if document else None
+
+    async def strategy_of(self, user_id: str, backtest_id: str) -> StrategySnapshot | None:
+        """The strategy as the backtest ran it (rules and parameters then)."""
+        document = await self._collection.find_one(
+            {"_id": backtest_id, "user_id": user_id}, {"strategy": 1}
+        )
+        return StrategySnapshot.model_validate(document["strategy"]) if document else None
 
     async def run_request(self, backtest_id: str) -> RunBacktestRequest | None:
         """What to send the compute service, while the backtest still waits for dispatch."""
@@ -125,6 +143,9 @@ class BacktestStore:
             data_version=document.get("data_version"),
             sweep=Sweep.model_validate(document["sweep"]) if document.get("sweep") else None,
             request_id=document.get("request_id"),
+            validation=Validation.model_validate(document["validation"])
+            if document.get("validation")
+            else None,
         )
 
     async def list_for_strategy(self, user_id: str, strategy_id: str) -> list[BacktestSummary]:
@@ -189,7 +210,8 @@ class BacktestStore:
                 # Before the backtest turns final, so a completed one always has it.
                 await self._rankings.save(report.execution_id, optimization["ranked"])
                 optimization = outline_of(optimization)
-            changes |= _result_fields(report.result.model_dump(), optimization)
+            walk_forward = report.walk_forward.model_dump() if report.walk_forward else None
+            changes |= _result_fields(report.result.model_dump(), optimization, walk_forward)
         # The result is not read back: it is the one in hand (a million-bar run's is
         # megabytes, and validating it again would cost as much as storing it).
         document = await self._collection.find_one_and_update(
@@ -199,11 +221,15 @@ class BacktestStore:
                 "execution_id": {"$in": [None, report.execution_id]},
             },
             {"$set": changes},
-            projection={"result": 0, "optimization": 0, "statistics": 0},
+            projection={"result": 0, "optimization": 0, "walk_forward": 0, "statistics": 0},
             return_document=ReturnDocument.AFTER,
         )
         if document is not None:
-            document |= {"result": report.result, "optimization": optimization}
+            document |= {
+                "result": report.result,
+                "optimization": optimization,
+                "walk_forward": report.walk_forward,
+            }
         return self._finished(document)
 
     async def trades_execution(self, user_id: str, backtest_id: str) -> str | None:
@@ -329,10 +355,13 @@ class BacktestStore:
         return backtest
 
 
-def _result_fields(result: Document, optimization: Document | None) -> Document:
+def _result_fields(
+    result: Document, optimization: Document | None, walk_forward: Document | None = None
+) -> Document:
     return {
         "result": result,
         "optimization": optimization,
+        "walk_forward": walk_forward,
         # Kept apart from the result so a list reads a few numbers, not every trade.
         "statistics": {name: result[name] for name in BacktestStatistics.model_fields},
         "progress": 100.0,

@@ -83,10 +83,12 @@ async def bars_for_a_chart(
     start: datetime | None = None,
     end: datetime | None = None,
     max_points: Annotated[int, Query(ge=10, le=MAX_CANDLES)] = 2_000,
+    line: Annotated[list[str] | None, Query()] = None,
 ) -> Candles:
     """The symbol's bars in `timeframe` (its own by default) between `start` and `end`
-    (all by default), joined into at most `max_points` candles."""
-    return await service.candles(symbol, timeframe, start, end, max_points)
+    (all by default), joined into at most `max_points` candles, with the indicator
+    `line`s (rule text such as `sma(close, 50)`) read at each candle's last bar."""
+    return await service.candles(symbol, timeframe, start, end, max_points, line or [])
 
 
 @router.delete(

@@ -3,6 +3,7 @@ and the bars besides the bundled samples' loading."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -49,10 +50,11 @@ class MarketDataService:
         start: datetime | None,
         end: datetime | None,
         most: int,
+        lines: Sequence[str] = (),
     ) -> Candles:
-        """The symbol's bars for a chart (see `chart_bars`)."""
+        """The symbol's bars for a chart, with indicator lines (see `chart_bars`)."""
         return await chart_bars(
-            self._database, self._chart_cache, symbol, timeframe, start, end, most
+            self._database, self._chart_cache, symbol, timeframe, start, end, most, lines
         )
 
     async def delete(self, symbol: str, owner_id: str) -> None:

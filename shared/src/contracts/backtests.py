@@ -18,6 +18,7 @@ from shared.contracts.common import (
     WireModel,
     as_utc,
 )
+from shared.contracts.portfolios import Portfolio
 from shared.contracts.strategies import (
     Costs,
     Orders,
@@ -59,6 +60,9 @@ class BacktestParams(WireModel):
         default_factory=dict, description="Values replacing the strategy's, by name."
     )
     costs: Costs | None = None
+    portfolio: Portfolio | None = Field(
+        default=None, description="Run over this basket of symbols with one account."
+    )
 
     @field_validator("parameters", mode="before")
     @classmethod

@@ -13,6 +13,7 @@ from shared.contracts.lifecycle import BacktestStatus
 from shared.contracts.results import BacktestResult
 from shared.contracts.strategies import StrategySnapshot
 from shared.contracts.sweeps import Optimization, Sweep, check_sweep
+from shared.contracts.validation import Validation, WalkForward, check_windows
 
 __all__ = [
     "DEFAULT_PRIORITY",
@@ -48,11 +49,19 @@ class RunBacktestRequest(WireModel):
     request_id: RequestId | None = Field(
         default=None, description="The member's request that started it, for the logs."
     )
+    validation: Validation | None = Field(
+        default=None, description="Validate the sweep walk-forward over these windows."
+    )
 
     @model_validator(mode="after")
     def _sweep_fits_strategy(self) -> Self:
         if self.sweep is not None:
-            check_sweep(self.sweep, ResolvedBacktest.resolve(self.strategy, self.params))
+            backtest = ResolvedBacktest.resolve(self.strategy, self.params)
+            check_sweep(self.sweep, backtest)
+            if self.validation is not None:
+                check_windows(self.validation, self.sweep, backtest)
+        elif self.validation is not None:
+            raise ValueError("a walk-forward validation needs a sweep")
         return self
 
 
@@ -76,6 +85,7 @@ class BacktestExecution(WireModel):
     attempts: Count = 0
     result: BacktestResult | None = None
     optimization: Optimization | None = None
+    walk_forward: WalkForward | None = None
     error: Text | None = None
     request_id: RequestId | None = Field(
         default=None, description="The member's request that started it, for the logs."
@@ -96,6 +106,7 @@ class ExecutionReport(WireModel):
     end_time: datetime | None = None
     result: BacktestResult | None = None
     optimization: Optimization | None = None
+    walk_forward: WalkForward | None = None
     error: Text | None = None
 
     @model_validator(mode="after")
@@ -115,6 +126,7 @@ class ExecutionReport(WireModel):
             end_time=execution.end_time,
             result=execution.result,
             optimization=execution.optimization,
+            walk_forward=execution.walk_forward,
             error=execution.error,
         )
 

@@ -21,6 +21,7 @@ __all__ = [
     "ImportOptions",
     "ImportOutcome",
     "ImportReport",
+    "IndicatorLine",
     "RowProblem",
     "SymbolEntry",
     "TableFormat",
@@ -101,6 +102,17 @@ class ImportOutcome(BaseModel):
     report: ImportReport
 
 
+class IndicatorLine(BaseModel):
+    """An indicator series over the candles: its value at each candle's last bar
+    (null while it warms up), computed over every bar before the range too."""
+
+    name: str = Field(description="The series as rule text, such as 'sma(close, 50)'.")
+    on_price_scale: bool = Field(
+        description="Its values are prices (drawn over the candles), or not (a pane of its own)."
+    )
+    values: list[float | None]
+
+
 class Candles(BaseModel):
     """A symbol's bars for a chart, as columns: each candle joins `bars_per_candle`
     consecutive bars of `timeframe` (first open, highest high, lowest low, last close,
@@ -135,3 +147,4 @@ class Candles(BaseModel):
     low: list[float]
     close: list[float]
     volume: list[float]
+    lines: list[IndicatorLine] = Field(default=[], description="The lines asked for.")

@@ -10,6 +10,7 @@ import numpy as np
 from pydantic import ConfigDict, Field, TypeAdapter, model_validator
 
 from shared.contracts.common import Count, Id, Symbol, WireModel
+from shared.contracts.portfolios import PortfolioResult
 from shared.timeframes import Timeframe
 
 __all__ = [
@@ -40,6 +41,7 @@ class Trade(WireModel):
     return_fraction: float = Field(description="pnl divided by the money put in at entry.")
     exit_reason: ExitReason
     bars_held: Count
+    symbol: Symbol | None = Field(default=None, description="A portfolio's trade's symbol.")
 
 
 _TRADE_LIST = TypeAdapter(list[Trade])
@@ -52,12 +54,13 @@ def trades_from_columns(columns: Mapping[str, Any]) -> list[Trade]:
     plain dicts several times faster than it builds the models one by one, and turns
     epoch seconds into UTC datetimes five times faster than Python does."""
     sides = ["long" if long else "short" for long in np.asarray(columns["long"]).tolist()]
+    names = [name for name in _FIELDS_AFTER_SIDE if name in columns]
     values = [
         columns[name] if isinstance(columns[name], list) else np.asarray(columns[name]).tolist()
-        for name in _FIELDS_AFTER_SIDE
+        for name in names
     ]
     rows = [
-        {"side": side, **dict(zip(_FIELDS_AFTER_SIDE, row, strict=True))}
+        {"side": side, **dict(zip(names, row, strict=True))}
         for side, *row in zip(sides, *values, strict=True)
     ]
     return _TRADE_LIST.validate_python(rows)
@@ -195,4 +198,7 @@ class BacktestResult(BacktestStatistics):
         default=False,
         description="True when this is the stored result of an identical earlier backtest "
         "(same strategy, parameters and market-data version), not computed again.",
+    )
+    portfolio: PortfolioResult | None = Field(
+        default=None, description="A portfolio's contributions and correlations."
     )

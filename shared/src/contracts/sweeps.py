@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from shared.contracts.backtests import ResolvedBacktest
 from shared.contracts.common import Count, InconsistentRequest, WireModel
+from shared.contracts.search import DeflatedSharpe, Overfitting, ParameterRange, SearchMethod
 from shared.contracts.strategies import (
     ParameterName,
     Parameters,
@@ -22,7 +23,7 @@ from shared.contracts.strategies import (
 )
 from shared.rules.checks import constraint_mask, parameters_as_arguments
 from shared.rules.functions import Argument
-from shared.rules.parser import RuleError, parse_constraint, parse_rule
+from shared.rules.parser import Node, RuleError, parse_constraint, parse_rule
 
 __all__ = [
     "MAX_COMBINATIONS",
@@ -38,28 +39,34 @@ __all__ = [
 
 
 def check_sweep(sweep: Sweep, backtest: ResolvedBacktest) -> int:
-    """The number of combinations a sweep runs over the backtest; InconsistentRequest if
-    it names an unknown parameter, has a value the rules cannot use or keeps none."""
-    count = len(sweep.combinations(backtest.parameters))
+    """The number of combinations a sweep runs over the backtest (a search's trials);
+    InconsistentRequest if it names an unknown parameter, has a value the rules cannot
+    use or keeps none."""
+    count = sweep.trials or len(sweep.combinations(backtest.parameters))
+    sweep.constraint_of(backtest.parameters)
+    values = {name: list(values) for name, values in sweep.grid.items()}
+    for name, span in sweep.ranges.items():
+        values[name] = span.values_to_check()
     arguments: dict[str, list[Argument]] = {}
     for text in backtest.rules.named().values():
         for name, used in parameters_as_arguments(parse_rule(text, backtest.parameters)).items():
             arguments.setdefault(name, []).extend(used)
-    for name in sorted(arguments.keys() & sweep.grid.keys()):
+    for name in sorted(arguments.keys() & values.keys()):
         wrong = next(
             (
                 value
-                for value in sweep.grid[name]
+                for value in values[name]
                 if any(argument.refusal(value) for argument in arguments[name])
             ),
             None,
         )
         if wrong is not None:  # the rules' own check says which rule and why
+            field = "grid" if name in sweep.grid else "ranges"
             try:
                 check_rules(backtest.rules, backtest.parameters | {name: wrong})
             except RulesRefused as error:
                 raise InconsistentRequest(
-                    "sweep", f"sweep.grid.{name}: {error.message()}"
+                    "sweep", f"sweep.{field}.{name}: {error.message()}"
                 ) from None
     if count == 0:
         raise InconsistentRequest(
@@ -87,15 +94,37 @@ Objective = Literal[
 
 class Sweep(WireModel):
     """A grid of parameter values tried in one execution and ranked by `objective`, the
-    higher the better (max_drawdown is negative: the shallowest ranks first)."""
+    higher the better (max_drawdown is negative: the shallowest ranks first). With
+    `method` random or tpe, `trials` combinations drawn from `ranges` (and from the
+    values `grid` lists, as choices) instead: at random, or each guided by the trials
+    before it (Optuna's Tree-structured Parzen Estimator), reproducibly for a `seed`."""
+
+    method: SearchMethod = Field(
+        default="grid", description="grid: every combination; random or tpe: `trials` of them."
+    )
 
     grid: Annotated[
         dict[
             ParameterName,
             Annotated[list[ParameterValue], Field(min_length=1, max_length=MAX_COMBINATIONS)],
         ],
-        Field(min_length=1, max_length=MAX_SWEPT_PARAMETERS),
-    ] = Field(description="The values to try, by parameter; every combination is run.")
+        Field(max_length=MAX_SWEPT_PARAMETERS),
+    ] = Field(
+        default_factory=dict,
+        description="The values to try, by parameter; on a grid every combination is run.",
+    )
+    ranges: Annotated[
+        dict[ParameterName, ParameterRange], Field(max_length=MAX_SWEPT_PARAMETERS)
+    ] = Field(default_factory=dict, description="A random or tpe search's ranges, by parameter.")
+    trials: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_COMBINATIONS,
+        description="A random or tpe search's budget: the combinations it runs.",
+    )
+    seed: int = Field(
+        default=0, ge=0, le=2**32 - 1, description="The same seed draws the same trials."
+    )
     constraint: RuleText | None = Field(
         default=None,
         description="A condition on parameter values, such as 'fast < slow': combinations "
@@ -106,11 +135,17 @@ class Sweep(WireModel):
     @model_validator(mode="after")
     def _bounded(self) -> Self:
         self.grid = {name: sorted(set(values)) for name, values in self.grid.items()}
-        if self.grid_size > MAX_COMBINATIONS:
+        _check_method(self)
+        if self.method == "grid" and self.grid_size > MAX_COMBINATIONS:
             raise ValueError(
                 f"the grid has {self.grid_size} combinations, at most {MAX_COMBINATIONS}"
             )
         return self
+
+    @property
+    def swept(self) -> list[str]:
+        """The swept parameters: the grid's, then the ranges'."""
+        return [*self.grid, *self.ranges]
 
     @property
     def grid_size(self) -> int:
@@ -122,23 +157,57 @@ class Sweep(WireModel):
         sets: `parameters` with the swept ones replaced. Raises InconsistentRequest if the grid
         or the constraint names a parameter not in `parameters` (`check_sweep` also
         checks the values against the rules)."""
-        unknown = sorted(set(self.grid) - set(parameters))
-        if unknown:
-            raise InconsistentRequest(
-                "sweep", f"sweep.grid: the strategy has no parameter named {', '.join(unknown)}"
-            )
+        constraint = self.constraint_of(parameters)
         names = list(self.grid)
         rows = list(itertools.product(*self.grid.values()))
-        if self.constraint is not None:
-            try:
-                constraint = parse_constraint(self.constraint, parameters)
-            except RuleError as error:
-                raise InconsistentRequest("sweep", f"sweep.constraint: {error}") from None
+        if constraint is not None:
             values = np.array(rows, dtype=np.float64).reshape(len(rows), len(names))
             columns = dict(parameters) | {name: values[:, i] for i, name in enumerate(names)}
             kept = constraint_mask(constraint, columns, len(rows))
             rows = [row for row, keep in zip(rows, kept.tolist(), strict=True) if keep]
         return [dict(parameters) | dict(zip(names, row, strict=True)) for row in rows]
+
+    def constraint_of(self, parameters: Mapping[str, float]) -> Node | None:
+        """The parsed constraint; InconsistentRequest if it, the grid or the ranges name
+        a parameter not in `parameters`."""
+        for field, names in (("grid", self.grid), ("ranges", self.ranges)):
+            unknown = sorted(set(names) - set(parameters))
+            if unknown:
+                raise InconsistentRequest(
+                    "sweep",
+                    f"sweep.{field}: the strategy has no parameter named {', '.join(unknown)}",
+                )
+        if self.constraint is None:
+            return None
+        try:
+            return parse_constraint(self.constraint, parameters)
+        except RuleError as error:
+            raise InconsistentRequest("sweep", f"sweep.constraint: {error}") from None
+
+    def keeps(self, constraint: Node | None, parameters: Mapping[str, float]) -> bool:
+        """Whether the constraint keeps one complete parameter set."""
+        if constraint is None:
+            return True
+        return bool(constraint_mask(constraint, parameters, 1)[0])
+
+
+def _check_method(sweep: Sweep) -> None:
+    """A grid lists values; a search also draws from ranges, within a trial budget."""
+    both = sorted(set(sweep.grid) & set(sweep.ranges))
+    if both:
+        raise ValueError(f"{', '.join(both)} is both in the grid and in the ranges")
+    if len(sweep.swept) > MAX_SWEPT_PARAMETERS:
+        raise ValueError(f"at most {MAX_SWEPT_PARAMETERS} parameters are swept")
+    if sweep.method == "grid":
+        if sweep.ranges or sweep.trials is not None:
+            raise ValueError("ranges and trials are for random and tpe searches")
+        if not sweep.grid:
+            raise ValueError("a grid sweep needs at least one parameter in its grid")
+    else:
+        if sweep.trials is None:
+            raise ValueError(f"a {sweep.method} search needs its number of trials")
+        if not sweep.swept:
+            raise ValueError(f"a {sweep.method} search needs ranges or grid values")
 
 
 class SweepRow(WireModel):
@@ -206,7 +275,8 @@ class Heatmap(WireModel):
     """The objective over the first swept parameter (`x`) and the second (`y`, null when
     one is swept): `values[i][j]` belongs to y_values[i] and x_values[j], the best over
     any further swept parameters, null where no combination ran (the constraint left it
-    out) or the objective is undefined."""
+    out) or the objective is undefined. A search's axes are the values its trials took,
+    or past 50 of them 50 equal bins, each named by its centre."""
 
     x: ParameterName
     x_values: list[ParameterValue]
@@ -220,11 +290,23 @@ class Optimization(WireModel):
     `best_parameters`, trades and curves included."""
 
     objective: Objective
-    combinations: Count = Field(description="Combinations run.")
+    method: SearchMethod = "grid"
+    combinations: Count = Field(description="Combinations run (a search's trials).")
     excluded: Count = Field(description="Combinations the constraint left out.")
     best_parameters: Parameters
     ranked: RankedTable = Field(description="Best first; undefined objectives last.")
     heatmap: Heatmap
+    trial_objectives: list[float | None] | None = Field(
+        default=None, description="A random or tpe search's objective by trial, in run order."
+    )
+    deflated_sharpe: DeflatedSharpe | None = Field(
+        default=None, description="Of the best; null when its returns do not vary."
+    )
+    pbo: Overfitting | None = Field(
+        default=None,
+        description="The probability of backtest overfitting; null with one combination "
+        "or too few bars.",
+    )
 
     @field_validator("ranked", mode="before")
     @classmethod

@@ -9,7 +9,15 @@ import numpy.typing as npt
 
 from shared.timeframes import TIMEFRAME_SECONDS, Timeframe
 
-__all__ = ["Bars", "FloatArray", "IntArray", "MarketDataError", "concatenate", "detect_timeframe"]
+__all__ = [
+    "Bars",
+    "FloatArray",
+    "IntArray",
+    "MarketDataError",
+    "candle_bounds",
+    "concatenate",
+    "detect_timeframe",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -50,10 +58,14 @@ class Bars:
 
     def between(self, start_s: int, end_s: int) -> Bars:
         """The bars whose open time lies in [start_s, end_s]."""
+        return self.take(self.span(start_s, end_s))
+
+    def span(self, start_s: int, end_s: int) -> slice:
+        """Where the bars whose open time lies in [start_s, end_s] are."""
         first, last = np.searchsorted(self.time, [start_s, end_s], side="left")
         if last < len(self) and self.time[last] == end_s:
             last += 1
-        return self.take(slice(int(first), int(last)))
+        return slice(int(first), int(last))
 
     def resample(self, timeframe: Timeframe, session_start_s: int = 0) -> Bars:
         """Aggregate into `timeframe` bars: first open, highest high, lowest low, last
@@ -83,11 +95,9 @@ class Bars:
         """At most `most` bars, each joining a run of consecutive bars as `resample`
         joins a period's: a chart of a million bars drawn from a few thousand candles
         still shows every high and every low."""
-        per_candle = -(-len(self) // most) if len(self) > most else 1
-        if per_candle == 1:
+        if len(self) <= most:
             return self
-        starts = np.arange(0, len(self), per_candle)
-        ends = np.append(starts[1:], len(self)) - 1
+        starts, ends = candle_bounds(len(self), most)
         return Bars(
             time=self.time[starts],
             open=self.open[starts],
@@ -136,3 +146,12 @@ def detect_timeframe(time: IntArray) -> Timeframe:
     raise MarketDataError(
         f"bars {spacing} s apart match no supported timeframe ({', '.join(TIMEFRAME_SECONDS)})"
     )
+
+
+def candle_bounds(count: int, most: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """The first and last positions of the candles `Bars.in_candles` makes of `count`
+    bars: runs of equal length (the last one shorter), at most `most` of them."""
+    per_candle = -(-count // most) if count > most else 1
+    starts = np.arange(0, count, per_candle)
+    ends = np.append(starts[1:], count) - 1
+    return starts, ends

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from shared.rules.functions import FUNCTIONS, ArgKind, Argument
-from shared.rules.parser import Binary, Call, Node, Number, Parameter, Shift, Unary
+from shared.rules.parser import Binary, Call, Node, Number, Parameter, Shift, Unary, children
 
 __all__ = [
     "BoolArray",
@@ -113,16 +113,10 @@ def check_parameter_values(node: Node, parameters: Mapping[str, float]) -> None:
 
 
 def _calls(node: Node) -> Iterator[Call]:
-    match node:
-        case Call(args=args):
-            yield node
-            for arg in args:
-                yield from _calls(arg)
-        case Shift(operand=operand) | Unary(operand=operand):
-            yield from _calls(operand)
-        case Binary(left=left, right=right):
-            yield from _calls(left)
-            yield from _calls(right)
+    if isinstance(node, Call):
+        yield node
+    for child in children(node):
+        yield from _calls(child)
 
 
 def _parameter_uses(node: Node) -> Iterator[tuple[str, Argument | None]]:

@@ -163,6 +163,18 @@ class Binary:
 Node = Number | Parameter | Price | Call | Shift | Unary | Binary
 
 
+def children(node: Node) -> tuple[Node, ...]:
+    """The nodes `node` is made of, in order."""
+    match node:
+        case Call(args=args):
+            return args
+        case Shift(operand=operand) | Unary(operand=operand):
+            return (operand,)
+        case Binary(left=left, right=right):
+            return (left, right)
+    return ()
+
+
 @dataclass(frozen=True)
 class _Token:
     kind: str  # number, name, op, end
@@ -182,8 +194,16 @@ def parse_constraint(text: str, parameters: Collection[str]) -> Node:
     return _parse(text, frozenset(parameters), constraint=True)
 
 
+def parse_series(text: str) -> Node:
+    """The tree of a series alone, such as `sma(close, 20)`: a line a chart draws (see
+    `lines`), with numbers where a rule has parameters."""
+    return _parse(text, frozenset(), constraint=False, wanted=Kind.SERIES)
+
+
 @functools.lru_cache(maxsize=1_024)
-def _parse(text: str, parameters: frozenset[str], constraint: bool) -> Node:
+def _parse(
+    text: str, parameters: frozenset[str], constraint: bool, wanted: Kind = Kind.CONDITION
+) -> Node:
     """Cached: a strategy's rules are validated every time a request or a stored record
     carries them, and the tree (immutable) is the same every time."""
     if len(text) > MAX_RULE_CHARS:
@@ -194,7 +214,13 @@ def _parse(text: str, parameters: frozenset[str], constraint: bool) -> Node:
     parser = _Parser(text, parameters, constraint)
     try:
         node = parser.rule()
-        if node.kind is not Kind.CONDITION and not parser.unknown(node):
+        if wanted is Kind.SERIES and node.kind is not Kind.SERIES:
+            parser.refuse(
+                f"a line must be a series, this is a {node.kind.value}",
+                0,
+                "a function of prices, as in 'sma(close, 20)'",
+            )
+        elif node.kind is not wanted and not parser.unknown(node):
             parser.refuse(
                 f"a rule must be a condition, this is a {node.kind.value}",
                 0,

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from backend_services.services.backtest.engine.evaluate import SharedSeries, shared_series
+from backend_services.services.backtest.engine.portfolio import run_portfolio
 from backend_services.services.backtest.engine.rule_functions import outputs
 from backend_services.services.backtest.engine.run import (
     BacktestRun,
@@ -20,14 +21,26 @@ from backend_services.services.backtest.engine.run import (
 from backend_services.services.backtest.engine.sized_lru import SizedLRU
 from backend_services.services.backtest.engine.sweep import (
     SHARED_SERIES_BYTES,
+    Searcher,
+    SweepBatch,
     merge_rows,
     optimize,
+    search,
     sweep_rows,
 )
 from backend_services.services.backtest.engine.trade_table import TradeTable
+from backend_services.services.backtest.engine.walk_forward import (
+    WindowSpan,
+    plan_windows,
+    stitch,
+    train_window,
+    walk_forward,
+)
 from shared.contracts.backtests import ResolvedBacktest
+from shared.contracts.portfolios import Portfolio, Rebalance
 from shared.contracts.strategies import Costs, Orders, Rules
 from shared.contracts.sweeps import Optimization, Sweep, SweepRow
+from shared.contracts.validation import Validation, WalkForward
 from shared.market_data.bars import Bars
 from shared.rules.functions import FUNCTIONS
 
@@ -36,8 +49,11 @@ __all__ = [
     "BacktestRun",
     "Bars",
     "ProgressCallback",
+    "Searcher",
     "SizedLRU",
+    "SweepBatch",
     "TradeTable",
+    "WindowSpan",
     "warm_up",
 ]
 
@@ -68,15 +84,43 @@ class BacktestEngine:
         """`shared` lets indicator series computed by earlier runs on these bars serve."""
         return run_backtest(bars, backtest, strategy_id, shared, self._on_progress)
 
+    def portfolio(
+        self,
+        members: list[tuple[str, Bars]],
+        backtest: ResolvedBacktest,
+        portfolio: Portfolio,
+        strategy_id: str,
+        data_versions: list[int],
+    ) -> BacktestRun:
+        """The rules over a basket of symbols with one account (`engine/portfolio.py`):
+        `members` are the symbols' bars in the order of `portfolio.symbols`; the run's
+        trades are tagged with their symbols."""
+        run = run_portfolio(
+            members, backtest, portfolio, strategy_id, data_versions, self._on_progress
+        )
+        return BacktestRun(run.result, run.trades)
+
     def optimize(
         self, bars: Bars, backtest: ResolvedBacktest, sweep: Sweep, strategy_id: str
     ) -> tuple[BacktestRun, Optimization]:
         """Every combination of the sweep, ranked; the run is the best one's, in full."""
         return optimize(bars, backtest, sweep, strategy_id, self._on_progress)
 
+    def search(
+        self,
+        bars: Bars,
+        backtest: ResolvedBacktest,
+        sweep: Sweep,
+        strategy_id: str,
+        searcher: Searcher,
+    ) -> tuple[BacktestRun, Optimization]:
+        """A random or TPE search's trials, as `searcher` draws them, ranked; the run is
+        the best one's, in full."""
+        return search(bars, backtest, sweep, strategy_id, searcher, self._on_progress)
+
     def sweep_part(
         self, bars: Bars, backtest: ResolvedBacktest, sweep: Sweep, indices: range
-    ) -> list[SweepRow]:
+    ) -> SweepBatch:
         """The rows of the sweep's combinations at `indices`: a sweep split into parts
         run anywhere, merged with `merge_sweep`, gives what `optimize` gives."""
         shared = shared_series(SHARED_SERIES_BYTES)
@@ -87,11 +131,48 @@ class BacktestEngine:
         bars: Bars,
         backtest: ResolvedBacktest,
         sweep: Sweep,
-        rows: list[SweepRow],
+        batch: SweepBatch,
         strategy_id: str,
     ) -> tuple[BacktestRun, Optimization]:
-        """The parts' rows, in grid order, ranked; the run is the best one's, in full."""
-        return merge_rows(bars, backtest, sweep, rows, strategy_id)
+        """The parts' rows (`SweepBatch.joined`, in grid order) ranked; the run is the
+        best one's, in full."""
+        return merge_rows(bars, backtest, sweep, batch, strategy_id)
+
+    def walk_forward(
+        self,
+        bars: Bars,
+        backtest: ResolvedBacktest,
+        sweep: Sweep,
+        validation: Validation,
+        strategy_id: str,
+    ) -> tuple[BacktestRun, WalkForward]:
+        """The sweep validated walk-forward; the run is the stitched out-of-sample one."""
+        return walk_forward(bars, backtest, sweep, validation, strategy_id, self._on_progress)
+
+    def windows(
+        self, bars: Bars, backtest: ResolvedBacktest, validation: Validation
+    ) -> list[WindowSpan]:
+        """A walk-forward's windows over the bars: `train_window` and `stitch` them."""
+        return plan_windows(bars, validation, backtest)
+
+    def train_window(
+        self, bars: Bars, backtest: ResolvedBacktest, sweep: Sweep, window: WindowSpan
+    ) -> SweepBatch:
+        """The best combination over a window's train bars, which any worker may find."""
+        return train_window(bars, backtest, sweep, window, self._on_progress)
+
+    def stitch(
+        self,
+        bars: Bars,
+        backtest: ResolvedBacktest,
+        sweep: Sweep,
+        validation: Validation,
+        windows: list[WindowSpan],
+        winners: list[SweepRow],
+        strategy_id: str,
+    ) -> tuple[BacktestRun, WalkForward]:
+        """Every window's winner over its test bars, as `walk_forward` gives."""
+        return stitch(bars, backtest, sweep, validation, windows, winners, strategy_id)
 
 
 def warm_up() -> None:
@@ -126,4 +207,8 @@ def warm_up() -> None:
         outputs(name, [*series, *periods])
     engine = BacktestEngine()
     engine.run(bars, backtest, "warm-up")
+    members = [("A", bars), ("B", bars.take(slice(1, None)))]  # calendars that differ
+    for rebalance in ("never", Rebalance(every=5, unit="bars")):
+        basket = Portfolio(symbols=["A", "B"], rebalance=rebalance)
+        engine.portfolio(members, backtest, basket, "warm-up", [1, 1])
     engine.optimize(bars, backtest, Sweep(grid={"fast": [2, 3]}), "warm-up")

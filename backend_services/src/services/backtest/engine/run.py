@@ -44,9 +44,20 @@ def run_backtest(
     check_enough_bars(bars, backtest)
     simulation = simulate_backtest(bars, backtest, shared)
     on_progress(0.7)
+    return run_of(bars, simulation, backtest, strategy_id, lambda: on_progress(0.9))
+
+
+def run_of(
+    bars: Bars,
+    simulation: Simulation,
+    backtest: ResolvedBacktest,
+    strategy_id: str,
+    on_curves: Callable[[], None] = lambda: None,
+) -> BacktestRun:
+    """The run of a simulation over `bars`: statistics, curves and trades."""
     statistics = compute_statistics(bars, simulation, backtest.initial_capital)
-    curves = _curves(bars, simulation, backtest.initial_capital)
-    on_progress(0.9)
+    curves = equity_curves(bars, simulation, backtest.initial_capital)
+    on_curves()
     trades = TradeTable(simulation.trades, bars.time)
     result = BacktestResult(
         strategy_id=strategy_id,
@@ -63,7 +74,7 @@ def run_backtest(
     return BacktestRun(result, trades)
 
 
-def _curves(bars: Bars, simulation: Simulation, initial_capital: float) -> EquityCurve:
+def equity_curves(bars: Bars, simulation: Simulation, initial_capital: float) -> EquityCurve:
     """The three curves at no more than MAX_EQUITY_POINTS bars, keeping each curve's
     extremes: every curve chooses a third of the points, and all share the union.
     Buy-and-hold is the close scaled, so it is computed at the chosen bars only."""

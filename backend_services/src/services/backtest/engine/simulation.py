@@ -143,19 +143,49 @@ class Simulation:
         return Drawdowns.of(self.equity)
 
 
+@dataclass(frozen=True, slots=True)
+class TradePlan:
+    """Every trade the signals make, before any money: its side, fill bars and prices
+    (slippage included in `entry_price` and `exit_price`, not in `raw_exit_price`).
+    Indexed by trade; `timeline` holds their exit bars and reasons."""
+
+    at_close: bool
+    timeline: Timeline
+    long: BoolArray
+    adverse: FloatArray
+    entry_bar: IntArray
+    entry_price: FloatArray
+    raw_exit_price: FloatArray
+    exit_price: FloatArray
+
+    @classmethod
+    def of(cls, bars: Bars, signals: Signals, orders: Orders, costs: Costs) -> TradePlan:
+        at_close = orders.fill == "close"
+        entries = Entries.of(bars, signals, at_close, costs.slippage_pct)
+        timeline = Timeline.of(bars, signals, entries, orders, at_close)
+        taken = timeline.entry
+        adverse = entries.adverse[taken]
+        raw_exit_price = timeline.raw_exit_prices(bars)
+        return cls(
+            at_close=at_close,
+            timeline=timeline,
+            long=entries.long[taken],
+            adverse=adverse,
+            entry_bar=entries.bar[taken] + (0 if at_close else 1),
+            entry_price=entries.fill_price[taken],
+            raw_exit_price=raw_exit_price,
+            exit_price=raw_exit_price * (1 - adverse),
+        )
+
+
 def simulate(
     bars: Bars, signals: Signals, initial_capital: float, orders: Orders, costs: Costs
 ) -> Simulation:
     """Trade the signals; see the module docstring for the rules."""
-    at_close = orders.fill == "close"
-    entries = Entries.of(bars, signals, at_close, costs.slippage_pct)
-    timeline = Timeline.of(bars, signals, entries, orders, at_close)
-    taken = timeline.entry
-    long, adverse = entries.long[taken], entries.adverse[taken]
-    entry_bar = entries.bar[taken] + (0 if at_close else 1)
-    entry_price = entries.fill_price[taken]
-    raw_exit_price = timeline.raw_exit_prices(bars)
-    exit_price = raw_exit_price * (1 - adverse)
+    plan = TradePlan.of(bars, signals, orders, costs)
+    at_close, timeline = plan.at_close, plan.timeline
+    long, adverse, entry_bar = plan.long, plan.adverse, plan.entry_bar
+    entry_price, raw_exit_price, exit_price = plan.entry_price, plan.raw_exit_price, plan.exit_price
     size, cash_before = _sizes(entry_price, exit_price, long, initial_capital, orders.sizing, costs)
     # Once the account cannot pay for a trade, or is liquidated, no later one is made.
     made = size.shape[0]
@@ -205,8 +235,7 @@ def simulate(
     if liquidated >= 0:
         # The account ends at zero: what a gap took beyond it is not charged.
         pnl[liquidated] = -cash_before[liquidated]
-    # Held through the exit bar, unless the exit filled at its open.
-    held_to = exit_bar + np.where(exit_at_open, 0, 1)
+    held_to = held_until(exit_bar, exit_at_open)
     trades = TradeLog(
         long=long,
         entry_bar=entry_bar,
@@ -223,7 +252,7 @@ def simulate(
     equity = _equity(
         bars.close, entry_bar, exit_bar, cash_before, cash_in_trade, direction * size, final_cash
     )
-    in_position = _held(len(bars), entry_bar, held_to)
+    in_position = held_bars(len(bars), entry_bar, held_to)
     return Simulation(equity=equity, in_position=in_position, trades=trades)
 
 
@@ -358,7 +387,14 @@ def _equity(
     return equity
 
 
-def _held(n: int, entry_bar: IntArray, held_to: IntArray) -> BoolArray:
+def held_until(exit_bar: IntArray, exit_at_open: BoolArray) -> IntArray:
+    """The bar after each trade's last bar held: held through its exit bar, unless the
+    exit filled at that bar's open."""
+    held_to: IntArray = exit_bar + np.where(exit_at_open, 0, 1)
+    return held_to
+
+
+def held_bars(n: int, entry_bar: IntArray, held_to: IntArray) -> BoolArray:
     """True on the bars inside any trade's [entry_bar, held_to), built from the runs of
     bars between fills. A trade may end on the bar the next one begins (a reversal at a
     close): it is cut back to that bar first."""

@@ -4,13 +4,29 @@ Every combination runs the same simulation as a single backtest, on the same bar
 its numbers are exactly those a backtest with its parameters would report. Indicator
 series are shared between combinations through one byte-bounded cache: a grid of fast
 and slow averages computes each average once, not once per combination. Only each
-combination's statistics are kept; the best one is then run in full (trades, curves).
+combination's statistics are kept, and the per-block moments of its returns the
+overfitting measures need (`overfitting.py`); the best one is then run in full (trades,
+curves). A random or TPE search (`search`) runs the same trials, one combination at a
+time, in the order a `Searcher` draws them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
 from backend_services.services.backtest.engine.evaluate import SharedSeries, shared_series
+from backend_services.services.backtest.engine.heatmap import heatmap
 from backend_services.services.backtest.engine.metrics import Calendar, compute_statistics
+from backend_services.services.backtest.engine.overfitting import (
+    BLOCKS,
+    MOMENTS,
+    block_moments,
+    deflated_sharpe,
+    probability_of_backtest_overfitting,
+)
 from backend_services.services.backtest.engine.run import (
     BacktestRun,
     ProgressCallback,
@@ -19,9 +35,10 @@ from backend_services.services.backtest.engine.run import (
     simulate_backtest,
 )
 from shared.contracts.backtests import ResolvedBacktest
+from shared.contracts.common import InconsistentRequest
 from shared.contracts.results import BacktestStatistics
-from shared.contracts.sweeps import Heatmap, Optimization, RankedTable, Sweep, SweepRow
-from shared.market_data.bars import Bars
+from shared.contracts.sweeps import Optimization, RankedTable, Sweep, SweepRow
+from shared.market_data.bars import Bars, FloatArray
 
 SHARED_SERIES_BYTES = 256 << 20
 _ROW_STATISTICS = [
@@ -29,6 +46,76 @@ _ROW_STATISTICS = [
 ]
 # Progress: the grid takes this share of the work, the full run of the best the rest.
 _GRID_SHARE = 0.9
+
+Combination = dict[str, float]
+# Draws combinations of a search's sweep and runs each through `keeps` (the constraint;
+# False: not run) and then `evaluate` (its objective, None when undefined), reporting
+# the fraction of its trials done to `on_progress`, until its trials are done.
+Searcher = Callable[
+    [Sweep, Callable[[Combination], bool], Callable[[Combination], float | None], ProgressCallback],
+    None,
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SweepBatch:
+    """Combinations' rows and the per-block moments of their returns (float64, shape
+    (len(rows), MOMENTS, BLOCKS)), in the order they were run."""
+
+    rows: list[SweepRow]
+    moments: FloatArray
+
+    @classmethod
+    def joined(cls, batches: list[SweepBatch]) -> SweepBatch:
+        rows = [row for batch in batches for row in batch.rows]
+        moments = [batch.moments for batch in batches]
+        return cls(rows, np.concatenate(moments) if moments else _no_moments())
+
+    def moments_bytes(self) -> bytes:
+        """The moments as bytes to store; `of_bytes` reads them back."""
+        return np.ascontiguousarray(self.moments, dtype=np.float64).tobytes()
+
+    @classmethod
+    def of_bytes(cls, rows: list[SweepRow], moments: bytes) -> SweepBatch:
+        shape = (len(rows), MOMENTS, BLOCKS)
+        return cls(rows, np.frombuffer(moments, dtype=np.float64).reshape(shape))
+
+
+def _no_moments() -> FloatArray:
+    return np.zeros((0, MOMENTS, BLOCKS))
+
+
+class _Trials:
+    """Runs combinations of one sweep on the same bars, sharing indicator series."""
+
+    def __init__(
+        self, bars: Bars, backtest: ResolvedBacktest, sweep: Sweep, shared: SharedSeries
+    ) -> None:
+        check_enough_bars(bars, backtest)
+        self._bars, self._backtest, self._sweep, self.shared = bars, backtest, sweep, shared
+        self._calendar = Calendar.of(bars.time)
+        self.rows: list[SweepRow] = []
+        self.moments: list[FloatArray] = []
+
+    def run(self, parameters: Combination) -> float | None:
+        """Run one complete parameter set and keep its row; its objective."""
+        variant = self._backtest.model_copy(update={"parameters": parameters})
+        simulation = simulate_backtest(self._bars, variant, self.shared)
+        statistics = compute_statistics(
+            self._bars,
+            simulation,
+            self._backtest.initial_capital,
+            self._calendar,
+            against_the_asset=False,
+        )
+        row = _row(self._sweep, parameters, statistics)
+        self.rows.append(row)
+        self.moments.append(block_moments(simulation.equity, BLOCKS))
+        return row.objective
+
+    def batch(self) -> SweepBatch:
+        moments = np.stack(self.moments) if self.moments else _no_moments()
+        return SweepBatch(self.rows, moments)
 
 
 def optimize(
@@ -43,7 +130,7 @@ def optimize(
     check_enough_bars(bars, backtest)
     shared = shared_series(SHARED_SERIES_BYTES)
     count = len(sweep.combinations(backtest.parameters))
-    rows = sweep_rows(
+    batch = sweep_rows(
         bars,
         backtest,
         sweep,
@@ -51,7 +138,40 @@ def optimize(
         shared,
         lambda fraction: on_progress(_GRID_SHARE * fraction),
     )
-    return merge_rows(bars, backtest, sweep, rows, strategy_id, shared)
+    return merge_rows(bars, backtest, sweep, batch, strategy_id, shared)
+
+
+def search(
+    bars: Bars,
+    backtest: ResolvedBacktest,
+    sweep: Sweep,
+    strategy_id: str,
+    searcher: Searcher,
+    on_progress: ProgressCallback = lambda fraction: None,
+) -> tuple[BacktestRun, Optimization]:
+    """A random or TPE search: the trials `searcher` draws, ranked, and the full run of
+    the best. `on_progress` gets the fraction done and may raise to abandon it."""
+    trials = _Trials(bars, backtest, sweep, shared_series(SHARED_SERIES_BYTES))
+    constraint = sweep.constraint_of(backtest.parameters)
+    excluded = 0
+
+    def keeps(combination: Combination) -> bool:
+        nonlocal excluded
+        kept = sweep.keeps(constraint, backtest.parameters | combination)
+        excluded += not kept
+        return kept
+
+    searcher(
+        sweep,
+        keeps,
+        lambda combination: trials.run(backtest.parameters | combination),
+        lambda fraction: on_progress(_GRID_SHARE * fraction),
+    )
+    if not trials.rows:
+        raise InconsistentRequest(
+            "sweep", "sweep.constraint: the search drew no combination that satisfies it"
+        )
+    return merge_rows(bars, backtest, sweep, trials.batch(), strategy_id, trials.shared, excluded)
 
 
 def sweep_rows(
@@ -61,73 +181,55 @@ def sweep_rows(
     indices: range,
     shared: SharedSeries,
     on_progress: ProgressCallback = lambda fraction: None,
-) -> list[SweepRow]:
+) -> SweepBatch:
     """The rows of the combinations at `indices` (of `sweep.combinations`, in grid
     order): the same rows, in the same order, whichever way the grid is split."""
-    check_enough_bars(bars, backtest)
+    trials = _Trials(bars, backtest, sweep, shared)
     combinations = sweep.combinations(backtest.parameters)[indices.start : indices.stop]
-    calendar = Calendar.of(bars.time)
-    rows: list[SweepRow] = []
     for done, parameters in enumerate(combinations):
-        variant = backtest.model_copy(update={"parameters": parameters})
-        simulation = simulate_backtest(bars, variant, shared)
-        statistics = compute_statistics(
-            bars, simulation, backtest.initial_capital, calendar, against_the_asset=False
-        )
-        rows.append(_row(sweep, parameters, statistics))
+        trials.run(parameters)
         on_progress((done + 1) / len(combinations))
-    return rows
+    return trials.batch()
 
 
 def merge_rows(
     bars: Bars,
     backtest: ResolvedBacktest,
     sweep: Sweep,
-    rows: list[SweepRow],
+    batch: SweepBatch,
     strategy_id: str,
     shared: SharedSeries | None = None,
+    excluded: int | None = None,
 ) -> tuple[BacktestRun, Optimization]:
-    """Every combination's row (in grid order) ranked, and the best run in full."""
-    ranked = sorted(rows, key=_rank)
+    """Every combination's row (in grid order, or a search's run order) ranked, with how
+    likely the best is to be luck, and the best run in full. `excluded`: the combinations
+    the constraint left out, when not the grid's."""
+    rows = batch.rows
+    order = sorted(range(len(rows)), key=lambda k: _rank(rows[k]))
+    ranked = [rows[k] for k in order]
     best_parameters = backtest.parameters | ranked[0].parameters
     best = run_backtest(
         bars, backtest.model_copy(update={"parameters": best_parameters}), strategy_id, shared
     )
+    searched = sweep.method != "grid"
     optimization = Optimization(
         objective=sweep.objective,
+        method=sweep.method,
         combinations=len(rows),
-        excluded=sweep.grid_size - len(rows),
+        excluded=sweep.grid_size - len(rows) if excluded is None else excluded,
         best_parameters=best_parameters,
         ranked=RankedTable.of_rows(ranked),
         heatmap=heatmap(sweep, rows),
+        trial_objectives=[row.objective for row in rows] if searched else None,
+        deflated_sharpe=deflated_sharpe(batch.moments, order[0]),
+        pbo=probability_of_backtest_overfitting(batch.moments),
     )
     return best, optimization
 
 
-def heatmap(sweep: Sweep, rows: list[SweepRow]) -> Heatmap:
-    """The objective over the first two swept parameters, the best over any others."""
-    names = list(sweep.grid)
-    x, y = names[0], names[1] if len(names) > 1 else None
-    x_values = sweep.grid[x]
-    y_values = sweep.grid[y] if y is not None else []
-    column = {value: j for j, value in enumerate(x_values)}
-    line = {value: i for i, value in enumerate(y_values)}
-    empty: list[float | None] = [None] * len(x_values)
-    values = [list(empty) for _ in range(max(len(y_values), 1))]
-    for row in rows:
-        if row.objective is None:
-            continue
-        i = line[row.parameters[y]] if y is not None else 0
-        j = column[row.parameters[x]]
-        current = values[i][j]
-        if current is None or row.objective > current:
-            values[i][j] = row.objective
-    return Heatmap(x=x, x_values=x_values, y=y, y_values=y_values, values=values)
-
-
 def _row(sweep: Sweep, parameters: dict[str, float], statistics: BacktestStatistics) -> SweepRow:
     return SweepRow(
-        parameters={name: parameters[name] for name in sweep.grid},
+        parameters={name: parameters[name] for name in sweep.swept},
         objective=getattr(statistics, sweep.objective),
         **{name: getattr(statistics, name) for name in _ROW_STATISTICS},
     )

@@ -34,7 +34,7 @@ from shared.contracts.sweeps import Optimization, Sweep
 from shared.market_data.bars import Bars
 from shared.mongo import Document
 
-__all__ = ["FanOut", "help_with_parts", "run_owned_sweep"]
+__all__ = ["FanOut", "beating", "help_until_done", "help_with_parts", "run_owned_sweep"]
 
 PART_POLL_S = 0.25
 
@@ -91,9 +91,11 @@ def run_owned_sweep(
             break
         report(parts.combinations_done())  # raises once the sweep was cancelled
         time.sleep(PART_POLL_S)
-    rows, workers = parts.rows()
+    batch, workers = parts.rows()
     engine = BacktestEngine(lambda fraction: progress.report(95 + 4 * fraction))
-    run, optimization = engine.merge_sweep(job.bars, job.backtest, job.sweep, rows, job.strategy_id)
+    run, optimization = engine.merge_sweep(
+        job.bars, job.backtest, job.sweep, batch, job.strategy_id
+    )
     parts.remove()
     return run, optimization, workers
 
@@ -103,13 +105,29 @@ def help_with_parts(
 ) -> None:
     """Run waiting parts until none is left; stops at once when the `owner` run's
     record says the sweep was cancelled or given up on."""
+    help_until_done(
+        parts,
+        fan_out,
+        owner,
+        lambda part, me, report: _run_part(parts, part, job, me, fan_out, report),
+    )
+
+
+def help_until_done(
+    parts: SweepParts,
+    fan_out: FanOut,
+    owner: ProgressRecorder,
+    run_part: Callable[[Part, str, ProgressCallback], None],
+) -> None:
+    """Claim waiting parts and `run_part(part, this worker, progress)` each, until none
+    is left, or the `owner` run's record says the work was cancelled or given up on."""
     me = worker_name()
     while True:
         part = parts.claim(me, utc_now() - timedelta(seconds=fan_out.stale_after_s))
         if part is None:
             return
         try:
-            _run_part(parts, part, job, me, fan_out, lambda fraction: owner.check())
+            run_part(part, me, lambda fraction: owner.check())
         except ExecutionCancelled:
             return
 
@@ -117,6 +135,22 @@ def help_with_parts(
 def _within(report: Callable[[float], None], done: int, size: int, fraction: float) -> None:
     """Progress through a part of `size` combinations, `done` done before it."""
     report(done + fraction * size)
+
+
+def beating(
+    parts: SweepParts, part: Part, me: str, fan_out: FanOut, on_progress: ProgressCallback
+) -> ProgressCallback:
+    """`on_progress`, which also beats the part at most every beat interval."""
+    last_beat = time.monotonic()
+
+    def report(fraction: float) -> None:
+        nonlocal last_beat
+        on_progress(fraction)
+        if time.monotonic() - last_beat >= fan_out.beat_interval_s:
+            parts.beat(part, me)
+            last_beat = time.monotonic()
+
+    return report
 
 
 def _run_part(
@@ -127,20 +161,11 @@ def _run_part(
     fan_out: FanOut,
     on_progress: ProgressCallback,
 ) -> None:
-    last_beat = time.monotonic()
-
-    def beating(fraction: float) -> None:
-        nonlocal last_beat
-        on_progress(fraction)
-        if time.monotonic() - last_beat >= fan_out.beat_interval_s:
-            parts.beat(part, me)
-            last_beat = time.monotonic()
-
     started = time.monotonic()
-    engine = BacktestEngine(beating)
-    rows = engine.sweep_part(job.bars, job.backtest, job.sweep, part.indices)
+    engine = BacktestEngine(beating(parts, part, me, fan_out, on_progress))
+    batch = engine.sweep_part(job.bars, job.backtest, job.sweep, part.indices)
     computed = time.monotonic()
-    parts.store(part, me, rows)
+    parts.store(part, me, batch)
     logger.info(
         "part %d: %d combinations in %.2f s, stored in %.2f s",
         part.index,

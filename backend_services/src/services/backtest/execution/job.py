@@ -46,6 +46,12 @@ from backend_services.services.backtest.execution.fanned_sweep import (
     help_with_parts,
     run_owned_sweep,
 )
+from backend_services.services.backtest.execution.fanned_windows import (
+    WalkForwardJob,
+    help_with_windows,
+    run_walk_forward,
+)
+from backend_services.services.backtest.execution.portfolio_run import run_portfolio_backtest
 from backend_services.services.backtest.execution.records import (
     EXECUTIONS_COLLECTION,
     Claim,
@@ -64,6 +70,7 @@ from backend_services.services.backtest.execution.run_metrics import (
     RUNS_ENDED,
     RUNS_STARTED,
 )
+from backend_services.services.backtest.execution.search import optuna_search
 from backend_services.services.backtest.execution.series import Series, load_series
 from backend_services.services.backtest.execution.sweep_parts import PARTS_COLLECTION, SweepParts
 from backend_services.services.backtest.execution.trade_store import (
@@ -76,6 +83,7 @@ from shared.contracts.executions import ExecutionReport, ExecutionUpdate, RunBac
 from shared.contracts.lifecycle import BacktestStatus
 from shared.contracts.results import BacktestResult
 from shared.contracts.sweeps import Optimization
+from shared.contracts.validation import WalkForward
 from shared.errors import invalid_in_words
 from shared.logs import backtest_id as log_backtest_id
 from shared.logs import execution_id as log_execution_id
@@ -198,12 +206,13 @@ def _run_to_the_end(
     stages: dict[str, datetime] = {}
     result: BacktestResult | None = None
     optimization: Optimization | None = None
+    walk_forward: WalkForward | None = None
     reason: str | None = None
     with Heartbeat(record, _WorkerContext.heartbeat_interval_s) as heartbeat:
         progress = ProgressRecorder(heartbeat, partial(_push_live, claim))
         try:
             request = RunBacktestRequest.model_validate(claim.request_fields)
-            run, optimization = _backtest(database, request, progress, record, stages)
+            run, optimization, walk_forward = _backtest(database, request, progress, record, stages)
             write_trades(
                 database[TRADES_COLLECTION],
                 execution_id,
@@ -213,7 +222,7 @@ def _run_to_the_end(
             )
             stages["trades_stored"] = utc_now()
             result = run.result
-            finish = partial(record.complete, result, optimization, stages)
+            finish = partial(record.complete, result, optimization, stages, walk_forward)
         except ExecutionCancelled:
             return BacktestStatus.CANCELLED, None
         except ConnectionFailure:
@@ -234,7 +243,12 @@ def _run_to_the_end(
     if ended is None:
         return status, None
     return status, report(
-        status=status, end_time=ended, result=result, optimization=optimization, error=reason
+        status=status,
+        end_time=ended,
+        result=result,
+        optimization=optimization,
+        walk_forward=walk_forward,
+        error=reason,
     )
 
 
@@ -297,12 +311,26 @@ def _backtest(
     progress: ProgressRecorder,
     record: RunRecord,
     stages: dict[str, datetime],
-) -> tuple[BacktestRun, Optimization | None]:
+) -> tuple[BacktestRun, Optimization | None, WalkForward | None]:
     """The run, its result marked with the data version it read, and for a sweep the
-    ranking (the run is then the best combination's); the times its bars were loaded
+    ranking (the run is then the best combination's), or its walk-forward validation
+    (the run is then the stitched out-of-sample one); the times its bars were loaded
     and the engine was done go to `stages`."""
     backtest = ResolvedBacktest.resolve(request.strategy, request.params)
     progress.report(1)
+    if request.params.portfolio is not None:
+        context = _WorkerContext
+        run = run_portfolio_backtest(
+            database,
+            context.cache,
+            context.files,
+            backtest,
+            request.params.portfolio,
+            request.strategy.id,
+            progress,
+            stages,
+        )
+        return run, None, None
     series = _series_of(database, request, backtest, lambda f: progress.report(2 + 48 * f))
     stages["bars_loaded"] = utc_now()
     bars = series.bars.between(
@@ -313,10 +341,22 @@ def _backtest(
         progress.report(50 + 49 * fraction)
 
     engine = BacktestEngine(on_progress)
-    optimization = None
+    optimization, walk_forward = None, None
     fan_out = _WorkerContext.fan_out
     if request.sweep is None:
         run = engine.run(bars, backtest, request.strategy.id)
+    elif request.validation is not None:
+        validation = WalkForwardJob(
+            bars, backtest, request.sweep, request.validation, request.strategy.id
+        )
+        run, walk_forward, workers = run_walk_forward(
+            database, validation, record.execution_id, record.run_id, progress, fan_out
+        )
+        if workers:
+            record.note_part_workers(workers)
+    elif request.sweep.method != "grid":  # sequential: run here, not fanned out
+        sweep, strategy_id = request.sweep, request.strategy.id
+        run, optimization = engine.search(bars, backtest, sweep, strategy_id, optuna_search)
     elif fan_out and len(request.sweep.combinations(backtest.parameters)) > fan_out.part_size:
         job = SweepJob(bars, backtest, request.sweep, request.strategy.id)
         run, optimization, workers = run_owned_sweep(
@@ -327,7 +367,7 @@ def _backtest(
         run, optimization = engine.optimize(bars, backtest, request.sweep, request.strategy.id)
     stages["engine_done"] = utc_now()
     result = run.result.model_copy(update={"data_version": series.version})
-    return replace(run, result=result), optimization
+    return replace(run, result=result), optimization, walk_forward
 
 
 def help_sweep(execution_id: str, run_id: str) -> None:
@@ -352,8 +392,14 @@ def help_sweep(execution_id: str, run_id: str) -> None:
         bars = _series_of(database, request, backtest, lambda f: None).bars.between(
             int(backtest.start_date.timestamp()), int(backtest.end_date.timestamp())
         )
-        job = SweepJob(bars, backtest, request.sweep, request.strategy.id)
         parts = SweepParts(database[PARTS_COLLECTION], execution_id, run_id)
+        if request.validation is not None:
+            validation = WalkForwardJob(
+                bars, backtest, request.sweep, request.validation, request.strategy.id
+            )
+            help_with_windows(parts, validation, fan_out, ProgressRecorder(heartbeat))
+            return
+        job = SweepJob(bars, backtest, request.sweep, request.strategy.id)
         help_with_parts(parts, job, fan_out, ProgressRecorder(heartbeat))
 
 

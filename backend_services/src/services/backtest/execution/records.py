@@ -29,6 +29,7 @@ from shared.contracts.executions import DEFAULT_PRIORITY, BacktestExecution, Run
 from shared.contracts.lifecycle import FINAL_STATUS_VALUES, BacktestStatus, movable_to
 from shared.contracts.results import BacktestResult
 from shared.contracts.sweeps import Optimization
+from shared.contracts.validation import WalkForward
 from shared.errors import Conflict, NotFound
 from shared.mongo import Document
 
@@ -439,6 +440,7 @@ class RunRecord:
         result: BacktestResult,
         optimization: Optimization | None,
         stages: dict[str, datetime],
+        walk_forward: WalkForward | None = None,
     ) -> datetime | None:
         """Store the result, with the times of the run's stages; the time it ended, or
         None when the record no longer runs under this run (cancelled, given up on)."""
@@ -448,6 +450,8 @@ class RunRecord:
         }
         if optimization is not None:
             outcome["optimization"] = optimization.model_dump(mode="json")
+        if walk_forward is not None:
+            outcome["walk_forward"] = walk_forward.model_dump(mode="json")
         return self._finish(BacktestStatus.COMPLETED, outcome, stages)
 
     def fail(self, reason: str, stages: dict[str, datetime] | None = None) -> datetime | None:

@@ -1,6 +1,7 @@
 """A sweep fanned out over a fleet: its combinations in parts of SWEEP_PART_SIZE, each
-claimed and run by any worker, their rows kept in `sweep_parts` until the run that owns
-the sweep merges them into one ranking, identical to the sweep run whole.
+claimed and run by any worker, their rows kept in `sweep_parts` (with the per-block
+moments of their returns, as the bytes of a float64 array) until the run that owns the
+sweep merges them into one ranking, identical to the sweep run whole.
 
 The run that claimed the execution owns the sweep. It writes the parts (named by its run
 id), asks the fleet for a helper per part beyond the first (tasks at the lowest
@@ -21,8 +22,9 @@ from datetime import datetime
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.collection import Collection
 
+from backend_services.services.backtest.backtest_engine import SweepBatch
 from shared.contracts.common import utc_now
-from shared.contracts.sweeps import RankedTable, SweepRow
+from shared.contracts.sweeps import RankedTable
 from shared.mongo import Document
 
 __all__ = ["PARTS_COLLECTION", "Part", "SweepParts"]
@@ -60,6 +62,7 @@ class SweepParts:
                 "worker": None,
                 "beat_at": None,
                 "rows": None,
+                "moments": None,
             }
             for index, start in enumerate(range(0, combinations, size))
         ]
@@ -84,11 +87,13 @@ class SweepParts:
     def beat(self, part: Part, worker: str) -> None:
         self._parts.update_one(self._one(part, worker), {"$set": {"beat_at": utc_now()}})
 
-    def store(self, part: Part, worker: str, rows: list[SweepRow]) -> None:
+    def store(self, part: Part, worker: str, batch: SweepBatch) -> None:
         """The part's rows, unless another worker took the part over meanwhile."""
+        rows = RankedTable.of_rows(batch.rows).model_dump(mode="json")
+        moments = batch.moments_bytes()
         self._parts.update_one(
             self._one(part, worker),
-            {"$set": {"state": _DONE, "rows": RankedTable.of_rows(rows).model_dump(mode="json")}},
+            {"$set": {"state": _DONE, "rows": rows, "moments": moments}},
         )
 
     def combinations_done(self) -> int:
@@ -98,11 +103,16 @@ class SweepParts:
     def all_done(self) -> bool:
         return self._parts.count_documents(self._sweep | {"state": {"$ne": _DONE}}) == 0
 
-    def rows(self) -> tuple[list[SweepRow], list[str]]:
+    def rows(self) -> tuple[SweepBatch, list[str]]:
         """Every part's rows in grid order, and the workers that ran the parts."""
-        parts = list(self._parts.find(self._sweep, {"rows": 1, "worker": 1}).sort("index"))
-        rows = [row for part in parts for row in RankedTable(**part["rows"]).rows()]
-        return rows, sorted({part["worker"] for part in parts})
+        parts = list(
+            self._parts.find(self._sweep, {"rows": 1, "moments": 1, "worker": 1}).sort("index")
+        )
+        batches = [
+            SweepBatch.of_bytes(RankedTable(**part["rows"]).rows(), part["moments"])
+            for part in parts
+        ]
+        return SweepBatch.joined(batches), sorted({part["worker"] for part in parts})
 
     def remove(self) -> None:
         self._parts.delete_many(self._sweep)

@@ -1,8 +1,8 @@
 """Every trade of a run, in chunks of TRADES_PER_CHUNK, so that no document nears
 MongoDB's 16 MB limit however many trades a run makes. A chunk holds its trades as
-columns of bytes (times and bar counts as int64, prices as float64, sides and exit
-reasons as one-byte codes): 100,000 trades are twenty documents of about 330 KB,
-written and read without a document per trade.
+columns of bytes (times and bar counts as int64, prices as float64, sides, exit
+reasons and a portfolio's symbols as one-byte codes): 100,000 trades are twenty
+documents of about 330 KB, written and read without a document per trade.
 
 The execution's result carries the first `shared.limits.MAX_INLINE_TRADES`; all are read in
 pages. A run with no more trades than that stores no chunk: its result holds them all,
@@ -103,6 +103,10 @@ def _encoded(columns: dict[str, Any]) -> Document:
     }
     for name, dtype in _NUMBER_COLUMNS.items():
         encoded[name] = Binary(np.asarray(columns[name], dtype=dtype).tobytes())
+    if "symbol" in columns:  # a portfolio's trades: each symbol's code in `symbols`
+        symbols, codes = np.unique(np.array(columns["symbol"], dtype=object), return_inverse=True)
+        encoded["symbols"] = symbols.tolist()
+        encoded["symbol"] = Binary(codes.astype(np.uint8).tobytes())
     return encoded
 
 
@@ -117,6 +121,11 @@ def _decoded(chunk: Document) -> list[Trade]:
     columns["long"] = np.frombuffer(chunk["long"], dtype=np.uint8).astype(bool)
     codes = np.frombuffer(chunk["exit_reason"], dtype=np.uint8).tolist()
     columns["exit_reason"] = [EXIT_REASONS[code] for code in codes]
+    if "symbol" in chunk:
+        names = chunk["symbols"]
+        columns["symbol"] = [
+            names[code] for code in np.frombuffer(chunk["symbol"], np.uint8).tolist()
+        ]
     return trades_from_columns(columns)
 
 
