@@ -4,8 +4,6 @@ portfolio that cannot run is refused in words before anything is stored."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from helpers import Stack, backtest_params, run_botclub, wait_for_backtest
+from helpers import Stack, backtest_params, csv_rows, run_botclub, wait_for_backtest
 from pymongo.database import Database
 
 from backend_services.market_data.importer import import_bars
@@ -103,7 +101,8 @@ def test_a_portfolio_completes_with_contributions_correlations_and_tagged_trades
     entries = [trade["entry_time"] for trade in page["trades"]]
     assert entries == sorted(entries)
     exported = api.get(f"/api/backtest/{backtest['id']}/trades.csv")
-    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert exported.text.startswith(f"# Portfolio: {', '.join(basket)} ")
+    rows = csv_rows(exported.text)
     assert [row["symbol"] for row in rows] == [trade["symbol"] for trade in page["trades"]]
 
 
