@@ -27,6 +27,8 @@ KIND_OF = {
     "final_equity": "money",
     "initial_capital": "money",
     "pnl": "money",
+    "return_contribution": "percent",
+    "weight": "percent",
     "entry_price": "price",
     "exit_price": "price",
 }

@@ -39,6 +39,8 @@ KINDS: dict[str, Kind] = {
     "kelly_criterion": "percent",
     "alpha": "percent",
     "return_fraction": "percent",
+    "return_contribution": "percent",
+    "weight": "percent",
     "sharpe_ratio": "ratio",
     "sortino_ratio": "ratio",
     "calmar_ratio": "ratio",

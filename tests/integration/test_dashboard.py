@@ -198,9 +198,9 @@ def test_a_tpe_search_shows_its_trials_and_how_likely_its_winner_is_luck(
     assert trials[0] == ["markers", objectives]
     assert trials[1][1][-1] == max(v for v in objectives if v is not None)
     dsr, pbo = optimization["deflated_sharpe"]["value"], optimization["pbo"]["value"]
-    assert f"{dsr * 100:.1f} %" in page.text_content("#deflated-sharpe")
+    assert f"{dsr * 100:.2f} %" in page.text_content("#deflated-sharpe")
     assert "the luckiest of 15 tries" in page.text_content("#deflated-sharpe")
-    assert f"{pbo * 100:.1f} %" in page.text_content("#pbo")
+    assert f"{pbo * 100:.2f} %" in page.text_content("#pbo")
     assert "TPE search: 15 trials" in page.text_content("#search-summary")
 
 

@@ -9,7 +9,7 @@ export const KINDS = {
   total_return: "percent", buy_and_hold_return: "percent", cagr: "percent", volatility: "percent",
   max_drawdown: "percent", average_drawdown: "percent", exposure: "percent", win_rate: "percent",
   best_trade: "percent", worst_trade: "percent", average_trade: "percent", kelly_criterion: "percent",
-  alpha: "percent", return_fraction: "percent",
+  alpha: "percent", return_fraction: "percent", return_contribution: "percent", weight: "percent",
   sharpe_ratio: "ratio", sortino_ratio: "ratio", calmar_ratio: "ratio", profit_factor: "ratio", sqn: "ratio",
   beta: "ratio", objective: "ratio",
   total_trades: "count", bars: "count", max_drawdown_duration_bars: "count",
