@@ -218,7 +218,10 @@ def test_the_command_line_runs_a_portfolio_and_shows_its_contributions_and_corre
     assert any(line.startswith("portfolio of 2, rebalanced ") for line in lines), ran.stdout
     table = lines[lines.index(next(line for line in lines if line.startswith("portfolio of"))) :]
     shares = [line.split() for line in table if line.startswith(("PF_ALPHA ", "PF_BETA "))]
-    assert [row[:3] for row in shares[:2]] == [["PF_ALPHA", "60.00", "%"], ["PF_BETA", "40.00", "%"]]
+    assert [row[:3] for row in shares[:2]] == [
+        ["PF_ALPHA", "60.00", "%"],
+        ["PF_BETA", "40.00", "%"],
+    ]
     assert [row[0] for row in shares[2:]] == ["PF_ALPHA", "PF_BETA"]  # the matrix's rows
     assert float(shares[2][1]) == float(shares[3][2]) == 1
 
