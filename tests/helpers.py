@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import itertools
 import os
 import subprocess
@@ -364,3 +365,8 @@ def both_sides_backtest(api: httpx.Client) -> dict[str, Any]:
     ).json()
     started = api.post(f"/api/strategy/{strategy['id']}/backtest", json=backtest_params()).json()
     return wait_for_backtest(api, started["id"])
+
+
+def csv_rows(text: str) -> list[dict[str, str]]:
+    """A CSV export's rows, after the "# " lines that describe its run."""
+    return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("# ")))

@@ -19,6 +19,7 @@ from shared.contracts.strategies import (
     Orders,
     Parameters,
     Rules,
+    StrategySnapshot,
     check_rules,
 )
 from shared.contracts.sweeps import Heatmap, Objective, Optimization, Sweep, SweepRow
@@ -173,7 +174,18 @@ class BacktestState(BaseModel):
     execution_id: str | None
 
 
-class Backtest(BaseModel):
+class RunInputs(BaseModel):
+    """What a run was given beyond its params, so every view of it can describe it."""
+
+    strategy: StrategySnapshot | None = Field(
+        default=None,
+        description="The strategy as it was when the run started: its rules, orders "
+        "(fills, sizing, exits) and costs; the params' overrides apply on top.",
+    )
+    data_version: int | None = Field(default=None, description="Its symbol's bars' version.")
+
+
+class Backtest(RunInputs):
     """A backtest or optimization: its params, status, progress and, once completed,
     its result (for an optimization, the best combination's, and the ranking's top)."""
 
@@ -285,7 +297,7 @@ class OptimizeRequest(BacktestParams):
     )
 
 
-class BacktestSummary(BaseModel):
+class BacktestSummary(RunInputs):
     """A backtest in a list: its state and statistics, without trades or curve."""
 
     model_config = ConfigDict(

@@ -195,7 +195,7 @@ def trades(backtest_id: str, csv_file: Path | None, as_json: bool) -> int:
         print_json(rows)
     else:
         columns = ["entry_time", "exit_time", "side", "entry_price", "exit_price", "pnl"]
-        print_table(columns, [[trade.get(c) for c in columns] for trade in rows])
+        print_table(columns, [[trade.get(c) for c in columns] for trade in rows], columns)
     return ExitCode.OK
 
 
@@ -221,7 +221,8 @@ def backtests(reference: str, as_json: bool) -> int:
         return ExitCode.OK
     headers = ["id", "created", "status", "from", "to", "timeframe", "capital", "parameters",
                "return", "sharpe", "cached"]  # fmt: skip
-    print_table(headers, [_run_row(run, strategy) for run in runs])
+    statistics = [""] * 6 + ["initial_capital", "", "total_return", "sharpe_ratio"]
+    print_table(headers, [_run_row(run, strategy) for run in runs], statistics)
     return ExitCode.OK
 
 
@@ -421,7 +422,11 @@ def _show_backtest(found: dict[str, Any]) -> None:
             ]
             for row in optimization["ranked"][:SHOWN_RANKED]
         ]
-        print_table(["parameters", "objective", "return", "sharpe", "drawdown", "trades"], rows)
+        print_table(
+            ["parameters", "objective", "return", "sharpe", "drawdown", "trades"],
+            rows,
+            ["", optimization["objective"], "total_return", "sharpe_ratio", "max_drawdown"],
+        )
         print("\n" + "\n".join(search_lines(optimization)))
         print("\nthe best combination in full:")
     if found.get("walk_forward"):

@@ -8,21 +8,23 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from botclub.numbers import shown, shown_statistic
+
 __all__ = ["ProgressBar", "print_json", "print_statistics", "print_table", "statistics_lines"]
 
 _HEADLINE = [
-    ("total_return", "Total return", "pct"),
-    ("buy_and_hold_return", "Buy & hold return", "pct"),
-    ("cagr", "CAGR", "pct"),
-    ("sharpe_ratio", "Sharpe ratio", "num"),
-    ("sortino_ratio", "Sortino ratio", "num"),
-    ("max_drawdown", "Max drawdown", "pct"),
-    ("volatility", "Volatility (ann.)", "pct"),
-    ("exposure", "Exposure", "pct"),
-    ("total_trades", "Trades", "int"),
-    ("win_rate", "Win rate", "pct"),
-    ("profit_factor", "Profit factor", "num"),
-    ("final_equity", "Final equity", "num"),
+    ("total_return", "Total return"),
+    ("buy_and_hold_return", "Buy & hold return"),
+    ("cagr", "CAGR"),
+    ("sharpe_ratio", "Sharpe ratio"),
+    ("sortino_ratio", "Sortino ratio"),
+    ("max_drawdown", "Max drawdown"),
+    ("volatility", "Volatility (ann.)"),
+    ("exposure", "Exposure"),
+    ("total_trades", "Trades"),
+    ("win_rate", "Win rate"),
+    ("profit_factor", "Profit factor"),
+    ("final_equity", "Final equity"),
 ]
 
 
@@ -33,8 +35,8 @@ def print_json(value: Any) -> None:
 def statistics_lines(result: dict[str, Any]) -> list[str]:
     period = f"{result['start'][:10]} to {result['end'][:10]}"
     lines = [f"{result['symbol']} {result['timeframe']}, {period}, {result['bars']} bars"]
-    for key, label, kind in _HEADLINE:
-        lines.append(f"  {label:<20}{_shown(result.get(key), kind):>16}")
+    for key, label in _HEADLINE:
+        lines.append(f"  {label:<20}{shown_statistic(key, result.get(key)):>16}")
     return lines
 
 
@@ -42,9 +44,14 @@ def print_statistics(result: dict[str, Any]) -> None:
     print("\n".join(statistics_lines(result)))
 
 
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Columns as wide as their widest cell; numbers right-aligned."""
-    cells = [[_cell(value) for value in row] for row in rows]
+def print_table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], statistics: Sequence[str] = ()
+) -> None:
+    """Columns as wide as their widest cell; numbers right-aligned. `statistics` names
+    the statistic each column holds (botclub.numbers.KIND_OF), so a column of
+    returns shows percentages; "" or none for a column that is no statistic."""
+    names = [*statistics, *[""] * (len(headers) - len(statistics))]
+    cells = [[_cell(value, name) for value, name in zip(row, names, strict=True)] for row in rows]
     widths = [
         max([len(header)] + [len(row[i]) for row in cells]) for i, header in enumerate(headers)
     ]
@@ -95,21 +102,13 @@ class ProgressBar:
             self._stream.flush()
 
 
-def _shown(value: Any, kind: str) -> str:
-    if value is None:
-        return "n/a"
-    if kind == "pct":
-        return f"{value * 100:,.2f} %"
-    if kind == "int":
-        return f"{value:,d}"
-    return f"{value:,.2f}"
-
-
-def _cell(value: Any) -> str:
+def _cell(value: Any, name: str) -> str:
     if value is None:
         return "-"
+    if name and _is_number(value):
+        return shown_statistic(name, value)
     if isinstance(value, float):
-        return f"{value:,.4f}"
+        return shown("ratio", value)
     return str(value)
 
 

@@ -62,9 +62,11 @@ def show_portfolio(result: dict[str, Any]) -> None:
     print(f"\nportfolio of {len(symbols)}, rebalanced {part['rebalances']} times:")
     columns = ("symbol", "weight", "trades", "pnl", "return_contribution")
     rows = [[share[name] for name in columns] for share in part["symbols"]]
-    print_table(["symbol", "weight", "trades", "pnl", "contribution"], rows)
+    kinds = ("", "weight", "total_trades", "pnl", "return_contribution")
+    print_table(["symbol", "weight", "trades", "pnl", "contribution"], rows, kinds)
     print("\ncorrelation of the symbols' returns:")
     print_table(
         ["", *symbols],
         [[name, *row] for name, row in zip(symbols, part["correlation"], strict=True)],
+        ["", *(["correlation"] * len(symbols))],
     )

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from botclub.failures import CommandFailed, ExitCode
+from botclub.numbers import shown
 
 __all__ = ["parse_ranges", "search_lines", "sweep_of"]
 
@@ -87,4 +88,4 @@ def search_lines(optimization: dict[str, Any]) -> list[str]:
 
 
 def _percent(value: float) -> str:
-    return f"{value * 100:,.2f} %"
+    return shown("percent", value)

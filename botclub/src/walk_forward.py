@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from botclub.failures import CommandFailed, ExitCode
+from botclub.numbers import shown
 from botclub.output import print_table
 
 __all__ = ["parse_windows", "print_walk_forward"]
@@ -50,6 +51,10 @@ def print_walk_forward(outcome: dict[str, Any]) -> None:
     ]
     print_table(["train", "test", "chosen", "in-sample", "out-of-sample", "trades"], rows)
     efficiency = outcome["efficiency"]
-    shown = "undefined (the in-sample mean is not positive)" if efficiency is None else efficiency
-    print(f"walk-forward efficiency: {shown}")
+    text = (
+        "undefined (the in-sample mean is not positive)"
+        if efficiency is None
+        else shown("ratio", efficiency)
+    )
+    print(f"walk-forward efficiency: {text}")
     print("\nthe test windows stitched:")

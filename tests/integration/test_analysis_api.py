@@ -4,8 +4,6 @@ optimization's report with its heatmap and ranking."""
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 from collections.abc import Callable
@@ -13,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import backtest_params, both_sides_backtest, wait_for_backtest
+from helpers import backtest_params, both_sides_backtest, csv_rows, wait_for_backtest
 
 pytestmark = pytest.mark.integration
 
@@ -66,9 +64,7 @@ def test_trades_endpoint_and_csv_carry_the_per_trade_columns(
 ) -> None:
     backtest_id = both_sides["id"]
     page = api.get(f"/api/backtest/{backtest_id}/trades", params={"offset": 0, "limit": 5}).json()
-    exported = list(
-        csv.DictReader(io.StringIO(api.get(f"/api/backtest/{backtest_id}/trades.csv").text))
-    )
+    exported = csv_rows(api.get(f"/api/backtest/{backtest_id}/trades.csv").text)
 
     assert page["trades"] == both_sides["result"]["trades"][:5]
     assert len(exported) == both_sides["result"]["total_trades"]

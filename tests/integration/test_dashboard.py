@@ -198,9 +198,9 @@ def test_a_tpe_search_shows_its_trials_and_how_likely_its_winner_is_luck(
     assert trials[0] == ["markers", objectives]
     assert trials[1][1][-1] == max(v for v in objectives if v is not None)
     dsr, pbo = optimization["deflated_sharpe"]["value"], optimization["pbo"]["value"]
-    assert f"{dsr * 100:.1f} %" in page.text_content("#deflated-sharpe")
+    assert f"{dsr * 100:.2f} %" in page.text_content("#deflated-sharpe")
     assert "the luckiest of 15 tries" in page.text_content("#deflated-sharpe")
-    assert f"{pbo * 100:.1f} %" in page.text_content("#pbo")
+    assert f"{pbo * 100:.2f} %" in page.text_content("#pbo")
     assert "TPE search: 15 trials" in page.text_content("#search-summary")
 
 
@@ -311,8 +311,9 @@ def test_uploads_show_their_problems_by_row_and_backtests_compare(
     assert cells[2] == "2"  # the row, numbered from the first data row
 
     page.goto(f"{stack.api_url}/#/strategy/{strategy['id']}")
-    page.wait_for_selector("input[type=checkbox]")
-    checkboxes = page.locator("input[type=checkbox]").all()
+    chosen = "input[type=checkbox][aria-label^='select ']"  # the upload form has one too
+    page.wait_for_selector(chosen)
+    checkboxes = page.locator(chosen).all()
     assert len(checkboxes) == 3
     for checkbox in checkboxes:
         checkbox.check()
@@ -321,7 +322,7 @@ def test_uploads_show_their_problems_by_row_and_backtests_compare(
     screenshot(page, "8-compare")
     curves = page.evaluate("() => document.getElementById('chart-compare').data.length")
     assert curves == 3
-    header = page.locator("table thead th").all_text_contents()
+    header = page.locator("#compare-inputs ~ .table-wrap thead th").all_text_contents()
     assert len(header) == 4  # the statistic, then one column per backtest
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-from helpers import backtest_params, long_run_params, wait_for_backtest
+from helpers import backtest_params, csv_rows, long_run_params, wait_for_backtest
 
 pytestmark = pytest.mark.integration
 
@@ -18,7 +16,7 @@ def rows_of(response: httpx.Response) -> list[dict[str, str]]:
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/csv")
     assert "attachment" in response.headers["content-disposition"]
-    return list(csv.DictReader(io.StringIO(response.text)))
+    return csv_rows(response.text)
 
 
 def test_every_trade_is_exported_in_order(

@@ -4,8 +4,6 @@ portfolio that cannot run is refused in words before anything is stored."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from helpers import Stack, backtest_params, run_botclub, wait_for_backtest
+from helpers import Stack, backtest_params, csv_rows, run_botclub, wait_for_backtest
 from pymongo.database import Database
 
 from backend_services.market_data.importer import import_bars
@@ -103,7 +101,8 @@ def test_a_portfolio_completes_with_contributions_correlations_and_tagged_trades
     entries = [trade["entry_time"] for trade in page["trades"]]
     assert entries == sorted(entries)
     exported = api.get(f"/api/backtest/{backtest['id']}/trades.csv")
-    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert exported.text.startswith(f"# Portfolio: {', '.join(basket)} ")
+    rows = csv_rows(exported.text)
     assert [row["symbol"] for row in rows] == [trade["symbol"] for trade in page["trades"]]
 
 
@@ -219,7 +218,10 @@ def test_the_command_line_runs_a_portfolio_and_shows_its_contributions_and_corre
     assert any(line.startswith("portfolio of 2, rebalanced ") for line in lines), ran.stdout
     table = lines[lines.index(next(line for line in lines if line.startswith("portfolio of"))) :]
     shares = [line.split() for line in table if line.startswith(("PF_ALPHA ", "PF_BETA "))]
-    assert [(row[0], float(row[1])) for row in shares[:2]] == [("PF_ALPHA", 0.6), ("PF_BETA", 0.4)]
+    assert [row[:3] for row in shares[:2]] == [
+        ["PF_ALPHA", "60.00", "%"],
+        ["PF_BETA", "40.00", "%"],
+    ]
     assert [row[0] for row in shares[2:]] == ["PF_ALPHA", "PF_BETA"]  # the matrix's rows
     assert float(shares[2][1]) == float(shares[3][2]) == 1
 

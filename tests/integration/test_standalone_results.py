@@ -4,8 +4,6 @@ exports, report). Strategies are renamed and deleted by their owner only."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +12,7 @@ import pytest
 from helpers import (
     UPLOADED_RANGE,
     backtest_params,
+    csv_rows,
     strategy_fields,
     upload_symbol,
     wait_for_backtest,
@@ -78,7 +77,7 @@ def test_a_used_symbol_is_deleted_only_when_forced_and_results_stay_readable(
     for path, response in after.items():
         assert response.status_code == 200, (path, response.text)
         assert response.content == before[path].content, path
-    rows = list(csv.DictReader(io.StringIO(after["/trades.csv"].text)))
+    rows = csv_rows(after["/trades.csv"].text)
     assert len(rows) == theirs["result"]["total_trades"]
     assert after[""].json()["result"]["equity_curve"] == theirs["result"]["equity_curve"]
 

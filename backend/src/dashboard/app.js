@@ -8,8 +8,10 @@ import { drawTrials, honestyParts, searchFields, searchSweep } from "./optimizer
 import { portfolioBlock, portfolioFields, portfolioParts } from "./portfolio.js";
 import { TimeAxis, candleChart, lineChart } from "./time_charts.js";
 import { attachSuggestions, loadReference } from "./rule_editor.js";
-import { runInputs } from "./run_inputs.js";
+import { shownStatistic } from "./format.js";
+import { runFacts, runInputs } from "./run_inputs.js";
 import { symbolOptions, symbolProblem } from "./symbol_choice.js";
+import { uploadSection } from "./upload.js";
 import { drawWalkForward, validationOf, walkForwardInputs, walkForwardParts } from "./walk_forward.js";
 
 const TOKEN_KEY = "botclub.token";
@@ -17,9 +19,6 @@ const TIMEFRAMES = ["1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w"];
 const OBJECTIVES = ["sharpe_ratio", "sortino_ratio", "total_return", "cagr", "calmar_ratio",
   "profit_factor", "win_rate", "max_drawdown"];
 const RULES = ["long_entry", "long_exit", "short_entry", "short_exit"];
-const PERCENT = new Set(["total_return", "buy_and_hold_return", "cagr", "volatility",
-  "max_drawdown", "average_drawdown", "exposure", "win_rate", "best_trade", "worst_trade",
-  "average_trade", "alpha", "kelly_criterion", "return_fraction"]);
 const HEADLINE = ["total_return", "buy_and_hold_return", "cagr", "sharpe_ratio",
   "sortino_ratio", "calmar_ratio", "max_drawdown", "volatility", "exposure", "total_trades",
   "win_rate", "profit_factor", "expectancy", "kelly_criterion", "alpha", "beta",
@@ -51,11 +50,7 @@ function show(...nodes) {
 
 function formatValue(name, value) {
   if (value === null || value === undefined) return "n/a";
-  if (typeof value === "number") {
-    if (PERCENT.has(name)) return `${(value * 100).toFixed(2)} %`;
-    if (Number.isInteger(value)) return value.toLocaleString("en");
-    return value.toLocaleString("en", { maximumFractionDigits: 4 });
-  }
+  if (typeof value === "number") return shownStatistic(name, value);
   return String(value);
 }
 
@@ -342,10 +337,10 @@ function backtestList(backtests) {
     el("a", { href: `#/backtest/${b.id}`, text: b.created_at.slice(0, 19).replace("T", " ") }),
     b.validation ? "walk-forward" : b.sweep ? "optimization" : "backtest", el("span", { class: `status ${b.status}`, text: b.status }),
     formatValue("total_return", b.statistics?.total_return), formatValue("sharpe_ratio", b.statistics?.sharpe_ratio),
-    backtestDelete(b, route, (text, kind) => say(note, text, kind)),
+    runInputs(el, b, null), backtestDelete(b, route, (text, kind) => say(note, text, kind)),
   ]);
   return el("section", {}, el("h2", { text: "Backtests" }),
-    rows.length ? table(["", "Started", "Kind", "Status", "Return", "Sharpe", ""], rows) : el("p", { class: "muted", text: "None yet." }),
+    rows.length ? table(["", "Started", "Kind", "Status", "Return", "Sharpe", "Run", ""], rows) : el("p", { class: "muted", text: "None yet." }),
     note, el("div", { class: "actions" }, compare));
 }
 
@@ -492,8 +487,8 @@ async function tradesTable(id, result, axis) {
     const trades = inline ? result.trades.slice(offset, offset + PAGE)
       : (await api(`/api/backtest/${id}/trades?offset=${offset}&limit=${PAGE}`)).trades;
     const rows = trades.map((t) => [tradeLink(t, axis), t.entry_time.slice(0, 16).replace("T", " "),
-      t.exit_time.slice(0, 16).replace("T", " "), formatValue("", t.entry_price), formatValue("", t.exit_price),
-      formatValue("", t.pnl), formatValue("return_fraction", t.return_fraction), t.exit_reason, ...tradeExtraCells(t)]);
+      t.exit_time.slice(0, 16).replace("T", " "), formatValue("entry_price", t.entry_price), formatValue("exit_price", t.exit_price),
+      formatValue("pnl", t.pnl), formatValue("return_fraction", t.return_fraction), t.exit_reason, ...tradeExtraCells(t)]);
     holder.replaceChildren(
       table(["Side", "Entry", "Exit", "Entry price", "Exit price", "P&L", "Return", "Why", ...TRADE_EXTRA_HEADERS], rows),
       pager(offset, total, (next) => { offset = next; load(); }));
@@ -534,7 +529,7 @@ function optimizationParts(backtest) {
     ranking.replaceChildren(table([sortable("Rank", "rank"), ...names, sortable("Objective", "objective"),
       sortable("Return", "total_return"), sortable("Sharpe", "sharpe_ratio"), sortable("Max drawdown", "max_drawdown"),
       sortable("Trades", "total_trades"), ""],
-      page.rows.map((row) => [row.rank, ...names.map((n) => row.parameters[n]), formatValue("", row.objective),
+      page.rows.map((row) => [row.rank, ...names.map((n) => row.parameters[n]), formatValue(o.objective, row.objective),
         formatValue("total_return", row.total_return), formatValue("sharpe_ratio", row.sharpe_ratio),
         formatValue("max_drawdown", row.max_drawdown), row.total_trades,
         el("button", { class: "link", type: "button", text: "Backtest it", onclick: () => backtestWith(backtest, row.parameters) })])),
@@ -594,6 +589,7 @@ async function comparePage(ids) {
   const done = backtests.filter((b) => b.result);
   show(el("h1", { text: `Comparing ${done.length} backtests` }),
     el("div", { class: "chart", id: "chart-compare" }),
+    compareInputs(done),
     table(["Statistic", ...done.map((b, i) => `#${i + 1} ${assignments(b.params.parameters) || b.id.slice(0, 8)}`)],
       HEADLINE.map((name) => [label(name), ...done.map((b) => formatValue(name, b.result[name]))])));
   const colors = ["#2563eb", "#dc2626", "#15803d", "#9333ea", "#ea580c"];
@@ -601,40 +597,31 @@ async function comparePage(ids) {
     color: colors[i], name: `#${i + 1} ${b.result.symbol} ${assignments(b.params.parameters)}` })));
 }
 
+// The runs' inputs side by side, one row per fact any of them has.
+function compareInputs(backtests) {
+  const facts = backtests.map((b) => new Map(runFacts(b)));
+  const names = [...new Set(facts.flatMap((f) => [...f.keys()]))];
+  const holder = table(["Input", ...backtests.map((b, i) => `#${i + 1}`)],
+    names.map((name) => [name, ...facts.map((f) => f.get(name) ?? "")]));
+  holder.id = "compare-inputs";
+  return holder;
+}
+
 // ---- market data ---------------------------------------------------------------
 
 async function marketPage() {
-  const [symbols, me] = await Promise.all([api("/api/market-data/symbols"), api("/api/me")]);
+  const me = await api("/api/me");
   const note = message();
-  const report = el("div", { id: "import-report" });
-  const form = el("form", { class: "grid", id: "upload-form", onsubmit: async (event) => {
-    event.preventDefault();
-    const data = new FormData();
-    data.append("file", form.elements.file.files[0]);
-    const mode = form.elements.mode.value;
-    try {
-      const outcome = await api(`/api/market-data/symbols/${encodeURIComponent(form.elements.symbol.value.trim())}?mode=${mode}`,
-        { method: "POST", form: data });
-      say(note, `Stored: ${outcome.report.rows_stored} of ${outcome.report.rows_read} rows.`, "good");
-      report.replaceChildren();
-      setTimeout(marketPage, 800);
-    } catch (error) {
-      say(note, error.message, "bad");
-      const problems = error.body?.report?.problems || [];
-      report.replaceChildren(problems.length ? table(["Problem", "Rows affected", "First rows"],
-        problems.map((p) => [p.problem, p.count, p.rows.join(", ")])) : "");
-    }
-  } },
-  el("label", {}, "Symbol", el("input", { name: "symbol", required: true, placeholder: "ACME" })),
-  el("label", {}, "File (CSV or Parquet)", el("input", { name: "file", type: "file", required: true, accept: ".csv,.parquet,.pq" })),
-  el("label", {}, "Mode", el("select", { name: "mode" }, el("option", { value: "replace", text: "new or replace" }),
-    el("option", { value: "append", text: "append newer bars" }))),
-  el("div", { class: "actions" }, el("button", { class: "primary", type: "submit", text: "Upload" })));
-  show(el("h1", { text: "Market data" }),
-    table(["Symbol", "Timeframe", "From", "To", "Bars", "Version", "Owner", ""], symbols.map((s) =>
+  const listing = el("div", { id: "symbols" });
+  const list = async () => {
+    const symbols = await api("/api/market-data/symbols");
+    listing.replaceChildren(table(["Symbol", "Timeframe", "From", "To", "Bars", "Version", "Owner", ""], symbols.map((s) =>
       [s.symbol, s.timeframe, s.first.slice(0, 10), s.last.slice(0, 10), s.rows.toLocaleString("en"), s.version,
-        s.owner_id === me.id ? "you" : s.owner, s.owner_id === me.id ? symbolDelete(s, marketPage, (text, kind) => say(note, text, kind)) : ""])),
-    el("h2", { text: "Upload" }), form, note, report);
+        s.owner_id === me.id ? "you" : s.owner, s.owner_id === me.id ? symbolDelete(s, marketPage, (text, kind) => say(note, text, kind)) : ""])));
+  };
+  await list();
+  show(el("h1", { text: "Market data" }), listing, note,
+    ...uploadSection({ el, table, say, message, token: () => localStorage.getItem(TOKEN_KEY), onStored: list }));
 }
 
 // ---- routing --------------------------------------------------------------------

@@ -5,6 +5,7 @@
 // so far. Nodes are built with the page's `el` (textContent only, never HTML).
 
 import { canvasFor, numberLabel } from "./charts.js";
+import { shown } from "./format.js";
 
 // Above this DSR a winner is unlikely to be luck; from this PBO on, a coin toss.
 const TRUSTED_DSR = 0.95;
@@ -12,7 +13,7 @@ const COIN_TOSS_PBO = 0.5;
 const METHODS = [["grid", "Grid: every combination"], ["random", "Random search"], ["tpe", "TPE search (guided)"]];
 
 function percent(value) {
-  return `${(value * 100).toFixed(1)} %`;
+  return shown("percent", value);
 }
 
 /** The run form's fields of a search: its method, ranges and trial budget. */

@@ -3,6 +3,8 @@
 // helpers (`el`, `table`, `formatValue`) are handed in, so every node is built as the
 // rest of the page builds it.
 
+import { shown } from "./format.js";
+
 const REBALANCE = /^(\d+)\s*(bars|days|weeks)$/;
 
 export function portfolioFields(el) {
@@ -38,7 +40,7 @@ export function portfolioBlock(form) {
 // refuses; the object is not.
 function correlationCell(el, value) {
   if (value === null || value === undefined) return el("span", { text: "n/a" });
-  const cell = el("span", { class: "correlation", "data-correlation": value, text: value.toFixed(2) });
+  const cell = el("span", { class: "correlation", "data-correlation": value, text: shown("ratio", value) });
   const alpha = Math.min(1, Math.abs(value)) * 0.6;
   cell.style.backgroundColor = value >= 0 ? `rgba(37, 99, 235, ${alpha})` : `rgba(220, 38, 38, ${alpha})`;
   return cell;
@@ -48,9 +50,9 @@ export function portfolioParts(part, { el, table, formatValue }) {
   const symbols = part.symbols.map((share) => share.symbol);
   const rebalance = part.rebalance === "never" ? "never rebalanced"
     : `rebalanced every ${part.rebalance.every} ${part.rebalance.unit} (${part.rebalances} times)`;
-  const shares = part.symbols.map((share) => [share.symbol, formatValue("", share.weight),
-    formatValue("", share.trades), formatValue("", share.pnl),
-    formatValue("return_fraction", share.return_contribution), formatValue("", share.bars)]);
+  const shares = part.symbols.map((share) => [share.symbol, formatValue("weight", share.weight),
+    formatValue("total_trades", share.trades), formatValue("pnl", share.pnl),
+    formatValue("return_contribution", share.return_contribution), formatValue("bars", share.bars)]);
   const matrix = part.correlation.map((row, i) => [symbols[i], ...row.map((value) => correlationCell(el, value))]);
   return [
     el("h2", { text: `Portfolio of ${symbols.length} symbols, ${part.weighting} weights, ${rebalance}` }),

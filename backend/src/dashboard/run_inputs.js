@@ -1,22 +1,63 @@
-// What a finished run was given, from the backtest as it was stored (never from the
-// market data, which may have changed or gone since).
+// What produced a run, from the backtest as it was stored (never from the market data,
+// which may have changed or gone since): the strategy as it was when the run started
+// with the params' overrides on top. The same lines as the report's and the CSV
+// exports' (backend/src/outputs/run_description.py). A backtest in a list (a summary)
+// has no result: its range is the one asked for.
 
-function money(value) { return value.toLocaleString("en", { minimumFractionDigits: 2, maximumFractionDigits: 2 }); }
+import { shown } from "./format.js";
 
-function percent(value) { return `${+(value * 100).toFixed(4)} %`; }
+const RULES = ["long_entry", "long_exit", "short_entry", "short_exit"];
 
-export function runInputs(el, backtest) {
-  const { params, result } = backtest;
-  const rows = [
-    params.portfolio ? ["Portfolio", `${params.portfolio.symbols.join(", ")} ${result.timeframe}`]
-      : ["Symbol", `${result.symbol} ${result.timeframe}`],
-    ["Range", `${result.start.slice(0, 16).replace("T", " ")} to ${result.end.slice(0, 16).replace("T", " ")} (${result.bars.toLocaleString("en")} bars)`],
-    ["Initial capital", money(result.initial_capital)],
-    ["Parameters", Object.entries(params.parameters || {}).map(([name, value]) => `${name}=${value}`).join(", ") || "the strategy's"],
+const minute = (iso) => iso.slice(0, 16).replace("T", " ");
+
+function assignments(values) { return Object.entries(values).map(([name, value]) => `${name}=${value}`).join(", "); }
+
+function orders(o) {
+  const parts = [o.fill === "close" ? "fills at the close" : "fills at the next open"];
+  for (const [name, value] of [["stop loss", o.stop_loss_pct], ["take profit", o.take_profit_pct], ["trailing stop", o.trailing_stop_pct]]) {
+    if (value) parts.push(`${name} ${shown("percent", value)}`);
+  }
+  return parts.join(", ");
+}
+
+function sizing(s) {
+  if (s.kind === "fraction_of_equity") return `${shown("percent", s.value)} of equity per entry`;
+  if (s.kind === "fixed_cash") return `${shown("money", s.value)} per entry`;
+  return `${s.value} units per entry`;
+}
+
+/** [name, text] pairs describing the run, in the order they are shown. */
+export function runFacts(backtest) {
+  const { params, result, strategy, sweep } = backtest;
+  const symbol = result?.symbol ?? params.symbol ?? strategy?.symbol;
+  const timeframe = result?.timeframe ?? params.timeframe ?? strategy?.timeframe ?? "";
+  const bars = result ? ` (${shown("count", result.bars)} bars)` : "";
+  const facts = [
+    params.portfolio ? ["Portfolio", `${params.portfolio.symbols.join(", ")} ${timeframe}`.trim()]
+      : ["Symbol", `${symbol} ${timeframe}`.trim()],
+    ["Range", `${minute(result?.start ?? params.start_date)} to ${minute(result?.end ?? params.end_date)}${bars}`],
+    ["Initial capital", shown("money", params.initial_capital)],
+    ["Parameters", assignments({ ...strategy?.parameters, ...params.parameters }) || "none"],
   ];
-  if (params.costs) rows.push(["Costs", `commission ${percent(params.costs.commission_pct ?? 0)}, slippage ${percent(params.costs.slippage_pct ?? 0)}`]);
-  if (result.data_version !== null && result.data_version !== undefined) rows.push(["Data version", String(result.data_version)]);
-  if (result.cached) rows.push(["Served", "from an identical earlier run"]);
-  return el("dl", { class: "inputs", id: "run-inputs" },
-    rows.flatMap(([name, value]) => [el("dt", { text: name }), el("dd", { "data-input": name, text: value })]));
+  if (sweep) {
+    const swept = Object.entries(sweep.grid).map(([name, values]) => `${name} (${values.length} values)`).join(", ");
+    facts.push(["Swept", `${swept}, ranked by ${sweep.objective.replaceAll("_", " ")}`]);
+  }
+  if (strategy) {
+    facts.push(["Rules", RULES.filter((name) => strategy.rules[name])
+      .map((name) => `${name}: ${strategy.rules[name].split(/\s+/).filter(Boolean).join(" ")}`).join("; ")]);
+    facts.push(["Orders", orders(strategy.orders)], ["Sizing", sizing(strategy.orders.sizing)]);
+    const costs = params.costs || strategy.costs;
+    facts.push(["Costs", `commission ${shown("percent", costs.commission_pct)}, fee ${shown("money", costs.fee_per_fill)} per fill, `
+      + `slippage ${shown("percent", costs.slippage_pct)}`]);
+  }
+  if (backtest.data_version !== null && backtest.data_version !== undefined) facts.push(["Data version", String(backtest.data_version)]);
+  if (result?.cached || backtest.cached) facts.push(["Served", "from the cache: the stored result of an identical earlier run"]);
+  return facts;
+}
+
+/** The run's facts as a definition list (`id` given to one on a page of its own). */
+export function runInputs(el, backtest, id = "run-inputs") {
+  return el("dl", { class: "inputs", id },
+    runFacts(backtest).flatMap(([name, value]) => [el("dt", { text: name }), el("dd", { "data-input": name, text: value })]));
 }

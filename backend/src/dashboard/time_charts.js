@@ -11,6 +11,7 @@
 import {
   BaselineSeries, CandlestickSeries, CrosshairMode, LineSeries, createChart, createSeriesMarkers,
 } from "/vendor/lightweight-charts/dist/lightweight-charts.standalone.production.mjs";
+import { shown } from "./format.js";
 
 const INK = "#1d2433";
 const MUTED = "#5b6475";
@@ -31,15 +32,9 @@ const PANE_PX = 110;
 const secondsOf = (iso) => Math.floor(Date.parse(iso) / 1000);
 const isoOf = (seconds) => new Date(seconds * 1000).toISOString();
 
-export function percentText(value) {
-  const text = (value * 100).toFixed(1);
-  return `${text === "-0.0" ? "0.0" : text} %`;
-}
+export function percentText(value) { return shown("percent", value); }
 
-export function priceText(value) {
-  const digits = Math.abs(value) >= 1000 ? 0 : Math.abs(value) >= 1 ? 2 : 4;
-  return value.toLocaleString("en", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
+export function priceText(value) { return shown("price", value); }
 
 /** Points at strictly increasing times, a later value replacing one at the same second;
  * null values become gaps. */

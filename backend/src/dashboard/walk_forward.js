@@ -2,6 +2,7 @@
 // on a result the windows table with the efficiency and the stitched out-of-sample
 // curve beside the in-sample one.
 
+import { shown } from "./format.js";
 import { lineChart } from "./time_charts.js";
 
 const LENGTH = /^([1-9][0-9]*)([mhdw]?)$/;
@@ -45,7 +46,7 @@ export function walkForwardParts(backtest, { el, table, formatValue, label }) {
     formatValue(w.objective, window.in_sample), formatValue(w.objective, window.out_of_sample),
     formatValue("total_return", window.out_of_sample_return), window.out_of_sample_trades]);
   const efficiency = w.efficiency === null ? "undefined (the in-sample mean is not positive)"
-    : w.efficiency.toLocaleString("en", { maximumFractionDigits: 3 });
+    : shown("ratio", w.efficiency);
   return [
     el("h2", { text: `Walk-forward: ${w.windows.length} ${w.mode} windows by ${label(w.objective)}` }),
     el("p", { id: "walk-forward-efficiency" }, "Walk-forward efficiency (mean out-of-sample over mean in-sample): ",

@@ -10,27 +10,14 @@ from html import escape
 
 from backend.outputs.analysis_report import TRADE_EXTRA_HEADERS, analysis_html, trade_extra_cells
 from backend.outputs.optimization_report import optimization_html
+from backend.outputs.run_description import run_description
 from backend.schemas import Backtest
 from shared.contracts.results import BacktestResult, BacktestStatistics
+from shared.formatting import shown, shown_statistic
 
 __all__ = ["report_html"]
 
 _WIDTH, _HEIGHT, _MARGIN = 900, 260, 48
-_PERCENT = {
-    "total_return",
-    "buy_and_hold_return",
-    "cagr",
-    "volatility",
-    "max_drawdown",
-    "average_drawdown",
-    "exposure",
-    "win_rate",
-    "best_trade",
-    "worst_trade",
-    "average_trade",
-    "alpha",
-    "kelly_criterion",
-}
 _STYLE = """
 body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:960px;color:#1d2433;
 padding:0 1rem}
@@ -38,6 +25,8 @@ h1{font-size:1.5rem;margin-bottom:.2rem}p.meta{color:#5b6475;margin-top:0}
 svg{width:100%;height:auto;background:#fbfcfe;border:1px solid #e3e7ef;border-radius:6px}
 table{border-collapse:collapse;width:100%;margin:1rem 0}td,th{padding:.25rem .5rem;text-align:right}
 th:first-child,td:first-child{text-align:left}tr:nth-child(even){background:#f3f5f9}
+table.inputs th,table.inputs td{text-align:left;vertical-align:top}
+table.inputs th{width:9rem;font-weight:600}
 .legend span{margin-right:1rem}.eq{color:#2563eb}.bh{color:#9ca3af}.dd{color:#dc2626}
 """
 
@@ -57,7 +46,9 @@ def report_html(backtest: Backtest, strategy_name: str) -> str:
             f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>",
             f"<h1>{escape(title)}</h1>",
             f'<p class="meta">{_day(result.start)} to {_day(result.end)}, {result.bars:,} bars; '
-            f"initial capital {result.initial_capital:,.2f}; backtest {escape(backtest.id)}</p>",
+            f"initial capital {shown('money', result.initial_capital)}; "
+            f"backtest {escape(backtest.id)}</p>",
+            _inputs(backtest),
             "<h2>Equity</h2>",
             '<p class="legend"><span class="eq">&#9632; equity</span>'
             '<span class="bh">&#9632; buy and hold</span></p>',
@@ -73,6 +64,15 @@ def report_html(backtest: Backtest, strategy_name: str) -> str:
             "</body></html>",
         ]
     )
+
+
+def _inputs(backtest: Backtest) -> str:
+    """What produced the run, before anything it produced."""
+    rows = "".join(
+        f"<tr><th>{escape(name)}</th><td>{escape(text)}</td></tr>"
+        for name, text in run_description(backtest)
+    )
+    return f'<h2>Run</h2><table class="inputs" id="run-inputs"><tbody>{rows}</tbody></table>'
 
 
 def _trade_count(result: BacktestResult) -> str:
@@ -136,9 +136,9 @@ def _trades(result: BacktestResult) -> str:
     rows = "".join(
         "<tr>"
         f"<td>{trade.side}</td><td>{_minute(trade.entry_time)}</td>"
-        f"<td>{_minute(trade.exit_time)}</td><td>{trade.entry_price:,.4f}</td>"
-        f"<td>{trade.exit_price:,.4f}</td><td>{trade.pnl:,.2f}</td>"
-        f"<td>{trade.return_fraction * 100:.2f} %</td><td>{trade.exit_reason}</td>"
+        f"<td>{_minute(trade.exit_time)}</td><td>{shown('price', trade.entry_price)}</td>"
+        f"<td>{shown('price', trade.exit_price)}</td><td>{shown('money', trade.pnl)}</td>"
+        f"<td>{shown('percent', trade.return_fraction)}</td><td>{trade.exit_reason}</td>"
         f"{trade_extra_cells(trade)}</tr>"
         for trade in result.trades
     )
@@ -148,10 +148,8 @@ def _trades(result: BacktestResult) -> str:
 def _number(name: str, value: object) -> str:
     if value is None:
         return "n/a"
-    if isinstance(value, float) and name in _PERCENT:
-        return f"{value * 100:,.2f} %"
-    if isinstance(value, float):
-        return f"{value:,.4f}"
+    if isinstance(value, int | float):
+        return shown_statistic(name, value)
     if isinstance(value, datetime):
         return _minute(value)
     return escape(str(value))

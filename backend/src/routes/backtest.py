@@ -21,6 +21,7 @@ from backend.deps import (
 )
 from backend.outputs.exports import ranking_csv, trades_csv
 from backend.outputs.report import report_html
+from backend.outputs.run_description import run_description
 from backend.schemas import Backtest, SaveResultAck
 from backend.services.backtest_client import BacktestServiceRejected
 from backend.services.chart_lines import chart_lines
@@ -186,7 +187,7 @@ async def download_trades(
     if source is None:
         raise Conflict(f"backtest is {backtest.status.value}")
     return StreamingResponse(
-        trades_csv(client, source),
+        trades_csv(client, source, run_description(backtest)),
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="trades-{backtest.id}.csv"'},
     )
@@ -206,7 +207,7 @@ async def download_ranking(
     parameters' values and its statistics (409 until completed, or for a backtest)."""
     rows = await _ranking_rows(backtest, user, store, rankings)
     return Response(
-        ranking_csv(rows),
+        ranking_csv(rows, run_description(backtest)),
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="ranking-{backtest.id}.csv"'},
     )

@@ -17,6 +17,10 @@ _SYMBOL = re.compile(SYMBOL_PATTERN)
 
 def symbol_name(name: str) -> str:
     """`name` if it may name a symbol (a pydantic validator)."""
+    if len(name) > MAX_SYMBOL_CHARS:
+        raise PydanticCustomError(
+            "symbol_name", f"a symbol name is at most {MAX_SYMBOL_CHARS} characters long"
+        )
     if not _SYMBOL.fullmatch(name):
         raise PydanticCustomError(
             "symbol_name",

@@ -13,6 +13,13 @@ __all__ = ["SymbolPath"]
 
 SymbolPath = Annotated[
     str,
-    Path(min_length=1, max_length=MAX_SYMBOL_CHARS, json_schema_extra={"pattern": SYMBOL_PATTERN}),
+    # The length is checked by `symbol_name`, so a refusal says it in words.
+    Path(
+        json_schema_extra={
+            "pattern": SYMBOL_PATTERN,
+            "minLength": 1,
+            "maxLength": MAX_SYMBOL_CHARS,
+        }
+    ),
     AfterValidator(symbol_name),
 ]
