@@ -92,5 +92,5 @@ def test_a_sweep_of_one_parameter_draws_one_row_of_cells() -> None:
     assert "<title>fast = 10: sharpe ratio 1.2</title>" in html
     assert "<title>fast = 15: sharpe ratio no value</title>" in html
     assert 'fill="#f3f4f6"' in html  # the cell without a value
-    assert "<tr><td>1</td><td>10</td><td>1.200</td><td>10.00 %</td>" in html
+    assert "<tr><td>1</td><td>10</td><td>1.20</td><td>10.00 %</td>" in html
     assert "<tr><td>3</td><td>15</td><td>n/a</td>" in html

@@ -4,30 +4,16 @@
 // shows of each trade beyond its fills. A result stored before the analysis existed
 // has none: the section says so.
 
+import { shown } from "./format.js";
 import { lineChart } from "./time_charts.js";
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 const SIDE_ROWS = [
   ["trades", "count"], ["win_rate", "percent"], ["profit_factor", "ratio"], ["total_pnl", "money"],
   ["expectancy", "money"], ["average_trade", "percent"], ["best_trade", "percent"],
-  ["worst_trade", "percent"], ["average_trade_duration_bars", "ratio"], ["commission", "money"],
+  ["worst_trade", "percent"], ["average_trade_duration_bars", "count"], ["commission", "money"],
 ];
 export const TRADE_EXTRA_HEADERS = ["Duration", "Size", "Notional", "Commission", "Run-up", "Drawdown"];
-
-function percent(value) {
-  const text = (value * 100).toFixed(2);
-  return `${text === "-0.00" ? "0.00" : text} %`;
-}
-
-function money(value) { return value.toLocaleString("en", { minimumFractionDigits: 2, maximumFractionDigits: 2 }); }
-
-function shown(value, kind) {
-  if (value === null || value === undefined) return "n/a";
-  if (kind === "percent") return percent(value);
-  if (kind === "money") return money(value);
-  if (kind === "count") return value.toLocaleString("en");
-  return value.toLocaleString("en", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-}
 
 function minute(iso) { return iso.slice(0, 16).replace("T", " "); }
 
@@ -46,7 +32,7 @@ function grid(el, id, headers, rows) {
 // A return as a cell coloured by its sign.
 function returnCell(el, value) {
   if (value === null || value === undefined) return el("td", { text: "" });
-  return el("td", { class: value > 0 ? "up" : value < 0 ? "down" : "", text: percent(value) });
+  return el("td", { class: value > 0 ? "up" : value < 0 ? "down" : "", text: shown("percent", value) });
 }
 
 /** The rolling Sharpe's place among the charts over time (drawAnalysis draws it). */
@@ -65,10 +51,10 @@ export function analysisParts(el, result) {
   const monthly = analysis.yearly_returns.map((y) => [String(y.year),
     ...MONTHS.map((_, i) => returnCell(el, byMonth.get(`${y.year}-${i + 1}`))), returnCell(el, y.return_fraction)]);
   const drawdowns = analysis.worst_drawdowns.map((d, i) => [String(i + 1), minute(d.start), minute(d.trough),
-    d.recovery ? minute(d.recovery) : "not recovered", percent(d.depth), d.length_bars.toLocaleString("en")]);
+    d.recovery ? minute(d.recovery) : "not recovered", shown("percent", d.depth), shown("count", d.length_bars)]);
   const { all, long, short } = analysis.sides;
   const sides = SIDE_ROWS.map(([name, kind]) => [name.replaceAll("_", " "),
-    shown(all[name], kind), shown(long[name], kind), shown(short[name], kind)]);
+    shown(kind, all[name]), shown(kind, long[name]), shown(kind, short[name])]);
   return [
     el("h2", { text: "Monthly returns" }),
     grid(el, "monthly-returns", ["Year", ...MONTHS, "Total"], monthly),
@@ -91,6 +77,6 @@ export function drawAnalysis(result, axis) {
 export function tradeExtraCells(trade) {
   const size = trade.size.toLocaleString("en", { maximumFractionDigits: 4 });
   if (trade.duration_seconds === null || trade.duration_seconds === undefined) return ["", size, "", "", "", ""];
-  return [duration(trade.duration_seconds), size, money(trade.notional), money(trade.commission),
-    percent(trade.run_up), percent(trade.drawdown)];
+  return [duration(trade.duration_seconds), size, shown("money", trade.notional), shown("money", trade.commission),
+    shown("percent", trade.run_up), shown("percent", trade.drawdown)];
 }

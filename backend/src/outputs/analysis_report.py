@@ -11,6 +11,7 @@ from html import escape
 
 from shared.contracts.analysis import BacktestAnalysis, SideStatistics
 from shared.contracts.results import BacktestResult, Trade
+from shared.formatting import Kind, shown
 
 __all__ = ["TRADE_EXTRA_HEADERS", "analysis_html", "trade_extra_cells"]
 
@@ -18,7 +19,7 @@ __all__ = ["TRADE_EXTRA_HEADERS", "analysis_html", "trade_extra_cells"]
 LineChart = Callable[[Sequence[float], Sequence[tuple[str, Sequence[float]]]], str]
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_SIDE_ROWS: tuple[tuple[str, str], ...] = (
+_SIDE_ROWS: tuple[tuple[str, Kind], ...] = (
     ("trades", "count"),
     ("win_rate", "percent"),
     ("profit_factor", "ratio"),
@@ -27,10 +28,9 @@ _SIDE_ROWS: tuple[tuple[str, str], ...] = (
     ("average_trade", "percent"),
     ("best_trade", "percent"),
     ("worst_trade", "percent"),
-    ("average_trade_duration_bars", "ratio"),
+    ("average_trade_duration_bars", "count"),
     ("commission", "money"),
 )
-_FORMATS = {"money": "{:,.2f}", "ratio": "{:,.2f}", "count": "{:,.0f}"}
 TRADE_EXTRA_HEADERS = ("duration", "size", "notional", "commission", "run-up", "drawdown")
 _STYLE = (
     "<style>td.up{color:#15803d}td.down{color:#b91c1c}"
@@ -80,7 +80,7 @@ def _percent_cell(value: float | None) -> str:
     if value is None:
         return "<td></td>"
     kind = "up" if value > 0 else "down" if value < 0 else ""
-    return f'<td class="{kind}">{_percent(value)}</td>'
+    return f'<td class="{kind}">{shown("percent", value)}</td>'
 
 
 def _drawdowns(analysis: BacktestAnalysis) -> str:
@@ -90,7 +90,7 @@ def _drawdowns(analysis: BacktestAnalysis) -> str:
     rows = "".join(
         f"<tr><td>{rank}</td><td>{_minute(period.start)}</td><td>{_minute(period.trough)}</td>"
         f"<td>{_minute(period.recovery) if period.recovery else 'not recovered'}</td>"
-        f"<td>{_percent(period.depth)}</td><td>{period.length_bars:,}</td></tr>"
+        f"<td>{shown('percent', period.depth)}</td><td>{period.length_bars:,}</td></tr>"
         for rank, period in enumerate(analysis.worst_drawdowns, start=1)
     )
     return (
@@ -104,7 +104,7 @@ def _sides(analysis: BacktestAnalysis) -> str:
     header = "<th></th><th>all</th><th>long</th><th>short</th>"
     rows = "".join(
         f"<tr><td>{name.replace('_', ' ')}</td>"
-        + "".join(f"<td>{_value(getattr(side, name), kind)}</td>" for side in columns)
+        + "".join(f"<td>{shown(kind, getattr(side, name))}</td>" for side in columns)
         + "</tr>"
         for name, kind in _SIDE_ROWS
     )
@@ -122,23 +122,12 @@ def trade_extra_cells(trade: Trade) -> str:
     values = (
         _duration(trade.duration_seconds),
         f"{trade.size:,.4f}",
-        _value(trade.notional, "money"),
-        _value(trade.commission, "money"),
-        _value(trade.run_up, "percent"),
-        _value(trade.drawdown, "percent"),
+        shown("money", trade.notional),
+        shown("money", trade.commission),
+        shown("percent", trade.run_up),
+        shown("percent", trade.drawdown),
     )
     return "".join(f"<td>{value}</td>" for value in values)
-
-
-def _value(value: float | None, kind: str) -> str:
-    if value is None:
-        return "n/a"
-    return _percent(value) if kind == "percent" else _FORMATS[kind].format(value)
-
-
-def _percent(value: float) -> str:
-    text = f"{value * 100:,.2f}"
-    return f"{'0.00' if text == '-0.00' else text} %"
 
 
 def _duration(seconds: int) -> str:

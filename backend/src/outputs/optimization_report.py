@@ -8,13 +8,13 @@ from html import escape
 
 from backend.schemas import OptimizationOutline
 from shared.contracts.sweeps import Heatmap
+from shared.formatting import shown_statistic
 
 __all__ = ["optimization_html"]
 
 _WIDTH, _HEIGHT, _LEFT, _BOTTOM, _TOP, _RIGHT = 900, 360, 70, 48, 16, 90
 # Low to high: the ends and middle of viridis, the dashboard's heatmap scale.
 _SCALE = ((68, 1, 84), (33, 145, 140), (253, 231, 37))
-_PERCENT_COLUMNS = {"total_return", "cagr", "max_drawdown", "win_rate"}
 _RANKING_COLUMNS = (
     "objective",
     "total_return",
@@ -115,18 +115,10 @@ def _ranking(outline: OptimizationOutline) -> str:
     rows = "".join(
         f"<tr><td>{rank}</td>"
         + "".join(f"<td>{escape(str(row.parameters[name]))}</td>" for name in names)
-        + "".join(f"<td>{_number(name, getattr(row, name))}</td>" for name in _RANKING_COLUMNS)
+        + "".join(
+            f"<td>{shown_statistic(name, getattr(row, name))}</td>" for name in _RANKING_COLUMNS
+        )
         + "</tr>"
         for rank, row in enumerate(outline.ranked, start=1)
     )
     return f'<table id="ranking"><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>'
-
-
-def _number(name: str, value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    if name in _PERCENT_COLUMNS:
-        return f"{value * 100:,.2f} %"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return f"{value:,.3f}"
