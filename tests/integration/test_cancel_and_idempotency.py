@@ -12,8 +12,8 @@ import pytest
 from helpers import (
     Stack,
     backtest_params,
+    cancellable_sweep_params,
     long_run_params,
-    long_sweep_params,
     strategy_fields,
     wait_for_backtest,
 )
@@ -35,7 +35,7 @@ def test_cancel_stops_a_running_backtest_within_a_second(
     strategy = create_strategy(symbol=long_symbol, timeframe="1m")
     # An optimization: seconds of work even when a worker holds the bars already.
     path = f"/api/strategy/{strategy['id']}/optimize"
-    started = api.post(path, json=long_sweep_params()).json()
+    started = api.post(path, json=cancellable_sweep_params()).json()
     # Into its combinations (past loading its bars), each a progress report that asks
     # whether the run was cancelled.
     wait_for_backtest(api, started["id"], until=lambda b: b["progress"] >= 55)
