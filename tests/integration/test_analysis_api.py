@@ -127,6 +127,11 @@ def test_an_optimization_report_carries_its_heatmap_and_ranking(
     assert rows[0] == ("1", str(fast), str(slow))
     assert [int(rank) for rank, _, _ in rows] == [1, 2, 3, 4, 5, 6]
     assert "6 combinations ranked by sharpe ratio" in page
+    # Beside the winner, how likely it is to be luck, as the API says it.
+    dsr, pbo = (optimization["optimization"][name]["value"] for name in ("deflated_sharpe", "pbo"))
+    assert f"Deflated Sharpe ratio {dsr * 100:.2f} %: the chance the best beats" in page
+    assert "the luckiest of 6 tries" in page
+    assert f"Probability of backtest overfitting {pbo * 100:.2f} %: how often" in page
 
 
 def test_a_plain_backtest_report_has_no_optimization(

@@ -1,6 +1,7 @@
-"""report.html's part for an optimization: its heatmap of the objective over the swept
-parameters, drawn as inline SVG (one cell per combination, its value in the cell's
-tooltip), and the top of its ranking."""
+"""report.html's part for an optimization: how likely its winner is to be luck (the
+deflated Sharpe ratio and the probability of backtest overfitting), its heatmap of the
+objective over the swept parameters, drawn as inline SVG (one cell per combination, its
+value in the cell's tooltip), and the top of its ranking."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from html import escape
 
 from backend.schemas import OptimizationOutline
 from shared.contracts.sweeps import Heatmap
-from shared.formatting import shown_statistic
+from shared.formatting import shown, shown_statistic
 
 __all__ = ["optimization_html"]
 
@@ -35,11 +36,30 @@ def optimization_html(outline: OptimizationOutline) -> str:
             f"<h2>Optimization: {outline.combinations:,} combinations ranked by {objective}</h2>",
             f"<p>Best: <strong>{escape(best)}</strong>; {outline.excluded:,} combinations "
             "left out by the constraint.</p>",
+            _luck(outline),
             _heatmap(outline.heatmap, objective),
             f"<h2>Ranking (top {len(outline.ranked)} of {outline.ranked_total:,})</h2>",
             _ranking(outline),
         ]
     )
+
+
+def _luck(outline: OptimizationOutline) -> str:
+    """The two numbers the README's "Is the winner luck?" explains, in its words."""
+    lines = []
+    if (dsr := outline.deflated_sharpe) is not None:
+        lines.append(
+            f'<li id="deflated-sharpe">Deflated Sharpe ratio {shown("percent", dsr.value)}: '
+            f"the chance the best beats the luckiest of {dsr.trials:,} tries "
+            "(0.95 or more: unlikely to be luck).</li>"
+        )
+    if (pbo := outline.pbo) is not None:
+        lines.append(
+            f'<li id="pbo">Probability of backtest overfitting {shown("percent", pbo.value)}: '
+            f"how often the best on half the bars is below the median on the other half "
+            f"({pbo.splits:,} splits; near 50 % or above, the ranking is noise).</li>"
+        )
+    return f"<ul>{''.join(lines)}</ul>" if lines else ""
 
 
 def _heatmap(heatmap: Heatmap, objective: str) -> str:
