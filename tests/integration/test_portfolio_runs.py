@@ -105,6 +105,13 @@ def test_a_portfolio_completes_with_contributions_correlations_and_tagged_trades
     rows = csv_rows(exported.text)
     assert [row["symbol"] for row in rows] == [trade["symbol"] for trade in page["trades"]]
 
+    report = api.get(f"/api/backtest/{backtest['id']}/report.html").text
+    contributions = report.split('<table id="contributions">')[1].split("</table>")[0]
+    assert f"<tr><td>{basket[0]}</td><td>50.00 %</td>" in contributions
+    assert contributions.count("<tr><td>") == 3
+    matrix = report.split('<table id="correlation">')[1].split("</table>")[0]
+    assert matrix.count("<td>1.00</td>") == 3  # each symbol with itself
+
 
 def test_a_one_symbol_portfolio_is_the_single_backtest(
     api: httpx.Client, create_strategy: Callable[..., dict[str, Any]], basket: list[str]

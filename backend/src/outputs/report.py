@@ -10,6 +10,7 @@ from html import escape
 
 from backend.outputs.analysis_report import TRADE_EXTRA_HEADERS, analysis_html, trade_extra_cells
 from backend.outputs.optimization_report import optimization_html
+from backend.outputs.portfolio_report import portfolio_html
 from backend.outputs.run_description import run_description
 from backend.schemas import Backtest
 from shared.contracts.results import BacktestResult, BacktestStatistics
@@ -57,6 +58,7 @@ def report_html(backtest: Backtest, strategy_name: str) -> str:
             _chart(times, [("#dc2626", curve.drawdown)], percent=True),
             "<h2>Statistics</h2>",
             _statistics(result),
+            portfolio_html(result.portfolio) if result.portfolio else "",
             analysis_html(result, _chart),
             optimization_html(backtest.optimization) if backtest.optimization else "",
             f"<h2>Trades ({_trade_count(result)})</h2>",
