@@ -69,7 +69,7 @@ def search_lines(optimization: dict[str, Any]) -> list[str]:
         defined = [(value, k) for k, value in enumerate(trials, start=1) if value is not None]
         if defined:
             best, at = max(defined, key=lambda pair: (pair[0], -pair[1]))
-            lines[0] += f"; the best ({best:,.4f}) found at trial {at} of {len(trials)}"
+            lines[0] += f"; the best ({shown('ratio', best)}) found at trial {at} of {len(trials)}"
     dsr, pbo = optimization.get("deflated_sharpe"), optimization.get("pbo")
     if dsr is not None:
         verdict = "unlikely to be luck" if dsr["value"] > TRUSTED_DSR else "may well be luck"
