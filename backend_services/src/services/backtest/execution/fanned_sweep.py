@@ -16,6 +16,7 @@ from backend_services.services.backtest.backtest_engine import (
     BacktestEngine,
     BacktestRun,
     ProgressCallback,
+    SweepBatch,
 )
 from backend_services.services.backtest.execution.run_liveness import (
     ExecutionCancelled,
@@ -34,7 +35,14 @@ from shared.contracts.sweeps import Optimization, Sweep
 from shared.market_data.bars import Bars
 from shared.mongo import Document
 
-__all__ = ["FanOut", "beating", "help_until_done", "help_with_parts", "run_owned_sweep"]
+__all__ = [
+    "FanOut",
+    "beating",
+    "help_until_done",
+    "help_with_parts",
+    "run_owned_sweep",
+    "work_owned_parts",
+]
 
 PART_POLL_S = 0.25
 
@@ -76,6 +84,32 @@ def run_owned_sweep(
     total = len(job.sweep.combinations(job.backtest.parameters))
     count = parts.create(total, fan_out.part_size)
     fan_out.ask_for_helpers(execution_id, run_id, count - 1)
+    batch, workers = work_owned_parts(
+        parts,
+        fan_out,
+        total,
+        progress,
+        lambda part, me, report: _run_part(parts, part, job, me, fan_out, report),
+    )
+    engine = BacktestEngine(lambda fraction: progress.report(95 + 4 * fraction))
+    run, optimization = engine.merge_sweep(
+        job.bars, job.backtest, job.sweep, batch, job.strategy_id
+    )
+    parts.remove()
+    return run, optimization, workers
+
+
+def work_owned_parts(
+    parts: SweepParts,
+    fan_out: FanOut,
+    total: int,
+    progress: ProgressRecorder,
+    run_part: Callable[[Part, str, ProgressCallback], None],
+) -> tuple[SweepBatch, list[str]]:
+    """The owner's side of the `parts` of `total` units it created: `run_part(part, this
+    worker, progress)` for every part still waiting, then a wait for the helpers' until
+    all are done; every part's rows and the workers that ran them. Progress: 50 to 95 %
+    as units are done (a report raises once the run was cancelled)."""
     me = worker_name()
 
     def report(done: float) -> None:
@@ -85,19 +119,13 @@ def run_owned_sweep(
         part = parts.claim(me, utc_now() - timedelta(seconds=fan_out.stale_after_s))
         if part is not None:
             done_before, size = parts.combinations_done(), len(part.indices)
-            _run_part(parts, part, job, me, fan_out, partial(_within, report, done_before, size))
+            run_part(part, me, partial(_within, report, done_before, size))
             continue
         if parts.all_done():
             break
-        report(parts.combinations_done())  # raises once the sweep was cancelled
+        report(parts.combinations_done())
         time.sleep(PART_POLL_S)
-    batch, workers = parts.rows()
-    engine = BacktestEngine(lambda fraction: progress.report(95 + 4 * fraction))
-    run, optimization = engine.merge_sweep(
-        job.bars, job.backtest, job.sweep, batch, job.strategy_id
-    )
-    parts.remove()
-    return run, optimization, workers
+    return parts.rows()
 
 
 def help_with_parts(

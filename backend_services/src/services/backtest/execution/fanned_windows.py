@@ -12,9 +12,7 @@ one row of its window's winner.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from datetime import timedelta
 
 from pymongo.database import Database
 
@@ -29,10 +27,10 @@ from backend_services.services.backtest.execution.fanned_sweep import (
     FanOut,
     beating,
     help_until_done,
+    work_owned_parts,
 )
 from backend_services.services.backtest.execution.run_liveness import (
     ProgressRecorder,
-    worker_name,
 )
 from backend_services.services.backtest.execution.sweep_parts import (
     PARTS_COLLECTION,
@@ -40,14 +38,11 @@ from backend_services.services.backtest.execution.sweep_parts import (
     SweepParts,
 )
 from shared.contracts.backtests import ResolvedBacktest
-from shared.contracts.common import utc_now
 from shared.contracts.sweeps import Sweep
 from shared.contracts.validation import Validation, WalkForward
 from shared.mongo import Document
 
 __all__ = ["WalkForwardJob", "help_with_windows", "run_walk_forward"]
-
-WINDOW_POLL_S = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,18 +78,13 @@ def run_walk_forward(
     parts = SweepParts(database[PARTS_COLLECTION], execution_id, run_id)
     count = parts.create(len(windows), 1)
     fan_out.ask_for_helpers(execution_id, run_id, count - 1)
-    me = worker_name()
-    while True:
-        part = parts.claim(me, utc_now() - timedelta(seconds=fan_out.stale_after_s))
-        if part is not None:
-            done = parts.combinations_done()
-            _train(parts, part, job, windows, me, fan_out, _counting(progress, done, count))
-            continue
-        if parts.all_done():
-            break
-        progress.report(50 + 45 * parts.combinations_done() / count)  # raises once cancelled
-        time.sleep(WINDOW_POLL_S)
-    winners, workers = parts.rows()
+    winners, workers = work_owned_parts(
+        parts,
+        fan_out,
+        count,
+        progress,
+        lambda part, me, report: _train(parts, part, job, windows, me, fan_out, report),
+    )
     engine = BacktestEngine(lambda fraction: progress.report(95 + 4 * fraction))
     run, outcome = engine.stitch(
         job.bars, job.backtest, job.sweep, job.validation, windows, winners.rows, job.strategy_id
@@ -115,10 +105,6 @@ def help_with_windows(
         owner,
         lambda part, me, report: _train(parts, part, job, windows, me, fan_out, report),
     )
-
-
-def _counting(progress: ProgressRecorder, done: int, count: int) -> ProgressCallback:
-    return lambda fraction: progress.report(50 + 45 * (done + fraction) / count)
 
 
 def _train(
