@@ -117,8 +117,6 @@ async def get_trades(
 )
 async def get_candles(
     backtest: OwnedBacktest,
-    user: CurrentUser,
-    store: BacktestStoreDep,
     client: BacktestClientDep,
     start: Annotated[datetime | None, Query(description="Default: the run's start.")] = None,
     end: Annotated[datetime | None, Query(description="Default: the run's end.")] = None,
@@ -128,7 +126,7 @@ async def get_candles(
     `max_points` candles (as the market-data bars endpoint), with a line for every
     indicator series its rules use. 409 until it has a result; 404 once its bars are
     deleted (the result itself stays readable)."""
-    strategy = await store.strategy_of(user.id, backtest.id)
+    strategy = backtest.strategy
     if backtest.result is None or strategy is None:
         raise Conflict(f"backtest is {backtest.status.value}")
     result = backtest.result

@@ -121,13 +121,6 @@ class BacktestStore:
         document = await self._collection.find_one({"_id": backtest_id, "user_id": user_id})
         return Backtest.from_document(document) if document else None
 
-    async def strategy_of(self, user_id: str, backtest_id: str) -> StrategySnapshot | None:
-        """The strategy as the backtest ran it (rules and parameters then)."""
-        document = await self._collection.find_one(
-            {"_id": backtest_id, "user_id": user_id}, {"strategy": 1}
-        )
-        return StrategySnapshot.model_validate(document["strategy"]) if document else None
-
     async def run_request(self, backtest_id: str) -> RunBacktestRequest | None:
         """What to send the compute service, while the backtest still waits for dispatch."""
         document = await self._collection.find_one(
