@@ -192,6 +192,17 @@ def wait_for(
         time.sleep(0.05)
 
 
+def wait_for_idle_workers(services_url: str, timeout_s: float = 30.0) -> None:
+    """Until no worker of the compute service runs anything: a test that times its own
+    run's worker must not count another test's run still ending (a cancelled run of the
+    long series may still be reading its bars)."""
+    wait_for(
+        lambda: httpx.get(f"{services_url}/health").json()["worker_pool"],
+        lambda pool: pool["busy"] == 0,
+        timeout_s=timeout_s,
+    )
+
+
 def _read(api: httpx.Client, path: str) -> dict[str, Any]:
     response = api.get(path)
     assert response.status_code == 200, response.text

@@ -7,7 +7,13 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import Stack, backtest_params, long_run_params, wait_for_backtest
+from helpers import (
+    Stack,
+    backtest_params,
+    long_run_params,
+    wait_for_backtest,
+    wait_for_idle_workers,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -174,7 +180,10 @@ def test_every_trade_is_kept_and_read_in_pages(
 
 
 def test_trades_of_a_backtest_not_completed_answer_409(
-    api: httpx.Client, create_strategy: Callable[..., dict[str, Any]], long_symbol: str
+    stack: Stack,
+    api: httpx.Client,
+    create_strategy: Callable[..., dict[str, Any]],
+    long_symbol: str,
 ) -> None:
     strategy = create_strategy(symbol=long_symbol, timeframe="1m")
     started = api.post(f"/api/strategy/{strategy['id']}/backtest", json=long_run_params()).json()
@@ -183,3 +192,4 @@ def test_trades_of_a_backtest_not_completed_answer_409(
 
     assert response.status_code == 409
     api.delete(f"/api/backtest/{started['id']}")
+    wait_for_idle_workers(stack.services_url)  # its run stopped: free for the next tests

@@ -16,6 +16,7 @@ from helpers import (
     long_run_params,
     strategy_fields,
     wait_for_backtest,
+    wait_for_idle_workers,
 )
 from pymongo.database import Database
 
@@ -33,6 +34,7 @@ def test_cancel_stops_a_running_backtest_within_a_second(
     long_symbol: str,
 ) -> None:
     strategy = create_strategy(symbol=long_symbol, timeframe="1m")
+    wait_for_idle_workers(stack.services_url)  # so that a busy worker can only be ours
     # An optimization: seconds of work even when a worker holds the bars already.
     path = f"/api/strategy/{strategy['id']}/optimize"
     started = api.post(path, json=cancellable_sweep_params()).json()

@@ -19,8 +19,8 @@ from helpers import (
     backtest_params,
     long_run_params,
     long_sweep_params,
-    wait_for,
     wait_for_backtest,
+    wait_for_idle_workers,
 )
 from websockets.exceptions import ConnectionClosedError
 from websockets.sync.client import connect
@@ -271,8 +271,4 @@ def test_streams_end_within_seconds_of_their_token_being_revoked(
     assert "event: signed_out" in sse_lines
     assert socket_closed == [4401]
     api.delete(f"/api/backtest/{backtest['id']}")
-    wait_for(  # the run stopped: the workers are free for the tests that follow
-        lambda: httpx.get(f"{stack.services_url}/health").json()["worker_pool"],
-        lambda pool: pool["busy"] == 0,
-        timeout_s=30,
-    )
+    wait_for_idle_workers(stack.services_url)  # the run stopped: free for the next tests
