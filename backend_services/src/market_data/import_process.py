@@ -97,7 +97,7 @@ def serve_imports(
             connection.send_bytes(answer.model_dump_json().encode())
             if answer.refusal is ImportRefusal.OUT_OF_MEMORY:
                 return
-    except (EOFError, BrokenPipeError):  # the service closed the connection: done
+    except (EOFError, ConnectionError):  # the service closed the connection (or reset it): done
         return
     finally:
         client.close()
