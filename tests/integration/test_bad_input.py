@@ -170,6 +170,44 @@ def test_a_range_shorter_than_a_rule_needs_is_refused_before_anything_is_stored(
     assert [backtest["id"] for backtest in stored] == [accepted.json()["id"]]
 
 
+def test_a_sweep_is_refused_when_one_of_its_trials_needs_more_bars_than_the_range_holds(
+    api: httpx.Client, create_strategy: Callable[..., dict[str, Any]]
+) -> None:
+    """The strategy's own period needs 28 bars, which the range has; the grid's 50 and
+    the search's upper end 45 need more (adx(n) first has a value on bar 2n)."""
+    strategy = create_strategy(
+        parameters={"period": 14, "level": 25},
+        rules={"long_entry": "adx(high, low, close, period) > level", "long_exit": "close < 0"},
+    )
+    path = f"/api/strategy/{strategy['id']}/optimize"
+    span = {"start_date": "2010-01-04T00:00:00Z", "end_date": "2010-03-31T00:00:00Z"}
+
+    grid = api.post(path, json=backtest_params(**span, sweep={"grid": {"period": [14, 50]}}))
+    search = api.post(
+        path,
+        json=backtest_params(
+            **span,
+            sweep={
+                "method": "random",
+                "trials": 5,
+                "ranges": {"period": {"low": 10, "high": 45, "integer": True}},
+            },
+        ),
+    )
+    fits = api.post(path, json=backtest_params(**span, sweep={"grid": {"period": [10, 14, 20]}}))
+
+    assert grid.status_code == 422
+    assert grid.json()["detail"] == (
+        "refused: rules.long_entry: adx needs 100 1d bars for a first value with "
+        "period=50; GOOG has at most 87 between 2010-01-04 00:00 and 2010-03-31 00:00"
+    )
+    assert search.status_code == 422
+    assert "adx needs 90 1d bars for a first value with period=45" in search.json()["detail"]
+    assert fits.status_code == 202
+    stored = api.get(f"/api/strategy/{strategy['id']}/backtests").json()
+    assert [backtest["id"] for backtest in stored] == [fits.json()["id"]]
+
+
 @pytest.mark.parametrize(
     "end", ["2012-12-31T00:00:00Z", "2013-03-01T00:00:00Z", "2013-03-01T23:59:59Z"]
 )

@@ -14,7 +14,11 @@ from backend_services.services.backtest.engine import indicators
 from backend_services.services.backtest.engine.evaluate import RuleEvaluator
 from shared.contracts.strategies import Parameters
 from shared.market_data.bars import Bars
-from shared.rules.checks import check_parameter_values, parameters_used_as_periods
+from shared.rules.checks import (
+    check_parameter_values,
+    history_needed,
+    parameters_used_as_periods,
+)
 from shared.rules.parser import (
     MAX_DEPTH,
     MAX_RULE_CHARS,
@@ -72,6 +76,28 @@ def test_rules_fire_on_the_expected_bars(rule: str, bars: list[int]) -> None:
 def test_a_rule_never_fires_where_its_history_is_missing() -> None:
     assert fired("sma(close, slow) > 0")[0] == 4
     assert fired("close[3] > 0")[0] == 3
+
+
+@pytest.mark.parametrize(
+    ("rule", "function"),
+    [
+        ("sma(close, slow) > 0", "sma"),
+        ("sma(close, 20)[10] > 0", "sma"),  # the shift's bars on top of the call's
+        ("sma(close, 5)[3] > 0 and close > 0", "sma"),
+        ("sma(close[4], 10) > 0", "sma"),
+        ("ema(rsi(close, 14), 9)[2] > 0 or close[40] > 0", "ema"),
+        ("adx(high, low, close, 14) > 25", "adx"),
+    ],
+)
+def test_the_history_a_rule_needs_is_where_it_first_has_a_value(rule: str, function: str) -> None:
+    """The bars `history_needed` counts are the evaluated rule's: the first bar a rule
+    that is true wherever it has a value fires on is the last of them."""
+    rising = bars_of([100.0 + k + (k % 3) for k in range(120)])
+    need = history_needed(parse_rule(rule, PARAMETERS), PARAMETERS)
+
+    assert need is not None
+    assert need.function == function
+    assert fired(rule, rising)[0] == need.bars - 1
 
 
 @pytest.mark.parametrize(

@@ -69,7 +69,7 @@ class BacktestStarter:
             basket = await check_portfolio(self._database, params, resolved, sweep)
             input_key, data_version, notes = basket.input_key, basket.data_version, basket.notes
         else:
-            entry = await check_data_for(self._database, resolved)
+            entry = await check_data_for(self._database, resolved, sweep)
             work = (
                 ValidatedSweep(sweep=sweep, validation=validation)
                 if sweep and validation

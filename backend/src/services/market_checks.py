@@ -7,6 +7,7 @@ from datetime import timedelta
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.contracts.backtests import ResolvedBacktest
+from shared.contracts.sweeps import Sweep
 from shared.errors import InvalidInput
 from shared.market_data.catalog import SymbolEntry, find_symbol, list_symbols
 from shared.mongo import Document
@@ -60,9 +61,10 @@ def range_note(backtest: ResolvedBacktest, entry: SymbolEntry) -> str | None:
 
 
 async def check_data_for(
-    database: AsyncDatabase[Document], backtest: ResolvedBacktest
+    database: AsyncDatabase[Document], backtest: ResolvedBacktest, sweep: Sweep | None = None
 ) -> SymbolEntry:
-    """The catalog entry that serves `backtest`, or InvalidInput saying what is missing."""
+    """The catalog entry that serves `backtest` (and every trial of its `sweep`), or
+    InvalidInput saying what is missing."""
     entry = await check_market(database, backtest.symbol, backtest.timeframe)
     if backtest.end_date < entry.first or backtest.start_date > entry.last:
         raise InvalidInput.at(
@@ -72,7 +74,11 @@ async def check_data_for(
             f"stored: {entry.first:%Y-%m-%d} to {entry.last:%Y-%m-%d}",
             "no_market_data",
         )
-    shortfall = backtest.history_shortfall(_bars_at_most(backtest, entry), "at most ")
+    trials = sweep.bounding_trials(backtest.parameters) if sweep is not None else []
+    swept = sweep.swept if sweep is not None else []
+    shortfall = backtest.history_shortfall(
+        _bars_at_most(backtest, entry), "at most ", trials, swept
+    )
     if shortfall is not None:
         raise InvalidInput.at("", shortfall, "not_enough_history")
     return entry

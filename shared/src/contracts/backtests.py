@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Self
 
@@ -108,18 +109,34 @@ class ResolvedBacktest(WireModel):
         check_rules(self.rules, self.parameters)
         return self
 
-    def history_shortfall(self, bars: int, counted: str) -> str | None:
+    def history_shortfall(
+        self,
+        bars: int,
+        counted: str,
+        trials: Sequence[Mapping[str, float]] = (),
+        swept: Sequence[str] = (),
+    ) -> str | None:
         """Why `bars` bars (`counted`: how they were counted, such as "at most ") are
         too few for a rule, naming the rule, its function and the bars it needs; None
-        when every rule can have a value."""
-        for name, text in self.rules.named().items():
-            need = history_needed(parse_rule(text, self.parameters), self.parameters)
-            if need is not None and need.bars > bars:
-                return (
-                    f"rules.{name}: {need.function} needs {need.bars} {self.timeframe} bars "
-                    f"for a first value; {self.symbol} has {counted}{bars} between "
-                    f"{self.start_date:%Y-%m-%d %H:%M} and {self.end_date:%Y-%m-%d %H:%M}"
-                )
+        when every rule can have a value. `trials`: the complete parameter sets a sweep
+        runs, or bounds them (the backtest's own parameters when empty), named by their
+        `swept` parameters in the answer."""
+        rules = {
+            name: parse_rule(text, self.parameters) for name, text in self.rules.named().items()
+        }
+        for parameters in trials or [self.parameters]:
+            for name, rule in rules.items():
+                need = history_needed(rule, parameters)
+                if need is not None and need.bars > bars:
+                    values = ", ".join(
+                        f"{swept_name}={parameters[swept_name]:g}" for swept_name in swept
+                    )
+                    return (
+                        f"rules.{name}: {need.function} needs {need.bars} {self.timeframe} bars "
+                        f"for a first value{f' with {values}' if values else ''}; {self.symbol} "
+                        f"has {counted}{bars} between {self.start_date:%Y-%m-%d %H:%M} and "
+                        f"{self.end_date:%Y-%m-%d %H:%M}"
+                    )
         return None
 
     def input_key(self, data_version: int, sweep: BaseModel | None = None) -> str:

@@ -167,6 +167,21 @@ class Sweep(WireModel):
             rows = [row for row, keep in zip(rows, kept.tolist(), strict=True) if keep]
         return [dict(parameters) | dict(zip(names, row, strict=True)) for row in rows]
 
+    def bounding_trials(self, parameters: Mapping[str, float]) -> list[dict[str, float]]:
+        """The complete parameter sets whose needs bound every trial's: a grid's
+        combinations, or for a search each grid value with each range at its ends
+        (the constraint applied to both)."""
+        if self.method == "grid":
+            return self.combinations(parameters)
+        constraint = self.constraint_of(parameters)
+        values = {name: list(values) for name, values in self.grid.items()}
+        values |= {name: span.values_to_check() for name, span in self.ranges.items()}
+        trials = (
+            dict(parameters) | dict(zip(values, row, strict=True))
+            for row in itertools.product(*values.values())
+        )
+        return [trial for trial in trials if self.keeps(constraint, trial)]
+
     def constraint_of(self, parameters: Mapping[str, float]) -> Node | None:
         """The parsed constraint; InconsistentRequest if it, the grid or the ranges name
         a parameter not in `parameters`."""

@@ -163,7 +163,8 @@ def _lookback(node: Node, parameters: Mapping[str, float]) -> tuple[int, History
             return lookback, max([*needs, HistoryNeed(lookback + 1, name)], key=_bars)
         case Shift(operand=operand, bars=bars):
             lookback, need = _lookback(operand, parameters)
-            return lookback + bars, need
+            shifted = None if need is None else HistoryNeed(need.bars + bars, need.function)
+            return lookback + bars, shifted
         case Unary(operand=operand):
             return _lookback(operand, parameters)
         case Binary(left=left, right=right):
