@@ -41,6 +41,8 @@ def _describe(function: dict[str, Any]) -> None:
     print(f"  {function['doc']} ({function['group']}); gives a {function['result']}")
     if function["ta_lib"]:
         print(f"  TA-Lib: {function['ta_lib']}")
+    if len(function["outputs"]) > 1:
+        print(f"  one output of {', '.join(function['outputs'])} (computed once for all)")
     if function["lookback"] is not None:
         print(f"  first value after {function['lookback']} bars (with the defaults)")
     rows = [

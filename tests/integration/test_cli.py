@@ -218,6 +218,7 @@ def test_functions_lists_the_rule_language_and_describes_one(member: Botclub) ->
     every = json.loads(member("functions", "--json").stdout)
     adx = member("functions", "ADX")
     misspelt = member("functions", "stochh_slowk")
+    slowd = member("functions", "stoch_slowd")
 
     assert listed.returncode == 0, listed.stderr
     assert "adx(high, low, close, timeperiod=14)" in listed.stdout
@@ -232,6 +233,9 @@ def test_functions_lists_the_rule_language_and_describes_one(member: Botclub) ->
     assert "2..1000" in adx.stdout
     assert misspelt.returncode == 4
     assert "did you mean stoch_slowk" in misspelt.stderr
+    assert "  one output of stoch_slowk, stoch_slowd (computed once for all)" in (
+        slowd.stdout.splitlines()
+    )
 
 
 def test_a_member_imports_and_deletes_their_own_symbol(

@@ -117,10 +117,21 @@ def test_the_function_reference_lists_every_callable_name_and_only_those(
             {"name": "timeperiod", "kind": "period", "default": 14.0, "low": 2.0, "high": 1000.0},
         ],
         "result": "series",
+        "outputs": ["adx"],
         "ta_lib": "ADX",
         "lookback": 27,
     }
     assert functions["cdlengulfing_bullish"]["result"] == "condition"
+    for name in ("stoch_slowk", "stoch_slowd"):  # each output names its siblings
+        assert functions[name]["outputs"] == ["stoch_slowk", "stoch_slowd"]
+    assert functions["bbands_middle"]["outputs"] == [
+        "bbands_upper",
+        "bbands_middle",
+        "bbands_lower",
+    ]
+    for function in functions.values():
+        assert function["name"] in function["outputs"]
+        assert set(function["outputs"]) <= functions.keys()
 
 
 def test_requests_without_a_valid_token_get_401(stack: Stack) -> None:

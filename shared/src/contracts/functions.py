@@ -67,6 +67,7 @@ class FunctionInfo(WireModel):
                         },
                     ],
                     "result": "series",
+                    "outputs": ["adx"],
                     "ta_lib": "ADX",
                     "lookback": 27,
                 }
@@ -79,6 +80,11 @@ class FunctionInfo(WireModel):
     signature: str = Field(examples=["adx(high, low, close, timeperiod=14)"])
     arguments: list[ArgumentInfo]
     result: Literal["series", "condition"]
+    outputs: list[str] = Field(
+        description="The names of every output of the same TA-Lib call, in TA-Lib's order "
+        "(stoch_slowk, stoch_slowd): computed once, whichever are used. Its own name alone "
+        "for a function of one output."
+    )
     ta_lib: str | None = Field(description="The TA-Lib function it computes (its output).")
     lookback: int | None = Field(
         description="Bars before its first value with the default arguments (its inputs' "
@@ -109,6 +115,7 @@ class FunctionInfo(WireModel):
             signature=function.name + function.signature(),
             arguments=arguments,
             result="condition" if function.result is Kind.CONDITION else "series",
+            outputs=list(function.output_names),
             ta_lib=function.talib or None,
             lookback=function.lookback([None] * len(function.inputs)) if complete else None,
         )

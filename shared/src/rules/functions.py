@@ -118,6 +118,14 @@ class Function:
     def signature(self) -> str:
         return f"({', '.join(arg.describe() for arg in self.args)})"
 
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        """The names of every output of the TA-Lib call this name gives one of, in
+        TA-Lib's order (`stoch_slowk`, `stoch_slowd`); its own name alone otherwise."""
+        if len(self.outputs) < 2 or self.condition:
+            return (self.name,)
+        return tuple(_output_name(self.talib.lower(), output) for output in self.outputs)
+
     def with_defaults(self, args: Sequence[Any]) -> list[Any]:
         """`args` completed with the defaults of the arguments left out."""
         return [*args, *(arg.default for arg in self.args[len(args) :])]
