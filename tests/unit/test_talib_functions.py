@@ -4,6 +4,7 @@ TA-Lib within 1e-9 relative from their first value, with the same warm-up."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,31 @@ def test_our_kernels_equal_ta_lib_from_their_first_value(
     assert _first_value(engine) == _first_value(direct)
     np.testing.assert_array_equal(np.isnan(engine), np.isnan(direct))
     np.testing.assert_allclose(engine, direct, rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("rule", "direct"),
+    [
+        ("stdev(close, 20)", lambda: talib.STDDEV(BARS.close, 20, 1)),
+        ("stdev(close, 2)", lambda: talib.STDDEV(BARS.close, 2, 1)),
+        ("highest(close, 10)", lambda: talib.MAX(BARS.close, 10)),
+        ("lowest(low, 30)", lambda: talib.MIN(BARS.low, 30)),
+        ("bb_upper(close, 20, 2)", lambda: talib.BBANDS(BARS.close, 20, 2, 2)[0]),
+        ("bb_middle(close, 20)", lambda: talib.BBANDS(BARS.close, 20, 2, 2)[1]),
+        ("bb_lower(close, 10, 1.5)", lambda: talib.BBANDS(BARS.close, 10, 1.5, 1.5)[2]),
+    ],
+)
+def test_the_languages_own_functions_equal_ta_lib_where_it_has_them(
+    rule: str, direct: Callable[[], np.ndarray[Any, Any]]
+) -> None:
+    """stdev, highest, lowest and the bands predate the TA-Lib names; they are the same
+    numbers (our windows are exact, TA-Lib's running sums drift by about 1e-12)."""
+    engine, expected = _through_the_engine(rule), direct()
+
+    assert FUNCTIONS[rule.split("(")[0]].talib == ""
+    assert _first_value(engine) == _first_value(expected)
+    np.testing.assert_array_equal(np.isnan(engine), np.isnan(expected))
+    np.testing.assert_allclose(engine, expected, rtol=1e-9)
 
 
 def test_an_indicator_of_an_indicator_starts_where_ta_lib_starts_it() -> None:
