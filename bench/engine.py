@@ -111,12 +111,14 @@ def _indicator_backtest() -> ResolvedBacktest:
     )
 
 
-def _indicator_run_in_this_process(size: int) -> tuple[float, float, int]:
-    """(seconds, peak resident MB, trades) of one run with INDICATOR_RULES."""
-    BacktestEngine().run(random_walk(2_000), _indicator_backtest(), "bench")
+def _one_run_in_this_process(size: int, rules: str) -> tuple[float, float, int]:
+    """(seconds, peak resident MB, trades) of one run with INDICATOR_RULES (`rules`
+    "indicators") or the FAST/SLOW crossover ("crossover"), after a small warm-up run."""
+    backtest = _indicator_backtest() if rules == "indicators" else crossover_backtest(FAST, SLOW)
+    BacktestEngine().run(random_walk(2_000), backtest, "bench")
     bars = random_walk(size)
     started = time.perf_counter()
-    trades = len(BacktestEngine().run(bars, _indicator_backtest(), "bench").trades)
+    trades = len(BacktestEngine().run(bars, backtest, "bench").trades)
     return time.perf_counter() - started, peak_resident_mb(), trades
 
 
@@ -141,11 +143,15 @@ def _adx_grid_in_this_process(size: int, combinations: int) -> tuple[float, floa
 
 
 def indicator_section(size: int, grid_bars: int, combinations: int) -> None:
-    seconds, memory, trades = in_fresh_process(_indicator_run_in_this_process, size)
-    print(
-        f"{size:>10,} bars, adx + stoch + bbands rules: {seconds * 1e3:,.0f} ms, "
-        f"peak {memory:,.0f} MB, {trades} trades"
-    )
+    for rules, described in (
+        ("indicators", "adx + stoch + bbands rules"),
+        ("crossover", f"the {FAST}/{SLOW} crossover, beside them"),
+    ):
+        seconds, memory, trades = in_fresh_process(_one_run_in_this_process, size, rules)
+        print(
+            f"{size:>10,} bars, {described}: {seconds * 1e3:,.0f} ms, "
+            f"peak {memory:,.0f} MB, {trades} trades"
+        )
     seconds, memory, summary = in_fresh_process(_adx_grid_in_this_process, grid_bars, combinations)
     print(
         f"ADX period x threshold sweep on {grid_bars:,} bars: {seconds:.1f} s, "
