@@ -10,6 +10,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -22,8 +23,13 @@ from helpers import (
     wait_for_backtest,
     wait_for_idle_workers,
 )
+from pymongo.database import Database
 from websockets.exceptions import ConnectionClosedError
 from websockets.sync.client import connect
+
+from backend.stores.tokens import TOKENS_COLLECTION
+from shared.contracts.common import utc_now
+from shared.mongo import Document
 
 pytestmark = pytest.mark.integration
 
@@ -231,17 +237,25 @@ def test_the_stream_ends_when_the_backtest_fails(
     assert "a backtest needs at least 2" in events[-1]["error"]
 
 
-def test_streams_end_within_seconds_of_their_token_being_revoked(
+@pytest.mark.parametrize("ending", ["revoked", "expired"])
+def test_streams_end_within_seconds_of_their_token_ending(
     stack: Stack,
     api: httpx.Client,
+    db: Database[Document],
     create_strategy: Callable[..., dict[str, Any]],
     long_symbol: str,
+    ending: str,
 ) -> None:
     strategy = create_strategy(symbol=long_symbol, timeframe="1m")
     # Minutes of work (cancelled at the end), so the token ends the streams, not the run.
     params = long_run_params() | {"sweep": {"grid": {"fast": list(range(100, 400))}}}
     backtest = api.post(f"/api/strategy/{strategy['id']}/optimize", json=params).json()
     issued = api.post("/api/tokens", json={"name": "follower"}).json()
+    expires_at = utc_now() + timedelta(seconds=5)
+    if ending == "expired":  # before its first use, so no cache has seen another expiry
+        db[TOKENS_COLLECTION].update_one(
+            {"_id": issued["id"]}, {"$set": {"expires_at": expires_at}}
+        )
     follower = httpx.Client(
         base_url=stack.api_url, headers={"Authorization": f"Bearer {issued['token']}"}
     )
@@ -260,11 +274,14 @@ def test_streams_end_within_seconds_of_their_token_being_revoked(
     for thread in threads:
         thread.start()
     wait_for_backtest(api, backtest["id"], until=lambda b: b["status"] == "running")
-    assert api.delete(f"/api/tokens/{issued['id']}").status_code == 200
-    revoked = time.monotonic()
+    if ending == "revoked":
+        assert api.delete(f"/api/tokens/{issued['id']}").status_code == 200
+        ended = time.monotonic()
+    else:
+        ended = time.monotonic() + (expires_at - utc_now()).total_seconds()
     for thread in threads:
         thread.join(30)
-    ended_after_s = time.monotonic() - revoked
+    ended_after_s = time.monotonic() - ended
 
     assert ended_after_s < 6, ended_after_s
     assert api.get(f"/api/backtest/{backtest['id']}").json()["status"] == "running"
