@@ -22,6 +22,7 @@ from backend.routes import (
     users,
 )
 from backend.routes.dashboard import install_dashboard
+from backend.rule_upgrades import upgrade_stored_rules
 from backend.services.backtest_client import BacktestServiceClient
 from backend.services.compute_health import compute_service_check
 from backend.services.passwords import PasswordChecks
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         mongo = async_client(settings.mongo_url)
         database = mongo[settings.mongo_db]
         await ensure_indexes(database)
+        await upgrade_stored_rules(database)
         await ensure_nonce_index(database[NONCES_COLLECTION])
         client = BacktestServiceClient(settings.backend_services_url, settings.service_secret)
         hub = ProgressHub()

@@ -1,0 +1,99 @@
+"""Rules stored before `roc` meant percent keep their meaning after the upgrade, once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from helpers import Mongo
+
+from backend.database import BACKTESTS_COLLECTION, STRATEGIES_COLLECTION
+from backend.rule_upgrades import UPGRADES_COLLECTION, upgrade_stored_rules, with_roc_as_a_fraction
+from backend_services.services.backtest.engine.evaluate import RuleEvaluator
+from shared.market_data.bars import Bars
+from shared.mongo import async_client, sync_client
+from shared.rules.parser import Binary, parse_rule
+
+pytestmark = pytest.mark.integration
+
+OLD_RULES = {
+    "long_entry": "roc(close, 10) > 0.05 and rocr(close, 3) > 1",
+    "long_exit": "roc (close, n) < -0.02",
+    "short_entry": None,
+    "short_exit": "close < sma(close, 5)",
+}
+UPGRADED_RULES = {
+    "long_entry": "rocp(close, 10) > 0.05 and rocr(close, 3) > 1",
+    "long_exit": "rocp (close, n) < -0.02",
+    "short_entry": None,
+    "short_exit": "close < sma(close, 5)",
+}
+
+
+@pytest.fixture
+def database_name(mongo: Mongo) -> Iterator[str]:
+    name = f"{mongo.database_name}_rule_upgrades"
+    yield name
+    client = sync_client(mongo.url)
+    client.drop_database(name)
+    client.close()
+
+
+def _upgrade(mongo: Mongo, database_name: str) -> None:
+    async def main() -> None:
+        client = async_client(mongo.url)
+        try:
+            await upgrade_stored_rules(client[database_name])
+        finally:
+            await client.close()
+
+    asyncio.run(main())
+
+
+def test_stored_calls_of_roc_become_rocp_once(mongo: Mongo, database_name: str) -> None:
+    client = sync_client(mongo.url)
+    database = client[database_name]
+    database[STRATEGIES_COLLECTION].insert_many(
+        [{"_id": "old", "rules": OLD_RULES}, {"_id": "plain", "rules": UPGRADED_RULES}]
+    )
+    database[BACKTESTS_COLLECTION].insert_one({"_id": "ran", "strategy": {"rules": OLD_RULES}})
+
+    _upgrade(mongo, database_name)
+    # Stored after the upgrade: `roc` is TA-Lib's percent, and stays as written.
+    database[STRATEGIES_COLLECTION].insert_one({"_id": "new", "rules": OLD_RULES})
+    _upgrade(mongo, database_name)
+
+    strategies = {d["_id"]: d["rules"] for d in database[STRATEGIES_COLLECTION].find()}
+    assert strategies == {"old": UPGRADED_RULES, "plain": UPGRADED_RULES, "new": OLD_RULES}
+    assert database[BACKTESTS_COLLECTION].find_one({"_id": "ran"}) == {
+        "_id": "ran",
+        "strategy": {"rules": UPGRADED_RULES},
+    }
+    assert database[UPGRADES_COLLECTION].count_documents({}) == 1
+    client.close()
+
+
+def test_rocp_is_the_fraction_roc_was() -> None:
+    close = np.array([100.0, 104.0, 102.0, 110.0, 99.0, 121.0])
+    bars = Bars(
+        time=np.arange(len(close), dtype=np.int64) * 86_400,
+        open=close,
+        high=close,
+        low=close,
+        close=close,
+        volume=np.ones(len(close)),
+    )
+    evaluator = RuleEvaluator(bars, {})
+    upgraded = parse_rule(with_roc_as_a_fraction("roc(close, 2) > 0"), {})
+    as_percent = parse_rule("roc(close, 2) > 0", {})
+
+    assert isinstance(upgraded, Binary)
+    assert isinstance(as_percent, Binary)
+    fraction = np.asarray(evaluator.value(upgraded.left))
+    percent = np.asarray(evaluator.value(as_percent.left))
+
+    expected = np.array([np.nan, np.nan, 0.02, 110 / 104 - 1, 99 / 102 - 1, 0.1])
+    np.testing.assert_allclose(fraction, expected, rtol=1e-12)
+    np.testing.assert_allclose(percent, expected * 100, rtol=1e-12)
