@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import itertools
 import os
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pandas as pd
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.collection import Collection
 from pymongo.database import Database
 
@@ -26,7 +28,7 @@ from backend_services.market_data.importer import import_bars, load_missing_samp
 from backend_services.market_data.store import ensure_indexes
 from botclub.local_stack import ChildProcess, free_port, start_service
 from shared.market_data.bars import Bars
-from shared.mongo import Document, sync_client
+from shared.mongo import Document, async_client, sync_client
 
 FINAL = ("completed", "failed", "cancelled")
 LONG_SYMBOL = "SYNTH1M"
@@ -190,6 +192,21 @@ def wait_for(
             return state
         assert time.monotonic() < deadline, f"condition not met in {timeout_s} s: {state}"
         time.sleep(0.05)
+
+
+def run_with_async_database(
+    mongo_url: str, name: str, body: Callable[[AsyncDatabase[Document]], Awaitable[None]]
+) -> None:
+    """`body` on the database `name` through an asynchronous client, as the API uses it."""
+
+    async def main() -> None:
+        client = async_client(mongo_url)
+        try:
+            await body(client[name])
+        finally:
+            await client.close()
+
+    asyncio.run(main())
 
 
 def wait_for_idle_workers(services_url: str, timeout_s: float = 30.0) -> None:

@@ -4,13 +4,12 @@ lists the move (and the method's own narrower rule, where it has one, allows it)
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 
 import pytest
-from helpers import Mongo
+from helpers import Mongo, run_with_async_database
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -25,7 +24,7 @@ from backend_services.services.backtest.execution.records import (
 from shared.contracts.common import utc_now
 from shared.contracts.executions import ExecutionReport
 from shared.contracts.lifecycle import BacktestStatus, can_move
-from shared.mongo import Document, async_client, sync_client
+from shared.mongo import Document, sync_client
 
 pytestmark = pytest.mark.integration
 
@@ -47,14 +46,7 @@ def database_name(mongo: Mongo) -> Iterator[str]:
 def _run(
     mongo: Mongo, database_name: str, body: Callable[[AsyncDatabase[Document]], Awaitable[None]]
 ) -> None:
-    async def main() -> None:
-        client = async_client(mongo.url)
-        try:
-            await body(client[database_name])
-        finally:
-            await client.close()
-
-    asyncio.run(main())
+    run_with_async_database(mongo.url, database_name, body)
 
 
 def _backtest_document(status: BacktestStatus) -> Document:

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from helpers import Mongo
+from helpers import Mongo, run_with_async_database
 
 from backend.database import BACKTESTS_COLLECTION, STRATEGIES_COLLECTION
 from backend.rule_upgrades import UPGRADES_COLLECTION, upgrade_stored_rules, with_roc_as_a_fraction
 from backend_services.services.backtest.engine.evaluate import RuleEvaluator
 from shared.market_data.bars import Bars
-from shared.mongo import async_client, sync_client
+from shared.mongo import sync_client
 from shared.rules.parser import Binary, parse_rule
 
 pytestmark = pytest.mark.integration
@@ -42,14 +41,7 @@ def database_name(mongo: Mongo) -> Iterator[str]:
 
 
 def _upgrade(mongo: Mongo, database_name: str) -> None:
-    async def main() -> None:
-        client = async_client(mongo.url)
-        try:
-            await upgrade_stored_rules(client[database_name])
-        finally:
-            await client.close()
-
-    asyncio.run(main())
+    run_with_async_database(mongo.url, database_name, upgrade_stored_rules)
 
 
 def test_stored_calls_of_roc_become_rocp_once(mongo: Mongo, database_name: str) -> None:
