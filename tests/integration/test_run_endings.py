@@ -17,6 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from backend_services.services.backtest.backtest_service import BacktestService
 from backend_services.services.backtest.execution.delivery import ResultDelivery
 from backend_services.services.backtest.execution.records import ExecutionRecords
+from backend_services.services.backtest.execution.scheduling import WaitingRun
 from backend_services.services.backtest.execution.worker_pool import PoolState, WorkerLost
 from shared.contracts.common import utc_now
 from shared.contracts.lifecycle import BacktestStatus
@@ -31,8 +32,8 @@ class _Pool:
     def __init__(self) -> None:
         self.submitted: list[str] = []
 
-    def submit(self, execution_id: str, priority: int) -> None:
-        self.submitted.append(execution_id)
+    def submit(self, run: WaitingRun) -> None:
+        self.submitted.append(run.execution_id)
 
     def state(self) -> PoolState:
         return PoolState(kind="recorded", workers=1, busy=0, queued=len(self.submitted))

@@ -30,6 +30,7 @@ from backend_services.services.backtest.execution.records import (
     ExecutionAlreadyFinished,
     ExecutionRecords,
 )
+from backend_services.services.backtest.execution.scheduling import WaitingRun
 from backend_services.services.backtest.execution.trade_store import (
     TRADES_COLLECTION,
     ensure_trade_indexes,
@@ -105,7 +106,9 @@ class BacktestService:
         """The execution for `request.backtest_id`: a new one queued, or the existing one."""
         execution, created = await self._store.create(request)
         if created:
-            self._worker_pool.submit(execution.id, request.priority)
+            self._worker_pool.submit(
+                WaitingRun(execution.id, execution.user_id, request.priority, execution.created_at)
+            )
         return execution
 
     async def get(self, execution_id: str) -> BacktestExecution:
@@ -142,8 +145,8 @@ class BacktestService:
     async def recover(self) -> None:
         """At start-up: queue what was queued (the queue lived in a process now gone),
         re-run stale runs, deliver every undelivered outcome."""
-        for execution_id, priority in await self._store.queued():
-            self._worker_pool.submit(execution_id, priority)
+        for run in await self._store.queued():
+            self._worker_pool.submit(run)
         await self._sweep(include_refused=True)
 
     async def supervise(self, interval_s: float) -> None:
@@ -174,7 +177,7 @@ class BacktestService:
         if status is BacktestStatus.QUEUED:
             # Never claimed (the worker could not reach MongoDB, say): try again shortly.
             await asyncio.sleep(RETRY_QUEUED_AFTER_S)
-            self._worker_pool.submit(execution_id, await self._store.priority_of(execution_id))
+            await self._submit_again(execution_id)
             return
         reason = str(error) if isinstance(error, WorkerLost) else "the worker stopped early"
         await self._retry_or_fail(execution_id, attempts, reason)
@@ -203,12 +206,17 @@ class BacktestService:
         if attempts < self._max_attempts:
             if await self._store.requeue(execution_id, stale_before):
                 logger.warning("queueing %s again: %s", execution_id, reason)
-                self._worker_pool.submit(execution_id, await self._store.priority_of(execution_id))
+                await self._submit_again(execution_id)
             return
         logger.error("giving up on %s after %d attempts: %s", execution_id, attempts, reason)
         with contextlib.suppress(ExecutionAlreadyFinished):  # cancelled meanwhile
             await self._store.fail(execution_id, f"{reason}; gave up after {attempts} attempts")
         self._delivery.deliver(execution_id)
+
+    async def _submit_again(self, execution_id: str) -> None:
+        run = await self._store.waiting_run(execution_id)
+        if run is not None:
+            self._worker_pool.submit(run)
 
     @property
     def _worker_pool(self) -> WorkerPool:
@@ -244,4 +252,5 @@ def _deployment_pool(
             settings.market_data_files_dir,
         ),
         on_run_ended=on_run_ended,
+        fair_share=settings.fair_share,
     )

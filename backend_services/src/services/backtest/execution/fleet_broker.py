@@ -7,7 +7,7 @@ a task whose worker died is run again, the most urgent task goes first.
   `priority_steps` (named queue, queue + `sep` + step) and pops them in that order, so
   the lowest number goes first, and it knows only 0 to 9: a request's priorities run
   onto 0 to 8 (8 and 9 share a list) above the sweep helpers' 9. The service publishes
-  no more tasks than there are free slots, choosing which itself (`fleet_scheduling`),
+  no more tasks than there are free slots, choosing which itself (`scheduling`),
   so the broker's order matters only among the few tasks published at once.
 - Tasks held by a worker. Both acknowledge late, once the run has ended. RabbitMQ
   delivers an unacknowledged task again as soon as the connection of the worker holding

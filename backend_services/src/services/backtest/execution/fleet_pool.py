@@ -2,7 +2,7 @@
 
 The execution records are the queue: `submit` only wakes the dispatcher, which
 publishes no more tasks than there are free worker slots (the workers' pool sizes, asked
-of them every BROKER_STATE_INTERVAL_S), choosing which by `fleet_scheduling`
+of them every BROKER_STATE_INTERVAL_S), choosing which by `scheduling`
 (priorities, then members in turn, a member's share capped while others wait). Each
 publish is accepted by the broker and noted on the record (`dispatched_at`); one that
 fails is forgotten and retried, so a broker outage delays runs and loses none. At start,
@@ -29,11 +29,12 @@ from backend_services.services.backtest.execution.fleet_broker import (
     broker_run_id,
     task_priority,
 )
-from backend_services.services.backtest.execution.fleet_scheduling import (
+from backend_services.services.backtest.execution.records import ExecutionRecords
+from backend_services.services.backtest.execution.scheduling import (
+    WaitingRun,
     member_cap,
     next_runs,
 )
-from backend_services.services.backtest.execution.records import ExecutionRecords
 from backend_services.services.backtest.execution.worker_pool import PoolState, RunEnded
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class FleetWorkerPool:
             asyncio.create_task(self._read_broker()),
         ]
 
-    def submit(self, execution_id: str, priority: int) -> None:
+    def submit(self, run: WaitingRun) -> None:
         """The record is queued already: look for a free slot now."""
         self._wake.set()
 

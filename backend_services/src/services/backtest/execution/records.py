@@ -23,7 +23,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-from backend_services.services.backtest.execution.fleet_scheduling import WaitingRun
+from backend_services.services.backtest.execution.scheduling import WaitingRun
 from shared.contracts.common import utc_now
 from shared.contracts.executions import DEFAULT_PRIORITY, BacktestExecution, RunBacktestRequest
 from shared.contracts.lifecycle import FINAL_STATUS_VALUES, BacktestStatus, movable_to
@@ -145,9 +145,12 @@ class ExecutionRecords:
         result: Document = document["result"]
         return document["run_id"], result
 
-    async def priority_of(self, execution_id: str) -> int:
-        document = await self._collection.find_one({"_id": execution_id}, {"request": 1})
-        return int(document["request"]["priority"]) if document else 0
+    async def waiting_run(self, execution_id: str) -> WaitingRun | None:
+        """The execution as a pool schedules it; None if there is no such record."""
+        document = await self._collection.find_one(
+            {"_id": execution_id}, {"user_id": 1, "priority": 1, "created_at": 1}
+        )
+        return _waiting(document) if document else None
 
     async def cancel(self, execution_id: str) -> BacktestExecution:
         """Move a queued or running execution to cancelled; the worker notices and stops."""
@@ -210,9 +213,7 @@ class ExecutionRecords:
             {"status": BacktestStatus.QUEUED.value, "dispatched_at": None},
             {"user_id": 1, "priority": 1, "created_at": 1},
         ).sort("created_at", ASCENDING)
-        return [
-            WaitingRun(d["_id"], d["user_id"], _priority(d), d["created_at"]) async for d in cursor
-        ]
+        return [_waiting(document) async for document in cursor]
 
     async def slots_held(self) -> dict[str, int]:
         """Per member, the executions running or published and not yet started."""
@@ -242,12 +243,12 @@ class ExecutionRecords:
             query["_id"] = execution_id
         await self._collection.update_many(query, {"$set": {"dispatched_at": None}})
 
-    async def queued(self) -> list[tuple[str, int]]:
-        """(id, priority) of every queued execution, oldest first."""
+    async def queued(self) -> list[WaitingRun]:
+        """Every queued execution, oldest first."""
         cursor = self._collection.find(
-            {"status": BacktestStatus.QUEUED.value}, {"request": 1}
+            {"status": BacktestStatus.QUEUED.value}, {"user_id": 1, "priority": 1, "created_at": 1}
         ).sort("created_at", ASCENDING)
-        return [(d["_id"], int(d["request"]["priority"])) async for d in cursor]
+        return [_waiting(document) async for document in cursor]
 
     async def finished_among(self, execution_ids: list[str]) -> list[str]:
         """Those of `execution_ids` that have reached a final state."""
@@ -491,6 +492,17 @@ def stored_status(executions: Collection[Document], execution_id: str) -> Backte
     """The execution's status as stored now; None if there is no such execution."""
     document = executions.find_one({"_id": execution_id}, {"status": 1})
     return BacktestStatus(document["status"]) if document else None
+
+
+def _waiting(document: Document) -> WaitingRun:
+    """The execution as a pool schedules it; a record from before its member and time
+    were kept on it waits as nobody's, from now."""
+    return WaitingRun(
+        document["_id"],
+        document.get("user_id", ""),
+        _priority(document),
+        document.get("created_at") or utc_now(),
+    )
 
 
 def _priority(document: Document) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from backend_services.services.backtest.execution.fleet_scheduling import (
+from backend_services.services.backtest.execution.scheduling import (
     WaitingRun,
     member_cap,
     next_runs,

@@ -1,13 +1,14 @@
-"""Which waiting executions a fleet runs next: priorities first, then members in turn.
+"""Which waiting executions start next, in either pool: priorities first, then members
+in turn.
 
-The broker would run tasks by priority and then in order of arrival, so one member's
-10,000-combination sweep, or a burst of a hundred backtests, would hold every worker
-while the others wait. The service therefore publishes no more tasks than there are
-free worker slots, choosing each one here: the most urgent priority first; within it,
-the member holding the fewest slots (so members take turns), then the member served
-least recently (so when several slots free at once, the member who waited gets the
-first), then the oldest. A member holding `cap` slots gets no more while another
-member's work waits; alone, a member may use them all.
+Run by priority and then in order of arrival, one member's 10,000-combination sweep,
+or a burst of a hundred backtests, would hold every worker while the others wait. Both
+pools (the embedded processes, `worker_pool`, and the Celery fleet, `fleet_pool`)
+therefore start no more runs than there are free worker slots, choosing each one here:
+the most urgent priority first; within it, the member holding the fewest slots (so
+members take turns), then the member served least recently (so when several slots free
+at once, the member who waited gets the first), then the oldest. A member holding `cap`
+slots gets no more while another member's work waits; alone, a member may use them all.
 """
 
 from __future__ import annotations
