@@ -66,10 +66,14 @@ def test_a_used_symbol_is_deleted_only_when_forced_and_results_stay_readable(
     assert refused.status_code == 409
     assert refused.json()["used_by"] == [
         {"name": "My cross", "owner": name_of(owner), "strategy_id": mine.json()["id"]},
-        {"name": "Their cross", "owner": name_of(other), "strategy_id": None},
     ]
-    assert "2 strategies use" in refused.json()["detail"]
+    assert refused.json()["detail"].startswith(
+        f"2 strategies use {symbol}: yours 'My cross' and 1 of other members. "
+    )
     assert "force=true" in refused.json()["detail"]
+    # Another member's strategy is counted, never named, nor its owner.
+    assert "Their cross" not in refused.text
+    assert name_of(other) not in refused.text
     assert not_theirs.status_code == 403
     assert forced.status_code == 204
     assert owner.get(f"{SYMBOLS}/{symbol}").status_code == 404

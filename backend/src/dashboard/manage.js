@@ -114,11 +114,11 @@ export function symbolDelete(entry, done, say) {
 }
 
 async function deleteUsed(entry, refusal, path, done, say) {
+  // Your own strategies are listed (linked); other members' are only counted, in the words.
   const uses = el("ul", { class: "uses" }, refusal.used_by.map((use) =>
-    el("li", {}, use.strategy_id ? el("a", { href: `#/strategy/${use.strategy_id}`, text: use.name }) : use.name,
-      ` (${use.owner})`)));
+    el("li", {}, el("a", { href: `#/strategy/${use.strategy_id}`, text: use.name }))));
   const confirmed = await ask({ title: `${entry.symbol} is in use`, confirm: "Delete anyway", lines: [
-    refusal.detail.split(":")[0] + ":", uses,
+    refusal.detail.split(". Delete it anyway")[0] + ".", ...(refusal.used_by.length ? [uses] : []),
     "Deleted anyway, their finished backtests stay readable; new runs need other bars."] });
   if (!confirmed) return;
   try {

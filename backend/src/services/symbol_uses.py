@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from backend.database import STRATEGIES_COLLECTION
@@ -16,8 +17,12 @@ from shared.mongo import Document
 
 __all__ = ["check_unused", "owner_names", "strategies_using"]
 
-# How many strategies a refusal lists: the count is always said in full.
+# How many of the member's strategies a refusal lists: the count is always said in full.
 _USES_LISTED = 100
+FORCE_HINT = (
+    "Delete it anyway with force=true: their finished backtests stay readable, new runs "
+    "need other bars"
+)
 
 
 async def owner_names(
@@ -33,38 +38,42 @@ async def owner_names(
 
 async def strategies_using(
     database: AsyncDatabase[Document], symbol: str, user_id: str
-) -> tuple[int, list[StrategyUse]]:
-    """How many strategies (every member's) backtest `symbol`, and the first of them:
-    the member's own first, then by name."""
+) -> tuple[int, int, list[StrategyUse]]:
+    """How many strategies (every member's) backtest `symbol`, how many of them are the
+    member's, and the first of the member's own by name. Other members' strategies are
+    counted, never named."""
     strategies = database[STRATEGIES_COLLECTION]
     count = await strategies.count_documents({"symbol": symbol})
-    cursor = strategies.find({"symbol": symbol}, {"name": 1, "user_id": 1}).limit(_USES_LISTED)
-    documents = [document async for document in cursor]
-    names = await owner_names(database, (document["user_id"] for document in documents))
+    own = await strategies.count_documents({"symbol": symbol, "user_id": user_id})
+    cursor = (
+        strategies.find({"symbol": symbol, "user_id": user_id}, {"name": 1})
+        .sort("name", ASCENDING)
+        .limit(_USES_LISTED)
+    )
+    owner = (await owner_names(database, [user_id])).get(user_id, "a former member")
     uses = [
-        StrategyUse(
-            name=document["name"],
-            owner=names.get(document["user_id"], "a former member"),
-            strategy_id=document["_id"] if document["user_id"] == user_id else None,
-        )
-        for document in documents
+        StrategyUse(name=document["name"], owner=owner, strategy_id=document["_id"])
+        async for document in cursor
     ]
-    uses.sort(key=lambda use: (use.strategy_id is None, use.name))
-    return count, uses
+    return count, own, uses
 
 
 async def check_unused(database: AsyncDatabase[Document], symbol: str, user_id: str) -> None:
-    """Conflict listing the strategies that use `symbol`, if any do."""
-    count, uses = await strategies_using(database, symbol, user_id)
+    """Conflict naming the member's strategies that use `symbol` and counting other
+    members', if any strategy does."""
+    count, own, uses = await strategies_using(database, symbol, user_id)
     if count == 0:
         return
-    listed = ", ".join(f"{use.name!r} ({use.owner})" for use in uses)
-    more = f" and {count - len(uses)} more" if count > len(uses) else ""
+    parts = []
+    if uses:
+        more = f" and {own - len(uses)} more" if own > len(uses) else ""
+        parts.append("yours " + ", ".join(repr(use.name) for use in uses) + more)
+    if count > own:
+        parts.append(f"{count - own} of other members")
     strategies = "strategy uses" if count == 1 else "strategies use"
     raise Conflict(
         {
-            "msg": f"{count} {strategies} {symbol}: {listed}{more}. Delete it anyway with "
-            "force=true: their finished backtests stay readable, new runs need other bars",
+            "msg": f"{count} {strategies} {symbol}: {' and '.join(parts)}. {FORCE_HINT}",
             "used_by": [use.model_dump() for use in uses],
         }
     )

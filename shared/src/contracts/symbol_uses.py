@@ -1,4 +1,5 @@
-"""What a refused symbol deletion lists: the strategies that backtest the symbol."""
+"""What a refused symbol deletion lists: the member's own strategies that backtest the
+symbol (other members' are only counted, in the refusal's words)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,8 @@ __all__ = ["StrategyUse"]
 
 
 class StrategyUse(BaseModel):
-    """A strategy that uses a symbol. Another member's is named, never identified."""
+    """A strategy of yours that uses a symbol."""
 
     name: str
-    owner: str = Field(description="Its owner's name.")
-    strategy_id: str | None = Field(
-        default=None, description="The strategy's id: given for your own strategies only."
-    )
+    owner: str = Field(description="Its owner's name: yours.")
+    strategy_id: str | None = Field(default=None, description="The strategy's id.")
