@@ -1,4 +1,5 @@
-"""Rules stored before `roc` meant percent keep their meaning after the upgrade, once."""
+"""Rules stored before `roc` meant percent keep their meaning after the upgrade, once:
+the API's strategies and backtests, and the compute service's runs not finished yet."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 from helpers import Mongo, run_with_async_database
+from pymongo.asynchronous.database import AsyncDatabase
 
 from backend.database import BACKTESTS_COLLECTION, STRATEGIES_COLLECTION
-from backend.rule_upgrades import UPGRADES_COLLECTION, upgrade_stored_rules, with_roc_as_a_fraction
+from backend.rule_upgrades import UPGRADES_COLLECTION, upgrade_stored_rules
 from backend_services.services.backtest.engine.evaluate import RuleEvaluator
+from backend_services.services.backtest.execution.records import ExecutionRecords
 from shared.market_data.bars import Bars
-from shared.mongo import sync_client
+from shared.mongo import Document, sync_client
+from shared.rule_upgrades import with_roc_as_a_fraction
 from shared.rules.parser import Binary, parse_rule
 
 pytestmark = pytest.mark.integration
@@ -44,6 +48,14 @@ def _upgrade(mongo: Mongo, database_name: str) -> None:
     run_with_async_database(mongo.url, database_name, upgrade_stored_rules)
 
 
+def _upgrade_the_compute_services_runs(mongo: Mongo, database_name: str) -> None:
+    async def upgrade(database: AsyncDatabase[Document]) -> None:
+        records = ExecutionRecords(database["executions"])
+        await records.upgrade_rules(database["compute_rule_upgrades"])
+
+    run_with_async_database(mongo.url, database_name, upgrade)
+
+
 def test_stored_calls_of_roc_become_rocp_once(mongo: Mongo, database_name: str) -> None:
     client = sync_client(mongo.url)
     database = client[database_name]
@@ -64,6 +76,36 @@ def test_stored_calls_of_roc_become_rocp_once(mongo: Mongo, database_name: str) 
         "strategy": {"rules": UPGRADED_RULES},
     }
     assert database[UPGRADES_COLLECTION].count_documents({}) == 1
+    client.close()
+
+
+def test_the_compute_services_unfinished_runs_keep_their_meaning_once(
+    mongo: Mongo, database_name: str
+) -> None:
+    client = sync_client(mongo.url)
+    executions = client[database_name]["executions"]
+    executions.insert_many(
+        [
+            {"_id": status, "status": status, "request": {"strategy": {"rules": OLD_RULES}}}
+            for status in ("queued", "running", "completed")
+        ]
+    )
+    # The API noted its own part: the compute service's is its own.
+    _upgrade(mongo, database_name)
+
+    _upgrade_the_compute_services_runs(mongo, database_name)
+    executions.insert_one(
+        {"_id": "new", "status": "queued", "request": {"strategy": {"rules": OLD_RULES}}}
+    )
+    _upgrade_the_compute_services_runs(mongo, database_name)
+
+    rules = {d["_id"]: d["request"]["strategy"]["rules"] for d in executions.find()}
+    assert rules == {
+        "queued": UPGRADED_RULES,
+        "running": UPGRADED_RULES,
+        "completed": OLD_RULES,  # finished: never run again
+        "new": OLD_RULES,  # asked after the upgrade: roc is percent
+    }
     client.close()
 
 

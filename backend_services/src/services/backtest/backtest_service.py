@@ -55,6 +55,8 @@ __all__ = ["BacktestService", "PoolState"]
 logger = logging.getLogger(__name__)
 
 RETRY_QUEUED_AFTER_S = 1.0
+# The compute service's own note of the upgrades it made to what it stored.
+RULE_UPGRADES_COLLECTION = "compute_rule_upgrades"
 
 
 class BacktestService:
@@ -82,6 +84,7 @@ class BacktestService:
         instance left behind recovered; results are delivered through `http`."""
         records = ExecutionRecords(database[EXECUTIONS_COLLECTION])
         await records.ensure_indexes()
+        await records.upgrade_rules(database[RULE_UPGRADES_COLLECTION])
         trades = database[TRADES_COLLECTION]
         await ensure_trade_indexes(trades)
         delivery = ResultDelivery(records, http, max_delay_s=settings.delivery_max_delay_s)

@@ -32,6 +32,7 @@ from shared.contracts.sweeps import Optimization
 from shared.contracts.validation import WalkForward
 from shared.errors import Conflict, NotFound
 from shared.mongo import Document
+from shared.rule_upgrades import ROC_IN_PERCENT, upgrade_once
 
 __all__ = [
     "EXECUTIONS_COLLECTION",
@@ -144,6 +145,13 @@ class ExecutionRecords:
             raise ExecutionNotCompleted(f"execution {execution_id} is {document['status']}")
         result: Document = document["result"]
         return document["run_id"], result
+
+    async def upgrade_rules(self, upgrades: AsyncCollection[Document]) -> None:
+        """The rules of the runs not finished yet keep the meaning they were asked with
+        (`shared.rule_upgrades`), once per database, noted in `upgrades`."""
+        live = {"status": {"$in": [BacktestStatus.QUEUED.value, BacktestStatus.RUNNING.value]}}
+        rewrites = [(self._collection, "request.strategy.rules", live)]
+        await upgrade_once(upgrades, ROC_IN_PERCENT, rewrites)
 
     async def waiting_run(self, execution_id: str) -> WaitingRun | None:
         """The execution as a pool schedules it; None if there is no such record."""
