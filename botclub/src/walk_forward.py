@@ -52,7 +52,8 @@ def print_walk_forward(outcome: dict[str, Any]) -> None:
     print_table(["train", "test", "chosen", "in-sample", "out-of-sample", "trades"], rows)
     efficiency = outcome["efficiency"]
     text = (
-        "undefined (the in-sample mean is not positive)"
+        "undefined (the in-sample mean is not positive, or the objective grows with time "
+        "and the train and test windows differ in length)"
         if efficiency is None
         else shown("ratio", efficiency)
     )

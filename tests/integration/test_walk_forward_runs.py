@@ -53,11 +53,8 @@ def test_a_walk_forward_trains_each_window_and_stitches_the_test_runs(
     assert result["total_return"] == pytest.approx(growth - 1)
     for trade in result["trades"]:
         assert any(w["test_start"] <= trade["entry_time"] <= w["test_end"] for w in windows)
-    in_sample = [window["in_sample"] for window in windows]
-    mean_in = sum(in_sample) / len(in_sample)
-    if mean_in > 0:
-        mean_out = sum(w["out_of_sample"] for w in windows) / len(windows)
-        assert outcome["efficiency"] == pytest.approx(mean_out / mean_in)
+    # A total return over 730 train days does not compare with one over 365 test days.
+    assert outcome["efficiency"] is None
     curve = outcome["in_sample_curve"]
     assert len(curve["time"]) == len(curve["equity"]) > len(windows)
 

@@ -147,11 +147,8 @@ def test_test_segments_continue_from_the_equity_the_previous_one_ended_with() ->
     growth = np.prod([1 + window.out_of_sample_return for window in outcome.windows])
     assert run.result.final_equity == pytest.approx(10_000 * growth, rel=1e-9)
     assert run.result.total_trades == sum(w.out_of_sample_trades for w in outcome.windows)
-    pairs = [(w.in_sample, w.out_of_sample) for w in outcome.windows]
-    in_sample = np.mean([pair[0] for pair in pairs if pair[0] is not None])
-    if in_sample > 0:
-        out_of_sample = np.mean([pair[1] for pair in pairs if pair[1] is not None])
-        assert outcome.efficiency == pytest.approx(out_of_sample / in_sample)
+    # A total return over 300 train bars does not compare with one over 100 test bars.
+    assert outcome.efficiency is None
     curve = outcome.in_sample_curve
     assert curve.time == sorted(set(curve.time))  # forward in time, overlap or not
     assert (curve.time[0], curve.time[-1]) == (
@@ -162,6 +159,58 @@ def test_test_segments_continue_from_the_equity_the_previous_one_ended_with() ->
     first_return = outcome.windows[0].in_sample
     assert first_return is not None
     assert curve.equity[first_end] == pytest.approx(10_000 * (1 + first_return))
+
+
+def test_efficiency_is_the_mean_out_of_sample_objective_over_the_mean_in_sample_one() -> None:
+    bars = _bars(_walk(700, 3))
+    sweep = GRID.model_copy(update={"objective": "sharpe_ratio"})
+
+    _, outcome = walk_forward(bars, _backtest(), sweep, Validation(train=300, test=100), "s")
+
+    pairs = [(w.in_sample, w.out_of_sample) for w in outcome.windows]
+    in_sample = np.mean([pair[0] for pair in pairs if pair[0] is not None])
+    out_of_sample = np.mean([pair[1] for pair in pairs if pair[1] is not None])
+    assert in_sample > 0
+    assert outcome.efficiency == pytest.approx(out_of_sample / in_sample)
+
+
+@pytest.mark.parametrize("objective", ["final_equity", "expectancy", "cagr", "total_return"])
+def test_a_window_out_of_sample_compares_with_in_sample_whatever_came_before(
+    objective: str,
+) -> None:
+    """The same growth every bar: every window earns in its test bars what it earned in
+    its train bars, whatever the windows before it earned, so the efficiency is 1."""
+    bars = _bars(100 * np.exp(np.linspace(0, 1.5, 600)))
+    always_long = _backtest(Rules(long_entry="close > 0", long_exit=None), p=1)
+    sweep = Sweep(grid={"p": [1, 2]}, objective=objective)
+
+    _, outcome = walk_forward(bars, always_long, sweep, Validation(train=100, test=100), "s")
+
+    assert len(outcome.windows) == 5
+    for window in outcome.windows:
+        assert window.out_of_sample == pytest.approx(window.in_sample, rel=1e-6)
+    assert outcome.efficiency == pytest.approx(1.0, rel=1e-6)
+
+
+def test_after_a_test_segment_loses_everything_the_rest_hold_nothing() -> None:
+    """A short through a price that quadruples in the first test window."""
+    close = np.full(100, 400.0)
+    close[:40] = 100 + np.sin(np.arange(40))
+    close[40:60] = np.linspace(100, 400, 20)
+    close[60:] = 400 + np.sin(np.arange(40))
+    short = Rules(long_entry=None, long_exit=None, short_entry="close > sma(close, p) - 1000")
+    sweep = Sweep(grid={"p": [2, 3]}, objective="sharpe_ratio")
+
+    run, outcome = walk_forward(
+        _bars(close), _backtest(short, p=2), sweep, Validation(train=40, test=20), "s"
+    )
+
+    first, *later = outcome.windows
+    assert first.out_of_sample_return == -1.0
+    assert all(window.out_of_sample_trades > 0 for window in later)  # each alone: trades
+    assert run.result.final_equity == 0.0
+    assert run.result.total_trades == first.out_of_sample_trades  # then nothing to trade
+    assert run.result.equity_curve.equity[-1] == 0.0
 
 
 PLANT = Rules(

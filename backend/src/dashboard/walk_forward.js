@@ -45,7 +45,8 @@ export function walkForwardParts(backtest, { el, table, formatValue, label }) {
     Object.entries(window.parameters).map(([name, value]) => `${name}=${value}`).join(", "),
     formatValue(w.objective, window.in_sample), formatValue(w.objective, window.out_of_sample),
     formatValue("total_return", window.out_of_sample_return), window.out_of_sample_trades]);
-  const efficiency = w.efficiency === null ? "undefined (the in-sample mean is not positive)"
+  const efficiency = w.efficiency === null
+    ? "undefined (the in-sample mean is not positive, or the objective grows with time and the train and test windows differ in length)"
     : shown("ratio", w.efficiency);
   return [
     el("h2", { text: `Walk-forward: ${w.windows.length} ${w.mode} windows by ${label(w.objective)}` }),

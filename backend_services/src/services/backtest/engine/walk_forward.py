@@ -46,7 +46,7 @@ from shared.timeframes import TIMEFRAME_SECONDS, utc_datetime
 __all__ = [
     "WindowSpan",
     "plan_windows",
-    "run_on_test_bars",
+    "signals_in_test_window",
     "stitch",
     "train_window",
     "walk_forward",
@@ -129,11 +129,11 @@ def train_window(
     return SweepBatch([rows[best]], batch.moments[best : best + 1])
 
 
-def run_on_test_bars(
+def signals_in_test_window(
     bars: Bars, backtest: ResolvedBacktest, span: WindowSpan
-) -> tuple[Bars, Simulation]:
-    """The backtest over the window's test bars, its rules warmed up on the train bars
-    before them: the test bars and the simulation over them."""
+) -> tuple[Bars, Signals]:
+    """The window's test bars and the backtest's signals inside them, its rules warmed
+    up on the train bars before them."""
     warmed = bars.take(slice(span.train_start, span.test_stop))
     offset = span.test_start - span.train_start
     fired = signals_of(warmed, backtest)
@@ -143,8 +143,7 @@ def run_on_test_bars(
             for column in (fired.long_entry, fired.long_exit, fired.short_entry, fired.short_exit)
         )
     )
-    test = bars.take(span.test)
-    return test, simulate(test, inside, backtest.initial_capital, backtest.orders, backtest.costs)
+    return bars.take(span.test), inside
 
 
 def stitch(
@@ -156,8 +155,11 @@ def stitch(
     winners: list[SweepRow],
     strategy_id: str,
 ) -> tuple[BacktestRun, WalkForward]:
-    """The out-of-sample run of each window's winner, stitched into one run, and the
-    windows' table."""
+    """The out-of-sample run of each window's winner, stitched into one run (each test
+    segment starting with the equity the one before ended with; after a segment that
+    lost everything, the rest hold nothing), and the windows' table, whose objectives
+    in and out of sample both come from runs at the initial capital, so that they
+    compare."""
     capital = backtest.initial_capital
     segments: list[tuple[Bars, Simulation]] = []
     windows: list[WalkForwardWindow] = []
@@ -166,10 +168,15 @@ def stitch(
         chosen = backtest.model_copy(update={"parameters": backtest.parameters | winner.parameters})
         train = bars.take(span.train)
         in_sample.add(train, simulate_backtest(train, chosen), span.train_start)
-        test, simulation = run_on_test_bars(
-            bars, chosen.model_copy(update={"initial_capital": capital}), span
+        test, signals = signals_in_test_window(bars, chosen, span)
+        alone = simulate(test, signals, backtest.initial_capital, chosen.orders, chosen.costs)
+        statistics = compute_statistics(
+            test, alone, backtest.initial_capital, against_the_asset=False
         )
-        statistics = compute_statistics(test, simulation, capital, against_the_asset=False)
+        if capital > 0:
+            simulation = simulate(test, signals, capital, chosen.orders, chosen.costs)
+        else:
+            simulation = _ruined(len(test))
         windows.append(
             WalkForwardWindow(
                 train_start=utc_datetime(int(bars.time[span.train_start])),
@@ -194,7 +201,7 @@ def stitch(
         mode=validation.mode,
         objective=sweep.objective,
         windows=windows,
-        efficiency=_efficiency(windows),
+        efficiency=_efficiency(windows) if _comparable(sweep, validation) else None,
         in_sample_curve=in_sample.curve(),
     )
     return run, walk_forward
@@ -241,6 +248,27 @@ def _joined(segments: list[tuple[Bars, Simulation]]) -> Simulation:
         equity=np.concatenate([simulation.equity for _, simulation in segments]),
         in_position=np.concatenate([simulation.in_position for _, simulation in segments]),
         trades=trades,
+    )
+
+
+# Objectives that grow with the time they are measured over: a train window's and a
+# test window's compare only when both are as long.
+_GROWING_WITH_TIME = frozenset({"total_return", "final_equity"})
+
+
+def _comparable(sweep: Sweep, validation: Validation) -> bool:
+    """Whether the objective in and out of sample compare: a rate or a ratio, or an
+    amount over train and test windows of one length."""
+    same_length = validation.units(validation.train) == validation.units(validation.test)
+    return sweep.objective not in _GROWING_WITH_TIME or same_length
+
+
+def _ruined(bars: int) -> Simulation:
+    """A segment after the account lost everything: no equity, no position, no trade."""
+    return Simulation(
+        equity=np.zeros(bars),
+        in_position=np.zeros(bars, dtype=bool),
+        trades=TradeLog.of([]),
     )
 
 
