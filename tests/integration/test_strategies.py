@@ -137,9 +137,12 @@ def test_the_function_reference_lists_every_callable_name_and_only_those(
 def test_requests_without_a_valid_token_get_401(stack: Stack) -> None:
     anonymous = httpx.get(f"{stack.api_url}/api/strategy")
     forged = httpx.get(f"{stack.api_url}/api/strategy", headers={"Authorization": "Bearer nope"})
+    # Its answer lists the club's symbols: a member's to read.
+    check = httpx.post(f"{stack.api_url}/api/strategy/check", json=strategy_fields())
 
     assert anonymous.status_code == 401
     assert forged.status_code == 401
+    assert check.status_code == 401
 
 
 def test_another_users_strategy_and_backtest_answer_404(

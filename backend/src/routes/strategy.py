@@ -60,11 +60,14 @@ async def create_strategy(
 
 @router.post("/check", summary="Check a strategy without saving it")
 async def check_strategy(
-    fields: Annotated[dict[str, Any], Body(examples=[STRATEGY_EXAMPLE])], database: DatabaseDep
+    fields: Annotated[dict[str, Any], Body(examples=[STRATEGY_EXAMPLE])],
+    user: CurrentUser,
+    database: DatabaseDep,
 ) -> StrategyCheck:
     """The checks of saving a strategy, with nothing saved, answered as a verdict (200)
     rather than a refusal: what saving it would refuse, with the rule, line, column and
-    a hint, or the stored symbols and timeframes. The dashboard checks as members type."""
+    a hint, or the stored symbols and timeframes (a member's, so signed in). The
+    dashboard checks as members type."""
     try:
         strategy = StrategyCreate.model_validate(fields)
         await check_market(database, strategy.symbol, strategy.timeframe)
