@@ -206,6 +206,22 @@ def test_parquet_is_read_a_row_group_at_a_time_and_text_by_its_distinct_values()
     assert raw.close.tolist() == [1.5] * 12
 
 
+def test_parquet_past_the_memory_limit_is_out_of_memory_not_an_unreadable_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Arrow's MemoryError is also an ArrowException: it must reach the import process
+    as the memory it is (refused 413), not as a broken file (422)."""
+
+    def out_of_memory(*args: object, **kwargs: object) -> pa.Table:
+        raise pa.ArrowMemoryError("malloc of size 1073741824 failed")
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group", out_of_memory)
+    content = parquet(bars_table(12), row_group_size=5)
+
+    with pytest.raises(MemoryError):
+        read_table(content, TableFormat.PARQUET)
+
+
 def test_parquet_epoch_milliseconds_are_told_from_the_whole_column() -> None:
     first_group_small = pa.array([0, 60_000, JAN_1_2020 * 1000, JAN_1_2020 * 1000 + 60_000])
     content = parquet(bars_table(4, time=first_group_small), row_group_size=2)

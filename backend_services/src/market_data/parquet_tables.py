@@ -59,7 +59,7 @@ def read_parquet(content: bytes, limits: ImportLimits) -> RawTable:
         raise MarketDataError("not a readable parquet file: its row groups and rows disagree")
     try:
         return _read_bars(content, metadata, groups)
-    except MarketDataError:
+    except (MarketDataError, MemoryError):  # Arrow's own MemoryError is an ArrowException too
         raise
     except (pa.ArrowException, OSError, ValueError) as error:
         raise MarketDataError(f"not a readable parquet file: {error}") from None
