@@ -74,8 +74,12 @@ RankingStoreDep = Annotated[RankingStore, Depends(_ranking_store)]
 async def _backtest_store(
     state: StateDep, database: DatabaseDep, rankings: RankingStoreDep
 ) -> BacktestStore:
+    hub = state.progress_hub
     return BacktestStore(
-        database[BACKTESTS_COLLECTION], rankings, on_final=state.progress_hub.publish_final
+        database[BACKTESTS_COLLECTION],
+        rankings,
+        on_final=hub.publish_final,
+        live_progress=hub.live_progress,
     )
 
 

@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             database[BACKTESTS_COLLECTION],
             RankingStore(database[RANKINGS_COLLECTION]),
             on_final=hub.publish_final,
+            live_progress=hub.live_progress,
         )
         supervisor = BacktestSupervisor(
             backtests,

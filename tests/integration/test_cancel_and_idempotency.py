@@ -58,6 +58,7 @@ def test_cancel_stops_a_running_backtest_within_a_second(
     backtest = api.get(f"/api/backtest/{started['id']}").json()
     assert backtest["status"] == "cancelled"
     assert backtest["result"] is None
+    assert backtest["progress"] >= 55  # as far as it got: progress never goes back
 
 
 def test_cancelling_a_finished_backtest_answers_409(

@@ -43,6 +43,8 @@ _SUMMARY_PROJECTION = dict.fromkeys([*_SUMMARY_FIELDS, "strategy"], 1)
 
 
 FinalListener = Callable[[Backtest], None]
+# The latest progress pushed for a running backtest (the hub holds it, not the store).
+LiveProgress = Callable[[str], float | None]
 
 
 class BacktestStore:
@@ -51,10 +53,12 @@ class BacktestStore:
         collection: AsyncCollection[Document],
         rankings: RankingStore,
         on_final: FinalListener | None = None,
+        live_progress: LiveProgress | None = None,
     ) -> None:
         self._collection = collection
         self._rankings = rankings
         self._on_final = on_final
+        self._live_progress = live_progress
 
     async def create(
         self,
@@ -196,6 +200,11 @@ class BacktestStore:
             "updated_at": now,
             "stages.saved": now,
         }
+        if report.result is None:  # it ended unfinished: as far as it got, never less
+            live = self._live_progress(report.backtest_id) if self._live_progress else None
+            reached = max(report.progress or 0.0, live or 0.0)
+            if reached > 0:
+                changes["progress"] = reached
         optimization = None
         if report.result is not None:
             if report.optimization is not None:

@@ -150,6 +150,11 @@ class ProgressHub:
         event = live.event
         return backtest.model_copy(update={"status": event.status, "progress": event.progress})
 
+    def live_progress(self, backtest_id: str) -> float | None:
+        """The latest progress a worker pushed for a running backtest; None if none."""
+        live = self._live.get(backtest_id)
+        return live.event.progress if live is not None else None
+
     def publish_live(self, update: ExecutionUpdate) -> None:
         """A worker's push: claimed, or progress. Ignored unless newer than what the hub
         holds, or once the backtest is final."""

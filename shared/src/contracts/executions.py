@@ -108,6 +108,9 @@ class ExecutionReport(WireModel):
     optimization: Optimization | None = None
     walk_forward: WalkForward | None = None
     error: Text | None = None
+    progress: float | None = Field(
+        default=None, ge=0, le=100, description="How far it got, when it ended unfinished."
+    )
 
     @model_validator(mode="after")
     def _is_final(self) -> Self:
@@ -128,6 +131,7 @@ class ExecutionReport(WireModel):
             optimization=execution.optimization,
             walk_forward=execution.walk_forward,
             error=execution.error,
+            progress=None if execution.result is not None else execution.progress,
         )
 
 
