@@ -334,6 +334,11 @@ class BacktestSummary(RunInputs):
         description="The parameter values it ran with: the strategy's when it started, "
         "with the params' overrides (an optimization's swept ones aside)."
     )
+    best_parameters: Parameters | None = Field(
+        default=None,
+        description="An optimization's best combination, once completed: what its "
+        "statistics come from (a walk-forward's change by window).",
+    )
     created_at: datetime
     error: str | None
     statistics: BacktestStatistics | None = Field(

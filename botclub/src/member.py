@@ -440,8 +440,11 @@ def _show_backtest(found: dict[str, Any]) -> None:
 def _run_row(run: dict[str, Any], strategy: dict[str, Any]) -> list[Any]:
     params, statistics = run["params"], run["statistics"] or {}
     described = _parameters(run["parameters"])
+    if run.get("best_parameters") and not run.get("validation"):
+        described = "best " + _parameters(run["best_parameters"])
     if run.get("sweep"):
-        described += f" (swept: {', '.join(run['sweep']['grid'])})"
+        swept = [*run["sweep"]["grid"], *run["sweep"].get("ranges", {})]
+        described += f" (swept: {', '.join(swept)})"
     if run.get("validation"):
         described += " (walk-forward)"
     return [

@@ -169,6 +169,10 @@ def test_an_optimization_shows_its_heatmap_and_ranking(
     rows = page.locator("#ranking tbody tr")
     assert rows.count() == 12
     assert rows.first.locator("td").first.text_content() == "1"
+    best = page.text_content("#best-parameters")
+    # The numbers on the page are the best combination's: so are the parameters it names.
+    parameters = page.text_content("[data-input=Parameters]")
+    assert parameters == f"the best: {best} (the strategy's own: fast=10, slow=30)"
 
     optimization_url = page.url
     page.click("#open-best")

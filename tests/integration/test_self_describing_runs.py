@@ -103,6 +103,14 @@ def test_a_ranking_csv_says_what_was_swept(api: httpx.Client) -> None:
     assert facts["Swept"] == "fast (3 values), ranked by sharpe ratio"
     assert facts["Costs"] == DESCRIBED["Costs"]
     assert [row["rank"] for row in rows] == ["1", "2", "3"]
+    # Its numbers are the best combination's: the description says which, every place.
+    best = {"fast": float(rows[0]["fast"]), "slow": 30.0}
+    said = f"the best: fast={best['fast']:g}, slow=30 (the strategy's own: fast=10, slow=30)"
+    assert facts["Parameters"] == said
+    trades_facts, _ = _csv_parts(api.get(f"/api/backtest/{started.json()['id']}/trades.csv").text)
+    assert trades_facts["Parameters"] == said
+    [listed] = api.get(f"/api/strategy/{strategy['id']}/backtests").json()
+    assert listed["best_parameters"] == best
 
 
 def _boxes(page: Any, selector: str) -> list[dict[str, float]]:

@@ -9,7 +9,7 @@ import { portfolioBlock, portfolioFields, portfolioParts } from "./portfolio.js"
 import { TimeAxis, candleChart, lineChart } from "./time_charts.js";
 import { attachSuggestions, loadReference } from "./rule_editor.js";
 import { shownStatistic } from "./format.js";
-import { runFacts, runInputs } from "./run_inputs.js";
+import { assignments, ranWith, runFacts, runInputs } from "./run_inputs.js";
 import { symbolOptions, symbolProblem } from "./symbol_choice.js";
 import { uploadSection } from "./upload.js";
 import { drawWalkForward, validationOf, walkForwardInputs, walkForwardParts } from "./walk_forward.js";
@@ -143,10 +143,6 @@ function parseGrid(text) {
     }
   }
   return grid;
-}
-
-function assignments(values) {
-  return Object.entries(values || {}).map(([name, value]) => `${name}=${value}`).join(", ");
 }
 
 // ---- sign in ---------------------------------------------------------------
@@ -538,7 +534,7 @@ function optimizationParts(backtest) {
   load();
   return [
     el("h2", { text: `${o.combinations.toLocaleString("en")} combinations ranked by ${label(o.objective)}` }),
-    el("p", {}, "Best: ", el("strong", { text: assignments(o.best_parameters) }), " ",
+    el("p", {}, "Best: ", el("strong", { id: "best-parameters", text: assignments(o.best_parameters) }), " ",
       el("button", { class: "primary", type: "button", id: "open-best", text: "Open the best as a backtest",
         onclick: () => backtestWith(backtest, o.best_parameters) })),
     ...honestyParts(o, el),
@@ -590,11 +586,11 @@ async function comparePage(ids) {
   show(el("h1", { text: `Comparing ${done.length} backtests` }),
     el("div", { class: "chart", id: "chart-compare" }),
     compareInputs(done),
-    table(["Statistic", ...done.map((b, i) => `#${i + 1} ${assignments(b.params.parameters) || b.id.slice(0, 8)}`)],
+    table(["Statistic", ...done.map((b, i) => `#${i + 1} ${assignments(ranWith(b)) || b.id.slice(0, 8)}`)],
       HEADLINE.map((name) => [label(name), ...done.map((b) => formatValue(name, b.result[name]))])));
   const colors = ["#2563eb", "#dc2626", "#15803d", "#9333ea", "#ea580c"];
   lineChart(chart("chart-compare"), done.map((b, i) => ({ x: b.result.equity_curve.time, y: b.result.equity_curve.equity,
-    color: colors[i], name: `#${i + 1} ${b.result.symbol} ${assignments(b.params.parameters)}` })));
+    color: colors[i], name: `#${i + 1} ${b.result.symbol} ${assignments(ranWith(b))}` })));
 }
 
 // The runs' inputs side by side, one row per fact any of them has.

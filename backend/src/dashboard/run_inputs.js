@@ -10,7 +10,10 @@ const RULES = ["long_entry", "long_exit", "short_entry", "short_exit"];
 
 const minute = (iso) => iso.slice(0, 16).replace("T", " ");
 
-function assignments(values) { return Object.entries(values).map(([name, value]) => `${name}=${value}`).join(", "); }
+/** `name=value, ...`: how parameters read everywhere. */
+export function assignments(values) {
+  return Object.entries(values || {}).map(([name, value]) => `${name}=${value}`).join(", ");
+}
 
 function orders(o) {
   const parts = [o.fill === "close" ? "fills at the close" : "fills at the next open"];
@@ -26,6 +29,20 @@ function sizing(s) {
   return `${s.value} units per entry`;
 }
 
+/** The parameter values the run's numbers come from: an optimization's best combination,
+ * else the strategy's with the params' overrides. */
+export function ranWith(backtest) {
+  return backtest.optimization?.best_parameters ?? backtest.best_parameters
+    ?? { ...backtest.strategy?.parameters, ...backtest.params.parameters };
+}
+
+function parametersFact(backtest) {
+  const own = assignments({ ...backtest.strategy?.parameters, ...backtest.params.parameters }) || "none";
+  if (backtest.validation) return `chosen by each window (see the windows); the strategy's own: ${own}`;
+  const best = backtest.optimization?.best_parameters ?? backtest.best_parameters;
+  return best ? `the best: ${assignments(best)} (the strategy's own: ${own})` : own;
+}
+
 /** [name, text] pairs describing the run, in the order they are shown. */
 export function runFacts(backtest) {
   const { params, result, strategy, sweep } = backtest;
@@ -37,7 +54,7 @@ export function runFacts(backtest) {
       : ["Symbol", `${symbol} ${timeframe}`.trim()],
     ["Range", `${minute(result?.start ?? params.start_date)} to ${minute(result?.end ?? params.end_date)}${bars}`],
     ["Initial capital", shown("money", params.initial_capital)],
-    ["Parameters", assignments({ ...strategy?.parameters, ...params.parameters }) || "none"],
+    ["Parameters", parametersFact(backtest)],
   ];
   if (sweep) {
     const swept = Object.entries(sweep.grid).map(([name, values]) => `${name} (${values.length} values)`).join(", ");

@@ -30,8 +30,8 @@ def run_description(backtest: Backtest) -> list[tuple[str, str]]:
     bars = f" ({shown('count', result.bars)} bars)" if result else ""
     lines.append(("Range", f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}{bars}"))
     lines.append(("Initial capital", shown("money", params.initial_capital)))
-    parameters = resolved.parameters if resolved else params.parameters
-    lines.append(("Parameters", _assignments(parameters) or "none"))
+    own = _assignments(resolved.parameters if resolved else params.parameters) or "none"
+    lines.append(("Parameters", _parameters(backtest, own)))
     if backtest.sweep is not None:
         grid = backtest.sweep.grid
         swept = ", ".join(f"{name} ({len(values)} values)" for name, values in grid.items())
@@ -56,6 +56,17 @@ def run_description(backtest: Backtest) -> list[tuple[str, str]]:
     if result is not None and result.cached:
         lines.append(("Served", "from the cache: the stored result of an identical earlier run"))
     return lines
+
+
+def _parameters(backtest: Backtest, own: str) -> str:
+    """The parameter values the run's numbers come from: a walk-forward's differ by
+    window, an optimization's are its best combination's."""
+    if backtest.validation is not None:
+        return f"chosen by each window (see the windows); the strategy's own: {own}"
+    if backtest.optimization is not None:
+        best = _assignments(backtest.optimization.best_parameters)
+        return f"the best: {best} (the strategy's own: {own})"
+    return own
 
 
 def _assignments(values: dict[str, float]) -> str:

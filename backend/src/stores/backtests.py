@@ -363,6 +363,8 @@ def _result_fields(
     return {
         "result": result,
         "optimization": optimization,
+        # Apart too: what a list says the statistics come from.
+        "best_parameters": optimization.get("best_parameters") if optimization else None,
         "walk_forward": walk_forward,
         # Kept apart from the result so a list reads a few numbers, not every trade.
         "statistics": {name: result[name] for name in BacktestStatistics.model_fields},
