@@ -127,6 +127,36 @@ def test_a_result_reads_in_full_after_its_symbol_is_deleted_by_force(
     assert page.locator("#candles-gone").count() == 0
 
 
+def test_the_timeframe_follows_the_symbol_chosen_unless_the_member_picked_one_it_can_make(
+    page: Any, member: tuple[str, str], stack: Stack
+) -> None:
+    name, _ = member
+    sign_in(page, name)
+
+    page.click("text=New strategy")
+    form = page.locator("#strategy-form")
+    form.wait_for()
+    symbol, timeframe = form.locator("select[name=symbol]"), form.locator("select[name=timeframe]")
+    symbol.select_option("EURUSD")
+    hourly = timeframe.input_value()
+    timeframe.select_option("4h")  # the member's choice, which hourly bars can make
+    symbol.select_option("GOOG")
+    daily = timeframe.input_value()  # daily bars cannot make 4h ones
+    symbol.select_option("EURUSD")
+
+    assert (hourly, daily) == ("1h", "1d")
+    assert timeframe.input_value() == "1d"  # the member picks, so one hourly bars make stays
+    page.fill("input[name=name]", "Hourly")
+    symbol.select_option("EURUSD")
+    timeframe.select_option("1h")
+    page.click("button:has-text('Create')")
+    page.wait_for_selector("#run-form")
+    run_form = page.locator("#run-form")
+    assert run_form.locator("select[name=timeframe]").input_value() == "1h"
+    run_form.locator("select[name=symbol]").select_option("GOOG")
+    assert run_form.locator("select[name=timeframe]").input_value() == "1d"
+
+
 def test_a_new_strategy_has_no_symbol_until_one_is_chosen(
     page: Any, member: tuple[str, str], stack: Stack
 ) -> None:

@@ -10,12 +10,11 @@ import { TimeAxis, candleChart, lineChart } from "./time_charts.js";
 import { attachSuggestions, loadReference } from "./rule_editor.js";
 import { shownStatistic } from "./format.js";
 import { assignments, ranWith, runFacts, runInputs } from "./run_inputs.js";
-import { symbolOptions, symbolProblem } from "./symbol_choice.js";
+import { TIMEFRAMES, symbolOptions, symbolProblem, timeframeFollowsSymbol } from "./symbol_choice.js";
 import { uploadSection } from "./upload.js";
 import { drawWalkForward, validationOf, walkForwardInputs, walkForwardParts } from "./walk_forward.js";
 
 const TOKEN_KEY = "botclub.token";
-const TIMEFRAMES = ["1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w"];
 const OBJECTIVES = ["sharpe_ratio", "sortino_ratio", "total_return", "cagr", "calmar_ratio",
   "profit_factor", "win_rate", "max_drawdown"];
 const RULES = ["long_entry", "long_exit", "short_entry", "short_exit"];
@@ -221,6 +220,7 @@ async function strategyPage(id) {
     el("label", {}, "Slippage %", el("input", { name: "slippage_pct", inputmode: "decimal", value: percent(s.costs.slippage_pct) })),
   );
   for (const rule of RULES) attachSuggestions(form.elements[rule], functions, el);
+  timeframeFollowsSymbol(form, symbols, Boolean(strategy));
   const save = el("button", { class: "primary", type: "button", text: strategy ? "Save" : "Create" });
   let timer;
   const validate = async () => {
@@ -284,6 +284,7 @@ function runSections(strategy, symbols) {
     ...portfolioFields(el),
     ...walkForwardInputs(el),
   );
+  timeframeFollowsSymbol(form, symbols, true);  // the strategy's own, while its symbol's bars make it
   const params = () => {
     const value = (name) => form.elements[name].value.trim();
     const problem = symbolProblem(symbols, value("symbol"));
