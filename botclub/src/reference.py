@@ -12,6 +12,9 @@ from botclub.output import print_json, print_table
 
 __all__ = ["functions"]
 
+# The longest signature the list shows whole.
+_SIGNATURE_WIDTH = 60
+
 
 def functions(name: str | None, as_json: bool) -> int:
     """Every function a rule may call, or one of them in full."""
@@ -21,7 +24,7 @@ def functions(name: str | None, as_json: bool) -> int:
         if as_json:
             print_json(listed)
         else:
-            rows = [[f["signature"], f["result"], f["lookback"], f["doc"]] for f in listed]
+            rows = [[_short(f["signature"]), f["result"], f["lookback"], f["doc"]] for f in listed]
             print_table(["signature", "gives", "lookback", "what"], rows)
         return ExitCode.OK
     found = next((function for function in listed if function["name"] == name.lower()), None)
@@ -46,9 +49,27 @@ def _describe(function: dict[str, Any]) -> None:
     if function["lookback"] is not None:
         print(f"  first value after {function['lookback']} bars (with the defaults)")
     rows = [
-        [arg["name"], arg["kind"], arg["default"], _bounds(arg)] for arg in function["arguments"]
+        [arg["name"], arg["kind"], _default(arg["default"]), _bounds(arg)]
+        for arg in function["arguments"]
     ]
     print_table(["argument", "kind", "default", "takes"], rows)
+
+
+def _short(signature: str) -> str:
+    """A signature as the list shows it: a few long ones cut (`functions NAME` has all),
+    so the list fits a terminal."""
+    return (
+        signature
+        if len(signature) <= _SIGNATURE_WIDTH
+        else signature[: _SIGNATURE_WIDTH - 4] + "...)"
+    )
+
+
+def _default(value: str | float | None) -> str:
+    """A default as written in a rule: 14, 0.5, close; "-" when it must be given."""
+    if value is None:
+        return "-"
+    return f"{value:g}" if isinstance(value, int | float) else str(value)
 
 
 def _bounds(argument: dict[str, Any]) -> str:

@@ -49,7 +49,12 @@ def print_walk_forward(outcome: dict[str, Any]) -> None:
         ]
         for window in outcome["windows"]
     ]
-    print_table(["train", "test", "chosen", "in-sample", "out-of-sample", "trades"], rows)
+    objective = outcome["objective"]
+    print_table(
+        ["train", "test", "chosen", "in-sample", "out-of-sample", "trades"],
+        rows,
+        ["", "", "", objective, objective, "total_trades"],
+    )
     efficiency = outcome["efficiency"]
     text = (
         "undefined (the in-sample mean is not positive, or the objective grows with time "

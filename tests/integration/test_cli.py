@@ -203,8 +203,11 @@ def test_a_walk_forward_shows_its_windows_and_efficiency_then_the_stitched_run(
 
     assert run.returncode == 0, run.stderr
     assert " anchored windows by total_return:" in run.stdout
-    header = next(line for line in run.stdout.splitlines() if line.startswith("train"))
+    lines = run.stdout.splitlines()
+    header = next(line for line in lines if line.startswith("train"))
     assert header.split() == ["train", "test", "chosen", "in-sample", "out-of-sample", "trades"]
+    first_window = lines[lines.index(header) + 2]
+    assert first_window.count(" %") == 2  # total returns shown as percentages, as the page does
     assert "walk-forward efficiency: undefined (" in run.stdout  # total returns, 730d vs 365d
     assert "the test windows stitched:" in run.stdout
     assert "Total return" in run.stdout
@@ -231,6 +234,10 @@ def test_functions_lists_the_rule_language_and_describes_one(member: Botclub) ->
     ]
     assert "timeperiod" in adx.stdout
     assert "2..1000" in adx.stdout
+    assert any(
+        line.split()[:3] == ["timeperiod", "period", "14"] for line in adx.stdout.splitlines()
+    )
+    assert max(len(line) for line in listed.stdout.splitlines()) < 200  # fits a wide terminal
     assert misspelt.returncode == 4
     assert "did you mean stoch_slowk" in misspelt.stderr
     assert "  one output of stoch_slowk, stoch_slowd (computed once for all)" in (

@@ -60,8 +60,10 @@ def test_timeframe_is_the_most_common_spacing() -> None:
 
     assert detect_timeframe(goog.time) == "1d"
     assert detect_timeframe(read_sample("EURUSD").time) == "1h"
-    with pytest.raises(MarketDataError, match="match no supported timeframe"):
+    with pytest.raises(MarketDataError, match="bars 31 days apart match no supported timeframe"):
         detect_timeframe(np.array([0, 31 * 86_400, 62 * 86_400], dtype=np.int64))
+    with pytest.raises(MarketDataError, match="bars about 2 minutes apart"):
+        detect_timeframe(np.array([0, 90, 180], dtype=np.int64))
 
 
 def test_daily_bins_start_at_the_session_start() -> None:

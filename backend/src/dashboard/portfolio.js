@@ -10,7 +10,7 @@ const REBALANCE = /^(\d+)\s*(bars|days|weeks)$/;
 export function portfolioFields(el) {
   return [
     el("label", { class: "wide" }, "Portfolio symbols (one account over them)",
-      el("input", { name: "portfolio", placeholder: "GOOG, EURUSD" })),
+      el("input", { name: "portfolio", placeholder: "GOOG, MSFT: symbols whose dates overlap" })),
     el("label", {}, "Portfolio weights", el("input", { name: "weights", placeholder: "0.6, 0.4 (equal)" })),
     el("label", {}, "Rebalance every", el("input", { name: "rebalance", placeholder: "20 bars, 1 weeks (never)" })),
   ];

@@ -144,8 +144,19 @@ def detect_timeframe(time: IntArray) -> Timeframe:
         if seconds == spacing:
             return name
     raise MarketDataError(
-        f"bars {spacing} s apart match no supported timeframe ({', '.join(TIMEFRAME_SECONDS)})"
+        f"bars {_spacing_in_words(spacing)} apart match no supported timeframe "
+        f"({', '.join(TIMEFRAME_SECONDS)}); monthly or irregular bars cannot be imported"
     )
+
+
+def _spacing_in_words(seconds: int) -> str:
+    """17 s, 3 minutes, 2 hours, about 31 days."""
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds / size
+            about = "" if count.is_integer() else "about "
+            return f"{about}{round(count):g} {unit}{'s' if round(count) != 1 else ''}"
+    return f"{seconds} s"
 
 
 def candle_bounds(count: int, most: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
