@@ -36,6 +36,11 @@ class ApiClient:
     def get(self, path: str, **params: Any) -> Any:
         return self._call("GET", path, params=_present(params))
 
+    def download(self, path: str) -> bytes:
+        """A file the API serves (a CSV export, a report), as its bytes."""
+        response: httpx.Response = self._call("GET", path, raw=True)
+        return response.content
+
     def post(self, path: str, body: Any) -> Any:
         return self._call("POST", path, json=body)
 
@@ -54,7 +59,8 @@ class ApiClient:
             timeout=UPLOAD_TIMEOUT,
         )
 
-    def _call(self, method: str, path: str, **options: Any) -> Any:
+    def _call(self, method: str, path: str, raw: bool = False, **options: Any) -> Any:
+        """The answer's JSON (the response itself when `raw`); CommandFailed otherwise."""
         try:
             response = self._http.request(method, path, **options)
         except httpx.HTTPError as error:
@@ -65,6 +71,8 @@ class ApiClient:
                 "`botclub login --server URL`",
             ) from None
         if response.is_success:
+            if raw:
+                return response
             return response.json() if response.content else None
         code = exit_code_for(response.status_code)
         hint = "botclub login --token TOKEN" if code is ExitCode.NOT_SIGNED_IN else ""

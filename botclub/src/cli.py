@@ -30,6 +30,7 @@ first steps:
   botclub strategy create sma.yaml     save a strategy from a file
   botclub backtest "SMA 10/30" --follow
   botclub trades BACKTEST_ID --csv trades.csv
+  botclub export BACKTEST_ID report report.html
 
 exit codes:
 """
@@ -289,7 +290,20 @@ def _member_commands(commands: Commands) -> None:
         )
     )
     trades.add_argument("backtest_id", help="the backtest's id")
-    trades.add_argument("--csv", type=Path, metavar="FILE", help="write them to a CSV file")
+    trades.add_argument(
+        "--csv", type=Path, metavar="FILE", help="write them to a CSV file (as export does)"
+    )
+    exported = _command(
+        commands,
+        "export",
+        "save a completed backtest's report.html, trades.csv or ranking.csv",
+        lambda a: member.export(a.backtest_id, a.what, a.file),
+    )
+    exported.add_argument("backtest_id", help="the backtest's id")
+    exported.add_argument(
+        "what", choices=sorted(member.EXPORTS), help="report, trades, or an optimization's ranking"
+    )
+    exported.add_argument("file", type=Path, help="where to save it")
     _json(
         _command(
             commands,

@@ -5,7 +5,6 @@ own JSON on stdout); progress and notes go to stderr, so stdout stays parseable.
 
 from __future__ import annotations
 
-import csv
 import getpass
 import json
 import sys
@@ -177,8 +176,25 @@ def delete_backtest(backtest_id: str) -> int:
     return ExitCode.OK
 
 
+# What `botclub export` saves, by name: the API's file of it.
+EXPORTS = {"report": "report.html", "trades": "trades.csv", "ranking": "ranking.csv"}
+
+
+def export(backtest_id: str, what: str, path: Path) -> int:
+    """Save a completed backtest's report, trades or ranking as the API serves them (the
+    CSV files start with `# ` lines describing the run)."""
+    with _api() as api:
+        content = api.download(f"/api/backtest/{backtest_id}/{EXPORTS[what]}")
+    _write_file(path, content)
+    print(f"{EXPORTS[what]} of {backtest_id} written to {path}", file=sys.stderr)
+    return ExitCode.OK
+
+
 def trades(backtest_id: str, csv_file: Path | None, as_json: bool) -> int:
-    """Every trade, read a page at a time: to a CSV file, as JSON, or as a table."""
+    """Every trade: to a CSV file (as `export` saves it), as JSON, or as a table (read a
+    page at a time)."""
+    if csv_file is not None:
+        return export(backtest_id, "trades", csv_file)
     with _api() as api:
         rows: list[dict[str, Any]] = []
         while True:
@@ -188,10 +204,7 @@ def trades(backtest_id: str, csv_file: Path | None, as_json: bool) -> int:
             rows += page["trades"]
             if not page["trades"] or len(rows) >= page["total"]:
                 break
-    if csv_file is not None:
-        _write_csv(csv_file, rows)
-        print(f"{len(rows)} trades written to {csv_file}", file=sys.stderr)
-    elif as_json:
+    if as_json:
         print_json(rows)
     else:
         columns = ["entry_time", "exit_time", "side", "entry_price", "exit_price", "pnl"]
@@ -488,13 +501,9 @@ def _say_strategy(done: str, strategy: dict[str, Any], as_json: bool) -> None:
         print(f"{done} strategy {strategy['name']}", file=sys.stderr)
 
 
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    columns = list(rows[0]) if rows else ["entry_time", "exit_time", "side", "pnl"]
+def _write_file(path: Path, content: bytes) -> None:
     try:
-        with path.open("w", newline="") as file:
-            writer = csv.DictWriter(file, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(rows)
+        path.write_bytes(content)
     except OSError as error:
         raise CommandFailed(f"cannot write {path}: {error.strerror}", ExitCode.FAILED) from None
 

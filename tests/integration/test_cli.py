@@ -137,6 +137,8 @@ def test_a_backtest_is_followed_to_its_statistics_and_its_trades_exported(
     )  # fmt: skip
     backtest = json.loads(followed.stdout)
     exported = member("trades", backtest["id"], "--csv", str(home / "trades.csv"))
+    report = member("export", backtest["id"], "report", str(home / "report.html"))
+    no_ranking = member("export", backtest["id"], "ranking", str(home / "ranking.csv"))
     table = member("results", backtest["id"])
 
     assert followed.returncode == 0, followed.stderr
@@ -144,12 +146,18 @@ def test_a_backtest_is_followed_to_its_statistics_and_its_trades_exported(
     assert backtest["params"]["parameters"] == {"fast": 8}
     assert "completed" in followed.stderr  # the progress, on stderr
     assert exported.returncode == 0, exported.stderr
-    with (home / "trades.csv").open() as file:
-        rows = list(csv.DictReader(file))
-    assert exported.returncode == 0
+    saved = (home / "trades.csv").read_text()
+    assert saved == api.get(f"/api/backtest/{backtest['id']}/trades.csv").text
+    assert saved.startswith("# Symbol: GOOG 1d\n")  # it says what produced it
+    rows = list(csv.DictReader(line for line in saved.splitlines() if not line.startswith("#")))
     assert len(rows) == backtest["result"]["total_trades"]
     assert float(rows[0]["pnl"]) == pytest.approx(backtest["result"]["trades"][0]["pnl"])
     assert f"{backtest['result']['total_return'] * 100:,.2f} %" in table.stdout
+    assert report.returncode == 0, report.stderr
+    assert 'id="run-inputs"' in (home / "report.html").read_text()
+    assert no_ranking.returncode != 0
+    assert "409" in no_ranking.stderr  # a backtest, not an optimization: no ranking
+    assert not (home / "ranking.csv").exists()
     assert api.get(f"/api/backtest/{backtest['id']}").json()["status"] == "completed"
 
 
@@ -265,7 +273,7 @@ def test_a_member_imports_and_deletes_their_own_symbol(
     [entry] = [entry for entry in listed if entry["symbol"] == symbol]
     assert entry["owner_id"] is not None
     assert in_use.returncode == 5
-    assert f"1 strategy uses {symbol}: 'Uses it'" in in_use.stderr
+    assert f"1 strategy uses {symbol}: yours 'Uses it'" in in_use.stderr
     assert deleted.returncode == 0, deleted.stderr
     assert gone.returncode == 4
 
