@@ -363,6 +363,19 @@ def test_the_charts_zoom_into_finer_candles_move_together_and_follow_a_trade(
     lines = page.evaluate("() => document.getElementById('chart-candles').lineNames")
     assert lines == ["sma(close, 200)", "sma(close, 800)"]
     assert re.search(r"sma\(close, 800\) [\d,.]+", legend.text_content() or "")
+    # The crosshair stands at that time in the other charts: their legends say their values.
+    for other in ("chart-equity", "chart-drawdown"):
+        text = page.locator(f"#{other} .chart-legend").text_content() or ""
+        assert re.search(r"\d", text), (other, text)
+    # One time axis: every plot as wide, so a time sits at one x in each.
+    widths = page.evaluate(
+        "() => ['chart-equity', 'chart-drawdown', 'chart-candles'].map("
+        "(id) => document.getElementById(id).chart.priceScale('right').width())"
+    )
+    assert len(set(widths)) == 1, widths
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] - 40)  # off the charts
+    assert not re.search(r"\d", page.locator("#chart-equity .chart-legend").text_content() or "")
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
 
     # Zooming in far asks for finer candles: more of them in view than the first answer held.
     for _ in range(30):

@@ -2,8 +2,9 @@
 // TradingView's lightweight-charts as the API serves it from its npm package.
 //
 // The charts of one page share a time axis (`TimeAxis`): zooming or panning one (wheel,
-// drag, pinch; focused, the arrows, + - and 0) moves the others. The crosshair shows the values under the
-// pointer in each chart's legend. The price chart asks for finer candles when zoomed
+// drag, pinch; focused, the arrows, + - and 0) moves the others, their plots are as wide
+// (price scales of one width), and the crosshair over one stands at the same time in
+// each, every legend showing the values there. The price chart asks for finer candles when zoomed
 // past the resolution it holds, thins its trade markers when they are dense, and draws
 // each trade in view from entry to exit, green when it made money and red when not.
 // Each chart's element keeps what it shows in `data` (traces with `x` and `y`).
@@ -28,6 +29,8 @@ const SETTLE_MS = 200;
 const LINE_COLORS = ["#2563eb", "#f59e0b", "#9333ea", "#0891b2", "#db2777", "#65a30d", "#ea580c", "#475569"];
 // Each indicator that is not a price (an RSI, a MACD) gets a pane this high below the candles.
 const PANE_PX = 110;
+// Every chart's price scale is at least this wide, so the plots of a page line up.
+const PRICE_SCALE_PX = 96;
 
 const secondsOf = (iso) => Math.floor(Date.parse(iso) / 1000);
 const isoOf = (seconds) => new Date(seconds * 1000).toISOString();
@@ -58,15 +61,22 @@ function intraday(times) {
   return false;
 }
 
-/** The charts of one page on one time axis: the chart being moved leads the others. */
+/** The charts of one page on one time axis: the chart being moved leads the others,
+ * and the one under the pointer places the others' crosshairs. */
 export class TimeAxis {
   constructor() {
     this.charts = [];
     this.leader = null;
+    this.hovered = null;
+    this.crosshairSeries = new Map();  // chart -> the series its crosshair sits on
+    this.nodes = new Map();  // chart -> its element (whose legend shows the values)
   }
 
-  join(node, chart) {
+  /** `series`: the chart's main series, where another chart's crosshair puts its own. */
+  join(node, chart, series) {
     this.charts.push(chart);
+    this.crosshairSeries.set(chart, series);
+    this.nodes.set(chart, node);
     const lead = () => { this.leader = chart; };
     for (const event of ["pointerdown", "wheel", "touchstart", "keydown"]) {
       node.addEventListener(event, lead, { capture: true, passive: true });
@@ -75,6 +85,26 @@ export class TimeAxis {
       if (chart !== this.leader || !range) return;
       for (const other of this.charts) if (other !== chart) showRange(other, range);
     });
+    node.addEventListener("pointerenter", () => { this.hovered = chart; });
+    node.addEventListener("pointerleave", () => {
+      if (this.hovered === chart) this.hovered = null;
+      this.crosshairAt(chart, null);
+    });
+    chart.subscribeCrosshairMove((param) => {
+      if (chart === this.hovered) this.crosshairAt(chart, param.time ?? null);
+    });
+  }
+
+  /** The other charts' crosshairs and legends at `time` (seconds), or cleared (null). */
+  crosshairAt(source, time) {
+    for (const other of this.charts) {
+      if (other === source) continue;
+      const series = this.crosshairSeries.get(other);
+      const point = time === null ? null : pointAt(series, time);
+      if (point) other.setCrosshairPosition(point.value, point.time, series);
+      else other.clearCrosshairPosition();
+      this.nodes.get(other).legendAt?.(point ? point.time : null);
+    }
   }
 
   /** Every chart of the axis shows `start` to `end` (ISO times). */
@@ -83,6 +113,26 @@ export class TimeAxis {
     const range = { from: secondsOf(start), to: secondsOf(end) };
     for (const chart of this.charts) showRange(chart, range);
   }
+}
+
+/** The series' last data item at or before `time` (seconds); undefined if none. */
+function dataAt(series, time) {
+  const data = series.data();
+  let low = 0;
+  let high = data.length - 1;
+  let found;
+  while (low <= high) {
+    const middle = (low + high) >> 1;
+    if (data[middle].time <= time) { found = data[middle]; low = middle + 1; } else high = middle - 1;
+  }
+  return found;
+}
+
+/** Where the series' crosshair stands at `time`: {time, value}; null if it has no value. */
+function pointAt(series, time) {
+  const found = dataAt(series, time);
+  const value = found?.value ?? found?.close;
+  return value === undefined ? null : { time: found.time, value };
 }
 
 function showRange(chart, range) {
@@ -103,7 +153,7 @@ function newChart(node, { timeVisible, priceFormatter }) {
     layout: { textColor: MUTED, fontSize: 11, fontFamily: "system-ui, sans-serif", attributionLogo: false },
     grid: { vertLines: { color: GRID }, horzLines: { color: GRID } },
     crosshair: { mode: CrosshairMode.Normal },
-    rightPriceScale: { borderColor: GRID },
+    rightPriceScale: { borderColor: GRID, minimumWidth: PRICE_SCALE_PX },
     // Everything fits at once, however many candles the finer ones added.
     timeScale: { borderColor: GRID, timeVisible, secondsVisible: false, minBarSpacing: 0.05 },
     localization: { priceFormatter },
@@ -146,6 +196,9 @@ function legend(node, chart, entries) {
     return item;
   }));
   chart.subscribeCrosshairMove((param) => render(param.time === undefined ? null : param.seriesData));
+  // Another chart's crosshair, placed here at `time` (null: gone).
+  node.legendAt = (time) => render(time === null ? null
+    : new Map(entries.map((entry) => [entry.series, dataAt(entry.series, time)])));
   render(null);
 }
 
@@ -169,7 +222,7 @@ export function lineChart(node, series, { percent = false, axis = null } = {}) {
   });
   legend(node, chart, entries);
   chart.timeScale().fitContent();
-  axis?.join(node, chart);
+  axis?.join(node, chart, entries[0].series);
   return chart;
 }
 
@@ -313,6 +366,6 @@ export function candleChart(node, name, candles, trades, { axis = null, loadFine
   ...lines]);
   chart.timeScale().fitContent();
   drawTrades();
-  axis?.join(node, chart);
+  axis?.join(node, chart, series);
   return chart;
 }
