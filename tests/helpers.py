@@ -194,6 +194,18 @@ def wait_for(
         time.sleep(0.05)
 
 
+@contextmanager
+def scratch_database(mongo: Mongo, suffix: str) -> Iterator[str]:
+    """The name of a database of the tests' own beside the session's, dropped after."""
+    name = f"{mongo.database_name}_{suffix}"
+    try:
+        yield name
+    finally:
+        client = sync_client(mongo.url)
+        client.drop_database(name)
+        client.close()
+
+
 def run_with_async_database(
     mongo_url: str, name: str, body: Callable[[AsyncDatabase[Document]], Awaitable[None]]
 ) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 
 import pytest
-from helpers import Mongo, run_with_async_database
+from helpers import Mongo, run_with_async_database, scratch_database
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -36,11 +36,8 @@ Move = Callable[[str], Awaitable[object]]
 
 @pytest.fixture(scope="module")
 def database_name(mongo: Mongo) -> Iterator[str]:
-    name = f"{mongo.database_name}_lifecycle"
-    yield name
-    client = sync_client(mongo.url)
-    client.drop_database(name)
-    client.close()
+    with scratch_database(mongo, "lifecycle") as name:
+        yield name
 
 
 def _run(

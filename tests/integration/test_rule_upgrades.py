@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from helpers import Mongo, run_with_async_database
+from helpers import Mongo, run_with_async_database, scratch_database
 from pymongo.asynchronous.database import AsyncDatabase
 
 from backend.database import BACKTESTS_COLLECTION, STRATEGIES_COLLECTION
@@ -37,11 +37,8 @@ UPGRADED_RULES = {
 
 @pytest.fixture
 def database_name(mongo: Mongo) -> Iterator[str]:
-    name = f"{mongo.database_name}_rule_upgrades"
-    yield name
-    client = sync_client(mongo.url)
-    client.drop_database(name)
-    client.close()
+    with scratch_database(mongo, "rule_upgrades") as name:
+        yield name
 
 
 def _upgrade(mongo: Mongo, database_name: str) -> None:
