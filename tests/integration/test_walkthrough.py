@@ -146,7 +146,10 @@ def test_the_readme_walkthrough_on_a_stack_botclub_run_started(botclub_run: Botc
     assert json.loads(backtest.stdout)["status"] == "completed"
     assert trades.returncode == 0, trades.stderr
     written = (home / "trades.csv").read_text().splitlines()
-    assert len(written) == 1 + json.loads(backtest.stdout)["result"]["total_trades"]
+    described = [line for line in written if line.startswith("# ")]
+    assert described[0] == "# Symbol: GOOG 1d"  # what produced the run, then its trades
+    rows = written[len(described) :]
+    assert len(rows) == 1 + json.loads(backtest.stdout)["result"]["total_trades"]
 
 
 @pytest.fixture(scope="module")
