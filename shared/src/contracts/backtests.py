@@ -28,7 +28,7 @@ from shared.contracts.strategies import (
     StrategySnapshot,
     check_rules,
 )
-from shared.rules.checks import history_needed
+from shared.rules.checks import HistoryNeed, history_needed
 from shared.rules.parser import parse_rule
 from shared.timeframes import Timeframe
 
@@ -118,25 +118,34 @@ class ResolvedBacktest(WireModel):
     ) -> str | None:
         """Why `bars` bars (`counted`: how they were counted, such as "at most ") are
         too few for a rule, naming the rule, its function and the bars it needs; None
-        when every rule can have a value. `trials`: the complete parameter sets a sweep
-        runs, or bounds them (the backtest's own parameters when empty), named by their
-        `swept` parameters in the answer."""
-        rules = {
-            name: parse_rule(text, self.parameters) for name, text in self.rules.named().items()
-        }
+        when every rule can have a value. `trials` as for `first_shortfall`, named by
+        their `swept` parameters in the answer."""
+        shortfall = self.first_shortfall(bars, trials)
+        if shortfall is None:
+            return None
+        name, need, parameters = shortfall
+        values = ", ".join(f"{swept_name}={parameters[swept_name]:g}" for swept_name in swept)
+        return (
+            f"rules.{name}: {need.function} needs {need.bars} {self.timeframe} bars "
+            f"for a first value{f' with {values}' if values else ''}; {self.symbol} "
+            f"has {counted}{bars} between {self.start_date:%Y-%m-%d %H:%M} and "
+            f"{self.end_date:%Y-%m-%d %H:%M}"
+        )
+
+    def first_shortfall(
+        self, bars: int, trials: Sequence[Mapping[str, float]] = ()
+    ) -> tuple[str, HistoryNeed, Mapping[str, float]] | None:
+        """The first rule needing more than `bars` bars for a first value: its name,
+        what it needs and the parameters it needs it with, of `trials` (the complete
+        parameter sets a sweep runs, or that bound them; the backtest's own when empty).
+        None when every rule can have a value."""
+        named = self.rules.named().items()
+        rules = {name: parse_rule(text, self.parameters) for name, text in named}
         for parameters in trials or [self.parameters]:
             for name, rule in rules.items():
                 need = history_needed(rule, parameters)
                 if need is not None and need.bars > bars:
-                    values = ", ".join(
-                        f"{swept_name}={parameters[swept_name]:g}" for swept_name in swept
-                    )
-                    return (
-                        f"rules.{name}: {need.function} needs {need.bars} {self.timeframe} bars "
-                        f"for a first value{f' with {values}' if values else ''}; {self.symbol} "
-                        f"has {counted}{bars} between {self.start_date:%Y-%m-%d %H:%M} and "
-                        f"{self.end_date:%Y-%m-%d %H:%M}"
-                    )
+                    return name, need, parameters
         return None
 
     def input_key(self, data_version: int, sweep: BaseModel | None = None) -> str:

@@ -9,6 +9,7 @@ out-of-sample run: the execution's `result`.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
@@ -19,8 +20,6 @@ from shared.contracts.common import Count, InconsistentRequest, WireModel
 from shared.contracts.results import EquityCurve
 from shared.contracts.strategies import ParameterName, ParameterValue
 from shared.contracts.sweeps import Objective, Sweep
-from shared.rules.checks import history_needed
-from shared.rules.parser import parse_rule
 from shared.timeframes import TIMEFRAME_SECONDS, Timeframe
 
 __all__ = [
@@ -115,22 +114,18 @@ def check_windows(validation: Validation, sweep: Sweep, backtest: ResolvedBackte
             "validation.test", f"a test window of {validation.test} holds under 2 {timeframe} bars"
         )
     train = validation.bars_at_most(validation.train, timeframe)
-    rules = {
-        name: parse_rule(text, backtest.parameters) for name, text in backtest.rules.named().items()
-    }
-    for parameters in sweep.combinations(backtest.parameters):
-        for name, rule in rules.items():
-            need = history_needed(rule, parameters)
-            if need is not None and need.bars > train:
-                raise InconsistentRequest(
-                    "validation.train",
-                    f"rules.{name}: {need.function} needs {need.bars} {timeframe} bars for a "
-                    f"first value with {_swept(parameters, sweep)}; a train window of "
-                    f"{validation.train} holds at most {train}",
-                )
+    shortfall = backtest.first_shortfall(train, sweep.combinations(backtest.parameters))
+    if shortfall is not None:
+        name, need, parameters = shortfall
+        raise InconsistentRequest(
+            "validation.train",
+            f"rules.{name}: {need.function} needs {need.bars} {timeframe} bars for a "
+            f"first value with {_swept(parameters, sweep)}; a train window of "
+            f"{validation.train} holds at most {train}",
+        )
 
 
-def _swept(parameters: dict[str, float], sweep: Sweep) -> str:
+def _swept(parameters: Mapping[str, float], sweep: Sweep) -> str:
     return ", ".join(f"{name}={parameters[name]:g}" for name in sweep.grid)
 
 

@@ -173,7 +173,9 @@ def stitch(
         statistics = compute_statistics(
             test, alone, backtest.initial_capital, against_the_asset=False
         )
-        if capital > 0:
+        if capital == backtest.initial_capital:
+            simulation = alone
+        elif capital > 0:
             simulation = simulate(test, signals, capital, chosen.orders, chosen.costs)
         else:
             simulation = _ruined(len(test))
