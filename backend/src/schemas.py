@@ -24,6 +24,7 @@ from shared.contracts.strategies import (
 )
 from shared.contracts.sweeps import Heatmap, Objective, Optimization, Sweep, SweepRow
 from shared.contracts.validation import Validation, WalkForward
+from shared.packed import unpacked_model
 from shared.timeframes import Timeframe
 
 STRATEGY_EXAMPLE: dict[str, Any] = {
@@ -252,7 +253,11 @@ class Backtest(RunInputs):
         optimization = document.get("optimization")
         return cls.model_validate(
             {name: document.get(name) for name in cls.model_fields if name != "id"}
-            | {"id": document["_id"], "notes": document.get("notes") or []}
+            | {
+                "id": document["_id"],
+                "notes": document.get("notes") or [],
+                "result": unpacked_model(BacktestResult, document.get("result")),
+            }
             | ({"optimization": outline_of(optimization)} if optimization else {})
         )
 

@@ -37,6 +37,7 @@ from backend_services.market_data.store import ensure_indexes
 from botclub.local_stack import ChildProcess, free_port, start_embedded_mongo
 from shared.contracts.executions import ExecutionReport
 from shared.mongo import Document, sync_client
+from shared.packed import unpacked
 from shared.signing import ServiceSignature
 
 pytestmark = pytest.mark.integration
@@ -164,7 +165,7 @@ def test_result_waiting_while_backend_is_down_is_delivered_when_it_returns(
     assert delivered["status"] == "completed"
     backtest = wait_for_backtest(api, backtest_id)
     assert backtest["status"] == "completed"
-    assert backtest["result"]["total_return"] == delivered["result"]["total_return"]
+    assert backtest["result"]["total_return"] == unpacked(delivered["result"])["total_return"]
 
 
 def test_backtest_submitted_while_compute_is_down_runs_once_it_is_back(

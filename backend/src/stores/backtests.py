@@ -2,6 +2,9 @@
 and the final result. Live state (claimed, progress) is not kept here: it is pushed to
 the API and held by `streams.progress_hub.ProgressHub`.
 
+A result is stored packed (`shared.packed`): it is written and read whole, and its
+statistics are kept beside it for lists.
+
 Every update that changes the status is guarded by the lifecycle table
 (`shared.contracts.lifecycle.movable_to`), so a final status is never left and a repeat
 or a race never moves a backtest backwards. Each final state stored is handed to
@@ -28,11 +31,12 @@ from shared.contracts.lifecycle import (
     BacktestStatus,
     movable_to,
 )
-from shared.contracts.results import BacktestStatistics
+from shared.contracts.results import BacktestResult, BacktestStatistics
 from shared.contracts.strategies import StrategySnapshot
 from shared.contracts.sweeps import Sweep
 from shared.contracts.validation import Validation
 from shared.mongo import Document
+from shared.packed import pack, unpacked_model
 
 MAX_LISTED = 500
 _LIVE = {"$in": LIVE_STATUS_VALUES}
@@ -40,9 +44,12 @@ _LIVE_STATUSES = (BacktestStatus.QUEUED, BacktestStatus.RUNNING)
 _SUMMARY_FIELDS = [name for name in BacktestSummary.model_fields if name != "id"]
 # The strategy's snapshot gives the parameters it ran with.
 _SUMMARY_PROJECTION = dict.fromkeys([*_SUMMARY_FIELDS, "strategy"], 1)
+_STATISTICS = set(BacktestStatistics.model_fields)
 
 
 FinalListener = Callable[[Backtest], None]
+# Told of each backtest stored, with its member.
+AcceptedListener = Callable[[str, Backtest], None]
 # The latest progress pushed for a running backtest (the hub holds it, not the store).
 LiveProgress = Callable[[str], float | None]
 
@@ -54,10 +61,12 @@ class BacktestStore:
         rankings: RankingStore,
         on_final: FinalListener | None = None,
         live_progress: LiveProgress | None = None,
+        on_accepted: AcceptedListener | None = None,
     ) -> None:
         self._collection = collection
         self._rankings = rankings
         self._on_final = on_final
+        self._on_accepted = on_accepted
         self._live_progress = live_progress
 
     async def create(
@@ -107,8 +116,9 @@ class BacktestStore:
                 "trades_execution_id": 1,
             },
         )
-        if earlier is not None and earlier.get("result") is not None:
-            reused = earlier["result"] | {"strategy_id": strategy.id, "cached": True}
+        reused = unpacked_model(BacktestResult, earlier and earlier.get("result"))
+        if earlier is not None and reused is not None:
+            reused = reused.model_copy(update={"strategy_id": strategy.id, "cached": True})
             document |= _result_fields(
                 reused, earlier.get("optimization"), earlier.get("walk_forward")
             ) | {
@@ -119,7 +129,10 @@ class BacktestStore:
                 or earlier.get("execution_id"),
             }
         await self._collection.insert_one(document)
-        return Backtest.from_document(document)
+        backtest = Backtest.from_document(document)
+        if self._on_accepted is not None:
+            self._on_accepted(user_id, backtest)
+        return backtest
 
     async def get(self, user_id: str, backtest_id: str) -> Backtest | None:
         document = await self._collection.find_one({"_id": backtest_id, "user_id": user_id})
@@ -213,7 +226,7 @@ class BacktestStore:
                 await self._rankings.save(report.execution_id, optimization["ranked"])
                 optimization = outline_of(optimization)
             walk_forward = report.walk_forward.model_dump() if report.walk_forward else None
-            changes |= _result_fields(report.result.model_dump(), optimization, walk_forward)
+            changes |= _result_fields(report.result, optimization, walk_forward)
         # The result is not read back: it is the one in hand (a million-bar run's is
         # megabytes, and validating it again would cost as much as storing it).
         document = await self._collection.find_one_and_update(
@@ -358,16 +371,16 @@ class BacktestStore:
 
 
 def _result_fields(
-    result: Document, optimization: Document | None, walk_forward: Document | None = None
+    result: BacktestResult, optimization: Document | None, walk_forward: Document | None = None
 ) -> Document:
     return {
-        "result": result,
+        "result": pack(result),
         "optimization": optimization,
         # Apart too: what a list says the statistics come from.
         "best_parameters": optimization.get("best_parameters") if optimization else None,
         "walk_forward": walk_forward,
         # Kept apart from the result so a list reads a few numbers, not every trade.
-        "statistics": {name: result[name] for name in BacktestStatistics.model_fields},
+        "statistics": result.model_dump(include=_STATISTICS),
         "progress": 100.0,
     }
 

@@ -14,6 +14,7 @@ from shared.contracts.results import BacktestResult
 from shared.contracts.strategies import StrategySnapshot
 from shared.contracts.sweeps import Optimization, Sweep, check_sweep
 from shared.contracts.validation import Validation, WalkForward, check_windows
+from shared.packed import unpacked_model
 
 __all__ = [
     "DEFAULT_PRIORITY",
@@ -94,7 +95,12 @@ class BacktestExecution(WireModel):
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> BacktestExecution:
         fields = {name: document.get(name) for name in cls.model_fields if name != "id"}
-        return cls.model_validate({**fields, "id": document["_id"]})
+        packed = {
+            "result": unpacked_model(BacktestResult, document.get("result")),
+            "optimization": unpacked_model(Optimization, document.get("optimization")),
+            "walk_forward": unpacked_model(WalkForward, document.get("walk_forward")),
+        }
+        return cls.model_validate({**fields, **packed, "id": document["_id"]})
 
 
 class ExecutionReport(WireModel):

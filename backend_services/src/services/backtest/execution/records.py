@@ -7,6 +7,7 @@ the worker), and `delivered_at`, set once the backend has acknowledged its final
 (or `delivery_refused`, the backend's answer when it refused it), and `stages`: when
 each step of its lifecycle happened (queued, claimed, bars_loaded, engine_done,
 trades_stored, result_stored, delivered), written with the writes that happen anyway.
+A result, optimization and walk-forward are stored packed (`shared.packed`).
 Every state change is an update guarded by the lifecycle table
 (`shared.contracts.lifecycle.movable_to`), so two writers racing (a cancel and a
 completion) leave exactly one final state.
@@ -32,6 +33,7 @@ from shared.contracts.sweeps import Optimization
 from shared.contracts.validation import WalkForward
 from shared.errors import Conflict, NotFound
 from shared.mongo import Document
+from shared.packed import pack, unpacked
 from shared.rule_upgrades import ROC_IN_PERCENT, upgrade_once
 
 __all__ = [
@@ -143,7 +145,7 @@ class ExecutionRecords:
             raise ExecutionNotFound(execution_id)
         if document["status"] != BacktestStatus.COMPLETED.value:
             raise ExecutionNotCompleted(f"execution {execution_id} is {document['status']}")
-        result: Document = document["result"]
+        result: Document = unpacked(document["result"])
         return document["run_id"], result
 
     async def upgrade_rules(self, upgrades: AsyncCollection[Document]) -> None:
@@ -453,14 +455,11 @@ class RunRecord:
     ) -> datetime | None:
         """Store the result, with the times of the run's stages; the time it ended, or
         None when the record no longer runs under this run (cancelled, given up on)."""
-        outcome: Document = {
-            "progress": 100.0,
-            "result": result.model_dump(mode="json"),
-        }
+        outcome: Document = {"progress": 100.0, "result": pack(result)}
         if optimization is not None:
-            outcome["optimization"] = optimization.model_dump(mode="json")
+            outcome["optimization"] = pack(optimization)
         if walk_forward is not None:
-            outcome["walk_forward"] = walk_forward.model_dump(mode="json")
+            outcome["walk_forward"] = pack(walk_forward)
         return self._finish(BacktestStatus.COMPLETED, outcome, stages)
 
     def fail(self, reason: str, stages: dict[str, datetime] | None = None) -> datetime | None:

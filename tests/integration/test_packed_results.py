@@ -1,0 +1,146 @@
+"""Results are stored packed (one compressed JSON value) by both services and read back
+equal; a result stored before, as a tree of fields, still reads; statistics are kept
+beside the packed result for lists; a reused result is the earlier one's, marked
+cached. On a real MongoDB."""
+
+from __future__ import annotations
+
+import json
+import uuid
+import zlib
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+from helpers import Mongo, minute_walk, run_with_async_database, scratch_database
+from pymongo.asynchronous.database import AsyncDatabase
+
+from backend.stores.backtests import BacktestStore
+from backend.stores.rankings import RankingStore
+from backend_services.services.backtest.backtest_engine import BacktestEngine
+from backend_services.services.backtest.execution.records import ExecutionRecords, RunRecord
+from shared.contracts.backtests import BacktestParams, ResolvedBacktest
+from shared.contracts.common import utc_now
+from shared.contracts.executions import ExecutionReport
+from shared.contracts.lifecycle import BacktestStatus
+from shared.contracts.results import BacktestResult, BacktestStatistics
+from shared.contracts.strategies import Costs, StrategySnapshot
+from shared.mongo import Document, sync_client
+
+pytestmark = pytest.mark.integration
+
+STRATEGY = StrategySnapshot(
+    id="s1", name="x", symbol="X", timeframe="1m", costs=Costs(commission_pct=0.001)
+)
+PARAMS = BacktestParams(start_date=datetime(2020, 1, 1), end_date=datetime(2030, 1, 1))
+
+
+@pytest.fixture(scope="module")
+def database_name(mongo: Mongo) -> Iterator[str]:
+    with scratch_database(mongo, "packed") as name:
+        yield name
+
+
+@pytest.fixture(scope="module")
+def result() -> BacktestResult:
+    backtest = ResolvedBacktest.resolve(STRATEGY, PARAMS)
+    return BacktestEngine().run(minute_walk(3_000, seed=11), backtest, "s1").result
+
+
+def _completed(backtest_id: str, result: BacktestResult) -> ExecutionReport:
+    return ExecutionReport(
+        execution_id=f"e-{backtest_id}",
+        backtest_id=backtest_id,
+        status=BacktestStatus.COMPLETED,
+        end_time=utc_now(),
+        result=result,
+    )
+
+
+def test_the_apis_store_packs_a_result_and_reads_it_back_equal(
+    mongo: Mongo, database_name: str, result: BacktestResult
+) -> None:
+    input_key = uuid.uuid4().hex
+
+    async def body(database: AsyncDatabase[Document]) -> None:
+        collection = database["backtests"]
+        store = BacktestStore(collection, RankingStore(database["rankings"]))
+        created = await store.create("u1", STRATEGY, PARAMS, input_key, data_version=1)
+        assert await store.record_final(_completed(created.id, result)) is not None
+
+        stored = await collection.find_one({"_id": created.id})
+        assert stored is not None
+        assert isinstance(stored["result"], bytes)
+        assert len(stored["result"]) < len(result.model_dump_json()) / 2
+        statistics = result.model_dump(include=set(BacktestStatistics.model_fields))
+        assert stored["statistics"] == statistics
+        read = await store.get("u1", created.id)
+        assert read is not None
+        assert read.result == result
+
+        reused = await store.create("u1", STRATEGY, PARAMS, input_key, data_version=1)
+        assert reused.status is BacktestStatus.COMPLETED
+        assert reused.result == result.model_copy(update={"cached": True})
+        again = await store.get("u1", reused.id)
+        assert again is not None
+        assert again.result == reused.result
+
+    run_with_async_database(mongo.url, database_name, body)
+
+
+def test_a_result_stored_as_fields_before_packing_still_reads(
+    mongo: Mongo, database_name: str, result: BacktestResult
+) -> None:
+    input_key = uuid.uuid4().hex
+
+    async def body(database: AsyncDatabase[Document]) -> None:
+        collection = database["backtests"]
+        store = BacktestStore(collection, RankingStore(database["rankings"]))
+        created = await store.create("u1", STRATEGY, PARAMS, input_key, data_version=1)
+        await collection.update_one(
+            {"_id": created.id},
+            {"$set": {"status": "completed", "result": result.model_dump()}},
+        )
+        read = await store.get("u1", created.id)
+        assert read is not None
+        assert read.result == result
+        reused = await store.create("u1", STRATEGY, PARAMS, input_key, data_version=1)
+        assert reused.result == result.model_copy(update={"cached": True})
+
+    run_with_async_database(mongo.url, database_name, body)
+
+
+def test_the_compute_services_record_packs_a_result_and_reads_it_back_equal(
+    mongo: Mongo, database_name: str, result: BacktestResult
+) -> None:
+    executions = sync_client(mongo.url)[database_name]["executions"]
+    execution_id = str(uuid.uuid4())
+    executions.insert_one(
+        {
+            "_id": execution_id,
+            "backtest_id": str(uuid.uuid4()),
+            "user_id": "u1",
+            "strategy_id": "s1",
+            "status": "running",
+            "progress": 10.0,
+            "attempts": 1,
+            "run_id": "r1",
+            "created_at": utc_now(),
+            "heartbeat_at": utc_now(),
+        }
+    )
+    assert RunRecord(executions, execution_id, "r1").complete(result, None, {}) is not None
+    stored = executions.find_one({"_id": execution_id})
+    assert stored is not None
+    assert isinstance(stored["result"], bytes)
+    assert BacktestResult.model_validate_json(zlib.decompress(stored["result"])) == result
+
+    async def body(database: AsyncDatabase[Document]) -> None:
+        records = ExecutionRecords(database["executions"])
+        execution = await records.get(execution_id)
+        assert execution.result == result
+        run_id, inline = await records.completed_run(execution_id)
+        assert run_id == "r1"
+        assert inline["trades"] == json.loads(result.model_dump_json())["trades"]
+
+    run_with_async_database(mongo.url, database_name, body)
