@@ -80,6 +80,7 @@ async def _backtest_store(
         rankings,
         on_final=hub.publish_final,
         live_progress=hub.live_progress,
+        on_accepted=hub.publish_accepted,
     )
 
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from backend.schemas import Backtest
-from backend.streams.progress_hub import ProgressEvent, ProgressHub
+from backend.streams.progress_hub import ProgressEvent, ProgressHub, event_of
 from shared.contracts.backtests import BacktestParams
 from shared.contracts.executions import ExecutionUpdate
 from shared.contracts.lifecycle import BacktestStatus
@@ -40,7 +40,7 @@ def _running(progress: float) -> ExecutionUpdate:
 async def _collect(
     hub: ProgressHub, backtest: Backtest, after: int | None = None
 ) -> list[ProgressEvent]:
-    return [event async for event in hub.subscribe(backtest, after)]
+    return [event async for event in hub.subscribe(event_of(backtest), after)]
 
 
 async def test_pushed_changes_reach_a_subscriber_at_once_and_the_final_state_ends_it() -> None:
@@ -90,7 +90,7 @@ async def test_a_resumed_stream_sends_only_newer_states() -> None:
     hub = ProgressHub()
     hub.publish_live(_running(30.0))
     seen = hub.current(_backtest())
-    first = [e async for e in _first(hub.subscribe(_backtest()))]
+    first = [e async for e in _first(hub.subscribe(event_of(_backtest())))]
 
     hub.publish_live(_running(60.0))
     resumed = asyncio.ensure_future(_collect(hub, _backtest(), after=first[0].id))
@@ -115,3 +115,20 @@ async def _first(events: AsyncIterator[ProgressEvent]) -> AsyncIterator[Progress
     async for event in events:
         yield event
         return
+
+
+def test_a_backtest_accepted_here_is_known_to_its_member_alone_until_it_ends() -> None:
+    hub = ProgressHub()
+    hub.publish_accepted("u1", _backtest())
+
+    assert hub.accepted_state("b1", "u1") == event_of(_backtest())
+    assert hub.accepted_state("b1", "u2") is None
+    assert hub.accepted_state("b2", "u1") is None
+    hub.publish_final(_backtest(BacktestStatus.CANCELLED))
+    assert hub.accepted_state("b1", "u1") is None
+
+
+def test_a_backtest_accepted_already_final_is_not_held() -> None:
+    hub = ProgressHub()
+    hub.publish_accepted("u1", _backtest(BacktestStatus.CANCELLED))
+    assert hub.accepted_state("b1", "u1") is None

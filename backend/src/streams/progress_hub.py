@@ -7,7 +7,10 @@ every final state the API stores reaches `publish_final` (`BacktestStore.on_fina
 whether it came with `save_result`, a cancel, or a supervisor's sweep that recovered a
 lost callback. The hub keeps the latest live state of each running backtest in memory
 (what `GET /api/backtest/{id}` shows while it runs) and recent final states, so a
-subscriber that arrives just after the end still gets it.
+subscriber that arrives just after the end still gets it. It also holds the state of
+each backtest this process has just accepted, with its member, until it ends: a member
+who follows a backtest right after submitting it is answered without reading back what
+this process just wrote.
 
 An event is a snapshot, not a change, and its id grows with the state (status first,
 then progress, which never decreases): a subscriber resuming after event N needs only
@@ -134,6 +137,8 @@ class ProgressHub:
     def __init__(self) -> None:
         self._live: OrderedDict[str, _Live] = OrderedDict()
         self._finals: OrderedDict[str, ProgressEvent] = OrderedDict()
+        # Backtest id -> (its member, its state as accepted), while it is live.
+        self._accepted: OrderedDict[str, tuple[str, ProgressEvent]] = OrderedDict()
         self._subscribers: dict[str, set[asyncio.Queue[ProgressEvent]]] = {}
 
     @property
@@ -154,6 +159,22 @@ class ProgressHub:
         """The latest progress a worker pushed for a running backtest; None if none."""
         live = self._live.get(backtest_id)
         return live.event.progress if live is not None else None
+
+    def publish_accepted(self, user_id: str, backtest: Backtest) -> None:
+        """A backtest this process just stored for `user_id`; held until it ends."""
+        if backtest.status.is_final:
+            return
+        self._accepted[backtest.id] = (user_id, event_of(backtest))
+        if len(self._accepted) > MAX_LIVE:
+            self._accepted.popitem(last=False)
+
+    def accepted_state(self, backtest_id: str, user_id: str) -> ProgressEvent | None:
+        """The stored state of a live backtest this process accepted for `user_id`;
+        None for any other (read it from the store)."""
+        accepted = self._accepted.get(backtest_id)
+        if accepted is None or accepted[0] != user_id:
+            return None
+        return accepted[1]
 
     def publish_live(self, update: ExecutionUpdate) -> None:
         """A worker's push: claimed, or progress. Ignored unless newer than what the hub
@@ -183,22 +204,25 @@ class ProgressHub:
         """A final state, as stored: sent to every subscriber, whose streams then end."""
         event = event_of(backtest)
         self._live.pop(backtest.id, None)
+        self._accepted.pop(backtest.id, None)
         self._finals[backtest.id] = event
         if len(self._finals) > MAX_RECENT_FINALS:
             self._finals.popitem(last=False)
         self._send(event)
 
     async def subscribe(
-        self, backtest: Backtest, after: int | None = None
+        self, stored: ProgressEvent, after: int | None = None
     ) -> AsyncIterator[ProgressEvent]:
-        """The backtest's events from its current state on (or, resuming `after` an
-        event id, from the first newer state), until the final one."""
+        """A backtest's events from its current state on (or, resuming `after` an
+        event id, from the first newer state), until the final one; `stored` is its
+        state as stored (`event_of`, or `accepted_state`)."""
+        backtest_id = stored.backtest_id
         queue: asyncio.Queue[ProgressEvent] = asyncio.Queue()
-        subscribers = self._subscribers.setdefault(backtest.id, set())
+        subscribers = self._subscribers.setdefault(backtest_id, set())
         subscribers.add(queue)
         try:
             sent = after if after is not None else -1
-            event = self._newest(backtest)
+            event = self._newest(stored)
             while True:
                 if event.id > sent:
                     sent = event.id
@@ -209,14 +233,14 @@ class ProgressHub:
         finally:
             subscribers.discard(queue)
             if not subscribers:
-                self._subscribers.pop(backtest.id, None)
+                self._subscribers.pop(backtest_id, None)
 
-    def _newest(self, backtest: Backtest) -> ProgressEvent:
+    def _newest(self, stored: ProgressEvent) -> ProgressEvent:
         """The newest of the stored state, the pushed live state and a recent final."""
-        candidates = [event_of(backtest)]
-        if (final := self._finals.get(backtest.id)) is not None:
+        candidates = [stored]
+        if (final := self._finals.get(stored.backtest_id)) is not None:
             candidates.append(final)
-        elif (live := self._live.get(backtest.id)) is not None:
+        elif (live := self._live.get(stored.backtest_id)) is not None:
             candidates.append(live.event)
         return max(candidates, key=lambda event: (event.final, event.id))
 
