@@ -39,9 +39,11 @@ async def ensure_indexes(database: AsyncDatabase[dict[str, Any]]) -> None:
         [("user_id", ASCENDING), ("strategy_id", ASCENDING), ("created_at", DESCENDING)]
     )
     await database[BACKTESTS_COLLECTION].create_index("execution_id")
-    await database[BACKTESTS_COLLECTION].create_index(
-        [("input_key", ASCENDING), ("status", ASCENDING)]
-    )
-    await database[BACKTESTS_COLLECTION].create_index(
-        [("status", ASCENDING), ("updated_at", ASCENDING)]
-    )
+    # One field each: a reuse looks a backtest up by its inputs, and the supervisor's
+    # sweeps select by status alone (`BacktestStore.stale_pending`). Both replace
+    # compound indexes, which the embedded server does not use.
+    for replaced in ("input_key_1_status_1", "status_1_updated_at_1"):
+        with contextlib.suppress(OperationFailure):
+            await database[BACKTESTS_COLLECTION].drop_index(replaced)
+    await database[BACKTESTS_COLLECTION].create_index("input_key")
+    await database[BACKTESTS_COLLECTION].create_index("status")

@@ -8,13 +8,15 @@ from __future__ import annotations
 import json
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 
 import pytest
 from helpers import Mongo, minute_walk, run_with_async_database, scratch_database
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from backend.schemas import Backtest
 from backend.stores.backtests import BacktestStore
 from backend.stores.rankings import RankingStore
 from backend_services.services.backtest.backtest_engine import BacktestEngine
@@ -57,15 +59,35 @@ def _completed(backtest_id: str, result: BacktestResult) -> ExecutionReport:
     )
 
 
-def test_the_apis_store_packs_a_result_and_reads_it_back_equal(
-    mongo: Mongo, database_name: str, result: BacktestResult
-) -> None:
-    input_key = uuid.uuid4().hex
+# (the backtests collection, its store, a pending backtest just created in it)
+StoreCheck = Callable[[AsyncCollection[Document], BacktestStore, Backtest], Awaitable[None]]
 
+
+def _with_a_pending_backtest(mongo: Mongo, database_name: str, check: StoreCheck) -> None:
     async def body(database: AsyncDatabase[Document]) -> None:
         collection = database["backtests"]
         store = BacktestStore(collection, RankingStore(database["rankings"]))
-        created = await store.create("u1", STRATEGY, PARAMS, input_key, data_version=1)
+        created = await store.create("u1", STRATEGY, PARAMS, uuid.uuid4().hex, data_version=1)
+        await check(collection, store, created)
+
+    run_with_async_database(mongo.url, database_name, body)
+
+
+async def _reused(
+    collection: AsyncCollection[Document], store: BacktestStore, earlier: Backtest
+) -> Backtest:
+    """A backtest with the same inputs as `earlier`, answered from its result."""
+    document = await collection.find_one({"_id": earlier.id}, {"input_key": 1})
+    assert document is not None
+    return await store.create("u1", STRATEGY, PARAMS, document["input_key"], data_version=1)
+
+
+def test_the_apis_store_packs_a_result_and_reads_it_back_equal(
+    mongo: Mongo, database_name: str, result: BacktestResult
+) -> None:
+    async def check(
+        collection: AsyncCollection[Document], store: BacktestStore, created: Backtest
+    ) -> None:
         assert await store.record_final(_completed(created.id, result)) is not None
 
         stored = await collection.find_one({"_id": created.id})
@@ -78,25 +100,22 @@ def test_the_apis_store_packs_a_result_and_reads_it_back_equal(
         assert read is not None
         assert read.result == result
 
-        reused = await store.create("u1", STRATEGY, PARAMS, input_key, data_version=1)
+        reused = await _reused(collection, store, created)
         assert reused.status is BacktestStatus.COMPLETED
         assert reused.result == result.model_copy(update={"cached": True})
         again = await store.get("u1", reused.id)
         assert again is not None
         assert again.result == reused.result
 
-    run_with_async_database(mongo.url, database_name, body)
+    _with_a_pending_backtest(mongo, database_name, check)
 
 
 def test_a_result_stored_as_fields_before_packing_still_reads(
     mongo: Mongo, database_name: str, result: BacktestResult
 ) -> None:
-    input_key = uuid.uuid4().hex
-
-    async def body(database: AsyncDatabase[Document]) -> None:
-        collection = database["backtests"]
-        store = BacktestStore(collection, RankingStore(database["rankings"]))
-        created = await store.create("u1", STRATEGY, PARAMS, input_key, data_version=1)
+    async def check(
+        collection: AsyncCollection[Document], store: BacktestStore, created: Backtest
+    ) -> None:
         await collection.update_one(
             {"_id": created.id},
             {"$set": {"status": "completed", "result": result.model_dump()}},
@@ -104,10 +123,10 @@ def test_a_result_stored_as_fields_before_packing_still_reads(
         read = await store.get("u1", created.id)
         assert read is not None
         assert read.result == result
-        reused = await store.create("u1", STRATEGY, PARAMS, input_key, data_version=1)
+        reused = await _reused(collection, store, created)
         assert reused.result == result.model_copy(update={"cached": True})
 
-    run_with_async_database(mongo.url, database_name, body)
+    _with_a_pending_backtest(mongo, database_name, check)
 
 
 def test_the_compute_services_record_packs_a_result_and_reads_it_back_equal(

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from backend.schemas import Backtest, BacktestState, BacktestSummary, outline_of
@@ -291,20 +291,31 @@ class BacktestStore:
         )
 
     async def stale_pending(self, not_updated_since: datetime, limit: int) -> list[str]:
-        """Backtests still waiting to be handed over, untouched since the given time."""
-        cursor = self._collection.find(
-            {"status": BacktestStatus.PENDING.value, "updated_at": {"$lt": not_updated_since}},
-            {"_id": 1},
-        ).sort("updated_at", ASCENDING)
-        return [document["_id"] async for document in cursor.limit(limit)]
+        """Backtests still waiting to be handed over, untouched since the given time,
+        the longest untouched first."""
+        stale = await self._untouched_since((BacktestStatus.PENDING,), not_updated_since, limit)
+        return [document["_id"] for document in stale]
 
     async def stale_live(self, not_updated_since: datetime, limit: int) -> list[tuple[str, str]]:
-        """(backtest id, execution id) of queued or running backtests not heard of since."""
-        cursor = self._collection.find(
-            {"status": _LIVE, "updated_at": {"$lt": not_updated_since}},
-            {"execution_id": 1},
-        ).sort("updated_at", ASCENDING)
-        return [(d["_id"], d["execution_id"]) async for d in cursor.limit(limit)]
+        """(backtest id, execution id) of queued or running backtests not heard of since,
+        the longest unheard of first."""
+        stale = await self._untouched_since(_LIVE_STATUSES, not_updated_since, limit)
+        return [(document["_id"], document["execution_id"]) for document in stale]
+
+    async def _untouched_since(
+        self, statuses: tuple[BacktestStatus, ...], since: datetime, limit: int
+    ) -> list[Document]:
+        """Backtests in one of `statuses` whose `updated_at` is older than `since`,
+        oldest first. Selected by one status at a time, their times compared here:
+        backtests not yet final are few, and a range over dates, or `$in`, makes the
+        embedded server read every document."""
+        stale: list[Document] = []
+        for status in statuses:
+            cursor = self._collection.find(
+                {"status": status.value}, {"execution_id": 1, "updated_at": 1}
+            )
+            stale += [document async for document in cursor if document["updated_at"] < since]
+        return sorted(stale, key=lambda document: document["updated_at"])[:limit]
 
     async def redispatch(self, backtest_id: str, lost_execution_id: str, reason: str) -> None:
         """The compute service no longer knows the execution: send the backtest again."""

@@ -15,6 +15,7 @@ completion) leave exactly one final state.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +23,7 @@ from datetime import datetime
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.collection import Collection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from backend_services.services.backtest.execution.scheduling import WaitingRun
 from shared.contracts.common import utc_now
@@ -78,9 +79,15 @@ class ExecutionRecords:
         self._collection = collection
 
     async def ensure_indexes(self) -> None:
+        """One field each: the service's sweeps select by status (one at a time), or by
+        `delivered_at` for what awaits its delivery, and compare times themselves. They
+        replace compound indexes, which the embedded server does not use."""
         await self._collection.create_index("backtest_id", unique=True)
-        await self._collection.create_index([("status", ASCENDING), ("delivered_at", ASCENDING)])
-        await self._collection.create_index([("status", ASCENDING), ("heartbeat_at", ASCENDING)])
+        for replaced in ("status_1_delivered_at_1", "status_1_heartbeat_at_1"):
+            with contextlib.suppress(OperationFailure):
+                await self._collection.drop_index(replaced)
+        await self._collection.create_index("status")
+        await self._collection.create_index("delivered_at")
 
     async def create(self, request: RunBacktestRequest) -> tuple[BacktestExecution, bool]:
         """The execution of `request.backtest_id`, created if new; True when created."""
@@ -204,10 +211,15 @@ class ExecutionRecords:
     async def stale_running(self, stale_before: datetime) -> list[tuple[str, int]]:
         """(id, attempts) of running executions whose heartbeat is older than given."""
         cursor = self._collection.find(
-            {"status": BacktestStatus.RUNNING.value, "heartbeat_at": {"$lt": stale_before}},
-            {"attempts": 1},
+            {"status": BacktestStatus.RUNNING.value}, {"attempts": 1, "heartbeat_at": 1}
         )
-        return [(document["_id"], int(document["attempts"])) async for document in cursor]
+        # Compared here: running executions are few, and a range over dates makes the
+        # embedded server read every document.
+        return [
+            (document["_id"], int(document["attempts"]))
+            async for document in cursor
+            if (beat := document.get("heartbeat_at")) is not None and beat < stale_before
+        ]
 
     async def queued_by_priority(self) -> dict[int, int]:
         """How many executions wait, by priority (0 to 9, each present)."""
@@ -270,10 +282,7 @@ class ExecutionRecords:
     async def undelivered_ids(self, include_refused: bool) -> list[str]:
         """Finished executions whose final state the backend has not acknowledged;
         those it refused (4xx) only with `include_refused`."""
-        query: Document = {
-            "status": {"$in": FINAL_STATUS_VALUES},
-            "delivered_at": None,
-        }
+        query: Document = {"delivered_at": None, "status": {"$in": FINAL_STATUS_VALUES}}
         if not include_refused:
             query["delivery_refused"] = None
         cursor = self._collection.find(query, {"_id": 1})
