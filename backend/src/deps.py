@@ -74,14 +74,7 @@ RankingStoreDep = Annotated[RankingStore, Depends(_ranking_store)]
 async def _backtest_store(
     state: StateDep, database: DatabaseDep, rankings: RankingStoreDep
 ) -> BacktestStore:
-    hub = state.progress_hub
-    return BacktestStore(
-        database[BACKTESTS_COLLECTION],
-        rankings,
-        on_final=hub.publish_final,
-        live_progress=hub.live_progress,
-        on_accepted=hub.publish_accepted,
-    )
+    return BacktestStore(database[BACKTESTS_COLLECTION], rankings, listener=state.progress_hub)
 
 
 async def _token_store(state: StateDep, database: DatabaseDep) -> TokenStore:
@@ -147,8 +140,27 @@ async def _owned_backtest(backtest_id: str, user: CurrentUser, store: BacktestSt
     return backtest
 
 
+async def backtest_as_read(
+    backtest_id: str, user_id: str, store: BacktestStore, hub: ProgressHub
+) -> Backtest | None:
+    """The member's backtest for a read: as this process holds one it accepted while
+    it runs (`ProgressHub.accepted`), else read; None if it is not theirs."""
+    return hub.accepted(backtest_id, user_id) or await store.get(user_id, backtest_id)
+
+
+async def _readable_backtest(
+    backtest_id: str, user: CurrentUser, store: BacktestStoreDep, hub: ProgressHubDep
+) -> Backtest:
+    backtest = await backtest_as_read(backtest_id, user.id, store, hub)
+    if backtest is None:
+        raise NotFound("backtest not found")
+    return backtest
+
+
 OwnedStrategy = Annotated[Strategy, Depends(_owned_strategy)]
 OwnedBacktest = Annotated[Backtest, Depends(_owned_backtest)]
+# For reads alone: a running backtest this process accepted comes from memory.
+ReadableBacktest = Annotated[Backtest, Depends(_readable_backtest)]
 
 
 async def _backtest_starter(

@@ -97,8 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         backtests = BacktestStore(
             database[BACKTESTS_COLLECTION],
             RankingStore(database[RANKINGS_COLLECTION]),
-            on_final=hub.publish_final,
-            live_progress=hub.live_progress,
+            listener=hub,
         )
         supervisor = BacktestSupervisor(
             backtests,

@@ -16,6 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from backend.schemas import Backtest
 from backend.stores.backtests import BacktestStore
 from backend.stores.rankings import RankingStore
+from backend.streams.progress_hub import ProgressHub
 from backend_services.services.backtest.execution.records import (
     ExecutionAlreadyFinished,
     ExecutionRecords,
@@ -89,11 +90,13 @@ def test_the_apis_store_moves_a_backtest_only_as_the_table_allows(
 ) -> None:
     published: list[Backtest] = []
 
+    class FinalsHeard(ProgressHub):
+        def publish_final(self, backtest: Backtest) -> None:
+            published.append(backtest)
+
     async def body(database: AsyncDatabase[Document]) -> None:
         collection = database["backtests"]
-        store = BacktestStore(
-            collection, RankingStore(database["rankings"]), on_final=published.append
-        )
+        store = BacktestStore(collection, RankingStore(database["rankings"]), FinalsHeard())
         await _try_each_move(collection, _backtest_moves(store), source, _backtest_document)
 
     _run(mongo, database_name, body)

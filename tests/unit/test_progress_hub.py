@@ -8,7 +8,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from backend.schemas import Backtest
-from backend.streams.progress_hub import ProgressEvent, ProgressHub, event_of
+from backend.streams.progress_hub import (
+    READ_FROM_MEMORY_S,
+    ProgressEvent,
+    ProgressHub,
+    event_of,
+)
 from shared.contracts.backtests import BacktestParams
 from shared.contracts.executions import ExecutionUpdate
 from shared.contracts.lifecycle import BacktestStatus
@@ -117,18 +122,36 @@ async def _first(events: AsyncIterator[ProgressEvent]) -> AsyncIterator[Progress
         return
 
 
-def test_a_backtest_accepted_here_is_known_to_its_member_alone_until_it_ends() -> None:
+def test_a_backtest_accepted_here_is_read_from_memory_by_its_member_alone_while_it_runs() -> None:
     hub = ProgressHub()
-    hub.publish_accepted("u1", _backtest())
+    hub.publish_accepted("u1", _backtest(BacktestStatus.PENDING))
 
-    assert hub.accepted_state("b1", "u1") == event_of(_backtest())
-    assert hub.accepted_state("b1", "u2") is None
-    assert hub.accepted_state("b2", "u1") is None
+    assert hub.accepted("b1", "u1") == _backtest(BacktestStatus.PENDING)
+    assert hub.accepted("b1", "u2") is None
+    assert hub.accepted("b2", "u1") is None
+    hub.publish_dispatched("b1", "e9", NOW)
+    handed_over = hub.accepted("b1", "u1")
+    assert handed_over is not None
+    assert (handed_over.status, handed_over.execution_id) == (BacktestStatus.QUEUED, "e9")
     hub.publish_final(_backtest(BacktestStatus.CANCELLED))
-    assert hub.accepted_state("b1", "u1") is None
+    assert hub.accepted("b1", "u1") is None
+
+
+def test_a_backtest_changed_otherwise_or_held_too_long_is_read_again() -> None:
+    now = [0.0]
+    hub = ProgressHub(clock=lambda: now[0])
+    hub.publish_accepted("u1", _backtest())
+    hub.forget_accepted("b1")
+    assert hub.accepted("b1", "u1") is None
+
+    hub.publish_accepted("u1", _backtest())
+    now[0] = READ_FROM_MEMORY_S
+    assert hub.accepted("b1", "u1") is not None
+    now[0] = READ_FROM_MEMORY_S + 0.1
+    assert hub.accepted("b1", "u1") is None
 
 
 def test_a_backtest_accepted_already_final_is_not_held() -> None:
     hub = ProgressHub()
     hub.publish_accepted("u1", _backtest(BacktestStatus.CANCELLED))
-    assert hub.accepted_state("b1", "u1") is None
+    assert hub.accepted("b1", "u1") is None

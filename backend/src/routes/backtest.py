@@ -17,6 +17,7 @@ from backend.deps import (
     OwnedBacktest,
     ProgressHubDep,
     RankingStoreDep,
+    ReadableBacktest,
     StrategyStoreDep,
 )
 from backend.outputs.exports import ranking_csv, trades_csv
@@ -53,7 +54,7 @@ router = APIRouter(
 
 
 @router.get("/{backtest_id}", summary="Get a backtest")
-async def get_backtest(backtest: OwnedBacktest, hub: ProgressHubDep) -> Backtest:
+async def get_backtest(backtest: ReadableBacktest, hub: ProgressHubDep) -> Backtest:
     """The backtest with its status, progress and, once completed, its result.
 
     While it runs, status and progress are the latest its worker pushed to this service:

@@ -25,14 +25,14 @@ from pymongo.errors import PyMongoError
 
 from backend.deps import (
     BacktestStoreDep,
-    CurrentUser,
     PresentedToken,
     ProgressHubDep,
+    ReadableBacktest,
     TokenStoreDep,
+    backtest_as_read,
 )
-from backend.stores.backtests import BacktestStore
 from backend.stores.tokens import TokenStore
-from backend.streams.progress_hub import ProgressEvent, ProgressHub, event_of
+from backend.streams.progress_hub import ProgressEvent, event_of
 from shared.errors import NotFound, Unauthorized
 from shared.web.errors import responses_for
 
@@ -71,9 +71,7 @@ router = APIRouter(
     },
 )
 async def follow_events(
-    backtest_id: str,
-    user: CurrentUser,
-    store: BacktestStoreDep,
+    backtest: ReadableBacktest,
     hub: ProgressHubDep,
     token: PresentedToken,
     tokens: TokenStoreDep,
@@ -87,28 +85,12 @@ async def follow_events(
     the stream ends there. Each event's `id` grows with the state, so a client that
     reconnects with `Last-Event-ID` receives only what is newer. A `signed_out` event
     ends it early when its token is revoked or expires."""
-    stored = await _stored_state(backtest_id, user.id, store, hub)
-    if stored is None:
-        raise NotFound("backtest not found")
-    events = hub.subscribe(stored, after=last_event_id)
+    events = hub.subscribe(event_of(backtest), after=last_event_id)
     return StreamingResponse(
         _server_sent(_while_signed_in(events, tokens, token)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
-
-
-async def _stored_state(
-    backtest_id: str, user_id: str, store: BacktestStore, hub: ProgressHub
-) -> ProgressEvent | None:
-    """The member's backtest's stored state: the hub's when this process accepted it
-    and it is still live (a member follows a backtest right after submitting it), else
-    read; None if it is not theirs."""
-    accepted = hub.accepted_state(backtest_id, user_id)
-    if accepted is not None:
-        return accepted
-    backtest = await store.get(user_id, backtest_id)
-    return event_of(backtest) if backtest is not None else None
 
 
 async def _server_sent(
@@ -212,11 +194,11 @@ async def follow_socket(
     if user is None:
         await socket.close(CLOSE_UNAUTHORIZED, "invalid, expired or revoked token")
         return
-    stored = await _stored_state(backtest_id, user.id, store, hub)
-    if stored is None:
+    backtest = await backtest_as_read(backtest_id, user.id, store, hub)
+    if backtest is None:
         await socket.close(CLOSE_NOT_FOUND, "backtest not found")
         return
-    events = hub.subscribe(stored, after=sign_in.last_event_id)
+    events = hub.subscribe(event_of(backtest), after=sign_in.last_event_id)
     await _send_events(socket, _while_signed_in(events, tokens, sign_in.token))
 
 

@@ -7,15 +7,17 @@ statistics are kept beside it for lists.
 
 Every update that changes the status is guarded by the lifecycle table
 (`shared.contracts.lifecycle.movable_to`), so a final status is never left and a repeat
-or a race never moves a backtest backwards. Each final state stored is handed to
-`on_final` (the progress hub), so its subscribers have it as it happens.
+or a race never moves a backtest backwards. Its listener (the progress hub) is told of
+each write as it happens: a backtest accepted, handed over, otherwise changed, or final,
+so subscribers have a final state at once and a member's reads of a backtest this
+process accepted need not read it back while it runs.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
@@ -47,11 +49,24 @@ _SUMMARY_PROJECTION = dict.fromkeys([*_SUMMARY_FIELDS, "strategy"], 1)
 _STATISTICS = set(BacktestStatistics.model_fields)
 
 
-FinalListener = Callable[[Backtest], None]
-# Told of each backtest stored, with its member.
-AcceptedListener = Callable[[str, Backtest], None]
-# The latest progress pushed for a running backtest (the hub holds it, not the store).
-LiveProgress = Callable[[str], float | None]
+class BacktestListener(Protocol):
+    """Told of what the store writes as it writes it: the progress hub, which holds the
+    live state of the backtests this process accepted and publishes final states."""
+
+    def publish_accepted(self, user_id: str, backtest: Backtest) -> None:
+        """A backtest just stored for `user_id`."""
+
+    def publish_dispatched(self, backtest_id: str, execution_id: str, at: datetime) -> None:
+        """A pending backtest recorded as handed over (queued, with its execution)."""
+
+    def forget_accepted(self, backtest_id: str) -> None:
+        """A live backtest changed otherwise (a failed hand-over, a lost execution)."""
+
+    def publish_final(self, backtest: Backtest) -> None:
+        """A final state, as stored."""
+
+    def live_progress(self, backtest_id: str) -> float | None:
+        """The latest progress a worker pushed for a running backtest; None if none."""
 
 
 class BacktestStore:
@@ -59,15 +74,11 @@ class BacktestStore:
         self,
         collection: AsyncCollection[Document],
         rankings: RankingStore,
-        on_final: FinalListener | None = None,
-        live_progress: LiveProgress | None = None,
-        on_accepted: AcceptedListener | None = None,
+        listener: BacktestListener | None = None,
     ) -> None:
         self._collection = collection
         self._rankings = rankings
-        self._on_final = on_final
-        self._on_accepted = on_accepted
-        self._live_progress = live_progress
+        self._listener = listener
 
     async def create(
         self,
@@ -130,8 +141,8 @@ class BacktestStore:
             }
         await self._collection.insert_one(document)
         backtest = Backtest.from_document(document)
-        if self._on_accepted is not None:
-            self._on_accepted(user_id, backtest)
+        if self._listener is not None:
+            self._listener.publish_accepted(user_id, backtest)
         return backtest
 
     async def get(self, user_id: str, backtest_id: str) -> Backtest | None:
@@ -189,6 +200,8 @@ class BacktestStore:
             },
         )
         if outcome.matched_count:
+            if self._listener is not None:
+                self._listener.publish_dispatched(backtest_id, execution_id, now)
             return True
         await self._collection.update_one(
             {"_id": backtest_id, "execution_id": None}, {"$set": {"execution_id": execution_id}}
@@ -201,6 +214,7 @@ class BacktestStore:
         await self._collection.update_one(
             {"_id": backtest_id, "status": _LIVE}, {"$set": {"updated_at": utc_now()}}
         )
+        self._forget_accepted(backtest_id)
 
     async def record_final(self, report: ExecutionReport) -> Backtest | None:
         """Store a final state once, and hand it to `on_final`; None if the backtest was
@@ -214,7 +228,7 @@ class BacktestStore:
             "stages.saved": now,
         }
         if report.result is None:  # it ended unfinished: as far as it got, never less
-            live = self._live_progress(report.backtest_id) if self._live_progress else None
+            live = self._listener.live_progress(report.backtest_id) if self._listener else None
             reached = max(report.progress or 0.0, live or 0.0)
             if reached > 0:
                 changes["progress"] = reached
@@ -289,6 +303,7 @@ class BacktestStore:
             {"_id": backtest_id, "status": BacktestStatus.PENDING.value},
             {"$set": {"error": reason, "updated_at": utc_now()}},
         )
+        self._forget_accepted(backtest_id)
 
     async def stale_pending(self, not_updated_since: datetime, limit: int) -> list[str]:
         """Backtests still waiting to be handed over, untouched since the given time,
@@ -334,6 +349,7 @@ class BacktestStore:
                 }
             },
         )
+        self._forget_accepted(backtest_id)
 
     async def fail_pending(self, backtest_id: str, reason: str) -> None:
         """The compute service refused the backtest: it fails, with its reason."""
@@ -371,13 +387,17 @@ class BacktestStore:
         )
         return self._finished(document)
 
+    def _forget_accepted(self, backtest_id: str) -> None:
+        if self._listener is not None:
+            self._listener.forget_accepted(backtest_id)
+
     def _finished(self, document: Document | None) -> Backtest | None:
         """The backtest a final move returned, handed to `on_final`."""
         if document is None:
             return None
         backtest = Backtest.from_document(document)
-        if self._on_final is not None:
-            self._on_final(backtest)
+        if self._listener is not None:
+            self._listener.publish_final(backtest)
         return backtest
 
 

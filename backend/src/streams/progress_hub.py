@@ -7,10 +7,10 @@ every final state the API stores reaches `publish_final` (`BacktestStore.on_fina
 whether it came with `save_result`, a cancel, or a supervisor's sweep that recovered a
 lost callback. The hub keeps the latest live state of each running backtest in memory
 (what `GET /api/backtest/{id}` shows while it runs) and recent final states, so a
-subscriber that arrives just after the end still gets it. It also holds the state of
-each backtest this process has just accepted, with its member, until it ends: a member
-who follows a backtest right after submitting it is answered without reading back what
-this process just wrote.
+subscriber that arrives just after the end still gets it. It also holds each backtest
+this process accepted, with its member, as stored (kept up to date with its hand-over)
+until it ends or changes otherwise: a member who follows or reads a backtest while it
+runs is answered without reading back what this process wrote.
 
 An event is a snapshot, not a change, and its id grows with the state (status first,
 then progress, which never decreases): a subscriber resuming after event N needs only
@@ -24,7 +24,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -58,6 +60,9 @@ _STAGE_SPAN = 1_001
 # subscribers that arrive just after the end.
 MAX_LIVE = 100_000
 MAX_RECENT_FINALS = 10_000
+# A backtest this process accepted is read from memory for this long, then from the
+# store: with several API instances, the final state may reach another one.
+READ_FROM_MEMORY_S = 10.0
 
 
 class ProgressEvent(BaseModel):
@@ -123,6 +128,15 @@ class _Eta:
         return round((now - started_at) * (100 - progress) / done, 1)
 
 
+@dataclass(slots=True)
+class _Accepted:
+    """A backtest this process stored, for its member's reads while it runs."""
+
+    user_id: str
+    backtest: Backtest
+    at: float  # the hub's clock when it was accepted
+
+
 class _Live:
     """A running backtest's latest pushed state."""
 
@@ -134,11 +148,11 @@ class _Live:
 class ProgressHub:
     """The latest state of every live backtest, and the subscribers of each."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._live: OrderedDict[str, _Live] = OrderedDict()
         self._finals: OrderedDict[str, ProgressEvent] = OrderedDict()
-        # Backtest id -> (its member, its state as accepted), while it is live.
-        self._accepted: OrderedDict[str, tuple[str, ProgressEvent]] = OrderedDict()
+        self._accepted: OrderedDict[str, _Accepted] = OrderedDict()
         self._subscribers: dict[str, set[asyncio.Queue[ProgressEvent]]] = {}
 
     @property
@@ -164,17 +178,37 @@ class ProgressHub:
         """A backtest this process just stored for `user_id`; held until it ends."""
         if backtest.status.is_final:
             return
-        self._accepted[backtest.id] = (user_id, event_of(backtest))
+        self._accepted[backtest.id] = _Accepted(user_id, backtest, self._clock())
         if len(self._accepted) > MAX_LIVE:
             self._accepted.popitem(last=False)
 
-    def accepted_state(self, backtest_id: str, user_id: str) -> ProgressEvent | None:
-        """The stored state of a live backtest this process accepted for `user_id`;
-        None for any other (read it from the store)."""
+    def publish_dispatched(self, backtest_id: str, execution_id: str, at: datetime) -> None:
+        """The store recorded the hand-over of a pending backtest: as it stored it."""
         accepted = self._accepted.get(backtest_id)
-        if accepted is None or accepted[0] != user_id:
+        if accepted is None:
+            return
+        handed_over = {
+            "status": BacktestStatus.QUEUED,
+            "execution_id": execution_id,
+            "error": None,
+            "updated_at": at,
+        }
+        accepted.backtest = accepted.backtest.model_copy(update=handed_over)
+
+    def forget_accepted(self, backtest_id: str) -> None:
+        """The store changed a live backtest otherwise: it is read from there again."""
+        self._accepted.pop(backtest_id, None)
+
+    def accepted(self, backtest_id: str, user_id: str) -> Backtest | None:
+        """A live backtest this process accepted for `user_id` at most
+        READ_FROM_MEMORY_S ago, as stored (`current` puts its pushed state on top);
+        None for any other: read it."""
+        accepted = self._accepted.get(backtest_id)
+        if accepted is None or accepted.user_id != user_id:
             return None
-        return accepted[1]
+        if self._clock() - accepted.at > READ_FROM_MEMORY_S:
+            return None
+        return accepted.backtest
 
     def publish_live(self, update: ExecutionUpdate) -> None:
         """A worker's push: claimed, or progress. Ignored unless newer than what the hub
@@ -215,7 +249,7 @@ class ProgressHub:
     ) -> AsyncIterator[ProgressEvent]:
         """A backtest's events from its current state on (or, resuming `after` an
         event id, from the first newer state), until the final one; `stored` is its
-        state as stored (`event_of`, or `accepted_state`)."""
+        state as stored (`event_of`)."""
         backtest_id = stored.backtest_id
         queue: asyncio.Queue[ProgressEvent] = asyncio.Queue()
         subscribers = self._subscribers.setdefault(backtest_id, set())
