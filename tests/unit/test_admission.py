@@ -1,4 +1,5 @@
-"""ConcurrencyGate: a bound on requests in progress, health exempt, slots freed on reply."""
+"""ConcurrencyGate: a bound on requests in progress, health exempt, the other service's
+calls in slots of their own, slots freed on reply."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from shared.web.admission import ConcurrencyGate
 
 def gated_app(release: asyncio.Event, background_done: asyncio.Event) -> FastAPI:
     app = FastAPI()
-    app.add_middleware(ConcurrencyGate, limit=1, exempt={"/health"})
+    app.add_middleware(ConcurrencyGate, limit=1, exempt={"/health"}, apart=("/signed/",))
     started: list[str] = []
     app.state.started = started
 
@@ -34,6 +35,12 @@ def gated_app(release: asyncio.Event, background_done: asyncio.Event) -> FastAPI
     @app.get("/health")
     async def health() -> str:
         return "ok"
+
+    @app.get("/signed/{name}")
+    async def signed(name: str) -> str:
+        started.append(name)
+        await release.wait()
+        return name
 
     return app
 
@@ -83,3 +90,16 @@ async def test_background_work_after_the_reply_holds_no_slot() -> None:
         release.set()
         await asyncio.gather(replied, next_request)
     assert background_done.is_set()
+
+
+async def test_the_other_services_calls_have_slots_of_their_own() -> None:
+    release = asyncio.Event()
+    app = gated_app(release, asyncio.Event())
+    async with client_of(app) as client:
+        members = [asyncio.create_task(client.get(f"/slow/member{n}")) for n in range(2)]
+        calls = [asyncio.create_task(client.get(f"/signed/call{n}")) for n in range(2)]
+        await asyncio.sleep(0.05)
+        assert sorted(app.state.started) == ["call0", "member0"]
+        release.set()
+        answers = await asyncio.gather(*members, *calls)
+    assert [a.json() for a in answers] == ["member0", "member1", "call0", "call1"]

@@ -13,8 +13,11 @@ __all__ = ["ConcurrencyGate"]
 class ConcurrencyGate:
     """Lets at most `limit` HTTP requests run at once; the others wait their turn in
     arrival order, costing nothing while they wait. Paths in `exempt` (health) never
-    wait. A slot is given back as soon as the response is sent: background tasks that
-    run after it (a dispatch retrying with backoff) never hold one.
+    wait. Paths starting with one of `apart` (the other service's signed calls, their
+    signatures checked before they get here) have `limit` slots of their own: a crowd
+    of members never holds up a result arriving, and the other service's calls never
+    hold up members. A slot is given back as soon as the response is sent: background
+    tasks that run after it (a dispatch retrying with backoff) never hold one.
 
     One event loop interleaves every request it has started. With a hundred in progress,
     each waits behind the steps of all the others, and so does a health check arriving
@@ -22,23 +25,29 @@ class ConcurrencyGate:
     throughput of sixteen, with `/api/health` p99 at ten times its idle value.
     """
 
-    def __init__(self, app: ASGIApp, limit: int, exempt: Collection[str]) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int, exempt: Collection[str], apart: Collection[str] = ()
+    ) -> None:
         self._app = app
         self._slots = asyncio.Semaphore(limit)
+        self._apart_slots = asyncio.Semaphore(limit)
         self._exempt = frozenset(exempt)
+        self._apart = tuple(apart)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self._exempt:
+        path: str = scope.get("path", "")
+        if scope["type"] != "http" or path in self._exempt:
             await self._app(scope, receive, send)
             return
-        await self._slots.acquire()
+        slots = self._apart_slots if self._apart and path.startswith(self._apart) else self._slots
+        await slots.acquire()
         released = False
 
         def release() -> None:
             nonlocal released
             if not released:
                 released = True
-                self._slots.release()
+                slots.release()
 
         async def send_then_release(message: Message) -> None:
             await send(message)

@@ -56,7 +56,10 @@ def set_up_app(
     # Starlette runs the middleware added last first: the intake reads the body before
     # the gate hands out a slot, and the error guard answers whatever either raises.
     app.add_middleware(
-        ConcurrencyGate, limit=max_concurrent_requests, exempt=[*exempt_paths, *ungated_paths]
+        ConcurrencyGate,
+        limit=max_concurrent_requests,
+        exempt=[*exempt_paths, *ungated_paths],
+        apart=signed_prefixes,
     )
     app.add_middleware(
         RequestIntake,
