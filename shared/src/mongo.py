@@ -5,6 +5,7 @@ round trips are measured rather than estimated."""
 from __future__ import annotations
 
 import functools
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pymongo import AsyncMongoClient, MongoClient
@@ -19,7 +20,7 @@ from pymongo.monitoring import (
 if TYPE_CHECKING:
     from prometheus_client.metrics import Counter
 
-__all__ = ["Document", "async_client", "out_of_disk_space", "sync_client"]
+__all__ = ["Document", "async_client", "out_of_disk_space", "stored_time", "sync_client"]
 
 SERVER_SELECTION_TIMEOUT_MS = 5_000
 # A MongoDB document as pymongo hands it over; repositories turn it into models at once.
@@ -89,3 +90,14 @@ def out_of_disk_space(error: OperationFailure) -> bool:
     """Whether MongoDB refused a write for want of disk space."""
     message = str(error.details.get("errmsg", "") if error.details else error).lower()
     return error.code in _DISK_FULL_CODES or any(words in message for words in _DISK_FULL_WORDS)
+
+
+def stored_time(value: Any) -> datetime | None:
+    """A time field as a server handed it back, as a UTC datetime; None when it is
+    missing or null. MongoDB returns a datetime; the embedded server returns a time
+    written by `$set` as its ISO text."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -52,6 +52,11 @@ def test_the_supervisor_finds_what_waits_too_long_oldest_first(
     async def body(database: AsyncDatabase[Document]) -> None:
         collection = database["backtests"]
         await collection.insert_many(documents)
+        # Rewritten as stores write it (the embedded server keeps a time `$set` as text).
+        rewritten = _backtest("pending", 300)
+        await collection.update_one(
+            {"_id": rewritten["_id"]}, {"$set": {"updated_at": rewritten["updated_at"]}}
+        )
         store = BacktestStore(collection, RankingStore(database["rankings"]))
 
         assert await store.stale_pending(CUTOFF, 10) == ["pending-300", "pending-120", "pending-90"]
@@ -94,6 +99,10 @@ def test_the_compute_service_finds_stopped_heartbeats_and_undelivered_final_stat
         await database["executions"].insert_many(
             [stopped, beating, awaiting, refused, delivered, queued]
         )
+        for beat in (stopped, beating):  # as a heartbeat writes it
+            await database["executions"].update_one(
+                {"_id": beat["_id"]}, {"$set": {"heartbeat_at": beat["heartbeat_at"]}}
+            )
 
         assert await records.stale_running(CUTOFF) == [(stopped["_id"], 1)]
         assert await records.undelivered_ids(include_refused=False) == [awaiting["_id"]]

@@ -3,7 +3,7 @@ member's purge, and the compute service's final state arriving at `save_result`.
 
 Each is a short conversation between the API's stores and the compute service, kept
 here so the routes only translate HTTP; every final state stored reaches the
-backtest's subscribers through the store's `on_final`.
+backtest's subscribers through the store's listener, the progress hub.
 """
 
 from __future__ import annotations

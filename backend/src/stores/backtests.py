@@ -15,7 +15,9 @@ process accepted need not read it back while it runs.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Protocol
 
@@ -37,7 +39,7 @@ from shared.contracts.results import BacktestResult, BacktestStatistics
 from shared.contracts.strategies import StrategySnapshot
 from shared.contracts.sweeps import Sweep
 from shared.contracts.validation import Validation
-from shared.mongo import Document
+from shared.mongo import Document, stored_time
 from shared.packed import pack, unpacked_model
 
 MAX_LISTED = 500
@@ -140,7 +142,8 @@ class BacktestStore:
                 or earlier.get("execution_id"),
             }
         await self._collection.insert_one(document)
-        backtest = Backtest.from_document(document)
+        # The reused result as it is in hand, not unpacked again.
+        backtest = Backtest.from_document(document | {"result": reused})
         if self._listener is not None:
             self._listener.publish_accepted(user_id, backtest)
         return backtest
@@ -184,21 +187,22 @@ class BacktestStore:
         """Record the hand-over (queued, with the execution id); False if the backtest
         left `pending` meanwhile (cancelled, or its final state already arrived)."""
         now = utc_now()
-        outcome = await self._collection.update_one(
-            {
-                "_id": backtest_id,
-                "status": movable_to(BacktestStatus.QUEUED, BacktestStatus.PENDING),
-            },
-            {
-                "$set": {
-                    "execution_id": execution_id,
-                    "status": BacktestStatus.QUEUED.value,
-                    "error": None,
-                    "updated_at": now,
-                    "stages.dispatched": now,
-                }
-            },
-        )
+        with self._told_if_unsure(backtest_id):
+            outcome = await self._collection.update_one(
+                {
+                    "_id": backtest_id,
+                    "status": movable_to(BacktestStatus.QUEUED, BacktestStatus.PENDING),
+                },
+                {
+                    "$set": {
+                        "execution_id": execution_id,
+                        "status": BacktestStatus.QUEUED.value,
+                        "error": None,
+                        "updated_at": now,
+                        "stages.dispatched": now,
+                    }
+                },
+            )
         if outcome.matched_count:
             if self._listener is not None:
                 self._listener.publish_dispatched(backtest_id, execution_id, now)
@@ -211,13 +215,13 @@ class BacktestStore:
     async def touch(self, backtest_id: str) -> None:
         """Note that a live backtest was heard of (its execution is alive), so the
         supervisor asks about it again only after RECONCILE_AFTER_S."""
+        self._forget_accepted(backtest_id)
         await self._collection.update_one(
             {"_id": backtest_id, "status": _LIVE}, {"$set": {"updated_at": utc_now()}}
         )
-        self._forget_accepted(backtest_id)
 
     async def record_final(self, report: ExecutionReport) -> Backtest | None:
-        """Store a final state once, and hand it to `on_final`; None if the backtest was
+        """Store a final state once, and hand it to the listener; None if the backtest was
         already final (or belongs to another execution)."""
         now = utc_now()
         changes: Document = {
@@ -243,23 +247,24 @@ class BacktestStore:
             changes |= _result_fields(report.result, optimization, walk_forward)
         # The result is not read back: it is the one in hand (a million-bar run's is
         # megabytes, and validating it again would cost as much as storing it).
-        document = await self._collection.find_one_and_update(
-            {
-                "_id": report.backtest_id,
-                "status": movable_to(report.status),
-                "execution_id": {"$in": [None, report.execution_id]},
-            },
-            {"$set": changes},
-            projection={"result": 0, "optimization": 0, "walk_forward": 0, "statistics": 0},
-            return_document=ReturnDocument.AFTER,
-        )
-        if document is not None:
-            document |= {
-                "result": report.result,
-                "optimization": optimization,
-                "walk_forward": report.walk_forward,
-            }
-        return self._finished(document)
+        with self._told_if_unsure(report.backtest_id):
+            document = await self._collection.find_one_and_update(
+                {
+                    "_id": report.backtest_id,
+                    "status": movable_to(report.status),
+                    "execution_id": {"$in": [None, report.execution_id]},
+                },
+                {"$set": changes},
+                projection={"result": 0, "optimization": 0, "walk_forward": 0, "statistics": 0},
+                return_document=ReturnDocument.AFTER,
+            )
+            if document is not None:
+                document |= {
+                    "result": report.result,
+                    "optimization": optimization,
+                    "walk_forward": report.walk_forward,
+                }
+            return self._finished(document)
 
     async def trades_execution(self, user_id: str, backtest_id: str) -> str | None:
         """The execution holding a completed backtest's trades (an earlier one's, for a
@@ -299,11 +304,11 @@ class BacktestStore:
         return BacktestState.model_validate(document) if document else None
 
     async def note_dispatch_failure(self, backtest_id: str, reason: str) -> None:
+        self._forget_accepted(backtest_id)
         await self._collection.update_one(
             {"_id": backtest_id, "status": BacktestStatus.PENDING.value},
             {"$set": {"error": reason, "updated_at": utc_now()}},
         )
-        self._forget_accepted(backtest_id)
 
     async def stale_pending(self, not_updated_since: datetime, limit: int) -> list[str]:
         """Backtests still waiting to be handed over, untouched since the given time,
@@ -324,16 +329,21 @@ class BacktestStore:
         oldest first. Selected by one status at a time, their times compared here:
         backtests not yet final are few, and a range over dates, or `$in`, makes the
         embedded server read every document."""
-        stale: list[Document] = []
+        stale: list[tuple[datetime, Document]] = []
         for status in statuses:
             cursor = self._collection.find(
                 {"status": status.value}, {"execution_id": 1, "updated_at": 1}
             )
-            stale += [document async for document in cursor if document["updated_at"] < since]
-        return sorted(stale, key=lambda document: document["updated_at"])[:limit]
+            async for document in cursor:
+                updated = stored_time(document.get("updated_at"))
+                if updated is not None and updated < since:
+                    stale.append((updated, document))
+        stale.sort(key=lambda pair: pair[0])
+        return [document for _, document in stale[:limit]]
 
     async def redispatch(self, backtest_id: str, lost_execution_id: str, reason: str) -> None:
         """The compute service no longer knows the execution: send the backtest again."""
+        self._forget_accepted(backtest_id)
         await self._collection.update_one(
             {
                 "_id": backtest_id,
@@ -349,50 +359,43 @@ class BacktestStore:
                 }
             },
         )
-        self._forget_accepted(backtest_id)
 
     async def fail_pending(self, backtest_id: str, reason: str) -> None:
         """The compute service refused the backtest: it fails, with its reason."""
-        document = await self._collection.find_one_and_update(
-            {
-                "_id": backtest_id,
-                "status": movable_to(BacktestStatus.FAILED, BacktestStatus.PENDING),
-            },
-            {
-                "$set": {
-                    "status": BacktestStatus.FAILED.value,
-                    "error": reason,
-                    "updated_at": utc_now(),
-                }
-            },
-            return_document=ReturnDocument.AFTER,
-        )
-        self._finished(document)
+        await self._end_pending(backtest_id, BacktestStatus.FAILED, reason)
 
     async def cancel_pending(self, backtest_id: str) -> Backtest | None:
         """Cancel a backtest the compute service does not have yet."""
-        document = await self._collection.find_one_and_update(
-            {
-                "_id": backtest_id,
-                "status": movable_to(BacktestStatus.CANCELLED, BacktestStatus.PENDING),
-            },
-            {
-                "$set": {
-                    "status": BacktestStatus.CANCELLED.value,
-                    "error": "cancelled",
-                    "updated_at": utc_now(),
-                }
-            },
-            return_document=ReturnDocument.AFTER,
-        )
-        return self._finished(document)
+        return await self._end_pending(backtest_id, BacktestStatus.CANCELLED, "cancelled")
+
+    async def _end_pending(
+        self, backtest_id: str, status: BacktestStatus, error: str
+    ) -> Backtest | None:
+        with self._told_if_unsure(backtest_id):
+            document = await self._collection.find_one_and_update(
+                {"_id": backtest_id, "status": movable_to(status, BacktestStatus.PENDING)},
+                {"$set": {"status": status.value, "error": error, "updated_at": utc_now()}},
+                return_document=ReturnDocument.AFTER,
+            )
+            return self._finished(document)
+
+    @contextlib.contextmanager
+    def _told_if_unsure(self, backtest_id: str) -> Iterator[None]:
+        """Around a write that moves a backtest the listener may hold: when it raises,
+        whether it took effect is unknown, so the listener forgets the backtest and
+        reads of it go to the store."""
+        try:
+            yield
+        except BaseException:
+            self._forget_accepted(backtest_id)
+            raise
 
     def _forget_accepted(self, backtest_id: str) -> None:
         if self._listener is not None:
             self._listener.forget_accepted(backtest_id)
 
     def _finished(self, document: Document | None) -> Backtest | None:
-        """The backtest a final move returned, handed to `on_final`."""
+        """The backtest a final move returned, handed to the listener."""
         if document is None:
             return None
         backtest = Backtest.from_document(document)

@@ -3,9 +3,9 @@ WebSocket) as it happens.
 
 Nothing here reads on a timer. The compute service's workers push each live change
 (claimed, progress) to `POST /api/backtest/events`, which hands it to `publish_live`;
-every final state the API stores reaches `publish_final` (`BacktestStore.on_final`),
-whether it came with `save_result`, a cancel, or a supervisor's sweep that recovered a
-lost callback. The hub keeps the latest live state of each running backtest in memory
+every final state the API stores reaches `publish_final` (the hub is `BacktestStore`'s
+listener), whether it came with `save_result`, a cancel, or a supervisor's sweep that
+recovered a lost callback. The hub keeps the latest live state of each running backtest in memory
 (what `GET /api/backtest/{id}` shows while it runs) and recent final states, so a
 subscriber that arrives just after the end still gets it. It also holds each backtest
 this process accepted, with its member, as stored (kept up to date with its hand-over)
@@ -207,6 +207,7 @@ class ProgressHub:
         if accepted is None or accepted.user_id != user_id:
             return None
         if self._clock() - accepted.at > READ_FROM_MEMORY_S:
+            del self._accepted[backtest_id]
             return None
         return accepted.backtest
 

@@ -33,7 +33,7 @@ from shared.contracts.results import BacktestResult
 from shared.contracts.sweeps import Optimization
 from shared.contracts.validation import WalkForward
 from shared.errors import Conflict, NotFound
-from shared.mongo import Document
+from shared.mongo import Document, stored_time
 from shared.packed import pack, unpacked
 from shared.rule_upgrades import ROC_IN_PERCENT, upgrade_once
 
@@ -218,7 +218,8 @@ class ExecutionRecords:
         return [
             (document["_id"], int(document["attempts"]))
             async for document in cursor
-            if (beat := document.get("heartbeat_at")) is not None and beat < stale_before
+            if (beat := stored_time(document.get("heartbeat_at"))) is not None
+            and beat < stale_before
         ]
 
     async def queued_by_priority(self) -> dict[int, int]:
