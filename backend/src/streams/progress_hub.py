@@ -5,12 +5,13 @@ Nothing here reads on a timer. The compute service's workers push each live chan
 (claimed, progress) to `POST /api/backtest/events`, which hands it to `publish_live`;
 every final state the API stores reaches `publish_final` (the hub is `BacktestStore`'s
 listener), whether it came with `save_result`, a cancel, or a supervisor's sweep that
-recovered a lost callback. The hub keeps the latest live state of each running backtest in memory
-(what `GET /api/backtest/{id}` shows while it runs) and recent final states, so a
-subscriber that arrives just after the end still gets it. It also holds each backtest
-this process accepted, with its member, as stored (kept up to date with its hand-over)
-until it ends or changes otherwise: a member who follows or reads a backtest while it
-runs is answered without reading back what this process wrote.
+recovered a lost callback. The hub keeps the latest live state of each running
+backtest in memory (what `GET /api/backtest/{id}` shows while it runs) and recent final
+states, so a subscriber that arrives just after the end still gets it. It also holds
+each backtest this process accepted, with its member, as stored (kept up to date with
+its hand-over) until it ends, changes otherwise or is READ_FROM_MEMORY_S old: a member
+who follows or reads a backtest while it runs is answered without reading back what
+this process wrote.
 
 An event is a snapshot, not a change, and its id grows with the state (status first,
 then progress, which never decreases): a subscriber resuming after event N needs only
@@ -175,7 +176,7 @@ class ProgressHub:
         return live.event.progress if live is not None else None
 
     def publish_accepted(self, user_id: str, backtest: Backtest) -> None:
-        """A backtest this process just stored for `user_id`; held until it ends."""
+        """A backtest this process just stored for `user_id`, held for its reads."""
         if backtest.status.is_final:
             return
         self._accepted[backtest.id] = _Accepted(user_id, backtest, self._clock())
