@@ -77,6 +77,7 @@ from backend_services.services.backtest.execution.trade_store import (
     TRADES_COLLECTION,
     write_trades,
 )
+from backend_services.services.backtest.execution.worker_heap import keep_freed_memory
 from shared.contracts.backtests import ResolvedBacktest
 from shared.contracts.common import utc_now
 from shared.contracts.executions import ExecutionReport, ExecutionUpdate, RunBacktestRequest
@@ -133,11 +134,13 @@ def init_worker(
     """Process-pool initializer: one MongoDB client and one bars cache per worker
     process, and a lower CPU priority, so that when backtests keep every core busy the
     services' event loops (and MongoDB) still get the CPU at once and the API stays
-    responsive. The engine's compiled loops are readied before the first backtest.
+    responsive. Freed memory is kept for the next run (`worker_heap`), and the engine's
+    compiled loops are readied before the first backtest.
     `service` is the pid of the service that started the pool (it dies with it); runs
     are pushed to the API at `api_url`, signed with `service_secret`; bars are mapped
     from this machine's files in `files_dir` when it holds them (none when empty)."""
     bind_to_parent(service, niceness=WORKER_NICENESS)
+    keep_freed_memory()
     _WorkerContext.database = sync_client(mongo_url)[mongo_db]
     _WorkerContext.push = ApiPush(api_url, service_secret)
     _WorkerContext.files = BarFiles(Path(files_dir)) if files_dir else None
