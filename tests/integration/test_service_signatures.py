@@ -76,6 +76,30 @@ def test_a_correctly_signed_call_passes_the_check(stack: Stack) -> None:
 
 
 @pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"execution_id": "e", "backtest_id": "b", "status": "completed"}', "must carry"),
+        (b'{"execution_id": "e", "backtest_id": "b", "status": "running"}', "final status"),
+        (b'{"execution_id": "e", "backtest_id": "b", "status": "failed", "progress": 101}', "100"),
+        (b'{"execution_id": "e", "backtest_id": ', "JSON"),
+    ],
+)
+def test_a_signed_final_state_that_is_not_one_is_refused_in_words(
+    stack: Stack, body: bytes, reason: str
+) -> None:
+    path = "/api/backtest/save_result"
+    response = httpx.post(
+        f"{stack.api_url}{path}",
+        content=body,
+        headers=_headers(stack.secret, path, int(time.time()), body=body),
+    )
+
+    assert response.status_code == 422
+    assert reason in response.json()["detail"]
+    assert "{" not in response.json()["detail"]  # in words, not the body echoed
+
+
+@pytest.mark.parametrize(
     ("service", "path"),
     [("api", "/api/backtest/save_result"), ("compute", "/backtest/run")],
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from backend.deps import (
@@ -43,6 +43,7 @@ from shared.errors import (
 )
 from shared.limits import MAX_TRADES_PAGE
 from shared.web.errors import responses_for
+from shared.web.json_body import json_body
 
 MAX_RANKING_PAGE = 1_000
 
@@ -240,9 +241,13 @@ async def download_report(
     summary="Receive an execution's final state (compute service only)",
     include_in_schema=False,
 )
-async def save_result(report: ExecutionReport, outcomes: OutcomesDep) -> SaveResultAck:
+async def save_result(
+    report: Annotated[ExecutionReport, Depends(json_body(ExecutionReport))],
+    outcomes: OutcomesDep,
+) -> SaveResultAck:
     """Called by the compute service, signed (checked by the request intake before the
-    body is read), with an execution's final state.
+    body is read), with an execution's final state (validated from its bytes: a
+    million-bar run's is half a megabyte).
 
     Idempotent on `execution_id`: a repeat, or a report for a backtest that is already
     final, is acknowledged and changes nothing. A final state stored reaches the
