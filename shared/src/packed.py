@@ -4,9 +4,14 @@ A backtest's result is written and read whole (lists read its statistics, kept a
 and its curves, trades and analysis run to thousands of values. Stored as fields, each
 of them is an element the driver encodes and the server decodes, checks and writes on
 every update, and walks again on every read; packed, the document carries one binary
-value, a third of the JSON's size. Measured on the embedded server, storing a small
-backtest's result (775-point curves, 33 trades) costs 1.9 ms packed against 10.7 ms as
-fields. A document stored before holds the tree, and reads as it is.
+value, about a quarter of the JSON's size. Measured on the embedded server, storing a
+small backtest's result (775-point curves, 33 trades) costs 1.9 ms packed against
+10.7 ms as fields.
+
+Packed with Zstandard at its level 1: a million-bar result's 559 KB of JSON become
+147 KB in 0.8 ms and come back in 0.3 ms, where zlib's fastest level took 2.9 ms and
+1.1 ms for 179 KB. Values packed with zlib before, and documents holding the tree,
+read as they are.
 """
 
 from __future__ import annotations
@@ -15,26 +20,40 @@ import json
 import zlib
 from typing import Any, TypeVar
 
+import zstandard
 from bson import Binary
 from pydantic import BaseModel
 
-__all__ = ["pack", "unpacked", "unpacked_model"]
+__all__ = ["pack", "pack_json", "packed_json", "unpacked", "unpacked_model"]
 
 M = TypeVar("M", bound=BaseModel)
 
-# zlib's fastest level: a third of the JSON's size, at a few hundred MB a second.
 _LEVEL = 1
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 def pack(model: BaseModel) -> Binary:
     """The model's JSON, compressed, as one BSON binary value."""
-    return Binary(zlib.compress(model.model_dump_json().encode(), _LEVEL))
+    return pack_json(model.model_dump_json().encode())
+
+
+def pack_json(raw: bytes) -> Binary:
+    """JSON text, compressed, as one BSON binary value. A compressor is made per call
+    (a few microseconds): one may not be shared between threads."""
+    return Binary(zstandard.ZstdCompressor(level=_LEVEL).compress(raw))
+
+
+def packed_json(stored: bytes) -> bytes:
+    """The JSON text of a packed value (Zstandard, or zlib as packed before)."""
+    if stored[:4] == _ZSTD_MAGIC:
+        return zstandard.ZstdDecompressor().decompress(stored)
+    return zlib.decompress(stored)
 
 
 def unpacked(stored: Any) -> Any:
     """A stored value as plain data: a packed one decoded, anything else as it is."""
     if isinstance(stored, bytes):  # bson.Binary is bytes
-        return json.loads(zlib.decompress(stored))
+        return json.loads(packed_json(stored))
     return stored
 
 
@@ -44,5 +63,5 @@ def unpacked_model(model: type[M], stored: Any) -> M | None:
     if stored is None:
         return None
     if isinstance(stored, bytes):
-        return model.model_validate_json(zlib.decompress(stored))
+        return model.model_validate_json(packed_json(stored))
     return model.model_validate(stored)

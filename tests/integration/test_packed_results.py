@@ -1,5 +1,6 @@
 """Results are stored packed (one compressed JSON value) by both services and read back
-equal; a result stored before, as a tree of fields, still reads; statistics are kept
+equal; a result stored before, as a tree of fields or packed with zlib, still reads;
+statistics are kept
 beside the packed result for lists; a reused result is the earlier one's, marked
 cached. On a real MongoDB."""
 
@@ -12,6 +13,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 
 import pytest
+from bson import Binary
 from helpers import Mongo, minute_walk, run_with_async_database, scratch_database
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -28,6 +30,7 @@ from shared.contracts.lifecycle import BacktestStatus
 from shared.contracts.results import BacktestResult, BacktestStatistics
 from shared.contracts.strategies import Costs, StrategySnapshot
 from shared.mongo import Document, sync_client
+from shared.packed import packed_json
 
 pytestmark = pytest.mark.integration
 
@@ -110,15 +113,20 @@ def test_the_apis_store_packs_a_result_and_reads_it_back_equal(
     _with_a_pending_backtest(mongo, database_name, check)
 
 
-def test_a_result_stored_as_fields_before_packing_still_reads(
-    mongo: Mongo, database_name: str, result: BacktestResult
+@pytest.mark.parametrize("form", ["fields", "zlib"])
+def test_a_result_stored_in_an_earlier_form_still_reads(
+    mongo: Mongo, database_name: str, result: BacktestResult, form: str
 ) -> None:
+    earlier = {
+        "fields": result.model_dump(),
+        "zlib": Binary(zlib.compress(result.model_dump_json().encode(), 1)),
+    }[form]
+
     async def check(
         collection: AsyncCollection[Document], store: BacktestStore, created: Backtest
     ) -> None:
         await collection.update_one(
-            {"_id": created.id},
-            {"$set": {"status": "completed", "result": result.model_dump()}},
+            {"_id": created.id}, {"$set": {"status": "completed", "result": earlier}}
         )
         read = await store.get("u1", created.id)
         assert read is not None
@@ -152,7 +160,7 @@ def test_the_compute_services_record_packs_a_result_and_reads_it_back_equal(
     stored = executions.find_one({"_id": execution_id})
     assert stored is not None
     assert isinstance(stored["result"], bytes)
-    assert BacktestResult.model_validate_json(zlib.decompress(stored["result"])) == result
+    assert BacktestResult.model_validate_json(packed_json(stored["result"])) == result
 
     async def body(database: AsyncDatabase[Document]) -> None:
         records = ExecutionRecords(database["executions"])
