@@ -40,6 +40,7 @@ from backend_services.services.backtest.backtest_engine import (
 )
 from backend_services.services.backtest.execution.api_push import ApiPush
 from backend_services.services.backtest.execution.bars_cache import BarsCache
+from backend_services.services.backtest.execution.delivered_marks import DeliveredMarks
 from backend_services.services.backtest.execution.fanned_sweep import (
     FanOut,
     SweepJob,
@@ -105,6 +106,7 @@ class _WorkerContext:
     cache = BarsCache(0)
     fan_out: FanOut | None = None  # a fleet worker's way of splitting sweeps
     push: ApiPush | None = None
+    delivered: DeliveredMarks | None = None
     files: BarFiles | None = None
 
 
@@ -143,6 +145,7 @@ def init_worker(
     keep_freed_memory()
     _WorkerContext.database = sync_client(mongo_url)[mongo_db]
     _WorkerContext.push = ApiPush(api_url, service_secret)
+    _WorkerContext.delivered = DeliveredMarks(_WorkerContext.database[EXECUTIONS_COLLECTION])
     _WorkerContext.files = BarFiles(Path(files_dir)) if files_dir else None
     _WorkerContext.heartbeat_interval_s = heartbeat_interval_s
     _WorkerContext.cache = BarsCache(cache_bytes)
@@ -180,8 +183,7 @@ def run_claimed(
             error=reason,
         )
         logger.error("giving up on %s: %s", execution_id, reason)
-        record = RunRecord(executions, execution_id, run_id="")  # only to note the delivery
-        return _push_final(report, request.get("request_id"), record)
+        return _push_final(report, request.get("request_id"))
     _push_live(claim, 0.0)
     with _logged_for(execution_id, claim.request_fields):
         started = time.monotonic()
@@ -194,7 +196,9 @@ def run_claimed(
         RUNS_ENDED.labels(status.value).inc()
         RUN_SECONDS.observe(time.monotonic() - started)
         logger.info("run %d of %s ended %s", claim.attempt, execution_id, status.value)
-        return _deliver(claim, ended) if ended is not None else RunOutcome.ENDED
+        if ended is None:
+            return RunOutcome.ENDED
+        return _push_final(ended, claim.request_fields.get("request_id"))
 
 
 def _run_to_the_end(
@@ -255,16 +259,13 @@ def _run_to_the_end(
     )
 
 
-def _deliver(claim: Claim, report: ExecutionReport) -> RunOutcome:
-    """Push a stored final state to the API, its acknowledgement noted on the record."""
-    return _push_final(report, claim.request_fields.get("request_id"), claim.record)
-
-
-def _push_final(report: ExecutionReport, request_id: str | None, record: RunRecord) -> RunOutcome:
-    push = _WorkerContext.push
-    if push is None:
+def _push_final(report: ExecutionReport, request_id: str | None) -> RunOutcome:
+    """Push a stored final state; its acknowledgement is noted with others (see
+    `delivered_marks`)."""
+    push, delivered = _WorkerContext.push, _WorkerContext.delivered
+    if push is None or delivered is None:
         return RunOutcome.ENDED
-    push.deliver(report, request_id, lambda: record.mark_delivered(utc_now()))
+    push.deliver(report, request_id, lambda: delivered.note(report.execution_id, utc_now()))
     return RunOutcome.PUSHED
 
 

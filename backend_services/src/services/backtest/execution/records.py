@@ -45,6 +45,7 @@ __all__ = [
     "ExecutionNotFound",
     "ExecutionRecords",
     "RunRecord",
+    "delivered",
 ]
 
 EXECUTIONS_COLLECTION = "executions"
@@ -290,10 +291,7 @@ class ExecutionRecords:
         return [document["_id"] async for document in cursor]
 
     async def mark_delivered(self, execution_id: str, at: datetime) -> None:
-        await self._collection.update_one(
-            {"_id": execution_id},
-            {"$set": {"delivered_at": at, "delivery_refused": None, "stages.delivered": at}},
-        )
+        await self._collection.update_one({"_id": execution_id}, delivered(at))
 
     async def mark_refused(self, execution_id: str, reason: str) -> None:
         await self._collection.update_one(
@@ -478,13 +476,6 @@ class RunRecord:
             BacktestStatus.FAILED, {"error": reason[:MAX_ERROR_CHARS]}, stages or {}
         )
 
-    def mark_delivered(self, at: datetime) -> None:
-        """The API acknowledged the final state this run pushed."""
-        self._executions.update_one(
-            {"_id": self.execution_id},
-            {"$set": {"delivered_at": at, "delivery_refused": None, "stages.delivered": at}},
-        )
-
     def _finish(
         self, status: BacktestStatus, outcome: Document, stages: dict[str, datetime]
     ) -> datetime | None:
@@ -526,3 +517,8 @@ def _priority(document: Document) -> int:
     """The execution's priority; records written before it was kept apart have the
     request's default."""
     return int(document.get("priority", DEFAULT_PRIORITY))
+
+
+def delivered(at: datetime) -> Document:
+    """The change noting that the API acknowledged an execution's final state `at`."""
+    return {"$set": {"delivered_at": at, "delivery_refused": None, "stages.delivered": at}}

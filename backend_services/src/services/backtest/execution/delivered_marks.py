@@ -1,0 +1,82 @@
+"""A worker's notes that the API acknowledged the final states it pushed, written to
+the execution records in batches.
+
+Written one by one, each acknowledgement was one of the five MongoDB commands a small
+backtest cost the compute service. Here every acknowledgement of the last HOLD_S (at
+most MOST_AT_ONCE of them) is written by one command, from a thread of their own. A
+note is only ever late, never wrong: the service delivers a final state again only
+once it was undelivered in two sweeps in a row (`SUPERVISE_INTERVAL_S` apart, longer
+than HOLD_S), and the API answers a repeat as already stored. A note lost with its
+worker, or to a MongoDB outage, is such a repeat.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime
+
+from pymongo import UpdateOne
+from pymongo.collection import Collection
+from pymongo.errors import PyMongoError
+
+from backend_services.services.backtest.execution.records import delivered
+from shared.mongo import Document
+
+__all__ = ["HOLD_S", "MOST_AT_ONCE", "DeliveredMarks"]
+
+logger = logging.getLogger(__name__)
+
+HOLD_S = 0.25
+MOST_AT_ONCE = 100
+
+
+class DeliveredMarks:
+    def __init__(
+        self,
+        executions: Collection[Document],
+        hold_s: float = HOLD_S,
+        most_at_once: int = MOST_AT_ONCE,
+    ) -> None:
+        self._executions = executions
+        self._hold_s = hold_s
+        self._most_at_once = most_at_once
+        self._pending: list[tuple[str, datetime]] = []
+        self._first_noted = 0.0
+        self._wake = threading.Condition()
+        self._thread = threading.Thread(target=self._write, name="delivered-marks", daemon=True)
+        self._thread.start()
+
+    def note(self, execution_id: str, at: datetime) -> None:
+        """The API acknowledged the execution's final state `at`."""
+        with self._wake:
+            if not self._pending:
+                self._first_noted = time.monotonic()
+            self._pending.append((execution_id, at))
+            self._wake.notify()
+
+    def _write(self) -> None:
+        while True:
+            with self._wake:
+                while (wait_s := self._wait_s()) != 0.0:
+                    self._wake.wait(wait_s)
+                batch, self._pending = self._pending, []
+            marks = [UpdateOne({"_id": execution_id}, delivered(at)) for execution_id, at in batch]
+            try:
+                self._executions.bulk_write(marks, ordered=False)
+            except PyMongoError as error:
+                logger.warning(
+                    "noting %d deliveries failed; the service's sweep delivers them again: %r",
+                    len(batch),
+                    error,
+                )
+
+    def _wait_s(self) -> float | None:
+        """How long until the next batch is due: 0 when it is, None while none is
+        pending (called holding the lock)."""
+        if not self._pending:
+            return None
+        if len(self._pending) >= self._most_at_once:
+            return 0.0
+        return max(0.0, self._first_noted + self._hold_s - time.monotonic())

@@ -1,0 +1,91 @@
+"""A worker's acknowledged deliveries are noted on their execution records together:
+one command for every acknowledgement of the hold, each record with its own time. On a
+real MongoDB."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from helpers import Mongo, scratch_database
+from pymongo import MongoClient, monitoring
+
+from backend_services.services.backtest.execution.delivered_marks import DeliveredMarks
+from shared.contracts.common import utc_now
+from shared.mongo import Document, stored_time
+
+pytestmark = pytest.mark.integration
+
+HOLD_S = 0.3
+
+
+class _Updates(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "update":
+            self.sent += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@pytest.fixture
+def executions(mongo: Mongo) -> Iterator[tuple[MongoClient[Document], _Updates]]:
+    updates = _Updates()
+    with scratch_database(mongo, "marks") as name:
+        client: MongoClient[Document] = MongoClient(
+            mongo.url, tz_aware=True, event_listeners=[updates]
+        )
+        client[name]["executions"].insert_many(
+            [{"_id": f"e{number}", "delivered_at": None} for number in range(5)]
+        )
+        yield client[name], updates
+        client.close()
+
+
+def test_acknowledgements_of_one_hold_are_noted_by_one_command(
+    executions: tuple[MongoClient[Document], _Updates],
+) -> None:
+    database, updates = executions
+    marks = DeliveredMarks(database["executions"], hold_s=HOLD_S)
+    first = utc_now().replace(microsecond=0)  # as MongoDB keeps times: to the millisecond
+    noted = {f"e{number}": first + timedelta(milliseconds=number) for number in range(4)}
+
+    for execution_id, at in noted.items():
+        marks.note(execution_id, at)
+    time.sleep(HOLD_S / 3)
+    assert updates.sent == 0  # held
+    deadline = time.monotonic() + 10
+    while updates.sent == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.1)
+
+    assert updates.sent == 1
+    stored = {d["_id"]: d for d in database["executions"].find()}
+    for execution_id, at in noted.items():
+        assert stored_time(stored[execution_id]["delivered_at"]) == at
+        assert stored_time(stored[execution_id]["stages"]["delivered"]) == at
+    assert stored["e4"]["delivered_at"] is None
+
+
+def test_a_full_batch_is_written_at_once(
+    executions: tuple[MongoClient[Document], _Updates],
+) -> None:
+    database, updates = executions
+    marks = DeliveredMarks(database["executions"], hold_s=60.0, most_at_once=3)
+
+    for number in range(3):
+        marks.note(f"e{number}", utc_now())
+    deadline = time.monotonic() + 10
+    while database["executions"].count_documents({"delivered_at": None}) > 2:
+        assert time.monotonic() < deadline, "a full batch waited for its hold"
+        time.sleep(0.02)
+
+    assert updates.sent == 1
