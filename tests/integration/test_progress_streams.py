@@ -248,7 +248,8 @@ def test_streams_end_within_seconds_of_their_token_ending(
 ) -> None:
     strategy = create_strategy(symbol=long_symbol, timeframe="1m")
     # Minutes of work (cancelled at the end), so the token ends the streams, not the run.
-    params = long_run_params() | {"sweep": {"grid": {"fast": list(range(100, 400))}}}
+    grid = {"fast": list(range(100, 400)), "slow": [800, 900, 1000]}
+    params = long_run_params() | {"sweep": {"grid": grid}}
     backtest = api.post(f"/api/strategy/{strategy['id']}/optimize", json=params).json()
     issued = api.post("/api/tokens", json={"name": "follower"}).json()
     expires_at = utc_now() + timedelta(seconds=5)
