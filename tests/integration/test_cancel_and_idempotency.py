@@ -20,6 +20,7 @@ from helpers import (
 )
 from pymongo.database import Database
 
+from backend.services.dispatch import RECORD_HANDOVER_AFTER_S
 from shared.contracts.executions import ExecutionReport
 from shared.mongo import Document
 from shared.signing import ServiceSignature
@@ -59,6 +60,67 @@ def test_cancel_stops_a_running_backtest_within_a_second(
     assert backtest["status"] == "cancelled"
     assert backtest["result"] is None
     assert backtest["progress"] >= 55  # as far as it got: progress never goes back
+
+
+def test_a_backtest_cancelled_before_its_hand_over_is_recorded_is_cancelled_there_too(
+    stack: Stack,
+    api: httpx.Client,
+    db: Database[Document],
+    create_strategy: Callable[..., dict[str, Any]],
+    long_symbol: str,
+) -> None:
+    """Its hand-over is recorded only RECORD_HANDOVER_AFTER_S after it; a cancel in
+    between reaches the compute service through the execution the API holds."""
+    strategy = create_strategy(symbol=long_symbol, timeframe="1m")
+    wait_for_idle_workers(stack.services_url)
+    path = f"/api/strategy/{strategy['id']}/optimize"
+    started = api.post(path, json=cancellable_sweep_params()).json()
+    # Handed over (the API holds its execution), its hand-over not recorded yet.
+    wait_for_backtest(api, started["id"], until=lambda b: b["execution_id"] is not None)
+
+    cancelled = api.delete(f"/api/backtest/{started['id']}")
+    execution = db["executions"].find_one({"backtest_id": started["id"]})
+
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "cancelled"
+    assert execution is not None
+    assert execution["status"] == "cancelled"  # there already, not a hold later
+    wait_for_idle_workers(stack.services_url)
+
+
+def test_a_run_that_ends_before_its_hand_over_is_recorded_costs_no_such_write(
+    stack: Stack,
+    api: httpx.Client,
+    db: Database[Document],
+    create_strategy: Callable[..., dict[str, Any]],
+    long_symbol: str,
+) -> None:
+    wait_for_idle_workers(stack.services_url)
+    small = create_strategy()
+    path = f"/api/strategy/{small['id']}/backtest"
+    for _ in range(2):  # the first readies the workers (their bars, their connections)
+        quick = api.post(path, json=backtest_params()).json()
+        finished = wait_for_backtest(api, quick["id"])
+    long = create_strategy(symbol=long_symbol, timeframe="1m")
+    grid = {"fast": list(range(100, 400)), "slow": [800, 900, 1000]}  # minutes of work
+    slow = api.post(
+        f"/api/strategy/{long['id']}/optimize", json=long_run_params() | {"sweep": {"grid": grid}}
+    )
+
+    time.sleep(RECORD_HANDOVER_AFTER_S + 1.0)
+    quick_record = db["backtests"].find_one({"_id": quick["id"]})
+    slow_record = db["backtests"].find_one({"_id": slow.json()["id"]})
+    api.delete(f"/api/backtest/{slow.json()['id']}")
+    wait_for_idle_workers(stack.services_url)
+
+    assert finished["status"] == "completed"
+    assert quick_record is not None
+    assert slow_record is not None
+    assert quick_record["execution_id"] == finished["execution_id"]
+    assert "dispatched" not in quick_record["stages"]
+    assert slow_record["status"] == "queued"  # recorded: the run outlived the wait
+    assert slow_record["execution_id"] is not None
+    assert "dispatched" in slow_record["stages"]
 
 
 def test_cancelling_a_finished_backtest_answers_409(

@@ -72,7 +72,7 @@ async def get_backtest(backtest: ReadableBacktest, hub: ProgressHubDep) -> Backt
     | {204: {"description": "With `purge=true`: the backtest is deleted."}},
 )
 async def cancel_backtest(
-    backtest: OwnedBacktest,
+    backtest: ReadableBacktest,
     user: CurrentUser,
     outcomes: OutcomesDep,
     purge: Annotated[
@@ -81,7 +81,9 @@ async def cancel_backtest(
 ) -> Backtest | Response:
     """Cancel a backtest that has not finished (409 once it has). With `purge=true`,
     delete a finished one instead, with its trades and ranking unless another backtest
-    answered from it still reads them (409 while it runs: cancel it first)."""
+    answered from it still reads them (409 while it runs: cancel it first). A backtest
+    this process handed over a moment ago is read as it holds it: with its execution,
+    so the cancel reaches the compute service even before the hand-over is recorded."""
     if purge:
         await outcomes.purge(user.id, backtest)
         return Response(status_code=status.HTTP_204_NO_CONTENT)

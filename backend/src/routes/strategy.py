@@ -31,7 +31,7 @@ from backend.schemas import (
 )
 from backend.services.backtest_client import BacktestServiceClient
 from backend.services.backtest_starter import StartedBacktest
-from backend.services.dispatch import dispatch_backtest
+from backend.services.dispatch import RECORD_HANDOVER_AFTER_S, dispatch_backtest
 from backend.services.market_checks import check_market
 from backend.stores.backtests import BacktestStore
 from shared.contracts.backtests import BacktestParams
@@ -235,4 +235,11 @@ async def run_backtest_task(
     """Hand a new backtest to the compute service in the background, retrying while it
     is unreachable; BacktestSupervisor takes over if it stays so (`dispatch_backtest`).
     `run_request`: what was just recorded, sent without reading it back."""
-    await dispatch_backtest(backtest_id, store, client, attempts, run_request=run_request)
+    await dispatch_backtest(
+        backtest_id,
+        store,
+        client,
+        attempts,
+        run_request=run_request,
+        record_after_s=RECORD_HANDOVER_AFTER_S,
+    )

@@ -15,11 +15,14 @@ from backend.stores.backtests import BacktestStore
 from shared.contracts.executions import RunBacktestRequest
 from shared.contracts.lifecycle import BacktestStatus
 
-__all__ = ["FIRST_RETRY_DELAY_S", "dispatch_backtest"]
+__all__ = ["FIRST_RETRY_DELAY_S", "RECORD_HANDOVER_AFTER_S", "dispatch_backtest"]
 
 logger = logging.getLogger(__name__)
 
 FIRST_RETRY_DELAY_S = 0.5
+# A new backtest's hand-over is recorded this long after it, unless its final state came
+# first: well within the hub's READ_FROM_MEMORY_S and the supervisor's interval.
+RECORD_HANDOVER_AFTER_S = 1.0
 
 
 async def dispatch_backtest(
@@ -29,13 +32,16 @@ async def dispatch_backtest(
     attempts: int,
     first_delay_s: float = FIRST_RETRY_DELAY_S,
     run_request: RunBacktestRequest | None = None,
+    record_after_s: float = 0.0,
 ) -> None:
     """Hand a pending backtest to the compute service, retrying with exponential backoff
     while it is unreachable. If it stays unreachable the backtest stays pending, with
     the reason in `error`, and BacktestSupervisor dispatches it again later. Safe to
     repeat: the compute service runs one execution per backtest_id. A backtest
     cancelled meanwhile is cancelled there too. `run_request`, when given, is sent on the
-    first attempt instead of being read (the backtest was recorded a moment ago)."""
+    first attempt instead of being read (the backtest was recorded a moment ago).
+    `record_after_s`: how long the hand-over waits to be recorded (see
+    RECORD_HANDOVER_AFTER_S)."""
     delay_s = first_delay_s
     for attempt in range(1, attempts + 1):
         request = run_request if attempt == 1 and run_request else None
@@ -57,12 +63,35 @@ async def dispatch_backtest(
                 await asyncio.sleep(delay_s)
                 delay_s *= 2
             continue
-        if not await store.mark_dispatched(backtest_id, accepted.execution_id):
-            await _cancel_if_cancelled(backtest_id, accepted.execution_id, store, client)
+        await _record_handover(backtest_id, accepted.execution_id, store, client, record_after_s)
         return
     await store.note_dispatch_failure(
         backtest_id, "the compute service is unreachable; the backtest will be sent when it is back"
     )
+
+
+async def _record_handover(
+    backtest_id: str,
+    execution_id: str,
+    store: BacktestStore,
+    client: BacktestServiceClient,
+    after_s: float,
+) -> None:
+    """Record the hand-over (queued, with the execution), `after_s` from now: a run that
+    ends sooner is told by its final state alone, which names its execution too, so a
+    small backtest costs no write here. Meanwhile this process's reads and cancels know
+    the execution from the hub. After a restart, or on another instance, the backtest
+    reads pending until the supervisor hands it over again, which the compute service
+    answers with the execution it has. A backtest cancelled before the hand-over was
+    recorded is cancelled there too."""
+    if after_s and store.ended_here(backtest_id) is None:
+        store.note_dispatched(backtest_id, execution_id)
+        await asyncio.sleep(after_s)
+    ended = store.ended_here(backtest_id)
+    if ended is None and await store.mark_dispatched(backtest_id, execution_id):
+        return
+    if ended in (None, BacktestStatus.CANCELLED):
+        await _cancel_if_cancelled(backtest_id, execution_id, store, client)
 
 
 async def _cancel_if_cancelled(

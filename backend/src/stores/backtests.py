@@ -59,7 +59,8 @@ class BacktestListener(Protocol):
         """A backtest just stored for `user_id`."""
 
     def publish_dispatched(self, backtest_id: str, execution_id: str, at: datetime) -> None:
-        """A pending backtest recorded as handed over (queued, with its execution)."""
+        """A pending backtest handed over (queued, with its execution): recorded, or to
+        be recorded unless its final state comes first."""
 
     def forget_accepted(self, backtest_id: str) -> None:
         """A live backtest changed otherwise (a failed hand-over, a lost execution)."""
@@ -69,6 +70,9 @@ class BacktestListener(Protocol):
 
     def live_progress(self, backtest_id: str) -> float | None:
         """The latest progress a worker pushed for a running backtest; None if none."""
+
+    def final_status(self, backtest_id: str) -> BacktestStatus | None:
+        """The final status this process stored for the backtest lately; None if none."""
 
 
 class BacktestStore:
@@ -182,6 +186,17 @@ class BacktestStore:
             .limit(MAX_LISTED)
         )
         return [_summary(document) async for document in cursor]
+
+    def note_dispatched(self, backtest_id: str, execution_id: str) -> None:
+        """The compute service has the backtest: the listener is told at once, the
+        record is moved by `mark_dispatched` later, unless its final state comes first
+        (`ended_here`)."""
+        if self._listener is not None:
+            self._listener.publish_dispatched(backtest_id, execution_id, utc_now())
+
+    def ended_here(self, backtest_id: str) -> BacktestStatus | None:
+        """The final status this process stored for the backtest lately, if any."""
+        return self._listener.final_status(backtest_id) if self._listener else None
 
     async def mark_dispatched(self, backtest_id: str, execution_id: str) -> bool:
         """Record the hand-over (queued, with the execution id); False if the backtest

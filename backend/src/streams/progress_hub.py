@@ -175,6 +175,12 @@ class ProgressHub:
         live = self._live.get(backtest_id)
         return live.event.progress if live is not None else None
 
+    def final_status(self, backtest_id: str) -> BacktestStatus | None:
+        """The final status of a backtest among the recent final states; None if it is
+        not among them."""
+        final = self._finals.get(backtest_id)
+        return final.status if final is not None else None
+
     def publish_accepted(self, user_id: str, backtest: Backtest) -> None:
         """A backtest this process just stored for `user_id`, held for its reads."""
         if backtest.status.is_final:
@@ -184,7 +190,8 @@ class ProgressHub:
             self._accepted.popitem(last=False)
 
     def publish_dispatched(self, backtest_id: str, execution_id: str, at: datetime) -> None:
-        """The store recorded the hand-over of a pending backtest: as it stored it."""
+        """A pending backtest was handed over: as the store records it (at once, or
+        after `dispatch.RECORD_HANDOVER_AFTER_S` unless its final state came first)."""
         accepted = self._accepted.get(backtest_id)
         if accepted is None:
             return
