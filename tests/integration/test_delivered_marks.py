@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from helpers import Mongo, scratch_database
 from pymongo import MongoClient, monitoring
+from pymongo.collection import Collection
 
 from backend_services.services.backtest.execution.delivered_marks import DeliveredMarks
 from shared.contracts.common import utc_now
@@ -37,24 +38,23 @@ class _Updates(monitoring.CommandListener):
 
 
 @pytest.fixture
-def executions(mongo: Mongo) -> Iterator[tuple[MongoClient[Document], _Updates]]:
+def executions(mongo: Mongo) -> Iterator[tuple[Collection[Document], _Updates]]:
     updates = _Updates()
     with scratch_database(mongo, "marks") as name:
         client: MongoClient[Document] = MongoClient(
             mongo.url, tz_aware=True, event_listeners=[updates]
         )
-        client[name]["executions"].insert_many(
-            [{"_id": f"e{number}", "delivered_at": None} for number in range(5)]
-        )
-        yield client[name], updates
+        collection = client[name]["executions"]
+        collection.insert_many([{"_id": f"e{number}", "delivered_at": None} for number in range(5)])
+        yield collection, updates
         client.close()
 
 
 def test_acknowledgements_of_one_hold_are_noted_by_one_command(
-    executions: tuple[MongoClient[Document], _Updates],
+    executions: tuple[Collection[Document], _Updates],
 ) -> None:
-    database, updates = executions
-    marks = DeliveredMarks(database["executions"], hold_s=HOLD_S)
+    collection, updates = executions
+    marks = DeliveredMarks(collection, hold_s=HOLD_S)
     first = utc_now().replace(microsecond=0)  # as MongoDB keeps times: to the millisecond
     noted = {f"e{number}": first + timedelta(milliseconds=number) for number in range(4)}
 
@@ -68,7 +68,7 @@ def test_acknowledgements_of_one_hold_are_noted_by_one_command(
     time.sleep(0.1)
 
     assert updates.sent == 1
-    stored = {d["_id"]: d for d in database["executions"].find()}
+    stored = {document["_id"]: document for document in collection.find()}
     for execution_id, at in noted.items():
         assert stored_time(stored[execution_id]["delivered_at"]) == at
         assert stored_time(stored[execution_id]["stages"]["delivered"]) == at
@@ -76,15 +76,15 @@ def test_acknowledgements_of_one_hold_are_noted_by_one_command(
 
 
 def test_a_full_batch_is_written_at_once(
-    executions: tuple[MongoClient[Document], _Updates],
+    executions: tuple[Collection[Document], _Updates],
 ) -> None:
-    database, updates = executions
-    marks = DeliveredMarks(database["executions"], hold_s=60.0, most_at_once=3)
+    collection, updates = executions
+    marks = DeliveredMarks(collection, hold_s=60.0, most_at_once=3)
 
     for number in range(3):
         marks.note(f"e{number}", utc_now())
     deadline = time.monotonic() + 10
-    while database["executions"].count_documents({"delivered_at": None}) > 2:
+    while collection.count_documents({"delivered_at": None}) > 2:
         assert time.monotonic() < deadline, "a full batch waited for its hold"
         time.sleep(0.02)
 

@@ -29,6 +29,6 @@ def keep_freed_memory() -> bool:
     if platform.libc_ver()[0] != "glibc":
         return False
     libc = ctypes.CDLL(None)
-    served_from_heap = libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
-    kept = libc.mallopt(_M_TRIM_THRESHOLD, KEEP_FREED_BYTES) == 1
-    return served_from_heap and kept
+    served_from_heap: int = libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+    kept: int = libc.mallopt(_M_TRIM_THRESHOLD, KEEP_FREED_BYTES)
+    return served_from_heap == 1 and kept == 1
