@@ -24,7 +24,7 @@ import zstandard
 from bson import Binary
 from pydantic import BaseModel
 
-__all__ = ["pack", "pack_json", "packed_json", "unpacked", "unpacked_model"]
+__all__ = ["is_packed", "pack", "packed_json", "unpacked", "unpacked_model"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -33,14 +33,15 @@ _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 def pack(model: BaseModel) -> Binary:
-    """The model's JSON, compressed, as one BSON binary value."""
-    return pack_json(model.model_dump_json().encode())
-
-
-def pack_json(raw: bytes) -> Binary:
-    """JSON text, compressed, as one BSON binary value. A compressor is made per call
-    (a few microseconds): one may not be shared between threads."""
+    """The model's JSON, compressed, as one BSON binary value. A compressor is made per
+    call (a few microseconds): one may not be shared between threads."""
+    raw = model.model_dump_json().encode()
     return Binary(zstandard.ZstdCompressor(level=_LEVEL).compress(raw))
+
+
+def is_packed(value: bytes) -> bool:
+    """Whether `value` is as `pack` makes them (a Zstandard frame)."""
+    return value[:4] == _ZSTD_MAGIC
 
 
 def packed_json(stored: bytes) -> bytes:

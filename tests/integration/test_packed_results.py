@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import uuid
 import zlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import datetime
+from typing import Any
 
 import pytest
 from bson import Binary
@@ -21,11 +22,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from backend.schemas import Backtest
 from backend.stores.backtests import BacktestStore
 from backend.stores.rankings import RankingStore
+from backend.streams.progress_hub import HEADLINE_STATISTICS, ProgressHub, event_of
 from backend_services.services.backtest.backtest_engine import BacktestEngine
 from backend_services.services.backtest.execution.records import ExecutionRecords, RunRecord
 from shared.contracts.backtests import BacktestParams, ResolvedBacktest
 from shared.contracts.common import utc_now
-from shared.contracts.executions import ExecutionReport
+from shared.contracts.executions import ExecutionReport, PackedResult
 from shared.contracts.lifecycle import BacktestStatus
 from shared.contracts.results import BacktestResult, BacktestStatistics
 from shared.contracts.strategies import Costs, StrategySnapshot
@@ -113,6 +115,48 @@ def test_the_apis_store_packs_a_result_and_reads_it_back_equal(
     _with_a_pending_backtest(mongo, database_name, check)
 
 
+def test_a_result_reported_packed_is_stored_as_it_arrived(
+    mongo: Mongo, database_name: str, result: BacktestResult
+) -> None:
+    """A worker reports its result packed: the API stores that value, unopened, and
+    tells its subscribers the statistics that came with it."""
+    packed = PackedResult.of(result)
+    wire = ExecutionReport(
+        execution_id="e-packed",
+        backtest_id="-",
+        status=BacktestStatus.COMPLETED,
+        end_time=utc_now(),
+        packed_result=packed,
+    ).model_dump_json()
+    finals: list[dict[str, Any] | None] = []
+
+    class FinalsHeard(ProgressHub):
+        def publish_final(
+            self, backtest: Backtest, statistics: Mapping[str, Any] | None = None
+        ) -> None:
+            finals.append(event_of(backtest, statistics).statistics)
+
+    async def body(database: AsyncDatabase[Document]) -> None:
+        collection = database["backtests"]
+        store = BacktestStore(collection, RankingStore(database["rankings"]), FinalsHeard())
+        created = await store.create("u1", STRATEGY, PARAMS, uuid.uuid4().hex, data_version=1)
+        report = ExecutionReport.model_validate_json(
+            wire.replace('"backtest_id":"-"', f'"backtest_id":"{created.id}"')
+        )
+        assert await store.record_final(report) is not None
+
+        stored = await collection.find_one({"_id": created.id})
+        assert stored is not None
+        assert stored["result"] == packed.packed
+        assert stored["statistics"] == result.statistics().model_dump()
+        read = await store.get("u1", created.id)
+        assert read is not None
+        assert read.result == result
+
+    run_with_async_database(mongo.url, database_name, body)
+    assert finals == [{name: getattr(result, name) for name in HEADLINE_STATISTICS}]
+
+
 @pytest.mark.parametrize("form", ["fields", "zlib"])
 def test_a_result_stored_in_an_earlier_form_still_reads(
     mongo: Mongo, database_name: str, result: BacktestResult, form: str
@@ -156,10 +200,12 @@ def test_the_compute_services_record_packs_a_result_and_reads_it_back_equal(
             "heartbeat_at": utc_now(),
         }
     )
-    assert RunRecord(executions, execution_id, "r1").complete(result, None, {}) is not None
+    packed = PackedResult.of(result)
+    assert RunRecord(executions, execution_id, "r1").complete(packed, None, {}) is not None
     stored = executions.find_one({"_id": execution_id})
     assert stored is not None
     assert isinstance(stored["result"], bytes)
+    assert stored["result"] == packed.packed  # as reported to the API
     assert BacktestResult.model_validate_json(packed_json(stored["result"])) == result
 
     async def body(database: AsyncDatabase[Document]) -> None:

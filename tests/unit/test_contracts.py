@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from shared.contracts.backtests import BacktestParams, ResolvedBacktest
-from shared.contracts.executions import ExecutionReport
+from shared.contracts.executions import ExecutionReport, PackedResult
 from shared.contracts.results import BacktestResult
 from shared.contracts.strategies import Costs, StrategySnapshot
+from shared.packed import packed_json
 
 STRATEGY = StrategySnapshot(
     id="s1",
@@ -20,6 +22,38 @@ STRATEGY = StrategySnapshot(
     parameters={"fast": 10, "slow": 30},
     costs=Costs(commission_pct=0.002),
 )
+
+
+# A result as the first release stored it: a year without a trade.
+_QUIET_YEAR: dict[str, Any] = {
+    "strategy_id": "s1",
+    "symbol": "GOOG",
+    "timeframe": "1d",
+    "start": "2010-01-04T00:00:00Z",
+    "end": "2010-12-31T00:00:00Z",
+    "bars": 252,
+    "initial_capital": 10_000,
+    "trades": [],
+    "equity_curve": {"time": ["2010-01-04T00:00:00Z"], "equity": [10_000]},
+    "final_equity": 10_000,
+    "total_return": 0,
+    "buy_and_hold_return": 0.1,
+    "cagr": 0,
+    "volatility": 0,
+    "sharpe_ratio": None,
+    "sortino_ratio": None,
+    "max_drawdown": 0,
+    "max_drawdown_duration_bars": 0,
+    "exposure": 0,
+    "total_trades": 0,
+    "win_rate": None,
+    "profit_factor": None,
+    "best_trade": None,
+    "worst_trade": None,
+    "average_trade": None,
+    "expectancy": None,
+    "periods_per_year": 252,
+}
 
 
 def test_naive_dates_are_read_as_utc() -> None:
@@ -106,6 +140,36 @@ def test_only_final_states_can_be_reported() -> None:
         ExecutionReport(execution_id="e", backtest_id="b", status="completed")
 
 
+def test_a_result_is_reported_once_as_it_is_or_packed() -> None:
+    result = BacktestResult.model_validate(_QUIET_YEAR)
+    packed = PackedResult.of(result)
+    report = ExecutionReport(
+        execution_id="e", backtest_id="b", status="completed", packed_result=packed
+    )
+
+    crossed = ExecutionReport.model_validate_json(report.model_dump_json())
+
+    assert crossed.packed_result == packed
+    assert BacktestResult.model_validate_json(packed_json(crossed.packed_result.packed)) == result
+    assert crossed.packed() == packed
+    assert (
+        ExecutionReport(
+            execution_id="e", backtest_id="b", status="completed", result=result
+        ).packed()
+        == packed
+    )
+    with pytest.raises(ValidationError, match="carried once"):
+        ExecutionReport(
+            execution_id="e",
+            backtest_id="b",
+            status="completed",
+            result=result,
+            packed_result=packed,
+        )
+    with pytest.raises(ValidationError, match="not a packed result"):
+        PackedResult(packed=b'{"not": "packed"}', statistics=packed.statistics)
+
+
 def test_a_backtest_stored_by_the_first_release_still_reads() -> None:
     """Its params listed every parameter (null when kept); its result lacked the
     statistics and curves added since."""
@@ -120,35 +184,7 @@ def test_a_backtest_stored_by_the_first_release_still_reads() -> None:
             "costs": None,
         }
     )
-    first_release_result = {
-        "strategy_id": "s1",
-        "symbol": "GOOG",
-        "timeframe": "1d",
-        "start": "2010-01-04T00:00:00Z",
-        "end": "2010-12-31T00:00:00Z",
-        "bars": 252,
-        "initial_capital": 10_000,
-        "trades": [],
-        "equity_curve": {"time": ["2010-01-04T00:00:00Z"], "equity": [10_000]},
-        "final_equity": 10_000,
-        "total_return": 0,
-        "buy_and_hold_return": 0.1,
-        "cagr": 0,
-        "volatility": 0,
-        "sharpe_ratio": None,
-        "sortino_ratio": None,
-        "max_drawdown": 0,
-        "max_drawdown_duration_bars": 0,
-        "exposure": 0,
-        "total_trades": 0,
-        "win_rate": None,
-        "profit_factor": None,
-        "best_trade": None,
-        "worst_trade": None,
-        "average_trade": None,
-        "expectancy": None,
-        "periods_per_year": 252,
-    }
+    first_release_result = _QUIET_YEAR
 
     result = BacktestResult.model_validate(first_release_result)
 

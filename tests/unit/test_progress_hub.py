@@ -155,3 +155,16 @@ def test_a_backtest_accepted_already_final_is_not_held() -> None:
     hub = ProgressHub()
     hub.publish_accepted("u1", _backtest(BacktestStatus.CANCELLED))
     assert hub.accepted("b1", "u1") is None
+
+
+async def test_a_wait_for_the_final_state_ends_as_soon_as_it_is_stored() -> None:
+    hub = ProgressHub()
+    waiting = asyncio.ensure_future(hub.final_within("b1", 30.0))
+    await asyncio.sleep(0)
+
+    hub.publish_final(_backtest(BacktestStatus.CANCELLED))
+
+    assert await asyncio.wait_for(waiting, 1.0) is BacktestStatus.CANCELLED
+    assert await hub.final_within("b1", 0.0) is BacktestStatus.CANCELLED  # kept: at once
+    assert await hub.final_within("b2", 0.01) is None
+    assert await hub.final_within("b2", 0.0) is None

@@ -84,10 +84,11 @@ async def _record_handover(
     reads pending until the supervisor hands it over again, which the compute service
     answers with the execution it has. A backtest cancelled before the hand-over was
     recorded is cancelled there too."""
-    if after_s and store.ended_here(backtest_id) is None:
+    ended = await store.ended_within(backtest_id, 0.0)
+    if after_s and ended is None:
         store.note_dispatched(backtest_id, execution_id)
-        await asyncio.sleep(after_s)
-    ended = store.ended_here(backtest_id)
+        # Woken at once by a final state: a cancel here meanwhile is passed on now.
+        ended = await store.ended_within(backtest_id, after_s)
     if ended is None and await store.mark_dispatched(backtest_id, execution_id):
         return
     if ended in (None, BacktestStatus.CANCELLED):

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Protocol
 
+from bson import Binary
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -28,19 +29,19 @@ from backend.schemas import Backtest, BacktestState, BacktestSummary, outline_of
 from backend.stores.rankings import RankingStore
 from shared.contracts.backtests import BacktestParams
 from shared.contracts.common import utc_now
-from shared.contracts.executions import ExecutionReport, RunBacktestRequest
+from shared.contracts.executions import ExecutionReport, PackedResult, RunBacktestRequest
 from shared.contracts.lifecycle import (
     FINAL_STATUS_VALUES,
     LIVE_STATUS_VALUES,
     BacktestStatus,
     movable_to,
 )
-from shared.contracts.results import BacktestResult, BacktestStatistics
+from shared.contracts.results import BacktestResult
 from shared.contracts.strategies import StrategySnapshot
 from shared.contracts.sweeps import Sweep
 from shared.contracts.validation import Validation
 from shared.mongo import Document, stored_time
-from shared.packed import pack, unpacked_model
+from shared.packed import unpacked_model
 
 MAX_LISTED = 500
 _LIVE = {"$in": LIVE_STATUS_VALUES}
@@ -48,7 +49,6 @@ _LIVE_STATUSES = (BacktestStatus.QUEUED, BacktestStatus.RUNNING)
 _SUMMARY_FIELDS = [name for name in BacktestSummary.model_fields if name != "id"]
 # The strategy's snapshot gives the parameters it ran with.
 _SUMMARY_PROJECTION = dict.fromkeys([*_SUMMARY_FIELDS, "strategy"], 1)
-_STATISTICS = set(BacktestStatistics.model_fields)
 
 
 class BacktestListener(Protocol):
@@ -65,14 +65,16 @@ class BacktestListener(Protocol):
     def forget_accepted(self, backtest_id: str) -> None:
         """A live backtest changed otherwise (a failed hand-over, a lost execution)."""
 
-    def publish_final(self, backtest: Backtest) -> None:
-        """A final state, as stored."""
+    def publish_final(self, backtest: Backtest, statistics: Document | None = None) -> None:
+        """A final state, as stored, with its statistics once completed (its result is
+        None when it arrived packed)."""
 
     def live_progress(self, backtest_id: str) -> float | None:
         """The latest progress a worker pushed for a running backtest; None if none."""
 
-    def final_status(self, backtest_id: str) -> BacktestStatus | None:
-        """The final status this process stored for the backtest lately; None if none."""
+    async def final_within(self, backtest_id: str, seconds: float) -> BacktestStatus | None:
+        """The final status this process stores for the backtest, waiting at most
+        `seconds` for one; None if none came."""
 
 
 class BacktestStore:
@@ -137,7 +139,7 @@ class BacktestStore:
         if earlier is not None and reused is not None:
             reused = reused.model_copy(update={"strategy_id": strategy.id, "cached": True})
             document |= _result_fields(
-                reused, earlier.get("optimization"), earlier.get("walk_forward")
+                PackedResult.of(reused), earlier.get("optimization"), earlier.get("walk_forward")
             ) | {
                 "status": BacktestStatus.COMPLETED.value,
                 "cached": True,  # on the record too, so a list need not read the result
@@ -190,13 +192,16 @@ class BacktestStore:
     def note_dispatched(self, backtest_id: str, execution_id: str) -> None:
         """The compute service has the backtest: the listener is told at once, the
         record is moved by `mark_dispatched` later, unless its final state comes first
-        (`ended_here`)."""
+        (`ended_within`)."""
         if self._listener is not None:
             self._listener.publish_dispatched(backtest_id, execution_id, utc_now())
 
-    def ended_here(self, backtest_id: str) -> BacktestStatus | None:
-        """The final status this process stored for the backtest lately, if any."""
-        return self._listener.final_status(backtest_id) if self._listener else None
+    async def ended_within(self, backtest_id: str, seconds: float) -> BacktestStatus | None:
+        """The final status this process stores for the backtest, waiting at most
+        `seconds` for one (none: at once); None if none came, or nothing listens."""
+        if self._listener is None:
+            return None
+        return await self._listener.final_within(backtest_id, seconds)
 
     async def mark_dispatched(self, backtest_id: str, execution_id: str) -> bool:
         """Record the hand-over (queued, with the execution id); False if the backtest
@@ -246,22 +251,25 @@ class BacktestStore:
             "updated_at": now,
             "stages.saved": now,
         }
-        if report.result is None:  # it ended unfinished: as far as it got, never less
+        if not report.has_result:  # it ended unfinished: as far as it got, never less
             live = self._listener.live_progress(report.backtest_id) if self._listener else None
             reached = max(report.progress or 0.0, live or 0.0)
             if reached > 0:
                 changes["progress"] = reached
         optimization = None
-        if report.result is not None:
+        statistics: Document | None = None
+        if (packed := report.packed()) is not None:
             if report.optimization is not None:
                 optimization = report.optimization.model_dump()
                 # Before the backtest turns final, so a completed one always has it.
                 await self._rankings.save(report.execution_id, optimization["ranked"])
                 optimization = outline_of(optimization)
             walk_forward = report.walk_forward.model_dump() if report.walk_forward else None
-            changes |= _result_fields(report.result, optimization, walk_forward)
+            statistics = packed.statistics.model_dump()
+            changes |= _result_fields(packed, optimization, walk_forward)
         # The result is not read back: it is the one in hand (a million-bar run's is
-        # megabytes, and validating it again would cost as much as storing it).
+        # megabytes, and validating it again would cost as much as storing it), or,
+        # when it arrived packed, read by the member's first read.
         with self._told_if_unsure(report.backtest_id):
             document = await self._collection.find_one_and_update(
                 {
@@ -279,7 +287,7 @@ class BacktestStore:
                     "optimization": optimization,
                     "walk_forward": report.walk_forward,
                 }
-            return self._finished(document)
+            return self._finished(document, statistics)
 
     async def trades_execution(self, user_id: str, backtest_id: str) -> str | None:
         """The execution holding a completed backtest's trades (an earlier one's, for a
@@ -409,27 +417,30 @@ class BacktestStore:
         if self._listener is not None:
             self._listener.forget_accepted(backtest_id)
 
-    def _finished(self, document: Document | None) -> Backtest | None:
-        """The backtest a final move returned, handed to the listener."""
+    def _finished(
+        self, document: Document | None, statistics: Document | None = None
+    ) -> Backtest | None:
+        """The backtest a final move returned, handed to the listener with its
+        `statistics` (its result is None when it arrived packed: read it)."""
         if document is None:
             return None
         backtest = Backtest.from_document(document)
         if self._listener is not None:
-            self._listener.publish_final(backtest)
+            self._listener.publish_final(backtest, statistics)
         return backtest
 
 
 def _result_fields(
-    result: BacktestResult, optimization: Document | None, walk_forward: Document | None = None
+    result: PackedResult, optimization: Document | None, walk_forward: Document | None = None
 ) -> Document:
     return {
-        "result": pack(result),
+        "result": Binary(result.packed),
         "optimization": optimization,
         # Apart too: what a list says the statistics come from.
         "best_parameters": optimization.get("best_parameters") if optimization else None,
         "walk_forward": walk_forward,
         # Kept apart from the result so a list reads a few numbers, not every trade.
-        "statistics": result.model_dump(include=_STATISTICS),
+        "statistics": result.statistics.model_dump(),
         "progress": 100.0,
     }
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -92,11 +92,15 @@ def _event_id(status: BacktestStatus, progress: float) -> int:
     return _STAGE[status] * _STAGE_SPAN + round(progress * 10)
 
 
-def event_of(backtest: Backtest) -> ProgressEvent:
-    """The event of a backtest's stored state."""
-    statistics = None
-    if backtest.result is not None:
-        statistics = {name: getattr(backtest.result, name) for name in HEADLINE_STATISTICS}
+def event_of(backtest: Backtest, statistics: Mapping[str, Any] | None = None) -> ProgressEvent:
+    """The event of a backtest's stored state; its headline statistics from `statistics`
+    when given (a result that arrived packed is not unpacked for them), else from its
+    result."""
+    headline = None
+    if statistics is not None:
+        headline = {name: statistics[name] for name in HEADLINE_STATISTICS}
+    elif backtest.result is not None:
+        headline = {name: getattr(backtest.result, name) for name in HEADLINE_STATISTICS}
     return ProgressEvent(
         id=_event_id(backtest.status, backtest.progress),
         backtest_id=backtest.id,
@@ -105,7 +109,7 @@ def event_of(backtest: Backtest) -> ProgressEvent:
         eta_s=None,
         final=backtest.status.is_final,
         error=backtest.error,
-        statistics=statistics,
+        statistics=headline,
     )
 
 
@@ -154,6 +158,7 @@ class ProgressHub:
         self._live: OrderedDict[str, _Live] = OrderedDict()
         self._finals: OrderedDict[str, ProgressEvent] = OrderedDict()
         self._accepted: OrderedDict[str, _Accepted] = OrderedDict()
+        self._final_waiters: dict[str, asyncio.Future[BacktestStatus]] = {}
         self._subscribers: dict[str, set[asyncio.Queue[ProgressEvent]]] = {}
 
     @property
@@ -175,11 +180,22 @@ class ProgressHub:
         live = self._live.get(backtest_id)
         return live.event.progress if live is not None else None
 
-    def final_status(self, backtest_id: str) -> BacktestStatus | None:
-        """The final status of a backtest among the recent final states; None if it is
-        not among them."""
-        final = self._finals.get(backtest_id)
-        return final.status if final is not None else None
+    async def final_within(self, backtest_id: str, seconds: float) -> BacktestStatus | None:
+        """The backtest's final status once this process stores one (at once when it is
+        among the recent final states), waiting at most `seconds`; None if none came."""
+        if (final := self._finals.get(backtest_id)) is not None:
+            return final.status
+        if seconds <= 0:
+            return None
+        waiter = self._final_waiters.get(backtest_id)
+        if waiter is None:
+            waiter = self._final_waiters[backtest_id] = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait({waiter}, timeout=seconds)
+        finally:
+            if self._final_waiters.get(backtest_id) is waiter and not waiter.done():
+                del self._final_waiters[backtest_id]
+        return waiter.result() if waiter.done() else None
 
     def publish_accepted(self, user_id: str, backtest: Backtest) -> None:
         """A backtest this process just stored for `user_id`, held for its reads."""
@@ -243,11 +259,17 @@ class ProgressHub:
         )
         self._send(live.event)
 
-    def publish_final(self, backtest: Backtest) -> None:
-        """A final state, as stored: sent to every subscriber, whose streams then end."""
-        event = event_of(backtest)
+    def publish_final(
+        self, backtest: Backtest, statistics: Mapping[str, Any] | None = None
+    ) -> None:
+        """A final state, as stored (with its `statistics` once completed, when its
+        result is not in hand): sent to every subscriber, whose streams then end."""
+        event = event_of(backtest, statistics)
         self._live.pop(backtest.id, None)
         self._accepted.pop(backtest.id, None)
+        waiter = self._final_waiters.pop(backtest.id, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(backtest.status)
         self._finals[backtest.id] = event
         if len(self._finals) > MAX_RECENT_FINALS:
             self._finals.popitem(last=False)

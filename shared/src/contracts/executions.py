@@ -5,22 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Self
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from shared.contracts.backtests import BacktestParams, ResolvedBacktest
 from shared.contracts.common import Count, Id, RequestId, Text, WireModel
 from shared.contracts.lifecycle import BacktestStatus
-from shared.contracts.results import BacktestResult
+from shared.contracts.results import BacktestResult, BacktestStatistics
 from shared.contracts.strategies import StrategySnapshot
 from shared.contracts.sweeps import Optimization, Sweep, check_sweep
 from shared.contracts.validation import Validation, WalkForward, check_windows
-from shared.packed import unpacked_model
+from shared.packed import is_packed, pack, unpacked_model
 
 __all__ = [
     "DEFAULT_PRIORITY",
     "BacktestExecution",
     "ExecutionReport",
     "ExecutionUpdate",
+    "PackedResult",
     "RunBacktestAccepted",
     "RunBacktestRequest",
 ]
@@ -103,6 +104,32 @@ class BacktestExecution(WireModel):
         return cls.model_validate({**fields, **packed, "id": document["_id"]})
 
 
+class PackedResult(WireModel):
+    """A result as the compute service stores it (`shared.packed`: its JSON, compressed),
+    with its statistics in the clear. A worker reports its result so: the result is
+    serialized and compressed once, where it was made, the API stores the value as it
+    arrives (a member's read validates it), and a million-bar run's final state crosses
+    as 200 KB rather than 560."""
+
+    model_config = ConfigDict(
+        extra="forbid", allow_inf_nan=False, ser_json_bytes="base64", val_json_bytes="base64"
+    )
+
+    packed: bytes = Field(description="The result packed, base64 in JSON.")
+    statistics: BacktestStatistics
+
+    @field_validator("packed")
+    @classmethod
+    def _packed_so(cls, value: bytes) -> bytes:
+        if not is_packed(value):
+            raise ValueError("not a packed result")
+        return value
+
+    @classmethod
+    def of(cls, result: BacktestResult) -> PackedResult:
+        return cls(packed=bytes(pack(result)), statistics=result.statistics())
+
+
 class ExecutionReport(WireModel):
     """Body of `POST /api/backtest/save_result`: an execution's final state."""
 
@@ -111,6 +138,9 @@ class ExecutionReport(WireModel):
     status: BacktestStatus
     end_time: datetime | None = None
     result: BacktestResult | None = None
+    packed_result: PackedResult | None = Field(
+        default=None, description="The result as stored, in place of `result`."
+    )
     optimization: Optimization | None = None
     walk_forward: WalkForward | None = None
     error: Text | None = None
@@ -122,9 +152,21 @@ class ExecutionReport(WireModel):
     def _is_final(self) -> Self:
         if not self.status.is_final:
             raise ValueError("only a final status can be reported")
-        if self.status is BacktestStatus.COMPLETED and self.result is None:
+        if self.result is not None and self.packed_result is not None:
+            raise ValueError("a result is carried once: as it is, or packed")
+        if self.status is BacktestStatus.COMPLETED and not self.has_result:
             raise ValueError("a completed execution must carry its result")
         return self
+
+    @property
+    def has_result(self) -> bool:
+        return self.result is not None or self.packed_result is not None
+
+    def packed(self) -> PackedResult | None:
+        """The result packed: as it arrived, or packed now."""
+        if self.result is not None:
+            return PackedResult.of(self.result)
+        return self.packed_result
 
     @classmethod
     def of(cls, execution: BacktestExecution) -> ExecutionReport:

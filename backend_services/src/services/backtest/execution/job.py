@@ -81,9 +81,13 @@ from backend_services.services.backtest.execution.trade_store import (
 from backend_services.services.backtest.execution.worker_heap import keep_freed_memory
 from shared.contracts.backtests import ResolvedBacktest
 from shared.contracts.common import utc_now
-from shared.contracts.executions import ExecutionReport, ExecutionUpdate, RunBacktestRequest
+from shared.contracts.executions import (
+    ExecutionReport,
+    ExecutionUpdate,
+    PackedResult,
+    RunBacktestRequest,
+)
 from shared.contracts.lifecycle import BacktestStatus
-from shared.contracts.results import BacktestResult
 from shared.contracts.sweeps import Optimization
 from shared.contracts.validation import WalkForward
 from shared.errors import invalid_in_words
@@ -211,7 +215,7 @@ def _run_to_the_end(
         ExecutionReport, execution_id=execution_id, backtest_id=claim.request_fields["backtest_id"]
     )
     stages: dict[str, datetime] = {}
-    result: BacktestResult | None = None
+    result: PackedResult | None = None
     optimization: Optimization | None = None
     walk_forward: WalkForward | None = None
     reason: str | None = None
@@ -228,7 +232,7 @@ def _run_to_the_end(
                 first_run=claim.attempt == 1,
             )
             stages["trades_stored"] = utc_now()
-            result = run.result
+            result = PackedResult.of(run.result)
             finish = partial(record.complete, result, optimization, stages, walk_forward)
         except ExecutionCancelled:
             return BacktestStatus.CANCELLED, None
@@ -252,7 +256,7 @@ def _run_to_the_end(
     return status, report(
         status=status,
         end_time=ended,
-        result=result,
+        packed_result=result,
         optimization=optimization,
         walk_forward=walk_forward,
         error=reason,

@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from bson import Binary
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.collection import Collection
@@ -27,9 +28,13 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from backend_services.services.backtest.execution.scheduling import WaitingRun
 from shared.contracts.common import utc_now
-from shared.contracts.executions import DEFAULT_PRIORITY, BacktestExecution, RunBacktestRequest
+from shared.contracts.executions import (
+    DEFAULT_PRIORITY,
+    BacktestExecution,
+    PackedResult,
+    RunBacktestRequest,
+)
 from shared.contracts.lifecycle import FINAL_STATUS_VALUES, BacktestStatus, movable_to
-from shared.contracts.results import BacktestResult
 from shared.contracts.sweeps import Optimization
 from shared.contracts.validation import WalkForward
 from shared.errors import Conflict, NotFound
@@ -456,14 +461,15 @@ class RunRecord:
 
     def complete(
         self,
-        result: BacktestResult,
+        result: PackedResult,
         optimization: Optimization | None,
         stages: dict[str, datetime],
         walk_forward: WalkForward | None = None,
     ) -> datetime | None:
-        """Store the result, with the times of the run's stages; the time it ended, or
-        None when the record no longer runs under this run (cancelled, given up on)."""
-        outcome: Document = {"progress": 100.0, "result": pack(result)}
+        """Store the result (packed once, and reported to the API as it is stored), with
+        the times of the run's stages; the time it ended, or None when the record no
+        longer runs under this run (cancelled, given up on)."""
+        outcome: Document = {"progress": 100.0, "result": Binary(result.packed)}
         if optimization is not None:
             outcome["optimization"] = pack(optimization)
         if walk_forward is not None:
