@@ -159,7 +159,8 @@ async def _readable_backtest(
 
 OwnedStrategy = Annotated[Strategy, Depends(_owned_strategy)]
 OwnedBacktest = Annotated[Backtest, Depends(_owned_backtest)]
-# For reads alone: a running backtest this process accepted comes from memory.
+# For reads and cancels: a running backtest this process accepted comes from memory,
+# with the execution it was handed to before that hand-over is recorded.
 ReadableBacktest = Annotated[Backtest, Depends(_readable_backtest)]
 
 

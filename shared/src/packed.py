@@ -24,7 +24,7 @@ import zstandard
 from bson import Binary
 from pydantic import BaseModel
 
-__all__ = ["is_packed", "pack", "packed_json", "unpacked", "unpacked_model"]
+__all__ = ["pack", "packed_json", "unpacked", "unpacked_model"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -39,16 +39,26 @@ def pack(model: BaseModel) -> Binary:
     return Binary(zstandard.ZstdCompressor(level=_LEVEL).compress(raw))
 
 
-def is_packed(value: bytes) -> bool:
-    """Whether `value` is as `pack` makes them (a Zstandard frame)."""
-    return value[:4] == _ZSTD_MAGIC
-
-
-def packed_json(stored: bytes) -> bytes:
-    """The JSON text of a packed value (Zstandard, or zlib as packed before)."""
-    if stored[:4] == _ZSTD_MAGIC:
+def packed_json(stored: bytes, most: int | None = None) -> bytes:
+    """The JSON text of a packed value (Zstandard, or zlib as packed before); ValueError
+    when it is neither, or, with `most`, says it unpacks to more bytes than that."""
+    try:
+        if stored[:4] != _ZSTD_MAGIC:
+            return zlib.decompress(stored) if most is None else _bounded_zlib(stored, most)
+        size = zstandard.frame_content_size(stored)  # written by `pack`; -1 when unknown
+        if most is not None and not 0 <= size <= most:
+            raise ValueError(f"a packed value of more than {most} bytes, or of unknown size")
         return zstandard.ZstdDecompressor().decompress(stored)
-    return zlib.decompress(stored)
+    except (zstandard.ZstdError, zlib.error):
+        raise ValueError("not a packed value") from None
+
+
+def _bounded_zlib(stored: bytes, most: int) -> bytes:
+    unpacking = zlib.decompressobj()
+    raw = unpacking.decompress(stored, most + 1)
+    if len(raw) > most or not unpacking.eof:
+        raise ValueError(f"a packed value of more than {most} bytes")
+    return raw
 
 
 def unpacked(stored: Any) -> Any:

@@ -1,6 +1,6 @@
 """A worker's acknowledged deliveries are noted on their execution records together:
-one command for every acknowledgement of the hold, each record with its own time. On a
-real MongoDB."""
+one command for all that came within a fraction of a second, each record with its own
+time. On a real MongoDB."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from shared.mongo import Document, stored_time
 
 pytestmark = pytest.mark.integration
 
-HOLD_S = 0.3
+EVERY_S = 0.3
 
 
 class _Updates(monitoring.CommandListener):
@@ -50,18 +50,18 @@ def executions(mongo: Mongo) -> Iterator[tuple[Collection[Document], _Updates]]:
         client.close()
 
 
-def test_acknowledgements_of_one_hold_are_noted_by_one_command(
+def test_acknowledgements_close_together_are_noted_by_one_command(
     executions: tuple[Collection[Document], _Updates],
 ) -> None:
     collection, updates = executions
-    marks = DeliveredMarks(collection, hold_s=HOLD_S)
+    marks = DeliveredMarks(collection, every_s=EVERY_S)
     first = utc_now().replace(microsecond=0)  # as MongoDB keeps times: to the millisecond
     noted = {f"e{number}": first + timedelta(milliseconds=number) for number in range(4)}
 
     for execution_id, at in noted.items():
         marks.note(execution_id, at)
-    time.sleep(HOLD_S / 3)
-    assert updates.sent == 0  # held
+    time.sleep(EVERY_S / 3)
+    assert updates.sent == 0  # waiting for the others
     deadline = time.monotonic() + 10
     while updates.sent == 0 and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -79,13 +79,13 @@ def test_a_full_batch_is_written_at_once(
     executions: tuple[Collection[Document], _Updates],
 ) -> None:
     collection, updates = executions
-    marks = DeliveredMarks(collection, hold_s=60.0, most_at_once=3)
+    marks = DeliveredMarks(collection, every_s=60.0, most_at_once=3)
 
     for number in range(3):
         marks.note(f"e{number}", utc_now())
     deadline = time.monotonic() + 10
     while collection.count_documents({"delivered_at": None}) > 2:
-        assert time.monotonic() < deadline, "a full batch waited for its hold"
+        assert time.monotonic() < deadline, "a full batch waited for its time"
         time.sleep(0.02)
 
     assert updates.sent == 1

@@ -341,7 +341,7 @@ def test_members_take_turns_and_none_holds_more_than_its_share_while_others_wait
     assert all(execution["status"] == "completed" for execution in ended.values())
     spans = {b: (_moment(e["start_time"]), _moment(e["end_time"])) for b, e in ended.items()}
     # The second member's first run takes the first slot that frees.
-    assert spans[second_runs[0]][0] < min(spans[b][0] for b in first_runs[2:])
+    assert spans[second_runs[0]][0] < min(spans[b][0] for b in first_runs[2:]), spans
     # No run starts for a member already holding its one slot while the other waits.
     for own, others in ((first_runs, second_runs), (second_runs, first_runs)):
         for backtest_id in set(own) - set(first_runs[:2]):

@@ -6,13 +6,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import zstandard
 from pydantic import ValidationError
 
 from shared.contracts.backtests import BacktestParams, ResolvedBacktest
 from shared.contracts.executions import ExecutionReport, PackedResult
 from shared.contracts.results import BacktestResult
 from shared.contracts.strategies import Costs, StrategySnapshot
-from shared.packed import packed_json
+from shared.limits import MAX_RESULT_BYTES
 
 STRATEGY = StrategySnapshot(
     id="s1",
@@ -22,6 +23,10 @@ STRATEGY = StrategySnapshot(
     parameters={"fast": 10, "slow": 30},
     costs=Costs(commission_pct=0.002),
 )
+
+
+def _zstd(raw: bytes) -> bytes:
+    return zstandard.ZstdCompressor().compress(raw)
 
 
 # A result as the first release stored it: a year without a trade.
@@ -149,15 +154,13 @@ def test_a_result_is_reported_once_as_it_is_or_packed() -> None:
 
     crossed = ExecutionReport.model_validate_json(report.model_dump_json())
 
-    assert crossed.packed_result == packed
-    assert BacktestResult.model_validate_json(packed_json(crossed.packed_result.packed)) == result
-    assert crossed.packed() == packed
-    assert (
-        ExecutionReport(
-            execution_id="e", backtest_id="b", status="completed", result=result
-        ).packed()
-        == packed
-    )
+    assert crossed.packed_result is not None
+    assert crossed.packed_result.packed == packed.packed
+    assert crossed.packed_result.result == result  # validated as it arrived
+    as_is = ExecutionReport(execution_id="e", backtest_id="b", status="completed", result=result)
+    packed_here = as_is.result_packed()
+    assert packed_here is not None
+    assert packed_here.packed == packed.packed
     with pytest.raises(ValidationError, match="carried once"):
         ExecutionReport(
             execution_id="e",
@@ -166,8 +169,21 @@ def test_a_result_is_reported_once_as_it_is_or_packed() -> None:
             result=result,
             packed_result=packed,
         )
-    with pytest.raises(ValidationError, match="not a packed result"):
-        PackedResult(packed=b'{"not": "packed"}', statistics=packed.statistics)
+
+
+@pytest.mark.parametrize(
+    ("packed", "reason"),
+    [
+        (b'{"not": "packed"}', "not a packed value"),
+        (_zstd(b"[1, 2]"), "not one"),
+        (_zstd(b" " * (MAX_RESULT_BYTES + 1)), "more than"),
+    ],
+)
+def test_a_packed_result_must_unpack_to_a_result_within_bounds(packed: bytes, reason: str) -> None:
+    wire = PackedResult.model_construct(packed=packed).model_dump_json()
+
+    with pytest.raises(ValidationError, match=reason):
+        PackedResult.model_validate_json(wire)
 
 
 def test_a_backtest_stored_by_the_first_release_still_reads() -> None:

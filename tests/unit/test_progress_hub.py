@@ -168,3 +168,14 @@ async def test_a_wait_for_the_final_state_ends_as_soon_as_it_is_stored() -> None
     assert await hub.final_within("b1", 0.0) is BacktestStatus.CANCELLED  # kept: at once
     assert await hub.final_within("b2", 0.01) is None
     assert await hub.final_within("b2", 0.0) is None
+
+
+async def test_every_wait_for_the_same_final_state_is_woken() -> None:
+    hub = ProgressHub()
+    short = asyncio.ensure_future(hub.final_within("b1", 0.01))
+    long = asyncio.ensure_future(hub.final_within("b1", 30.0))
+    assert await short is None  # timed out first, and leaves the other waiting
+
+    hub.publish_final(_backtest(BacktestStatus.COMPLETED))
+
+    assert await asyncio.wait_for(long, 1.0) is BacktestStatus.COMPLETED

@@ -31,7 +31,11 @@ from backend.schemas import (
 )
 from backend.services.backtest_client import BacktestServiceClient
 from backend.services.backtest_starter import StartedBacktest
-from backend.services.dispatch import RECORD_HANDOVER_AFTER_S, dispatch_backtest
+from backend.services.dispatch import (
+    RECORD_HANDOVER_AFTER_S,
+    dispatch_backtest,
+    record_after_s,
+)
 from backend.services.market_checks import check_market
 from backend.stores.backtests import BacktestStore
 from shared.contracts.backtests import BacktestParams
@@ -144,6 +148,7 @@ class BackgroundDispatch:
         self._store = store
         self._client = client
         self._attempts = settings.dispatch_attempts
+        self._record_after_s = record_after_s(settings.supervise_interval_s)
 
     def __call__(self, started: StartedBacktest) -> Backtest:
         backtest = started.backtest
@@ -155,6 +160,7 @@ class BackgroundDispatch:
                 self._client,
                 self._attempts,
                 started.run_request,
+                self._record_after_s,
             )
         return backtest
 
@@ -231,15 +237,17 @@ async def run_backtest_task(
     client: BacktestServiceClient,
     attempts: int,
     run_request: RunBacktestRequest | None = None,
+    record_after_s: float = RECORD_HANDOVER_AFTER_S,
 ) -> None:
     """Hand a new backtest to the compute service in the background, retrying while it
     is unreachable; BacktestSupervisor takes over if it stays so (`dispatch_backtest`).
-    `run_request`: what was just recorded, sent without reading it back."""
+    `run_request`: what was just recorded, sent without reading it back;
+    `record_after_s`: how long the hand-over waits to be recorded."""
     await dispatch_backtest(
         backtest_id,
         store,
         client,
         attempts,
         run_request=run_request,
-        record_after_s=RECORD_HANDOVER_AFTER_S,
+        record_after_s=record_after_s,
     )

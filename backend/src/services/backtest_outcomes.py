@@ -50,7 +50,10 @@ class BacktestOutcomes:
 
     async def purge(self, user_id: str, backtest: Backtest) -> None:
         """Delete a finished backtest, with its trades and ranking unless another
-        backtest answered from it still reads them. Conflict while it runs."""
+        backtest answered from it still reads them. Conflict while it runs (read from
+        the store: a copy this process holds may predate a final state stored elsewhere)."""
+        if not backtest.status.is_final:
+            backtest = await self._store.get(user_id, backtest.id) or backtest
         if not backtest.status.is_final:
             raise Conflict(f"backtest is {backtest.status.value}: cancel it before deleting it")
         store = self._store

@@ -14,15 +14,22 @@ from backend.services.backtest_client import (
 from backend.stores.backtests import BacktestStore
 from shared.contracts.executions import RunBacktestRequest
 from shared.contracts.lifecycle import BacktestStatus
+from shared.errors import Conflict
 
-__all__ = ["FIRST_RETRY_DELAY_S", "RECORD_HANDOVER_AFTER_S", "dispatch_backtest"]
+__all__ = ["FIRST_RETRY_DELAY_S", "RECORD_HANDOVER_AFTER_S", "dispatch_backtest", "record_after_s"]
 
 logger = logging.getLogger(__name__)
 
 FIRST_RETRY_DELAY_S = 0.5
 # A new backtest's hand-over is recorded this long after it, unless its final state came
-# first: well within the hub's READ_FROM_MEMORY_S and the supervisor's interval.
+# first: well within the hub's READ_FROM_MEMORY_S, and at most half the supervisor's
+# interval (`record_after_s`), so the supervisor does not hand it over again meanwhile.
 RECORD_HANDOVER_AFTER_S = 1.0
+
+
+def record_after_s(supervise_interval_s: float) -> float:
+    """How long a new backtest's hand-over waits to be recorded."""
+    return min(RECORD_HANDOVER_AFTER_S, supervise_interval_s / 2)
 
 
 async def dispatch_backtest(
@@ -89,9 +96,11 @@ async def _record_handover(
         store.note_dispatched(backtest_id, execution_id)
         # Woken at once by a final state: a cancel here meanwhile is passed on now.
         ended = await store.ended_within(backtest_id, after_s)
-    if ended is None and await store.mark_dispatched(backtest_id, execution_id):
-        return
-    if ended in (None, BacktestStatus.CANCELLED):
+    if ended not in (None, BacktestStatus.CANCELLED):
+        return  # its final state names its execution
+    # Cancelled meanwhile, the record is linked to its execution all the same (so a
+    # purge removes it there too), and the execution cancelled there.
+    if not await store.mark_dispatched(backtest_id, execution_id):
         await _cancel_if_cancelled(backtest_id, execution_id, store, client)
 
 
@@ -102,5 +111,12 @@ async def _cancel_if_cancelled(
     if state is not None and state.status is BacktestStatus.CANCELLED:
         try:
             await client.cancel_backtest(execution_id)
-        except (BacktestServiceRejected, BacktestServiceUnavailable) as error:
+        except BacktestServiceRejected as rejected:
+            if rejected.status_code != Conflict.status_code:
+                logger.warning(
+                    "could not cancel %s on the compute service: %s", execution_id, rejected
+                )
+            else:  # cancelled there already (through the execution this process held)
+                logger.info("%s had already ended on the compute service", execution_id)
+        except BacktestServiceUnavailable as error:
             logger.warning("could not cancel %s on the compute service: %s", execution_id, error)

@@ -36,7 +36,7 @@ from shared.contracts.lifecycle import (
     BacktestStatus,
     movable_to,
 )
-from shared.contracts.results import BacktestResult
+from shared.contracts.results import BacktestResult, BacktestStatistics
 from shared.contracts.strategies import StrategySnapshot
 from shared.contracts.sweeps import Sweep
 from shared.contracts.validation import Validation
@@ -49,6 +49,7 @@ _LIVE_STATUSES = (BacktestStatus.QUEUED, BacktestStatus.RUNNING)
 _SUMMARY_FIELDS = [name for name in BacktestSummary.model_fields if name != "id"]
 # The strategy's snapshot gives the parameters it ran with.
 _SUMMARY_PROJECTION = dict.fromkeys([*_SUMMARY_FIELDS, "strategy"], 1)
+_STATISTICS = set(BacktestStatistics.model_fields)
 
 
 class BacktestListener(Protocol):
@@ -65,9 +66,8 @@ class BacktestListener(Protocol):
     def forget_accepted(self, backtest_id: str) -> None:
         """A live backtest changed otherwise (a failed hand-over, a lost execution)."""
 
-    def publish_final(self, backtest: Backtest, statistics: Document | None = None) -> None:
-        """A final state, as stored, with its statistics once completed (its result is
-        None when it arrived packed)."""
+    def publish_final(self, backtest: Backtest) -> None:
+        """A final state, as stored."""
 
     def live_progress(self, backtest_id: str) -> float | None:
         """The latest progress a worker pushed for a running backtest; None if none."""
@@ -257,19 +257,16 @@ class BacktestStore:
             if reached > 0:
                 changes["progress"] = reached
         optimization = None
-        statistics: Document | None = None
-        if (packed := report.packed()) is not None:
+        if (packed := report.result_packed()) is not None:
             if report.optimization is not None:
                 optimization = report.optimization.model_dump()
                 # Before the backtest turns final, so a completed one always has it.
                 await self._rankings.save(report.execution_id, optimization["ranked"])
                 optimization = outline_of(optimization)
             walk_forward = report.walk_forward.model_dump() if report.walk_forward else None
-            statistics = packed.statistics.model_dump()
             changes |= _result_fields(packed, optimization, walk_forward)
         # The result is not read back: it is the one in hand (a million-bar run's is
-        # megabytes, and validating it again would cost as much as storing it), or,
-        # when it arrived packed, read by the member's first read.
+        # megabytes, and validating it again would cost as much as storing it).
         with self._told_if_unsure(report.backtest_id):
             document = await self._collection.find_one_and_update(
                 {
@@ -283,11 +280,11 @@ class BacktestStore:
             )
             if document is not None:
                 document |= {
-                    "result": report.result,
+                    "result": packed.result if packed is not None else None,
                     "optimization": optimization,
                     "walk_forward": report.walk_forward,
                 }
-            return self._finished(document, statistics)
+            return self._finished(document)
 
     async def trades_execution(self, user_id: str, backtest_id: str) -> str | None:
         """The execution holding a completed backtest's trades (an earlier one's, for a
@@ -417,16 +414,13 @@ class BacktestStore:
         if self._listener is not None:
             self._listener.forget_accepted(backtest_id)
 
-    def _finished(
-        self, document: Document | None, statistics: Document | None = None
-    ) -> Backtest | None:
-        """The backtest a final move returned, handed to the listener with its
-        `statistics` (its result is None when it arrived packed: read it)."""
+    def _finished(self, document: Document | None) -> Backtest | None:
+        """The backtest a final move returned, handed to the listener."""
         if document is None:
             return None
         backtest = Backtest.from_document(document)
         if self._listener is not None:
-            self._listener.publish_final(backtest, statistics)
+            self._listener.publish_final(backtest)
         return backtest
 
 
@@ -440,7 +434,7 @@ def _result_fields(
         "best_parameters": optimization.get("best_parameters") if optimization else None,
         "walk_forward": walk_forward,
         # Kept apart from the result so a list reads a few numbers, not every trade.
-        "statistics": result.statistics.model_dump(),
+        "statistics": result.result.model_dump(include=_STATISTICS),
         "progress": 100.0,
     }
 

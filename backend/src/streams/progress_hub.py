@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -92,15 +92,11 @@ def _event_id(status: BacktestStatus, progress: float) -> int:
     return _STAGE[status] * _STAGE_SPAN + round(progress * 10)
 
 
-def event_of(backtest: Backtest, statistics: Mapping[str, Any] | None = None) -> ProgressEvent:
-    """The event of a backtest's stored state; its headline statistics from `statistics`
-    when given (a result that arrived packed is not unpacked for them), else from its
-    result."""
-    headline = None
-    if statistics is not None:
-        headline = {name: statistics[name] for name in HEADLINE_STATISTICS}
-    elif backtest.result is not None:
-        headline = {name: getattr(backtest.result, name) for name in HEADLINE_STATISTICS}
+def event_of(backtest: Backtest) -> ProgressEvent:
+    """The event of a backtest's stored state."""
+    statistics = None
+    if backtest.result is not None:
+        statistics = {name: getattr(backtest.result, name) for name in HEADLINE_STATISTICS}
     return ProgressEvent(
         id=_event_id(backtest.status, backtest.progress),
         backtest_id=backtest.id,
@@ -109,7 +105,7 @@ def event_of(backtest: Backtest, statistics: Mapping[str, Any] | None = None) ->
         eta_s=None,
         final=backtest.status.is_final,
         error=backtest.error,
-        statistics=headline,
+        statistics=statistics,
     )
 
 
@@ -158,7 +154,7 @@ class ProgressHub:
         self._live: OrderedDict[str, _Live] = OrderedDict()
         self._finals: OrderedDict[str, ProgressEvent] = OrderedDict()
         self._accepted: OrderedDict[str, _Accepted] = OrderedDict()
-        self._final_waiters: dict[str, asyncio.Future[BacktestStatus]] = {}
+        self._final_waiters: dict[str, set[asyncio.Future[BacktestStatus]]] = {}
         self._subscribers: dict[str, set[asyncio.Queue[ProgressEvent]]] = {}
 
     @property
@@ -187,13 +183,14 @@ class ProgressHub:
             return final.status
         if seconds <= 0:
             return None
-        waiter = self._final_waiters.get(backtest_id)
-        if waiter is None:
-            waiter = self._final_waiters[backtest_id] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[BacktestStatus] = asyncio.get_running_loop().create_future()
+        waiters = self._final_waiters.setdefault(backtest_id, set())
+        waiters.add(waiter)
         try:
             await asyncio.wait({waiter}, timeout=seconds)
         finally:
-            if self._final_waiters.get(backtest_id) is waiter and not waiter.done():
+            waiters.discard(waiter)
+            if not waiters and self._final_waiters.get(backtest_id) is waiters:
                 del self._final_waiters[backtest_id]
         return waiter.result() if waiter.done() else None
 
@@ -259,17 +256,14 @@ class ProgressHub:
         )
         self._send(live.event)
 
-    def publish_final(
-        self, backtest: Backtest, statistics: Mapping[str, Any] | None = None
-    ) -> None:
-        """A final state, as stored (with its `statistics` once completed, when its
-        result is not in hand): sent to every subscriber, whose streams then end."""
-        event = event_of(backtest, statistics)
+    def publish_final(self, backtest: Backtest) -> None:
+        """A final state, as stored: sent to every subscriber, whose streams then end."""
+        event = event_of(backtest)
         self._live.pop(backtest.id, None)
         self._accepted.pop(backtest.id, None)
-        waiter = self._final_waiters.pop(backtest.id, None)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(backtest.status)
+        for waiter in self._final_waiters.pop(backtest.id, set()):
+            if not waiter.done():
+                waiter.set_result(backtest.status)
         self._finals[backtest.id] = event
         if len(self._finals) > MAX_RECENT_FINALS:
             self._finals.popitem(last=False)

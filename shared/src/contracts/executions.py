@@ -5,16 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Self
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from shared.contracts.backtests import BacktestParams, ResolvedBacktest
 from shared.contracts.common import Count, Id, RequestId, Text, WireModel
 from shared.contracts.lifecycle import BacktestStatus
-from shared.contracts.results import BacktestResult, BacktestStatistics
+from shared.contracts.results import BacktestResult
 from shared.contracts.strategies import StrategySnapshot
 from shared.contracts.sweeps import Optimization, Sweep, check_sweep
 from shared.contracts.validation import Validation, WalkForward, check_windows
-from shared.packed import is_packed, pack, unpacked_model
+from shared.errors import invalid_in_words
+from shared.limits import MAX_RESULT_BYTES
+from shared.packed import pack, packed_json, unpacked_model
 
 __all__ = [
     "DEFAULT_PRIORITY",
@@ -105,29 +107,36 @@ class BacktestExecution(WireModel):
 
 
 class PackedResult(WireModel):
-    """A result as the compute service stores it (`shared.packed`: its JSON, compressed),
-    with its statistics in the clear. A worker reports its result so: the result is
-    serialized and compressed once, where it was made, the API stores the value as it
-    arrives (a member's read validates it), and a million-bar run's final state crosses
-    as 200 KB rather than 560."""
+    """A result as the compute service stores it (`shared.packed`: its JSON, compressed).
+    A worker reports its result so: it is serialized and compressed once, where it was
+    made; the API validates it and stores the value as it arrived; and a million-bar
+    run's final state crosses as 200 KB rather than 560."""
 
-    model_config = ConfigDict(
-        extra="forbid", allow_inf_nan=False, ser_json_bytes="base64", val_json_bytes="base64"
-    )
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
 
     packed: bytes = Field(description="The result packed, base64 in JSON.")
-    statistics: BacktestStatistics
+    _result: BacktestResult = PrivateAttr()
 
-    @field_validator("packed")
-    @classmethod
-    def _packed_so(cls, value: bytes) -> bytes:
-        if not is_packed(value):
-            raise ValueError("not a packed result")
-        return value
+    @model_validator(mode="after")
+    def _holds_a_result(self) -> Self:
+        try:
+            self._result = BacktestResult.model_validate_json(
+                packed_json(self.packed, most=MAX_RESULT_BYTES)
+            )
+        except ValidationError as invalid:
+            raise ValueError(f"the packed result is not one: {invalid_in_words(invalid)}") from None
+        return self
+
+    @property
+    def result(self) -> BacktestResult:
+        return self._result
 
     @classmethod
     def of(cls, result: BacktestResult) -> PackedResult:
-        return cls(packed=bytes(pack(result)), statistics=result.statistics())
+        """`result` packed (nothing to validate: it is the model)."""
+        packed = cls.model_construct(packed=bytes(pack(result)))
+        packed._result = result
+        return packed
 
 
 class ExecutionReport(WireModel):
@@ -162,7 +171,7 @@ class ExecutionReport(WireModel):
     def has_result(self) -> bool:
         return self.result is not None or self.packed_result is not None
 
-    def packed(self) -> PackedResult | None:
+    def result_packed(self) -> PackedResult | None:
         """The result packed: as it arrived, or packed now."""
         if self.result is not None:
             return PackedResult.of(self.result)

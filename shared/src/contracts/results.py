@@ -213,13 +213,6 @@ class BacktestResult(BacktestStatistics):
         default=None, description="Null in results stored before it was part of one."
     )
     data_version: int | None = Field(default=None, description="Market-data version used.")
-
-    def statistics(self) -> BacktestStatistics:
-        """Its statistics alone, without trades, curves or analysis."""
-        return BacktestStatistics.model_validate(
-            self.model_dump(include=set(BacktestStatistics.model_fields))
-        )
-
     cached: bool = Field(
         default=False,
         description="True when this is the stored result of an identical earlier backtest "

@@ -23,6 +23,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from backend_services.config import Settings
+from backend_services.services.backtest.execution.delivered_marks import WRITE_EVERY_S
 from backend_services.services.backtest.execution.delivery import ResultDelivery
 from backend_services.services.backtest.execution.job import init_worker, run_execution
 from backend_services.services.backtest.execution.records import (
@@ -170,8 +171,11 @@ class BacktestService:
         if status.is_final:
             if delivered:
                 return
-            if error is None:  # its worker may still be pushing it: the next sweep's
-                self._undelivered.add(execution_id)
+            if error is None:  # its worker may still be pushing it: the next sweep's,
+                # once the acknowledgement, if it came, had time to be noted.
+                asyncio.get_running_loop().call_later(
+                    2 * WRITE_EVERY_S, self._undelivered.add, execution_id
+                )
             else:
                 self._delivery.deliver(execution_id)
             return

@@ -8,8 +8,9 @@ the next run at once:
   costs the API one call, not three. A push that fails is dropped: the next change, or
   the final state, carries everything.
 - Final states go to `POST /api/backtest/save_result` before any live change, from the
-  outcome the run had in hand (nothing is read back), and once acknowledged the run's
-  `on_delivered` notes it on the record. Each was stored in the execution record first,
+  outcome the run had in hand (nothing is read back, the result sent packed as it was
+  stored), and once acknowledged the run's `on_delivered` has it noted on the record
+  (`delivered_marks`). Each was stored in the execution record first,
   so when its push fails the service's delivery (`delivery.ResultDelivery`, with its
   retries and sweeps) takes over.
 """

@@ -2,12 +2,13 @@
 the execution records in batches.
 
 Written one by one, each acknowledgement was one of the five MongoDB commands a small
-backtest cost the compute service. Here every acknowledgement of the last HOLD_S (at
-most MOST_AT_ONCE of them) is written by one command, from a thread of their own. A
-note is only ever late, never wrong: the service delivers a final state again only
-once it was undelivered in two sweeps in a row (`SUPERVISE_INTERVAL_S` apart, longer
-than HOLD_S), and the API answers a repeat as already stored. A note lost with its
-worker, or to a MongoDB outage, is such a repeat.
+backtest cost the compute service. Here the acknowledgements of the last WRITE_EVERY_S
+are written by one command (at once when MOST_AT_ONCE are waiting), from a thread of
+their own. A note is only ever late, never wrong: the service delivers a final state
+again only once a sweep found it undelivered and the next one still does
+(`SUPERVISE_INTERVAL_S` apart, longer than WRITE_EVERY_S), and the API answers a repeat
+as already stored. A note lost with its worker, or to a MongoDB outage, is such a
+repeat.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ from pymongo.errors import PyMongoError
 from backend_services.services.backtest.execution.records import delivered
 from shared.mongo import Document
 
-__all__ = ["HOLD_S", "MOST_AT_ONCE", "DeliveredMarks"]
+__all__ = ["MOST_AT_ONCE", "WRITE_EVERY_S", "DeliveredMarks"]
 
 logger = logging.getLogger(__name__)
 
-HOLD_S = 0.25
+WRITE_EVERY_S = 0.25
 MOST_AT_ONCE = 100
 
 
@@ -36,11 +37,11 @@ class DeliveredMarks:
     def __init__(
         self,
         executions: Collection[Document],
-        hold_s: float = HOLD_S,
+        every_s: float = WRITE_EVERY_S,
         most_at_once: int = MOST_AT_ONCE,
     ) -> None:
         self._executions = executions
-        self._hold_s = hold_s
+        self._every_s = every_s
         self._most_at_once = most_at_once
         self._pending: list[tuple[str, datetime]] = []
         self._first_noted = 0.0
@@ -71,6 +72,8 @@ class DeliveredMarks:
                     len(batch),
                     error,
                 )
+            except Exception:  # never let the thread die: the notes would pile up
+                logger.exception("noting %d deliveries failed", len(batch))
 
     def _wait_s(self) -> float | None:
         """How long until the next batch is due: 0 when it is, None while none is
@@ -79,4 +82,4 @@ class DeliveredMarks:
             return None
         if len(self._pending) >= self._most_at_once:
             return 0.0
-        return max(0.0, self._first_noted + self._hold_s - time.monotonic())
+        return max(0.0, self._first_noted + self._every_s - time.monotonic())

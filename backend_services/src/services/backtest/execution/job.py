@@ -146,7 +146,8 @@ def init_worker(
     are pushed to the API at `api_url`, signed with `service_secret`; bars are mapped
     from this machine's files in `files_dir` when it holds them (none when empty)."""
     bind_to_parent(service, niceness=WORKER_NICENESS)
-    keep_freed_memory()
+    if not keep_freed_memory():
+        logger.info("malloc left as it is: freed memory tuning is for glibc only")
     _WorkerContext.database = sync_client(mongo_url)[mongo_db]
     _WorkerContext.push = ApiPush(api_url, service_secret)
     _WorkerContext.delivered = DeliveredMarks(_WorkerContext.database[EXECUTIONS_COLLECTION])
