@@ -24,7 +24,7 @@ import zstandard
 from bson import Binary
 from pydantic import BaseModel
 
-__all__ = ["pack", "packed_json", "unpacked", "unpacked_model"]
+__all__ = ["check_packed", "pack", "packed_json", "unpacked", "unpacked_model"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -39,26 +39,28 @@ def pack(model: BaseModel) -> Binary:
     return Binary(zstandard.ZstdCompressor(level=_LEVEL).compress(raw))
 
 
-def packed_json(stored: bytes, most: int | None = None) -> bytes:
-    """The JSON text of a packed value (Zstandard, or zlib as packed before); ValueError
-    when it is neither, or, with `most`, says it unpacks to more bytes than that."""
+def check_packed(value: bytes, most: int) -> None:
+    """ValueError unless `value` is as `pack` makes them: a Zstandard frame saying it
+    unpacks to at most `most` bytes (a look at its header: nothing is unpacked)."""
     try:
-        if stored[:4] != _ZSTD_MAGIC:
-            return zlib.decompress(stored) if most is None else _bounded_zlib(stored, most)
-        size = zstandard.frame_content_size(stored)  # written by `pack`; -1 when unknown
-        if most is not None and not 0 <= size <= most:
-            raise ValueError(f"a packed value of more than {most} bytes, or of unknown size")
-        return zstandard.ZstdDecompressor().decompress(stored)
+        size = zstandard.frame_content_size(value) if value[:4] == _ZSTD_MAGIC else -1
+    except zstandard.ZstdError:
+        size = -1
+    if size < 0:
+        raise ValueError("not a packed value")
+    if size > most:
+        raise ValueError(f"a packed value of more than {most} bytes")
+
+
+def packed_json(stored: bytes) -> bytes:
+    """The JSON text of a packed value (Zstandard, or zlib as packed before); ValueError
+    when it is neither."""
+    try:
+        if stored[:4] == _ZSTD_MAGIC:
+            return zstandard.ZstdDecompressor().decompress(stored)
+        return zlib.decompress(stored)
     except (zstandard.ZstdError, zlib.error):
         raise ValueError("not a packed value") from None
-
-
-def _bounded_zlib(stored: bytes, most: int) -> bytes:
-    unpacking = zlib.decompressobj()
-    raw = unpacking.decompress(stored, most + 1)
-    if len(raw) > most or not unpacking.eof:
-        raise ValueError(f"a packed value of more than {most} bytes")
-    return raw
 
 
 def unpacked(stored: Any) -> Any:

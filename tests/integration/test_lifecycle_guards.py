@@ -5,8 +5,9 @@ lists the move (and the method's own narrower rule, where it has one, allows it)
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from helpers import Mongo, run_with_async_database, scratch_database
@@ -91,7 +92,9 @@ def test_the_apis_store_moves_a_backtest_only_as_the_table_allows(
     published: list[Backtest] = []
 
     class FinalsHeard(ProgressHub):
-        def publish_final(self, backtest: Backtest) -> None:
+        def publish_final(
+            self, backtest: Backtest, statistics: Mapping[str, Any] | None = None
+        ) -> None:
             published.append(backtest)
 
     async def body(database: AsyncDatabase[Document]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 import zlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -118,8 +118,8 @@ def test_the_apis_store_packs_a_result_and_reads_it_back_equal(
 def test_a_result_reported_packed_is_stored_as_it_arrived(
     mongo: Mongo, database_name: str, result: BacktestResult
 ) -> None:
-    """A worker reports its result packed: the API validates it and stores the value as
-    it arrived, and its subscribers hear the statistics."""
+    """A worker reports its result packed: the API stores that value, unopened, and
+    tells its subscribers the statistics that came with it."""
     packed = PackedResult.of(result)
     wire = ExecutionReport(
         execution_id="e-packed",
@@ -131,8 +131,10 @@ def test_a_result_reported_packed_is_stored_as_it_arrived(
     finals: list[dict[str, Any] | None] = []
 
     class FinalsHeard(ProgressHub):
-        def publish_final(self, backtest: Backtest) -> None:
-            finals.append(event_of(backtest).statistics)
+        def publish_final(
+            self, backtest: Backtest, statistics: Mapping[str, Any] | None = None
+        ) -> None:
+            finals.append(event_of(backtest, statistics).statistics)
 
     async def body(database: AsyncDatabase[Document]) -> None:
         collection = database["backtests"]
@@ -146,8 +148,7 @@ def test_a_result_reported_packed_is_stored_as_it_arrived(
         stored = await collection.find_one({"_id": created.id})
         assert stored is not None
         assert stored["result"] == packed.packed
-        statistics = result.model_dump(include=set(BacktestStatistics.model_fields))
-        assert stored["statistics"] == statistics
+        assert stored["statistics"] == result.statistics().model_dump()
         read = await store.get("u1", created.id)
         assert read is not None
         assert read.result == result
@@ -216,3 +217,22 @@ def test_the_compute_services_record_packs_a_result_and_reads_it_back_equal(
         assert inline["trades"] == json.loads(result.model_dump_json())["trades"]
 
     run_with_async_database(mongo.url, database_name, body)
+
+
+def test_a_stored_result_that_cannot_be_read_is_computed_again_not_refused(
+    mongo: Mongo, database_name: str
+) -> None:
+    async def check(
+        collection: AsyncCollection[Document], store: BacktestStore, created: Backtest
+    ) -> None:
+        await collection.update_one(
+            {"_id": created.id},
+            {"$set": {"status": "completed", "result": Binary(b"\x28\xb5\x2f\xfdgarbage")}},
+        )
+
+        again = await _reused(collection, store, created)
+
+        assert again.status is BacktestStatus.PENDING  # to be computed, not a 500
+        assert again.result is None
+
+    _with_a_pending_backtest(mongo, database_name, check)

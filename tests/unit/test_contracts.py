@@ -14,6 +14,7 @@ from shared.contracts.executions import ExecutionReport, PackedResult
 from shared.contracts.results import BacktestResult
 from shared.contracts.strategies import Costs, StrategySnapshot
 from shared.limits import MAX_RESULT_BYTES
+from shared.packed import packed_json
 
 STRATEGY = StrategySnapshot(
     id="s1",
@@ -154,13 +155,11 @@ def test_a_result_is_reported_once_as_it_is_or_packed() -> None:
 
     crossed = ExecutionReport.model_validate_json(report.model_dump_json())
 
-    assert crossed.packed_result is not None
-    assert crossed.packed_result.packed == packed.packed
-    assert crossed.packed_result.result == result  # validated as it arrived
+    assert crossed.packed_result == packed
+    assert BacktestResult.model_validate_json(packed_json(packed.packed)) == result
+    assert packed.statistics == result.statistics()
     as_is = ExecutionReport(execution_id="e", backtest_id="b", status="completed", result=result)
-    packed_here = as_is.result_packed()
-    assert packed_here is not None
-    assert packed_here.packed == packed.packed
+    assert as_is.result_packed() == packed
     with pytest.raises(ValidationError, match="carried once"):
         ExecutionReport(
             execution_id="e",
@@ -175,12 +174,13 @@ def test_a_result_is_reported_once_as_it_is_or_packed() -> None:
     ("packed", "reason"),
     [
         (b'{"not": "packed"}', "not a packed value"),
-        (_zstd(b"[1, 2]"), "not one"),
+        (zstandard.ZstdCompressor(write_content_size=False).compress(b"{}"), "not a packed value"),
         (_zstd(b" " * (MAX_RESULT_BYTES + 1)), "more than"),
     ],
 )
-def test_a_packed_result_must_unpack_to_a_result_within_bounds(packed: bytes, reason: str) -> None:
-    wire = PackedResult.model_construct(packed=packed).model_dump_json()
+def test_a_packed_result_must_be_packed_within_bounds(packed: bytes, reason: str) -> None:
+    statistics = BacktestResult.model_validate(_QUIET_YEAR).statistics()
+    wire = PackedResult.model_construct(packed=packed, statistics=statistics).model_dump_json()
 
     with pytest.raises(ValidationError, match=reason):
         PackedResult.model_validate_json(wire)

@@ -16,6 +16,7 @@ process accepted need not read it back while it runs.
 from __future__ import annotations
 
 import contextlib
+import logging
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -36,12 +37,14 @@ from shared.contracts.lifecycle import (
     BacktestStatus,
     movable_to,
 )
-from shared.contracts.results import BacktestResult, BacktestStatistics
+from shared.contracts.results import BacktestResult
 from shared.contracts.strategies import StrategySnapshot
 from shared.contracts.sweeps import Sweep
 from shared.contracts.validation import Validation
 from shared.mongo import Document, stored_time
 from shared.packed import unpacked_model
+
+logger = logging.getLogger(__name__)
 
 MAX_LISTED = 500
 _LIVE = {"$in": LIVE_STATUS_VALUES}
@@ -49,7 +52,6 @@ _LIVE_STATUSES = (BacktestStatus.QUEUED, BacktestStatus.RUNNING)
 _SUMMARY_FIELDS = [name for name in BacktestSummary.model_fields if name != "id"]
 # The strategy's snapshot gives the parameters it ran with.
 _SUMMARY_PROJECTION = dict.fromkeys([*_SUMMARY_FIELDS, "strategy"], 1)
-_STATISTICS = set(BacktestStatistics.model_fields)
 
 
 class BacktestListener(Protocol):
@@ -66,8 +68,9 @@ class BacktestListener(Protocol):
     def forget_accepted(self, backtest_id: str) -> None:
         """A live backtest changed otherwise (a failed hand-over, a lost execution)."""
 
-    def publish_final(self, backtest: Backtest) -> None:
-        """A final state, as stored."""
+    def publish_final(self, backtest: Backtest, statistics: Document | None = None) -> None:
+        """A final state, as stored, with its statistics once completed (its result is
+        None when it arrived packed)."""
 
     def live_progress(self, backtest_id: str) -> float | None:
         """The latest progress a worker pushed for a running backtest; None if none."""
@@ -135,7 +138,7 @@ class BacktestStore:
                 "trades_execution_id": 1,
             },
         )
-        reused = unpacked_model(BacktestResult, earlier and earlier.get("result"))
+        reused = _readable_result(earlier)
         if earlier is not None and reused is not None:
             reused = reused.model_copy(update={"strategy_id": strategy.id, "cached": True})
             document |= _result_fields(
@@ -257,6 +260,7 @@ class BacktestStore:
             if reached > 0:
                 changes["progress"] = reached
         optimization = None
+        statistics: Document | None = None
         if (packed := report.result_packed()) is not None:
             if report.optimization is not None:
                 optimization = report.optimization.model_dump()
@@ -264,9 +268,11 @@ class BacktestStore:
                 await self._rankings.save(report.execution_id, optimization["ranked"])
                 optimization = outline_of(optimization)
             walk_forward = report.walk_forward.model_dump() if report.walk_forward else None
+            statistics = packed.statistics.model_dump()
             changes |= _result_fields(packed, optimization, walk_forward)
         # The result is not read back: it is the one in hand (a million-bar run's is
-        # megabytes, and validating it again would cost as much as storing it).
+        # megabytes, and validating it again would cost as much as storing it), or,
+        # when it arrived packed, validated by the member's first read.
         with self._told_if_unsure(report.backtest_id):
             document = await self._collection.find_one_and_update(
                 {
@@ -280,11 +286,11 @@ class BacktestStore:
             )
             if document is not None:
                 document |= {
-                    "result": packed.result if packed is not None else None,
+                    "result": report.result,
                     "optimization": optimization,
                     "walk_forward": report.walk_forward,
                 }
-            return self._finished(document)
+            return self._finished(document, statistics)
 
     async def trades_execution(self, user_id: str, backtest_id: str) -> str | None:
         """The execution holding a completed backtest's trades (an earlier one's, for a
@@ -414,14 +420,27 @@ class BacktestStore:
         if self._listener is not None:
             self._listener.forget_accepted(backtest_id)
 
-    def _finished(self, document: Document | None) -> Backtest | None:
-        """The backtest a final move returned, handed to the listener."""
+    def _finished(
+        self, document: Document | None, statistics: Document | None = None
+    ) -> Backtest | None:
+        """The backtest a final move returned, handed to the listener with its
+        `statistics` (its result is None when it arrived packed: read it)."""
         if document is None:
             return None
         backtest = Backtest.from_document(document)
         if self._listener is not None:
-            self._listener.publish_final(backtest)
+            self._listener.publish_final(backtest, statistics)
         return backtest
+
+
+def _readable_result(document: Document | None) -> BacktestResult | None:
+    """The stored result of `document`; None when there is none, or when it cannot be
+    read (logged: the backtest is then computed again rather than refused)."""
+    try:
+        return unpacked_model(BacktestResult, document and document.get("result"))
+    except ValueError:  # unpacking, or pydantic's ValidationError
+        logger.exception("the stored result of %s cannot be read", document and document["_id"])
+        return None
 
 
 def _result_fields(
@@ -434,7 +453,7 @@ def _result_fields(
         "best_parameters": optimization.get("best_parameters") if optimization else None,
         "walk_forward": walk_forward,
         # Kept apart from the result so a list reads a few numbers, not every trade.
-        "statistics": result.result.model_dump(include=_STATISTICS),
+        "statistics": result.statistics.model_dump(),
         "progress": 100.0,
     }
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -92,11 +92,15 @@ def _event_id(status: BacktestStatus, progress: float) -> int:
     return _STAGE[status] * _STAGE_SPAN + round(progress * 10)
 
 
-def event_of(backtest: Backtest) -> ProgressEvent:
-    """The event of a backtest's stored state."""
-    statistics = None
-    if backtest.result is not None:
-        statistics = {name: getattr(backtest.result, name) for name in HEADLINE_STATISTICS}
+def event_of(backtest: Backtest, statistics: Mapping[str, Any] | None = None) -> ProgressEvent:
+    """The event of a backtest's stored state; its headline statistics from `statistics`
+    when given (a result that arrived packed is not unpacked for them), else from its
+    result."""
+    headline = None
+    if statistics is not None:
+        headline = {name: statistics[name] for name in HEADLINE_STATISTICS}
+    elif backtest.result is not None:
+        headline = {name: getattr(backtest.result, name) for name in HEADLINE_STATISTICS}
     return ProgressEvent(
         id=_event_id(backtest.status, backtest.progress),
         backtest_id=backtest.id,
@@ -105,7 +109,7 @@ def event_of(backtest: Backtest) -> ProgressEvent:
         eta_s=None,
         final=backtest.status.is_final,
         error=backtest.error,
-        statistics=statistics,
+        statistics=headline,
     )
 
 
@@ -256,9 +260,12 @@ class ProgressHub:
         )
         self._send(live.event)
 
-    def publish_final(self, backtest: Backtest) -> None:
-        """A final state, as stored: sent to every subscriber, whose streams then end."""
-        event = event_of(backtest)
+    def publish_final(
+        self, backtest: Backtest, statistics: Mapping[str, Any] | None = None
+    ) -> None:
+        """A final state, as stored (with its `statistics` once completed, when its
+        result is not in hand): sent to every subscriber, whose streams then end."""
+        event = event_of(backtest, statistics)
         self._live.pop(backtest.id, None)
         self._accepted.pop(backtest.id, None)
         for waiter in self._final_waiters.pop(backtest.id, set()):

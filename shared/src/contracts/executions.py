@@ -5,18 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Self
 
-from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from shared.contracts.backtests import BacktestParams, ResolvedBacktest
 from shared.contracts.common import Count, Id, RequestId, Text, WireModel
 from shared.contracts.lifecycle import BacktestStatus
-from shared.contracts.results import BacktestResult
+from shared.contracts.results import BacktestResult, BacktestStatistics
 from shared.contracts.strategies import StrategySnapshot
 from shared.contracts.sweeps import Optimization, Sweep, check_sweep
 from shared.contracts.validation import Validation, WalkForward, check_windows
-from shared.errors import invalid_in_words
 from shared.limits import MAX_RESULT_BYTES
-from shared.packed import pack, packed_json, unpacked_model
+from shared.packed import check_packed, pack, unpacked_model
 
 __all__ = [
     "DEFAULT_PRIORITY",
@@ -107,36 +106,30 @@ class BacktestExecution(WireModel):
 
 
 class PackedResult(WireModel):
-    """A result as the compute service stores it (`shared.packed`: its JSON, compressed).
-    A worker reports its result so: it is serialized and compressed once, where it was
-    made; the API validates it and stores the value as it arrived; and a million-bar
-    run's final state crosses as 200 KB rather than 560."""
+    """A result as the compute service stores it (`shared.packed`: its JSON, compressed),
+    with its statistics in the clear. A worker reports its result so: it is serialized
+    and compressed once, where it was made, the API stores the value as it arrives, and
+    a million-bar run's final state crosses as 200 KB rather than 560.
+
+    The API checks the value is a packed one within MAX_RESULT_BYTES, not what it
+    holds: both were made by the worker from one validated result, in a call whose
+    signature covers every byte, and a member's read validates the result (unpacking
+    and validating it here would cost as much as it saves)."""
 
     model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
 
     packed: bytes = Field(description="The result packed, base64 in JSON.")
-    _result: BacktestResult = PrivateAttr()
+    statistics: BacktestStatistics
 
-    @model_validator(mode="after")
-    def _holds_a_result(self) -> Self:
-        try:
-            self._result = BacktestResult.model_validate_json(
-                packed_json(self.packed, most=MAX_RESULT_BYTES)
-            )
-        except ValidationError as invalid:
-            raise ValueError(f"the packed result is not one: {invalid_in_words(invalid)}") from None
-        return self
-
-    @property
-    def result(self) -> BacktestResult:
-        return self._result
+    @field_validator("packed")
+    @classmethod
+    def _packed_within_bounds(cls, value: bytes) -> bytes:
+        check_packed(value, most=MAX_RESULT_BYTES)
+        return value
 
     @classmethod
     def of(cls, result: BacktestResult) -> PackedResult:
-        """`result` packed (nothing to validate: it is the model)."""
-        packed = cls.model_construct(packed=bytes(pack(result)))
-        packed._result = result
-        return packed
+        return cls(packed=bytes(pack(result)), statistics=result.statistics())
 
 
 class ExecutionReport(WireModel):

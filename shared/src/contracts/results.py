@@ -221,3 +221,9 @@ class BacktestResult(BacktestStatistics):
     portfolio: PortfolioResult | None = Field(
         default=None, description="A portfolio's contributions and correlations."
     )
+
+    def statistics(self) -> BacktestStatistics:
+        """Its statistics alone, without trades, curves or analysis."""
+        return BacktestStatistics.model_validate(
+            self.model_dump(include=set(BacktestStatistics.model_fields))
+        )
