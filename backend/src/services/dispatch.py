@@ -111,12 +111,14 @@ async def _cancel_if_cancelled(
     if state is not None and state.status is BacktestStatus.CANCELLED:
         try:
             await client.cancel_backtest(execution_id)
-        except BacktestServiceRejected as rejected:
-            if rejected.status_code != Conflict.status_code:
-                logger.warning(
-                    "could not cancel %s on the compute service: %s", execution_id, rejected
-                )
-            else:  # cancelled there already (through the execution this process held)
+        except (BacktestServiceRejected, BacktestServiceUnavailable) as error:
+            if (
+                isinstance(error, BacktestServiceRejected)
+                and error.status_code == Conflict.status_code
+            ):
+                # Ended there already: cancelled through the execution this process held.
                 logger.info("%s had already ended on the compute service", execution_id)
-        except BacktestServiceUnavailable as error:
-            logger.warning("could not cancel %s on the compute service: %s", execution_id, error)
+            else:
+                logger.warning(
+                    "could not cancel %s on the compute service: %s", execution_id, error
+                )
